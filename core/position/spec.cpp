@@ -1,0 +1,323 @@
+#include "core/position/spec.h"
+
+#include <cerrno>
+#include <cmath>
+#include <cstdlib>
+#include <functional>
+#include <map>
+#include <sstream>
+
+namespace ls {
+namespace {
+
+// ---------------------------------------------------------------- parameter kinds
+
+// How one key is read, checked and stored.
+struct KeyRule {
+  std::string accepted;  // human description of accepted values
+  // Sets the value in p; returns an error message or "" on success.
+  std::function<std::string(std::string_view, MethodParams&)> set;
+  std::function<std::string(MethodParams)> get;  // by value: POD, cheap  // canonical text of the current value
+};
+
+std::string fmt_num(double v) {
+  std::ostringstream os;
+  os.precision(15);
+  os << v;
+  return os.str();
+}
+
+// Strict number parse: whole string, finite.
+bool parse_double(std::string_view text, double& out) {
+  std::string s(text);
+  if (s.empty()) return false;
+  char* end = nullptr;
+  errno = 0;
+  out = std::strtod(s.c_str(), &end);
+  return end == s.c_str() + s.size() && errno == 0 && std::isfinite(out);
+}
+
+using RefFn = double& (*)(MethodParams&);
+using IntRefFn = int& (*)(MethodParams&);
+
+KeyRule real_key(RefFn ref, double lo, double hi) {
+  KeyRule r;
+  r.accepted = "a number in (" + fmt_num(lo) + ", " + fmt_num(hi) + "]";
+  r.set = [ref, lo, hi, acc = r.accepted](std::string_view v, MethodParams& p) -> std::string {
+    double x;
+    if (!parse_double(v, x) || !(x > lo) || !(x <= hi)) return acc;
+    ref(p) = x;
+    return "";
+  };
+  r.get = [ref](MethodParams p) { return fmt_num(ref(p)); };
+  return r;
+}
+
+KeyRule int_key(IntRefFn ref, long lo, long hi) {
+  KeyRule r;
+  r.accepted = "a whole number in [" + std::to_string(lo) + ", " + std::to_string(hi) + "]";
+  r.set = [ref, lo, hi, acc = r.accepted](std::string_view v, MethodParams& p) -> std::string {
+    double x;
+    if (!parse_double(v, x) || x != std::floor(x) || x < lo || x > hi) return acc;
+    ref(p) = (int)x;
+    return "";
+  };
+  r.get = [ref](MethodParams p) { return std::to_string(ref(p)); };
+  return r;
+}
+
+KeyRule bool_key(IntRefFn ref) {
+  KeyRule r;
+  r.accepted = "0, 1, true or false";
+  r.set = [ref, acc = r.accepted](std::string_view v, MethodParams& p) -> std::string {
+    if (v == "1" || v == "true") ref(p) = 1;
+    else if (v == "0" || v == "false") ref(p) = 0;
+    else return acc;
+    return "";
+  };
+  r.get = [ref](MethodParams p) { return std::to_string(ref(p)); };
+  return r;
+}
+
+// The rules for every key any method accepts.
+const std::map<std::string, KeyRule>& key_rules() {
+  static const std::map<std::string, KeyRule> rules = [] {
+    constexpr double kBig = 1e6;
+    constexpr long kMaxTokens = 1L << 30;
+    std::map<std::string, KeyRule> m;
+    m["factor"] = real_key([](MethodParams& p) -> double& { return p.rope.factor; }, 0, kBig);
+    m["alpha"] = real_key([](MethodParams& p) -> double& { return p.rope.alpha; }, 0, kBig);
+    m["beta"] = real_key([](MethodParams& p) -> double& { return p.rope.beta; }, 0, kBig);
+    m["beta_fast"] = real_key([](MethodParams& p) -> double& { return p.rope.beta_fast; }, 0, kBig);
+    m["beta_slow"] = real_key([](MethodParams& p) -> double& { return p.rope.beta_slow; }, 0, kBig);
+    m["low_freq_factor"] = real_key([](MethodParams& p) -> double& { return p.rope.low_freq_factor; }, 0, kBig);
+    m["high_freq_factor"] = real_key([](MethodParams& p) -> double& { return p.rope.high_freq_factor; }, 0, kBig);
+    m["k"] = real_key([](MethodParams& p) -> double& { return p.remap.k; }, 0, kBig);
+    m["a"] = real_key([](MethodParams& p) -> double& { return p.alibi.a; }, 0, kBig);
+    m["a0"] = real_key([](MethodParams& p) -> double& { return p.alibi.a0; }, 0, kBig);
+    m["group"] = int_key([](MethodParams& p) -> int& { return p.remap.group; }, 1, 1L << 20);
+    m["sinks"] = int_key([](MethodParams& p) -> int& { return p.remap.sinks; }, 0, kMaxTokens);
+    m["logn"] = bool_key([](MethodParams& p) -> int& { return p.logn; });
+    m["seed_exact"] = bool_key([](MethodParams& p) -> int& { return p.alibi.seed_exact; });
+    m["truncate"] = bool_key([](MethodParams& p) -> int& { return p.rope.truncate; });
+
+    // window: a whole number of tokens stored as double.
+    KeyRule w;
+    w.accepted = "a whole number of tokens in [1, " + std::to_string(kMaxTokens) + "]";
+    w.set = [acc = w.accepted, kMaxTokens](std::string_view v, MethodParams& p) -> std::string {
+      double x;
+      if (!parse_double(v, x) || x != std::floor(x) || x < 1 || x > (double)kMaxTokens) return acc;
+      p.remap.window = x;
+      return "";
+    };
+    w.get = [](const MethodParams& p) { return fmt_num(p.remap.window); };
+    m["window"] = w;
+
+    KeyRule af;
+    af.accepted = "auto or a number in (0, 100]";
+    af.set = [acc = af.accepted](std::string_view v, MethodParams& p) -> std::string {
+      if (v == "auto") { p.rope.attention_factor = 0; return ""; }
+      double x;
+      if (!parse_double(v, x) || !(x > 0) || x > 100) return acc;
+      p.rope.attention_factor = x;
+      return "";
+    };
+    af.get = [](const MethodParams& p) {
+      return p.rope.attention_factor > 0 ? fmt_num(p.rope.attention_factor) : std::string("auto");
+    };
+    m["attention_factor"] = af;
+
+    KeyRule cache;
+    cache.accepted = "rotated or raw";
+    cache.set = [acc = cache.accepted](std::string_view v, MethodParams& p) -> std::string {
+      if (v == "rotated") p.cache = KeyCache::Rotated;
+      else if (v == "raw") p.cache = KeyCache::Raw;
+      else return acc;
+      return "";
+    };
+    cache.get = [](const MethodParams& p) { return std::string(p.cache == KeyCache::Raw ? "raw" : "rotated"); };
+    m["cache"] = cache;
+    return m;
+  }();
+  return rules;
+}
+
+// ---------------------------------------------------------------- the registry
+
+ParamInfo P(const std::string& key, const std::string& def, const std::string& meaning) {
+  return ParamInfo{key, def, key_rules().at(key).accepted, meaning};
+}
+
+std::vector<MethodInfo> build_registry() {
+  const ParamInfo logn = P("logn", "0", "multiply query m by max(1, ln(m+1)/ln L) (seed 004)");
+  const ParamInfo cache = P("cache", "rotated", "rotated: keys keep the table of their step (HF); raw: keys cached before RoPE, re-rotated each step (seed 000 §五)");
+  const ParamInfo yarn_bf = P("beta_fast", "32", "rotations above which a pair is kept (extrapolated)");
+  const ParamInfo yarn_bs = P("beta_slow", "1", "rotations below which a pair is interpolated");
+  const ParamInfo yarn_af = P("attention_factor", "auto", "multiplies cos and sin; auto = 0.1·ln(s) + 1");
+  const ParamInfo yarn_tr = P("truncate", "1", "floor/ceil the correction range (HF default)");
+  std::vector<MethodInfo> r;
+  r.push_back({Method::Rope, "rope", "rope", "θ_i = b^(-2i/d)", "RoFormer (Su et al. 2021)", {logn}});
+  r.push_back({Method::Linear, "linear", "rope", "θ'_i = θ_i / s", "seed 000 §二; Chen et al. 2023; HF rope_type linear",
+               {P("factor", "", "scale s = target length / L"), logn}});
+  r.push_back({Method::Ntk, "ntk", "rope", "b' = b·α^(d/(d-2))", "seed 000 §三",
+               {P("alpha", "", "NTK α (seed uses 8)"), logn}});
+  r.push_back({Method::DynamicNtk, "dynamic-ntk", "rope", "n > L: b' = b·((α·n/L) - (α-1))^(d/(d-2))",
+               "seed 000 §四; HF rope_type dynamic", {P("alpha", "1", "NTK α"), cache, logn}});
+  r.push_back({Method::DynamicLinear, "dynamic-linear", "rope", "θ'_i = θ_i / max(1, n/L)", "seed 000 §四", {cache, logn}});
+  r.push_back({Method::NtkByParts, "ntk-by-parts", "rope",
+               "r = L/λ_i; γ = 0 (r<α), 1 (r>β), (r-α)/(β-α); θ' = (1-γ)θ/s + γθ", "seed 001",
+               {P("factor", "", "scale s"), P("alpha", "1", "rotation bound α"), P("beta", "32", "rotation bound β"), logn}});
+  r.push_back({Method::Yarn, "yarn", "rope", "HF ramp over [floor(corr(β_fast)), ceil(corr(β_slow))]; factor 0.1·ln s + 1",
+               "seed 001; YaRN (Peng et al. 2023); HF rope_type yarn",
+               {P("factor", "", "scale s"), yarn_bf, yarn_bs, yarn_af, yarn_tr, logn}});
+  r.push_back({Method::DynamicYarn, "dynamic-yarn", "rope", "yarn with s = max(1, n/L)", "YaRN (Peng et al. 2023)",
+               {yarn_bf, yarn_bs, yarn_af, yarn_tr, cache, logn}});
+  r.push_back({Method::Llama3, "llama3", "rope", "λ < L/hff: θ; λ > L/lff: θ/s; between: (1-σ)θ/s + σθ",
+               "HF rope_type llama3",
+               {P("factor", "8", "scale s"), P("low_freq_factor", "1", "low_ff"), P("high_freq_factor", "4", "high_ff"), logn}});
+  r.push_back({Method::Rerope, "rerope", "remap", "r(m,j) = min(m-j, w)", "seed 004 (bojone/rerope)",
+               {P("window", "", "w, tokens (seed: L/4 … L/2)"), logn}});
+  r.push_back({Method::LeakyRerope, "leaky-rerope", "remap", "r = m-j (m-j < w), else w + (m-j-w)/k", "seed 004",
+               {P("window", "", "w, tokens"), P("k", "", "slope 1/k beyond w"), logn}});
+  r.push_back({Method::SelfExtend, "self-extend", "remap",
+               "r = m-j (m-j < w), else ⌊m/G⌋ - ⌊j/G⌋ + w - ⌊w/G⌋", "Jin et al. 2024 (LongLM)",
+               {P("window", "", "neighbour window w_n, tokens"), P("group", "", "group size G"), logn}});
+  r.push_back({Method::SlidingWindow, "sliding-window", "mask", "key j visible if m-j < W or j < S; r = m-j",
+               "Beltagy et al. 2020; attention sinks (Xiao et al. 2023)",
+               {P("window", "", "W, tokens"), P("sinks", "4", "S first tokens always visible"), logn}});
+  r.push_back({Method::Alibi, "alibi", "alibi", "m_h = 2^(-8h/H), BLOOM rule for non-power-of-two H",
+               "Press et al. 2022; BLOOM build_alibi_tensor", {logn}});
+  r.push_back({Method::AlibiLinear, "alibi-linear", "alibi", "m_h / a", "seed 002", {P("a", "", "interpolation factor"), logn}});
+  r.push_back({Method::NtkAlibi, "ntk-alibi", "alibi",
+               "m'_h = m_h·a^(-e_h), e_h = ln(m_max/m_h)/ln(m_max/m_min) (= (h-1)/(H-1) for power-of-two H)", "seed 002",
+               {P("a", "", "NTK scale"), P("seed_exact", "0", "1: seed 002's code (extra slopes unscaled)"), logn}});
+  r.push_back({Method::DynamicNtkAlibi, "dynamic-ntk-alibi", "alibi", "ntk-alibi with a = max(a0·n/L, 1)", "seed 002",
+               {P("a0", "1", "rate a0 (seed: 1 … 2)"), P("seed_exact", "0", "1: seed 002's code"), logn}});
+  return r;
+}
+
+std::string accepted_keys(const MethodInfo& info) {
+  std::string s;
+  for (const auto& p : info.params) s += (s.empty() ? "" : ", ") + p.key;
+  return s;
+}
+
+}  // namespace
+
+const std::vector<MethodInfo>& method_registry() {
+  static const std::vector<MethodInfo> r = build_registry();
+  return r;
+}
+
+const MethodInfo& method_info(Method m) { return method_registry().at((size_t)m); }
+
+const MethodInfo* find_method(std::string_view name) {
+  for (const auto& m : method_registry())
+    if (m.name == name) return &m;
+  return nullptr;
+}
+
+std::string method_names() {
+  std::string s;
+  for (const auto& m : method_registry()) s += (s.empty() ? "" : ", ") + m.name;
+  return s;
+}
+
+Result<MethodParams> parse_method_spec(std::string_view spec) {
+  auto trim = [](std::string_view s) {
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+    return s;
+  };
+  spec = trim(spec);
+  const std::string quoted = "method spec \"" + std::string(spec) + "\": ";
+  size_t colon = spec.find(':');
+  std::string_view name = trim(spec.substr(0, colon));
+  if (name.empty()) return make_error(quoted + "no method name; accepted methods: " + method_names());
+  const MethodInfo* info = find_method(name);
+  if (!info)
+    return make_error(quoted + "unknown method \"" + std::string(name) + "\"; accepted methods: " + method_names());
+
+  MethodParams p;
+  p.method = info->method;
+  const auto& rules = key_rules();
+  for (const auto& prm : info->params)
+    if (!prm.default_value.empty()) rules.at(prm.key).set(prm.default_value, p);
+
+  std::map<std::string, bool> given;
+  if (colon != std::string_view::npos) {
+    std::string_view rest = spec.substr(colon + 1);
+    if (trim(rest).empty())
+      return make_error(quoted + "nothing after ':'; expected key=value pairs (accepted keys: " + accepted_keys(*info) + ")");
+    while (true) {
+      size_t comma = rest.find(',');
+      std::string_view item = trim(rest.substr(0, comma));
+      size_t eq = item.find('=');
+      std::string key(trim(item.substr(0, eq)));
+      if (item.empty() || eq == std::string_view::npos)
+        return make_error(quoted + "expected key=value, got \"" + std::string(item) + "\" (accepted keys for " +
+                          info->name + ": " + accepted_keys(*info) + ")");
+      const ParamInfo* prm = nullptr;
+      for (const auto& x : info->params)
+        if (x.key == key) prm = &x;
+      if (!prm)
+        return make_error(quoted + "method " + info->name + " has no parameter \"" + key +
+                          "\"; accepted keys: " + accepted_keys(*info));
+      if (given.count(key)) return make_error(quoted + "parameter \"" + key + "\" given twice");
+      std::string_view value = trim(item.substr(eq + 1));
+      if (value.empty()) return make_error(quoted + "missing value for " + key + "; accepted: " + prm->accepted);
+      std::string bad = rules.at(key).set(value, p);
+      if (!bad.empty())
+        return make_error(quoted + "invalid " + key + "=" + std::string(value) + "; accepted: " + bad);
+      given[key] = true;
+      if (comma == std::string_view::npos) break;
+      rest = rest.substr(comma + 1);
+    }
+  }
+  for (const auto& prm : info->params)
+    if (prm.default_value.empty() && !given.count(prm.key))
+      return make_error(quoted + "missing required value " + prm.key + " (" + prm.meaning + "; accepted: " +
+                        prm.accepted + "), e.g. " + info->name + ":" + prm.key + "=...");
+  // Cross-parameter constraints.
+  if (p.method == Method::NtkByParts && !(p.rope.beta > p.rope.alpha))
+    return make_error(quoted + "beta must be greater than alpha (got alpha=" + fmt_num(p.rope.alpha) +
+                      ", beta=" + fmt_num(p.rope.beta) + ")");
+  if (p.method == Method::Llama3 && !(p.rope.high_freq_factor > p.rope.low_freq_factor))
+    return make_error(quoted + "high_freq_factor must be greater than low_freq_factor");
+  if ((p.method == Method::Yarn || p.method == Method::DynamicYarn) && !(p.rope.beta_fast > p.rope.beta_slow))
+    return make_error(quoted + "beta_fast must be greater than beta_slow");
+  return p;
+}
+
+Result<std::vector<MethodParams>> parse_method_list(std::string_view specs) {
+  std::vector<MethodParams> out;
+  while (true) {
+    size_t semi = specs.find(';');
+    auto r = parse_method_spec(specs.substr(0, semi));
+    if (!r) return make_error(r.error());
+    out.push_back(r.value());
+    if (semi == std::string_view::npos) break;
+    specs = specs.substr(semi + 1);
+  }
+  return out;
+}
+
+std::string method_spec_string(const MethodParams& p) {
+  const MethodInfo& info = method_info(p.method);
+  MethodParams defaults;
+  defaults.method = p.method;
+  const auto& rules = key_rules();
+  for (const auto& prm : info.params)
+    if (!prm.default_value.empty()) rules.at(prm.key).set(prm.default_value, defaults);
+  std::string s = info.name;
+  bool first = true;
+  for (const auto& prm : info.params) {
+    std::string v = rules.at(prm.key).get(p);
+    if (!prm.default_value.empty() && v == rules.at(prm.key).get(defaults)) continue;
+    s += (first ? ":" : ",") + prm.key + "=" + v;
+    first = false;
+  }
+  return s;
+}
+
+}  // namespace ls

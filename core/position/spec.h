@@ -1,0 +1,49 @@
+// Method specs as users type them: NAME[:key=value,...], e.g. "yarn:factor=4",
+// "rerope:window=256,logn=1", "dynamic-ntk:alpha=2,cache=raw".
+// The registry below is the single list of methods, their parameters,
+// defaults and the source of each formula (shown by `longscope-cli methods`).
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/position/position.h"
+#include "core/util/status.h"
+
+namespace ls {
+
+struct ParamInfo {
+  std::string key;
+  std::string default_value;  // empty: required
+  std::string accepted;       // accepted values, as shown in errors
+  std::string meaning;
+};
+
+struct MethodInfo {
+  Method method;
+  std::string name;
+  std::string family;  // "rope", "remap", "mask", "alibi"
+  std::string formula;
+  std::string source;
+  std::vector<ParamInfo> params;
+};
+
+// Every method, in a stable order.
+const std::vector<MethodInfo>& method_registry();
+const MethodInfo& method_info(Method m);
+const MethodInfo* find_method(std::string_view name);
+
+// Parse one spec; errors are one line naming the problem and the accepted values.
+Result<MethodParams> parse_method_spec(std::string_view spec);
+
+// Parse "A;B;C" (empty items are an error).
+Result<std::vector<MethodParams>> parse_method_list(std::string_view specs);
+
+// Canonical spec string: the name plus every parameter that differs from its default.
+std::string method_spec_string(const MethodParams& p);
+
+// Comma-separated list of all method names (for error messages and help).
+std::string method_names();
+
+}  // namespace ls

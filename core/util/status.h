@@ -1,0 +1,51 @@
+// Errors are values: a Result<T> holds either a T or a message a person can act on.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <utility>
+#include <variant>
+
+namespace ls {
+
+struct Error {
+  std::string message;
+};
+
+template <typename T>
+class Result {
+ public:
+  Result(T value) : v_(std::move(value)) {}          // NOLINT: implicit by design
+  Result(Error error) : v_(std::move(error)) {}      // NOLINT: implicit by design
+  bool ok() const { return v_.index() == 0; }
+  explicit operator bool() const { return ok(); }
+  T& value() { return std::get<0>(v_); }
+  const T& value() const { return std::get<0>(v_); }
+  T& operator*() { return value(); }
+  const T& operator*() const { return value(); }
+  T* operator->() { return &value(); }
+  const T* operator->() const { return &value(); }
+  const std::string& error() const { return std::get<1>(v_).message; }
+  T take() { return std::move(std::get<0>(v_)); }
+
+ private:
+  std::variant<T, Error> v_;
+};
+
+// A Result with no value: ok or an error message.
+class Status {
+ public:
+  Status() = default;
+  Status(Error e) : err_(std::move(e.message)) {}  // NOLINT: implicit by design
+  static Status Ok() { return {}; }
+  bool ok() const { return !err_.has_value(); }
+  explicit operator bool() const { return ok(); }
+  const std::string& error() const { return *err_; }
+
+ private:
+  std::optional<std::string> err_;
+};
+
+inline Error make_error(std::string msg) { return Error{std::move(msg)}; }
+
+}  // namespace ls

@@ -1,0 +1,111 @@
+// Method-spec parsing: accepted forms, defaults, and one clear error per mistake.
+#include <gtest/gtest.h>
+
+#include "core/position/spec.h"
+
+namespace ls {
+namespace {
+
+TEST(Spec, ParsesParametersAndDefaults) {
+  auto y = parse_method_spec("yarn:factor=4");
+  ASSERT_TRUE(y.ok()) << y.error();
+  EXPECT_EQ(y->method, Method::Yarn);
+  EXPECT_EQ(y->rope.factor, 4);
+  EXPECT_EQ(y->rope.beta_fast, 32);
+  EXPECT_EQ(y->rope.beta_slow, 1);
+  EXPECT_EQ(y->rope.truncate, 1);
+
+  auto r = parse_method_spec("rerope:window=256,logn=1");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->remap.window, 256);
+  EXPECT_EQ(r->logn, 1);
+
+  auto d = parse_method_spec(" dynamic-ntk:alpha=2, cache=raw ");
+  ASSERT_TRUE(d.ok()) << d.error();
+  EXPECT_EQ(d->rope.alpha, 2);
+  EXPECT_EQ(d->cache, KeyCache::Raw);
+  EXPECT_EQ(parse_method_spec("dynamic-ntk")->cache, KeyCache::Rotated);
+
+  auto a = parse_method_spec("ntk-alibi:a=2");
+  ASSERT_TRUE(a.ok());
+  EXPECT_EQ(a->alibi.a, 2);
+  EXPECT_EQ(a->alibi.seed_exact, 0);
+
+  auto s = parse_method_spec("sliding-window:window=1024,sinks=4");
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ(s->remap.window, 1024);
+  EXPECT_EQ(s->remap.sinks, 4);
+
+  EXPECT_TRUE(parse_method_spec("yarn:factor=4,truncate=false")->rope.truncate == 0);
+  EXPECT_EQ(parse_method_spec("yarn:factor=4,attention_factor=1.2")->rope.attention_factor, 1.2);
+  EXPECT_EQ(parse_method_spec("llama3")->rope.factor, 8);
+  EXPECT_EQ(parse_method_spec("self-extend:window=512,group=8")->remap.group, 8);
+}
+
+TEST(Spec, EveryMethodParsesWithItsRequiredValues) {
+  for (const auto& m : method_registry()) {
+    std::string s = m.name, sep = ":";
+    for (const auto& p : m.params)
+      if (p.default_value.empty()) {
+        s += sep + p.key + "=2";
+        sep = ",";
+      }
+    auto r = parse_method_spec(s);
+    ASSERT_TRUE(r.ok()) << s << ": " << r.error();
+    EXPECT_EQ(r->method, m.method);
+    // canonical string round-trips
+    auto again = parse_method_spec(method_spec_string(r.value()));
+    ASSERT_TRUE(again.ok()) << method_spec_string(r.value());
+    EXPECT_EQ(method_spec_string(again.value()), method_spec_string(r.value()));
+  }
+}
+
+void expect_error(const char* spec, std::initializer_list<const char*> parts) {
+  auto r = parse_method_spec(spec);
+  ASSERT_FALSE(r.ok()) << spec << " was accepted";
+  EXPECT_EQ(r.error().find('\n'), std::string::npos) << "one line";
+  for (const char* p : parts) EXPECT_NE(r.error().find(p), std::string::npos) << spec << " -> " << r.error();
+}
+
+TEST(Spec, ClearErrors) {
+  expect_error("yarnn:factor=4", {"unknown method \"yarnn\"", "rope, linear", "dynamic-ntk-alibi"});
+  expect_error("", {"no method name", "accepted methods"});
+  expect_error("yarn:fator=4", {"no parameter \"fator\"", "accepted keys: factor"});
+  expect_error("yarn", {"missing required value factor"});
+  expect_error("linear", {"missing required value factor"});
+  expect_error("rerope", {"missing required value window"});
+  expect_error("leaky-rerope:window=4", {"missing required value k"});
+  expect_error("linear:factor=0", {"invalid factor=0", "(0, 1000000]"});
+  expect_error("linear:factor=-2", {"invalid factor=-2"});
+  expect_error("linear:factor=nan", {"invalid factor=nan"});
+  expect_error("linear:factor=inf", {"invalid factor=inf"});
+  expect_error("linear:factor=4x", {"invalid factor=4x"});
+  expect_error("rerope:window=0", {"invalid window=0", "whole number"});
+  expect_error("rerope:window=2.5", {"invalid window=2.5"});
+  expect_error("self-extend:window=4,group=0", {"invalid group=0"});
+  expect_error("sliding-window:window=8,sinks=-1", {"invalid sinks=-1"});
+  expect_error("dynamic-ntk:cache=fresh", {"invalid cache=fresh", "rotated or raw"});
+  expect_error("rope:logn=2", {"invalid logn=2", "0, 1, true or false"});
+  expect_error("ntk:alpha", {"expected key=value"});
+  expect_error("ntk:alpha=", {"missing value for alpha"});
+  expect_error("ntk:", {"nothing after ':'"});
+  expect_error("ntk:alpha=2,alpha=3", {"given twice"});
+  expect_error("ntk:alpha=2,", {"expected key=value"});
+  expect_error("rope:cache=raw", {"no parameter \"cache\""});
+  expect_error("ntk-by-parts:factor=4,alpha=40", {"beta must be greater than alpha"});
+  expect_error("yarn:factor=4,beta_fast=1,beta_slow=2", {"beta_fast must be greater"});
+  expect_error("llama3:low_freq_factor=8", {"high_freq_factor must be greater"});
+  expect_error("ntk-alibi:a=1e9", {"invalid a=1e9"});
+}
+
+TEST(Spec, Lists) {
+  auto l = parse_method_list("rope;yarn:factor=4;rerope:window=256");
+  ASSERT_TRUE(l.ok());
+  ASSERT_EQ(l->size(), 3u);
+  EXPECT_EQ((*l)[1].method, Method::Yarn);
+  EXPECT_FALSE(parse_method_list("rope;;ntk:alpha=2").ok());
+  EXPECT_FALSE(parse_method_list("rope;bogus").ok());
+}
+
+}  // namespace
+}  // namespace ls
