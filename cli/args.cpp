@@ -48,6 +48,7 @@ Result<Args> parse_args(const Command& cmd, int argc, char** argv) {
       a.values_["help"] = "1";
       return a;
     }
+    if (tok.size() == 2 && tok[0] == '-' && tok[1] != '-') tok = "-" + tok;  // -n → --n
     if (tok.rfind("--", 0) != 0)
       return make_error(cmd.name + ": unexpected argument \"" + tok + "\" (options start with --; see --help)");
     std::string name = tok.substr(2), value;
@@ -85,13 +86,13 @@ std::string command_help(const Command& cmd) {
   std::ostringstream os;
   os << "usage: longscope-cli " << cmd.name;
   for (const auto& o : cmd.options) {
-    os << (o.required ? " " : " [") << "--" << o.name;
+    os << (o.required ? " " : " [") << (o.name.size() == 1 ? "-" : "--") << o.name;
     if (!o.value.empty()) os << " " << o.value;
     if (!o.required) os << "]";
   }
   os << "\n\n" << cmd.summary << "\n\noptions:\n";
   for (const auto& o : cmd.options) {
-    std::string left = "  --" + o.name + (o.value.empty() ? "" : " " + o.value);
+    std::string left = (o.name.size() == 1 ? "  -" : "  --") + o.name + (o.value.empty() ? "" : " " + o.value);
     os << left << std::string(left.size() < 28 ? 28 - left.size() : 1, ' ') << o.help << "\n";
   }
   os << "  --help                    show this help\n";

@@ -1,8 +1,298 @@
-// longscope-cli commands that load a model (info, ppl, sweep, attention, generate, nbce).
+// longscope-cli commands that run a model: info, ppl, sweep, attention, generate, nbce.
+#include <cmath>
+#include <iomanip>
+#include <iostream>
+
 #include "cli/commands.h"
+#include "cli/model_inputs.h"
+#include "core/position/spec.h"
 
 namespace ls::cli {
+namespace {
 
-std::vector<CommandEntry> model_commands() { return {}; }
+using nlohmann::json;
+
+json nan_to_null(double v) { return std::isfinite(v) ? json(v) : json(nullptr); }
+
+std::vector<OptionSpec> with(std::vector<OptionSpec> a, const std::vector<OptionSpec>& b) {
+  a.insert(a.end(), b.begin(), b.end());
+  return a;
+}
+
+const OptionSpec kJson{"json", "", "print JSON to stdout"};
+const OptionSpec kText{"text", "FILE", "UTF-8 document (stories separated by a line <|endoftext|>; BOS before each)"};
+const OptionSpec kTokens{"tokens", "FILE", "token ids, whitespace- or JSON-array-separated (no BOS added)"};
+
+int run_info(const Args& a) {
+  auto in = load_model_inputs(a, false);
+  if (!in) return usage_error("info", in.error());
+  const ModelConfig& c = in->model->config;
+  json j = {{"path", in->model->path},
+            {"format", format_name(c.format)},
+            {"architecture", arch_name(c.arch)},
+            {"name", c.name},
+            {"dim", c.dim},
+            {"hidden_dim", c.hidden_dim},
+            {"n_layers", c.n_layers},
+            {"n_heads", c.n_heads},
+            {"n_kv_heads", c.n_kv_heads},
+            {"head_dim", c.head_dim},
+            {"rot_dim", c.rot_dim},
+            {"vocab_size", c.vocab_size},
+            {"rope_base", c.rope_base},
+            {"pair_layout", c.arch == Arch::Llama ? json(layout_name(c.layout)) : json(nullptr)},
+            {"norm_eps", c.norm_eps},
+            {"train_len", c.train_len},
+            {"train_len_source", c.train_len_source},
+            {"declared_context", c.declared_context},
+            {"native_method", method_spec_string(c.native_method)},
+            {"tied_embeddings", c.tied_embeddings},
+            {"n_params", c.n_params},
+            {"embedded_vocab", in->model->vocab != nullptr},
+            {"backend", "cpu"}};
+  if (a.has("json")) print_json(j);
+  else std::cout << j.dump(2) << "\n";
+  return kExitOk;
+}
+
+int run_ppl_cmd(const Args& a) {
+  auto in = load_model_inputs(a, a.has("text"));
+  if (!in) return usage_error("ppl", in.error());
+  auto toks = load_document_tokens(a, in.value());
+  if (!toks) return usage_error("ppl", toks.error());
+  auto run = load_run_config(a, in.value());
+  if (!run) return usage_error("ppl", run.error());
+  auto ctx = a.get_int("ctx", in->model->config.train_len, 1, 1 << 22);
+  if (!ctx) return usage_error("ppl", ctx.error());
+  auto windows = a.get_int("windows", 0, 0, 1 << 20);
+  if (!windows) return usage_error("ppl", windows.error());
+  auto r = run_ppl(run.value(), toks.value(), (int)ctx.value(), (int)windows.value());
+  if (!r) return usage_error("ppl", r.error());
+  if (a.has("json")) {
+    print_json({{"method", method_spec_string(run->engine.method)},
+                {"ctx", r->ctx},
+                {"windows", r->windows},
+                {"train_len", in->model->config.train_len},
+                {"n_tokens", r->n_tokens},
+                {"nll", r->nll},
+                {"mean_nll", r->mean_nll},
+                {"ppl", r->ppl},
+                {"tokens_per_second", r->tokens_per_second},
+                {"definition", "consecutive windows of ctx tokens at positions 0..ctx-1, each scoring the next token; "
+                               "windows share one token; NLL in nats"}});
+  } else {
+    std::cout << "method " << method_spec_string(run->engine.method) << ", ctx " << r->ctx << ", " << r->windows
+              << " window(s), " << r->n_tokens << " predictions\nmean NLL " << r->mean_nll << " nats, perplexity "
+              << r->ppl << ", " << std::setprecision(4) << r->tokens_per_second << " tokens/s\n";
+  }
+  return kExitOk;
+}
+
+int run_sweep_cmd(const Args& a) {
+  auto in = load_model_inputs(a, a.has("text"));
+  if (!in) return usage_error("sweep", in.error());
+  auto toks = load_document_tokens(a, in.value());
+  if (!toks) return usage_error("sweep", toks.error());
+  auto run = load_run_config(a, in.value());
+  if (!run) return usage_error("sweep", run.error());
+  auto methods = parse_method_list(a.get("methods"));
+  if (!methods) return usage_error("sweep", methods.error());
+  auto lengths = parse_int_list("--lengths", a.get("lengths"), 1, 1 << 22);
+  if (!lengths) return usage_error("sweep", lengths.error());
+  const int L = in->model->config.train_len;
+  int longest = 0;
+  for (int n : lengths.value()) longest = std::max(longest, n);
+  std::vector<int> edges;
+  if (a.has("buckets")) {
+    auto e = parse_int_list("--buckets", a.get("buckets"), 0, 1 << 24);
+    if (!e) return usage_error("sweep", e.error());
+    edges = e.value();
+  } else {  // inside L, then [L, 4L), [4L, 16L)
+    edges = {0, L};
+    for (long long e = 4LL * L; edges.back() < longest; e *= 4) edges.push_back((int)e);
+  }
+  for (size_t i = 1; i < edges.size(); ++i)
+    if (edges[i] <= edges[i - 1]) return usage_error("sweep", "--buckets must increase");
+  auto windows = a.get_int("windows", 0, 0, 1 << 20);
+  if (!windows) return usage_error("sweep", windows.error());
+  auto r = run_sweep(run.value(), methods.value(), lengths.value(), edges, toks.value(), (int)windows.value());
+  if (!r) return usage_error("sweep", r.error());
+  json cells = json::array();
+  for (const auto& c : r->cells) {
+    json b = json::array();
+    for (double x : c.bucket_nll) b.push_back(nan_to_null(x));
+    cells.push_back({{"method", c.method}, {"ctx", c.ctx}, {"windows", c.windows}, {"mean_nll", c.mean_nll},
+                     {"bucket_nll", b}});
+  }
+  if (a.has("json")) {
+    print_json({{"train_len", L}, {"buckets", r->edges}, {"results", cells}});
+    return kExitOk;
+  }
+  std::cout << "train_len " << L << "; buckets";
+  for (size_t i = 0; i + 1 < edges.size(); ++i) std::cout << " [" << edges[i] << "," << edges[i + 1] << ")";
+  std::cout << "\n";
+  for (const auto& c : r->cells) {
+    std::cout << std::left << std::setw(34) << c.method << std::right << " ctx " << std::setw(6) << c.ctx << "  mean "
+              << std::fixed << std::setprecision(3) << c.mean_nll << "  buckets";
+    for (double x : c.bucket_nll) std::cout << " " << (std::isfinite(x) ? std::to_string(x).substr(0, 5) : "  -  ");
+    std::cout << "\n";
+  }
+  return kExitOk;
+}
+
+int run_attention_cmd(const Args& a) {
+  auto in = load_model_inputs(a, a.has("text"));
+  if (!in) return usage_error("attention", in.error());
+  auto toks = load_document_tokens(a, in.value());
+  if (!toks) return usage_error("attention", toks.error());
+  auto run = load_run_config(a, in.value());
+  if (!run) return usage_error("attention", run.error());
+  auto ctx = a.get_int("ctx", in->model->config.train_len, 1, 1 << 22);
+  auto layer = a.get_int("layer", 0, 0, 1 << 20);
+  auto head = a.get_int("head", 0, 0, 1 << 20);
+  auto pool = a.get_int("pool", 0, 0, 4096);
+  for (auto* r : {&ctx, &layer, &head, &pool})
+    if (!*r) return usage_error("attention", r->error());
+  std::string mode = a.get("pool-mode", "max");
+  if (mode != "max" && mode != "mean") return usage_error("attention", "--pool-mode: expected max or mean");
+  auto m = run_attention(run.value(), toks.value(), (int)ctx.value(), (int)layer.value(), (int)head.value(),
+                         (int)pool.value(), mode == "max" ? PoolMode::Max : PoolMode::Mean);
+  if (!m) return usage_error("attention", m.error());
+  const int side = m->pooled ? m->pooled : m->n;
+  json rows = json::array();
+  for (int r = 0; r < side; ++r)
+    rows.push_back(std::vector<float>(m->probs.begin() + (size_t)r * side, m->probs.begin() + (size_t)(r + 1) * side));
+  json j = {{"method", method_spec_string(run->engine.method)}, {"layer", m->layer}, {"head", m->head},
+            {"n", m->n}, {"pooled", m->pooled ? json(m->pooled) : json(nullptr)}, {"pool_mode", mode},
+            {"mean_distance", m->mean_distance}, {"entropy", m->entropy}, {"attention", rows}};
+  if (a.has("json")) print_json(j);
+  else std::cout << "layer " << m->layer << " head " << m->head << ", n " << m->n << ", mean attention distance "
+                 << m->mean_distance << " tokens\n";
+  return kExitOk;
+}
+
+int run_generate_cmd(const Args& a) {
+  auto in = load_model_inputs(a, !a.has("tokens") || !a.has("ids"));
+  if (!in) return usage_error("generate", in.error());
+  if (a.has("prompt") && a.has("tokens")) return usage_error("generate", "give --prompt TEXT or --tokens FILE, not both");
+  std::vector<int> prompt;
+  if (a.has("tokens")) {
+    Args b = a;
+    b.values_.erase("prompt");
+    auto t = load_document_tokens(b, in.value());
+    if (!t) return usage_error("generate", t.error());
+    prompt = t.value();
+  } else {
+    prompt.push_back(in->model->config.bos_id);
+    if (!a.get("prompt").empty()) {
+      auto ids = in->tokenizer->encode(a.get("prompt"));
+      if (!ids) return usage_error("generate", ids.error());
+      prompt.insert(prompt.end(), ids->begin(), ids->end());
+    }
+  }
+  auto run = load_run_config(a, in.value());
+  if (!run) return usage_error("generate", run.error());
+  auto n = a.get_int("n", 64, 0, 1 << 20);
+  auto temp = a.get_double("temp", 0.0, 0.0, 100.0);
+  auto top_p = a.get_double("top-p", 1.0, 0.0, 1.0);
+  auto seed = a.get_int("seed", 42, 0, 1LL << 62);
+  if (!n) return usage_error("generate", n.error());
+  if (!temp) return usage_error("generate", temp.error());
+  if (!top_p) return usage_error("generate", top_p.error());
+  if (!seed) return usage_error("generate", seed.error());
+  auto out = run_generate(run.value(), prompt, (int)n.value(),
+                          SampleOptions{temp.value(), top_p.value(), (unsigned long long)seed.value()});
+  if (!out) return usage_error("generate", out.error());
+  std::string text = in->tokenizer ? in->tokenizer->decode(out.value()) : "";
+  if (a.has("json")) {
+    print_json({{"method", method_spec_string(run->engine.method)}, {"prompt_ids", prompt}, {"ids", out.value()},
+                {"text", text}});
+  } else if (a.has("ids")) {
+    for (size_t i = 0; i < out->size(); ++i) std::cout << (i ? " " : "") << (*out)[i];
+    std::cout << "\n";
+  } else {
+    std::cout << text << "\n";
+  }
+  return kExitOk;
+}
+
+int run_nbce_cmd(const Args& a) {
+  auto in = load_model_inputs(a, true);
+  if (!in) return usage_error("nbce", in.error());
+  auto run = load_run_config(a, in.value());
+  if (!run) return usage_error("nbce", run.error());
+  auto text = read_text_file(a.get("context"));
+  if (!text) return usage_error("nbce", text.error());
+  auto ctx_ids = in->tokenizer->encode(text.value());
+  if (!ctx_ids) return usage_error("nbce", ctx_ids.error());
+  auto k = a.get_int("chunks", 4, 1, 1024);
+  auto n = a.get_int("n", 64, 1, 1 << 16);
+  auto beta = a.get_double("beta", 0.25, 0.0, 100.0);
+  if (!k) return usage_error("nbce", k.error());
+  if (!n) return usage_error("nbce", n.error());
+  if (!beta) return usage_error("nbce", beta.error());
+  if ((long long)ctx_ids->size() < k.value())
+    return usage_error("nbce", "the context has fewer tokens than --chunks");
+  auto q = in->tokenizer->encode(a.get("question"));
+  if (!q || q->empty()) return usage_error("nbce", "--question is empty");
+  std::vector<int> question = {in->model->config.bos_id};
+  question.insert(question.end(), q->begin(), q->end());
+  // K contiguous chunks of (nearly) equal size, each starting with BOS.
+  std::vector<std::vector<int>> chunks;
+  const size_t total = ctx_ids->size();
+  for (long long i = 0; i < k.value(); ++i) {
+    size_t b = total * i / k.value(), e = total * (i + 1) / k.value();
+    std::vector<int> c = {in->model->config.bos_id};
+    c.insert(c.end(), ctx_ids->begin() + b, ctx_ids->begin() + e);
+    chunks.push_back(c);
+  }
+  NbceOptions o;
+  o.beta = beta.value();
+  auto r = run_nbce(run.value(), chunks, question, (int)n.value(), o);
+  if (!r) return usage_error("nbce", r.error());
+  std::string out = in->tokenizer->decode(r->tokens);
+  if (a.has("json")) print_json({{"ids", r->tokens}, {"chosen_chunk", r->chosen_chunk}, {"text", out}});
+  else std::cout << out << "\n";
+  return kExitOk;
+}
+
+}  // namespace
+
+std::vector<CommandEntry> model_commands() {
+  return {
+      {{"info", "the resolved configuration of a model (L, rope base, layout, native scaling)", with(kModelOptions, {kJson})},
+       run_info},
+      {{"ppl", "per-token NLL and perplexity of a document under a method",
+        with(with(kModelOptions, kRunOptions),
+             {kText, kTokens, {"ctx", "N", "window length (default L)"},
+              {"windows", "K", "at most K windows (default: all)"}, kJson})},
+       run_ppl_cmd},
+      {{"sweep", "mean NLL per method × context length, and by position bucket",
+        with(with(kModelOptions, kRunOptions),
+             {kText, kTokens, {"methods", "\"A;B\"", "methods to compare", true},
+              {"lengths", "N1,N2,..", "context lengths", true},
+              {"buckets", "E0,E1,..", "position bucket edges (default 0,L,4L,16L…)"},
+              {"windows", "K", "at most K windows per cell (default: all)"}, kJson})},
+       run_sweep_cmd},
+      {{"attention", "attention probabilities of one layer and head (optionally pooled)",
+        with(with(kModelOptions, kRunOptions),
+             {kText, kTokens, {"ctx", "N", "tokens (default L)"}, {"layer", "l", "layer (0-based)"},
+              {"head", "h", "head (0-based)"}, {"pool", "P", "pool to P×P"}, {"pool-mode", "max|mean", "pooling (default max)"},
+              kJson})},
+       run_attention_cmd},
+      {{"generate", "generate text (greedy at temperature 0)",
+        with(with(kModelOptions, kRunOptions),
+             {{"prompt", "TEXT", "prompt (BOS added)"}, kTokens, {"n", "K", "tokens to generate (default 64)"},
+              {"temp", "T", "temperature (default 0: greedy)"}, {"top-p", "P", "nucleus (default 1)"},
+              {"seed", "S", "random seed (default 42)"}, {"ids", "", "print token ids"}, kJson})},
+       run_generate_cmd},
+      {{"nbce", "NBCE decoding: a long context split in chunks, combined per token (METHODS.md §4)",
+        with(with(kModelOptions, kRunOptions),
+             {{"context", "FILE", "context document", true}, {"question", "TEXT", "question", true},
+              {"chunks", "K", "number of chunks (default 4)"}, {"beta", "B", "β (default 0.25)"},
+              {"n", "K", "tokens to generate (default 64)"}, kJson})},
+       run_nbce_cmd},
+  };
+}
 
 }  // namespace ls::cli

@@ -1,0 +1,114 @@
+#include "cli/model_inputs.h"
+
+#include <cerrno>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+#include "core/position/spec.h"
+
+namespace ls::cli {
+
+const std::vector<OptionSpec> kModelOptions = {
+    {"model", "M", "model: .gguf, .bin (llama2.c), .safetensors or a folder with config.json (default: bundled stories260K)"},
+    {"tokenizer", "T", "SentencePiece .model (default: embedded in GGUF, or beside the model)"},
+    {"train-len", "L", "training context length L used by every method (default: the model's)"},
+};
+const std::vector<OptionSpec> kRunOptions = {
+    {"method", "SPEC", "method spec, e.g. yarn:factor=4 (default: the model's native method)"},
+    {"threads", "T", "CPU threads (default: all cores)"},
+    {"precision", "P", "f32 (default) or f64 (reference runs)"},
+    {"backend", "B", "cpu (default) or cuda"},
+};
+
+std::string default_model_path() { return LONGSCOPE_RESOURCES_DIR "/models/stories260K.gguf"; }
+
+Result<ModelInputs> load_model_inputs(const Args& a, bool need_tokenizer) {
+  ModelInputs in;
+  LoadOptions lo;
+  auto L = a.get_int("train-len", 0, 1, 1 << 24);
+  if (!L) return make_error(L.error());
+  lo.train_len_override = (int)L.value();
+  auto m = load_model(a.get("model", default_model_path()), lo);
+  if (!m) return make_error(m.error());
+  in.model = m.value();
+  if (need_tokenizer || a.has("tokenizer")) {
+    auto t = Tokenizer::for_model(*in.model, a.get("tokenizer"));
+    if (!t) return make_error(t.error());
+    in.tokenizer = t.value();
+  }
+  return in;
+}
+
+Result<std::vector<int>> load_document_tokens(const Args& a, const ModelInputs& in) {
+  if (a.has("text") == a.has("tokens")) return make_error("give exactly one of --text FILE or --tokens FILE");
+  if (a.has("text")) {
+    auto text = read_text_file(a.get("text"));
+    if (!text) return make_error(text.error());
+    return encode_document(*in.tokenizer, text.value());
+  }
+  std::ifstream f(a.get("tokens"));
+  if (!f) return make_error("cannot read token file " + a.get("tokens"));
+  std::stringstream ss;
+  ss << f.rdbuf();
+  std::string s = ss.str();
+  for (char& ch : s)
+    if (ch == '[' || ch == ']' || ch == ',') ch = ' ';
+  std::istringstream is(s);
+  std::vector<int> ids;
+  std::string word;
+  while (is >> word) {
+    char* end = nullptr;
+    errno = 0;
+    long v = std::strtol(word.c_str(), &end, 10);
+    if (*end != '\0' || errno != 0 || v < 0 || v >= in.model->config.vocab_size)
+      return make_error("token file " + a.get("tokens") + ": \"" + word + "\" is not a token id in [0, " +
+                        std::to_string(in.model->config.vocab_size) + ")");
+    ids.push_back((int)v);
+  }
+  if (ids.empty()) return make_error("token file " + a.get("tokens") + " holds no token ids");
+  return ids;
+}
+
+Result<RunConfig> load_run_config(const Args& a, const ModelInputs& in) {
+  RunConfig run;
+  run.model = in.model;
+  if (a.has("method")) {
+    auto m = parse_method_spec(a.get("method"));
+    if (!m) return make_error(m.error());
+    run.engine.method = m.value();
+  } else {
+    run.engine.method = in.model->config.native_method;
+  }
+  if (auto st = check_method_for_model(run.engine.method, in.model->config); !st) return make_error(st.error());
+  auto t = a.get_int("threads", 0, 0, 1024);
+  if (!t) return make_error(t.error());
+  run.engine.threads = (int)t.value();
+  std::string p = a.get("precision", "f32");
+  if (p == "f32") run.precision = Precision::F32;
+  else if (p == "f64") run.precision = Precision::F64;
+  else return make_error("--precision: expected f32 or f64, got \"" + p + "\"");
+  std::string b = a.get("backend", "cpu");
+  if (b == "cuda") return make_error("--backend cuda: this build has no CUDA inference backend yet; use --backend cpu");
+  if (b != "cpu") return make_error("--backend: expected cpu or cuda, got \"" + b + "\"");
+  return run;
+}
+
+Result<std::vector<int>> parse_int_list(const std::string& what, const std::string& text, int lo, int hi) {
+  std::vector<int> out;
+  std::stringstream ss(text);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    char* end = nullptr;
+    errno = 0;
+    long v = std::strtol(item.c_str(), &end, 10);
+    if (item.empty() || *end != '\0' || errno != 0 || v < lo || v > hi)
+      return make_error(what + ": \"" + item + "\" is not a whole number in [" + std::to_string(lo) + ", " +
+                        std::to_string(hi) + "]");
+    out.push_back((int)v);
+  }
+  if (out.empty()) return make_error(what + ": empty list");
+  return out;
+}
+
+}  // namespace ls::cli

@@ -1,0 +1,108 @@
+// Analyses over a document: per-token NLL (perplexity), loss vs context length
+// sweeps, attention maps, generation and NBCE. Plain result structs; progress is
+// reported through a callback and every run honours the engine's cancel flag.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/engine/engine.h"
+#include "core/model/model.h"
+
+namespace ls {
+
+struct RunConfig {
+  std::shared_ptr<const Model> model;
+  EngineOptions engine;          // method, threads, cancel, observer
+  Precision precision = Precision::F32;
+  std::function<void(double fraction)> progress;  // 0 … 1, may be empty
+};
+
+// ---- perplexity ------------------------------------------------------------
+// LongScope's definition: the document is cut into consecutive windows; window w
+// feeds N tokens (document positions w·N … w·N+N-1) at positions 0 … N-1 and
+// scores the prediction of each following token, so it consumes N+1 document
+// tokens and consecutive windows share one. The current length n seen by dynamic
+// methods is N. nll[k] is in nats; position[k] is the predicting token's position
+// in its window.
+struct PplResult {
+  int ctx = 0;
+  int windows = 0;
+  long long n_tokens = 0;  // scored predictions
+  std::vector<double> nll;
+  std::vector<int> position;
+  std::vector<int> target;  // the token each nll scores
+  double mean_nll = 0, ppl = 0, tokens_per_second = 0, seconds = 0;
+};
+
+// max_windows 0: every full window of the document.
+Result<PplResult> run_ppl(const RunConfig& run, const std::vector<int>& tokens, int ctx, int max_windows = 0);
+
+// Mean NLL over position buckets [edges[i], edges[i+1]).
+std::vector<double> bucket_means(const PplResult& r, const std::vector<int>& edges);
+
+// ---- sweep -------------------------------------------------------------------
+struct SweepCell {
+  std::string method;
+  int ctx = 0;
+  double mean_nll = 0;
+  int windows = 0;
+  std::vector<double> bucket_nll;  // per bucket of `edges` (NaN where the bucket lies beyond ctx)
+};
+struct SweepResult {
+  std::vector<int> edges;
+  std::vector<SweepCell> cells;
+};
+// For each method × length: run_ppl with at most `max_windows` windows (0: all).
+Result<SweepResult> run_sweep(const RunConfig& run, const std::vector<MethodParams>& methods,
+                              const std::vector<int>& lengths, const std::vector<int>& edges,
+                              const std::vector<int>& tokens, int max_windows);
+
+// ---- attention maps ---------------------------------------------------------------
+struct AttentionMap {
+  int layer = 0, head = 0, n = 0;    // n×n probabilities of the first window
+  int pooled = 0;                    // side of the pooled matrix (0: not pooled)
+  std::vector<float> probs;          // (side, side) row-major; row = query, column = key
+  std::vector<double> entropy;       // per query (nats)
+  double mean_distance = 0;          // Σ p·(m-j) averaged over queries (tokens)
+};
+enum class PoolMode { Max, Mean };
+// Runs the first `ctx` tokens and records (layer, head); pool > 0 pools to pool×pool.
+Result<AttentionMap> run_attention(const RunConfig& run, const std::vector<int>& tokens, int ctx, int layer, int head,
+                                   int pool, PoolMode mode);
+// Per-head summary of one layer: entropy and mean attention distance for each head.
+struct HeadSummary { double mean_entropy = 0, mean_distance = 0; };
+
+// ---- generation ------------------------------------------------------------------
+struct SampleOptions {
+  double temperature = 0;  // 0: greedy
+  double top_p = 1.0;
+  unsigned long long seed = 42;
+};
+// Picks a token from logits (greedy, or temperature + nucleus sampling with a seeded RNG).
+int sample_token(const std::vector<float>& logits, const SampleOptions& s, unsigned long long& rng_state);
+// Feeds `prompt` (already with BOS) and generates up to n tokens (stops at EOS).
+Result<std::vector<int>> run_generate(const RunConfig& run, const std::vector<int>& prompt, int n,
+                                      const SampleOptions& s);
+
+// ---- NBCE (METHODS.md §4, bojone/NBCE) -----------------------------------------------
+struct NbceOptions {
+  double beta = 0.25;
+  double top_p = 0.95;
+  double temperature = 0.01;
+  unsigned long long seed = 42;
+};
+struct NbceResult {
+  std::vector<int> tokens;
+  std::vector<int> chosen_chunk;  // k* at each step (1-based)
+};
+// chunks: K token lists (context pieces); question: the question tokens. Row 0 is
+// the question alone, row k is chunk k followed by the question.
+Result<NbceResult> run_nbce(const RunConfig& run, const std::vector<std::vector<int>>& chunks,
+                            const std::vector<int>& question, int n, const NbceOptions& o);
+// One NBCE step on K+1 rows of logits: returns the combined logits and k*.
+std::vector<double> nbce_combine(const std::vector<std::vector<float>>& row_logits, const NbceOptions& o, int& k_star);
+
+}  // namespace ls

@@ -1,0 +1,68 @@
+#include <cmath>
+#include <mutex>
+
+#include "core/analysis/analysis.h"
+
+namespace ls {
+
+Result<AttentionMap> run_attention(const RunConfig& run, const std::vector<int>& tokens, int ctx, int layer, int head,
+                                   int pool, PoolMode mode) {
+  const ModelConfig& c = run.model->config;
+  if (layer < 0 || layer >= c.n_layers)
+    return make_error("layer " + std::to_string(layer) + " is outside [0, " + std::to_string(c.n_layers) + ")");
+  if (head < 0 || head >= c.n_heads)
+    return make_error("head " + std::to_string(head) + " is outside [0, " + std::to_string(c.n_heads) + ")");
+  if (ctx < 1) return make_error("context length must be at least 1 token");
+  const int n = (int)std::min<size_t>(ctx, tokens.size());
+  if (pool < 0 || pool > 4096) return make_error("pool size must be in [0, 4096]");
+  if (pool == 0 && n > 4096) return make_error("a full " + std::to_string(n) + "×" + std::to_string(n) +
+                                               " map is too large; pool it (e.g. --pool 512)");
+  AttentionMap map;
+  map.layer = layer;
+  map.head = head;
+  map.n = n;
+  const int side = pool > 0 && pool < n ? pool : n;
+  map.pooled = side < n ? side : 0;
+  map.probs.assign((size_t)side * side, 0.0f);
+  std::vector<float> counts(mode == PoolMode::Mean ? (size_t)side * side : 0, 0.0f);
+  map.entropy.assign(n, 0.0);
+  std::vector<double> dist(n, 0.0);
+  std::mutex mu;  // pooled rows may be shared between queries
+  AttentionObserver obs;
+  obs.layer = layer;
+  obs.head = head;
+  obs.on_row = [&](int m, const float* p, int nk) {
+    if (m >= n) return;
+    double ent = 0, d = 0;
+    for (int j = 0; j < nk; ++j) {
+      if (p[j] > 0) ent -= p[j] * std::log((double)p[j]);
+      d += p[j] * (double)(m - j);
+    }
+    map.entropy[m] = ent;
+    dist[m] = d;
+    const int row = (int)((long long)m * side / n);
+    std::lock_guard<std::mutex> lock(mu);
+    for (int j = 0; j < nk; ++j) {
+      const size_t cell = (size_t)row * side + (size_t)((long long)j * side / n);
+      if (mode == PoolMode::Max || side == n) map.probs[cell] = std::max(map.probs[cell], p[j]);
+      else {
+        map.probs[cell] += p[j];
+        counts[cell] += 1;
+      }
+    }
+  };
+  RunConfig r = run;
+  r.engine.observer = &obs;
+  auto eng = AnyEngine::create(r.model, r.engine, n, r.precision);
+  if (!eng) return make_error(eng.error());
+  if (auto st = (*eng)->forward(tokens.data(), n); !st) return make_error(st.error());
+  if (mode == PoolMode::Mean && side < n)
+    for (size_t i = 0; i < map.probs.size(); ++i) map.probs[i] = counts[i] > 0 ? map.probs[i] / counts[i] : 0.0f;
+  double sum = 0;
+  for (double d : dist) sum += d;
+  map.mean_distance = sum / n;
+  if (run.progress) run.progress(1.0);
+  return map;
+}
+
+}  // namespace ls

@@ -1,0 +1,131 @@
+// CPU attention for every method. RoPE-family methods rotate queries and keys by
+// their tables; remapping methods (rerope, leaky-rerope, self-extend) score keys
+// in the near band (m - j < w) against keys rotated at j, and keys in the far band
+// against keys rotated at far_key_pos(j), with the query rotated at
+// far_query_pos(m): one dot product per score, never two N×N matrices.
+#include <cmath>
+#include <limits>
+
+#include "core/cpu/cpu_backend.h"
+#include "core/cpu/parallel.h"
+#include "core/cpu/rope_apply.h"
+
+namespace ls {
+
+template <typename T>
+static T dot(const T* a, const T* b, int n) {
+  T s = 0;
+  for (int i = 0; i < n; ++i) s += a[i] * b[i];
+  return s;
+}
+
+template <typename T>
+Status CpuBackend<T>::attention(const AttentionCall<T>& c) {
+  RopeAngleCache<T>& angles = angles_;
+  const int hd = c.head_dim, rd = c.rot_dim, half = rd / 2;
+  const int kv_dim = c.n_kv_heads * hd, q_dim = c.n_heads * hd, group = c.n_heads / c.n_kv_heads;
+  const int n = c.p0 + c.n_new;
+  const MethodParams& mp = c.method;
+  const bool rope = !method_is_alibi(mp.method) && rd > 0;
+  const bool remap = rope && method_is_remap(mp.method);
+  const T scale = T(1) / std::sqrt((T)hd);
+
+  // 1. Keys of the near band: rotate the new keys (or, for a dynamic method with
+  //    cache=raw, every key with the current table).
+  int rotate_from = c.p0;
+  if (rope && method_is_dynamic(mp.method) && mp.cache == KeyCache::Raw) rotate_from = 0;
+  if (rope) {
+    angles.prepare(mp, c.ctx, n);
+    parallel_for(n - rotate_from, opts_.threads, [&](int r) {
+      int j = rotate_from + r;
+      const T* cs = &angles.cos[(size_t)j * half];
+      const T* sn = &angles.sin[(size_t)j * half];
+      for (int kh = 0; kh < c.n_kv_heads; ++kh)
+        rope_rotate(c.k_raw + (size_t)j * kv_dim + kh * hd, c.k_rot + (size_t)j * kv_dim + kh * hd, hd, rd, c.layout,
+                    cs, sn);
+    });
+  } else {
+    for (int j = c.p0; j < n; ++j)
+      for (int i = 0; i < kv_dim; ++i) c.k_rot[(size_t)j * kv_dim + i] = c.k_raw[(size_t)j * kv_dim + i];
+  }
+
+  // 2. Keys of the far band, rotated at far_key_pos(j) (fractional for leaky-rerope).
+  std::vector<T> k_far;
+  if (remap) {
+    k_far.resize((size_t)n * kv_dim);
+    parallel_for(n, opts_.threads, [&](int j) {
+      std::vector<T> cs(half), sn(half);
+      rope_angles_at(angles.table.inv_freq, angles.table.attention_factor, remap_far_key_pos(mp, j), cs.data(),
+                     sn.data());
+      for (int kh = 0; kh < c.n_kv_heads; ++kh)
+        rope_rotate(c.k_raw + (size_t)j * kv_dim + kh * hd, &k_far[(size_t)j * kv_dim + kh * hd], hd, rd, c.layout,
+                    cs.data(), sn.data());
+    });
+  }
+
+  // 3. One task per (query, head): scores, softmax, weighted sum of values.
+  std::atomic<bool> stopped{false};
+  const bool observe = c.observer && c.observer->on_row && c.observer->layer == c.layer;
+  parallel_for(c.n_new * c.n_heads, opts_.threads, [&](int task) {
+    if (stopped.load(std::memory_order_relaxed)) return;
+    if (c.cancel && c.cancel->load(std::memory_order_relaxed)) {
+      stopped = true;
+      return;
+    }
+    const int t = task / c.n_heads, h = task % c.n_heads, kh = h / group;
+    const int m = c.p0 + t;
+    const T* q = c.q + (size_t)t * q_dim + h * hd;
+    std::vector<T> qn(hd), qf(hd), scores(m + 1);
+    const T qscale = mp.logn ? (T)logn_scale(m, c.ctx.train_len) : T(1);
+    if (rope) {
+      rope_rotate(q, qn.data(), hd, rd, c.layout, &angles.cos[(size_t)m * half], &angles.sin[(size_t)m * half]);
+      if (remap) {
+        std::vector<T> cs(half), sn(half);
+        rope_angles_at(angles.table.inv_freq, angles.table.attention_factor, remap_far_query_pos(mp, m), cs.data(),
+                       sn.data());
+        rope_rotate(q, qf.data(), hd, rd, c.layout, cs.data(), sn.data());
+      }
+    } else {
+      for (int i = 0; i < hd; ++i) qn[i] = q[i];
+    }
+    const T slope = c.alibi_slopes ? (T)c.alibi_slopes[h] : T(0);
+    T mx = -std::numeric_limits<T>::infinity();
+    for (int j = 0; j <= m; ++j) {
+      if (!position_visible(mp, m, j)) {
+        scores[j] = -std::numeric_limits<T>::infinity();
+        continue;
+      }
+      const int dist = m - j;
+      const T* k = remap_is_near(mp, dist) ? c.k_rot + (size_t)j * kv_dim + kh * hd : &k_far[(size_t)j * kv_dim + kh * hd];
+      const T* qq = remap_is_near(mp, dist) ? qn.data() : qf.data();
+      T s = dot(qq, k, hd) * qscale * scale - slope * (T)dist;
+      scores[j] = s;
+      mx = std::max(mx, s);
+    }
+    T sum = 0;
+    for (int j = 0; j <= m; ++j) {
+      scores[j] = std::isinf(scores[j]) ? T(0) : std::exp(scores[j] - mx);
+      sum += scores[j];
+    }
+    T* o = c.out + (size_t)t * q_dim + h * hd;
+    for (int i = 0; i < hd; ++i) o[i] = 0;
+    for (int j = 0; j <= m; ++j) {
+      T p = scores[j] / sum;
+      scores[j] = p;
+      if (p == T(0)) continue;
+      const T* v = c.v + (size_t)j * kv_dim + kh * hd;
+      for (int i = 0; i < hd; ++i) o[i] += p * v[i];
+    }
+    if (observe && h == c.observer->head) {
+      std::vector<float> probs(scores.begin(), scores.end());
+      c.observer->on_row(m, probs.data(), m + 1);
+    }
+  });
+  if (stopped) return make_error("cancelled");
+  return Status::Ok();
+}
+
+template Status CpuBackend<float>::attention(const AttentionCall<float>&);
+template Status CpuBackend<double>::attention(const AttentionCall<double>&);
+
+}  // namespace ls

@@ -1,0 +1,130 @@
+// CPU reference ops. Float matmuls go through OpenBLAS one column block per
+// thread (a fixed split: results do not depend on the thread count); double and
+// naive runs use plain loops.
+#include "core/cpu/cpu_backend.h"
+
+#include <cblas.h>
+
+#include <cmath>
+#include <cstring>
+
+#include "core/cpu/parallel.h"
+
+namespace ls {
+
+template <typename T>
+CpuBackend<T>::CpuBackend(CpuOptions o) : opts_(o) {
+  if (opts_.threads <= 0) opts_.threads = default_threads();
+  if (opts_.naive) opts_.threads = 1;
+  openblas_set_num_threads(1);  // threads are ours: one BLAS call per block
+}
+
+template <typename T>
+T* CpuBackend<T>::alloc(size_t count) {
+  buffers_.emplace_back(count, T(0));
+  return buffers_.back().data();
+}
+
+template <typename T>
+void CpuBackend<T>::to_host(const T* src, T* dst, size_t count) {
+  if (src != dst) std::memcpy(dst, src, count * sizeof(T));
+}
+
+template <typename T>
+void CpuBackend<T>::from_host(const T* src, T* dst, size_t count) {
+  if (src != dst) std::memcpy(dst, src, count * sizeof(T));
+}
+
+template <typename T>
+void CpuBackend<T>::embed(const int* tokens, int n, const float* table, int dim, T* out) {
+  for (int t = 0; t < n; ++t)
+    for (int i = 0; i < dim; ++i) out[(size_t)t * dim + i] = (T)table[(size_t)tokens[t] * dim + i];
+}
+
+template <typename T>
+void CpuBackend<T>::rmsnorm(const T* x, const float* w, int rows, int dim, double eps, T* y) {
+  parallel_for(rows, opts_.threads, [&](int r) {
+    const T* xr = x + (size_t)r * dim;
+    T ss = 0;
+    for (int i = 0; i < dim; ++i) ss += xr[i] * xr[i];
+    T scale = T(1) / std::sqrt(ss / dim + (T)eps);
+    for (int i = 0; i < dim; ++i) y[(size_t)r * dim + i] = (T)w[i] * (scale * xr[i]);
+  });
+}
+
+template <typename T>
+void CpuBackend<T>::layernorm(const T* x, const float* w, const float* b, int rows, int dim, double eps, T* y) {
+  parallel_for(rows, opts_.threads, [&](int r) {
+    const T* xr = x + (size_t)r * dim;
+    T mean = 0, var = 0;
+    for (int i = 0; i < dim; ++i) mean += xr[i];
+    mean /= dim;
+    for (int i = 0; i < dim; ++i) var += (xr[i] - mean) * (xr[i] - mean);
+    T scale = T(1) / std::sqrt(var / dim + (T)eps);
+    for (int i = 0; i < dim; ++i) y[(size_t)r * dim + i] = (xr[i] - mean) * scale * (T)w[i] + (T)b[i];
+  });
+}
+
+template <typename T>
+void CpuBackend<T>::matmul(const T* x, int rows, int in, const float* W, const float* b, int out, T* y) {
+  constexpr int kBlock = 64;  // output columns per task
+  const int blocks = (out + kBlock - 1) / kBlock;
+  if constexpr (std::is_same_v<T, float>) {
+    if (!opts_.naive) {
+      parallel_for(blocks, opts_.threads, [&](int blk) {
+        int o0 = blk * kBlock, n = std::min(kBlock, out - o0);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, n, in, 1.0f, x, in, W + (size_t)o0 * in, in,
+                    0.0f, y + o0, out);
+        if (b)
+          for (int r = 0; r < rows; ++r)
+            for (int o = o0; o < o0 + n; ++o) y[(size_t)r * out + o] += b[o];
+      });
+      return;
+    }
+  }
+  parallel_for(blocks, opts_.threads, [&](int blk) {
+    int o0 = blk * kBlock, o1 = std::min(out, o0 + kBlock);
+    for (int r = 0; r < rows; ++r) {
+      const T* xr = x + (size_t)r * in;
+      for (int o = o0; o < o1; ++o) {
+        const float* wr = W + (size_t)o * in;
+        T acc = 0;
+        for (int i = 0; i < in; ++i) acc += xr[i] * (T)wr[i];
+        y[(size_t)r * out + o] = acc + (b ? (T)b[o] : T(0));
+      }
+    }
+  });
+}
+
+template <typename T>
+void CpuBackend<T>::swiglu(T* gate, const T* up, size_t n) {
+  for (size_t i = 0; i < n; ++i) gate[i] = gate[i] / (T(1) + std::exp(-gate[i])) * up[i];
+}
+
+template <typename T>
+void CpuBackend<T>::gelu(T* x, size_t n) {
+  const T k = (T)0.7978845608028654;  // sqrt(2/π), BLOOM's bloom_gelu_forward
+  for (size_t i = 0; i < n; ++i) x[i] = x[i] * T(0.5) * (T(1) + std::tanh(k * x[i] * (T(1) + T(0.044715) * x[i] * x[i])));
+}
+
+template <typename T>
+void CpuBackend<T>::add(T* x, const T* y, size_t n) {
+  for (size_t i = 0; i < n; ++i) x[i] += y[i];
+}
+
+template <typename T>
+void CpuBackend<T>::nll(const T* logits, int rows, int vocab, const int* targets, double* out) {
+  parallel_for(rows, opts_.threads, [&](int r) {
+    const T* lr = logits + (size_t)r * vocab;
+    T mx = lr[0];
+    for (int i = 1; i < vocab; ++i) mx = std::max(mx, lr[i]);
+    double sum = 0;
+    for (int i = 0; i < vocab; ++i) sum += std::exp((double)(lr[i] - mx));
+    out[r] = (double)mx + std::log(sum) - (double)lr[targets[r]];
+  });
+}
+
+template class CpuBackend<float>;
+template class CpuBackend<double>;
+
+}  // namespace ls

@@ -1,0 +1,93 @@
+// The inference engine: forward() written once against Backend<T>, a KV cache
+// holding keys before RoPE, an observer for attention probabilities, and a
+// cancel flag checked every layer and every attention task.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <vector>
+
+#include "core/engine/backend.h"
+#include "core/model/model.h"
+
+namespace ls {
+
+enum class Precision { F32, F64 };
+
+struct EngineOptions {
+  MethodParams method;                         // applied inside attention
+  int threads = 0;                             // 0: all cores
+  bool naive = false;                          // the plain-loop baseline (benchmarks)
+  int chunk = 256;                             // tokens per micro-batch of a forward
+  const std::atomic<bool>* cancel = nullptr;   // set to stop a run; forward returns "cancelled"
+  const AttentionObserver* observer = nullptr; // attention probabilities of one (layer, head)
+};
+
+// Whether `method` can run on this model (ALiBi methods need an ALiBi model, etc.).
+Status check_method_for_model(const MethodParams& method, const ModelConfig& c);
+
+// Bytes an engine with `capacity` cached tokens needs (weights are the model's).
+size_t engine_memory_bytes(const ModelConfig& c, int capacity, int chunk, size_t elem_size);
+// Bytes of memory available to this process now (MemAvailable), 0 if unknown.
+size_t available_memory_bytes();
+
+template <typename T>
+class Engine {
+ public:
+  // capacity: the most tokens this engine will hold (prompt + generated).
+  static Result<std::unique_ptr<Engine>> create(std::shared_ptr<const Model> model, const EngineOptions& opts,
+                                                int capacity, std::unique_ptr<Backend<T>> backend = nullptr);
+
+  // Feeds n tokens at positions pos() … pos()+n-1. Dynamic methods see the current
+  // length n = pos() + n for every token of the call.
+  Status forward(const int* tokens, int n);
+  // NLL (nats) of targets[r] after row first+r of the last forward.
+  Status nll(int first, int rows, const int* targets, double* out);
+  // Logits of row `row` of the last forward.
+  Status logits(int row, std::vector<float>& out);
+
+  int pos() const { return pos_; }
+  int capacity() const { return capacity_; }
+  void reset() { pos_ = 0; }
+  const Model& model() const { return *model_; }
+  const EngineOptions& options() const { return opts_; }
+  Backend<T>& backend() { return *backend_; }
+
+ private:
+  Engine() = default;
+  std::shared_ptr<const Model> model_;
+  std::unique_ptr<Backend<T>> backend_;
+  EngineOptions opts_;
+  int capacity_ = 0, pos_ = 0, last_rows_ = 0;
+  // KV cache, per layer: keys before RoPE, keys as rotated when appended, values.
+  std::vector<T*> k_raw_, k_rot_, v_;  // each (capacity, kv_dim)
+  // Work buffers for one micro-batch of `chunk` tokens.
+  T *x_ = nullptr;     // (chunk, dim) residual stream
+  T *xn_ = nullptr;    // (chunk, dim) normalised
+  T *q_ = nullptr;     // (chunk, q_dim) queries before RoPE
+  T *att_ = nullptr;   // (chunk, q_dim) attention output
+  T *tmp_ = nullptr;   // (chunk, dim) projection output
+  T *gate_ = nullptr;  // (chunk, hidden) SwiGLU gate / GELU input
+  T *up_ = nullptr;    // (chunk, hidden)
+  T *hidden_ = nullptr;  // (capacity, dim) final-normed hidden states of the last forward
+  T *logits_ = nullptr;  // (chunk, vocab)
+};
+
+// The engine of the chosen precision behind one interface (analyses use this).
+class AnyEngine {
+ public:
+  static Result<std::unique_ptr<AnyEngine>> create(std::shared_ptr<const Model> model, const EngineOptions& opts,
+                                                   int capacity, Precision precision);
+  Status forward(const int* tokens, int n);
+  Status nll(int first, int rows, const int* targets, double* out);
+  Status logits(int row, std::vector<float>& out);
+  int pos() const;
+  void reset();
+  const Model& model() const;
+
+ private:
+  std::unique_ptr<Engine<float>> f32_;
+  std::unique_ptr<Engine<double>> f64_;
+};
+
+}  // namespace ls

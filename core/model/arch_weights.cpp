@@ -1,0 +1,162 @@
+#include "core/model/arch_weights.h"
+
+#include <cstring>
+
+namespace ls {
+namespace {
+
+std::string at(const std::string& pattern, int layer) {
+  std::string s = pattern;
+  auto pos = s.find("{}");
+  if (pos != std::string::npos) s.replace(pos, 2, std::to_string(layer));
+  return s;
+}
+
+#define LS_TRY_ASSIGN(dst, expr)            \
+  do {                                      \
+    auto r_ = (expr);                       \
+    if (!r_) return Status(make_error(r_.error())); \
+    dst = r_.value();                       \
+  } while (0)
+
+}  // namespace
+
+LlamaTensorNames gguf_llama_names() {
+  return {"token_embd.weight", "output_norm.weight", "output.weight",
+          "blk.{}.attn_norm.weight", "blk.{}.attn_q.weight", "blk.{}.attn_k.weight", "blk.{}.attn_v.weight",
+          "blk.{}.attn_output.weight", "blk.{}.ffn_norm.weight", "blk.{}.ffn_gate.weight", "blk.{}.ffn_up.weight",
+          "blk.{}.ffn_down.weight"};
+}
+
+LlamaTensorNames hf_llama_names() {
+  return {"model.embed_tokens.weight", "model.norm.weight", "lm_head.weight",
+          "model.layers.{}.input_layernorm.weight", "model.layers.{}.self_attn.q_proj.weight",
+          "model.layers.{}.self_attn.k_proj.weight", "model.layers.{}.self_attn.v_proj.weight",
+          "model.layers.{}.self_attn.o_proj.weight", "model.layers.{}.post_attention_layernorm.weight",
+          "model.layers.{}.mlp.gate_proj.weight", "model.layers.{}.mlp.up_proj.weight",
+          "model.layers.{}.mlp.down_proj.weight"};
+}
+
+BloomTensorNames gguf_bloom_names() {
+  BloomTensorNames n;
+  n.tok_embd = "token_embd.weight";
+  n.embd_norm = "token_embd_norm.weight";
+  n.embd_norm_b = "token_embd_norm.bias";
+  n.out_norm = "output_norm.weight";
+  n.out_norm_b = "output_norm.bias";
+  n.output = "output.weight";
+  n.attn_norm = "blk.{}.attn_norm.weight";
+  n.attn_norm_b = "blk.{}.attn_norm.bias";
+  n.qkv = "blk.{}.attn_qkv.weight";
+  n.qkv_b = "blk.{}.attn_qkv.bias";
+  n.wo = "blk.{}.attn_output.weight";
+  n.bo = "blk.{}.attn_output.bias";
+  n.ffn_norm = "blk.{}.ffn_norm.weight";
+  n.ffn_norm_b = "blk.{}.ffn_norm.bias";
+  n.w_up = "blk.{}.ffn_up.weight";
+  n.b_up = "blk.{}.ffn_up.bias";
+  n.w_down = "blk.{}.ffn_down.weight";
+  n.b_down = "blk.{}.ffn_down.bias";
+  n.qkv_per_head = false;
+  return n;
+}
+
+BloomTensorNames hf_bloom_names(const std::string& p) {
+  BloomTensorNames n;
+  n.tok_embd = p + "word_embeddings.weight";
+  n.embd_norm = p + "word_embeddings_layernorm.weight";
+  n.embd_norm_b = p + "word_embeddings_layernorm.bias";
+  n.out_norm = p + "ln_f.weight";
+  n.out_norm_b = p + "ln_f.bias";
+  n.output = "lm_head.weight";
+  n.attn_norm = p + "h.{}.input_layernorm.weight";
+  n.attn_norm_b = p + "h.{}.input_layernorm.bias";
+  n.qkv = p + "h.{}.self_attention.query_key_value.weight";
+  n.qkv_b = p + "h.{}.self_attention.query_key_value.bias";
+  n.wo = p + "h.{}.self_attention.dense.weight";
+  n.bo = p + "h.{}.self_attention.dense.bias";
+  n.ffn_norm = p + "h.{}.post_attention_layernorm.weight";
+  n.ffn_norm_b = p + "h.{}.post_attention_layernorm.bias";
+  n.w_up = p + "h.{}.mlp.dense_h_to_4h.weight";
+  n.b_up = p + "h.{}.mlp.dense_h_to_4h.bias";
+  n.w_down = p + "h.{}.mlp.dense_4h_to_h.weight";
+  n.b_down = p + "h.{}.mlp.dense_4h_to_h.bias";
+  n.qkv_per_head = true;
+  return n;
+}
+
+Status build_llama_weights(WeightBuilder& b, Model& model, const LlamaTensorNames& n) {
+  const ModelConfig& c = model.config;
+  const uint64_t d = c.dim, hid = c.hidden_dim, V = c.vocab_size;
+  const uint64_t q = (uint64_t)c.n_heads * c.head_dim, kv = (uint64_t)c.n_kv_heads * c.head_dim;
+  ModelWeights& w = model.weights;
+  LS_TRY_ASSIGN(w.tok_embd, b.get(n.tok_embd, {V, d}));
+  LS_TRY_ASSIGN(w.out_norm, b.get(n.out_norm, {d}));
+  LS_TRY_ASSIGN(w.output, b.get_optional(n.output, {V, d}));
+  model.config.tied_embeddings = (w.output == nullptr);
+  if (!w.output) w.output = w.tok_embd;
+  w.layers.assign(c.n_layers, {});
+  for (int l = 0; l < c.n_layers; ++l) {
+    LayerWeights& L = w.layers[l];
+    LS_TRY_ASSIGN(L.attn_norm, b.get(at(n.attn_norm, l), {d}));
+    LS_TRY_ASSIGN(L.wq, b.get(at(n.wq, l), {q, d}));
+    LS_TRY_ASSIGN(L.wk, b.get(at(n.wk, l), {kv, d}));
+    LS_TRY_ASSIGN(L.wv, b.get(at(n.wv, l), {kv, d}));
+    LS_TRY_ASSIGN(L.wo, b.get(at(n.wo, l), {d, q}));
+    LS_TRY_ASSIGN(L.ffn_norm, b.get(at(n.ffn_norm, l), {d}));
+    LS_TRY_ASSIGN(L.w_gate, b.get(at(n.w_gate, l), {hid, d}));
+    LS_TRY_ASSIGN(L.w_up, b.get(at(n.w_up, l), {hid, d}));
+    LS_TRY_ASSIGN(L.w_down, b.get(at(n.w_down, l), {d, hid}));
+  }
+  return Status::Ok();
+}
+
+Status build_bloom_weights(WeightBuilder& b, Model& model, const BloomTensorNames& n) {
+  const ModelConfig& c = model.config;
+  const uint64_t d = c.dim, hid = c.hidden_dim, V = c.vocab_size, hd = c.head_dim, H = c.n_heads;
+  ModelWeights& w = model.weights;
+  LS_TRY_ASSIGN(w.tok_embd, b.get(n.tok_embd, {V, d}));
+  LS_TRY_ASSIGN(w.embd_norm, b.get(n.embd_norm, {d}));
+  LS_TRY_ASSIGN(w.embd_norm_b, b.get(n.embd_norm_b, {d}));
+  LS_TRY_ASSIGN(w.out_norm, b.get(n.out_norm, {d}));
+  LS_TRY_ASSIGN(w.out_norm_b, b.get(n.out_norm_b, {d}));
+  LS_TRY_ASSIGN(w.output, b.get_optional(n.output, {V, d}));
+  model.config.tied_embeddings = (w.output == nullptr);
+  if (!w.output) w.output = w.tok_embd;
+  w.layers.assign(c.n_layers, {});
+  for (int l = 0; l < c.n_layers; ++l) {
+    LayerWeights& L = w.layers[l];
+    const float *qkv, *qkv_b;
+    LS_TRY_ASSIGN(qkv, b.get(at(n.qkv, l), {3 * d, d}));
+    LS_TRY_ASSIGN(qkv_b, b.get(at(n.qkv_b, l), {3 * d}));
+    // Split the fused projection into q, k, v (rows of `d` inputs each).
+    float* parts[3] = {b.own(d * d), b.own(d * d), b.own(d * d)};
+    float* biases[3] = {b.own(d), b.own(d), b.own(d)};
+    for (uint64_t h = 0; h < H; ++h)
+      for (int part = 0; part < 3; ++part)
+        for (uint64_t r = 0; r < hd; ++r) {
+          uint64_t src = n.qkv_per_head ? (h * 3 + part) * hd + r : part * d + h * hd + r;
+          std::memcpy(parts[part] + (h * hd + r) * d, qkv + src * d, d * sizeof(float));
+          biases[part][h * hd + r] = qkv_b[src];
+        }
+    L.wq = parts[0];
+    L.wk = parts[1];
+    L.wv = parts[2];
+    L.bq = biases[0];
+    L.bk = biases[1];
+    L.bv = biases[2];
+    LS_TRY_ASSIGN(L.attn_norm, b.get(at(n.attn_norm, l), {d}));
+    LS_TRY_ASSIGN(L.attn_norm_b, b.get(at(n.attn_norm_b, l), {d}));
+    LS_TRY_ASSIGN(L.wo, b.get(at(n.wo, l), {d, d}));
+    LS_TRY_ASSIGN(L.bo, b.get(at(n.bo, l), {d}));
+    LS_TRY_ASSIGN(L.ffn_norm, b.get(at(n.ffn_norm, l), {d}));
+    LS_TRY_ASSIGN(L.ffn_norm_b, b.get(at(n.ffn_norm_b, l), {d}));
+    LS_TRY_ASSIGN(L.w_up, b.get(at(n.w_up, l), {hid, d}));
+    LS_TRY_ASSIGN(L.b_up, b.get(at(n.b_up, l), {hid}));
+    LS_TRY_ASSIGN(L.w_down, b.get(at(n.w_down, l), {d, hid}));
+    LS_TRY_ASSIGN(L.b_down, b.get(at(n.b_down, l), {d}));
+  }
+  return Status::Ok();
+}
+
+}  // namespace ls

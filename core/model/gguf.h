@@ -1,0 +1,46 @@
+// GGUF v2/v3 container: metadata key/values and tensor descriptors, every
+// count, length and offset checked against the file size before use.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "core/model/mapped_file.h"
+#include "core/model/weight_builder.h"
+
+namespace ls {
+
+struct GgufValue {
+  // Scalars are widened; arrays keep their element kind.
+  std::variant<std::monostate, uint64_t, int64_t, double, bool, std::string, std::vector<std::string>,
+               std::vector<double>, std::vector<int64_t>>
+      v;
+};
+
+struct GgufFile {
+  uint32_t version = 0;
+  std::map<std::string, GgufValue> meta;
+  std::map<std::string, TensorSource> tensors;
+  std::shared_ptr<MappedFile> file;
+
+  bool has(const std::string& k) const { return meta.count(k) > 0; }
+  // Typed look-ups; a present key of the wrong type is an error.
+  Result<int64_t> get_int(const std::string& k) const;
+  Result<double> get_float(const std::string& k) const;
+  Result<std::string> get_string(const std::string& k) const;
+};
+
+Result<GgufFile> read_gguf(const std::string& path);
+
+// Writer used by tests and `make-random`: F32/F16 tensors, scalar/string/array metadata.
+struct GgufWriter {
+  std::vector<std::pair<std::string, GgufValue>> meta;
+  struct Tensor { std::string name; std::vector<uint64_t> shape; DType dtype; std::vector<float> data; };
+  std::vector<Tensor> tensors;
+  Status write(const std::string& path) const;
+};
+
+}  // namespace ls

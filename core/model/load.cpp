@@ -1,0 +1,58 @@
+// load_model: picks the loader by content (magic) or layout (folder), applies
+// the user's L, and checks every weight is finite.
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "core/model/weight_builder.h"
+
+namespace ls {
+
+Result<std::shared_ptr<const Model>> load_model(const std::string& path, const LoadOptions& opts) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (!fs::exists(path, ec)) return make_error("model " + path + " does not exist");
+  Result<std::shared_ptr<Model>> r = make_error("unrecognised model file " + path);
+  if (fs::is_directory(path, ec)) {
+    r = load_safetensors(path);
+  } else {
+    char magic[4] = {};
+    std::ifstream f(path, std::ios::binary);
+    f.read(magic, 4);
+    const std::string ext = fs::path(path).extension().string();
+    if (std::memcmp(magic, "GGUF", 4) == 0) r = load_gguf(path);
+    else if (ext == ".safetensors") r = load_safetensors(path);
+    else if (ext == ".bin") r = load_llama2c(path);
+    else if (ext == ".gguf") r = make_error(path + ": not a GGUF file (bad magic)");
+    else
+      return make_error(path + ": unknown model format (expected .gguf, .bin (llama2.c), .safetensors or a folder "
+                               "with config.json)");
+  }
+  if (!r) return make_error(r.error());
+  Model& m = *r.value();
+  // Known checkpoints whose file misstates the training length (resources/models/known_models.json).
+  if (!opts.known_models.empty() && !fs::is_directory(path, ec)) {
+    std::ifstream kf(opts.known_models);
+    auto known = nlohmann::json::parse(kf, nullptr, false);
+    if (!known.is_discarded() && known.contains("models") && known["models"].is_array()) {
+      const std::string file = fs::path(path).filename().string();
+      const auto bytes = fs::file_size(path, ec);
+      for (const auto& k : known["models"])
+        if (k.value("file", "") == file && k.value("bytes", 0ull) == bytes && k.value("train_len", 0) > 0) {
+          m.config.train_len = k["train_len"].get<int>();
+          m.config.train_len_source = "LongScope known-model setting (" + k.value("why", std::string()) + ")";
+        }
+    }
+  }
+  if (opts.train_len_override > 0) {
+    m.config.train_len = opts.train_len_override;
+    m.config.train_len_source = "user setting";
+  }
+  m.config.n_params = count_params(m.config);
+  if (auto st = validate_weights_finite(m); !st) return make_error(path + ": " + st.error());
+  return std::shared_ptr<const Model>(r.value());
+}
+
+}  // namespace ls

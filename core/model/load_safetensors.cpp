@@ -1,0 +1,233 @@
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <set>
+
+#include "core/model/arch_weights.h"
+#include "core/model/safetensors.h"
+
+namespace ls {
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+Status read_safetensors(const std::string& path, std::map<std::string, TensorSource>& out,
+                        std::vector<std::shared_ptr<MappedFile>>& keep_alive) {
+  auto mf = MappedFile::open(path);
+  if (!mf) return make_error(mf.error());
+  auto f = mf.value();
+  if (f->size() < 8) return make_error(path + ": truncated safetensors file (" + std::to_string(f->size()) + " bytes)");
+  uint64_t header_len;
+  std::memcpy(&header_len, f->data(), 8);
+  if (header_len > f->size() - 8 || header_len > (100u << 20))
+    return make_error(path + ": safetensors header length " + std::to_string(header_len) +
+                      " runs past the end of the file (" + std::to_string(f->size()) + " bytes)");
+  json h = json::parse(f->data() + 8, f->data() + 8 + header_len, nullptr, false);
+  if (h.is_discarded() || !h.is_object()) return make_error(path + ": safetensors header is not valid JSON");
+  const uint64_t data_start = 8 + header_len, data_size = f->size() - data_start;
+  for (auto& [name, t] : h.items()) {
+    if (name == "__metadata__") continue;
+    if (!t.is_object() || !t.contains("dtype") || !t.contains("shape") || !t.contains("data_offsets"))
+      return make_error(path + ": tensor " + name + " lacks dtype, shape or data_offsets");
+    std::string dt = t["dtype"].is_string() ? t["dtype"].get<std::string>() : "";
+    DType dtype;
+    if (dt == "F32") dtype = DType::F32;
+    else if (dt == "F16") dtype = DType::F16;
+    else if (dt == "BF16") dtype = DType::BF16;
+    else return make_error(path + ": tensor " + name + " has dtype " + dt + ", not supported (F32, F16, BF16)");
+    TensorSource src;
+    src.dtype = dtype;
+    uint64_t count = 1;
+    for (const auto& d : t["shape"]) {
+      if (!d.is_number_unsigned() || d.get<uint64_t>() == 0 || d.get<uint64_t>() > (1ull << 32))
+        return make_error(path + ": tensor " + name + " has an invalid shape");
+      src.shape.push_back(d.get<uint64_t>());
+      count *= d.get<uint64_t>();
+    }
+    const auto& off = t["data_offsets"];
+    if (!off.is_array() || off.size() != 2 || !off[0].is_number_unsigned() || !off[1].is_number_unsigned())
+      return make_error(path + ": tensor " + name + " has invalid data_offsets");
+    uint64_t b = off[0], e = off[1];
+    if (b > e || e > data_size)
+      return make_error(path + ": tensor " + name + ": bytes " + std::to_string(data_start + b) + " … " +
+                        std::to_string(data_start + e) + " run past the end of the file (" +
+                        std::to_string(f->size()) + " bytes)");
+    if (e - b != dtype_bytes(dtype, count))
+      return make_error(path + ": tensor " + name + " holds " + std::to_string(e - b) + " bytes, its shape needs " +
+                        std::to_string(dtype_bytes(dtype, count)));
+    src.data = f->data() + data_start + b;
+    src.bytes = e - b;
+    out[name] = src;
+  }
+  keep_alive.push_back(f);
+  return Status::Ok();
+}
+
+Status resolve_hf_config(const json& cfg, ModelConfig& c) {
+  auto num = [&](const json& j, const char* k, double fallback) -> double {
+    return j.contains(k) && j[k].is_number() ? j[k].get<double>() : fallback;
+  };
+  std::string arch;
+  if (cfg.contains("architectures") && cfg["architectures"].is_array() && !cfg["architectures"].empty())
+    arch = cfg["architectures"][0].get<std::string>();
+  std::string mtype = cfg.value("model_type", "");
+  if (arch == "BloomForCausalLM" || mtype == "bloom") {
+    c.arch = Arch::Bloom;
+    c.dim = (int)num(cfg, "hidden_size", num(cfg, "n_embed", 0));
+    c.n_layers = (int)num(cfg, "n_layer", num(cfg, "num_hidden_layers", 0));
+    c.n_heads = (int)num(cfg, "n_head", num(cfg, "num_attention_heads", 0));
+    c.n_kv_heads = c.n_heads;
+    c.hidden_dim = 4 * c.dim;
+    c.head_dim = c.n_heads ? c.dim / c.n_heads : 0;
+    c.norm_eps = num(cfg, "layer_norm_epsilon", 1e-5);
+    c.rot_dim = 0;
+    c.native_method.method = Method::Alibi;
+    c.declared_context = (int)num(cfg, "seq_length", num(cfg, "max_position_embeddings", num(cfg, "n_positions", 2048)));
+    c.train_len = c.declared_context;
+    c.train_len_source = cfg.contains("seq_length") ? "config.json seq_length" : "config.json (default 2048)";
+  } else if (arch == "LlamaForCausalLM" || mtype == "llama" || mtype == "mistral") {
+    c.arch = Arch::Llama;
+    c.dim = (int)num(cfg, "hidden_size", 0);
+    c.hidden_dim = (int)num(cfg, "intermediate_size", 0);
+    c.n_layers = (int)num(cfg, "num_hidden_layers", 0);
+    c.n_heads = (int)num(cfg, "num_attention_heads", 0);
+    c.n_kv_heads = (int)num(cfg, "num_key_value_heads", c.n_heads);
+    c.head_dim = (int)num(cfg, "head_dim", c.n_heads ? c.dim / c.n_heads : 0);
+    c.norm_eps = num(cfg, "rms_norm_eps", 1e-6);
+    c.layout = PairLayout::HalfSplit;  // HF rotate_half
+    const json* rs = nullptr;
+    if (cfg.contains("rope_scaling") && cfg["rope_scaling"].is_object()) rs = &cfg["rope_scaling"];
+    else if (cfg.contains("rope_parameters") && cfg["rope_parameters"].is_object()) rs = &cfg["rope_parameters"];
+    // rope_theta at top level, or inside rope_parameters; never dropped when scaling is present.
+    c.rope_base = num(cfg, "rope_theta", rs ? num(*rs, "rope_theta", 10000.0) : 10000.0);
+    double partial = num(cfg, "partial_rotary_factor", rs ? num(*rs, "partial_rotary_factor", 1.0) : 1.0);
+    c.rot_dim = (int)(c.head_dim * partial);
+    c.rot_dim -= c.rot_dim % 2;
+    c.declared_context = (int)num(cfg, "max_position_embeddings", 2048);
+    double orig = num(cfg, "original_max_position_embeddings", rs ? num(*rs, "original_max_position_embeddings", 0) : 0);
+    c.train_len = orig > 0 ? (int)orig : c.declared_context;
+    c.train_len_source = orig > 0 ? "original_max_position_embeddings" : "max_position_embeddings";
+    c.native_method = MethodParams{};
+    if (rs) {
+      std::string type = rs->value("rope_type", rs->value("type", "default"));
+      double factor = num(*rs, "factor", 1.0);
+      if (!(factor > 0) || !std::isfinite(factor)) return make_error("rope_scaling.factor must be positive");
+      MethodParams& m = c.native_method;
+      m.rope.factor = factor;
+      if (type == "default") {
+        m.method = Method::Rope;
+      } else if (type == "linear") {
+        m.method = Method::Linear;
+      } else if (type == "dynamic") {
+        // HF measures n against max_position_embeddings (METHODS.md §7).
+        m.method = Method::DynamicNtk;
+        m.rope.alpha = factor;
+        if (orig <= 0) c.train_len_source = "max_position_embeddings (HF dynamic)";
+      } else if (type == "yarn") {
+        m.method = Method::Yarn;
+        m.rope.attention_factor = num(*rs, "attention_factor", 0.0);
+        m.rope.beta_fast = num(*rs, "beta_fast", 32.0);
+        m.rope.beta_slow = num(*rs, "beta_slow", 1.0);
+        if (rs->contains("truncate") && (*rs)["truncate"].is_boolean()) m.rope.truncate = (*rs)["truncate"].get<bool>();
+        if (orig <= 0) {  // HF: original = max_position_embeddings / factor when unspecified
+          c.train_len = (int)std::lround(c.declared_context / factor);
+          c.train_len_source = "max_position_embeddings / factor";
+        }
+      } else if (type == "llama3") {
+        m.method = Method::Llama3;
+        m.rope.low_freq_factor = num(*rs, "low_freq_factor", 1.0);
+        m.rope.high_freq_factor = num(*rs, "high_freq_factor", 4.0);
+      } else {
+        return make_error("rope_scaling type \"" + type + "\" is not supported (default, linear, dynamic, yarn, llama3)");
+      }
+    }
+  } else {
+    return make_error("config.json: architecture \"" + arch + "\" / model_type \"" + mtype +
+                      "\" is not supported (LlamaForCausalLM, BloomForCausalLM)");
+  }
+  c.vocab_size = (int)num(cfg, "vocab_size", 0);
+  c.bos_id = (int)num(cfg, "bos_token_id", 1);
+  c.eos_id = (int)num(cfg, "eos_token_id", 2);
+  c.name = cfg.value("_name_or_path", arch);
+  return validate_config(c);
+}
+
+Result<std::shared_ptr<Model>> load_safetensors(const std::string& path) {
+  fs::path p(path);
+  fs::path dir = fs::is_directory(p) ? p : p.parent_path();
+  if (dir.empty()) dir = ".";
+  auto model = std::make_shared<Model>();
+  model->path = path;
+  model->config.format = ModelFormat::Safetensors;
+  std::ifstream cf(dir / "config.json");
+  if (!cf) return make_error(path + ": config.json not found in " + dir.string());
+  json cfg = json::parse(cf, nullptr, false);
+  if (cfg.is_discarded() || !cfg.is_object()) return make_error((dir / "config.json").string() + " is not valid JSON");
+  if (auto st = resolve_hf_config(cfg, model->config); !st) return make_error(path + ": " + st.error());
+
+  std::vector<fs::path> files;
+  if (!fs::is_directory(p)) {
+    files.push_back(p);
+  } else if (fs::exists(dir / "model.safetensors.index.json")) {
+    std::ifstream jf(dir / "model.safetensors.index.json");
+    json idx = json::parse(jf, nullptr, false);
+    if (idx.is_discarded() || !idx.contains("weight_map") || !idx["weight_map"].is_object())
+      return make_error((dir / "model.safetensors.index.json").string() + " has no weight_map");
+    std::set<std::string> shards;
+    for (auto& [name, file] : idx["weight_map"].items())
+      if (file.is_string()) shards.insert(file.get<std::string>());
+    for (const auto& s : shards) {
+      if (s.find('/') != std::string::npos || s.find("..") != std::string::npos)
+        return make_error("shard name \"" + s + "\" must be a plain file name");
+      files.push_back(dir / s);
+    }
+  } else if (fs::exists(dir / "model.safetensors")) {
+    files.push_back(dir / "model.safetensors");
+  } else {
+    return make_error(path + ": neither model.safetensors nor model.safetensors.index.json found");
+  }
+  std::map<std::string, TensorSource> tensors;
+  for (const auto& f : files)
+    if (auto st = read_safetensors(f.string(), tensors, model->files); !st) return make_error(st.error());
+
+  WeightBuilder b(*model, tensors);
+  Status st;
+  if (model->config.arch == Arch::Llama) {
+    st = build_llama_weights(b, *model, hf_llama_names());
+  } else {
+    std::string prefix = tensors.count("transformer.word_embeddings.weight") ? "transformer." : "";
+    st = build_bloom_weights(b, *model, hf_bloom_names(prefix));
+  }
+  if (!st) return make_error(path + ": " + st.error());
+  return model;
+}
+
+Status SafetensorsWriter::write(const std::string& path) const {
+  json h = json::object();
+  uint64_t offset = 0;
+  for (const auto& t : tensors) {
+    uint64_t bytes = dtype_bytes(t.dtype, t.data.size());
+    h[t.name] = {{"dtype", dtype_name(t.dtype)}, {"shape", t.shape}, {"data_offsets", {offset, offset + bytes}}};
+    offset += bytes;
+  }
+  std::string hs = h.dump();
+  while ((hs.size() + 8) % 8) hs += ' ';  // keep the data 8-byte aligned
+  std::ofstream f(path, std::ios::binary);
+  if (!f) return make_error("cannot write " + path);
+  uint64_t n = hs.size();
+  f.write(reinterpret_cast<const char*>(&n), 8);
+  f.write(hs.data(), (std::streamsize)hs.size());
+  for (const auto& t : tensors) {
+    if (t.dtype == DType::F32) {
+      f.write(reinterpret_cast<const char*>(t.data.data()), (std::streamsize)(t.data.size() * 4));
+    } else {
+      for (float x : t.data) {
+        uint16_t v = t.dtype == DType::F16 ? float_to_half(x) : float_to_bf16(x);
+        f.write(reinterpret_cast<const char*>(&v), 2);
+      }
+    }
+  }
+  return f ? Status::Ok() : Status(make_error("write to " + path + " failed"));
+}
+
+}  // namespace ls

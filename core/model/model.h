@@ -1,0 +1,107 @@
+// A loaded model: resolved configuration plus fp32 weight views.
+// Loaders (llama2.c .bin, GGUF, safetensors + config.json) validate every count,
+// offset and shape before use and return a Result; they never exit.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/model/mapped_file.h"
+#include "core/position/position.h"
+#include "core/util/status.h"
+
+namespace ls {
+
+enum class Arch { Llama, Bloom };
+enum class PairLayout { Interleaved, HalfSplit };  // (x[2i], x[2i+1]) vs (x[i], x[i+d/2])
+enum class ModelFormat { Llama2c, Gguf, Safetensors };
+
+const char* arch_name(Arch a);
+const char* layout_name(PairLayout l);
+const char* format_name(ModelFormat f);
+
+struct ModelConfig {
+  Arch arch = Arch::Llama;
+  ModelFormat format = ModelFormat::Llama2c;
+  std::string name;
+  int dim = 0;         // model width
+  int hidden_dim = 0;  // feed-forward width
+  int n_layers = 0;
+  int n_heads = 0;
+  int n_kv_heads = 0;
+  int head_dim = 0;
+  int vocab_size = 0;
+  int rot_dim = 0;  // rotary dimension d (0 for ALiBi models)
+  double rope_base = 10000.0;
+  PairLayout layout = PairLayout::Interleaved;
+  double norm_eps = 1e-5;
+  int train_len = 0;                 // L used by every method (overridable by the user)
+  std::string train_len_source;      // where L came from, e.g. "llama.context_length"
+  int declared_context = 0;          // what the file declares as its context length
+  MethodParams native_method;        // the checkpoint's own scaling (rope_scaling); rope/alibi if none
+  bool tied_embeddings = false;
+  int bos_id = 1, eos_id = 2;
+  long long n_params = 0;
+};
+
+struct LayerWeights {
+  const float* attn_norm = nullptr;  // (dim)
+  const float* attn_norm_b = nullptr;  // (dim), LayerNorm models
+  const float* wq = nullptr;  // (n_heads·head_dim, dim)
+  const float* wk = nullptr;  // (n_kv_heads·head_dim, dim)
+  const float* wv = nullptr;  // (n_kv_heads·head_dim, dim)
+  const float* wo = nullptr;  // (dim, n_heads·head_dim)
+  const float *bq = nullptr, *bk = nullptr, *bv = nullptr, *bo = nullptr;  // biases (BLOOM)
+  const float* ffn_norm = nullptr;    // (dim)
+  const float* ffn_norm_b = nullptr;  // (dim)
+  const float* w_gate = nullptr;  // (hidden, dim), SwiGLU gate (LLaMA)
+  const float* w_up = nullptr;    // (hidden, dim)
+  const float* w_down = nullptr;  // (dim, hidden)
+  const float *b_up = nullptr, *b_down = nullptr;  // (BLOOM)
+};
+
+struct ModelWeights {
+  const float* tok_embd = nullptr;     // (vocab, dim)
+  const float* embd_norm = nullptr;    // (dim), BLOOM word_embeddings_layernorm
+  const float* embd_norm_b = nullptr;  // (dim)
+  std::vector<LayerWeights> layers;
+  const float* out_norm = nullptr;    // (dim)
+  const float* out_norm_b = nullptr;  // (dim)
+  const float* output = nullptr;      // (vocab, dim); == tok_embd when tied
+};
+
+// The SentencePiece vocabulary a GGUF file carries (tokenizer.ggml.*).
+struct EmbeddedVocab {
+  std::vector<std::string> tokens;
+  std::vector<float> scores;
+  std::vector<int> types;  // SentencePiece piece types (1 normal, 2 unknown, 3 control, 6 byte, …)
+  int bos_id = 1, eos_id = 2, unk_id = 0;
+};
+
+struct Model {
+  ModelConfig config;
+  ModelWeights weights;
+  std::string path;
+  std::shared_ptr<EmbeddedVocab> vocab;  // null unless the file embeds one
+  // Storage the views point into: mapped files and dequantised copies.
+  std::vector<std::shared_ptr<MappedFile>> files;
+  std::vector<std::vector<float>> owned;
+};
+
+struct LoadOptions {
+  int train_len_override = 0;  // > 0: the user's L replaces the file's
+  // Per-model settings (true training length of known checkpoints); "" to skip.
+  std::string known_models = LONGSCOPE_RESOURCES_DIR "/models/known_models.json";
+};
+
+// Loads a .bin (llama2.c), .gguf, a .safetensors file, or a folder holding
+// config.json + model.safetensors / model.safetensors.index.json.
+Result<std::shared_ptr<const Model>> load_model(const std::string& path, const LoadOptions& opts = {});
+
+// Format-specific loaders (load_model dispatches on magic / extension).
+Result<std::shared_ptr<Model>> load_llama2c(const std::string& path);
+Result<std::shared_ptr<Model>> load_gguf(const std::string& path);
+Result<std::shared_ptr<Model>> load_safetensors(const std::string& path);
+
+}  // namespace ls

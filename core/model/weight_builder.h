@@ -1,0 +1,47 @@
+// Shared by the loaders: a named tensor source in some dtype, checked against
+// the shape the config expects, turned into an fp32 view (mapped or dequantised).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "core/model/dtype.h"
+#include "core/model/model.h"
+
+namespace ls {
+
+struct TensorSource {
+  DType dtype = DType::F32;
+  std::vector<uint64_t> shape;  // outermost first (rows, cols)
+  const uint8_t* data = nullptr;
+  size_t bytes = 0;
+};
+
+class WeightBuilder {
+ public:
+  WeightBuilder(Model& model, std::map<std::string, TensorSource> tensors)
+      : model_(model), tensors_(std::move(tensors)) {}
+  bool has(const std::string& name) const { return tensors_.count(name) > 0; }
+  const TensorSource* find(const std::string& name) const;
+  // fp32 view of tensor `name` with exactly `shape` (outermost first); errors name the tensor.
+  Result<const float*> get(const std::string& name, std::vector<uint64_t> shape);
+  // Same, but returns nullptr when absent.
+  Result<const float*> get_optional(const std::string& name, std::vector<uint64_t> shape);
+  // A fresh fp32 buffer the model owns (for splits such as BLOOM's fused QKV).
+  float* own(size_t count);
+
+ private:
+  Model& model_;
+  std::map<std::string, TensorSource> tensors_;
+};
+
+// Checks the resolved config for absurd or inconsistent values.
+Status validate_config(const ModelConfig& c);
+// Checks every weight view for NaN / Inf (one error naming the first bad tensor).
+Status validate_weights_finite(const Model& m);
+// Parameter count from the config.
+long long count_params(const ModelConfig& c);
+
+}  // namespace ls

@@ -1,0 +1,203 @@
+#include "core/tokenizer/tokenizer.h"
+
+#include <sentencepiece_processor.h>
+
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+namespace ls {
+namespace {
+
+// Minimal protobuf encoding of sentencepiece's ModelProto (sentencepiece_model.proto):
+// pieces (1: piece, 2: score, 3: type), trainer_spec (3: model_type, 4: vocab_size,
+// 35: byte_fallback) and normalizer_spec (1: name, 3: add_dummy_prefix,
+// 4: remove_extra_whitespaces, 5: escape_whitespaces). Debian ships no generated
+// header for it, and only these fields are needed to rebuild a GGUF vocabulary.
+struct ProtoWriter {
+  std::string out;
+  void varint(uint64_t v) {
+    while (v >= 0x80) {
+      out += (char)(v | 0x80);
+      v >>= 7;
+    }
+    out += (char)v;
+  }
+  void tag(int field, int wire) { varint((uint64_t)field << 3 | wire); }
+  void bytes(int field, const std::string& s) {
+    tag(field, 2);
+    varint(s.size());
+    out += s;
+  }
+  void u(int field, uint64_t v) {
+    tag(field, 0);
+    varint(v);
+  }
+  void f32(int field, float v) {
+    tag(field, 5);
+    char b[4];
+    std::memcpy(b, &v, 4);
+    out.append(b, 4);
+  }
+};
+
+std::string vocab_model_proto(const EmbeddedVocab& v) {
+  ProtoWriter m;
+  bool has_bytes = false;
+  for (size_t i = 0; i < v.tokens.size(); ++i) {
+    ProtoWriter p;
+    p.bytes(1, v.tokens[i]);
+    p.f32(2, v.scores[i]);
+    int type = v.types[i] >= 1 && v.types[i] <= 6 ? v.types[i] : 1;
+    has_bytes |= type == 6;
+    p.u(3, (uint64_t)type);
+    m.bytes(1, p.out);
+  }
+  ProtoWriter trainer;
+  trainer.u(3, 2);  // BPE: pieces merge by score, as llama's SentencePiece models do
+  trainer.u(4, v.tokens.size());
+  if (has_bytes) trainer.u(35, 1);
+  m.bytes(2, trainer.out);
+  ProtoWriter norm;
+  norm.bytes(1, "identity");
+  norm.u(3, 1);
+  norm.u(4, 0);
+  norm.u(5, 1);
+  m.bytes(3, norm.out);
+  return m.out;
+}
+
+}  // namespace
+
+Tokenizer::Tokenizer() : sp_(std::make_unique<sentencepiece::SentencePieceProcessor>()) {}
+Tokenizer::~Tokenizer() = default;
+
+Result<std::shared_ptr<const Tokenizer>> Tokenizer::from_file(const std::string& path) {
+  std::shared_ptr<Tokenizer> t(new Tokenizer());
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) return make_error("tokenizer " + path + " does not exist");
+  auto st = t->sp_->Load(path);
+  if (!st.ok()) return make_error("tokenizer " + path + " is not a SentencePiece model: " + st.ToString());
+  t->source_ = path;
+  return std::shared_ptr<const Tokenizer>(t);
+}
+
+Result<std::shared_ptr<const Tokenizer>> Tokenizer::from_vocab(const EmbeddedVocab& v) {
+  if (v.tokens.empty()) return make_error("the embedded vocabulary is empty");
+  std::shared_ptr<Tokenizer> t(new Tokenizer());
+  auto st = t->sp_->LoadFromSerializedProto(vocab_model_proto(v));
+  if (!st.ok()) return make_error("the embedded vocabulary is not a usable SentencePiece model: " + st.ToString());
+  t->source_ = "embedded vocabulary";
+  return std::shared_ptr<const Tokenizer>(t);
+}
+
+Result<std::shared_ptr<const Tokenizer>> Tokenizer::for_model(const Model& m, const std::string& explicit_path) {
+  namespace fs = std::filesystem;
+  Result<std::shared_ptr<const Tokenizer>> r = make_error("");
+  if (!explicit_path.empty()) {
+    r = from_file(explicit_path);
+  } else if (m.vocab) {
+    r = from_vocab(*m.vocab);
+  } else {
+    fs::path p(m.path);
+    fs::path dir = fs::is_directory(p) ? p : p.parent_path();
+    std::vector<fs::path> tries = {dir / "tokenizer.model", dir / ("tok" + std::to_string(m.config.vocab_size) + ".model")};
+    for (const auto& t : tries)
+      if (fs::exists(t)) {
+        r = from_file(t.string());
+        break;
+      }
+    if (!r && r.error().empty())
+      return make_error("no tokenizer found for " + m.path + " (looked for " + tries[0].string() + " and " +
+                        tries[1].string() + "; pass --tokenizer FILE)");
+  }
+  if (!r) return r;
+  if (r.value()->vocab_size() != m.config.vocab_size)
+    return make_error("tokenizer " + r.value()->source() + " has " + std::to_string(r.value()->vocab_size()) +
+                      " pieces but the model has a vocabulary of " + std::to_string(m.config.vocab_size) +
+                      " (wrong tokenizer for this model)");
+  return r;
+}
+
+Result<std::vector<int>> Tokenizer::encode(const std::string& text) const {
+  std::vector<int> ids;
+  auto st = sp_->Encode(text, &ids);
+  if (!st.ok()) return make_error("tokenizer: " + st.ToString());
+  return ids;
+}
+
+std::string Tokenizer::decode(const std::vector<int>& ids) const {
+  std::string s;
+  std::vector<int> valid;
+  for (int id : ids)
+    if (id >= 0 && id < vocab_size()) valid.push_back(id);
+  sp_->Decode(valid, &s).IgnoreError();
+  return s;
+}
+
+std::string Tokenizer::piece(int id) const {
+  if (id < 0 || id >= vocab_size()) return "";
+  std::string p = sp_->IdToPiece(id);
+  const std::string space = "\xe2\x96\x81";  // U+2581 (SentencePiece's space)
+  for (size_t pos; (pos = p.find(space)) != std::string::npos;) p.replace(pos, space.size(), " ");
+  return p;
+}
+
+int Tokenizer::vocab_size() const { return sp_->GetPieceSize(); }
+int Tokenizer::bos_id() const { return sp_->bos_id(); }
+int Tokenizer::eos_id() const { return sp_->eos_id(); }
+
+bool is_valid_utf8(const std::string& s) {
+  size_t i = 0, n = s.size();
+  while (i < n) {
+    unsigned char c = (unsigned char)s[i];
+    int len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+    if (!len || i + len > n) return false;
+    for (int k = 1; k < len; ++k)
+      if (((unsigned char)s[i + k] >> 6) != 2) return false;
+    i += len;
+  }
+  return true;
+}
+
+Result<std::string> read_text_file(const std::string& path, size_t max_bytes) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) return make_error("document " + path + " does not exist");
+  auto size = std::filesystem::file_size(path, ec);
+  if (size > max_bytes)
+    return make_error("document " + path + " is " + std::to_string(size) + " bytes, more than the " +
+                      std::to_string(max_bytes) + "-byte limit");
+  std::ifstream f(path, std::ios::binary);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  std::string s = ss.str();
+  if (s.size() >= 3 && (unsigned char)s[0] == 0xef && (unsigned char)s[1] == 0xbb && (unsigned char)s[2] == 0xbf)
+    s.erase(0, 3);  // UTF-8 byte-order mark
+  if (s.find_first_not_of(" \t\r\n") == std::string::npos) return make_error("document " + path + " is empty");
+  if (!is_valid_utf8(s)) return make_error("document " + path + " is not valid UTF-8 text");
+  return s;
+}
+
+Result<std::vector<int>> encode_document(const Tokenizer& tok, const std::string& text) {
+  const std::string sep = "<|endoftext|>";
+  std::vector<int> out;
+  size_t start = 0;
+  while (start <= text.size()) {
+    size_t at = text.find(sep, start);
+    std::string part = text.substr(start, at == std::string::npos ? std::string::npos : at - start);
+    size_t a = part.find_first_not_of(" \t\r\n"), b = part.find_last_not_of(" \t\r\n");
+    if (a != std::string::npos) {
+      auto ids = tok.encode(part.substr(a, b - a + 1));
+      if (!ids) return ids;
+      out.push_back(tok.bos_id());
+      out.insert(out.end(), ids->begin(), ids->end());
+    }
+    if (at == std::string::npos) break;
+    start = at + sep.size();
+  }
+  if (out.empty()) return make_error("the document holds no text");
+  return out;
+}
+
+}  // namespace ls
