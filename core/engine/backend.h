@@ -39,7 +39,7 @@ struct AttentionCall {
   PairLayout layout = PairLayout::Interleaved;
   MethodParams method;
   PositionContext ctx;    // cur_len = p0 + n_new
-  const float* alibi_slopes = nullptr;  // (n_heads) when the method is ALiBi-family
+  const double* alibi_slopes = nullptr;  // (n_heads) when the method is ALiBi-family
   const AttentionObserver* observer = nullptr;
   const std::atomic<bool>* cancel = nullptr;
 };

@@ -95,9 +95,9 @@ Status Engine<T>::forward(const int* tokens, int n) {
   const bool llama = c.arch == Arch::Llama;
   // Every token of this call sees the same current length n (dynamic methods).
   const PositionContext ctx{c.rot_dim, c.rope_base, (double)c.train_len, (double)(pos_ + n)};
-  std::vector<float> slopes;
+  std::vector<double> slopes;
   if (method_is_alibi(opts_.method.method))
-    for (int h = 1; h <= c.n_heads; ++h) slopes.push_back((float)alibi_slope(opts_.method, ctx, h, c.n_heads));
+    for (int h = 1; h <= c.n_heads; ++h) slopes.push_back(alibi_slope(opts_.method, ctx, h, c.n_heads));
   auto norm = [&](const T* x, const float* wt, const float* bias, int rows, T* y) {
     if (llama) b.rmsnorm(x, wt, rows, dim, c.norm_eps, y);
     else b.layernorm(x, wt, bias, rows, dim, c.norm_eps, y);

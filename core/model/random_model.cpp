@@ -1,0 +1,259 @@
+#include "core/model/random_model.h"
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <random>
+
+#include <nlohmann/json.hpp>
+
+#include "core/model/gguf.h"
+#include "core/model/safetensors.h"
+
+namespace ls {
+namespace {
+
+std::string L(int l, const std::string& rest) { return "blk." + std::to_string(l) + "." + rest; }
+
+// Interleaved (x[2i], x[2i+1]) rows of one projection → HF half-split (x[i], x[i+d/2]),
+// the inverse of llama.cpp's convert permute.
+std::vector<float> to_half_split(const std::vector<float>& w, int heads, int hd, int in) {
+  std::vector<float> out(w.size());
+  const int half = hd / 2;
+  for (int h = 0; h < heads; ++h)
+    for (int i = 0; i < half; ++i)
+      for (int c = 0; c < 2; ++c) {
+        const float* src = &w[((size_t)h * hd + 2 * i + c) * in];
+        std::copy(src, src + in, &out[((size_t)h * hd + c * half + i) * in]);
+      }
+  return out;
+}
+
+}  // namespace
+
+Result<RandomModelSpec> random_model_shape(const std::string& name) {
+  RandomModelSpec s;
+  if (name == "bundled") {
+    s.dim = 64, s.hidden_dim = 172, s.n_layers = 5, s.n_heads = 8, s.n_kv_heads = 4, s.vocab_size = 512, s.train_len = 512;
+  } else if (name == "tinyllama-1.1b") {
+    s.dim = 2048, s.hidden_dim = 5632, s.n_layers = 22, s.n_heads = 32, s.n_kv_heads = 4, s.vocab_size = 32000;
+    s.train_len = 2048;
+  } else if (name == "llama2-7b") {
+    s.dim = 4096, s.hidden_dim = 11008, s.n_layers = 32, s.n_heads = 32, s.n_kv_heads = 32, s.vocab_size = 32000;
+    s.train_len = 4096;
+  } else if (name == "tiny-bloom") {
+    s.arch = Arch::Bloom, s.dim = 64, s.hidden_dim = 256, s.n_layers = 2, s.n_heads = 8, s.n_kv_heads = 8;
+    s.vocab_size = 512, s.train_len = 256;
+  } else {
+    return make_error("unknown shape \"" + name + "\" (accepted: bundled, tinyllama-1.1b, llama2-7b, tiny-bloom)");
+  }
+  return s;
+}
+
+RandomModel make_random_model(const RandomModelSpec& s) {
+  RandomModel m;
+  m.spec = s;
+  std::mt19937_64 rng(s.seed);
+  auto fill = [&](const std::string& name, size_t rows, size_t cols, bool norm = false) {
+    std::vector<float> v(rows * cols);
+    if (norm) {
+      std::uniform_real_distribution<float> u(0.8f, 1.2f);
+      for (auto& x : v) x = u(rng);
+    } else {
+      std::normal_distribution<float> nd(0.0f, s.scale > 0 ? s.scale : 1.0f / std::sqrt((float)cols));
+      for (auto& x : v) x = nd(rng);
+    }
+    m.t[name] = std::move(v);
+  };
+  const size_t d = s.dim, hid = s.hidden_dim, hd = s.dim / s.n_heads;
+  const size_t q = s.n_heads * hd, kv = s.n_kv_heads * hd;
+  fill("token_embd.weight", s.vocab_size, d);
+  fill("output_norm.weight", 1, d, true);
+  fill("output.weight", s.vocab_size, d);
+  if (s.arch == Arch::Bloom) {
+    fill("token_embd_norm.weight", 1, d, true);
+    fill("token_embd_norm.bias", 1, d);
+    fill("output_norm.bias", 1, d);
+  }
+  for (int l = 0; l < s.n_layers; ++l) {
+    fill(L(l, "attn_norm.weight"), 1, d, true);
+    fill(L(l, "ffn_norm.weight"), 1, d, true);
+    if (s.arch == Arch::Llama) {
+      fill(L(l, "attn_q.weight"), q, d);
+      fill(L(l, "attn_k.weight"), kv, d);
+      fill(L(l, "attn_v.weight"), kv, d);
+      fill(L(l, "attn_output.weight"), d, q);
+      fill(L(l, "ffn_gate.weight"), hid, d);
+      fill(L(l, "ffn_up.weight"), hid, d);
+      fill(L(l, "ffn_down.weight"), d, hid);
+    } else {
+      fill(L(l, "attn_norm.bias"), 1, d);
+      fill(L(l, "ffn_norm.bias"), 1, d);
+      fill(L(l, "attn_qkv.weight"), 3 * d, d);  // GGUF order: q all heads, k all, v all
+      fill(L(l, "attn_qkv.bias"), 1, 3 * d);
+      fill(L(l, "attn_output.weight"), d, d);
+      fill(L(l, "attn_output.bias"), 1, d);
+      fill(L(l, "ffn_up.weight"), hid, d);
+      fill(L(l, "ffn_up.bias"), 1, hid);
+      fill(L(l, "ffn_down.weight"), d, hid);
+      fill(L(l, "ffn_down.bias"), 1, d);
+    }
+  }
+  return m;
+}
+
+Status write_llama2c(const RandomModel& m, const std::string& path) {
+  const RandomModelSpec& s = m.spec;
+  if (s.arch != Arch::Llama) return make_error("llama2.c checkpoints hold LLaMA models only");
+  std::ofstream f(path, std::ios::binary);
+  if (!f) return make_error("cannot write " + path);
+  int32_t h[7] = {s.dim, s.hidden_dim, s.n_layers, s.n_heads, s.n_kv_heads, -s.vocab_size, s.train_len};
+  f.write(reinterpret_cast<const char*>(h), sizeof(h));
+  auto put = [&](const std::string& name) {
+    const auto& v = m.t.at(name);
+    f.write(reinterpret_cast<const char*>(v.data()), (std::streamsize)(v.size() * 4));
+  };
+  put("token_embd.weight");
+  for (const char* part : {"attn_norm.weight", "attn_q.weight", "attn_k.weight", "attn_v.weight", "attn_output.weight",
+                           "ffn_norm.weight", "ffn_gate.weight", "ffn_down.weight", "ffn_up.weight"})
+    for (int l = 0; l < s.n_layers; ++l) put(L(l, part));
+  put("output_norm.weight");
+  std::vector<float> freq((size_t)s.train_len * (s.dim / s.n_heads), 0.0f);  // legacy freq_cis tables
+  f.write(reinterpret_cast<const char*>(freq.data()), (std::streamsize)(freq.size() * 4));
+  put("output.weight");
+  return f ? Status::Ok() : Status(make_error("write to " + path + " failed"));
+}
+
+Status write_gguf_model(const RandomModel& m, const std::string& path, bool f16) {
+  const RandomModelSpec& s = m.spec;
+  const std::string a = s.arch == Arch::Llama ? "llama" : "bloom";
+  GgufWriter w;
+  w.meta.push_back({"general.architecture", {a}});
+  w.meta.push_back({"general.name", {std::string("longscope-random-") + a}});
+  w.meta.push_back({a + ".context_length", {(uint64_t)s.train_len}});
+  w.meta.push_back({a + ".embedding_length", {(uint64_t)s.dim}});
+  w.meta.push_back({a + ".feed_forward_length", {(uint64_t)s.hidden_dim}});
+  w.meta.push_back({a + ".block_count", {(uint64_t)s.n_layers}});
+  w.meta.push_back({a + ".attention.head_count", {(uint64_t)s.n_heads}});
+  w.meta.push_back({a + ".attention.head_count_kv", {(uint64_t)s.n_kv_heads}});
+  if (s.arch == Arch::Llama) {
+    w.meta.push_back({a + ".rope.freq_base", {s.rope_base}});
+    w.meta.push_back({a + ".rope.dimension_count", {(uint64_t)(s.dim / s.n_heads)}});
+    w.meta.push_back({a + ".attention.layer_norm_rms_epsilon", {1e-5}});
+  } else {
+    w.meta.push_back({a + ".attention.layer_norm_epsilon", {1e-5}});
+  }
+  for (const auto& [name, data] : m.t) {
+    bool is_vec = name.find("norm") != std::string::npos || name.find(".bias") != std::string::npos;
+    const auto& sp = m.spec;
+    std::vector<uint64_t> shape;
+    if (is_vec) shape = {data.size()};
+    else if (name == "token_embd.weight" || name == "output.weight") shape = {(uint64_t)sp.vocab_size, (uint64_t)sp.dim};
+    else {
+      uint64_t in = name.find("ffn_down") != std::string::npos ? sp.hidden_dim
+                    : name.find("attn_output") != std::string::npos ? (uint64_t)sp.n_heads * (sp.dim / sp.n_heads)
+                                                                     : sp.dim;
+      shape = {data.size() / in, in};
+    }
+    w.tensors.push_back({name, shape, f16 && !is_vec ? DType::F16 : DType::F32, data});
+  }
+  return w.write(path);
+}
+
+Status write_hf_model(const RandomModel& m, const std::string& dir, const std::string& dtype, int shards) {
+  namespace fs = std::filesystem;
+  const RandomModelSpec& s = m.spec;
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  DType dt = dtype == "F16" ? DType::F16 : dtype == "BF16" ? DType::BF16 : DType::F32;
+  const int hd = s.dim / s.n_heads;
+  nlohmann::json cfg;
+  std::vector<SafetensorsWriter::Tensor> all;
+  auto add = [&](const std::string& name, std::vector<uint64_t> shape, std::vector<float> data) {
+    all.push_back({name, std::move(shape), dt, std::move(data)});
+  };
+  const uint64_t d = s.dim, hid = s.hidden_dim, V = s.vocab_size;
+  if (s.arch == Arch::Llama) {
+    cfg = {{"architectures", {"LlamaForCausalLM"}}, {"model_type", "llama"}, {"hidden_size", s.dim},
+           {"intermediate_size", s.hidden_dim}, {"num_hidden_layers", s.n_layers}, {"num_attention_heads", s.n_heads},
+           {"num_key_value_heads", s.n_kv_heads}, {"rms_norm_eps", 1e-5}, {"vocab_size", s.vocab_size},
+           {"max_position_embeddings", s.train_len}, {"rope_theta", s.rope_base}, {"tie_word_embeddings", false},
+           {"bos_token_id", 1}, {"eos_token_id", 2}, {"torch_dtype", "float32"}};
+    add("model.embed_tokens.weight", {V, d}, m.t.at("token_embd.weight"));
+    add("model.norm.weight", {d}, m.t.at("output_norm.weight"));
+    add("lm_head.weight", {V, d}, m.t.at("output.weight"));
+    for (int l = 0; l < s.n_layers; ++l) {
+      std::string p = "model.layers." + std::to_string(l) + ".";
+      const uint64_t q = (uint64_t)s.n_heads * hd, kv = (uint64_t)s.n_kv_heads * hd;
+      add(p + "input_layernorm.weight", {d}, m.t.at(L(l, "attn_norm.weight")));
+      add(p + "self_attn.q_proj.weight", {q, d}, to_half_split(m.t.at(L(l, "attn_q.weight")), s.n_heads, hd, s.dim));
+      add(p + "self_attn.k_proj.weight", {kv, d}, to_half_split(m.t.at(L(l, "attn_k.weight")), s.n_kv_heads, hd, s.dim));
+      add(p + "self_attn.v_proj.weight", {kv, d}, m.t.at(L(l, "attn_v.weight")));
+      add(p + "self_attn.o_proj.weight", {d, q}, m.t.at(L(l, "attn_output.weight")));
+      add(p + "post_attention_layernorm.weight", {d}, m.t.at(L(l, "ffn_norm.weight")));
+      add(p + "mlp.gate_proj.weight", {hid, d}, m.t.at(L(l, "ffn_gate.weight")));
+      add(p + "mlp.up_proj.weight", {hid, d}, m.t.at(L(l, "ffn_up.weight")));
+      add(p + "mlp.down_proj.weight", {d, hid}, m.t.at(L(l, "ffn_down.weight")));
+    }
+  } else {
+    cfg = {{"architectures", {"BloomForCausalLM"}}, {"model_type", "bloom"}, {"hidden_size", s.dim},
+           {"n_layer", s.n_layers}, {"n_head", s.n_heads}, {"layer_norm_epsilon", 1e-5}, {"vocab_size", s.vocab_size},
+           {"seq_length", s.train_len}, {"bos_token_id", 1}, {"eos_token_id", 2}};
+    add("transformer.word_embeddings.weight", {V, d}, m.t.at("token_embd.weight"));
+    add("transformer.word_embeddings_layernorm.weight", {d}, m.t.at("token_embd_norm.weight"));
+    add("transformer.word_embeddings_layernorm.bias", {d}, m.t.at("token_embd_norm.bias"));
+    add("transformer.ln_f.weight", {d}, m.t.at("output_norm.weight"));
+    add("transformer.ln_f.bias", {d}, m.t.at("output_norm.bias"));
+    add("lm_head.weight", {V, d}, m.t.at("output.weight"));
+    for (int l = 0; l < s.n_layers; ++l) {
+      std::string p = "transformer.h." + std::to_string(l) + ".";
+      // GGUF's (q all, k all, v all) → HF's per-head (head, {q,k,v}, head_dim)
+      const auto& qkv = m.t.at(L(l, "attn_qkv.weight"));
+      const auto& qkv_b = m.t.at(L(l, "attn_qkv.bias"));
+      std::vector<float> w(qkv.size()), b(qkv_b.size());
+      for (int h = 0; h < s.n_heads; ++h)
+        for (int part = 0; part < 3; ++part)
+          for (int r = 0; r < hd; ++r) {
+            size_t src = (size_t)part * d + (size_t)h * hd + r, dst = ((size_t)h * 3 + part) * hd + r;
+            std::copy(&qkv[src * d], &qkv[src * d] + d, &w[dst * d]);
+            b[dst] = qkv_b[src];
+          }
+      add(p + "input_layernorm.weight", {d}, m.t.at(L(l, "attn_norm.weight")));
+      add(p + "input_layernorm.bias", {d}, m.t.at(L(l, "attn_norm.bias")));
+      add(p + "self_attention.query_key_value.weight", {3 * d, d}, w);
+      add(p + "self_attention.query_key_value.bias", {3 * d}, b);
+      add(p + "self_attention.dense.weight", {d, d}, m.t.at(L(l, "attn_output.weight")));
+      add(p + "self_attention.dense.bias", {d}, m.t.at(L(l, "attn_output.bias")));
+      add(p + "post_attention_layernorm.weight", {d}, m.t.at(L(l, "ffn_norm.weight")));
+      add(p + "post_attention_layernorm.bias", {d}, m.t.at(L(l, "ffn_norm.bias")));
+      add(p + "mlp.dense_h_to_4h.weight", {hid, d}, m.t.at(L(l, "ffn_up.weight")));
+      add(p + "mlp.dense_h_to_4h.bias", {hid}, m.t.at(L(l, "ffn_up.bias")));
+      add(p + "mlp.dense_4h_to_h.weight", {d, hid}, m.t.at(L(l, "ffn_down.weight")));
+      add(p + "mlp.dense_4h_to_h.bias", {d}, m.t.at(L(l, "ffn_down.bias")));
+    }
+  }
+  std::ofstream cf(fs::path(dir) / "config.json");
+  cf << cfg.dump(2);
+  if (!cf) return make_error("cannot write " + dir + "/config.json");
+  shards = std::max(1, shards);
+  if (shards == 1) {
+    SafetensorsWriter w{all};
+    return w.write((fs::path(dir) / "model.safetensors").string());
+  }
+  nlohmann::json index = {{"metadata", nlohmann::json::object()}, {"weight_map", nlohmann::json::object()}};
+  for (int k = 0; k < shards; ++k) {
+    SafetensorsWriter w;
+    char name[64];
+    std::snprintf(name, sizeof(name), "model-%05d-of-%05d.safetensors", k + 1, shards);
+    for (size_t i = k; i < all.size(); i += shards) {
+      w.tensors.push_back(all[i]);
+      index["weight_map"][all[i].name] = name;
+    }
+    if (auto st = w.write((fs::path(dir) / name).string()); !st) return st;
+  }
+  std::ofstream jf(fs::path(dir) / "model.safetensors.index.json");
+  jf << index.dump(2);
+  return jf ? Status::Ok() : Status(make_error("cannot write the safetensors index"));
+}
+
+}  // namespace ls

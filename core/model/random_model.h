@@ -1,0 +1,38 @@
+// Seeded random-weight models written in every supported format: for parity
+// tests (the same weights as .bin, GGUF and safetensors must give the same
+// logits) and for benchmarks on real shapes where no checkpoint can be downloaded.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "core/model/model.h"
+
+namespace ls {
+
+struct RandomModelSpec {
+  Arch arch = Arch::Llama;
+  int dim = 64, hidden_dim = 172, n_layers = 2, n_heads = 8, n_kv_heads = 4, vocab_size = 512, train_len = 256;
+  double rope_base = 10000.0;
+  unsigned long long seed = 1234;
+  float scale = 0.0f;  // weight std; 0: 1/sqrt(fan-in)
+};
+
+// Named shapes: "bundled" (stories260K's), "tinyllama-1.1b", "llama2-7b", "tiny-bloom".
+Result<RandomModelSpec> random_model_shape(const std::string& name);
+
+// Weights in LongScope's canonical layout (interleaved rotary pairs; fused QKV split).
+struct RandomModel {
+  RandomModelSpec spec;
+  std::map<std::string, std::vector<float>> t;  // names as in GGUF ("blk.0.attn_q.weight", …)
+};
+RandomModel make_random_model(const RandomModelSpec& spec);
+
+Status write_llama2c(const RandomModel& m, const std::string& path);                  // .bin (LLaMA only)
+Status write_gguf_model(const RandomModel& m, const std::string& path, bool f16 = false);
+// Folder with config.json + model.safetensors (+ optional sharding) in HF layout;
+// dtype F32, F16 or BF16.
+Status write_hf_model(const RandomModel& m, const std::string& dir, const std::string& dtype = "F32", int shards = 1);
+
+}  // namespace ls

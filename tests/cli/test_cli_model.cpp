@@ -1,0 +1,87 @@
+// The model commands of longscope-cli: JSON contract and exit codes.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "tests/cli/cli_runner.h"
+
+namespace ls::test {
+namespace {
+
+using nlohmann::json;
+const std::string kDoc = std::string(LONGSCOPE_TEST_DIR) + "/data/tinystories_excerpt.txt";
+
+json ok_json(const std::string& args) {
+  CliRun r = run_cli(args + " --json");
+  EXPECT_EQ(r.code, 0) << args << "\n" << r.err;
+  return r.code == 0 ? json::parse(r.out) : json();
+}
+
+TEST(CliModel, InfoShowsResolvedValues) {
+  json j = ok_json("info");
+  EXPECT_EQ(j["train_len"], 512);
+  EXPECT_EQ(j["declared_context"], 2048);
+  EXPECT_EQ(j["pair_layout"], "interleaved");
+  EXPECT_EQ(j["head_dim"], 8);
+  json b = ok_json("info --train-len 300");
+  EXPECT_EQ(b["train_len"], 300);
+  EXPECT_EQ(b["train_len_source"], "user setting");
+}
+
+TEST(CliModel, PplJson) {
+  json j = ok_json("ppl --text '" + kDoc + "' --method rope --ctx 256 --windows 2");
+  EXPECT_EQ(j["n_tokens"], 512);
+  ASSERT_EQ(j["nll"].size(), 512u);
+  double mean = 0;
+  for (auto& x : j["nll"]) mean += x.get<double>();
+  EXPECT_NEAR(j["mean_nll"].get<double>(), mean / 512, 1e-9);
+  EXPECT_NEAR(j["ppl"].get<double>(), std::exp(j["mean_nll"].get<double>()), 1e-9);
+  EXPECT_GT(j["tokens_per_second"].get<double>(), 0);
+  EXPECT_GT(j["mean_nll"].get<double>(), 0.8);  // a trained model on real text: ~1.3 nats
+  EXPECT_LT(j["mean_nll"].get<double>(), 2.0);
+  // --tokens: the same ids give the same NLL
+  std::ofstream f("/tmp/longscope_cli_tokens.json");
+  f << "[1, 403, 407, 261, 378, 11, 335, 391, 261, 397]";
+  f.close();
+  json t = ok_json("ppl --tokens /tmp/longscope_cli_tokens.json --ctx 4 --windows 2");
+  EXPECT_EQ(t["n_tokens"], 8);
+}
+
+TEST(CliModel, SweepAttentionGenerate) {
+  json s = ok_json("sweep --text '" + kDoc + "' --methods 'rope;rerope:window=64' --lengths 128,256 --windows 1");
+  ASSERT_EQ(s["results"].size(), 4u);
+  EXPECT_EQ(s["buckets"], json::parse("[0,512]"));
+  json a = ok_json("attention --text '" + kDoc + "' --ctx 64 --layer 1 --head 3");
+  ASSERT_EQ(a["attention"].size(), 64u);
+  double row = 0;
+  for (auto& x : a["attention"][63]) row += x.get<double>();
+  EXPECT_NEAR(row, 1.0, 1e-4);
+  EXPECT_EQ(a["attention"][0][1], 0.0);
+  json p = ok_json("attention --text '" + kDoc + "' --ctx 200 --layer 0 --head 0 --pool 20 --pool-mode mean");
+  EXPECT_EQ(p["attention"].size(), 20u);
+  json g = ok_json("generate --prompt 'Once upon a time' -n 20");
+  EXPECT_EQ(g["ids"].size(), 20u);
+  EXPECT_FALSE(g["text"].get<std::string>().empty());
+  json nb = ok_json("nbce --context '" + kDoc + "' --question 'Who is Roxy?' --chunks 3 -n 8");
+  EXPECT_EQ(nb["ids"].size(), nb["chosen_chunk"].size());
+}
+
+TEST(CliModel, BadInputIsExitTwo) {
+  for (const std::string& args : std::vector<std::string>
+       {"ppl --model /nonexistent.gguf --text '" + kDoc + "'", "ppl --text /nonexistent.txt",
+        "ppl --text '" + kDoc + "' --ctx 100000", "ppl --text '" + kDoc + "' --method alibi",
+        "ppl --text '" + kDoc + "' --method yarn", "ppl --text '" + kDoc + "' --tokens x",
+        "ppl --text '" + kDoc + "' --backend tpu", "attention --text '" + kDoc + "' --layer 9",
+        "sweep --text '" + kDoc + "' --methods 'rope;;' --lengths 64", "sweep --text '" + kDoc + "' --methods rope --lengths 0",
+        "generate -n -3", "info --model " + std::string(LONGSCOPE_TEST_DIR) + "/data/README.md"}) {
+    CliRun r = run_cli(args);
+    EXPECT_EQ(r.code, 2) << args << "\n" << r.out;
+    EXPECT_NE(r.err.find("error:"), std::string::npos) << args;
+    EXPECT_EQ(r.err.find('\n'), r.err.size() - 1) << args << ": " << r.err;
+  }
+}
+
+}  // namespace
+}  // namespace ls::test

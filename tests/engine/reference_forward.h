@@ -1,0 +1,149 @@
+// An independent reference forward for tests: double precision, the whole
+// sequence at once, no KV cache, no chunking, no rotated copies. Each attention
+// score is computed from the relative angle r·θ'_i directly:
+//   Σ_pairs cos(rθ')(q_a k_a + q_b k_b) + sin(rθ')(q_a k_b − q_b k_a)
+// with r = m - j, or the remapped distance of METHODS.md §2 written out here
+// (not taken from core/position). Tables θ'_i, the attention factor and ALiBi
+// slopes come from core/position, which is checked against golden values.
+#pragma once
+
+#include <cmath>
+#include <vector>
+
+#include "core/model/model.h"
+#include "core/position/tables.h"
+
+namespace ls::test {
+
+inline double ref_remapped_distance(const MethodParams& p, int m, int j) {
+  const double d = m - j, w = p.remap.window;
+  switch (p.method) {
+    case Method::Rerope: return std::min(d, w);
+    case Method::LeakyRerope: return d < w ? d : w + (d - w) / p.remap.k;
+    case Method::SelfExtend: {
+      const int G = p.remap.group, wn = (int)w;
+      return d < wn ? d : (double)(m / G - j / G + wn - wn / G);
+    }
+    default: return d;
+  }
+}
+
+inline bool ref_visible(const MethodParams& p, int m, int j) {
+  if (j > m) return false;
+  if (p.method == Method::SlidingWindow) return m - j < p.remap.window || j < p.remap.sinks;
+  return true;
+}
+
+// Logits (n, vocab) for tokens at positions 0 … n-1; dynamic methods see n.
+inline std::vector<std::vector<double>> reference_logits(const Model& model, const std::vector<int>& tokens,
+                                                         const MethodParams& p) {
+  const ModelConfig& c = model.config;
+  const ModelWeights& W = model.weights;
+  const int n = (int)tokens.size(), D = c.dim, hd = c.head_dim, H = c.n_heads, KV = c.n_kv_heads;
+  const int rd = c.rot_dim, half = rd / 2, hid = c.hidden_dim;
+  const bool llama = c.arch == Arch::Llama, alibi = method_is_alibi(p.method);
+  const PositionContext ctx{c.rot_dim, c.rope_base, (double)c.train_len, (double)n};
+  RopeTable tab;
+  if (!alibi && rd > 0) tab = rope_table(p, ctx);
+  const double af2 = tab.attention_factor * tab.attention_factor;
+  using Mat = std::vector<std::vector<double>>;
+  auto linear = [](const Mat& x, const float* w, const float* b, int out) {
+    Mat y(x.size(), std::vector<double>(out));
+    const int in = (int)x[0].size();
+    for (size_t r = 0; r < x.size(); ++r)
+      for (int o = 0; o < out; ++o) {
+        double s = b ? b[o] : 0.0;
+        for (int i = 0; i < in; ++i) s += x[r][i] * (double)w[(size_t)o * in + i];
+        y[r][o] = s;
+      }
+    return y;
+  };
+  auto norm = [&](const Mat& x, const float* w, const float* b) {
+    Mat y = x;
+    for (auto& row : y) {
+      double mean = 0, ss = 0;
+      if (!llama) {
+        for (double v : row) mean += v;
+        mean /= D;
+      }
+      for (double v : row) ss += (v - mean) * (v - mean);
+      double inv = 1.0 / std::sqrt(ss / D + c.norm_eps);
+      for (int i = 0; i < D; ++i) row[i] = (row[i] - mean) * inv * w[i] + (b ? b[i] : 0.0);
+    }
+    return y;
+  };
+  Mat x(n, std::vector<double>(D));
+  for (int t = 0; t < n; ++t)
+    for (int i = 0; i < D; ++i) x[t][i] = W.tok_embd[(size_t)tokens[t] * D + i];
+  if (!llama) x = norm(x, W.embd_norm, W.embd_norm_b);
+  for (int l = 0; l < c.n_layers; ++l) {
+    const LayerWeights& Lw = W.layers[l];
+    Mat xn = norm(x, Lw.attn_norm, Lw.attn_norm_b);
+    Mat q = linear(xn, Lw.wq, Lw.bq, H * hd), k = linear(xn, Lw.wk, Lw.bk, KV * hd), v = linear(xn, Lw.wv, Lw.bv, KV * hd);
+    Mat att(n, std::vector<double>(H * hd, 0.0));
+    for (int h = 0; h < H; ++h) {
+      const int kh = h / (H / KV);
+      const double slope = alibi ? alibi_slope(p, ctx, h + 1, H) : 0.0;
+      for (int m = 0; m < n; ++m) {
+        const double* qm = &q[m][h * hd];
+        const double logn = p.logn ? std::max(1.0, std::log(m + 1.0) / std::log((double)c.train_len)) : 1.0;
+        std::vector<double> s(m + 1, -INFINITY);
+        double mx = -INFINITY;
+        for (int j = 0; j <= m; ++j) {
+          if (!ref_visible(p, m, j)) continue;
+          const double* kj = &k[j][kh * hd];
+          const double r = ref_remapped_distance(p, m, j);
+          double rot = 0, pass = 0;
+          for (int i = 0; i < half; ++i) {
+            int a = c.layout == PairLayout::Interleaved ? 2 * i : i;
+            int b = c.layout == PairLayout::Interleaved ? 2 * i + 1 : i + half;
+            double ang = r * tab.inv_freq[i];
+            rot += std::cos(ang) * (qm[a] * kj[a] + qm[b] * kj[b]) + std::sin(ang) * (qm[a] * kj[b] - qm[b] * kj[a]);
+          }
+          for (int i = (alibi ? 0 : rd); i < hd; ++i) pass += qm[i] * kj[i];
+          s[j] = (rot * af2 + pass) * logn / std::sqrt((double)hd) - slope * (m - j);
+          mx = std::max(mx, s[j]);
+        }
+        double sum = 0;
+        for (auto& e : s) sum += (e = std::isinf(e) ? 0.0 : std::exp(e - mx));
+        for (int j = 0; j <= m; ++j)
+          for (int i = 0; i < hd; ++i) att[m][h * hd + i] += s[j] / sum * v[j][kh * hd + i];
+      }
+    }
+    Mat o = linear(att, Lw.wo, Lw.bo, D);
+    for (int t = 0; t < n; ++t)
+      for (int i = 0; i < D; ++i) x[t][i] += o[t][i];
+    xn = norm(x, Lw.ffn_norm, Lw.ffn_norm_b);
+    Mat h1;
+    if (llama) {
+      Mat g = linear(xn, Lw.w_gate, nullptr, hid), u = linear(xn, Lw.w_up, nullptr, hid);
+      for (int t = 0; t < n; ++t)
+        for (int i = 0; i < hid; ++i) g[t][i] = g[t][i] / (1 + std::exp(-g[t][i])) * u[t][i];
+      h1 = g;
+    } else {
+      h1 = linear(xn, Lw.w_up, Lw.b_up, hid);
+      for (auto& row : h1)
+        for (auto& e : row) e = 0.5 * e * (1 + std::tanh(0.7978845608028654 * e * (1 + 0.044715 * e * e)));
+    }
+    Mat dn = linear(h1, Lw.w_down, Lw.b_down, D);
+    for (int t = 0; t < n; ++t)
+      for (int i = 0; i < D; ++i) x[t][i] += dn[t][i];
+  }
+  x = norm(x, W.out_norm, W.out_norm_b);
+  return linear(x, W.output, nullptr, c.vocab_size);
+}
+
+inline std::vector<double> reference_nll(const Model& model, const std::vector<int>& tokens, const MethodParams& p) {
+  std::vector<int> in(tokens.begin(), tokens.end() - 1);
+  auto logits = reference_logits(model, in, p);
+  std::vector<double> nll;
+  for (size_t t = 0; t < in.size(); ++t) {
+    double mx = -INFINITY, s = 0;
+    for (double v : logits[t]) mx = std::max(mx, v);
+    for (double v : logits[t]) s += std::exp(v - mx);
+    nll.push_back(mx + std::log(s) - logits[t][tokens[t + 1]]);
+  }
+  return nll;
+}
+
+}  // namespace ls::test

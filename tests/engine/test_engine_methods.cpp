@@ -1,0 +1,129 @@
+// Every method inside the CPU engine against the independent reference forward,
+// on the bundled model beyond its training length (RoPE family, remaps, masks)
+// and on a random BLOOM model (ALiBi family).
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "core/analysis/analysis.h"
+#include "core/position/spec.h"
+#include "tests/engine/reference_forward.h"
+#include "tests/engine/test_support.h"
+
+namespace ls::test {
+namespace {
+
+struct Case {
+  const char* spec;
+  double tol_f32;
+};
+
+// NLL of every prediction of one window through the engine.
+std::vector<double> engine_nll(std::shared_ptr<const Model> m, const std::vector<int>& toks, const MethodParams& p,
+                               Precision prec, int chunk, int threads = 2) {
+  RunConfig run;
+  run.model = m;
+  run.engine.method = p;
+  run.engine.chunk = chunk;
+  run.engine.threads = threads;
+  run.precision = prec;
+  auto r = run_ppl(run, toks, (int)toks.size() - 1, 1);
+  EXPECT_TRUE(r.ok()) << (r.ok() ? "" : r.error());
+  return r.ok() ? r->nll : std::vector<double>{};
+}
+
+void compare(const std::vector<double>& a, const std::vector<double>& b, double tol, const std::string& what) {
+  ASSERT_EQ(a.size(), b.size()) << what;
+  double worst = 0;
+  for (size_t i = 0; i < a.size(); ++i) worst = std::max(worst, std::fabs(a[i] - b[i]));
+  EXPECT_LE(worst, tol) << what << ": largest per-token NLL difference " << worst;
+}
+
+TEST(EngineMethods, RopeFamilyMatchesReferenceBeyondL) {
+  auto m = load_ok(bundled_gguf(), 128);  // L = 128 so a 300-token window runs well past it
+  ASSERT_TRUE(m);
+  auto toks = story_tokens(301);
+  for (const char* s :
+       {"rope", "rope:logn=1", "linear:factor=4", "ntk:alpha=4", "dynamic-ntk:alpha=2", "dynamic-linear",
+        "ntk-by-parts:factor=4", "yarn:factor=4", "yarn:factor=4,truncate=0,attention_factor=1.3", "dynamic-yarn",
+        "llama3:factor=4,low_freq_factor=1,high_freq_factor=4", "rerope:window=64", "rerope:window=64,logn=1",
+        "leaky-rerope:window=64,k=8", "self-extend:window=32,group=4", "sliding-window:window=50,sinks=4"}) {
+    auto p = parse_method_spec(s).value();
+    auto ref = reference_nll(*m, toks, p);
+    compare(engine_nll(m, toks, p, Precision::F64, 64), ref, 1e-9, std::string(s) + " f64");
+    compare(engine_nll(m, toks, p, Precision::F32, 64), ref, 2e-4, std::string(s) + " f32");
+  }
+}
+
+TEST(EngineMethods, HalfSplitLayoutMatchesReference) {
+  // The same random weights in HF layout (half-split pairs) must follow the same math.
+  auto dir = temp_dir("halfsplit");
+  RandomModelSpec spec;
+  spec.train_len = 32;
+  auto rm = make_random_model(spec);
+  ASSERT_TRUE(write_hf_model(rm, dir).ok());
+  auto m = load_ok(dir);
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->config.layout, PairLayout::HalfSplit);
+  std::vector<int> toks;
+  for (int i = 0; i < 97; ++i) toks.push_back((i * 37 + 11) % spec.vocab_size);
+  for (const char* s : {"rope", "yarn:factor=4", "rerope:window=16", "leaky-rerope:window=8,k=4"}) {
+    auto p = parse_method_spec(s).value();
+    compare(engine_nll(m, toks, p, Precision::F64, 16), reference_nll(*m, toks, p), 1e-9, s);
+  }
+}
+
+TEST(EngineMethods, AlibiFamilyMatchesReference) {
+  auto dir = temp_dir("bloom");
+  auto spec = random_model_shape("tiny-bloom").value();
+  spec.train_len = 32;
+  spec.n_heads = 6;  // not a power of two: BLOOM's interleaved extra slopes
+  ASSERT_TRUE(write_hf_model(make_random_model(spec), dir).ok());
+  auto m = load_ok(dir);
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->config.arch, Arch::Bloom);
+  std::vector<int> toks;
+  for (int i = 0; i < 121; ++i) toks.push_back((i * 53 + 7) % spec.vocab_size);
+  for (const char* s : {"alibi", "alibi-linear:a=2", "ntk-alibi:a=2", "ntk-alibi:a=2,seed_exact=1",
+                        "dynamic-ntk-alibi:a0=1.5", "alibi:logn=1"}) {
+    auto p = parse_method_spec(s).value();
+    auto ref = reference_nll(*m, toks, p);
+    compare(engine_nll(m, toks, p, Precision::F64, 32), ref, 1e-9, std::string(s) + " f64");
+    compare(engine_nll(m, toks, p, Precision::F32, 32), ref, 2e-4, std::string(s) + " f32");
+  }
+}
+
+TEST(EngineMethods, ChunkingAndThreadsDoNotChangeResults) {
+  auto m = load_ok(bundled_gguf());
+  auto toks = story_tokens(257);
+  for (const char* s : {"rope", "rerope:window=32", "dynamic-ntk:alpha=2"}) {
+    auto p = parse_method_spec(s).value();
+    auto one = engine_nll(m, toks, p, Precision::F32, 256, 1);
+    auto two = engine_nll(m, toks, p, Precision::F32, 256, 2);
+    EXPECT_EQ(one, two) << s << ": results depend on the thread count";
+    compare(engine_nll(m, toks, p, Precision::F32, 17, 2), one, 5e-5, std::string(s) + " chunk 17 vs 256 (fp32 summation order)");
+  }
+}
+
+TEST(EngineMethods, IdentitiesInsideTheEngine) {
+  auto m = load_ok(bundled_gguf());
+  auto toks = story_tokens(200);
+  auto rope = engine_nll(m, toks, parse_method_spec("rope").value(), Precision::F64, 64);
+  for (const char* s : {"linear:factor=1", "ntk:alpha=1", "rerope:window=1000", "leaky-rerope:window=8,k=1",
+                        "sliding-window:window=500,sinks=0", "self-extend:window=1000,group=2"})
+    compare(engine_nll(m, toks, parse_method_spec(s).value(), Precision::F64, 64), rope, 1e-10, s);
+}
+
+TEST(EngineMethods, CancelStopsAForward) {
+  auto m = load_ok(bundled_gguf());
+  std::atomic<bool> cancel{true};
+  RunConfig run;
+  run.model = m;
+  run.engine.cancel = &cancel;
+  auto r = run_ppl(run, story_tokens(300), 256);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().find("cancelled"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace ls::test

@@ -1,0 +1,49 @@
+// Shared by engine/model tests: bundled model paths, temp folders, test tokens.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "core/model/model.h"
+#include "core/model/random_model.h"
+#include "core/tokenizer/tokenizer.h"
+
+namespace ls::test {
+
+inline std::string bundled_gguf() { return LONGSCOPE_RESOURCES_DIR "/models/stories260K.gguf"; }
+inline std::string bundled_bin() { return LONGSCOPE_RESOURCES_DIR "/models/stories260K.bin"; }
+inline std::string bundled_tokenizer() { return LONGSCOPE_RESOURCES_DIR "/models/tok512.model"; }
+
+inline std::string temp_dir(const std::string& name) {
+  auto p = std::filesystem::temp_directory_path() / ("longscope_test_" + name + "_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(p);
+  return p.string();
+}
+
+inline std::shared_ptr<const Model> load_ok(const std::string& path, int train_len = 0) {
+  LoadOptions o;
+  o.train_len_override = train_len;
+  auto m = load_model(path, o);
+  EXPECT_TRUE(m.ok()) << path << ": " << (m.ok() ? "" : m.error());
+  return m.ok() ? m.value() : nullptr;
+}
+
+// The first n tokens of the TinyStories excerpt (BOS first), tokenised with tok512.
+inline std::vector<int> story_tokens(size_t n) {
+  auto tok = Tokenizer::from_file(bundled_tokenizer());
+  EXPECT_TRUE(tok.ok());
+  std::ifstream f(LONGSCOPE_TEST_DIR "/data/tinystories_excerpt.txt");
+  std::stringstream ss;
+  ss << f.rdbuf();
+  auto ids = encode_document(*tok.value(), ss.str());
+  EXPECT_TRUE(ids.ok());
+  EXPECT_GE(ids->size(), n);
+  return std::vector<int>(ids->begin(), ids->begin() + std::min(n, ids->size()));
+}
+
+}  // namespace ls::test
