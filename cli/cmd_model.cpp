@@ -55,6 +55,21 @@ int run_info(const Args& a) {
   return kExitOk;
 }
 
+int run_tokenize(const Args& a) {
+  auto in = load_model_inputs(a, true);
+  if (!in) return usage_error("tokenize", in.error());
+  auto toks = load_document_tokens(a, in.value());
+  if (!toks) return usage_error("tokenize", toks.error());
+  if (a.has("json")) {
+    json pieces = json::array();
+    for (int id : toks.value()) pieces.push_back(in->tokenizer->piece(id));
+    print_json({{"n_tokens", toks->size()}, {"ids", toks.value()}, {"pieces", pieces}});
+  } else {
+    std::cout << toks->size() << " tokens\n";
+  }
+  return kExitOk;
+}
+
 int run_ppl_cmd(const Args& a) {
   auto in = load_model_inputs(a, a.has("text"));
   if (!in) return usage_error("ppl", in.error());
@@ -262,6 +277,8 @@ std::vector<CommandEntry> model_commands() {
   return {
       {{"info", "the resolved configuration of a model (L, rope base, layout, native scaling)", with(kModelOptions, {kJson})},
        run_info},
+      {{"tokenize", "token ids of a document (BOS before every story)", with(kModelOptions, {kText, kTokens, kJson})},
+       run_tokenize},
       {{"ppl", "per-token NLL and perplexity of a document under a method",
         with(with(kModelOptions, kRunOptions),
              {kText, kTokens, {"ctx", "N", "window length (default L)"},

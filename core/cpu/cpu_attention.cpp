@@ -3,6 +3,7 @@
 // in the near band (m - j < w) against keys rotated at j, and keys in the far band
 // against keys rotated at far_key_pos(j), with the query rotated at
 // far_query_pos(m): one dot product per score, never two N×N matrices.
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -63,24 +64,30 @@ Status CpuBackend<T>::attention(const AttentionCall<T>& c) {
     });
   }
 
-  // 3. One task per (query, head): scores, softmax, weighted sum of values.
+  // 3. One task per (query, head): scores over contiguous key ranges (no per-key
+  //    branching), softmax, weighted sum of values.
   std::atomic<bool> stopped{false};
   const bool observe = c.observer && c.observer->on_row && c.observer->layer == c.layer;
+  const bool sliding = mp.method == Method::SlidingWindow;
   parallel_for(c.n_new * c.n_heads, opts_.threads, [&](int task) {
     if (stopped.load(std::memory_order_relaxed)) return;
     if (c.cancel && c.cancel->load(std::memory_order_relaxed)) {
       stopped = true;
       return;
     }
+    thread_local std::vector<T> qn, qf, scores, cs, sn;
     const int t = task / c.n_heads, h = task % c.n_heads, kh = h / group;
     const int m = c.p0 + t;
     const T* q = c.q + (size_t)t * q_dim + h * hd;
-    std::vector<T> qn(hd), qf(hd), scores(m + 1);
-    const T qscale = mp.logn ? (T)logn_scale(m, c.ctx.train_len) : T(1);
+    qn.resize(hd);
+    qf.resize(hd);
+    scores.assign(m + 1, T(0));
+    const T qscale = (mp.logn ? (T)logn_scale(m, c.ctx.train_len) : T(1)) * scale;
     if (rope) {
       rope_rotate(q, qn.data(), hd, rd, c.layout, &angles.cos[(size_t)m * half], &angles.sin[(size_t)m * half]);
       if (remap) {
-        std::vector<T> cs(half), sn(half);
+        cs.resize(half);
+        sn.resize(half);
         rope_angles_at(angles.table.inv_freq, angles.table.attention_factor, remap_far_query_pos(mp, m), cs.data(),
                        sn.data());
         rope_rotate(q, qf.data(), hd, rd, c.layout, cs.data(), sn.data());
@@ -88,34 +95,51 @@ Status CpuBackend<T>::attention(const AttentionCall<T>& c) {
     } else {
       for (int i = 0; i < hd; ++i) qn[i] = q[i];
     }
+    for (int i = 0; i < hd; ++i) {
+      qn[i] *= qscale;
+      qf[i] *= qscale;
+    }
+    // Key ranges: far band [0, near_from) of a remap, near band [near_from, m];
+    // a sliding window sees [0, sinks) and [m-W+1, m].
+    int near_from = 0, sink_end = 0;
+    if (remap) near_from = std::clamp(m - (int)std::ceil(mp.remap.window) + 1, 0, m + 1);
+    if (sliding) {
+      near_from = std::max(0, m - (int)mp.remap.window + 1);
+      sink_end = std::min(mp.remap.sinks, near_from);
+    }
     const T slope = c.alibi_slopes ? (T)c.alibi_slopes[h] : T(0);
+    const T* kr = c.k_rot + kh * hd;
     T mx = -std::numeric_limits<T>::infinity();
-    for (int j = 0; j <= m; ++j) {
-      if (!position_visible(mp, m, j)) {
-        scores[j] = -std::numeric_limits<T>::infinity();
-        continue;
+    auto score_range = [&](int j0, int j1, const T* keys, const T* qq) {
+      for (int j = j0; j < j1; ++j) {
+        T s = dot(qq, keys + (size_t)j * kv_dim, hd) - slope * (T)(m - j);
+        scores[j] = s;
+        mx = std::max(mx, s);
       }
-      const int dist = m - j;
-      const T* k = remap_is_near(mp, dist) ? c.k_rot + (size_t)j * kv_dim + kh * hd : &k_far[(size_t)j * kv_dim + kh * hd];
-      const T* qq = remap_is_near(mp, dist) ? qn.data() : qf.data();
-      T s = dot(qq, k, hd) * qscale * scale - slope * (T)dist;
-      scores[j] = s;
-      mx = std::max(mx, s);
-    }
+    };
+    if (remap) score_range(0, near_from, k_far.data() + kh * hd, qf.data());
+    if (sliding) score_range(0, sink_end, kr, qn.data());
+    score_range(near_from, m + 1, kr, qn.data());
     T sum = 0;
-    for (int j = 0; j <= m; ++j) {
-      scores[j] = std::isinf(scores[j]) ? T(0) : std::exp(scores[j] - mx);
-      sum += scores[j];
-    }
+    auto exp_range = [&](int j0, int j1) {
+      for (int j = j0; j < j1; ++j) sum += scores[j] = std::exp(scores[j] - mx);
+    };
+    if (remap) exp_range(0, near_from);
+    if (sliding) exp_range(0, sink_end);
+    exp_range(near_from, m + 1);
+    const T inv = T(1) / sum;
     T* o = c.out + (size_t)t * q_dim + h * hd;
     for (int i = 0; i < hd; ++i) o[i] = 0;
-    for (int j = 0; j <= m; ++j) {
-      T p = scores[j] / sum;
-      scores[j] = p;
-      if (p == T(0)) continue;
-      const T* v = c.v + (size_t)j * kv_dim + kh * hd;
-      for (int i = 0; i < hd; ++i) o[i] += p * v[i];
-    }
+    auto acc_range = [&](int j0, int j1) {
+      for (int j = j0; j < j1; ++j) {
+        const T p = scores[j] *= inv;
+        const T* v = c.v + (size_t)j * kv_dim + kh * hd;
+        for (int i = 0; i < hd; ++i) o[i] += p * v[i];
+      }
+    };
+    if (remap) acc_range(0, near_from);
+    if (sliding) acc_range(0, sink_end);
+    acc_range(near_from, m + 1);
     if (observe && h == c.observer->head) {
       std::vector<float> probs(scores.begin(), scores.end());
       c.observer->on_row(m, probs.data(), m + 1);
