@@ -1,0 +1,122 @@
+// Config resolution (METHODS.md §7 pitfalls) and tensor type decoding.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <nlohmann/json.hpp>
+
+#include "core/model/dtype.h"
+#include "core/model/safetensors.h"
+#include "core/position/spec.h"
+
+namespace ls {
+namespace {
+
+using nlohmann::json;
+
+json llama_cfg() {
+  return {{"architectures", {"LlamaForCausalLM"}}, {"hidden_size", 256}, {"intermediate_size", 688},
+          {"num_hidden_layers", 2}, {"num_attention_heads", 8}, {"num_key_value_heads", 2}, {"vocab_size", 1000},
+          {"max_position_embeddings", 4096}, {"rope_theta", 500000.0}};
+}
+
+TEST(Config, PlainLlama) {
+  ModelConfig c;
+  ASSERT_TRUE(resolve_hf_config(llama_cfg(), c).ok());
+  EXPECT_EQ(c.head_dim, 32);
+  EXPECT_EQ(c.rot_dim, 32);
+  EXPECT_EQ(c.rope_base, 500000.0);
+  EXPECT_EQ(c.train_len, 4096);
+  EXPECT_EQ(c.layout, PairLayout::HalfSplit);
+  EXPECT_EQ(c.native_method.method, Method::Rope);
+}
+
+TEST(Config, ScalingVariants) {
+  ModelConfig c;
+  json j = llama_cfg();
+  j["rope_scaling"] = {{"type", "linear"}, {"factor", 4.0}};
+  ASSERT_TRUE(resolve_hf_config(j, c).ok());
+  EXPECT_EQ(method_spec_string(c.native_method), "linear:factor=4");
+  EXPECT_EQ(c.rope_base, 500000.0) << "rope_theta kept when a scaling dict is present";
+
+  j = llama_cfg();
+  j["rope_scaling"] = {{"rope_type", "dynamic"}, {"factor", 2.0}};
+  ASSERT_TRUE(resolve_hf_config(j, c).ok());
+  EXPECT_EQ(method_spec_string(c.native_method), "dynamic-ntk:alpha=2");
+  EXPECT_EQ(c.train_len, 4096) << "HF dynamic measures n against max_position_embeddings";
+
+  j = llama_cfg();
+  j["rope_scaling"] = {{"rope_type", "yarn"}, {"factor", 4.0}, {"original_max_position_embeddings", 1024},
+                       {"attention_factor", 1.2}, {"beta_fast", 16}, {"truncate", false}};
+  ASSERT_TRUE(resolve_hf_config(j, c).ok());
+  EXPECT_EQ(c.native_method.method, Method::Yarn);
+  EXPECT_EQ(c.train_len, 1024) << "the original length, not the extended one";
+  EXPECT_EQ(c.native_method.rope.attention_factor, 1.2) << "explicit attention_factor honoured";
+  EXPECT_EQ(c.native_method.rope.beta_fast, 16);
+  EXPECT_EQ(c.native_method.rope.truncate, 0);
+
+  j = llama_cfg();  // yarn without an original length: max_position_embeddings / factor
+  j["rope_scaling"] = {{"type", "yarn"}, {"factor", 4.0}};
+  ASSERT_TRUE(resolve_hf_config(j, c).ok());
+  EXPECT_EQ(c.train_len, 1024);
+
+  j = llama_cfg();  // rope_parameters with rope_theta inside, original length at top level
+  j.erase("rope_theta");
+  j["original_max_position_embeddings"] = 8192;
+  j["rope_parameters"] = {{"rope_type", "llama3"}, {"factor", 8.0}, {"low_freq_factor", 1.0},
+                          {"high_freq_factor", 4.0}, {"rope_theta", 250000.0}};
+  ASSERT_TRUE(resolve_hf_config(j, c).ok());
+  EXPECT_EQ(c.native_method.method, Method::Llama3);
+  EXPECT_EQ(c.rope_base, 250000.0);
+  EXPECT_EQ(c.train_len, 8192);
+
+  j = llama_cfg();
+  j["partial_rotary_factor"] = 0.5;
+  j["head_dim"] = 64;
+  ASSERT_TRUE(resolve_hf_config(j, c).ok());
+  EXPECT_EQ(c.head_dim, 64);
+  EXPECT_EQ(c.rot_dim, 32);
+
+  j = llama_cfg();
+  j["rope_scaling"] = {{"type", "su"}, {"factor", 2.0}};
+  auto st = resolve_hf_config(j, c);
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.error().find("not supported"), std::string::npos);
+}
+
+TEST(Dtype, HalfAndBf16RoundTrip) {
+  for (float x : {0.0f, 1.0f, -2.5f, 65504.0f, 6.1035156e-05f, 5.9604645e-08f, 0.333251953125f}) {
+    EXPECT_EQ(half_to_float(float_to_half(x)), x) << x;
+  }
+  EXPECT_EQ(float_to_half(1.0f), 0x3c00);
+  EXPECT_EQ(half_to_float(0xc000), -2.0f);
+  EXPECT_TRUE(std::isinf(half_to_float(0x7c00)));
+  EXPECT_EQ(bf16_to_float(0x3f80), 1.0f);
+  EXPECT_EQ(float_to_bf16(1.00390625f), 0x3f80) << "round to nearest even";
+}
+
+TEST(Dtype, Q8_0AndQ4_0Blocks) {
+  // Q8_0: scale 0.5 (fp16 0x3800), q = -64 … 63 → x = 0.5·q
+  uint8_t q8[34];
+  uint16_t d = float_to_half(0.5f);
+  std::memcpy(q8, &d, 2);
+  for (int i = 0; i < 32; ++i) q8[2 + i] = (uint8_t)(int8_t)(i * 4 - 64);
+  float out[32];
+  dequantize(DType::Q8_0, q8, 32, out);
+  for (int i = 0; i < 32; ++i) EXPECT_EQ(out[i], 0.5f * (i * 4 - 64));
+  // Q4_0: scale 2, byte i holds element i (low nibble) and i+16 (high); x = d·(nibble-8)
+  uint8_t q4[18];
+  d = float_to_half(2.0f);
+  std::memcpy(q4, &d, 2);
+  for (int i = 0; i < 16; ++i) q4[2 + i] = (uint8_t)((i & 0xf) | ((15 - i) << 4));
+  dequantize(DType::Q4_0, q4, 32, out);
+  for (int i = 0; i < 16; ++i) {
+    EXPECT_EQ(out[i], 2.0f * (i - 8));
+    EXPECT_EQ(out[16 + i], 2.0f * (15 - i - 8));
+  }
+  EXPECT_EQ(dtype_bytes(DType::Q8_0, 64), 68u);
+  EXPECT_EQ(dtype_bytes(DType::Q4_0, 64), 36u);
+}
+
+}  // namespace
+}  // namespace ls
