@@ -177,7 +177,9 @@ int run_attention_cmd(const Args& a) {
   json rows = json::array();
   for (int r = 0; r < side; ++r)
     rows.push_back(std::vector<float>(m->probs.begin() + (size_t)r * side, m->probs.begin() + (size_t)(r + 1) * side));
-  json j = {{"method", method_spec_string(run->engine.method)}, {"layer", m->layer}, {"head", m->head},
+  json heads = json::array();
+  for (const auto& hs : m->heads) heads.push_back({{"mean_entropy", hs.mean_entropy}, {"mean_distance", hs.mean_distance}});
+  json j = {{"method", method_spec_string(run->engine.method)}, {"layer", m->layer}, {"head", m->head}, {"heads", heads},
             {"n", m->n}, {"pooled", m->pooled ? json(m->pooled) : json(nullptr)}, {"pool_mode", mode},
             {"mean_distance", m->mean_distance}, {"entropy", m->entropy}, {"attention", rows}};
   if (a.has("json")) print_json(j);

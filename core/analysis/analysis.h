@@ -34,6 +34,7 @@ struct PplResult {
   std::vector<double> nll;
   std::vector<int> position;
   std::vector<int> target;  // the token each nll scores
+  std::vector<int> rank;    // tokens the model ranked above the target (0 = top-1)
   double mean_nll = 0, ppl = 0, tokens_per_second = 0, seconds = 0;
 };
 
@@ -61,19 +62,26 @@ Result<SweepResult> run_sweep(const RunConfig& run, const std::vector<MethodPara
                               const std::vector<int>& tokens, int max_windows);
 
 // ---- attention maps ---------------------------------------------------------------
+// Per-head summary of one layer: mean entropy and mean attention distance.
+struct HeadSummary {
+  double mean_entropy = 0;   // nats, averaged over queries
+  double mean_distance = 0;  // Σ p·(m-j), tokens, averaged over queries
+  std::vector<float> minimap;  // kMinimap × kMinimap max-pooled probabilities
+};
+constexpr int kMinimap = 32;
+
 struct AttentionMap {
   int layer = 0, head = 0, n = 0;    // n×n probabilities of the first window
   int pooled = 0;                    // side of the pooled matrix (0: not pooled)
   std::vector<float> probs;          // (side, side) row-major; row = query, column = key
   std::vector<double> entropy;       // per query (nats)
   double mean_distance = 0;          // Σ p·(m-j) averaged over queries (tokens)
+  std::vector<HeadSummary> heads;    // every head of the layer
 };
 enum class PoolMode { Max, Mean };
 // Runs the first `ctx` tokens and records (layer, head); pool > 0 pools to pool×pool.
 Result<AttentionMap> run_attention(const RunConfig& run, const std::vector<int>& tokens, int ctx, int layer, int head,
                                    int pool, PoolMode mode);
-// Per-head summary of one layer: entropy and mean attention distance for each head.
-struct HeadSummary { double mean_entropy = 0, mean_distance = 0; };
 
 // ---- generation ------------------------------------------------------------------
 struct SampleOptions {

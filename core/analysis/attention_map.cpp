@@ -27,17 +27,32 @@ Result<AttentionMap> run_attention(const RunConfig& run, const std::vector<int>&
   std::vector<float> counts(mode == PoolMode::Mean ? (size_t)side * side : 0, 0.0f);
   map.entropy.assign(n, 0.0);
   std::vector<double> dist(n, 0.0);
-  std::mutex mu;  // pooled rows may be shared between queries
+  std::mutex mu;  // pooled rows and head summaries are shared between queries
+  map.heads.assign(c.n_heads, HeadSummary{});
+  for (auto& hs : map.heads) hs.minimap.assign((size_t)kMinimap * kMinimap, 0.0f);
+  const int mini = std::min(kMinimap, n);
   AttentionObserver obs;
   obs.layer = layer;
-  obs.head = head;
-  obs.on_row = [&](int m, const float* p, int nk) {
+  obs.head = -1;  // every head: summaries and mini-maps for the head picker
+  obs.on_row = [&](int h, int m, const float* p, int nk) {
     if (m >= n) return;
     double ent = 0, d = 0;
     for (int j = 0; j < nk; ++j) {
       if (p[j] > 0) ent -= p[j] * std::log((double)p[j]);
       d += p[j] * (double)(m - j);
     }
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      HeadSummary& hs = map.heads[h];
+      hs.mean_entropy += ent / n;
+      hs.mean_distance += d / n;
+      const int mrow = (int)((long long)m * mini / n);
+      for (int j = 0; j < nk; ++j) {
+        float& cell = hs.minimap[(size_t)mrow * kMinimap + (size_t)((long long)j * mini / n)];
+        cell = std::max(cell, p[j]);
+      }
+    }
+    if (h != head) return;
     map.entropy[m] = ent;
     dist[m] = d;
     const int row = (int)((long long)m * side / n);

@@ -20,13 +20,15 @@ Result<PplResult> run_ppl(const RunConfig& run, const std::vector<int>& tokens, 
   r.windows = windows;
   auto t0 = std::chrono::steady_clock::now();
   std::vector<double> nll(ctx);
+  std::vector<int> rank(ctx);
   for (int w = 0; w < windows; ++w) {
     const int* window = tokens.data() + (size_t)w * ctx;
     (*eng)->reset();
     if (auto st = (*eng)->forward(window, ctx); !st) return make_error(st.error());
-    if (auto st = (*eng)->nll(0, ctx, window + 1, nll.data()); !st) return make_error(st.error());
+    if (auto st = (*eng)->nll(0, ctx, window + 1, nll.data(), rank.data()); !st) return make_error(st.error());
     for (int p = 0; p < ctx; ++p) {
       r.nll.push_back(nll[p]);
+      r.rank.push_back(rank[p]);
       r.position.push_back(p);
       r.target.push_back(window[p + 1]);
     }

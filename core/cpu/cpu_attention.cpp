@@ -140,9 +140,9 @@ Status CpuBackend<T>::attention(const AttentionCall<T>& c) {
     if (remap) acc_range(0, near_from);
     if (sliding) acc_range(0, sink_end);
     acc_range(near_from, m + 1);
-    if (observe && h == c.observer->head) {
+    if (observe && (c.observer->head < 0 || h == c.observer->head)) {
       std::vector<float> probs(scores.begin(), scores.end());
-      c.observer->on_row(m, probs.data(), m + 1);
+      c.observer->on_row(h, m, probs.data(), m + 1);
     }
   });
   if (stopped) return make_error("cancelled");

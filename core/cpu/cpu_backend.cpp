@@ -113,7 +113,7 @@ void CpuBackend<T>::add(T* x, const T* y, size_t n) {
 }
 
 template <typename T>
-void CpuBackend<T>::nll(const T* logits, int rows, int vocab, const int* targets, double* out) {
+void CpuBackend<T>::nll(const T* logits, int rows, int vocab, const int* targets, double* out, int* rank) {
   parallel_for(rows, opts_.threads, [&](int r) {
     const T* lr = logits + (size_t)r * vocab;
     T mx = lr[0];
@@ -121,6 +121,11 @@ void CpuBackend<T>::nll(const T* logits, int rows, int vocab, const int* targets
     double sum = 0;
     for (int i = 0; i < vocab; ++i) sum += std::exp((double)(lr[i] - mx));
     out[r] = (double)mx + std::log(sum) - (double)lr[targets[r]];
+    if (rank) {
+      int above = 0;
+      for (int i = 0; i < vocab; ++i) above += lr[i] > lr[targets[r]];
+      rank[r] = above;
+    }
   });
 }
 

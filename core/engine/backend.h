@@ -15,12 +15,13 @@
 
 namespace ls {
 
-// Hands the attention probabilities of one (layer, head) to the caller, one query
-// row at a time. May be called concurrently for different rows.
+// Hands the attention probabilities of one layer's heads to the caller, one query
+// row at a time (head = -1: every head). May be called concurrently for
+// different rows or heads.
 struct AttentionObserver {
   int layer = -1;
   int head = -1;
-  std::function<void(int query_pos, const float* probs, int n_keys)> on_row;
+  std::function<void(int head, int query_pos, const float* probs, int n_keys)> on_row;
 };
 
 // Everything one attention op needs for one layer. Keys are cached before RoPE
@@ -64,7 +65,8 @@ class Backend {
   virtual void add(T* x, const T* y, size_t n) = 0;         // x ← x + y
   virtual Status attention(const AttentionCall<T>& call) = 0;
   // nll[r] = logsumexp(logits[r]) - logits[r][target[r]]; logits (rows, vocab).
-  virtual void nll(const T* logits, int rows, int vocab, const int* targets, double* nll) = 0;
+  // rank[r] (optional): how many tokens score above the target (0 = top-1).
+  virtual void nll(const T* logits, int rows, int vocab, const int* targets, double* nll, int* rank) = 0;
 };
 
 }  // namespace ls

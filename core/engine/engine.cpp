@@ -160,7 +160,7 @@ Status Engine<T>::forward(const int* tokens, int n) {
 }
 
 template <typename T>
-Status Engine<T>::nll(int first, int rows, const int* targets, double* out) {
+Status Engine<T>::nll(int first, int rows, const int* targets, double* out, int* rank) {
   const ModelConfig& c = model_->config;
   if (first < 0 || rows < 0 || first + rows > last_rows_) return make_error("nll rows outside the last forward");
   for (int r = 0; r < rows; ++r)
@@ -169,7 +169,7 @@ Status Engine<T>::nll(int first, int rows, const int* targets, double* out) {
     int n = std::min(opts_.chunk, rows - r0);
     backend_->matmul(hidden_ + (size_t)(first + r0) * c.dim, n, c.dim, model_->weights.output, nullptr, c.vocab_size,
                      logits_);
-    backend_->nll(logits_, n, c.vocab_size, targets + r0, out + r0);
+    backend_->nll(logits_, n, c.vocab_size, targets + r0, out + r0, rank ? rank + r0 : nullptr);
   }
   return Status::Ok();
 }
@@ -204,8 +204,8 @@ Result<std::unique_ptr<AnyEngine>> AnyEngine::create(std::shared_ptr<const Model
 }
 
 Status AnyEngine::forward(const int* t, int n) { return f32_ ? f32_->forward(t, n) : f64_->forward(t, n); }
-Status AnyEngine::nll(int first, int rows, const int* targets, double* out) {
-  return f32_ ? f32_->nll(first, rows, targets, out) : f64_->nll(first, rows, targets, out);
+Status AnyEngine::nll(int first, int rows, const int* targets, double* out, int* rank) {
+  return f32_ ? f32_->nll(first, rows, targets, out, rank) : f64_->nll(first, rows, targets, out, rank);
 }
 Status AnyEngine::logits(int row, std::vector<float>& out) { return f32_ ? f32_->logits(row, out) : f64_->logits(row, out); }
 int AnyEngine::pos() const { return f32_ ? f32_->pos() : f64_->pos(); }

@@ -41,8 +41,8 @@ class Engine {
   // Feeds n tokens at positions pos() … pos()+n-1. Dynamic methods see the current
   // length n = pos() + n for every token of the call.
   Status forward(const int* tokens, int n);
-  // NLL (nats) of targets[r] after row first+r of the last forward.
-  Status nll(int first, int rows, const int* targets, double* out);
+  // NLL (nats) of targets[r] after row first+r of the last forward; rank optional.
+  Status nll(int first, int rows, const int* targets, double* out, int* rank = nullptr);
   // Logits of row `row` of the last forward.
   Status logits(int row, std::vector<float>& out);
 
@@ -79,7 +79,7 @@ class AnyEngine {
   static Result<std::unique_ptr<AnyEngine>> create(std::shared_ptr<const Model> model, const EngineOptions& opts,
                                                    int capacity, Precision precision);
   Status forward(const int* tokens, int n);
-  Status nll(int first, int rows, const int* targets, double* out);
+  Status nll(int first, int rows, const int* targets, double* out, int* rank = nullptr);
   Status logits(int row, std::vector<float>& out);
   int pos() const;
   void reset();

@@ -1,0 +1,90 @@
+// The state every view draws from: the model's geometry, the selected methods,
+// the context length, the document, and the latest results of model runs
+// (immutable snapshots handed over from the worker thread).
+#pragma once
+
+#include <QObject>
+#include <QString>
+#include <QStringList>
+#include <QTimer>
+#include <memory>
+#include <vector>
+
+#include "core/analysis/analysis.h"
+#include "core/model/model.h"
+#include "core/position/position.h"
+
+namespace ls::app {
+
+struct DocumentSnapshot {
+  QString path;
+  std::vector<int> tokens;
+  QStringList pieces;  // display text per token
+};
+
+struct PplSnapshot {
+  quint64 job = 0;
+  int ctx = 0;
+  std::vector<QString> methods;          // canonical spec strings
+  std::vector<PplResult> results;        // one per method, same order
+};
+
+struct AttentionSnapshot {
+  quint64 job = 0;
+  QString method;
+  int layer = 0, head = 0, ctx = 0;
+  AttentionMap map;
+  std::vector<HeadSummary> heads;  // every head of `layer` (entropy, mean distance)
+};
+
+struct SweepSnapshot {
+  quint64 job = 0;
+  SweepResult result;
+};
+
+class AppState : public QObject {
+  Q_OBJECT
+ public:
+  explicit AppState(QObject* parent = nullptr);
+
+  // Model geometry (from the loaded model, or the bundled default before it loads).
+  ModelConfig config;
+  QString model_path;
+  QString model_summary;
+  std::vector<MethodParams> methods;  // selected methods, at least one
+  int length = 2048;                  // chosen context length n
+  int max_length = 1 << 16;           // what memory allows for this model
+  int layer = 0, head = 0;            // attention view selection
+  std::shared_ptr<const DocumentSnapshot> document;
+  std::shared_ptr<const PplSnapshot> ppl;
+  std::shared_ptr<const AttentionSnapshot> attention;
+  std::shared_ptr<const SweepSnapshot> sweep;
+
+  PositionContext context_at(int n) const {
+    return PositionContext{config.rot_dim > 0 ? config.rot_dim : 64, config.rope_base, (double)config.train_len,
+                           (double)n};
+  }
+  QStringList method_specs() const;
+  bool alibi_model() const { return config.arch == Arch::Bloom; }
+
+  void set_methods(std::vector<MethodParams> m);
+  void set_length(int n);
+  void set_selection(int layer, int head);
+  // Coalesced notification: many changes within a few ms produce one `changed`.
+  void touch();
+
+ signals:
+  void changed();          // methods, length, model or results changed (coalesced)
+  void methods_changed();  // immediate: the selection or parameters changed
+  void length_changed();
+
+ private:
+  QTimer coalesce_;
+};
+
+}  // namespace ls::app
+
+Q_DECLARE_METATYPE(std::shared_ptr<const ls::app::DocumentSnapshot>)
+Q_DECLARE_METATYPE(std::shared_ptr<const ls::app::PplSnapshot>)
+Q_DECLARE_METATYPE(std::shared_ptr<const ls::app::AttentionSnapshot>)
+Q_DECLARE_METATYPE(std::shared_ptr<const ls::app::SweepSnapshot>)

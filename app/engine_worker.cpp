@@ -1,0 +1,170 @@
+#include "app/engine_worker.h"
+
+#include "core/position/spec.h"
+
+namespace ls::app {
+
+EngineWorker::EngineWorker(QObject* parent) : QObject(parent) {}
+
+void EngineWorker::load_model(quint64 job, QString path, int train_len_override) {
+  LoadOptions o;
+  o.train_len_override = train_len_override;
+  auto m = ls::load_model(path.toStdString(), o);
+  if (!m) {
+    emit failed(job, QString::fromStdString(m.error()));
+    return;
+  }
+  auto tok = Tokenizer::for_model(*m.value());
+  if (!tok) {
+    emit failed(job, QString::fromStdString(tok.error()));
+    return;
+  }
+  model_ = m.value();  // only now: a bad file leaves the previous model in place
+  tokenizer_ = tok.value();
+  const ModelConfig& c = model_->config;
+  ModelLoaded info;
+  info.path = path;
+  info.config = c;
+  info.summary = QString("%1 · %2 · %3 layers · %4 heads (%5 KV) · head_dim %6 · L = %7 · base %8 · %9 · native %10 · "
+                         "backend cpu")
+                     .arg(QString::fromStdString(c.name), format_name(c.format))
+                     .arg(c.n_layers)
+                     .arg(c.n_heads)
+                     .arg(c.n_kv_heads)
+                     .arg(c.head_dim)
+                     .arg(c.train_len)
+                     .arg(c.rope_base)
+                     .arg(c.arch == Arch::Llama ? layout_name(c.layout) : "ALiBi")
+                     .arg(QString::fromStdString(method_spec_string(c.native_method)));
+  // The longest context whose engine fits in half the memory available now.
+  const size_t avail = available_memory_bytes();
+  int n = 1 << 20;
+  while (n > 256 && avail && engine_memory_bytes(c, n, 256, sizeof(float)) > avail / 2) n /= 2;
+  info.max_length = n;
+  emit model_loaded(job, info);
+  if (!document_text_.isEmpty()) load_document(job, document_path_);  // re-tokenise for the new vocabulary
+}
+
+void EngineWorker::load_document(quint64 job, QString path) {
+  if (!tokenizer_) {
+    emit failed(job, "load a model before a document");
+    return;
+  }
+  auto text = read_text_file(path.toStdString());
+  if (!text) {
+    emit failed(job, QString::fromStdString(text.error()));
+    return;
+  }
+  auto ids = encode_document(*tokenizer_, text.value());
+  if (!ids) {
+    emit failed(job, QString::fromStdString(ids.error()));
+    return;
+  }
+  document_path_ = path;
+  document_text_ = QString::fromStdString(text.value());
+  tokens_ = ids.value();
+  auto doc = std::make_shared<DocumentSnapshot>();
+  doc->path = path;
+  doc->tokens = tokens_;
+  for (int id : tokens_) doc->pieces << QString::fromStdString(tokenizer_->piece(id));
+  emit document_loaded(job, doc);
+}
+
+bool EngineWorker::document_ready(quint64 job) {
+  if (!model_ || tokens_.size() < 2) {
+    emit failed(job, "load a model and a document first");
+    return false;
+  }
+  return true;
+}
+
+Result<RunConfig> EngineWorker::run_config(const QString& method, const CancelFlag& cancel, quint64 job) {
+  auto p = parse_method_spec(method.toStdString());
+  if (!p) return make_error(p.error());
+  if (auto st = check_method_for_model(p.value(), model_->config); !st) return make_error(st.error());
+  RunConfig run;
+  run.model = model_;
+  run.engine.method = p.value();
+  run.engine.cancel = cancel.get();
+  run.progress = [this, job](double f) { emit progress(job, f); };
+  return run;
+}
+
+void EngineWorker::run_ppl(quint64 job, CancelFlag cancel, QStringList methods, int ctx, int max_tokens) {
+  if (!document_ready(job)) return;
+  auto snap = std::make_shared<PplSnapshot>();
+  snap->job = job;
+  snap->ctx = ctx;
+  const int windows = std::max(1, max_tokens / ctx);
+  for (int i = 0; i < methods.size(); ++i) {
+    auto run = run_config(methods[i], cancel, job);
+    if (!run) {
+      emit failed(job, QString::fromStdString(run.error()));
+      return;
+    }
+    run->progress = [this, job, i, n = methods.size()](double f) { emit progress(job, (i + f) / n); };
+    auto r = ls::run_ppl(run.value(), tokens_, ctx, windows);
+    if (!r) {
+      emit failed(job, QString::fromStdString(r.error()));
+      return;
+    }
+    snap->methods.push_back(QString::fromStdString(method_spec_string(run->engine.method)));
+    snap->results.push_back(r.take());
+  }
+  emit ppl_ready(snap);
+}
+
+void EngineWorker::run_attention(quint64 job, CancelFlag cancel, QString method, int ctx, int layer, int head) {
+  if (!document_ready(job)) return;
+  auto run = run_config(method, cancel, job);
+  if (!run) {
+    emit failed(job, QString::fromStdString(run.error()));
+    return;
+  }
+  const int n = std::min<int>(ctx, (int)tokens_.size());
+  auto m = ls::run_attention(run.value(), tokens_, n, layer, head, n > 1024 ? 1024 : 0, PoolMode::Max);
+  if (!m) {
+    emit failed(job, QString::fromStdString(m.error()));
+    return;
+  }
+  auto snap = std::make_shared<AttentionSnapshot>();
+  snap->job = job;
+  snap->method = QString::fromStdString(method_spec_string(run->engine.method));
+  snap->layer = layer;
+  snap->head = head;
+  snap->ctx = n;
+  snap->map = m.take();
+  emit attention_ready(snap);
+}
+
+void EngineWorker::run_sweep(quint64 job, CancelFlag cancel, QStringList methods, QList<int> lengths, int windows) {
+  if (!document_ready(job)) return;
+  std::vector<MethodParams> ms;
+  for (const auto& s : methods) {
+    auto p = parse_method_spec(s.toStdString());
+    if (!p) {
+      emit failed(job, QString::fromStdString(p.error()));
+      return;
+    }
+    ms.push_back(p.value());
+  }
+  RunConfig run;
+  run.model = model_;
+  run.engine.cancel = cancel.get();
+  run.progress = [this, job](double f) { emit progress(job, f); };
+  std::vector<int> lens(lengths.begin(), lengths.end());
+  const int L = model_->config.train_len;
+  std::vector<int> edges = {0, L};
+  for (long long e = 4LL * L; edges.back() < *std::max_element(lens.begin(), lens.end()); e *= 4) edges.push_back((int)e);
+  auto r = ls::run_sweep(run, ms, lens, edges, tokens_, windows);
+  if (!r) {
+    emit failed(job, QString::fromStdString(r.error()));
+    return;
+  }
+  auto snap = std::make_shared<SweepSnapshot>();
+  snap->job = job;
+  snap->result = r.take();
+  emit sweep_ready(snap);
+}
+
+}  // namespace ls::app

@@ -1,0 +1,59 @@
+// The worker that owns the model, tokenizer and document tokens for its whole
+// life, on its own QThread. Every request carries a job id and a cancel flag; a
+// newer request cancels the one running, and the GUI drops results whose id is
+// not the latest (so a cancelled run never overwrites a newer one).
+#pragma once
+
+#include <QObject>
+#include <QString>
+#include <atomic>
+#include <memory>
+
+#include "app/app_state.h"
+#include "core/tokenizer/tokenizer.h"
+
+namespace ls::app {
+
+struct ModelLoaded {
+  QString path;
+  ModelConfig config;
+  QString summary;
+  int max_length = 0;  // longest context that fits in memory now
+};
+
+using CancelFlag = std::shared_ptr<std::atomic<bool>>;
+
+class EngineWorker : public QObject {
+  Q_OBJECT
+ public:
+  explicit EngineWorker(QObject* parent = nullptr);
+
+ public slots:
+  void load_model(quint64 job, QString path, int train_len_override);
+  void load_document(quint64 job, QString path);
+  void run_ppl(quint64 job, CancelFlag cancel, QStringList methods, int ctx, int max_tokens);
+  void run_attention(quint64 job, CancelFlag cancel, QString method, int ctx, int layer, int head);
+  void run_sweep(quint64 job, CancelFlag cancel, QStringList methods, QList<int> lengths, int windows);
+
+ signals:
+  void model_loaded(quint64 job, ls::app::ModelLoaded info);
+  void document_loaded(quint64 job, std::shared_ptr<const ls::app::DocumentSnapshot> doc);
+  void ppl_ready(std::shared_ptr<const ls::app::PplSnapshot> r);
+  void attention_ready(std::shared_ptr<const ls::app::AttentionSnapshot> r);
+  void sweep_ready(std::shared_ptr<const ls::app::SweepSnapshot> r);
+  void progress(quint64 job, double fraction);
+  void failed(quint64 job, QString message);
+
+ private:
+  Result<RunConfig> run_config(const QString& method, const CancelFlag& cancel, quint64 job);
+  bool document_ready(quint64 job);
+  std::shared_ptr<const Model> model_;
+  std::shared_ptr<const Tokenizer> tokenizer_;
+  QString document_path_, document_text_;
+  std::vector<int> tokens_;
+};
+
+}  // namespace ls::app
+
+Q_DECLARE_METATYPE(ls::app::ModelLoaded)
+Q_DECLARE_METATYPE(ls::app::CancelFlag)

@@ -1,0 +1,494 @@
+#include "app/main_window.h"
+
+#include <QApplication>
+#include <QDockWidget>
+#include <QDragEnterEvent>
+#include <QFile>
+#include <QFileDialog>
+#include <QFileInfo>
+#include <QInputDialog>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QMenuBar>
+#include <QMessageBox>
+#include <QMimeData>
+#include <QPainter>
+#include <QSettings>
+#include <QSpinBox>
+#include <QStatusBar>
+#include <QSvgGenerator>
+#include <QVBoxLayout>
+
+#include "app/document_view.h"
+#include "app/method_panel.h"
+#include "app/views/attention_view.h"
+#include "app/views/frequency_view.h"
+#include "app/views/perplexity_view.h"
+#include "app/views/relpos_view.h"
+#include "app/views/sweep_view.h"
+#include "core/position/spec.h"
+
+namespace ls::app {
+
+MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
+  setWindowTitle("LongScope");
+  setAcceptDrops(true);
+  resize(1400, 900);
+  qRegisterMetaType<ModelLoaded>();
+  qRegisterMetaType<CancelFlag>();
+  qRegisterMetaType<std::shared_ptr<const DocumentSnapshot>>();
+  qRegisterMetaType<std::shared_ptr<const PplSnapshot>>();
+  qRegisterMetaType<std::shared_ptr<const AttentionSnapshot>>();
+  qRegisterMetaType<std::shared_ptr<const SweepSnapshot>>();
+
+  // The worker owns the engine on its own thread for its whole life.
+  worker_ = new EngineWorker();
+  worker_->moveToThread(&thread_);
+  connect(&thread_, &QThread::finished, worker_, &QObject::deleteLater);
+  thread_.start();
+
+  // Views.
+  tabs_ = new QTabWidget();
+  tabs_->addTab(new FrequencyView(&state_), tr("Frequencies"));
+  tabs_->addTab(new RelposView(&state_), tr("Relative positions"));
+  attention_ = new AttentionView(&state_);
+  tabs_->addTab(attention_, tr("Attention"));
+  tabs_->addTab(new PerplexityView(&state_), tr("Perplexity"));
+  sweep_ = new SweepView(&state_);
+  tabs_->addTab(sweep_, tr("Loss vs length"));
+  setCentralWidget(tabs_);
+
+  // Docks: model (top), methods (left), document (right).
+  auto* model_dock = new QDockWidget(tr("Model"), this);
+  model_label_ = new QLabel(tr("loading the bundled model…"));
+  model_label_->setWordWrap(true);
+  model_dock->setWidget(model_label_);
+  addDockWidget(Qt::TopDockWidgetArea, model_dock);
+  auto* method_dock = new QDockWidget(tr("Methods"), this);
+  methods_ = new MethodPanel(&state_);
+  method_dock->setWidget(methods_);
+  addDockWidget(Qt::LeftDockWidgetArea, method_dock);
+  auto* doc_dock = new QDockWidget(tr("Document"), this);
+  document_ = new DocumentView(&state_);
+  doc_dock->setWidget(document_);
+  addDockWidget(Qt::RightDockWidgetArea, doc_dock);
+
+  // Status bar: message, progress, Cancel.
+  message_ = new QLabel();
+  progress_ = new QProgressBar();
+  progress_->setRange(0, 1000);
+  progress_->setMaximumWidth(220);
+  progress_->hide();
+  cancel_ = new QPushButton(tr("Cancel"));
+  cancel_->hide();
+  statusBar()->addWidget(message_, 1);
+  statusBar()->addPermanentWidget(progress_);
+  statusBar()->addPermanentWidget(cancel_);
+  connect(cancel_, &QPushButton::clicked, this, &MainWindow::cancel_runs);
+
+  build_menus();
+
+  // Worker results: only the newest job of each kind is shown.
+  connect(worker_, &EngineWorker::model_loaded, this, [this](quint64 job, ModelLoaded info) {
+    state_.config = info.config;
+    state_.model_path = info.path;
+    state_.model_summary = info.summary;
+    state_.max_length = info.max_length;
+    model_path_ = info.path;
+    model_label_->setText(info.summary + "\n" + info.path);
+    // Keep methods the model can run; otherwise start from its native method.
+    std::vector<MethodParams> keep;
+    for (const auto& m : state_.methods)
+      if (check_method_for_model(m, state_.config)) keep.push_back(m);
+    if (keep.empty()) keep.push_back(state_.config.native_method);
+    state_.methods = keep;
+    state_.length = std::min(state_.length, state_.max_length);
+    state_.ppl.reset();
+    state_.attention.reset();
+    state_.sweep.reset();
+    state_.layer = std::min(state_.layer, info.config.n_layers - 1);
+    state_.head = std::min(state_.head, info.config.n_heads - 1);
+    methods_->sync_from_state();
+    sweep_->suggest_lengths();
+    message_->setText(tr("Model loaded: %1").arg(QFileInfo(info.path).fileName()));
+    state_.touch();
+    schedule_runs();
+    finish_job(job);
+  });
+  connect(worker_, &EngineWorker::document_loaded, this, [this](quint64 job, std::shared_ptr<const DocumentSnapshot> d) {
+    state_.document = d;
+    document_path_ = d->path;
+    add_recent(d->path);
+    message_->setText(tr("Document: %1 (%2 tokens)").arg(QFileInfo(d->path).fileName()).arg(d->tokens.size()));
+    state_.touch();
+    schedule_runs();
+    finish_job(job);
+  });
+  connect(worker_, &EngineWorker::ppl_ready, this, [this](std::shared_ptr<const PplSnapshot> r) {
+    if (latest_["ppl"] == r->job) {
+      state_.ppl = r;
+      state_.touch();
+    }
+    finish_job(r->job);  // after the result is in place: `idle` listeners see it
+  });
+  connect(worker_, &EngineWorker::attention_ready, this, [this](std::shared_ptr<const AttentionSnapshot> r) {
+    if (latest_["attention"] == r->job) {
+      state_.attention = r;
+      state_.touch();
+    }
+    finish_job(r->job);  // after the result is in place: `idle` listeners see it
+  });
+  connect(worker_, &EngineWorker::sweep_ready, this, [this](std::shared_ptr<const SweepSnapshot> r) {
+    if (latest_["sweep"] == r->job) {
+      state_.sweep = r;
+      state_.touch();
+    }
+    finish_job(r->job);  // after the result is in place: `idle` listeners see it
+  });
+  connect(worker_, &EngineWorker::progress, this, [this](quint64 job, double f) {
+    if (pending_.count(job)) progress_->setValue((int)(f * 1000));
+  });
+  connect(worker_, &EngineWorker::failed, this, [this](quint64 job, QString msg) {
+    const bool cancelled = msg == "cancelled";
+    finish_job(job);
+    if (!cancelled) show_error(msg);
+  });
+
+  connect(&state_, &AppState::changed, this, &MainWindow::refresh_views);
+  connect(&state_, &AppState::methods_changed, this, &MainWindow::schedule_runs);
+  connect(&state_, &AppState::length_changed, this, &MainWindow::schedule_runs);
+  connect(attention_, &AttentionView::request, this, &MainWindow::start_attention);
+  connect(sweep_, &SweepView::request, this, &MainWindow::run_sweep);
+  connect(tabs_, &QTabWidget::currentChanged, this, [this] { refresh_views(); });
+  run_debounce_.setSingleShot(true);
+  run_debounce_.setInterval(250);  // restart a run once a slider settles
+  connect(&run_debounce_, &QTimer::timeout, this, [this] {
+    start_ppl();
+    start_attention();
+  });
+}
+
+MainWindow::~MainWindow() {
+  cancel_runs();
+  thread_.quit();
+  thread_.wait();
+}
+
+void MainWindow::build_menus() {
+  QMenu* file = menuBar()->addMenu(tr("&File"));
+  file->addAction(tr("Open &document…"), QKeySequence::Open, this, [this] {
+    QString p = QFileDialog::getOpenFileName(this, tr("Open document"), {}, tr("Text (*.txt *.md);;All files (*)"));
+    if (!p.isEmpty()) open_document(p);
+  });
+  recent_menu_ = file->addMenu(tr("Recent documents"));
+  file->addAction(tr("Open &model file…"), this, [this] {
+    QString p = QFileDialog::getOpenFileName(this, tr("Open model"), {}, tr("Models (*.gguf *.bin *.safetensors)"));
+    if (!p.isEmpty()) open_model(p);
+  });
+  file->addAction(tr("Open model &folder (safetensors + config.json)…"), this, [this] {
+    QString p = QFileDialog::getExistingDirectory(this, tr("Open model folder"));
+    if (!p.isEmpty()) open_model(p);
+  });
+  file->addAction(tr("Set training length L…"), this, [this] {
+    bool ok = false;
+    int L = QInputDialog::getInt(this, tr("Training length"), tr("L used by every method (0 = the model's own):"),
+                                 train_len_override_, 0, 1 << 24, 1, &ok);
+    if (ok && !model_path_.isEmpty()) open_model(model_path_, L);
+  });
+  file->addSeparator();
+  file->addAction(tr("&Save session…"), QKeySequence::Save, this, [this] {
+    QString p = QFileDialog::getSaveFileName(this, tr("Save session"), "session.longscope.json", tr("Session (*.json)"));
+    if (!p.isEmpty()) save_session(p);
+  });
+  file->addAction(tr("&Load session…"), this, [this] {
+    QString p = QFileDialog::getOpenFileName(this, tr("Load session"), {}, tr("Session (*.json)"));
+    if (!p.isEmpty()) load_session(p);
+  });
+  file->addSeparator();
+  file->addAction(tr("&Quit"), QKeySequence::Quit, qApp, &QApplication::quit);
+  QMenu* exp = menuBar()->addMenu(tr("&Export"));
+  for (auto [label, ext] : {std::pair{"Current view as PNG…", "png"}, {"Current view as SVG…", "svg"},
+                            {"Current view data as CSV…", "csv"}, {"Current view data as JSON…", "json"}}) {
+    exp->addAction(tr(label), this, [this, e = QString(ext)] {
+      auto* v = qobject_cast<View*>(tabs_->currentWidget());
+      QString p = QFileDialog::getSaveFileName(this, tr("Export"), v->view_name() + "." + e);
+      if (!p.isEmpty()) export_view(v->view_name(), p);
+    });
+  }
+  QMenu* run = menuBar()->addMenu(tr("&Run"));
+  run->addAction(tr("Run loss-vs-length &sweep"), this, &MainWindow::run_sweep);
+  run->addAction(tr("&Cancel running work"), QKeySequence(Qt::Key_Escape), this, &MainWindow::cancel_runs);
+  QSettings settings("LongScope", "LongScope");
+  for (const auto& p : settings.value("recent").toStringList())
+    recent_menu_->addAction(p, this, [this, p] { open_document(p); });
+}
+
+void MainWindow::add_recent(const QString& path) {
+  QSettings settings("LongScope", "LongScope");
+  QStringList r = settings.value("recent").toStringList();
+  r.removeAll(path);
+  r.prepend(path);
+  while (r.size() > 8) r.removeLast();
+  settings.setValue("recent", r);
+  recent_menu_->clear();
+  for (const auto& p : r) recent_menu_->addAction(p, this, [this, p] { open_document(p); });
+}
+
+quint64 MainWindow::start_job(const QString& kind) {
+  // A newer job of the same kind cancels the one in flight.
+  if (auto it = latest_.find(kind); it != latest_.end() && cancels_.count(it->second)) *cancels_[it->second] = true;
+  const quint64 id = next_job_++;
+  pending_[id] = kind;
+  latest_[kind] = id;
+  cancels_[id] = std::make_shared<std::atomic<bool>>(false);
+  progress_->setValue(0);
+  progress_->show();
+  cancel_->show();
+  return id;
+}
+
+void MainWindow::finish_job(quint64 job) {
+  pending_.erase(job);
+  cancels_.erase(job);
+  if (pending_.empty()) {
+    progress_->hide();
+    cancel_->hide();
+    emit idle();
+  }
+}
+
+void MainWindow::cancel_runs() {
+  for (auto& [id, flag] : cancels_) *flag = true;
+  if (!pending_.empty()) message_->setText(tr("Cancelled."));
+}
+
+void MainWindow::open_model(const QString& path, int train_len_override) {
+  train_len_override_ = train_len_override;
+  const quint64 job = start_job("model");
+  QMetaObject::invokeMethod(worker_, [w = worker_, job, path, train_len_override] { w->load_model(job, path, train_len_override); },
+                            Qt::QueuedConnection);
+}
+
+void MainWindow::open_document(const QString& path) {
+  const quint64 job = start_job("document");
+  QMetaObject::invokeMethod(worker_, [w = worker_, job, path] { w->load_document(job, path); }, Qt::QueuedConnection);
+}
+
+void MainWindow::set_methods(const QStringList& specs) {
+  std::vector<MethodParams> ms;
+  for (const auto& s : specs) {
+    auto p = parse_method_spec(s.toStdString());
+    if (!p) {
+      show_error(QString::fromStdString(p.error()));
+      continue;
+    }
+    if (auto st = check_method_for_model(p.value(), state_.config); !st) {
+      show_error(QString::fromStdString(st.error()));
+      continue;
+    }
+    ms.push_back(p.value());
+  }
+  if (ms.empty()) return;
+  state_.set_methods(ms);
+  methods_->sync_from_state();
+}
+
+void MainWindow::set_length(int n) {
+  state_.set_length(n);
+  methods_->sync_from_state();
+}
+
+void MainWindow::set_layer_head(int layer, int head) {
+  state_.set_selection(std::clamp(layer, 0, std::max(0, state_.config.n_layers - 1)),
+                       std::clamp(head, 0, std::max(0, state_.config.n_heads - 1)));
+  attention_->refresh();
+  start_attention();
+}
+
+void MainWindow::schedule_runs() { run_debounce_.start(); }
+
+void MainWindow::set_docks_visible(bool on) {
+  for (auto* d : findChildren<QDockWidget*>()) d->setVisible(on);
+}
+
+void MainWindow::run_now() {
+  run_debounce_.stop();
+  start_ppl();
+  start_attention();
+}
+
+void MainWindow::start_ppl() {
+  if (!state_.document || state_.model_path.isEmpty()) return;
+  QStringList specs;
+  for (const auto& m : state_.methods)
+    if (check_method_for_model(m, state_.config)) specs << QString::fromStdString(method_spec_string(m));
+  if (specs.isEmpty()) return;
+  const int ctx = std::min<int>(state_.length, (int)state_.document->tokens.size() - 1);
+  if (ctx < 2) return show_error(tr("the document is too short for a window"));
+  const int max_tokens = std::max(ctx, 4096);  // score at least 4096 tokens when the document has them
+  const quint64 job = start_job("ppl");
+  message_->setText(tr("Computing per-token NLL for %1 method(s) at n = %2…").arg(specs.size()).arg(ctx));
+  QMetaObject::invokeMethod(worker_, [w = worker_, job, c = cancels_[job], specs, ctx, max_tokens] {
+    w->run_ppl(job, c, specs, ctx, max_tokens);
+  }, Qt::QueuedConnection);
+}
+
+void MainWindow::start_attention() {
+  if (!state_.document || state_.model_path.isEmpty()) return;
+  QString method = attention_->method();
+  if (method.isEmpty() && !state_.methods.empty()) method = QString::fromStdString(method_spec_string(state_.methods[0]));
+  const int ctx = std::min<int>(state_.length, (int)state_.document->tokens.size());
+  const quint64 job = start_job("attention");
+  QMetaObject::invokeMethod(worker_, [w = worker_, job, c = cancels_[job], method, ctx, l = state_.layer, h = state_.head] {
+    w->run_attention(job, c, method, ctx, l, h);
+  }, Qt::QueuedConnection);
+}
+
+void MainWindow::run_sweep() {
+  if (!state_.document) return show_error(tr("open a document first"));
+  QList<int> lengths;
+  const int doc = (int)state_.document->tokens.size() - 1;
+  for (int n : sweep_->lengths())
+    if (n <= doc && n <= state_.max_length) lengths << n;
+  if (lengths.isEmpty()) return show_error(tr("no sweep length fits the document (%1 tokens)").arg(doc + 1));
+  const quint64 job = start_job("sweep");
+  message_->setText(tr("Running the loss-vs-length sweep…"));
+  QMetaObject::invokeMethod(worker_, [w = worker_, job, c = cancels_[job], specs = state_.method_specs(), lengths] {
+    w->run_sweep(job, c, specs, lengths, 2);
+  }, Qt::QueuedConnection);
+}
+
+void MainWindow::show_error(const QString& message) {
+  last_error_ = message;
+  message_->setText(tr("Error: %1").arg(message));
+  statusBar()->setStyleSheet("QStatusBar { color: #b00020; }");
+  QTimer::singleShot(6000, this, [this] { statusBar()->setStyleSheet(""); });
+  emit error_shown(message);
+}
+
+QString MainWindow::status_text() const { return message_->text(); }
+
+void MainWindow::refresh_views() {
+  // The visible view redraws now; the others when they are shown (cheap math).
+  if (auto* v = qobject_cast<View*>(tabs_->currentWidget())) v->refresh();
+  document_->refresh();
+}
+
+View* MainWindow::view(const QString& name) const {
+  for (int i = 0; i < tabs_->count(); ++i)
+    if (auto* v = qobject_cast<View*>(tabs_->widget(i)); v && v->view_name() == name) return v;
+  return nullptr;
+}
+
+void MainWindow::show_view(const QString& name) {
+  if (auto* v = view(name)) {
+    tabs_->setCurrentWidget(v);
+    v->refresh();
+  }
+}
+
+bool MainWindow::export_view(const QString& name, const QString& path) {
+  View* v = view(name);
+  if (!v) return false;
+  v->refresh();
+  const QString ext = QFileInfo(path).suffix().toLower();
+  bool ok = false;
+  if (ext == "png") {
+    ok = v->grab().save(path, "PNG");
+  } else if (ext == "svg") {
+    QSvgGenerator gen;
+    gen.setFileName(path);
+    gen.setSize(v->size());
+    gen.setViewBox(v->rect());
+    gen.setTitle("LongScope " + name);
+    QPainter p;
+    ok = p.begin(&gen);
+    if (ok) {
+      v->render(&p);
+      ok = p.end();
+    }
+  } else if (ext == "csv" || ext == "json") {
+    QFile f(path);
+    ok = f.open(QIODevice::WriteOnly);
+    if (ok) ok = f.write(ext == "csv" ? v->data_csv().toUtf8() : QJsonDocument(v->data_json()).toJson()) >= 0;
+  }
+  if (!ok) show_error(tr("could not export %1 to %2").arg(name, path));
+  else message_->setText(tr("Exported %1 to %2").arg(name, path));
+  return ok;
+}
+
+bool MainWindow::save_session(const QString& path) {
+  QJsonObject views;
+  for (int i = 0; i < tabs_->count(); ++i)
+    if (auto* v = qobject_cast<View*>(tabs_->widget(i))) views[v->view_name()] = v->view_state();
+  QJsonArray methods;
+  for (const auto& s : state_.method_specs()) methods << s;
+  QJsonObject o{{"longscope_session", 1}, {"model", model_path_}, {"train_len_override", train_len_override_},
+                {"document", document_path_}, {"methods", methods}, {"length", state_.length},
+                {"layer", state_.layer}, {"head", state_.head},
+                {"current_view", qobject_cast<View*>(tabs_->currentWidget())->view_name()}, {"views", views}};
+  QFile f(path);
+  if (!f.open(QIODevice::WriteOnly) || f.write(QJsonDocument(o).toJson()) < 0) {
+    show_error(tr("could not write %1").arg(path));
+    return false;
+  }
+  message_->setText(tr("Session saved to %1").arg(path));
+  return true;
+}
+
+bool MainWindow::load_session(const QString& path) {
+  QFile f(path);
+  if (!f.open(QIODevice::ReadOnly)) {
+    show_error(tr("could not read %1").arg(path));
+    return false;
+  }
+  QJsonParseError err;
+  QJsonDocument d = QJsonDocument::fromJson(f.readAll(), &err);
+  if (d.isNull() || !d.object().contains("longscope_session")) {
+    show_error(tr("%1 is not a LongScope session (%2)").arg(path, err.errorString()));
+    return false;
+  }
+  const QJsonObject o = d.object();
+  if (o["model"].toString() != model_path_ || o["train_len_override"].toInt() != train_len_override_)
+    open_model(o["model"].toString(), o["train_len_override"].toInt());
+  if (!o["document"].toString().isEmpty()) open_document(o["document"].toString());
+  QStringList specs;
+  for (const auto& m : o["methods"].toArray()) specs << m.toString();
+  // Apply methods, length and view states once the model is in place.
+  auto apply = [this, o, specs] {
+    set_methods(specs);
+    set_length(o["length"].toInt(2048));
+    set_layer_head(o["layer"].toInt(), o["head"].toInt());
+    const QJsonObject views = o["views"].toObject();
+    for (int i = 0; i < tabs_->count(); ++i)
+      if (auto* v = qobject_cast<View*>(tabs_->widget(i))) v->restore_state(views[v->view_name()].toObject());
+    show_view(o["current_view"].toString("frequencies"));
+  };
+  if (busy()) {
+    auto* conn = new QMetaObject::Connection;
+    *conn = connect(this, &MainWindow::idle, this, [conn, apply] {
+      QObject::disconnect(*conn);
+      delete conn;
+      apply();
+    });
+  } else {
+    apply();
+  }
+  return true;
+}
+
+void MainWindow::dragEnterEvent(QDragEnterEvent* e) {
+  if (e->mimeData()->hasUrls()) e->acceptProposedAction();
+}
+
+void MainWindow::dropEvent(QDropEvent* e) {
+  for (const auto& url : e->mimeData()->urls()) {
+    const QString p = url.toLocalFile();
+    const QString ext = QFileInfo(p).suffix().toLower();
+    if (ext == "gguf" || ext == "bin" || ext == "safetensors" || QFileInfo(p).isDir()) open_model(p);
+    else if (ext == "json") load_session(p);
+    else open_document(p);
+  }
+}
+
+}  // namespace ls::app

@@ -1,0 +1,93 @@
+// The main window: wiring only. Docks for the model, methods and document; the
+// views as tabs; a status bar with progress, Cancel and messages. Model runs go
+// to the EngineWorker thread; a change of method or length cancels the run in
+// flight and starts a new one.
+#pragma once
+
+#include <QLabel>
+#include <QMainWindow>
+#include <QProgressBar>
+#include <QPushButton>
+#include <QTabWidget>
+#include <QThread>
+#include <map>
+
+#include "app/app_state.h"
+#include "app/engine_worker.h"
+
+namespace ls::app {
+
+class View;
+class MethodPanel;
+class DocumentView;
+class AttentionView;
+class SweepView;
+
+class MainWindow : public QMainWindow {
+  Q_OBJECT
+ public:
+  explicit MainWindow(QWidget* parent = nullptr);
+  ~MainWindow() override;
+
+  void open_model(const QString& path, int train_len_override = 0);
+  void open_document(const QString& path);
+  void set_methods(const QStringList& specs);  // false specs are reported, valid ones kept
+  void set_length(int n);
+  void set_layer_head(int layer, int head);
+  void run_sweep();
+  void run_now();
+  void set_docks_visible(bool on);  // headless rendering gives the view the whole window  // start the model runs for the current state without waiting for the debounce
+  void cancel_runs();
+  bool busy() const { return !pending_.empty(); }
+  View* view(const QString& name) const;
+  void show_view(const QString& name);
+  AppState* state() { return &state_; }
+  QString last_error() const { return last_error_; }
+  QString status_text() const;
+  bool save_session(const QString& path);
+  bool load_session(const QString& path);
+  bool export_view(const QString& name, const QString& path);  // by extension: png, svg, csv, json
+
+ signals:
+  void idle();  // no run pending
+  void error_shown(QString message);
+
+ protected:
+  void dragEnterEvent(QDragEnterEvent* e) override;
+  void dropEvent(QDropEvent* e) override;
+
+ private:
+  quint64 start_job(const QString& kind);
+  void finish_job(quint64 job);
+  void schedule_runs();
+  void start_ppl();
+  void start_attention();
+  void show_error(const QString& message);
+  void build_menus();
+  void add_recent(const QString& path);
+  void refresh_views();
+
+  AppState state_;
+  QThread thread_;
+  EngineWorker* worker_ = nullptr;
+  QTabWidget* tabs_ = nullptr;
+  MethodPanel* methods_ = nullptr;
+  DocumentView* document_ = nullptr;
+  AttentionView* attention_ = nullptr;
+  SweepView* sweep_ = nullptr;
+  QLabel* model_label_ = nullptr;
+  QLabel* message_ = nullptr;
+  QProgressBar* progress_ = nullptr;
+  QPushButton* cancel_ = nullptr;
+  QMenu* recent_menu_ = nullptr;
+  QTimer run_debounce_;
+  quint64 next_job_ = 1;
+  std::map<quint64, QString> pending_;        // job → kind
+  std::map<QString, quint64> latest_;         // kind → newest job id
+  std::map<quint64, CancelFlag> cancels_;
+  QString last_error_;
+  QString model_path_, document_path_;
+  int train_len_override_ = 0;
+};
+
+}  // namespace ls::app

@@ -1,0 +1,241 @@
+#include "app/method_panel.h"
+
+#include <QCheckBox>
+#include <QDoubleSpinBox>
+#include <QGroupBox>
+#include <QHBoxLayout>
+#include <QLabel>
+#include <QPushButton>
+#include <QVBoxLayout>
+#include <cmath>
+
+#include "core/position/spec.h"
+
+namespace ls::app {
+
+std::vector<Preset> method_presets() {
+  return {{"RoPE (no scaling)", "rope"},
+          {"Linear ×4 (PI)", "linear:factor=4"},
+          {"NTK-aware α=4", "ntk:alpha=4"},
+          {"Dynamic NTK", "dynamic-ntk:alpha=1"},
+          {"NTK-by-parts ×4", "ntk-by-parts:factor=4"},
+          {"YaRN ×4", "yarn:factor=4"},
+          {"Llama 3 ×8", "llama3"},
+          {"ReRoPE w=L/2", "rerope:window={L2}"},
+          {"ReRoPE w=L/2 + log-n", "rerope:window={L2},logn=1"},
+          {"Leaky ReRoPE w=L/2 k=16", "leaky-rerope:window={L2},k=16"},
+          {"Self-Extend w=L/4 G=4", "self-extend:window={L4},group=4"},
+          {"Sliding window L + 4 sinks", "sliding-window:window={L},sinks=4"},
+          {"ALiBi", "alibi"},
+          {"ALiBi interpolation a=2", "alibi-linear:a=2"},
+          {"NTK-ALiBi a=2", "ntk-alibi:a=2"},
+          {"Dynamic NTK-ALiBi a0=1", "dynamic-ntk-alibi:a0=1"}};
+}
+
+QString expand_preset(const QString& spec, int L) {
+  QString s = spec;
+  s.replace("{L2}", QString::number(std::max(1, L / 2)));
+  s.replace("{L4}", QString::number(std::max(1, L / 4)));
+  s.replace("{L}", QString::number(std::max(1, L)));
+  return s;
+}
+
+MethodPanel::MethodPanel(AppState* s, QWidget* parent) : QWidget(parent), state_(s) {
+  auto* lay = new QVBoxLayout(this);
+  auto* methods = new QGroupBox(tr("Methods to compare"));
+  auto* ml = new QVBoxLayout(methods);
+  list_ = new QListWidget();
+  list_->setMaximumHeight(130);
+  ml->addWidget(list_);
+  auto* row = new QHBoxLayout();
+  presets_ = new QComboBox();
+  presets_->addItem(tr("Add preset…"));
+  for (const auto& p : method_presets()) presets_->addItem(p.label, p.spec);
+  add_ = new QComboBox();
+  add_->addItem(tr("Add method…"));
+  for (const auto& m : method_registry()) add_->addItem(QString::fromStdString(m.name));
+  auto* remove = new QPushButton(tr("Remove"));
+  row->addWidget(presets_, 1);
+  row->addWidget(add_, 1);
+  row->addWidget(remove);
+  ml->addLayout(row);
+  lay->addWidget(methods);
+
+  auto* params = new QGroupBox(tr("Parameters of the selected method"));
+  auto* pl = new QVBoxLayout(params);
+  editor_ = new QWidget();
+  form_ = new QFormLayout(editor_);
+  pl->addWidget(editor_);
+  lay->addWidget(params);
+
+  auto* len = new QGroupBox(tr("Context length n"));
+  auto* ll = new QHBoxLayout(len);
+  length_slider_ = new QSlider(Qt::Horizontal);
+  length_box_ = new QSpinBox();
+  length_box_->setRange(2, 1 << 20);
+  length_box_->setSuffix(tr(" tokens"));
+  ll->addWidget(length_slider_, 1);
+  ll->addWidget(length_box_);
+  lay->addWidget(len);
+  lay->addStretch(1);
+
+  connect(presets_, &QComboBox::activated, this, [this](int i) {
+    if (i > 0) add_spec(expand_preset(presets_->itemData(i).toString(), state_->config.train_len));
+    presets_->setCurrentIndex(0);
+  });
+  connect(add_, &QComboBox::activated, this, [this](int i) {
+    if (i <= 0) return;
+    const MethodInfo* info = find_method(add_->itemText(i).toStdString());
+    add_->setCurrentIndex(0);
+    if (!info) return;
+    // Fill required values with sensible starting points.
+    QString spec = QString::fromStdString(info->name), sep = ":";
+    const int L = state_->config.train_len;
+    for (const auto& p : info->params)
+      if (p.default_value.empty()) {
+        QString v = p.key == "window" ? QString::number(std::max(1, L / 2)) : p.key == "group" ? "4" : p.key == "k" ? "16" : "4";
+        spec += sep + QString::fromStdString(p.key) + "=" + v;
+        sep = ",";
+      }
+    add_spec(spec);
+  });
+  connect(remove, &QPushButton::clicked, this, [this] {
+    if (list_->count() > 1) delete list_->takeItem(list_->currentRow());
+    commit();
+  });
+  connect(list_, &QListWidget::currentRowChanged, this, [this] { rebuild_editor(); });
+  // Length: the slider moves in quarter-octaves; the field is exact.
+  length_slider_->setRange(4 * 4, 4 * 20);  // 2^4 … 2^20
+  connect(length_slider_, &QSlider::valueChanged, this, [this](int v) {
+    const int n = (int)std::lround(std::pow(2.0, v / 4.0));
+    if (std::abs(n - length_box_->value()) * 8 > n) length_box_->setValue(n);
+  });
+  connect(length_box_, &QSpinBox::valueChanged, this, [this](int n) {
+    QSignalBlocker b(length_slider_);
+    length_slider_->setValue((int)std::lround(4 * std::log2(std::max(2, n))));
+    state_->set_length(n);
+  });
+}
+
+void MethodPanel::sync_from_state() {
+  QSignalBlocker b(list_);
+  list_->clear();
+  for (const auto& s : state_->method_specs()) list_->addItem(s);
+  list_->setCurrentRow(0);
+  QSignalBlocker b2(length_box_);
+  length_box_->setMaximum(state_->max_length);
+  length_slider_->setMaximum((int)std::ceil(4 * std::log2(std::max(16, state_->max_length))));
+  length_box_->setValue(state_->length);
+  QSignalBlocker b3(length_slider_);
+  length_slider_->setValue((int)std::lround(4 * std::log2(std::max(2, state_->length))));
+  rebuild_editor();
+}
+
+void MethodPanel::add_spec(const QString& spec) {
+  if (!parse_method_spec(spec.toStdString())) return;
+  list_->addItem(spec);
+  list_->setCurrentRow(list_->count() - 1);
+  commit();
+}
+
+void MethodPanel::commit() {
+  std::vector<MethodParams> ms;
+  for (int i = 0; i < list_->count(); ++i) {
+    auto p = parse_method_spec(list_->item(i)->text().toStdString());
+    if (p) ms.push_back(p.value());
+  }
+  state_->set_methods(ms);
+}
+
+void MethodPanel::rebuild_editor() {
+  while (form_->rowCount() > 0) form_->removeRow(0);
+  auto* item = list_->currentItem();
+  if (!item) return;
+  auto parsed = parse_method_spec(item->text().toStdString());
+  if (!parsed) return;
+  const MethodParams current = parsed.value();
+  const MethodInfo& info = method_info(current.method);
+  form_->addRow(new QLabel(QString("<b>%1</b><br><small>%2<br>source: %3</small>")
+                               .arg(QString::fromStdString(info.name), QString::fromStdString(info.formula).toHtmlEscaped(),
+                                    QString::fromStdString(info.source).toHtmlEscaped())));
+  // Every editor rewrites the item's spec from the editors' values.
+  auto keys = std::make_shared<std::vector<std::pair<std::string, std::function<QString()>>>>();
+  auto update_spec = [this, item, keys, name = info.name] {
+    QString spec = QString::fromStdString(name), sep = ":";
+    for (const auto& [k, get] : *keys) {
+      spec += sep + QString::fromStdString(k) + "=" + get();
+      sep = ",";
+    }
+    auto p = parse_method_spec(spec.toStdString());
+    if (!p) return;  // the editors' ranges keep values valid; a cross-check may still refuse
+    item->setText(QString::fromStdString(method_spec_string(p.value())));
+    commit();
+  };
+  const std::string canonical = method_spec_string(current);
+  auto value_of = [&](const std::string& key, const std::string& fallback) {
+    auto pos = canonical.find(key + "=");
+    if (pos == std::string::npos || (pos > 0 && canonical[pos - 1] != ':' && canonical[pos - 1] != ',')) return fallback;
+    auto end = canonical.find(',', pos);
+    return canonical.substr(pos + key.size() + 1, end == std::string::npos ? std::string::npos : end - pos - key.size() - 1);
+  };
+  for (const auto& prm : info.params) {
+    const QString label = QString::fromStdString(prm.key);
+    const std::string val = value_of(prm.key, prm.default_value.empty() ? "1" : prm.default_value);
+    QWidget* w = nullptr;
+    if (prm.key == "cache") {
+      auto* c = new QComboBox();
+      c->addItems({"rotated", "raw"});
+      c->setCurrentText(QString::fromStdString(val));
+      connect(c, &QComboBox::currentIndexChanged, this, update_spec);
+      keys->push_back({prm.key, [c] { return c->currentText(); }});
+      w = c;
+    } else if (prm.accepted.rfind("0, 1", 0) == 0) {
+      auto* c = new QCheckBox();
+      c->setChecked(val == "1");
+      connect(c, &QCheckBox::toggled, this, update_spec);
+      keys->push_back({prm.key, [c] { return QString(c->isChecked() ? "1" : "0"); }});
+      w = c;
+    } else if (prm.accepted.find("whole number") != std::string::npos) {
+      auto* box = new QSpinBox();
+      box->setRange(prm.key == "sinks" ? 0 : 1, 1 << 24);
+      box->setValue(std::stoi(val));
+      auto* slider = new QSlider(Qt::Horizontal);
+      slider->setRange(0, 80);  // quarter-octaves: 1 … 2^20
+      slider->setValue((int)std::lround(4 * std::log2(std::max(1, box->value()))));
+      connect(slider, &QSlider::valueChanged, box, [box](int v) { box->setValue((int)std::lround(std::pow(2.0, v / 4.0))); });
+      connect(box, &QSpinBox::valueChanged, this, update_spec);
+      keys->push_back({prm.key, [box] { return QString::number(box->value()); }});
+      auto* rowW = new QWidget();
+      auto* h = new QHBoxLayout(rowW);
+      h->setContentsMargins(0, 0, 0, 0);
+      h->addWidget(slider, 1);
+      h->addWidget(box);
+      w = rowW;
+    } else {
+      auto* box = new QDoubleSpinBox();
+      box->setDecimals(4);
+      box->setRange(prm.key == "attention_factor" ? 0.0 : 0.0001, prm.key == "attention_factor" ? 100.0 : 1e6);
+      if (prm.key == "attention_factor") box->setSpecialValueText("auto");
+      box->setValue(val == "auto" ? 0.0 : std::stod(val));
+      box->setSingleStep(0.25);
+      auto* slider = new QSlider(Qt::Horizontal);
+      slider->setRange(0, 64);  // 1 … 2^8 in eighth-octaves, live
+      slider->setValue((int)std::lround(8 * std::log2(std::max(1.0, box->value()))));
+      connect(slider, &QSlider::valueChanged, box, [box](int v) { box->setValue(std::pow(2.0, v / 8.0)); });
+      connect(box, &QDoubleSpinBox::valueChanged, this, update_spec);
+      keys->push_back({prm.key, [box, af = prm.key == "attention_factor"] {
+                         return af && box->value() == 0.0 ? QString("auto") : QString::number(box->value(), 'g', 8);
+                       }});
+      auto* rowW = new QWidget();
+      auto* h = new QHBoxLayout(rowW);
+      h->setContentsMargins(0, 0, 0, 0);
+      h->addWidget(slider, 1);
+      h->addWidget(box);
+      w = rowW;
+    }
+    w->setToolTip(QString::fromStdString(prm.meaning + "; " + prm.accepted));
+    form_->addRow(label, w);
+  }
+}
+
+}  // namespace ls::app

@@ -1,0 +1,164 @@
+#include "app/views/attention_view.h"
+
+#include <QHBoxLayout>
+#include <QHeaderView>
+#include <QJsonArray>
+#include <QMouseEvent>
+#include <QPainter>
+#include <QVBoxLayout>
+#include <cmath>
+
+namespace ls::app {
+
+namespace {
+// A mini-map that reports clicks.
+class ClickLabel : public QLabel {
+ public:
+  std::function<void()> on_click;
+  void mousePressEvent(QMouseEvent*) override {
+    if (on_click) on_click();
+  }
+};
+}  // namespace
+
+AttentionView::AttentionView(AppState* s, QWidget* parent) : View(s, parent) {
+  auto* lay = new QHBoxLayout(this);
+  auto* left = new QVBoxLayout();
+  auto* bar = new QHBoxLayout();
+  method_ = new QComboBox();
+  layer_ = new QSpinBox();
+  head_ = new QSpinBox();
+  log_ = new QCheckBox(tr("log colour scale"));
+  log_->setChecked(true);
+  bar->addWidget(new QLabel(tr("method")));
+  bar->addWidget(method_, 1);
+  bar->addWidget(new QLabel(tr("layer")));
+  bar->addWidget(layer_);
+  bar->addWidget(new QLabel(tr("head")));
+  bar->addWidget(head_);
+  bar->addWidget(log_);
+  left->addLayout(bar);
+  heat_ = new HeatmapWidget();
+  left->addWidget(heat_, 1);
+  readout_ = new QLabel(tr("hover: query m, key j, probability"));
+  left->addWidget(readout_);
+  lay->addLayout(left, 3);
+  auto* right = new QVBoxLayout();
+  right->addWidget(new QLabel(tr("Heads of this layer (click to pick)")));
+  grid_ = new QGridLayout();
+  right->addLayout(grid_);
+  table_ = new QTableWidget(0, 3);
+  table_->setHorizontalHeaderLabels({tr("head"), tr("entropy (nats)"), tr("mean distance")});
+  table_->horizontalHeader()->setSectionResizeMode(QHeaderView::Stretch);
+  table_->verticalHeader()->hide();
+  right->addWidget(table_, 1);
+  lay->addLayout(right, 1);
+  connect(heat_, &HeatmapWidget::hovered, readout_, &QLabel::setText);
+  connect(log_, &QCheckBox::toggled, heat_, &HeatmapWidget::set_log_scale);
+  heat_->set_log_scale(true);
+  auto changed = [this] {
+    state_->set_selection(layer_->value(), head_->value());
+    emit request();
+  };
+  connect(layer_, &QSpinBox::valueChanged, this, changed);
+  connect(head_, &QSpinBox::valueChanged, this, changed);
+  connect(method_, &QComboBox::currentIndexChanged, this, [this] { emit request(); });
+}
+
+void AttentionView::refresh() {
+  {
+    QSignalBlocker b1(method_), b2(layer_), b3(head_);
+    const QString cur = method_->currentText();
+    method_->clear();
+    method_->addItems(state_->method_specs());
+    int i = method_->findText(cur);
+    method_->setCurrentIndex(std::max(0, i));
+    layer_->setRange(0, std::max(0, state_->config.n_layers - 1));
+    head_->setRange(0, std::max(0, state_->config.n_heads - 1));
+    layer_->setValue(state_->layer);
+    head_->setValue(state_->head);
+  }
+  auto snap = state_->attention;
+  if (!snap) return;
+  const AttentionMap& m = snap->map;
+  const int side = m.pooled ? m.pooled : m.n;
+  heat_->set_data(side, side, m.probs,
+                  QString("%1 · layer %2 · head %3 · n = %4%5")
+                      .arg(snap->method)
+                      .arg(m.layer)
+                      .arg(m.head)
+                      .arg(m.n)
+                      .arg(m.pooled ? QString(" (max-pooled to %1×%1)").arg(m.pooled) : ""));
+  const int n = m.n;
+  heat_->set_readout([n, side](int r, int c, float p) {
+    return QString("query m ≈ %1, key j ≈ %2, p = %3").arg((long long)r * n / side).arg((long long)c * n / side).arg(p, 0, 'g', 4);
+  });
+  // Mini-maps and per-head figures.
+  for (auto* w : minimaps_) w->deleteLater();
+  minimaps_.clear();
+  table_->setRowCount((int)m.heads.size());
+  const int cols = 4;
+  for (int h = 0; h < (int)m.heads.size(); ++h) {
+    const HeadSummary& hs = m.heads[h];
+    QImage img(kMinimap, kMinimap, QImage::Format_RGB32);
+    float mx = 1e-9f;
+    for (float v : hs.minimap) mx = std::max(mx, v);
+    for (int y = 0; y < kMinimap; ++y)
+      for (int x = 0; x < kMinimap; ++x) {
+        float v = std::sqrt(hs.minimap[(size_t)y * kMinimap + x] / mx);
+        img.setPixel(x, y, qRgb((int)(255 * v), (int)(200 * v * v), (int)(90 + 100 * (1 - v))));
+      }
+    auto* lbl = new ClickLabel();
+    lbl->setPixmap(QPixmap::fromImage(img.scaled(56, 56)));
+    lbl->setToolTip(QString("head %1: entropy %2 nats, mean distance %3 tokens").arg(h).arg(hs.mean_entropy, 0, 'f', 2).arg(hs.mean_distance, 0, 'f', 1));
+    lbl->setStyleSheet(h == m.head ? "border: 2px solid #d33;" : "border: 2px solid transparent;");
+    lbl->on_click = [this, h] { head_->setValue(h); };
+    grid_->addWidget(lbl, h / cols, h % cols);
+    lbl->show();
+    minimaps_.push_back(lbl);
+    table_->setItem(h, 0, new QTableWidgetItem(QString::number(h)));
+    table_->setItem(h, 1, new QTableWidgetItem(QString::number(hs.mean_entropy, 'f', 3)));
+    table_->setItem(h, 2, new QTableWidgetItem(QString::number(hs.mean_distance, 'f', 1)));
+  }
+}
+
+QJsonObject AttentionView::data_json() const {
+  auto snap = state_->attention;
+  if (!snap) return {{"view", view_name()}};
+  const AttentionMap& m = snap->map;
+  const int side = m.pooled ? m.pooled : m.n;
+  QJsonArray rows, heads;
+  for (int r = 0; r < side; ++r) {
+    QJsonArray row;
+    for (int c = 0; c < side; ++c) row << m.probs[(size_t)r * side + c];
+    rows << row;
+  }
+  for (const auto& hs : m.heads) heads << QJsonObject{{"mean_entropy", hs.mean_entropy}, {"mean_distance", hs.mean_distance}};
+  return {{"view", view_name()}, {"method", snap->method}, {"layer", m.layer}, {"head", m.head}, {"n", m.n},
+          {"pooled", m.pooled}, {"attention", rows}, {"heads", heads}};
+}
+
+QString AttentionView::data_csv() const {
+  auto snap = state_->attention;
+  if (!snap) return {};
+  const AttentionMap& m = snap->map;
+  const int side = m.pooled ? m.pooled : m.n;
+  QString out = "row,col,probability\n";
+  for (int r = 0; r < side; ++r)
+    for (int c = 0; c <= r; ++c)  // causal: keys up to the query
+      out += QString("%1,%2,%3\n").arg(r).arg(c).arg(m.probs[(size_t)r * side + c]);
+  return out;
+}
+
+QJsonObject AttentionView::view_state() const {
+  return {{"layer", layer_->value()}, {"head", head_->value()}, {"log", log_->isChecked()}, {"method", method_->currentText()}};
+}
+
+void AttentionView::restore_state(const QJsonObject& o) {
+  log_->setChecked(o["log"].toBool(true));
+  state_->set_selection(o["layer"].toInt(), o["head"].toInt());
+  refresh();
+  method_->setCurrentText(o["method"].toString());
+}
+
+}  // namespace ls::app

@@ -1,0 +1,47 @@
+// Attention: the probabilities of one layer and head on the current document at
+// the current length (pooled past 1024 tokens; zoom for detail), log or linear
+// colour scale, a grid of per-head mini-maps to pick a head, and the entropy and
+// mean attention distance of every head.
+#pragma once
+
+#include <QCheckBox>
+#include <QComboBox>
+#include <QGridLayout>
+#include <QLabel>
+#include <QSpinBox>
+#include <QTableWidget>
+
+#include "app/heatmap_widget.h"
+#include "app/views/view.h"
+
+namespace ls::app {
+
+class AttentionView : public View {
+  Q_OBJECT
+ public:
+  explicit AttentionView(AppState* s, QWidget* parent = nullptr);
+  QString view_name() const override { return "attention"; }
+  void refresh() override;
+  bool has_content() const override { return heat_->rows() > 0; }
+  QJsonObject data_json() const override;
+  QString data_csv() const override;
+  QJsonObject view_state() const override;
+  void restore_state(const QJsonObject& o) override;
+  QString method() const { return method_->currentText(); }
+
+ signals:
+  void request();  // layer, head or method changed: the main window starts a run
+
+ private:
+  QComboBox* method_;
+  QSpinBox* layer_;
+  QSpinBox* head_;
+  QCheckBox* log_;
+  HeatmapWidget* heat_;
+  QLabel* readout_;
+  QGridLayout* grid_;
+  QTableWidget* table_;
+  std::vector<QLabel*> minimaps_;
+};
+
+}  // namespace ls::app

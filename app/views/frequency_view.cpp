@@ -1,0 +1,200 @@
+#include "app/views/frequency_view.h"
+
+#include <QJsonArray>
+#include <QVBoxLayout>
+#include <QtCharts/QLineSeries>
+#include <QtCharts/QLogValueAxis>
+#include <QtCharts/QScatterSeries>
+#include <QtCharts/QValueAxis>
+#include <cmath>
+
+#include "app/views/palette.h"
+#include "core/position/spec.h"
+#include "core/position/tables.h"
+
+namespace ls::app {
+
+FrequencyView::FrequencyView(AppState* s, QWidget* parent) : View(s, parent) {
+  auto* lay = new QVBoxLayout(this);
+  legend_ = new QLabel();
+  legend_->setWordWrap(true);
+  lay->addWidget(legend_);
+  top_ = new QChartView(new QChart());
+  bottom_ = new QChartView(new QChart());
+  for (auto* v : {top_, bottom_}) {
+    v->setRenderHint(QPainter::Antialiasing);
+    lay->addWidget(v);
+  }
+}
+
+namespace {
+
+QLineSeries* line(const QString& name, const std::vector<double>& x, const std::vector<double>& y, Qt::PenStyle st,
+                  QColor colour, double width = 2.0) {
+  auto* s = new QLineSeries();
+  s->setName(name);
+  QList<QPointF> pts;
+  for (size_t i = 0; i < x.size(); ++i)
+    if (std::isfinite(y[i]) && y[i] > 0) pts << QPointF(x[i], y[i]);
+  s->replace(pts);
+  QPen pen(colour);
+  pen.setStyle(st);
+  pen.setWidthF(width);
+  s->setPen(pen);
+  return s;
+}
+
+void axes(QChart* c, const QString& xt, const QString& yt, double xmax, bool logy) {
+  auto* ax = new QValueAxis();
+  ax->setTitleText(xt);
+  ax->setRange(0, std::max(1.0, xmax));
+  ax->setTickCount((int)std::min(17.0, std::max(1.0, xmax) + 1));
+  ax->setLabelFormat("%d");
+  c->addAxis(ax, Qt::AlignBottom);
+  QAbstractAxis* ay;
+  if (logy) {
+    auto* l = new QLogValueAxis();
+    l->setBase(10);
+    l->setLabelFormat("%.0e");
+    ay = l;
+  } else {
+    ay = new QValueAxis();
+  }
+  ay->setTitleText(yt);
+  // Range over the data (a log axis does not follow series attached later).
+  double lo = INFINITY, hi = -INFINITY;
+  for (auto* s : c->series())
+    for (const QPointF& p : static_cast<QXYSeries*>(s)->points())
+      if (p.y() > 0) lo = std::min(lo, p.y()), hi = std::max(hi, p.y());
+  if (std::isfinite(lo)) ay->setRange(logy ? lo / 1.5 : 0.0, hi * 1.5);
+  c->addAxis(ay, Qt::AlignLeft);
+  c->legend()->setVisible(false);  // the view's own legend line names the curves
+  for (auto* s : c->series()) {
+    s->attachAxis(ax);
+    s->attachAxis(ay);
+  }
+}
+
+}  // namespace
+
+void FrequencyView::refresh() {
+  series_.clear();
+  for (auto* v : {top_, bottom_}) {
+    v->chart()->removeAllSeries();
+    for (auto* a : v->chart()->axes()) {
+      v->chart()->removeAxis(a);
+      delete a;
+    }
+  }
+  if (state_->alibi_model()) fill_alibi();
+  else fill_rope();
+}
+
+void FrequencyView::fill_rope() {
+  const PositionContext g = state_->context_at(state_->length);
+  const int half = g.rot_dim / 2;
+  std::vector<double> pairs(half);
+  for (int i = 0; i < half; ++i) pairs[i] = i;
+  QChart* c1 = top_->chart();
+  QChart* c2 = bottom_->chart();
+  c1->setTitle(QString("Angular speed θ'_i per rotary pair (radians/token), d = %1, base %2").arg(g.rot_dim).arg(g.base));
+  c2->setTitle(QString("Turns per pair: across L = %1 in training (dashed) vs across n = %2; ● = beyond anything seen in "
+                       "training").arg((int)g.train_len).arg((int)g.cur_len));
+  // Unscaled RoPE is always the reference.
+  const RopeTable ref = rope_table(MethodParams{}, g);
+  std::vector<double> train_turns(half);
+  for (int i = 0; i < half; ++i) train_turns[i] = g.train_len * ref.inv_freq[i] / (2 * kPi);
+  c1->addSeries(line("rope (reference)", pairs, ref.inv_freq, Qt::DashLine, Qt::gray, 1.5));
+  c2->addSeries(line("rope over L (training)", pairs, train_turns, Qt::DashLine, Qt::gray, 1.5));
+  series_.push_back({"rope θ", pairs, ref.inv_freq});
+  series_.push_back({"turns over L (training)", pairs, train_turns});
+  auto* unseen = new QScatterSeries();
+  unseen->setName("beyond training");
+  unseen->setMarkerSize(10);
+  unseen->setColor(QColor(200, 0, 0));
+  std::vector<double> ux, uy;
+  std::vector<std::pair<QString, QColor>> legend = {{"rope (reference, dashed)", Qt::gray}};
+  int k = 0;
+  for (const auto& m : state_->methods) {
+    if (method_is_alibi(m.method)) continue;
+    const QColor colour = series_colour(k++);
+    const QString name = QString::fromStdString(method_spec_string(m));
+    const RopeTable t = rope_table(m, g);
+    std::vector<double> turns(half);
+    for (int i = 0; i < half; ++i) {
+      // Largest relative angle the method applies at length n vs the largest seen in training.
+      // (θ' already carries any interpolation; remaps cap the relative position instead.)
+      const double reach = method_is_remap(m.method) ? relpos(m, g, (long long)g.cur_len - 1, 0) : g.cur_len;
+      turns[i] = reach * t.inv_freq[i] / (2 * kPi);
+      const double trained = g.train_len * ref.inv_freq[i];
+      if (reach * t.inv_freq[i] > trained * 1.0001 && trained < 2 * kPi) {
+        unseen->append(i, turns[i]);
+        ux.push_back(i);
+        uy.push_back(turns[i]);
+      }
+    }
+    legend.push_back({name, colour});
+    c1->addSeries(line(name, pairs, t.inv_freq, Qt::SolidLine, colour));
+    c2->addSeries(line(name + " over n", pairs, turns, Qt::SolidLine, colour));
+    series_.push_back({name + " θ'", pairs, t.inv_freq});
+    series_.push_back({name + " turns over n", pairs, turns});
+  }
+  c2->addSeries(unseen);
+  series_.push_back({"beyond training", ux, uy});
+  legend.push_back({"● pair rotates beyond anything seen in training", QColor(200, 0, 0)});
+  set_legend(legend_, legend);
+  axes(c1, "pair i", "θ'_i (rad/token)", half - 1, true);
+  axes(c2, "pair i", "turns", half - 1, true);
+}
+
+void FrequencyView::fill_alibi() {
+  const PositionContext g = state_->context_at(state_->length);
+  const int H = state_->config.n_heads;
+  std::vector<double> heads(H);
+  for (int h = 0; h < H; ++h) heads[h] = h + 1;
+  QChart* c1 = top_->chart();
+  QChart* c2 = bottom_->chart();
+  c1->setTitle(QString("ALiBi slope m_h per head (H = %1, n = %2, L = %3)").arg(H).arg((int)g.cur_len).arg((int)g.train_len));
+  c2->setTitle("Distance (tokens) at which the bias reaches -1 (dotted), -5 (dashed), -10 (solid)");
+  std::vector<std::pair<QString, QColor>> legend;
+  int k = 0;
+  for (const auto& m : state_->methods) {
+    if (!method_is_alibi(m.method)) continue;
+    const QColor colour = series_colour(k++);
+    const QString name = QString::fromStdString(method_spec_string(m));
+    auto s = alibi_slopes(m, g, H);
+    legend.push_back({name, colour});
+    c1->addSeries(line(name, heads, s, Qt::SolidLine, colour));
+    series_.push_back({name + " slope", heads, s});
+    const std::pair<double, Qt::PenStyle> levels[] = {{1, Qt::DotLine}, {5, Qt::DashLine}, {10, Qt::SolidLine}};
+    for (auto [lvl, st] : levels) {
+      std::vector<double> d(H);
+      for (int h = 0; h < H; ++h) d[h] = lvl / s[h];
+      c2->addSeries(line(name + QString(" bias -%1").arg(lvl), heads, d, st, colour, 1.5));
+      series_.push_back({name + QString(" distance to bias -%1").arg(lvl), heads, d});
+    }
+  }
+  set_legend(legend_, legend);
+  axes(c1, "head h", "slope", H, true);
+  axes(c2, "head h", "tokens", H, true);
+}
+
+QJsonObject FrequencyView::data_json() const {
+  QJsonArray arr;
+  for (const auto& c : series_) {
+    QJsonArray x, y;
+    for (double v : c.x) x << v;
+    for (double v : c.y) y << v;
+    arr << QJsonObject{{"name", c.name}, {"x", x}, {"y", y}};
+  }
+  return {{"view", view_name()}, {"length", state_->length}, {"train_len", state_->config.train_len}, {"series", arr}};
+}
+
+QString FrequencyView::data_csv() const {
+  QString out = "series,x,y\n";
+  for (const auto& c : series_)
+    for (size_t i = 0; i < c.x.size(); ++i) out += QString("\"%1\",%2,%3\n").arg(c.name).arg(c.x[i]).arg(c.y[i], 0, 'g', 17);
+  return out;
+}
+
+}  // namespace ls::app

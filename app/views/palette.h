@@ -1,0 +1,29 @@
+// Distinct line colours for the chart views (one per method, stable order).
+#pragma once
+
+#include <QColor>
+#include <QLabel>
+#include <QString>
+#include <utility>
+#include <vector>
+
+namespace ls::app {
+
+inline QColor series_colour(int i) {
+  static const QColor colours[] = {QColor(31, 119, 180), QColor(214, 39, 40),  QColor(44, 160, 44),
+                                   QColor(255, 127, 14), QColor(148, 103, 189), QColor(140, 86, 75),
+                                   QColor(227, 119, 194), QColor(23, 190, 207), QColor(188, 189, 34)};
+  return colours[i % 9];
+}
+
+// A legend line of coloured squares and names (drawn by us, so it renders the
+// same on screen, offscreen and in exported images).
+inline void set_legend(QLabel* label, const std::vector<std::pair<QString, QColor>>& entries) {
+  QString html;
+  for (const auto& [name, colour] : entries)
+    html += QString("<span style='color:%1'>&#9632;</span>&nbsp;%2&nbsp;&nbsp;&nbsp; ")
+                .arg(colour.name(), name.toHtmlEscaped());
+  label->setText(html);
+}
+
+}  // namespace ls::app

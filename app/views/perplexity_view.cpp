@@ -1,0 +1,164 @@
+#include "app/views/perplexity_view.h"
+
+#include <QHBoxLayout>
+#include <QJsonArray>
+#include <QVBoxLayout>
+#include <QtCharts/QLineSeries>
+#include <QtCharts/QValueAxis>
+#include <cmath>
+
+#include "app/views/palette.h"
+
+namespace ls::app {
+
+PerplexityView::PerplexityView(AppState* s, QWidget* parent) : View(s, parent) {
+  auto* lay = new QVBoxLayout(this);
+  auto* bar = new QHBoxLayout();
+  smooth_ = new QSpinBox();
+  smooth_->setRange(1, 4096);
+  smooth_->setValue(64);
+  smooth_->setSuffix(tr(" tokens"));
+  bar->addWidget(new QLabel(tr("moving average over")));
+  bar->addWidget(smooth_);
+  summary_ = new QLabel();
+  bar->addWidget(summary_, 1);
+  lay->addLayout(bar);
+  legend_ = new QLabel();
+  legend_->setWordWrap(true);
+  lay->addWidget(legend_);
+  chart_ = new QChartView(new QChart());
+  chart_->setRenderHint(QPainter::Antialiasing);
+  chart_->setRubberBand(QChartView::HorizontalRubberBand);
+  lay->addWidget(chart_, 1);
+  hover_ = new QLabel(tr("hover a curve to see the token; drag to zoom, right-click to zoom out"));
+  lay->addWidget(hover_);
+  connect(smooth_, &QSpinBox::valueChanged, this, [this] { refresh(); });
+}
+
+void PerplexityView::refresh() {
+  QChart* c = chart_->chart();
+  c->removeAllSeries();
+  for (auto* a : c->axes()) {
+    c->removeAxis(a);
+    delete a;
+  }
+  auto snap = state_->ppl;
+  if (!snap || snap->results.empty()) {
+    c->setTitle(tr("Per-token NLL: waiting for a model run…"));
+    return;
+  }
+  const int L = state_->config.train_len, ctx = snap->ctx, w = smooth_->value();
+  c->setTitle(QString("NLL per token (nats), windows of %1 tokens; dashed lines: position L = %2 in each window").arg(ctx).arg(L));
+  double ymax = 0;
+  QString summary;
+  std::vector<std::pair<QString, QColor>> legend;
+  for (size_t k = 0; k < snap->results.size(); ++k) {
+    const PplResult& r = snap->results[k];
+    const size_t n = r.nll.size();
+    QList<QPointF> raw, avg;
+    double run = 0;
+    for (size_t i = 0; i < n; ++i) {
+      raw << QPointF((double)i, r.nll[i]);
+      run += r.nll[i];
+      if (i >= (size_t)w) run -= r.nll[i - w];
+      avg << QPointF((double)i, run / (double)std::min<size_t>(i + 1, w));
+      ymax = std::max(ymax, avg.back().y());
+    }
+    auto* s_raw = new QLineSeries();
+    s_raw->replace(raw);
+    s_raw->setName(snap->methods[k] + " (raw)");
+    auto* s_avg = new QLineSeries();
+    s_avg->replace(avg);
+    s_avg->setName(snap->methods[k]);
+    c->addSeries(s_raw);
+    c->addSeries(s_avg);
+    s_avg->setColor(series_colour((int)k));
+    legend.push_back({snap->methods[k] + QString(" (%1-token average; raw faint)").arg(w), series_colour((int)k)});
+    QColor col = s_avg->color();
+    col.setAlpha(28);
+    QPen pr(col);
+    pr.setWidthF(0.6);
+    s_raw->setPen(pr);
+    QPen pa(s_avg->color());
+    pa.setWidthF(2.2);
+    s_avg->setPen(pa);
+    auto doc = state_->document;
+    auto hovered = [this, doc, &r = snap->results[k], name = snap->methods[k], snap](const QPointF& p, bool on) {
+      if (!on) return;
+      const size_t i = (size_t)std::llround(p.x());
+      if (i >= r.nll.size()) return;
+      hover_->setText(QString("%1 · token %2 (window position %3): NLL %4, rank of the true token %5")
+                          .arg(name)
+                          .arg(i + 1)
+                          .arg(r.position[i])
+                          .arg(r.nll[i], 0, 'f', 3)
+                          .arg(r.rank.empty() ? -1 : r.rank[i]));
+      if (doc && i + 1 < (size_t)doc->pieces.size()) hover_->setText(hover_->text() + QString(" · “%1”").arg(doc->pieces[(int)i + 1]));
+    };
+    connect(s_avg, &QLineSeries::hovered, this, hovered);
+    connect(s_raw, &QLineSeries::hovered, this, hovered);
+    summary += QString("%1: mean %2 nats (ppl %3)   ").arg(snap->methods[k]).arg(r.mean_nll, 0, 'f', 3).arg(r.ppl, 0, 'f', 2);
+  }
+  // Markers at L inside each window.
+  const size_t total = snap->results[0].nll.size();
+  for (size_t w0 = 0; w0 < total; w0 += ctx) {
+    if (L >= ctx) break;
+    auto* m = new QLineSeries();
+    m->append((double)(w0 + L), 0);
+    m->append((double)(w0 + L), ymax * 1.6 + 1);
+    QPen pen(Qt::gray);
+    pen.setStyle(Qt::DashLine);
+    m->setPen(pen);
+    c->addSeries(m);
+  }
+  legend.push_back({QString("position L = %1 in each window (dashed)").arg(L), Qt::gray});
+  set_legend(legend_, legend);
+  auto* ax = new QValueAxis();
+  ax->setTitleText(tr("predicted token (document position)"));
+  ax->setLabelFormat("%d");
+  ax->setRange(0, (double)total);
+  auto* ay = new QValueAxis();
+  ay->setTitleText(tr("NLL (nats)"));
+  ay->setRange(0, std::max(1.0, ymax * 1.6));
+  c->addAxis(ax, Qt::AlignBottom);
+  c->addAxis(ay, Qt::AlignLeft);
+  c->legend()->setVisible(false);  // the view's own legend line names the curves
+  for (auto* s : c->series()) {
+    s->attachAxis(ax);
+    s->attachAxis(ay);
+  }
+  summary_->setText(summary);
+}
+
+QJsonObject PerplexityView::data_json() const {
+  auto snap = state_->ppl;
+  if (!snap) return {{"view", view_name()}};
+  QJsonArray runs;
+  for (size_t k = 0; k < snap->results.size(); ++k) {
+    const PplResult& r = snap->results[k];
+    QJsonArray nll, pos, rank;
+    for (size_t i = 0; i < r.nll.size(); ++i) {
+      nll << r.nll[i];
+      pos << r.position[i];
+      rank << (r.rank.empty() ? 0 : r.rank[i]);
+    }
+    runs << QJsonObject{{"method", snap->methods[k]}, {"mean_nll", r.mean_nll}, {"ppl", r.ppl}, {"nll", nll},
+                        {"window_position", pos}, {"rank", rank}};
+  }
+  return {{"view", view_name()}, {"ctx", snap->ctx}, {"train_len", state_->config.train_len}, {"runs", runs}};
+}
+
+QString PerplexityView::data_csv() const {
+  auto snap = state_->ppl;
+  if (!snap) return {};
+  QString out = "method,token,window_position,target,nll,rank\n";
+  for (size_t k = 0; k < snap->results.size(); ++k) {
+    const PplResult& r = snap->results[k];
+    for (size_t i = 0; i < r.nll.size(); ++i)
+      out += QString("\"%1\",%2,%3,%4,%5,%6\n").arg(snap->methods[k]).arg(i + 1).arg(r.position[i]).arg(r.target[i])
+                 .arg(r.nll[i], 0, 'g', 10).arg(r.rank.empty() ? 0 : r.rank[i]);
+  }
+  return out;
+}
+
+}  // namespace ls::app

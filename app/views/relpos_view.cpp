@@ -1,0 +1,115 @@
+#include "app/views/relpos_view.h"
+
+#include <QHBoxLayout>
+#include <QJsonArray>
+#include <QVBoxLayout>
+#include <cmath>
+
+#include "core/position/spec.h"
+
+namespace ls::app {
+
+constexpr int kMaxSide = 1024;
+
+RelposView::RelposView(AppState* s, QWidget* parent) : View(s, parent) {
+  auto* lay = new QVBoxLayout(this);
+  auto* bar = new QHBoxLayout();
+  a_ = new QComboBox();
+  b_ = new QComboBox();
+  diff_ = new QCheckBox(tr("difference A − B"));
+  bar->addWidget(new QLabel(tr("method A")));
+  bar->addWidget(a_, 1);
+  bar->addWidget(diff_);
+  bar->addWidget(new QLabel(tr("method B")));
+  bar->addWidget(b_, 1);
+  lay->addLayout(bar);
+  heat_ = new HeatmapWidget();
+  lay->addWidget(heat_, 1);
+  readout_ = new QLabel(tr("hover a cell: query m, key j, r(m, j); wheel zooms, drag pans, double-click resets"));
+  lay->addWidget(readout_);
+  connect(heat_, &HeatmapWidget::hovered, readout_, &QLabel::setText);
+  for (auto* c : {a_, b_}) connect(c, &QComboBox::currentIndexChanged, this, [this] { refresh(); });
+  connect(diff_, &QCheckBox::toggled, this, [this] { refresh(); });
+}
+
+void RelposView::refresh() {
+  const QStringList specs = state_->method_specs();
+  for (auto* c : {a_, b_}) {
+    QString cur = c->currentText();
+    QSignalBlocker block(c);
+    c->clear();
+    c->addItems(specs);
+    c->addItem("rope");
+    int i = c->findText(cur);
+    c->setCurrentIndex(i >= 0 ? i : (c == b_ ? c->count() - 1 : 0));
+  }
+  auto pa = parse_method_spec(a_->currentText().toStdString());
+  auto pb = parse_method_spec(b_->currentText().toStdString());
+  if (!pa || !pb) return;
+  n_ = state_->length;
+  side_ = std::min(n_, kMaxSide);
+  const PositionContext g = state_->context_at(n_);
+  const bool diff = diff_->isChecked();
+  std::vector<float> v((size_t)side_ * side_, NAN);
+  auto value = [&](const MethodParams& p, long long m, long long j) -> double {
+    return position_visible(p, m, j) ? relpos(p, g, m, j) : NAN;
+  };
+  for (int r = 0; r < side_; ++r) {
+    const long long m = (long long)r * n_ / side_;
+    for (int c = 0; c < side_; ++c) {
+      const long long j = (long long)c * n_ / side_;
+      double x = value(pa.value(), m, j);
+      if (diff) x -= value(pb.value(), m, j);
+      v[(size_t)r * side_ + c] = (float)x;
+    }
+  }
+  heat_->set_diverging(diff);
+  heat_->set_data(side_, side_, std::move(v),
+                  diff ? QString("r(m, j): %1 − %2, n = %3").arg(a_->currentText(), b_->currentText()).arg(n_)
+                       : QString("r(m, j) of %1, n = %2%3")
+                             .arg(a_->currentText())
+                             .arg(n_)
+                             .arg(side_ < n_ ? QString(" (every %1th position)").arg((double)n_ / side_, 0, 'g', 3) : ""));
+  heat_->set_readout([this](int r, int c, float x) {
+    const long long m = (long long)r * n_ / side_, j = (long long)c * n_ / side_;
+    return QString("m = %1, j = %2, r = %3").arg(m).arg(j).arg(std::isfinite(x) ? QString::number(x, 'g', 6) : "masked");
+  });
+}
+
+QJsonObject RelposView::data_json() const {
+  QJsonArray rows;
+  const auto& v = heat_->values();
+  for (int r = 0; r < heat_->rows(); ++r) {
+    QJsonArray row;
+    for (int c = 0; c < heat_->cols(); ++c) {
+      float x = v[(size_t)r * heat_->cols() + c];
+      row << (std::isfinite(x) ? QJsonValue(x) : QJsonValue());
+    }
+    rows << row;
+  }
+  return {{"view", view_name()}, {"method_a", a_->currentText()}, {"method_b", diff_->isChecked() ? b_->currentText() : ""},
+          {"length", n_}, {"side", side_}, {"relpos", rows}};
+}
+
+QString RelposView::data_csv() const {
+  QString out = "m,j,r\n";
+  const auto& v = heat_->values();
+  for (int r = 0; r < heat_->rows(); ++r)
+    for (int c = 0; c < heat_->cols(); ++c) {
+      float x = v[(size_t)r * heat_->cols() + c];
+      if (std::isfinite(x)) out += QString("%1,%2,%3\n").arg((long long)r * n_ / side_).arg((long long)c * n_ / side_).arg(x);
+    }
+  return out;
+}
+
+QJsonObject RelposView::view_state() const {
+  return {{"method_a", a_->currentText()}, {"method_b", b_->currentText()}, {"difference", diff_->isChecked()}};
+}
+
+void RelposView::restore_state(const QJsonObject& o) {
+  diff_->setChecked(o["difference"].toBool());
+  a_->setCurrentText(o["method_a"].toString());
+  b_->setCurrentText(o["method_b"].toString());
+}
+
+}  // namespace ls::app

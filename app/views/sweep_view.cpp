@@ -1,0 +1,146 @@
+#include "app/views/sweep_view.h"
+
+#include <QHBoxLayout>
+#include <QJsonArray>
+#include <QLabel>
+#include <QVBoxLayout>
+#include <QtCharts/QLineSeries>
+#include <QtCharts/QLogValueAxis>
+#include <QtCharts/QValueAxis>
+#include <cmath>
+
+#include "app/views/palette.h"
+#include <map>
+
+namespace ls::app {
+
+SweepView::SweepView(AppState* s, QWidget* parent) : View(s, parent) {
+  auto* lay = new QVBoxLayout(this);
+  auto* bar = new QHBoxLayout();
+  lengths_ = new QLineEdit();
+  lengths_->setToolTip(tr("context lengths, comma-separated"));
+  run_ = new QPushButton(tr("Run sweep"));
+  bar->addWidget(new QLabel(tr("lengths")));
+  bar->addWidget(lengths_, 1);
+  bar->addWidget(run_);
+  lay->addLayout(bar);
+  legend_ = new QLabel();
+  legend_->setWordWrap(true);
+  lay->addWidget(legend_);
+  chart_ = new QChartView(new QChart());
+  chart_->setRenderHint(QPainter::Antialiasing);
+  lay->addWidget(chart_, 1);
+  connect(run_, &QPushButton::clicked, this, &SweepView::request);
+}
+
+void SweepView::suggest_lengths() {
+  const int L = state_->config.train_len;
+  QStringList out;
+  for (int n : {L / 2, L, 2 * L, 4 * L, 8 * L})
+    if (n >= 16 && n <= state_->max_length) out << QString::number(n);
+  lengths_->setText(out.join(","));
+}
+
+QList<int> SweepView::lengths() const {
+  QList<int> out;
+  for (const auto& p : lengths_->text().split(',', Qt::SkipEmptyParts)) {
+    bool ok = false;
+    int n = p.trimmed().toInt(&ok);
+    if (ok && n >= 2) out << n;
+  }
+  return out;
+}
+
+void SweepView::refresh() {
+  if (lengths_->text().isEmpty()) suggest_lengths();
+  QChart* c = chart_->chart();
+  c->removeAllSeries();
+  for (auto* a : c->axes()) {
+    c->removeAxis(a);
+    delete a;
+  }
+  auto snap = state_->sweep;
+  if (!snap) {
+    c->setTitle(tr("Mean NLL vs context length: press “Run sweep”"));
+    return;
+  }
+  const int L = state_->config.train_len;
+  c->setTitle(QString("Mean NLL vs context length (training length L = %1, dashed)").arg(L));
+  std::map<std::string, QLineSeries*> by_method;
+  double ymin = 1e9, ymax = 0, xmin = 1e9, xmax = 0;
+  for (const auto& cell : snap->result.cells) {
+    auto*& s = by_method[cell.method];
+    if (!s) {
+      s = new QLineSeries();
+      s->setName(QString::fromStdString(cell.method));
+      s->setPointsVisible(true);
+    }
+    s->append(cell.ctx, cell.mean_nll);
+    ymin = std::min(ymin, cell.mean_nll);
+    ymax = std::max(ymax, cell.mean_nll);
+    xmin = std::min(xmin, (double)cell.ctx);
+    xmax = std::max(xmax, (double)cell.ctx);
+  }
+  std::vector<std::pair<QString, QColor>> legend;
+  int k = 0;
+  for (auto& [name, s] : by_method) {
+    c->addSeries(s);
+    s->setColor(series_colour(k));
+    legend.push_back({QString::fromStdString(name), series_colour(k++)});
+  }
+  legend.push_back({QString("training length L = %1 (dashed)").arg(L), Qt::gray});
+  set_legend(legend_, legend);
+  auto* marker = new QLineSeries();
+  marker->append(L, std::max(0.0, ymin - 0.2));
+  marker->append(L, ymax + 0.2);
+  QPen pen(Qt::gray);
+  pen.setStyle(Qt::DashLine);
+  marker->setPen(pen);
+  c->addSeries(marker);
+  auto* ax = new QLogValueAxis();
+  ax->setBase(2);
+  ax->setLabelFormat("%d");
+  ax->setTitleText(tr("context length"));
+  ax->setRange(std::min(xmin, (double)L) / 1.3, std::max(xmax, (double)L) * 1.3);
+  auto* ay = new QValueAxis();
+  ay->setTitleText(tr("mean NLL (nats)"));
+  ay->setRange(std::max(0.0, ymin - 0.2), ymax + 0.2);
+  c->addAxis(ax, Qt::AlignBottom);
+  c->addAxis(ay, Qt::AlignLeft);
+  c->legend()->setVisible(false);  // the view's own legend line names the curves
+  for (auto* s : c->series()) {
+    s->attachAxis(ax);
+    s->attachAxis(ay);
+  }
+}
+
+QJsonObject SweepView::data_json() const {
+  auto snap = state_->sweep;
+  if (!snap) return {{"view", view_name()}};
+  QJsonArray cells, edges;
+  for (int e : snap->result.edges) edges << e;
+  for (const auto& c : snap->result.cells) {
+    QJsonArray b;
+    for (double x : c.bucket_nll) b << (std::isfinite(x) ? QJsonValue(x) : QJsonValue());
+    cells << QJsonObject{{"method", QString::fromStdString(c.method)}, {"ctx", c.ctx}, {"mean_nll", c.mean_nll},
+                         {"windows", c.windows}, {"bucket_nll", b}};
+  }
+  return {{"view", view_name()}, {"train_len", state_->config.train_len}, {"buckets", edges}, {"results", cells}};
+}
+
+QString SweepView::data_csv() const {
+  auto snap = state_->sweep;
+  if (!snap) return {};
+  QString out = "method,ctx,windows,mean_nll";
+  for (size_t b = 0; b + 1 < snap->result.edges.size(); ++b)
+    out += QString(",nll_%1_%2").arg(snap->result.edges[b]).arg(snap->result.edges[b + 1]);
+  out += "\n";
+  for (const auto& c : snap->result.cells) {
+    out += QString("\"%1\",%2,%3,%4").arg(QString::fromStdString(c.method)).arg(c.ctx).arg(c.windows).arg(c.mean_nll, 0, 'g', 10);
+    for (double x : c.bucket_nll) out += "," + (std::isfinite(x) ? QString::number(x, 'g', 10) : QString());
+    out += "\n";
+  }
+  return out;
+}
+
+}  // namespace ls::app

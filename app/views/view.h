@@ -1,0 +1,29 @@
+// What every view offers the main window: a name, a redraw from AppState, and
+// export of what it shows (image via the widget; data as CSV and JSON; its state).
+#pragma once
+
+#include <QJsonObject>
+#include <QString>
+#include <QWidget>
+
+#include "app/app_state.h"
+
+namespace ls::app {
+
+class View : public QWidget {
+  Q_OBJECT
+ public:
+  View(AppState* state, QWidget* parent = nullptr) : QWidget(parent), state_(state) {}
+  virtual QString view_name() const = 0;      // "frequencies", "relpos", …
+  virtual void refresh() = 0;                 // redraw from the state
+  virtual bool has_content() const = 0;       // something is plotted
+  virtual QJsonObject data_json() const = 0;  // the plotted data
+  virtual QString data_csv() const = 0;
+  virtual QJsonObject view_state() const { return {}; }
+  virtual void restore_state(const QJsonObject&) {}
+
+ protected:
+  AppState* state_;
+};
+
+}  // namespace ls::app
