@@ -1,0 +1,246 @@
+// The desktop app under the offscreen platform: every view renders for the
+// bundled model, method changes move the plotted data as the math says, cancel is
+// prompt, bad input leaves the app usable, exports and sessions work. Screenshots
+// of every view are written to the build folder.
+#include <QDir>
+#include <QElapsedTimer>
+#include <QFile>
+#include <QImage>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QSignalSpy>
+#include <QTemporaryDir>
+#include <QtTest>
+
+#include "app/main_window.h"
+#include "app/views/view.h"
+
+using ls::app::MainWindow;
+
+namespace {
+
+const QString kModel = LONGSCOPE_RESOURCES_DIR "/models/stories260K.gguf";
+const QString kDoc = LONGSCOPE_RESOURCES_DIR "/documents/tinystories_1.txt";
+
+bool wait_idle(MainWindow& w, int ms = 60000) {
+  QElapsedTimer t;
+  t.start();
+  while (w.busy() && t.elapsed() < ms) QTest::qWait(10);
+  return !w.busy();
+}
+
+// An image is "non-empty" when it is not a single flat colour.
+int distinct_colours(const QImage& img) {
+  QSet<QRgb> seen;
+  for (int y = 0; y < img.height(); y += 3)
+    for (int x = 0; x < img.width(); x += 3) seen.insert(img.pixel(x, y));
+  return seen.size();
+}
+
+}  // namespace
+
+class AppTest : public QObject {
+  Q_OBJECT
+ private slots:
+  void initTestCase();
+  void every_view_renders_and_exports();
+  void linear_factor_divides_frequencies();
+  void methods_and_length_change_relpos();
+  void cancel_is_prompt();
+  void bad_model_keeps_app_usable();
+  void bad_documents_are_reported();
+  void session_round_trip();
+
+ private:
+  void load(MainWindow& w, int length = 1024);
+  QString shots_;
+};
+
+void AppTest::initTestCase() {
+  shots_ = QDir(LONGSCOPE_BUILD_DIR).filePath("screenshots");
+  QDir().mkpath(shots_);
+}
+
+void AppTest::load(MainWindow& w, int length) {
+  w.resize(1400, 900);
+  w.show();
+  w.open_model(kModel);
+  w.open_document(kDoc);
+  QVERIFY(wait_idle(w));
+  QCOMPARE(w.state()->config.train_len, 512);
+  w.set_methods({"rope", "yarn:factor=4", "rerope:window=256"});
+  w.set_length(length);
+  w.run_now();
+  QVERIFY(wait_idle(w));
+}
+
+void AppTest::every_view_renders_and_exports() {
+  MainWindow w;
+  load(w);
+  w.run_sweep();
+  QVERIFY(wait_idle(w, 120000));
+  for (const QString name : {"frequencies", "relpos", "attention", "perplexity", "sweep"}) {
+    w.show_view(name);
+    ls::app::View* v = w.view(name);
+    QVERIFY2(v && v->has_content(), qPrintable(name));
+    const QString png = QDir(shots_).filePath(name + ".png");
+    QVERIFY(w.export_view(name, png));
+    QImage img(png);
+    QVERIFY2(!img.isNull() && distinct_colours(img) > 20, qPrintable(name + " looks empty"));
+    for (const QString ext : {"svg", "csv", "json"}) {
+      const QString f = QDir(shots_).filePath(name + "." + ext);
+      QVERIFY(w.export_view(name, f));
+      QVERIFY2(QFileInfo(f).size() > 100, qPrintable(f));
+    }
+    QJsonParseError err;
+    QFile jf(QDir(shots_).filePath(name + ".json"));
+    QVERIFY(jf.open(QIODevice::ReadOnly));
+    QVERIFY(!QJsonDocument::fromJson(jf.readAll(), &err).isNull());
+  }
+  // The perplexity data are the engine's: three methods, ReRoPE below RoPE beyond L.
+  const QJsonObject ppl = w.view("perplexity")->data_json();
+  QCOMPARE(ppl["runs"].toArray().size(), 3);
+}
+
+void AppTest::linear_factor_divides_frequencies() {
+  MainWindow w;
+  load(w, 2048);
+  w.set_methods({"rope", "linear:factor=4"});
+  w.show_view("frequencies");
+  const QJsonArray series = w.view("frequencies")->data_json()["series"].toArray();
+  QJsonArray rope, lin;
+  for (const auto& v : series) {
+    const QJsonObject s = v.toObject();
+    if (s["name"].toString() == "rope θ") rope = s["y"].toArray();
+    if (s["name"].toString() == "linear:factor=4 θ'") lin = s["y"].toArray();
+  }
+  QCOMPARE(rope.size(), 4);
+  QCOMPARE(lin.size(), 4);
+  for (int i = 0; i < 4; ++i) QCOMPARE(lin[i].toDouble(), rope[i].toDouble() / 4);
+  // NTK slows the low frequencies only.
+  w.set_methods({"ntk:alpha=8"});
+  w.show_view("frequencies");
+  bool found = false;
+  for (const auto& v : w.view("frequencies")->data_json()["series"].toArray()) {
+    const QJsonObject s = v.toObject();
+    if (s["name"].toString() != "ntk:alpha=8 θ'") continue;
+    found = true;
+    QCOMPARE(s["y"].toArray()[0].toDouble(), 1.0);
+    // d = 8: b' = 10000·8^(8/6) = 160000, θ'_3 = 160000^(-3/4) = θ_3 / 8
+    QVERIFY(std::fabs(s["y"].toArray()[3].toDouble() - rope[3].toDouble() / 8) < 1e-12);
+  }
+  QVERIFY(found);
+}
+
+void AppTest::methods_and_length_change_relpos() {
+  MainWindow w;
+  load(w, 512);
+  w.set_methods({"rerope:window=64"});
+  w.show_view("relpos");
+  QJsonObject r = w.view("relpos")->data_json();
+  QCOMPARE(r["length"].toInt(), 512);
+  const QJsonArray m = r["relpos"].toArray();
+  QCOMPARE(m[511].toArray()[0].toDouble(), 64.0);  // capped at the window
+  QVERIFY(m[0].toArray()[1].isNull());             // future keys are masked
+  w.set_length(300);
+  w.show_view("relpos");
+  QCOMPARE(w.view("relpos")->data_json()["length"].toInt(), 300);
+}
+
+void AppTest::cancel_is_prompt() {
+  MainWindow w;
+  load(w, 256);
+  const QString big = LONGSCOPE_RESOURCES_DIR "/documents/tinystories_3.txt";
+  w.open_document(big);
+  QVERIFY(wait_idle(w));
+  w.set_methods({"rope", "rerope:window=256", "yarn:factor=8"});
+  w.set_length(8192);  // several seconds of work on this machine
+  w.run_now();
+  QTest::qWait(300);
+  QVERIFY(w.busy());
+  QElapsedTimer t;
+  t.start();
+  w.cancel_runs();
+  QVERIFY(wait_idle(w, 5000));
+  qInfo("cancel took %lld ms", (long long)t.elapsed());
+  QVERIFY2(t.elapsed() <= 200, "a cancelled run must stop within 200 ms");
+  // A cancelled run never shows stale results, and the app runs again.
+  w.set_length(256);
+  w.run_now();
+  QVERIFY(wait_idle(w));
+  QVERIFY(w.state()->ppl && w.state()->ppl->ctx == 256);
+}
+
+void AppTest::bad_model_keeps_app_usable() {
+  MainWindow w;
+  load(w, 256);
+  QTemporaryDir dir;
+  QFile f(dir.filePath("broken.gguf"));
+  QVERIFY(f.open(QIODevice::WriteOnly));
+  QFile good(kModel);
+  QVERIFY(good.open(QIODevice::ReadOnly));
+  f.write(good.read(5000));  // truncated
+  f.close();
+  QSignalSpy errors(&w, &MainWindow::error_shown);
+  w.open_model(dir.filePath("broken.gguf"));
+  QVERIFY(wait_idle(w));
+  QCOMPARE(errors.count(), 1);
+  QVERIFY(w.last_error().contains("broken.gguf"));
+  QVERIFY(w.status_text().contains("Error"));
+  QCOMPARE(w.state()->model_path, kModel);  // the previous model is kept
+  w.set_length(128);
+  w.run_now();
+  QVERIFY(wait_idle(w));
+  QVERIFY(w.state()->ppl && w.state()->ppl->ctx == 128);
+  // An impossible length is clamped to what memory allows, never a crash.
+  w.set_length(1 << 30);
+  QVERIFY(w.state()->length <= w.state()->max_length);
+}
+
+void AppTest::bad_documents_are_reported() {
+  MainWindow w;
+  load(w, 256);
+  QTemporaryDir dir;
+  auto write = [&](const QString& name, const QByteArray& bytes) {
+    QFile f(dir.filePath(name));
+    f.open(QIODevice::WriteOnly);
+    f.write(bytes);
+    return dir.filePath(name);
+  };
+  const auto before = w.state()->document;
+  for (const auto& [name, bytes, expect] :
+       {std::tuple{"empty.txt", QByteArray("  \n\n"), "empty"}, {"latin1.txt", QByteArray("caf\xe9"), "UTF-8"},
+        {"missing.txt", QByteArray(), "does not exist"}}) {
+    QString path = name == QString("missing.txt") ? dir.filePath("nope.txt") : write(name, bytes);
+    w.open_document(path);
+    QVERIFY(wait_idle(w));
+    QVERIFY2(w.last_error().contains(expect), qPrintable(w.last_error()));
+    QCOMPARE(w.state()->document, before);  // the previous document stays
+  }
+}
+
+void AppTest::session_round_trip() {
+  QTemporaryDir dir;
+  const QString path = dir.filePath("s.json");
+  {
+    MainWindow w;
+    load(w, 700);
+    w.set_methods({"ntk:alpha=4", "leaky-rerope:window=128,k=16"});
+    w.set_layer_head(2, 5);
+    w.show_view("attention");
+    QVERIFY(w.save_session(path));
+  }
+  MainWindow w2;
+  w2.show();
+  QVERIFY(w2.load_session(path));
+  QVERIFY(wait_idle(w2));
+  QTest::qWait(50);
+  QVERIFY(wait_idle(w2));
+  QCOMPARE(w2.state()->length, 700);
+  QCOMPARE(w2.state()->method_specs(), QStringList({"ntk:alpha=4", "leaky-rerope:window=128,k=16"}));
+  QCOMPARE(w2.state()->layer, 2);
+  QCOMPARE(w2.state()->head, 5);
+}
+
+QTEST_MAIN(AppTest)
+#include "test_app.moc"
