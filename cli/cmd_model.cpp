@@ -5,6 +5,10 @@
 
 #include "cli/commands.h"
 #include "cli/model_inputs.h"
+#include <filesystem>
+
+#include "core/model/random_model.h"
+#include "core/model/weight_builder.h"
 #include "core/position/spec.h"
 
 namespace ls::cli {
@@ -67,6 +71,36 @@ int run_tokenize(const Args& a) {
   } else {
     std::cout << toks->size() << " tokens\n";
   }
+  return kExitOk;
+}
+
+int run_make_random(const Args& a) {
+  auto shape = random_model_shape(a.get("shape", "bundled"));
+  if (!shape) return usage_error("make-random", shape.error());
+  auto seed = a.get_int("seed", 1234, 0, 1LL << 62);
+  if (!seed) return usage_error("make-random", seed.error());
+  shape->seed = (unsigned long long)seed.value();
+  const std::string out = a.get("out"), dtype = a.get("dtype", "BF16");
+  if (dtype != "F32" && dtype != "F16" && dtype != "BF16") return usage_error("make-random", "--dtype: F32, F16 or BF16");
+  std::error_code ec;
+  std::filesystem::create_directories(out, ec);
+  if (ec) return usage_error("make-random", "cannot create " + out + ": " + ec.message());
+  const long long params = count_params(ModelConfig{
+      shape->arch, ModelFormat::Safetensors, "", shape->dim, shape->hidden_dim, shape->n_layers, shape->n_heads,
+      shape->n_kv_heads, shape->dim / shape->n_heads, shape->vocab_size});
+  const size_t need = (size_t)params * (dtype == "F32" ? 4 : 2) * 2;  // the weights in memory while writing
+  if (size_t avail = available_memory_bytes(); avail && need > avail)
+    return usage_error("make-random", "writing " + std::to_string(params) + " parameters needs about " +
+                                          std::to_string(need >> 20) + " MiB of memory; " + std::to_string(avail >> 20) +
+                                          " MiB are available");
+  auto st = write_hf_model(make_random_model(shape.value()), out, dtype, params > 2'000'000'000LL ? 4 : 1);
+  if (!st) return usage_error("make-random", st.error());
+  // A tokenizer copy, so the folder is a complete model (the vocabulary size must match to use it).
+  const std::string tok = LONGSCOPE_RESOURCES_DIR "/models/tok512.model";
+  if (shape->vocab_size == 512) std::filesystem::copy_file(tok, out + "/tokenizer.model",
+                                                           std::filesystem::copy_options::overwrite_existing, ec);
+  if (a.has("json")) print_json({{"out", out}, {"shape", a.get("shape", "bundled")}, {"params", params}, {"dtype", dtype}});
+  else std::cout << "wrote " << out << " (" << params << " parameters, " << dtype << ")\n";
   return kExitOk;
 }
 
@@ -279,6 +313,11 @@ std::vector<CommandEntry> model_commands() {
   return {
       {{"info", "the resolved configuration of a model (L, rope base, layout, native scaling)", with(kModelOptions, {kJson})},
        run_info},
+      {{"make-random", "write a seeded random-weight model (safetensors + config.json) of a real shape",
+        {{"shape", "S", "bundled (default), tiny-bloom, tinyllama-1.1b, llama2-7b"},
+         {"out", "DIR", "output folder", true}, {"seed", "N", "random seed (default 1234)"},
+         {"dtype", "T", "BF16 (default), F16 or F32"}, kJson}},
+       run_make_random},
       {{"tokenize", "token ids of a document (BOS before every story)", with(kModelOptions, {kText, kTokens, kJson})},
        run_tokenize},
       {{"ppl", "per-token NLL and perplexity of a document under a method",
