@@ -1,0 +1,334 @@
+#!/usr/bin/python3
+"""Training recipe for LongScope's RoPE / ALiBi twins (a tool, not part of the product).
+
+Two same-size decoder-only models trained at a short context L on public-domain
+books, so the app can show what happens beyond L:
+  - RoPE twin: LLaMA architecture (RMSNorm, SwiGLU, RoPE base 10000, head_dim 64,
+    interleaved pairs), exported as GGUF (llama, F16, vocabulary embedded,
+    context_length = L);
+  - ALiBi twin: BLOOM architecture (LayerNorm, GELU, ALiBi, power-of-two heads),
+    exported as Hugging Face safetensors + config.json + tokenizer.model.
+
+Steps (each resumable):
+  python3 train.py data   --books DIR --out RUN        # tokenizer (SentencePiece BPE) + token files
+  python3 train.py train  --arch rope|alibi --out RUN [--steps N] [--minutes M]
+  python3 train.py export --arch rope|alibi --out RUN --dest DIR
+Needs Debian's python3-torch and python3-numpy, and the sentencepiece tools (spm_train,
+spm_encode, spm_export_vocab). Seeds are fixed; a metadata file records data, steps,
+tokens seen, final loss, training time and hardware.
+"""
+import argparse, glob, json, math, os, platform, struct, subprocess, time
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+HELD_OUT = ["alice_in_wonderland.txt", "the_wonderful_wizard_of_oz.txt"]  # evaluation books, never trained on
+EXCLUDE = ["tinyshakespeare.txt"]  # a play anthology, not prose
+SHAPE = dict(dim=128, n_layers=4, hidden=344, vocab=4096, train_len=256)
+HEADS = {"rope": 2, "alibi": 4}  # head_dim 64 for the RoPE twin; a power of two for ALiBi
+
+
+def clean_book(text):
+    text = text.replace("\r\n", "\n").replace("\r", "\n").lstrip("\ufeff")
+    start = text.find("*** START OF")
+    if start >= 0:
+        text = text[text.find("\n", start) + 1:]
+    end = text.find("*** END OF")
+    if end >= 0:
+        text = text[:end]
+    return text.strip()
+
+
+def cmd_data(a):
+    os.makedirs(a.out, exist_ok=True)
+    books = sorted(glob.glob(os.path.join(a.books, "*.txt")))
+    train = [b for b in books if os.path.basename(b) not in HELD_OUT + EXCLUDE]
+    held = [b for b in books if os.path.basename(b) in HELD_OUT]
+    with open(os.path.join(a.out, "train.txt"), "w", encoding="utf-8") as f:
+        for b in train:
+            f.write(clean_book(open(b, encoding="utf-8").read()) + "\n")
+    os.makedirs(os.path.join(a.out, "heldout"), exist_ok=True)
+    for b in held:  # documents for longscope-cli sweep: one book each, BOS at its start
+        with open(os.path.join(a.out, "heldout", os.path.basename(b)), "w", encoding="utf-8") as f:
+            f.write(clean_book(open(b, encoding="utf-8").read()) + "\n")
+    prefix = os.path.join(a.out, "tokenizer")
+    subprocess.run(["spm_train", f"--input={a.out}/train.txt", f"--model_prefix={prefix}",
+                    f"--vocab_size={SHAPE['vocab']}", "--model_type=bpe", "--byte_fallback=true",
+                    "--character_coverage=1.0", "--normalization_rule_name=identity",
+                    "--remove_extra_whitespaces=false", "--split_digits=true", "--unk_id=0", "--bos_id=1",
+                    "--eos_id=2", "--pad_id=-1", "--input_sentence_size=400000", "--shuffle_input_sentence=true",
+                    "--num_threads=2", "--seed_sentencepiece_size=200000", "--max_sentence_length=8192"],
+                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    ids = subprocess.run(["spm_encode", f"--model={prefix}.model", "--output_format=id",
+                          f"--input={a.out}/train.txt"], check=True, capture_output=True, text=True).stdout
+    toks = [1]
+    for line in ids.splitlines():
+        toks.extend(int(x) for x in line.split())
+    np.array(toks, dtype=np.uint16).tofile(os.path.join(a.out, "train.u16"))
+    json.dump({"train_books": [os.path.basename(b) for b in train], "held_out_books": HELD_OUT,
+               "excluded": EXCLUDE, "train_tokens": len(toks)}, open(os.path.join(a.out, "data.json"), "w"), indent=1)
+    print(f"{len(train)} books, {len(toks)} training tokens; held out {HELD_OUT}")
+
+
+class Block(nn.Module):
+    def __init__(self, arch, d, h, hid):
+        super().__init__()
+        self.arch, self.h, self.hd = arch, h, d // h
+        if arch == "rope":
+            self.n1, self.n2 = RMSNorm(d), RMSNorm(d)
+            self.q, self.k, self.v, self.o = (nn.Linear(d, d, bias=False) for _ in range(4))
+            self.gate, self.up = nn.Linear(d, hid, bias=False), nn.Linear(d, hid, bias=False)
+            self.down = nn.Linear(hid, d, bias=False)
+        else:
+            self.n1, self.n2 = nn.LayerNorm(d, eps=1e-5), nn.LayerNorm(d, eps=1e-5)
+            self.qkv = nn.Linear(d, 3 * d)  # HF BLOOM layout: (head, {q,k,v}, head_dim)
+            self.o = nn.Linear(d, d)
+            self.up, self.down = nn.Linear(d, 4 * d), nn.Linear(4 * d, d)
+
+    def forward(self, x, pos):
+        B, T, D = x.shape
+        y = self.n1(x)
+        if self.arch == "rope":
+            q, k, v = (m(y).view(B, T, self.h, self.hd).transpose(1, 2) for m in (self.q, self.k, self.v))
+            q, k = rope_interleaved(q, pos), rope_interleaved(k, pos)
+            att = F.scaled_dot_product_attention(q, k, v, is_causal=True) if hasattr(F, "scaled_dot_product_attention") \
+                else manual_attention(q, k, v, None)
+        else:
+            qkv = self.qkv(y).view(B, T, self.h, 3, self.hd)
+            q, k, v = (qkv[:, :, :, i].transpose(1, 2) for i in range(3))
+            att = manual_attention(q, k, v, alibi_bias(self.h, T, x.device))
+        x = x + self.o(att.transpose(1, 2).reshape(B, T, D))
+        y = self.n2(x)
+        if self.arch == "rope":
+            return x + self.down(F.silu(self.gate(y)) * self.up(y))
+        return x + self.down(F.gelu(self.up(y), approximate="tanh"))
+
+
+class RMSNorm(nn.Module):
+    def __init__(self, d, eps=1e-5):
+        super().__init__()
+        self.weight, self.eps = nn.Parameter(torch.ones(d)), eps
+
+    def forward(self, x):
+        return self.weight * x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps)
+
+
+def rope_interleaved(x, pos, base=10000.0):
+    """Adjacent pairs (x[2i], x[2i+1]) rotated by pos·base^(-2i/d): the GGUF/llama2.c layout."""
+    d = x.shape[-1]
+    inv = base ** (-torch.arange(0, d, 2, dtype=torch.float64) / d)
+    ang = (pos[:, None].double() * inv[None, :]).float()
+    c, s = ang.cos(), ang.sin()
+    a, b = x[..., 0::2], x[..., 1::2]
+    return torch.stack((a * c - b * s, a * s + b * c), dim=-1).flatten(-2)
+
+
+def alibi_slopes(h):
+    return torch.tensor([2 ** (-8 * (i + 1) / h) for i in range(h)])  # h is a power of two
+
+
+def alibi_bias(h, T, device):
+    pos = torch.arange(T, device=device)
+    dist = (pos[:, None] - pos[None, :]).clamp(min=0).float()
+    return -alibi_slopes(h).to(device)[:, None, None] * dist
+
+
+def manual_attention(q, k, v, bias):
+    T = q.shape[-2]
+    s = q @ k.transpose(-1, -2) / math.sqrt(q.shape[-1])
+    if bias is not None:
+        s = s + bias
+    s = s.masked_fill(torch.triu(torch.ones(T, T, dtype=torch.bool, device=q.device), 1), float("-inf"))
+    return s.softmax(-1) @ v
+
+
+class Model(nn.Module):
+    def __init__(self, arch):
+        super().__init__()
+        d, V = SHAPE["dim"], SHAPE["vocab"]
+        self.arch = arch
+        self.emb = nn.Embedding(V, d)
+        self.emb_norm = nn.LayerNorm(d, eps=1e-5) if arch == "alibi" else None
+        self.blocks = nn.ModuleList(Block(arch, d, HEADS[arch], SHAPE["hidden"]) for _ in range(SHAPE["n_layers"]))
+        self.norm = RMSNorm(d) if arch == "rope" else nn.LayerNorm(d, eps=1e-5)
+        self.out = nn.Linear(d, V, bias=False)
+        self.out.weight = self.emb.weight  # tied
+        for p in self.parameters():
+            if p.dim() == 2:
+                nn.init.normal_(p, std=0.02)
+
+    def forward(self, idx):
+        x = self.emb(idx)
+        if self.emb_norm is not None:
+            x = self.emb_norm(x)
+        pos = torch.arange(idx.shape[1])
+        for b in self.blocks:
+            x = b(x, pos)
+        return self.out(self.norm(x))
+
+
+def cmd_train(a):
+    torch.manual_seed(1234)
+    np.random.seed(1234)
+    torch.set_num_threads(a.threads)
+    data = np.fromfile(os.path.join(a.out, "train.u16"), dtype=np.uint16).astype(np.int64)
+    L, B = SHAPE["train_len"], a.batch
+    model = Model(a.arch)
+    opt = torch.optim.AdamW(model.parameters(), lr=a.lr, betas=(0.9, 0.95), weight_decay=0.1)
+    ck = os.path.join(a.out, f"{a.arch}.pt")
+    step, tokens, elapsed, losses = 0, 0, 0.0, []
+    if os.path.exists(ck):
+        s = torch.load(ck)
+        model.load_state_dict(s["model"]); opt.load_state_dict(s["opt"])
+        step, tokens, elapsed, losses = s["step"], s["tokens"], s["elapsed"], s["losses"]
+        print(f"resumed {a.arch} at step {step}")
+    rng = np.random.default_rng(1234 + step)
+    n_params = sum(p.numel() for p in model.parameters())
+    t0 = time.time()
+    while step < a.steps and (time.time() - t0) / 60 < a.minutes:
+        lr = a.lr * min(1.0, (step + 1) / 100) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, step / a.steps))))
+        for g in opt.param_groups:
+            g["lr"] = lr
+        starts = rng.integers(0, len(data) - L - 1, size=B)
+        x = torch.from_numpy(np.stack([data[s:s + L] for s in starts]))
+        y = torch.from_numpy(np.stack([data[s + 1:s + L + 1] for s in starts]))
+        loss = F.cross_entropy(model(x).view(-1, SHAPE["vocab"]), y.view(-1))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        step += 1
+        tokens += B * L
+        losses.append(float(loss))
+        if step % 25 == 0 or step == a.steps:
+            el = elapsed + time.time() - t0
+            print(f"{a.arch} step {step} loss {np.mean(losses[-25:]):.3f} lr {lr:.2e} {el / step:.2f}s/step", flush=True)
+            torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step, "tokens": tokens,
+                        "elapsed": el, "losses": losses}, ck)
+    elapsed += time.time() - t0
+    torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step, "tokens": tokens,
+                "elapsed": elapsed, "losses": losses}, ck)
+    meta = {"arch": a.arch, "params": n_params, "shape": SHAPE, "heads": HEADS[a.arch], "steps": step,
+            "batch": B, "train_len": L, "tokens_seen": tokens, "final_loss": float(np.mean(losses[-50:])),
+            "train_seconds": round(elapsed), "lr": a.lr, "seed": 1234, "torch": torch.__version__,
+            "hardware": f"{platform.processor() or platform.machine()}, {a.threads} CPU thread(s)",
+            "data": json.load(open(os.path.join(a.out, "data.json")))}
+    json.dump(meta, open(os.path.join(a.out, f"{a.arch}_metadata.json"), "w"), indent=1)
+    print(json.dumps({k: meta[k] for k in ("arch", "params", "steps", "tokens_seen", "final_loss", "train_seconds")}))
+
+
+def vocab(out):
+    lines = subprocess.run(["spm_export_vocab", f"--model={out}/tokenizer.model"], check=True,
+                           capture_output=True, text=True).stdout.splitlines()
+    pieces, scores, types = [], [], []
+    for ln in lines:
+        p, s = ln.rsplit("\t", 1)
+        pieces.append(p); scores.append(float(s))
+        types.append(2 if p == "<unk>" else 3 if p in ("<s>", "</s>") else 6 if p.startswith("<0x") and len(p) == 6 else 1)
+    return pieces, scores, types
+
+
+def write_gguf(path, meta, tensors):
+    """GGUF v3 writer (llama.cpp's format): metadata, then F32/F16 tensors, 32-byte aligned."""
+    def s(x):
+        b = x.encode("utf-8"); return struct.pack("<Q", len(b)) + b
+    def val(v):
+        if isinstance(v, str): return struct.pack("<I", 8) + s(v)
+        if isinstance(v, float): return struct.pack("<If", 6, v)
+        if isinstance(v, int): return struct.pack("<II", 4, v)
+        kind, items = v
+        if kind == "str": return struct.pack("<IIQ", 9, 8, len(items)) + b"".join(s(x) for x in items)
+        if kind == "f32": return struct.pack("<IIQ", 9, 6, len(items)) + struct.pack(f"<{len(items)}f", *items)
+        return struct.pack("<IIQ", 9, 5, len(items)) + struct.pack(f"<{len(items)}i", *items)
+    head = b"GGUF" + struct.pack("<IQQ", 3, len(tensors), len(meta))
+    head += b"".join(s(k) + val(v) for k, v in meta.items())
+    blobs, off = [], 0
+    for name, arr in tensors:
+        arr = np.ascontiguousarray(arr.astype(np.float16 if arr.ndim == 2 else np.float32))
+        head += s(name) + struct.pack("<I", arr.ndim) + struct.pack(f"<{arr.ndim}Q", *arr.shape[::-1])
+        head += struct.pack("<IQ", 1 if arr.dtype == np.float16 else 0, off)
+        pad = (32 - arr.nbytes % 32) % 32
+        blobs.append(arr.tobytes() + b"\0" * pad); off += arr.nbytes + pad
+    head += b"\0" * ((32 - len(head) % 32) % 32)
+    with open(path, "wb") as f:
+        f.write(head + b"".join(blobs))
+
+
+def write_safetensors(path, tensors):
+    header, blobs, off = {}, [], 0
+    for name, arr in tensors:
+        arr = np.ascontiguousarray(arr.astype(np.float32))
+        header[name] = {"dtype": "F32", "shape": list(arr.shape), "data_offsets": [off, off + arr.nbytes]}
+        blobs.append(arr.tobytes()); off += arr.nbytes
+    h = json.dumps(header).encode()
+    h += b" " * ((8 - len(h) % 8) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(h)) + h + b"".join(blobs))
+
+
+def cmd_export(a):
+    model = Model(a.arch)
+    model.load_state_dict(torch.load(os.path.join(a.out, f"{a.arch}.pt"))["model"])
+    sd = {k: v.detach().numpy() for k, v in model.state_dict().items()}
+    os.makedirs(a.dest, exist_ok=True)
+    L, nl, h = SHAPE["train_len"], SHAPE["n_layers"], HEADS[a.arch]
+    if a.arch == "rope":
+        pieces, scores, types = vocab(a.out)
+        meta = {"general.architecture": "llama", "general.name": "longscope-rope-twin",
+                "llama.context_length": L, "llama.embedding_length": SHAPE["dim"],
+                "llama.feed_forward_length": SHAPE["hidden"], "llama.block_count": nl,
+                "llama.attention.head_count": h, "llama.attention.head_count_kv": h,
+                "llama.rope.dimension_count": SHAPE["dim"] // h, "llama.rope.freq_base": 10000.0,
+                "llama.attention.layer_norm_rms_epsilon": 1e-5, "tokenizer.ggml.model": "llama",
+                "tokenizer.ggml.tokens": ("str", pieces), "tokenizer.ggml.scores": ("f32", scores),
+                "tokenizer.ggml.token_type": ("i32", types), "tokenizer.ggml.bos_token_id": 1,
+                "tokenizer.ggml.eos_token_id": 2, "tokenizer.ggml.unknown_token_id": 0}
+        t = [("token_embd.weight", sd["emb.weight"]), ("output_norm.weight", sd["norm.weight"])]
+        for i in range(nl):
+            p = f"blocks.{i}."
+            t += [(f"blk.{i}.attn_norm.weight", sd[p + "n1.weight"]), (f"blk.{i}.attn_q.weight", sd[p + "q.weight"]),
+                  (f"blk.{i}.attn_k.weight", sd[p + "k.weight"]), (f"blk.{i}.attn_v.weight", sd[p + "v.weight"]),
+                  (f"blk.{i}.attn_output.weight", sd[p + "o.weight"]), (f"blk.{i}.ffn_norm.weight", sd[p + "n2.weight"]),
+                  (f"blk.{i}.ffn_gate.weight", sd[p + "gate.weight"]), (f"blk.{i}.ffn_up.weight", sd[p + "up.weight"]),
+                  (f"blk.{i}.ffn_down.weight", sd[p + "down.weight"])]
+        write_gguf(os.path.join(a.dest, "rope_twin.gguf"), meta, t)
+    else:
+        cfg = {"architectures": ["BloomForCausalLM"], "model_type": "bloom", "hidden_size": SHAPE["dim"],
+               "n_layer": nl, "n_head": h, "layer_norm_epsilon": 1e-5, "vocab_size": SHAPE["vocab"],
+               "seq_length": L, "bos_token_id": 1, "eos_token_id": 2, "tie_word_embeddings": True,
+               "_name_or_path": "longscope-alibi-twin"}
+        json.dump(cfg, open(os.path.join(a.dest, "config.json"), "w"), indent=1)
+        t = [("transformer.word_embeddings.weight", sd["emb.weight"]),
+             ("transformer.word_embeddings_layernorm.weight", sd["emb_norm.weight"]),
+             ("transformer.word_embeddings_layernorm.bias", sd["emb_norm.bias"]),
+             ("transformer.ln_f.weight", sd["norm.weight"]), ("transformer.ln_f.bias", sd["norm.bias"])]
+        names = {"n1": "input_layernorm", "n2": "post_attention_layernorm", "qkv": "self_attention.query_key_value",
+                 "o": "self_attention.dense", "up": "mlp.dense_h_to_4h", "down": "mlp.dense_4h_to_h"}
+        for i in range(nl):
+            for ours, hf in names.items():
+                for kind in ("weight", "bias"):
+                    t.append((f"transformer.h.{i}.{hf}.{kind}", sd[f"blocks.{i}.{ours}.{kind}"]))
+        write_safetensors(os.path.join(a.dest, "model.safetensors"), t)
+        subprocess.run(["cp", os.path.join(a.out, "tokenizer.model"), os.path.join(a.dest, "tokenizer.model")], check=True)
+    print("exported", a.arch, "to", a.dest)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("cmd", choices=["data", "train", "export"])
+    ap.add_argument("--books", default="../shared/assets/text")
+    ap.add_argument("--out", default="tools/train/runs/twins")
+    ap.add_argument("--dest", default="resources/models")
+    ap.add_argument("--arch", choices=["rope", "alibi"], default="rope")
+    ap.add_argument("--steps", type=int, default=3000)
+    ap.add_argument("--minutes", type=float, default=1e9)
+    ap.add_argument("--batch", type=int, default=16)
+    ap.add_argument("--lr", type=float, default=2e-3)
+    ap.add_argument("--threads", type=int, default=1)
+    a = ap.parse_args()
+    {"data": cmd_data, "train": cmd_train, "export": cmd_export}[a.cmd](a)
+
+
+if __name__ == "__main__":
+    main()
