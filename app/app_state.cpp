@@ -19,6 +19,7 @@ QStringList AppState::method_specs() const {
 
 void AppState::set_methods(std::vector<MethodParams> m) {
   if (m.empty()) m.push_back(MethodParams{});
+  for (auto& p : m) attach_model_tables(p, config);
   methods = std::move(m);
   emit methods_changed();
   touch();

@@ -101,6 +101,7 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     for (const auto& m : state_.methods)
       if (check_method_for_model(m, state_.config)) keep.push_back(m);
     if (keep.empty()) keep.push_back(state_.config.native_method);
+    for (auto& p : keep) attach_model_tables(p, state_.config);  // point at the new model's tables
     state_.methods = keep;
     state_.length = std::min(state_.length, state_.max_length);
     state_.ppl.reset();

@@ -74,6 +74,9 @@ int run_rope_table(const Args& a) {
   if (method_is_alibi(in->method.method))
     return usage_error("rope-table", method_info(in->method.method).name +
                                          " is an ALiBi method with no rotary table; use alibi-slopes");
+  if (in->method.method == Method::LongRope)
+    return usage_error("rope-table", "longrope takes its per-pair factors from a model's config; see `info --model M` "
+                                     "and run it through ppl/attention with that model");
   RopeTable t = rope_table(in->method, in->ctx);
   if (a.has("json")) {
     print_json({{"method", method_spec_string(in->method)},

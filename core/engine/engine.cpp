@@ -57,6 +57,7 @@ Result<std::unique_ptr<Engine<T>>> Engine<T>::create(std::shared_ptr<const Model
   e->model_ = model;
   e->opts_ = opts;
   e->opts_.chunk = chunk;
+  attach_model_tables(e->opts_.method, c);
   e->capacity_ = capacity;
   e->backend_ = backend ? std::move(backend) : std::make_unique<CpuBackend<T>>(CpuOptions{opts.threads, opts.naive});
   Backend<T>& b = *e->backend_;

@@ -137,8 +137,27 @@ Status resolve_hf_config(const json& cfg, ModelConfig& c) {
         m.method = Method::Llama3;
         m.rope.low_freq_factor = num(*rs, "low_freq_factor", 1.0);
         m.rope.high_freq_factor = num(*rs, "high_freq_factor", 4.0);
+      } else if (type == "longrope" || type == "su") {
+        m.method = Method::LongRope;
+        auto list = [&](const char* key, std::vector<double>& out) -> Status {
+          if (!rs->contains(key) || !(*rs)[key].is_array()) return make_error(std::string("rope_scaling.") + key + " is missing");
+          for (const auto& x : (*rs)[key]) {
+            if (!x.is_number() || !(x.get<double>() > 0)) return make_error(std::string("rope_scaling.") + key + " must hold positive numbers");
+            out.push_back(x.get<double>());
+          }
+          if ((int)out.size() != c.rot_dim / 2)
+            return make_error(std::string("rope_scaling.") + key + " has " + std::to_string(out.size()) +
+                              " factors; the rotary dimension needs " + std::to_string(c.rot_dim / 2));
+          return Status::Ok();
+        };
+        if (auto st = list("short_factor", c.longrope_short); !st) return st;
+        if (auto st = list("long_factor", c.longrope_long); !st) return st;
+        m.rope.attention_factor = num(*rs, "attention_factor", 0.0);
+        // HF: factor = max_position_embeddings / original_max_position_embeddings when the latter is given.
+        m.rope.factor = orig > 0 ? (double)c.declared_context / orig : 1.0;
       } else {
-        return make_error("rope_scaling type \"" + type + "\" is not supported (default, linear, dynamic, yarn, llama3)");
+        return make_error("rope_scaling type \"" + type + "\" is not supported (default, linear, dynamic, yarn, llama3, "
+                          "longrope)");
       }
     }
   } else {

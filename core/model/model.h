@@ -43,7 +43,16 @@ struct ModelConfig {
   bool tied_embeddings = false;
   int bos_id = 1, eos_id = 2;
   long long n_params = 0;
+  std::vector<double> longrope_short, longrope_long;  // per-pair LongRoPE factors (rot_dim/2 each)
 };
+
+// Points a longrope method at the model's factor lists (no-op for other methods).
+inline void attach_model_tables(MethodParams& p, const ModelConfig& c) {
+  if (p.method != Method::LongRope) return;
+  const size_t half = (size_t)c.rot_dim / 2;
+  p.rope.longrope_short = c.longrope_short.size() == half ? c.longrope_short.data() : nullptr;
+  p.rope.longrope_long = c.longrope_long.size() == half ? c.longrope_long.data() : nullptr;
+}
 
 struct LayerWeights {
   const float* attn_norm = nullptr;  // (dim)

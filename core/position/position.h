@@ -33,6 +33,7 @@ enum class Method : int {
   Yarn,            // HF "yarn" form (correction range with floor/ceil)
   DynamicYarn,     // YaRN paper: s = max(1, n/L)
   Llama3,          // HF "llama3" wavelength bands
+  LongRope,        // HF "longrope": per-pair factors from a model's config
   Rerope,          // seed 004
   LeakyRerope,     // seed 004
   SelfExtend,      // Jin et al. 2024 (LongLM), integer group offset
@@ -61,6 +62,10 @@ struct RopeScaling {
   double low_freq_factor = 1.0;  // llama3
   double high_freq_factor = 4.0; // llama3
   int truncate = 1;              // yarn: floor/ceil the correction range (HF default)
+  // longrope: per-pair divisors (d/2 each) from the model's config, short for n ≤ L,
+  // long beyond; owned by the model (null: no model attached, plain θ).
+  const double* longrope_short = nullptr;
+  const double* longrope_long = nullptr;
 };
 
 // Score-level remapping and masking parameters (METHODS.md §2, sliding window).
@@ -107,7 +112,7 @@ LS_HD bool method_is_remap(Method m) {
 }
 LS_HD bool method_is_dynamic(Method m) {
   return m == Method::DynamicNtk || m == Method::DynamicLinear || m == Method::DynamicYarn ||
-         m == Method::DynamicNtkAlibi;
+         m == Method::DynamicNtkAlibi || m == Method::LongRope;
 }
 
 // ---------------------------------------------------------------- RoPE family (§1)
@@ -201,6 +206,10 @@ LS_HD double rope_inv_freq(const MethodParams& p, const PositionContext& g, int 
     case Method::Yarn: return rope_yarn_inv_freq(s, g, i, s.factor);
     case Method::DynamicYarn: return rope_yarn_inv_freq(s, g, i, rope_dynamic_scale(g.cur_len, g.train_len));
     case Method::Llama3: return rope_llama3_inv_freq(s, g, i);
+    case Method::LongRope: {  // HF _compute_longrope_parameters: θ_i / ext_i
+      const double* ext = g.cur_len > g.train_len ? s.longrope_long : s.longrope_short;
+      return ext ? rope_theta(i, d, g.base) / ext[i] : rope_theta(i, d, g.base);
+    }
     default: return rope_theta(i, d, g.base);
   }
 }
@@ -216,6 +225,10 @@ LS_HD double rope_attention_factor(const MethodParams& p, const PositionContext&
   if (p.method == Method::DynamicYarn)
     return p.rope.attention_factor > 0.0 ? p.rope.attention_factor
                                          : rope_yarn_mscale(rope_dynamic_scale(g.cur_len, g.train_len));
+  if (p.method == Method::LongRope) {  // sqrt(1 + ln s / ln L), s = max_position_embeddings / L
+    if (p.rope.attention_factor > 0.0) return p.rope.attention_factor;
+    return p.rope.factor <= 1.0 ? 1.0 : sqrt(1.0 + log(p.rope.factor) / log(g.train_len));
+  }
   return 1.0;
 }
 

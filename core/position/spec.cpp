@@ -175,6 +175,10 @@ std::vector<MethodInfo> build_registry() {
   r.push_back({Method::Llama3, "llama3", "rope", "λ < L/hff: θ; λ > L/lff: θ/s; between: (1-σ)θ/s + σθ",
                "HF rope_type llama3",
                {P("factor", "8", "scale s"), P("low_freq_factor", "1", "low_ff"), P("high_freq_factor", "4", "high_ff"), logn}});
+  r.push_back({Method::LongRope, "longrope", "rope",
+               "θ'_i = θ_i / ext_i (short_factor for n ≤ L, long_factor beyond); factor sqrt(1 + ln s / ln L)",
+               "LongRoPE (Ding et al. 2024); HF rope_type longrope; the factor lists come from the model's config",
+               {P("factor", "1", "s = max_position_embeddings / L (sets the attention factor)"), yarn_af, cache, logn}});
   r.push_back({Method::Rerope, "rerope", "remap", "r(m,j) = min(m-j, w)", "seed 004 (bojone/rerope)",
                {P("window", "", "w, tokens (seed: L/4 … L/2)"), logn}});
   r.push_back({Method::LeakyRerope, "leaky-rerope", "remap", "r = m-j (m-j < w), else w + (m-j-w)/k", "seed 004",

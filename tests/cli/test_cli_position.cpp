@@ -21,7 +21,7 @@ json run_json(const std::string& args) {
 TEST(CliPosition, Methods) {
   json j = run_json("methods");
   ASSERT_TRUE(j["methods"].is_array());
-  EXPECT_EQ(j["methods"].size(), 17u);
+  EXPECT_EQ(j["methods"].size(), 18u);
   for (const auto& m : j["methods"]) {
     EXPECT_TRUE(m["name"].is_string());
     EXPECT_FALSE(m["source"].get<std::string>().empty());

@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <fstream>
+#include <nlohmann/json.hpp>
 
 #include "core/analysis/analysis.h"
 #include "core/position/spec.h"
@@ -70,6 +72,33 @@ TEST(EngineMethods, HalfSplitLayoutMatchesReference) {
   for (const char* s : {"rope", "yarn:factor=4", "rerope:window=16", "leaky-rerope:window=8,k=4"}) {
     auto p = parse_method_spec(s).value();
     compare(engine_nll(m, toks, p, Precision::F64, 16), reference_nll(*m, toks, p), 1e-9, s);
+  }
+}
+
+TEST(EngineMethods, LongRopeFromConfigMatchesReference) {
+  auto dir = temp_dir("longrope");
+  RandomModelSpec spec;
+  spec.train_len = 32;
+  ASSERT_TRUE(write_hf_model(make_random_model(spec), dir).ok());
+  // Rewrite config.json with a longrope scaling dict (head_dim 8 → 4 factors per list).
+  std::ifstream in(dir + "/config.json");
+  auto cfg = nlohmann::json::parse(in);
+  in.close();
+  cfg["max_position_embeddings"] = 128;
+  cfg["original_max_position_embeddings"] = 32;
+  cfg["rope_scaling"] = {{"rope_type", "longrope"}, {"short_factor", {1.0, 1.1, 1.3, 1.7}}, {"long_factor", {1.0, 2.0, 4.0, 8.0}}};
+  std::ofstream(dir + "/config.json") << cfg.dump();
+  auto m = load_ok(dir);
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->config.native_method.method, Method::LongRope);
+  std::vector<int> toks;
+  for (int i = 0; i < 81; ++i) toks.push_back((i * 29 + 3) % spec.vocab_size);
+  MethodParams p = m->config.native_method;
+  attach_model_tables(p, m->config);  // the reference needs the lists too
+  for (int n : {20, 80}) {             // inside L (short factors) and beyond (long factors)
+    std::vector<int> t(toks.begin(), toks.begin() + n + 1);
+    compare(engine_nll(m, t, m->config.native_method, Precision::F64, 16), reference_nll(*m, t, p), 1e-9,
+            "longrope n=" + std::to_string(n));
   }
 }
 

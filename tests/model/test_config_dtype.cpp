@@ -78,10 +78,35 @@ TEST(Config, ScalingVariants) {
   EXPECT_EQ(c.rot_dim, 32);
 
   j = llama_cfg();
-  j["rope_scaling"] = {{"type", "su"}, {"factor", 2.0}};
+  j["rope_scaling"] = {{"type", "mystery"}, {"factor", 2.0}};
   auto st = resolve_hf_config(j, c);
   ASSERT_FALSE(st.ok());
   EXPECT_NE(st.error().find("not supported"), std::string::npos);
+}
+
+TEST(Config, LongRopeFactorLists) {
+  ModelConfig c;
+  json j = llama_cfg();  // head_dim 32 → 16 factors per list
+  j["original_max_position_embeddings"] = 1024;
+  std::vector<double> sf(16, 1.0), lf(16);
+  for (int i = 0; i < 16; ++i) lf[i] = 1.0 + i;
+  j["rope_scaling"] = {{"type", "longrope"}, {"short_factor", sf}, {"long_factor", lf}};
+  ASSERT_TRUE(resolve_hf_config(j, c).ok());
+  EXPECT_EQ(c.native_method.method, Method::LongRope);
+  EXPECT_EQ(c.train_len, 1024);
+  EXPECT_EQ(c.native_method.rope.factor, 4.0);  // 4096 / 1024
+  MethodParams p = c.native_method;
+  attach_model_tables(p, c);
+  PositionContext inside{32, 500000.0, 1024, 1000}, beyond{32, 500000.0, 1024, 3000};
+  for (int i = 0; i < 16; ++i) {
+    EXPECT_DOUBLE_EQ(rope_inv_freq(p, inside, i), rope_theta(i, 32, 500000.0));
+    EXPECT_DOUBLE_EQ(rope_inv_freq(p, beyond, i), rope_theta(i, 32, 500000.0) / (1.0 + i));
+  }
+  EXPECT_NEAR(rope_attention_factor(p, beyond), std::sqrt(1 + std::log(4.0) / std::log(1024.0)), 1e-15);
+  j["rope_scaling"]["long_factor"] = std::vector<double>(5, 1.0);
+  auto st = resolve_hf_config(j, c);
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.error().find("needs 16"), std::string::npos) << st.error();
 }
 
 TEST(Dtype, HalfAndBf16RoundTrip) {
