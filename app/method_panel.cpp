@@ -13,6 +13,18 @@
 
 namespace ls::app {
 
+namespace {
+// A slider beside its value box, as one form row.
+QWidget* slider_row(QSlider* slider, QWidget* box) {
+  auto* row = new QWidget();
+  auto* h = new QHBoxLayout(row);
+  h->setContentsMargins(0, 0, 0, 0);
+  h->addWidget(slider, 1);
+  h->addWidget(box);
+  return row;
+}
+}  // namespace
+
 std::vector<Preset> method_presets() {
   return {{"RoPE (no scaling)", "rope"},
           {"Linear ×4 (PI)", "linear:factor=4"},
@@ -205,12 +217,7 @@ void MethodPanel::rebuild_editor() {
       connect(slider, &QSlider::valueChanged, box, [box](int v) { box->setValue((int)std::lround(std::pow(2.0, v / 4.0))); });
       connect(box, &QSpinBox::valueChanged, this, update_spec);
       keys->push_back({prm.key, [box] { return QString::number(box->value()); }});
-      auto* rowW = new QWidget();
-      auto* h = new QHBoxLayout(rowW);
-      h->setContentsMargins(0, 0, 0, 0);
-      h->addWidget(slider, 1);
-      h->addWidget(box);
-      w = rowW;
+      w = slider_row(slider, box);
     } else {
       auto* box = new QDoubleSpinBox();
       box->setDecimals(4);
@@ -226,12 +233,7 @@ void MethodPanel::rebuild_editor() {
       keys->push_back({prm.key, [box, af = prm.key == "attention_factor"] {
                          return af && box->value() == 0.0 ? QString("auto") : QString::number(box->value(), 'g', 8);
                        }});
-      auto* rowW = new QWidget();
-      auto* h = new QHBoxLayout(rowW);
-      h->setContentsMargins(0, 0, 0, 0);
-      h->addWidget(slider, 1);
-      h->addWidget(box);
-      w = rowW;
+      w = slider_row(slider, box);
     }
     w->setToolTip(QString::fromStdString(prm.meaning + "; " + prm.accepted));
     form_->addRow(label, w);

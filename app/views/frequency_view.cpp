@@ -8,7 +8,7 @@
 #include <QtCharts/QValueAxis>
 #include <cmath>
 
-#include "app/views/palette.h"
+#include "app/views/chart_util.h"
 #include "core/position/spec.h"
 #include "core/position/tables.h"
 
@@ -79,13 +79,7 @@ void axes(QChart* c, const QString& xt, const QString& yt, double xmax, bool log
 
 void FrequencyView::refresh() {
   series_.clear();
-  for (auto* v : {top_, bottom_}) {
-    v->chart()->removeAllSeries();
-    for (auto* a : v->chart()->axes()) {
-      v->chart()->removeAxis(a);
-      delete a;
-    }
-  }
+  for (auto* v : {top_, bottom_}) clear_chart(v->chart());
   if (state_->alibi_model()) fill_alibi();
   else fill_rope();
 }

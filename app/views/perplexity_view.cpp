@@ -7,7 +7,7 @@
 #include <QtCharts/QValueAxis>
 #include <cmath>
 
-#include "app/views/palette.h"
+#include "app/views/chart_util.h"
 
 namespace ls::app {
 
@@ -37,11 +37,7 @@ PerplexityView::PerplexityView(AppState* s, QWidget* parent) : View(s, parent) {
 
 void PerplexityView::refresh() {
   QChart* c = chart_->chart();
-  c->removeAllSeries();
-  for (auto* a : c->axes()) {
-    c->removeAxis(a);
-    delete a;
-  }
+  clear_chart(c);
   auto snap = state_->ppl;
   if (!snap || snap->results.empty()) {
     c->setTitle(tr("Per-token NLL: waiting for a model run…"));

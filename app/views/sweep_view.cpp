@@ -9,7 +9,7 @@
 #include <QtCharts/QValueAxis>
 #include <cmath>
 
-#include "app/views/palette.h"
+#include "app/views/chart_util.h"
 #include <map>
 
 namespace ls::app {
@@ -54,11 +54,7 @@ QList<int> SweepView::lengths() const {
 void SweepView::refresh() {
   if (lengths_->text().isEmpty()) suggest_lengths();
   QChart* c = chart_->chart();
-  c->removeAllSeries();
-  for (auto* a : c->axes()) {
-    c->removeAxis(a);
-    delete a;
-  }
+  clear_chart(c);
   auto snap = state_->sweep;
   if (!snap) {
     c->setTitle(tr("Mean NLL vs context length: press “Run sweep”"));

@@ -19,6 +19,18 @@ std::string at(const std::string& pattern, int layer) {
     dst = r_.value();                       \
   } while (0)
 
+// Token embedding, and the classifier (tied to the embedding when the file has none).
+Status embeddings_and_classifier(WeightBuilder& b, Model& model, const std::string& tok, const std::string& out) {
+  const uint64_t d = model.config.dim, V = model.config.vocab_size;
+  ModelWeights& w = model.weights;
+  LS_TRY_ASSIGN(w.tok_embd, b.get(tok, {V, d}));
+  LS_TRY_ASSIGN(w.output, b.get_optional(out, {V, d}));
+  model.config.tied_embeddings = (w.output == nullptr);
+  if (!w.output) w.output = w.tok_embd;
+  w.layers.assign(model.config.n_layers, {});
+  return Status::Ok();
+}
+
 }  // namespace
 
 LlamaTensorNames gguf_llama_names() {
@@ -87,15 +99,11 @@ BloomTensorNames hf_bloom_names(const std::string& p) {
 
 Status build_llama_weights(WeightBuilder& b, Model& model, const LlamaTensorNames& n) {
   const ModelConfig& c = model.config;
-  const uint64_t d = c.dim, hid = c.hidden_dim, V = c.vocab_size;
+  const uint64_t d = c.dim, hid = c.hidden_dim;
   const uint64_t q = (uint64_t)c.n_heads * c.head_dim, kv = (uint64_t)c.n_kv_heads * c.head_dim;
   ModelWeights& w = model.weights;
-  LS_TRY_ASSIGN(w.tok_embd, b.get(n.tok_embd, {V, d}));
+  if (auto st = embeddings_and_classifier(b, model, n.tok_embd, n.output); !st) return st;
   LS_TRY_ASSIGN(w.out_norm, b.get(n.out_norm, {d}));
-  LS_TRY_ASSIGN(w.output, b.get_optional(n.output, {V, d}));
-  model.config.tied_embeddings = (w.output == nullptr);
-  if (!w.output) w.output = w.tok_embd;
-  w.layers.assign(c.n_layers, {});
   for (int l = 0; l < c.n_layers; ++l) {
     LayerWeights& L = w.layers[l];
     LS_TRY_ASSIGN(L.attn_norm, b.get(at(n.attn_norm, l), {d}));
@@ -113,17 +121,13 @@ Status build_llama_weights(WeightBuilder& b, Model& model, const LlamaTensorName
 
 Status build_bloom_weights(WeightBuilder& b, Model& model, const BloomTensorNames& n) {
   const ModelConfig& c = model.config;
-  const uint64_t d = c.dim, hid = c.hidden_dim, V = c.vocab_size, hd = c.head_dim, H = c.n_heads;
+  const uint64_t d = c.dim, hid = c.hidden_dim, hd = c.head_dim, H = c.n_heads;
   ModelWeights& w = model.weights;
-  LS_TRY_ASSIGN(w.tok_embd, b.get(n.tok_embd, {V, d}));
+  if (auto st = embeddings_and_classifier(b, model, n.tok_embd, n.output); !st) return st;
   LS_TRY_ASSIGN(w.embd_norm, b.get(n.embd_norm, {d}));
   LS_TRY_ASSIGN(w.embd_norm_b, b.get(n.embd_norm_b, {d}));
   LS_TRY_ASSIGN(w.out_norm, b.get(n.out_norm, {d}));
   LS_TRY_ASSIGN(w.out_norm_b, b.get(n.out_norm_b, {d}));
-  LS_TRY_ASSIGN(w.output, b.get_optional(n.output, {V, d}));
-  model.config.tied_embeddings = (w.output == nullptr);
-  if (!w.output) w.output = w.tok_embd;
-  w.layers.assign(c.n_layers, {});
   for (int l = 0; l < c.n_layers; ++l) {
     LayerWeights& L = w.layers[l];
     const float *qkv, *qkv_b;

@@ -1,8 +1,10 @@
-// Distinct line colours for the chart views (one per method, stable order).
+// Shared by the chart views: line colours (one per method, stable order), the
+// legend line, and clearing a chart before it is refilled.
 #pragma once
 
 #include <QColor>
 #include <QLabel>
+#include <QtCharts/QChart>
 #include <QString>
 #include <utility>
 #include <vector>
@@ -24,6 +26,15 @@ inline void set_legend(QLabel* label, const std::vector<std::pair<QString, QColo
     html += QString("<span style='color:%1'>&#9632;</span>&nbsp;%2&nbsp;&nbsp;&nbsp; ")
                 .arg(colour.name(), name.toHtmlEscaped());
   label->setText(html);
+}
+
+// Removes every series and axis (series are refilled whole on each redraw).
+inline void clear_chart(QChart* c) {
+  c->removeAllSeries();
+  for (auto* a : c->axes()) {
+    c->removeAxis(a);
+    delete a;
+  }
 }
 
 }  // namespace ls::app
