@@ -74,6 +74,7 @@ struct RelposRemap {
   double k = 1.0;      // leaky-rerope: slope 1/k beyond the window
   int group = 1;       // self-extend G
   int sinks = 0;       // sliding-window S: first S tokens always visible
+  int float_offset = 0;  // self-extend: 1 = group offset w - w/G in float (LongLM's other code path)
 };
 
 // ALiBi-family parameters (METHODS.md §3).
@@ -254,8 +255,8 @@ LS_HD double remap_far_query_pos(const MethodParams& p, double m) {
   switch (p.method) {
     case Method::Rerope: return r.window;                          // (R^w q)·k
     case Method::LeakyRerope: return (m - r.window) / r.k + r.window; // (R^{(m-w)/k+w} q)
-    case Method::SelfExtend:
-      return floor(m / r.group) + r.window - floor(r.window / r.group);
+    case Method::SelfExtend:  // LongLM: integer offset w - ⌊w/G⌋ by default, w - w/G as the float variant
+      return floor(m / r.group) + r.window - (r.float_offset ? r.window / r.group : floor(r.window / r.group));
     default: return m;
   }
 }

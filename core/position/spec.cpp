@@ -100,6 +100,7 @@ const std::map<std::string, KeyRule>& key_rules() {
     m["logn"] = bool_key([](MethodParams& p) -> int& { return p.logn; });
     m["seed_exact"] = bool_key([](MethodParams& p) -> int& { return p.alibi.seed_exact; });
     m["truncate"] = bool_key([](MethodParams& p) -> int& { return p.rope.truncate; });
+    m["float_offset"] = bool_key([](MethodParams& p) -> int& { return p.remap.float_offset; });
 
     // window: a whole number of tokens stored as double.
     KeyRule w;
@@ -185,7 +186,8 @@ std::vector<MethodInfo> build_registry() {
                {P("window", "", "w, tokens"), P("k", "", "slope 1/k beyond w"), logn}});
   r.push_back({Method::SelfExtend, "self-extend", "remap",
                "r = m-j (m-j < w), else ⌊m/G⌋ - ⌊j/G⌋ + w - ⌊w/G⌋", "Jin et al. 2024 (LongLM)",
-               {P("window", "", "neighbour window w_n, tokens"), P("group", "", "group size G"), logn}});
+               {P("window", "", "neighbour window w_n, tokens"), P("group", "", "group size G"),
+                P("float_offset", "0", "1: group offset w - w/G in float (LongLM's other code path)"), logn}});
   r.push_back({Method::SlidingWindow, "sliding-window", "mask", "key j visible if m-j < W or j < S; r = m-j",
                "Beltagy et al. 2020; attention sinks (Xiao et al. 2023)",
                {P("window", "", "W, tokens"), P("sinks", "4", "S first tokens always visible"), logn}});

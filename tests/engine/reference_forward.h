@@ -22,7 +22,8 @@ inline double ref_remapped_distance(const MethodParams& p, int m, int j) {
     case Method::LeakyRerope: return d < w ? d : w + (d - w) / p.remap.k;
     case Method::SelfExtend: {
       const int G = p.remap.group, wn = (int)w;
-      return d < wn ? d : (double)(m / G - j / G + wn - wn / G);
+      const double offset = p.remap.float_offset ? w - w / G : (double)(wn - wn / G);
+      return d < wn ? d : (double)(m / G - j / G) + offset;
     }
     default: return d;
   }

@@ -49,7 +49,8 @@ TEST(EngineMethods, RopeFamilyMatchesReferenceBeyondL) {
        {"rope", "rope:logn=1", "linear:factor=4", "ntk:alpha=4", "dynamic-ntk:alpha=2", "dynamic-linear",
         "ntk-by-parts:factor=4", "yarn:factor=4", "yarn:factor=4,truncate=0,attention_factor=1.3", "dynamic-yarn",
         "llama3:factor=4,low_freq_factor=1,high_freq_factor=4", "rerope:window=64", "rerope:window=64,logn=1",
-        "leaky-rerope:window=64,k=8", "self-extend:window=32,group=4", "sliding-window:window=50,sinks=4"}) {
+        "leaky-rerope:window=64,k=8", "self-extend:window=32,group=4", "self-extend:window=30,group=4,float_offset=1",
+        "sliding-window:window=50,sinks=4"}) {
     auto p = parse_method_spec(s).value();
     auto ref = reference_nll(*m, toks, p);
     compare(engine_nll(m, toks, p, Precision::F64, 64), ref, 1e-9, std::string(s) + " f64");

@@ -42,6 +42,9 @@ TEST(Relpos, HandVectors) {
   // self-extend w=4, G=2, m=7: far r = ⌊7/2⌋ - ⌊j/2⌋ + 4 - 2
   auto se = row("self-extend:window=4,group=2", 8, 7);
   EXPECT_EQ(se, (std::vector<double>{5, 5, 4, 4, 3, 2, 1, 0}));
+  // the two LongLM variants differ when G does not divide w: w=5, G=2 → offset 5-2 = 3 vs 5-2.5 = 2.5
+  EXPECT_EQ(row("self-extend:window=5,group=2", 8, 7)[0], 3.0 + 3.0);
+  EXPECT_EQ(row("self-extend:window=5,group=2,float_offset=1", 8, 7)[0], 3.0 + 2.5);
   // sliding window W=2 with one sink: j=0 visible at its true distance, j=1,2 masked
   auto sw = row("sliding-window:window=2,sinks=1", 5, 4);
   EXPECT_EQ(sw[0], 4);
