@@ -20,8 +20,9 @@ FrequencyView::FrequencyView(AppState* s, QWidget* parent) : View(s, parent) {
   legend_->setWordWrap(true);
   lay->addWidget(legend_);
   top_ = new QChartView(new QChart());
+  middle_ = new QChartView(new QChart());
   bottom_ = new QChartView(new QChart());
-  for (auto* v : {top_, bottom_}) {
+  for (auto* v : {top_, middle_, bottom_}) {
     v->setRenderHint(QPainter::Antialiasing);
     lay->addWidget(v);
   }
@@ -79,7 +80,8 @@ void axes(QChart* c, const QString& xt, const QString& yt, double xmax, bool log
 
 void FrequencyView::refresh() {
   series_.clear();
-  for (auto* v : {top_, bottom_}) clear_chart(v->chart());
+  for (auto* v : {top_, middle_, bottom_}) clear_chart(v->chart());
+  middle_->setVisible(!state_->alibi_model());
   if (state_->alibi_model()) fill_alibi();
   else fill_rope();
 }
@@ -89,13 +91,21 @@ void FrequencyView::fill_rope() {
   const int half = g.rot_dim / 2;
   std::vector<double> pairs(half);
   for (int i = 0; i < half; ++i) pairs[i] = i;
-  QChart* c1 = top_->chart();
-  QChart* c2 = bottom_->chart();
-  c1->setTitle(QString("Angular speed θ'_i per rotary pair (radians/token), d = %1, base %2").arg(g.rot_dim).arg(g.base));
-  c2->setTitle(QString("Turns per pair: across L = %1 in training (dashed) vs across n = %2; ● = beyond anything seen in "
-                       "training").arg((int)g.train_len).arg((int)g.cur_len));
   // Unscaled RoPE is always the reference.
   const RopeTable ref = rope_table(MethodParams{}, g);
+  QChart* c1 = top_->chart();
+  QChart* cw = middle_->chart();
+  QChart* c2 = bottom_->chart();
+  c1->setTitle(QString("Angular speed θ'_i per rotary pair (radians/token), d = %1, base %2").arg(g.rot_dim).arg(g.base));
+  cw->setTitle(QString("Wavelength λ'_i = 2π/θ'_i (tokens) against L = %1 (dotted) and n = %2 (dash-dot)")
+                   .arg((int)g.train_len).arg((int)g.cur_len));
+  const std::vector<double> span = {0.0, (double)std::max(1, half - 1)};
+  cw->addSeries(line("L", span, {g.train_len, g.train_len}, Qt::DotLine, Qt::black, 1.2));
+  cw->addSeries(line("n", span, {g.cur_len, g.cur_len}, Qt::DashDotLine, Qt::black, 1.2));
+  cw->addSeries(line("rope λ", pairs, ref.wavelength, Qt::DashLine, Qt::gray, 1.5));
+  series_.push_back({"rope λ", pairs, ref.wavelength});
+  c2->setTitle(QString("Turns per pair: across L = %1 in training (dashed) vs across n = %2; ● = beyond anything seen in "
+                       "training").arg((int)g.train_len).arg((int)g.cur_len));
   std::vector<double> train_turns(half);
   for (int i = 0; i < half; ++i) train_turns[i] = g.train_len * ref.inv_freq[i] / (2 * kPi);
   c1->addSeries(line("rope (reference)", pairs, ref.inv_freq, Qt::DashLine, Qt::gray, 1.5));
@@ -129,7 +139,9 @@ void FrequencyView::fill_rope() {
     }
     legend.push_back({name, colour});
     c1->addSeries(line(name, pairs, t.inv_freq, Qt::SolidLine, colour));
+    cw->addSeries(line(name + " λ'", pairs, t.wavelength, Qt::SolidLine, colour));
     c2->addSeries(line(name + " over n", pairs, turns, Qt::SolidLine, colour));
+    series_.push_back({name + " λ'", pairs, t.wavelength});
     series_.push_back({name + " θ'", pairs, t.inv_freq});
     series_.push_back({name + " turns over n", pairs, turns});
   }
@@ -138,6 +150,7 @@ void FrequencyView::fill_rope() {
   legend.push_back({"● pair rotates beyond anything seen in training", QColor(200, 0, 0)});
   set_legend(legend_, legend);
   axes(c1, "pair i", "θ'_i (rad/token)", half - 1, true);
+  axes(cw, "pair i", "λ'_i (tokens)", half - 1, true);
   axes(c2, "pair i", "turns", half - 1, true);
 }
 

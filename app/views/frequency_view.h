@@ -1,5 +1,6 @@
 // Frequencies: θ'_i per rotary pair (log scale) for every selected method with
-// unscaled RoPE as reference, and the turns each pair makes across L vs across
+// unscaled RoPE as reference, the wavelength λ'_i against the training length L
+// and the chosen length n, and the turns each pair makes across L vs across
 // the chosen length; pairs that rotate beyond anything seen in training are
 // highlighted. ALiBi models show per-head slopes and the distance at which the
 // bias reaches -1, -5 and -10 instead.
@@ -30,6 +31,7 @@ class FrequencyView : public View {
   void fill_rope();
   void fill_alibi();
   QChartView* top_;
+  QChartView* middle_;  // wavelengths against L and n
   QChartView* bottom_;
   QLabel* legend_;
   std::vector<Curve> series_;  // everything plotted, for export

@@ -68,6 +68,20 @@ TEST(CliModel, SweepAttentionGenerate) {
   EXPECT_EQ(nb["ids"].size(), nb["chosen_chunk"].size());
 }
 
+TEST(CliModel, MakeRandomWritesALoadableModel) {
+  const std::string dir = "/tmp/longscope_cli_make_random";
+  json m = ok_json("make-random --shape tiny-bloom --out " + dir + " --dtype F32 --seed 7");
+  EXPECT_GT(m["params"].get<long long>(), 100000);
+  json i = ok_json("info --model " + dir);
+  EXPECT_EQ(i["architecture"], "bloom");
+  EXPECT_EQ(i["native_method"], "alibi");
+  EXPECT_EQ(i["format"], "safetensors");
+  json a = ok_json("alibi-slopes --method ntk-alibi:a=2 --heads 8");
+  EXPECT_EQ(a["slopes"].size(), 8u);
+  CliRun bad = run_cli("make-random --shape gpt-17 --out " + dir);
+  EXPECT_EQ(bad.code, 2);
+}
+
 TEST(CliModel, BadInputIsExitTwo) {
   for (const std::string& args : std::vector<std::string>
        {"ppl --model /nonexistent.gguf --text '" + kDoc + "'", "ppl --text /nonexistent.txt",
