@@ -114,7 +114,8 @@ void EngineWorker::run_ppl(quint64 job, CancelFlag cancel, QStringList methods, 
   emit ppl_ready(snap);
 }
 
-void EngineWorker::run_attention(quint64 job, CancelFlag cancel, QString method, int ctx, int layer, int head) {
+void EngineWorker::run_attention(quint64 job, CancelFlag cancel, QString method, int ctx, int layer, int head, int q0,
+                                 int k0, int region) {
   if (!document_ready(job)) return;
   auto run = run_config(method, cancel, job);
   if (!run) {
@@ -122,7 +123,8 @@ void EngineWorker::run_attention(quint64 job, CancelFlag cancel, QString method,
     return;
   }
   const int n = std::min<int>(ctx, (int)tokens_.size());
-  auto m = ls::run_attention(run.value(), tokens_, n, layer, head, n > 1024 ? 1024 : 0, PoolMode::Max);
+  auto m = ls::run_attention(run.value(), tokens_, n, layer, head, n > 1024 ? 1024 : 0, PoolMode::Max,
+                             AttentionRegion{std::min(q0, n - 1), std::min(k0, n - 1), std::min(region, n)});
   if (!m) {
     emit failed(job, QString::fromStdString(m.error()));
     return;

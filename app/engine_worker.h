@@ -32,7 +32,8 @@ class EngineWorker : public QObject {
   void load_model(quint64 job, QString path, int train_len_override);
   void load_document(quint64 job, QString path);
   void run_ppl(quint64 job, CancelFlag cancel, QStringList methods, int ctx, int max_tokens);
-  void run_attention(quint64 job, CancelFlag cancel, QString method, int ctx, int layer, int head);
+  void run_attention(quint64 job, CancelFlag cancel, QString method, int ctx, int layer, int head, int q0 = 0,
+                     int k0 = 0, int region = 0);
   void run_sweep(quint64 job, CancelFlag cancel, QStringList methods, QList<int> lengths, int windows);
 
  signals:

@@ -30,6 +30,11 @@ void HeatmapWidget::set_diverging(bool on) {
   rebuild();
 }
 
+QPointF HeatmapWidget::view_centre() const {
+  const double vw = cols_ / zoom_, vh = rows_ / zoom_;
+  return QPointF(std::clamp(pan_.x(), 0.0, cols_ - vw) + vw / 2, std::clamp(pan_.y(), 0.0, rows_ - vh) + vh / 2);
+}
+
 void HeatmapWidget::reset_view() {
   zoom_ = 1.0;
   pan_ = {};

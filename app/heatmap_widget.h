@@ -20,6 +20,7 @@ class HeatmapWidget : public QWidget {
   void set_diverging(bool on);  // symmetric range around 0 (difference mode)
   void set_readout(std::function<QString(int row, int col, float value)> f) { readout_ = std::move(f); }
   void reset_view();
+  QPointF view_centre() const;  // centre of the visible window, in cells
   int rows() const { return rows_; }
   int cols() const { return cols_; }
   const std::vector<float>& values() const { return values_; }

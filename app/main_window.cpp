@@ -159,6 +159,7 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
   connect(&state_, &AppState::methods_changed, this, &MainWindow::schedule_runs);
   connect(&state_, &AppState::length_changed, this, &MainWindow::schedule_runs);
   connect(attention_, &AttentionView::request, this, &MainWindow::start_attention);
+  connect(attention_, &AttentionView::request_detail, this, &MainWindow::start_attention_detail);
   connect(sweep_, &SweepView::request, this, &MainWindow::run_sweep);
   connect(tabs_, &QTabWidget::currentChanged, this, [this] { refresh_views(); });
   run_debounce_.setSingleShot(true);
@@ -342,6 +343,17 @@ void MainWindow::start_attention() {
   const quint64 job = start_job("attention");
   QMetaObject::invokeMethod(worker_, [w = worker_, job, c = cancels_[job], method, ctx, l = state_.layer, h = state_.head] {
     w->run_attention(job, c, method, ctx, l, h);
+  }, Qt::QueuedConnection);
+}
+
+void MainWindow::start_attention_detail(int q0, int k0, int size) {
+  if (!state_.document || state_.model_path.isEmpty()) return;
+  const int ctx = std::min<int>(state_.length, (int)state_.document->tokens.size());
+  const quint64 job = start_job("attention");
+  message_->setText(tr("Attention at full resolution: queries %1–%2, keys %3–%4").arg(q0).arg(q0 + size - 1).arg(k0).arg(k0 + size - 1));
+  QMetaObject::invokeMethod(worker_, [w = worker_, job, c = cancels_[job], m = attention_->method(), ctx,
+                                      l = state_.layer, h = state_.head, q0, k0, size] {
+    w->run_attention(job, c, m, ctx, l, h, q0, k0, size);
   }, Qt::QueuedConnection);
 }
 

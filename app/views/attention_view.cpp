@@ -37,6 +37,11 @@ AttentionView::AttentionView(AppState* s, QWidget* parent) : View(s, parent) {
   bar->addWidget(new QLabel(tr("head")));
   bar->addWidget(head_);
   bar->addWidget(log_);
+  detail_ = new QPushButton(tr("Full resolution here"));
+  detail_->setToolTip(tr("zoom into the pooled map, then show the 512×512 block at the view's centre at full resolution"));
+  overview_ = new QPushButton(tr("Overview"));
+  bar->addWidget(detail_);
+  bar->addWidget(overview_);
   left->addLayout(bar);
   heat_ = new HeatmapWidget();
   left->addWidget(heat_, 1);
@@ -63,6 +68,15 @@ AttentionView::AttentionView(AppState* s, QWidget* parent) : View(s, parent) {
   connect(layer_, &QSpinBox::valueChanged, this, changed);
   connect(head_, &QSpinBox::valueChanged, this, changed);
   connect(method_, &QComboBox::currentIndexChanged, this, [this] { emit request(); });
+  connect(overview_, &QPushButton::clicked, this, [this] { emit request(); });
+  connect(detail_, &QPushButton::clicked, this, [this] {
+    auto snap = state_->attention;
+    if (!snap || !snap->map.pooled) return;
+    const QPointF c = heat_->view_centre();  // in pooled cells
+    const int n = snap->map.n, side = snap->map.pooled, size = std::min(512, n);
+    const int q = (int)(c.y() * n / side), k = (int)(c.x() * n / side);
+    emit request_detail(std::clamp(q - size / 2, 0, n - size), std::clamp(k - size / 2, 0, n - size), size);
+  });
 }
 
 void AttentionView::refresh() {
@@ -81,7 +95,18 @@ void AttentionView::refresh() {
   auto snap = state_->attention;
   if (!snap) return;
   const AttentionMap& m = snap->map;
-  const int side = m.pooled ? m.pooled : m.n;
+  const int side = m.region.size ? m.region.size : m.pooled ? m.pooled : m.n;
+  detail_->setEnabled(m.pooled > 0);
+  overview_->setEnabled(m.region.size > 0);
+  if (m.region.size) {
+    const int q0 = m.region.q0, k0 = m.region.k0;
+    heat_->set_data(side, side, m.probs,
+                    QString("%1 · layer %2 · head %3 · full resolution: queries %4–%5, keys %6–%7 of %8")
+                        .arg(snap->method).arg(m.layer).arg(m.head).arg(q0).arg(q0 + side - 1).arg(k0).arg(k0 + side - 1).arg(m.n));
+    heat_->set_readout([q0, k0](int r, int c, float p) {
+      return QString("query m = %1, key j = %2, p = %3").arg(q0 + r).arg(k0 + c).arg(p, 0, 'g', 4);
+    });
+  } else {
   heat_->set_data(side, side, m.probs,
                   QString("%1 · layer %2 · head %3 · n = %4%5")
                       .arg(snap->method)
@@ -93,6 +118,7 @@ void AttentionView::refresh() {
   heat_->set_readout([n, side](int r, int c, float p) {
     return QString("query m ≈ %1, key j ≈ %2, p = %3").arg((long long)r * n / side).arg((long long)c * n / side).arg(p, 0, 'g', 4);
   });
+  }
   // Mini-maps and per-head figures.
   for (auto* w : minimaps_) w->deleteLater();
   minimaps_.clear();
@@ -126,7 +152,7 @@ QJsonObject AttentionView::data_json() const {
   auto snap = state_->attention;
   if (!snap) return {{"view", view_name()}};
   const AttentionMap& m = snap->map;
-  const int side = m.pooled ? m.pooled : m.n;
+  const int side = m.region.size ? m.region.size : m.pooled ? m.pooled : m.n;
   QJsonArray rows, heads;
   for (int r = 0; r < side; ++r) {
     QJsonArray row;
@@ -135,18 +161,20 @@ QJsonObject AttentionView::data_json() const {
   }
   for (const auto& hs : m.heads) heads << QJsonObject{{"mean_entropy", hs.mean_entropy}, {"mean_distance", hs.mean_distance}};
   return {{"view", view_name()}, {"method", snap->method}, {"layer", m.layer}, {"head", m.head}, {"n", m.n},
-          {"pooled", m.pooled}, {"attention", rows}, {"heads", heads}};
+          {"pooled", m.pooled}, {"region", QJsonObject{{"q0", m.region.q0}, {"k0", m.region.k0}, {"size", m.region.size}}},
+          {"attention", rows}, {"heads", heads}};
 }
 
 QString AttentionView::data_csv() const {
   auto snap = state_->attention;
   if (!snap) return {};
   const AttentionMap& m = snap->map;
-  const int side = m.pooled ? m.pooled : m.n;
-  QString out = "row,col,probability\n";
+  const int side = m.region.size ? m.region.size : m.pooled ? m.pooled : m.n;
+  QString out = m.region.size ? "query,key,probability\n" : "row,col,probability\n";
   for (int r = 0; r < side; ++r)
-    for (int c = 0; c <= r; ++c)  // causal: keys up to the query
-      out += QString("%1,%2,%3\n").arg(r).arg(c).arg(m.probs[(size_t)r * side + c]);
+    for (int c = 0; c < side; ++c)
+      if (m.probs[(size_t)r * side + c] > 0)
+        out += QString("%1,%2,%3\n").arg(r + m.region.q0).arg(c + m.region.k0).arg(m.probs[(size_t)r * side + c]);
   return out;
 }
 

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <QCheckBox>
+#include <QPushButton>
 #include <QComboBox>
 #include <QGridLayout>
 #include <QLabel>
@@ -31,12 +32,15 @@ class AttentionView : public View {
 
  signals:
   void request();  // layer, head or method changed: the main window starts a run
+  void request_detail(int q0, int k0, int size);  // full resolution of a block of a pooled map
 
  private:
   QComboBox* method_;
   QSpinBox* layer_;
   QSpinBox* head_;
   QCheckBox* log_;
+  QPushButton* detail_;
+  QPushButton* overview_;
   HeatmapWidget* heat_;
   QLabel* readout_;
   QGridLayout* grid_;

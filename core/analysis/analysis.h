@@ -70,9 +70,16 @@ struct HeadSummary {
 };
 constexpr int kMinimap = 32;
 
+// A square block of the attention matrix kept at full resolution: queries
+// q0 … q0+size-1 against keys k0 … k0+size-1 (detail of a pooled map).
+struct AttentionRegion {
+  int q0 = 0, k0 = 0, size = 0;  // size 0: the whole matrix
+};
+
 struct AttentionMap {
   int layer = 0, head = 0, n = 0;    // n×n probabilities of the first window
   int pooled = 0;                    // side of the pooled matrix (0: not pooled)
+  AttentionRegion region;            // when region.size > 0, probs is that block at full resolution
   std::vector<float> probs;          // (side, side) row-major; row = query, column = key
   std::vector<double> entropy;       // per query (nats)
   double mean_distance = 0;          // Σ p·(m-j) averaged over queries (tokens)
@@ -81,7 +88,7 @@ struct AttentionMap {
 enum class PoolMode { Max, Mean };
 // Runs the first `ctx` tokens and records (layer, head); pool > 0 pools to pool×pool.
 Result<AttentionMap> run_attention(const RunConfig& run, const std::vector<int>& tokens, int ctx, int layer, int head,
-                                   int pool, PoolMode mode);
+                                   int pool, PoolMode mode, AttentionRegion region = {});
 
 // ---- generation ------------------------------------------------------------------
 struct SampleOptions {

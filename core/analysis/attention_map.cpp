@@ -6,7 +6,7 @@
 namespace ls {
 
 Result<AttentionMap> run_attention(const RunConfig& run, const std::vector<int>& tokens, int ctx, int layer, int head,
-                                   int pool, PoolMode mode) {
+                                   int pool, PoolMode mode, AttentionRegion region) {
   const ModelConfig& c = run.model->config;
   if (layer < 0 || layer >= c.n_layers)
     return make_error("layer " + std::to_string(layer) + " is outside [0, " + std::to_string(c.n_layers) + ")");
@@ -17,12 +17,16 @@ Result<AttentionMap> run_attention(const RunConfig& run, const std::vector<int>&
   if (pool < 0 || pool > 4096) return make_error("pool size must be in [0, 4096]");
   if (pool == 0 && n > 4096) return make_error("a full " + std::to_string(n) + "×" + std::to_string(n) +
                                                " map is too large; pool it (e.g. --pool 512)");
+  if (region.size < 0 || region.size > 4096 || region.q0 < 0 || region.k0 < 0 || region.q0 >= n || region.k0 >= n)
+    return make_error("attention region outside the " + std::to_string(n) + "-token window");
   AttentionMap map;
   map.layer = layer;
   map.head = head;
   map.n = n;
-  const int side = pool > 0 && pool < n ? pool : n;
-  map.pooled = side < n ? side : 0;
+  map.region = region;
+  const bool detail = region.size > 0;
+  const int side = detail ? region.size : pool > 0 && pool < n ? pool : n;
+  map.pooled = !detail && side < n ? side : 0;
   map.probs.assign((size_t)side * side, 0.0f);
   std::vector<float> counts(mode == PoolMode::Mean ? (size_t)side * side : 0, 0.0f);
   map.entropy.assign(n, 0.0);
@@ -55,6 +59,12 @@ Result<AttentionMap> run_attention(const RunConfig& run, const std::vector<int>&
     if (h != head) return;
     map.entropy[m] = ent;
     dist[m] = d;
+    if (detail) {  // full resolution inside the region; each cell written by exactly one query
+      if (m < region.q0 || m >= region.q0 + region.size) return;
+      for (int j = region.k0; j < std::min(nk, region.k0 + region.size); ++j)
+        map.probs[(size_t)(m - region.q0) * side + (j - region.k0)] = p[j];
+      return;
+    }
     const int row = (int)((long long)m * side / n);
     std::lock_guard<std::mutex> lock(mu);
     for (int j = 0; j < nk; ++j) {

@@ -46,6 +46,7 @@ class AppTest : public QObject {
   void every_view_renders_and_exports();
   void linear_factor_divides_frequencies();
   void methods_and_length_change_relpos();
+  void attention_detail_at_full_resolution();
   void cancel_is_prompt();
   void bad_model_keeps_app_usable();
   void bad_documents_are_reported();
@@ -130,6 +131,22 @@ void AppTest::linear_factor_divides_frequencies() {
     QVERIFY(std::fabs(s["y"].toArray()[3].toDouble() - rope[3].toDouble() / 8) < 1e-12);
   }
   QVERIFY(found);
+}
+
+void AppTest::attention_detail_at_full_resolution() {
+  MainWindow w;
+  load(w, 2048);  // pooled to 1024×1024
+  w.show_view("attention");
+  QCOMPARE(w.view("attention")->data_json()["pooled"].toInt(), 1024);
+  w.start_attention_detail(1000, 600, 512);
+  QVERIFY(wait_idle(w));
+  const QJsonObject d = w.view("attention")->data_json();
+  QCOMPARE(d["region"].toObject()["size"].toInt(), 512);
+  QCOMPARE(d["region"].toObject()["q0"].toInt(), 1000);
+  QCOMPARE(d["attention"].toArray().size(), 512);
+  double row = 0;  // query 1511 sees keys 600 … 1111 of its 1512: a part of its mass
+  for (const auto& v : d["attention"].toArray()[511].toArray()) row += v.toDouble();
+  QVERIFY(row > 0 && row < 1.0001);
 }
 
 void AppTest::methods_and_length_change_relpos() {

@@ -144,6 +144,24 @@ TEST(EngineMethods, IdentitiesInsideTheEngine) {
     compare(engine_nll(m, toks, parse_method_spec(s).value(), Precision::F64, 64), rope, 1e-10, s);
 }
 
+TEST(EngineMethods, AttentionRegionIsTheFullMatrixBlock) {
+  RunConfig run;
+  run.model = load_ok(bundled_gguf());
+  run.engine.method = parse_method_spec("rerope:window=64").value();
+  auto toks = story_tokens(400);
+  auto full = run_attention(run, toks, 400, 2, 3, 0, PoolMode::Max);
+  auto block = run_attention(run, toks, 400, 2, 3, 0, PoolMode::Max, AttentionRegion{150, 40, 200});
+  ASSERT_TRUE(full.ok() && block.ok());
+  for (int r = 0; r < 200; ++r)
+    for (int c = 0; c < 200; ++c)
+      ASSERT_EQ(block->probs[(size_t)r * 200 + c], full->probs[(size_t)(150 + r) * 400 + 40 + c]) << r << "," << c;
+  auto pooled = run_attention(run, toks, 400, 2, 3, 40, PoolMode::Mean);
+  ASSERT_TRUE(pooled.ok());
+  EXPECT_EQ(pooled->pooled, 40);
+  EXPECT_NEAR(full->mean_distance, pooled->mean_distance, 1e-9);
+  EXPECT_FALSE(run_attention(run, toks, 400, 2, 3, 0, PoolMode::Max, AttentionRegion{500, 0, 10}).ok());
+}
+
 TEST(EngineMethods, CancelStopsAForward) {
   auto m = load_ok(bundled_gguf());
   std::atomic<bool> cancel{true};
