@@ -12,8 +12,9 @@ LongScope measures as 1.349 with it, against 1.32 with story-level splits).
 Conventions (README "Documents"):
 - A story boundary is a line holding only <|endoftext|>; LongScope encodes each
   story on its own and puts BOS before it, as stories260K saw stories in training.
-- A new story starts at a paragraph beginning with "Once upon a time" (the text
-  before the first such paragraph, a cut-off story, is dropped).
+- A new story starts at a paragraph beginning with "Once upon a time"; the text
+  before the first such paragraph (the end of a story cut off by the source) is
+  kept as the first part of document 1.
 - Double-encoded UTF-8 ("mojibake", e.g. â€œ for “) is repaired.
 
 Usage: python3 tools/make_documents.py INPUT OUTDIR [--stories-per-doc N]
@@ -38,9 +39,9 @@ def repair(text):
     return text
 
 
-def stories(text):
+def stories(text, keep_leading=False):
     paras = [p.strip() for p in text.replace("\r\n", "\n").split("\n\n") if p.strip()]
-    out, cur = [], None
+    out, cur = [], ([] if keep_leading else None)
     for p in paras:
         if p.startswith("Once upon a time"):
             if cur:
@@ -48,6 +49,8 @@ def stories(text):
             cur = [p]
         elif cur is not None:
             cur.append(p)
+    if keep_leading and out and not out[0]:
+        out.pop(0)
     if cur:
         out.append(cur)
     return ["\n\n".join(s) for s in out]
@@ -58,7 +61,7 @@ def main():
     per_doc = int(sys.argv[4]) if len(sys.argv) > 4 and sys.argv[3] == "--stories-per-doc" else 60
     text = repair(open(src, encoding="utf-8").read())
     assert "\u00e2\u20ac" not in text
-    all_stories = stories(text)
+    all_stories = stories(text, keep_leading=True)
     paras = [p.strip() for p in text.replace("\r\n", "\n").split("\n\n") if p.strip()]
     with open(f"{outdir}/tinystories_val_paragraphs.txt", "w", encoding="utf-8") as f:
         f.write("\n<|endoftext|>\n".join(paras) + "\n")
