@@ -1,5 +1,6 @@
 #include "core/model/dtype.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -117,6 +118,49 @@ void dequantize(DType t, const uint8_t* src, size_t count, float* dst) {
         for (int i = 0; i < 16; ++i) {
           dst[b * 32 + i] = d * (float)((blk[2 + i] & 0x0f) - 8);
           dst[b * 32 + 16 + i] = d * (float)((blk[2 + i] >> 4) - 8);
+        }
+      }
+      return;
+  }
+}
+
+void quantize(DType t, const float* src, size_t count, uint8_t* dst) {
+  auto put16 = [](uint8_t* p, uint16_t v) {
+    p[0] = (uint8_t)(v & 0xff);
+    p[1] = (uint8_t)(v >> 8);
+  };
+  switch (t) {
+    case DType::F32: std::memcpy(dst, src, count * 4); return;
+    case DType::F16:
+      for (size_t i = 0; i < count; ++i) put16(dst + 2 * i, float_to_half(src[i]));
+      return;
+    case DType::BF16:
+      for (size_t i = 0; i < count; ++i) put16(dst + 2 * i, float_to_bf16(src[i]));
+      return;
+    case DType::Q8_0:  // d = max|x|/127, q = round(x/d)  (ggml quantize_row_q8_0_reference)
+      for (size_t b = 0; b < count / 32; ++b) {
+        const float* x = src + b * 32;
+        float amax = 0;
+        for (int i = 0; i < 32; ++i) amax = std::max(amax, std::fabs(x[i]));
+        const float d = amax / 127.0f, id = d ? 1.0f / d : 0.0f;
+        put16(dst + b * 34, float_to_half(d));
+        for (int i = 0; i < 32; ++i) dst[b * 34 + 2 + i] = (uint8_t)(int8_t)std::lround(x[i] * id);
+      }
+      return;
+    case DType::Q4_0:  // d = (value of largest magnitude)/-8, q = clamp(x/d + 8.5)  (ggml quantize_row_q4_0_reference)
+      for (size_t b = 0; b < count / 32; ++b) {
+        const float* x = src + b * 32;
+        float amax = 0, mx = 0;
+        for (int i = 0; i < 32; ++i)
+          if (std::fabs(x[i]) > amax) {
+            amax = std::fabs(x[i]);
+            mx = x[i];
+          }
+        const float d = mx / -8.0f, id = d ? 1.0f / d : 0.0f;
+        put16(dst + b * 18, float_to_half(d));
+        for (int i = 0; i < 16; ++i) {
+          const int lo = std::min(15, (int)(x[i] * id + 8.5f)), hi = std::min(15, (int)(x[16 + i] * id + 8.5f));
+          dst[b * 18 + 2 + i] = (uint8_t)(lo | (hi << 4));
         }
       }
       return;

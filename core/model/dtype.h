@@ -21,5 +21,8 @@ uint16_t float_to_bf16(float f);
 
 // Converts `count` elements at src (any alignment) to fp32.
 void dequantize(DType t, const uint8_t* src, size_t count, float* dst);
+// The inverse for writers (tests, make-random): ggml's reference block quantisation
+// for Q8_0 / Q4_0, rounding for F16 / BF16. dst holds dtype_bytes(t, count) bytes.
+void quantize(DType t, const float* src, size_t count, uint8_t* dst);
 
 }  // namespace ls

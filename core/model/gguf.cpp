@@ -233,7 +233,9 @@ Status GgufWriter::write(const std::string& path) const {
     put_str(t.name);
     put_u32((uint32_t)t.shape.size());
     for (auto it = t.shape.rbegin(); it != t.shape.rend(); ++it) put_u64(*it);
-    put_u32(t.dtype == DType::F16 ? 1u : 0u);
+    const uint32_t ggml_type = t.dtype == DType::F16 ? 1u : t.dtype == DType::Q4_0 ? 2u : t.dtype == DType::Q8_0 ? 8u
+                               : t.dtype == DType::BF16 ? 30u : 0u;
+    put_u32(ggml_type);
     put_u64(offset);
     offsets.push_back(offset);
     offset += (dtype_bytes(t.dtype, t.data.size()) + 31) / 32 * 32;
@@ -245,11 +247,9 @@ Status GgufWriter::write(const std::string& path) const {
   };
   pad();
   for (const auto& t : tensors) {
-    if (t.dtype == DType::F16) {
-      for (float x : t.data) { uint16_t h = float_to_half(x); put(&h, 2); }
-    } else {
-      put(t.data.data(), t.data.size() * 4);
-    }
+    std::vector<uint8_t> bytes(dtype_bytes(t.dtype, t.data.size()));
+    quantize(t.dtype, t.data.data(), t.data.size(), bytes.data());
+    put(bytes.data(), bytes.size());
     pad();
   }
   return f ? Status::Ok() : Status(make_error("write to " + path + " failed"));

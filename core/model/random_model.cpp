@@ -124,7 +124,7 @@ Status write_llama2c(const RandomModel& m, const std::string& path) {
   return f ? Status::Ok() : Status(make_error("write to " + path + " failed"));
 }
 
-Status write_gguf_model(const RandomModel& m, const std::string& path, bool f16) {
+Status write_gguf_model(const RandomModel& m, const std::string& path, DType matrix_type) {
   const RandomModelSpec& s = m.spec;
   const std::string a = s.arch == Arch::Llama ? "llama" : "bloom";
   GgufWriter w;
@@ -155,7 +155,7 @@ Status write_gguf_model(const RandomModel& m, const std::string& path, bool f16)
                                                                      : sp.dim;
       shape = {data.size() / in, in};
     }
-    w.tensors.push_back({name, shape, f16 && !is_vec ? DType::F16 : DType::F32, data});
+    w.tensors.push_back({name, shape, is_vec ? DType::F32 : matrix_type, data});
   }
   return w.write(path);
 }

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "core/model/dtype.h"
 #include "core/model/model.h"
 
 namespace ls {
@@ -30,7 +31,8 @@ struct RandomModel {
 RandomModel make_random_model(const RandomModelSpec& spec);
 
 Status write_llama2c(const RandomModel& m, const std::string& path);                  // .bin (LLaMA only)
-Status write_gguf_model(const RandomModel& m, const std::string& path, bool f16 = false);
+// Matrices in `matrix_type` (F32, F16, BF16, Q8_0 or Q4_0); norms and biases stay F32.
+Status write_gguf_model(const RandomModel& m, const std::string& path, DType matrix_type = DType::F32);
 // Folder with config.json + model.safetensors (+ optional sharding) in HF layout;
 // dtype F32, F16 or BF16.
 Status write_hf_model(const RandomModel& m, const std::string& dir, const std::string& dtype = "F32", int shards = 1);

@@ -7,6 +7,7 @@
 #include <fstream>
 
 #include "core/analysis/analysis.h"
+#include "core/model/dtype.h"
 #include "core/position/spec.h"
 #include "tests/engine/test_support.h"
 
@@ -66,7 +67,10 @@ TEST(Formats, SameWeightsSameLogitsInEveryFormat) {
   auto rm = make_random_model(spec);
   ASSERT_TRUE(write_llama2c(rm, dir + "/m.bin").ok());
   ASSERT_TRUE(write_gguf_model(rm, dir + "/m.gguf").ok());
-  ASSERT_TRUE(write_gguf_model(rm, dir + "/m16.gguf", true).ok());
+  ASSERT_TRUE(write_gguf_model(rm, dir + "/m16.gguf", DType::F16).ok());
+  ASSERT_TRUE(write_gguf_model(rm, dir + "/mbf16.gguf", DType::BF16).ok());
+  ASSERT_TRUE(write_gguf_model(rm, dir + "/mq8.gguf", DType::Q8_0).ok());
+  ASSERT_TRUE(write_gguf_model(rm, dir + "/mq4.gguf", DType::Q4_0).ok());
   ASSERT_TRUE(write_hf_model(rm, dir + "/hf").ok());
   ASSERT_TRUE(write_hf_model(rm, dir + "/hf_sharded", "F32", 3).ok());
   ASSERT_TRUE(write_hf_model(rm, dir + "/hf_bf16", "BF16").ok());
@@ -77,6 +81,14 @@ TEST(Formats, SameWeightsSameLogitsInEveryFormat) {
   EXPECT_LE(max_diff(last_logits(load_ok(dir + "/hf"), toks), ref), 1e-4) << "half-split layout";
   EXPECT_LE(max_diff(last_logits(load_ok(dir + "/hf_sharded"), toks), ref), 1e-4) << "sharded";
   EXPECT_LE(max_diff(last_logits(load_ok(dir + "/m16.gguf"), toks), ref), 0.05) << "F16 rounding";
+  EXPECT_LE(max_diff(last_logits(load_ok(dir + "/mbf16.gguf"), toks), ref), 0.3) << "BF16 rounding";
+  // Quantised copies: close to F32, and coarser the fewer the bits.
+  const double q8 = max_diff(last_logits(load_ok(dir + "/mq8.gguf"), toks), ref);
+  const double q4 = max_diff(last_logits(load_ok(dir + "/mq4.gguf"), toks), ref);
+  EXPECT_GT(q8, 0.0);
+  EXPECT_LE(q8, 0.1) << "Q8_0";
+  EXPECT_LE(q4, 1.0) << "Q4_0";
+  EXPECT_GT(q4, q8) << "Q4_0 is coarser than Q8_0";
   EXPECT_LE(max_diff(last_logits(load_ok(dir + "/hf_bf16"), toks), ref), 0.3) << "BF16 rounding";
   EXPECT_GT(max_diff(last_logits(load_ok(dir + "/hf_bf16"), toks), ref), 0.0) << "BF16 must differ a little";
 }
