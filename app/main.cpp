@@ -21,7 +21,8 @@ int main(int argc, char** argv) {
   cli.setApplicationDescription("See why language models fail beyond their training length.");
   cli.addHelpOption();
   QCommandLineOption shot("screenshot", "render one view to OUT.png (or .svg) without showing a window", "OUT");
-  QCommandLineOption view("view", "view to render: frequencies|relpos|attention|perplexity|sweep", "VIEW", "frequencies");
+  QCommandLineOption view("view", "view to render: frequencies|relpos|attention|perplexity|sweep, or window (the whole window)",
+                          "VIEW", "frequencies");
   QCommandLineOption model("model", "model file or folder (default: bundled stories260K)", "M",
                            resource("models/stories260K.gguf"));
   QCommandLineOption doc("document", "document to open (default: bundled TinyStories)", "F",
@@ -37,10 +38,11 @@ int main(int argc, char** argv) {
 
   ls::app::MainWindow w;
   const bool headless = cli.isSet(shot);
+  const bool whole_window = cli.value(view) == "window";
   if (headless) {
     w.setAttribute(Qt::WA_DontShowOnScreen);
-    w.resize(1280, 860);
-    w.set_docks_visible(false);
+    w.resize(whole_window ? 1700 : 1280, whole_window ? 1000 : 860);
+    w.set_docks_visible(whole_window);
   }
   w.show();
   if (cli.isSet(session)) {
@@ -65,12 +67,17 @@ int main(int argc, char** argv) {
       w.set_methods(cli.value(methods).split(';', Qt::SkipEmptyParts));
       w.set_length(cli.value(length).toInt());
       w.set_layer_head(cli.value(layer).toInt(), cli.value(head).toInt());
-      w.show_view(cli.value(view));
+      w.show_view(whole_window ? "perplexity" : cli.value(view));
       if (headless && cli.value(view) == "sweep") w.run_sweep();
       w.run_now();
       if (!w.busy()) QTimer::singleShot(0, &w, [&w] { emit w.idle(); });
     } else if (stage == 1 && headless) {
       stage = 2;
+      if (whole_window) {
+        const bool ok = w.grab().save(cli.value(shot));
+        if (ok) std::printf("wrote %s\n", qPrintable(cli.value(shot)));
+        return app.exit(ok ? exit_code : 1);
+      }
       if (!w.view(cli.value(view))) {
         std::fprintf(stderr, "longscope: error: unknown view %s\n", qPrintable(cli.value(view)));
         return app.exit(2);

@@ -129,6 +129,10 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     if (latest_["ppl"] == r->job) {
       state_.ppl = r;
       state_.touch();
+      QString summary;
+      for (size_t k = 0; k < r->results.size(); ++k)
+        summary += QString("%1%2: %3").arg(k ? "; " : "").arg(r->methods[k]).arg(r->results[k].mean_nll, 0, 'f', 3);
+      message_->setText(tr("Mean NLL at n = %1 (nats) — %2").arg(r->ctx).arg(summary));
     }
     finish_job(r->job);  // after the result is in place: `idle` listeners see it
   });

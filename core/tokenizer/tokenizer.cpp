@@ -139,6 +139,12 @@ std::string Tokenizer::decode(const std::vector<int>& ids) const {
 std::string Tokenizer::piece(int id) const {
   if (id < 0 || id >= vocab_size()) return "";
   std::string p = sp_->IdToPiece(id);
+  // Byte-fallback pieces <0xXX>: ASCII bytes display as themselves (a newline as a newline);
+  // bytes of a multi-byte character stay visible as <0xXX>.
+  if (p.size() == 6 && p.rfind("<0x", 0) == 0 && p[5] == '>') {
+    const int byte = std::stoi(p.substr(3, 2), nullptr, 16);
+    if (byte == '\n' || byte == '\t' || (byte >= 0x20 && byte < 0x7f)) return std::string(1, (char)byte);
+  }
   const std::string space = "\xe2\x96\x81";  // U+2581 (SentencePiece's space)
   for (size_t pos; (pos = p.find(space)) != std::string::npos;) p.replace(pos, space.size(), " ");
   return p;

@@ -136,6 +136,8 @@ TEST(Tokenizer, RoundTripAndGoldenIds) {
   EXPECT_EQ(once, (std::vector<int>{403, 407, 261, 378}));
   EXPECT_EQ(file.value()->bos_id(), 1);
   EXPECT_EQ(file.value()->piece(403), " Once");
+  EXPECT_EQ(file.value()->piece(13), "\n") << "byte piece <0x0A> displays as a newline";
+  EXPECT_EQ(file.value()->piece(3), "<0x00>") << "non-printable bytes stay visible";
 }
 
 TEST(Tokenizer, WrongTokenizerAndBadDocuments) {
