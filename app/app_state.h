@@ -33,8 +33,7 @@ struct AttentionSnapshot {
   quint64 job = 0;
   QString method;
   int layer = 0, head = 0, ctx = 0;
-  AttentionMap map;
-  std::vector<HeadSummary> heads;  // every head of `layer` (entropy, mean distance)
+  AttentionMap map;  // includes per-head summaries of the layer
 };
 
 struct SweepSnapshot {

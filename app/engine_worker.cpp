@@ -156,9 +156,8 @@ void EngineWorker::run_sweep(quint64 job, CancelFlag cancel, QStringList methods
   run.progress = [this, job](double f) { emit progress(job, f); };
   std::vector<int> lens(lengths.begin(), lengths.end());
   const int L = model_->config.train_len;
-  std::vector<int> edges = {0, L};
-  for (long long e = 4LL * L; edges.back() < *std::max_element(lens.begin(), lens.end()); e *= 4) edges.push_back((int)e);
-  auto r = ls::run_sweep(run, ms, lens, edges, tokens_, windows);
+  auto r = ls::run_sweep(run, ms, lens, default_bucket_edges(L, *std::max_element(lens.begin(), lens.end())), tokens_,
+                         windows);
   if (!r) {
     emit failed(job, QString::fromStdString(r.error()));
     return;

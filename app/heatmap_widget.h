@@ -24,8 +24,6 @@ class HeatmapWidget : public QWidget {
   int rows() const { return rows_; }
   int cols() const { return cols_; }
   const std::vector<float>& values() const { return values_; }
-  float range_min() const { return lo_; }
-  float range_max() const { return hi_; }
   QSize sizeHint() const override { return {520, 480}; }
 
  signals:

@@ -339,25 +339,19 @@ void MainWindow::start_ppl() {
   }, Qt::QueuedConnection);
 }
 
-void MainWindow::start_attention() {
+void MainWindow::start_attention() { start_attention_detail(0, 0, 0); }
+
+void MainWindow::start_attention_detail(int q0, int k0, int size) {
   if (!state_.document || state_.model_path.isEmpty()) return;
   QString method = attention_->method();
   if (method.isEmpty() && !state_.methods.empty()) method = QString::fromStdString(method_spec_string(state_.methods[0]));
   const int ctx = std::min<int>(state_.length, (int)state_.document->tokens.size());
   const quint64 job = start_job("attention");
-  QMetaObject::invokeMethod(worker_, [w = worker_, job, c = cancels_[job], method, ctx, l = state_.layer, h = state_.head] {
-    w->run_attention(job, c, method, ctx, l, h);
-  }, Qt::QueuedConnection);
-}
-
-void MainWindow::start_attention_detail(int q0, int k0, int size) {
-  if (!state_.document || state_.model_path.isEmpty()) return;
-  const int ctx = std::min<int>(state_.length, (int)state_.document->tokens.size());
-  const quint64 job = start_job("attention");
-  message_->setText(tr("Attention at full resolution: queries %1–%2, keys %3–%4").arg(q0).arg(q0 + size - 1).arg(k0).arg(k0 + size - 1));
-  QMetaObject::invokeMethod(worker_, [w = worker_, job, c = cancels_[job], m = attention_->method(), ctx,
-                                      l = state_.layer, h = state_.head, q0, k0, size] {
-    w->run_attention(job, c, m, ctx, l, h, q0, k0, size);
+  if (size > 0)
+    message_->setText(tr("Attention at full resolution: queries %1–%2, keys %3–%4").arg(q0).arg(q0 + size - 1).arg(k0).arg(k0 + size - 1));
+  QMetaObject::invokeMethod(worker_, [w = worker_, job, c = cancels_[job], method, ctx, l = state_.layer,
+                                      h = state_.head, q0, k0, size] {
+    w->run_attention(job, c, method, ctx, l, h, q0, k0, size);
   }, Qt::QueuedConnection);
 }
 

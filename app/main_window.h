@@ -35,7 +35,7 @@ class MainWindow : public QMainWindow {
   void set_length(int n);
   void set_layer_head(int layer, int head);
   void run_sweep();
-  void start_attention_detail(int q0, int k0, int size);  // a block of a pooled map at full resolution
+  void start_attention_detail(int q0, int k0, int size);  // size > 0: a block of a pooled map at full resolution
   void run_now();
   void set_docks_visible(bool on);  // headless rendering gives the view the whole window  // start the model runs for the current state without waiting for the debounce
   void cancel_runs();

@@ -85,9 +85,7 @@ int run_make_random(const Args& a) {
   std::error_code ec;
   std::filesystem::create_directories(out, ec);
   if (ec) return usage_error("make-random", "cannot create " + out + ": " + ec.message());
-  const long long params = count_params(ModelConfig{
-      shape->arch, ModelFormat::Safetensors, "", shape->dim, shape->hidden_dim, shape->n_layers, shape->n_heads,
-      shape->n_kv_heads, shape->dim / shape->n_heads, shape->vocab_size});
+  const long long params = random_model_params(shape.value());
   const size_t need = (size_t)params * (dtype == "F32" ? 4 : 2) * 2;  // the weights in memory while writing
   if (size_t avail = available_memory_bytes(); avail && need > avail)
     return usage_error("make-random", "writing " + std::to_string(params) + " parameters needs about " +
@@ -105,17 +103,16 @@ int run_make_random(const Args& a) {
 }
 
 int run_ppl_cmd(const Args& a) {
-  auto in = load_model_inputs(a, a.has("text"));
-  if (!in) return usage_error("ppl", in.error());
-  auto toks = load_document_tokens(a, in.value());
-  if (!toks) return usage_error("ppl", toks.error());
-  auto run = load_run_config(a, in.value());
-  if (!run) return usage_error("ppl", run.error());
+  auto doc = load_document_run(a);
+  if (!doc) return usage_error("ppl", doc.error());
+  const ModelInputs* in = &doc->in;
+  const std::vector<int>* toks = &doc->tokens;
+  const RunConfig* run = &doc->run;
   auto ctx = a.get_int("ctx", in->model->config.train_len, 1, 1 << 22);
   if (!ctx) return usage_error("ppl", ctx.error());
   auto windows = a.get_int("windows", 0, 0, 1 << 20);
   if (!windows) return usage_error("ppl", windows.error());
-  auto r = run_ppl(run.value(), toks.value(), (int)ctx.value(), (int)windows.value());
+  auto r = run_ppl(*run, *toks, (int)ctx.value(), (int)windows.value());
   if (!r) return usage_error("ppl", r.error());
   if (a.has("json")) {
     print_json({{"method", method_spec_string(run->engine.method)},
@@ -138,12 +135,11 @@ int run_ppl_cmd(const Args& a) {
 }
 
 int run_sweep_cmd(const Args& a) {
-  auto in = load_model_inputs(a, a.has("text"));
-  if (!in) return usage_error("sweep", in.error());
-  auto toks = load_document_tokens(a, in.value());
-  if (!toks) return usage_error("sweep", toks.error());
-  auto run = load_run_config(a, in.value());
-  if (!run) return usage_error("sweep", run.error());
+  auto doc = load_document_run(a);
+  if (!doc) return usage_error("sweep", doc.error());
+  const ModelInputs* in = &doc->in;
+  const std::vector<int>* toks = &doc->tokens;
+  const RunConfig* run = &doc->run;
   auto methods = parse_method_list(a.get("methods"));
   if (!methods) return usage_error("sweep", methods.error());
   auto lengths = parse_int_list("--lengths", a.get("lengths"), 1, 1 << 22);
@@ -156,15 +152,14 @@ int run_sweep_cmd(const Args& a) {
     auto e = parse_int_list("--buckets", a.get("buckets"), 0, 1 << 24);
     if (!e) return usage_error("sweep", e.error());
     edges = e.value();
-  } else {  // inside L, then [L, 4L), [4L, 16L)
-    edges = {0, L};
-    for (long long e = 4LL * L; edges.back() < longest; e *= 4) edges.push_back((int)e);
+  } else {
+    edges = default_bucket_edges(L, longest);
   }
   for (size_t i = 1; i < edges.size(); ++i)
     if (edges[i] <= edges[i - 1]) return usage_error("sweep", "--buckets must increase");
   auto windows = a.get_int("windows", 0, 0, 1 << 20);
   if (!windows) return usage_error("sweep", windows.error());
-  auto r = run_sweep(run.value(), methods.value(), lengths.value(), edges, toks.value(), (int)windows.value());
+  auto r = run_sweep(*run, methods.value(), lengths.value(), edges, *toks, (int)windows.value());
   if (!r) return usage_error("sweep", r.error());
   json cells = json::array();
   for (const auto& c : r->cells) {
@@ -190,12 +185,11 @@ int run_sweep_cmd(const Args& a) {
 }
 
 int run_attention_cmd(const Args& a) {
-  auto in = load_model_inputs(a, a.has("text"));
-  if (!in) return usage_error("attention", in.error());
-  auto toks = load_document_tokens(a, in.value());
-  if (!toks) return usage_error("attention", toks.error());
-  auto run = load_run_config(a, in.value());
-  if (!run) return usage_error("attention", run.error());
+  auto doc = load_document_run(a);
+  if (!doc) return usage_error("attention", doc.error());
+  const ModelInputs* in = &doc->in;
+  const std::vector<int>* toks = &doc->tokens;
+  const RunConfig* run = &doc->run;
   auto ctx = a.get_int("ctx", in->model->config.train_len, 1, 1 << 22);
   auto layer = a.get_int("layer", 0, 0, 1 << 20);
   auto head = a.get_int("head", 0, 0, 1 << 20);
@@ -204,7 +198,7 @@ int run_attention_cmd(const Args& a) {
     if (!*r) return usage_error("attention", r->error());
   std::string mode = a.get("pool-mode", "max");
   if (mode != "max" && mode != "mean") return usage_error("attention", "--pool-mode: expected max or mean");
-  auto m = run_attention(run.value(), toks.value(), (int)ctx.value(), (int)layer.value(), (int)head.value(),
+  auto m = run_attention(*run, *toks, (int)ctx.value(), (int)layer.value(), (int)head.value(),
                          (int)pool.value(), mode == "max" ? PoolMode::Max : PoolMode::Mean);
   if (!m) return usage_error("attention", m.error());
   const int side = m->pooled ? m->pooled : m->n;

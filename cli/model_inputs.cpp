@@ -94,6 +94,20 @@ Result<RunConfig> load_run_config(const Args& a, const ModelInputs& in) {
   return run;
 }
 
+Result<DocumentRun> load_document_run(const Args& a) {
+  DocumentRun d;
+  auto in = load_model_inputs(a, a.has("text"));
+  if (!in) return make_error(in.error());
+  d.in = in.take();
+  auto toks = load_document_tokens(a, d.in);
+  if (!toks) return make_error(toks.error());
+  d.tokens = toks.take();
+  auto run = load_run_config(a, d.in);
+  if (!run) return make_error(run.error());
+  d.run = run.take();
+  return d;
+}
+
 Result<std::vector<int>> parse_int_list(const std::string& what, const std::string& text, int lo, int hi) {
   std::vector<int> out;
   std::stringstream ss(text);

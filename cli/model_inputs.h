@@ -26,6 +26,15 @@ Result<ModelInputs> load_model_inputs(const Args& a, bool need_tokenizer);
 Result<std::vector<int>> load_document_tokens(const Args& a, const ModelInputs& in);
 // --method (default: the model's native method), --threads, --precision, --backend.
 Result<RunConfig> load_run_config(const Args& a, const ModelInputs& in);
+// The three steps every document command starts with: model (and tokenizer when
+// --text is given), the document's tokens, and the run settings.
+struct DocumentRun {
+  ModelInputs in;
+  std::vector<int> tokens;
+  RunConfig run;
+};
+Result<DocumentRun> load_document_run(const Args& a);
+
 // Parses "256,512,1024".
 Result<std::vector<int>> parse_int_list(const std::string& what, const std::string& text, int lo, int hi);
 

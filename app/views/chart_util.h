@@ -4,7 +4,9 @@
 
 #include <QColor>
 #include <QLabel>
+#include <QBoxLayout>
 #include <QtCharts/QChart>
+#include <QtCharts/QChartView>
 #include <QString>
 #include <utility>
 #include <vector>
@@ -26,6 +28,29 @@ inline void set_legend(QLabel* label, const std::vector<std::pair<QString, QColo
     html += QString("<span style='color:%1'>&#9632;</span>&nbsp;%2&nbsp;&nbsp;&nbsp; ")
                 .arg(colour.name(), name.toHtmlEscaped());
   label->setText(html);
+}
+
+// A legend line and a chart view below it, added to `layout`.
+inline QChartView* add_chart_with_legend(QBoxLayout* layout, QLabel*& legend) {
+  legend = new QLabel();
+  legend->setWordWrap(true);
+  layout->addWidget(legend);
+  auto* view = new QChartView(new QChart());
+  view->setRenderHint(QPainter::Antialiasing);
+  layout->addWidget(view, 1);
+  return view;
+}
+
+// Adds the axes and attaches every series to them; the view's own legend line
+// names the curves, so the chart's legend is hidden.
+inline void attach_axes(QChart* c, QAbstractAxis* x, QAbstractAxis* y) {
+  c->addAxis(x, Qt::AlignBottom);
+  c->addAxis(y, Qt::AlignLeft);
+  c->legend()->setVisible(false);
+  for (auto* s : c->series()) {
+    s->attachAxis(x);
+    s->attachAxis(y);
+  }
 }
 
 // Removes every series and axis (series are refilled whole on each redraw).

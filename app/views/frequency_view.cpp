@@ -51,7 +51,6 @@ void axes(QChart* c, const QString& xt, const QString& yt, double xmax, bool log
   ax->setRange(0, std::max(1.0, xmax));
   ax->setTickCount((int)std::min(17.0, std::max(1.0, xmax) + 1));
   ax->setLabelFormat("%d");
-  c->addAxis(ax, Qt::AlignBottom);
   QAbstractAxis* ay;
   if (logy) {
     auto* l = new QLogValueAxis();
@@ -68,12 +67,7 @@ void axes(QChart* c, const QString& xt, const QString& yt, double xmax, bool log
     for (const QPointF& p : static_cast<QXYSeries*>(s)->points())
       if (p.y() > 0) lo = std::min(lo, p.y()), hi = std::max(hi, p.y());
   if (std::isfinite(lo)) ay->setRange(logy ? lo / 1.5 : 0.0, hi * 1.5);
-  c->addAxis(ay, Qt::AlignLeft);
-  c->legend()->setVisible(false);  // the view's own legend line names the curves
-  for (auto* s : c->series()) {
-    s->attachAxis(ax);
-    s->attachAxis(ay);
-  }
+  attach_axes(c, ax, ay);
 }
 
 }  // namespace

@@ -23,13 +23,8 @@ PerplexityView::PerplexityView(AppState* s, QWidget* parent) : View(s, parent) {
   summary_ = new QLabel();
   bar->addWidget(summary_, 1);
   lay->addLayout(bar);
-  legend_ = new QLabel();
-  legend_->setWordWrap(true);
-  lay->addWidget(legend_);
-  chart_ = new QChartView(new QChart());
-  chart_->setRenderHint(QPainter::Antialiasing);
+  chart_ = add_chart_with_legend(lay, legend_);
   chart_->setRubberBand(QChartView::HorizontalRubberBand);
-  lay->addWidget(chart_, 1);
   hover_ = new QLabel(tr("hover a curve to see the token; drag to zoom, right-click to zoom out"));
   lay->addWidget(hover_);
   connect(smooth_, &QSpinBox::valueChanged, this, [this] { refresh(); });
@@ -116,13 +111,7 @@ void PerplexityView::refresh() {
   auto* ay = new QValueAxis();
   ay->setTitleText(tr("NLL (nats)"));
   ay->setRange(0, std::max(1.0, ymax * 1.6));
-  c->addAxis(ax, Qt::AlignBottom);
-  c->addAxis(ay, Qt::AlignLeft);
-  c->legend()->setVisible(false);  // the view's own legend line names the curves
-  for (auto* s : c->series()) {
-    s->attachAxis(ax);
-    s->attachAxis(ay);
-  }
+  attach_axes(c, ax, ay);
   summary_->setText(summary);
 }
 

@@ -24,12 +24,7 @@ SweepView::SweepView(AppState* s, QWidget* parent) : View(s, parent) {
   bar->addWidget(lengths_, 1);
   bar->addWidget(run_);
   lay->addLayout(bar);
-  legend_ = new QLabel();
-  legend_->setWordWrap(true);
-  lay->addWidget(legend_);
-  chart_ = new QChartView(new QChart());
-  chart_->setRenderHint(QPainter::Antialiasing);
-  lay->addWidget(chart_, 1);
+  chart_ = add_chart_with_legend(lay, legend_);
   connect(run_, &QPushButton::clicked, this, &SweepView::request);
 }
 
@@ -101,13 +96,7 @@ void SweepView::refresh() {
   auto* ay = new QValueAxis();
   ay->setTitleText(tr("mean NLL (nats)"));
   ay->setRange(std::max(0.0, ymin - 0.2), ymax + 0.2);
-  c->addAxis(ax, Qt::AlignBottom);
-  c->addAxis(ay, Qt::AlignLeft);
-  c->legend()->setVisible(false);  // the view's own legend line names the curves
-  for (auto* s : c->series()) {
-    s->attachAxis(ax);
-    s->attachAxis(ay);
-  }
+  attach_axes(c, ax, ay);
 }
 
 QJsonObject SweepView::data_json() const {

@@ -56,6 +56,8 @@ struct SweepResult {
   std::vector<int> edges;
   std::vector<SweepCell> cells;
 };
+// LongScope's default position buckets: [0, L), then [L, 4L), [4L, 16L), … until `longest`.
+std::vector<int> default_bucket_edges(int train_len, int longest);
 // For each method × length: run_ppl with at most `max_windows` windows (0: all).
 Result<SweepResult> run_sweep(const RunConfig& run, const std::vector<MethodParams>& methods,
                               const std::vector<int>& lengths, const std::vector<int>& edges,

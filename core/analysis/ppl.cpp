@@ -56,6 +56,12 @@ std::vector<double> bucket_means(const PplResult& r, const std::vector<int>& edg
   return sum;
 }
 
+std::vector<int> default_bucket_edges(int train_len, int longest) {
+  std::vector<int> edges = {0, train_len};
+  for (long long e = 4LL * train_len; edges.back() < longest && e <= (1LL << 30); e *= 4) edges.push_back((int)e);
+  return edges;
+}
+
 Result<SweepResult> run_sweep(const RunConfig& run, const std::vector<MethodParams>& methods,
                               const std::vector<int>& lengths, const std::vector<int>& edges,
                               const std::vector<int>& tokens, int max_windows) {

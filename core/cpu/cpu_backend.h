@@ -31,7 +31,6 @@ class CpuBackend final : public Backend<T> {
   void add(T* x, const T* y, size_t n) override;
   Status attention(const AttentionCall<T>& call) override;
   void nll(const T* logits, int rows, int vocab, const int* targets, double* nll, int* rank) override;
-  int threads() const { return opts_.threads; }
 
  private:
   CpuOptions opts_;

@@ -51,7 +51,6 @@ class Engine {
   void reset() { pos_ = 0; }
   const Model& model() const { return *model_; }
   const EngineOptions& options() const { return opts_; }
-  Backend<T>& backend() { return *backend_; }
 
  private:
   Engine() = default;

@@ -9,6 +9,7 @@
 
 #include "core/model/gguf.h"
 #include "core/model/safetensors.h"
+#include "core/model/weight_builder.h"
 
 namespace ls {
 namespace {
@@ -100,6 +101,19 @@ RandomModel make_random_model(const RandomModelSpec& s) {
     }
   }
   return m;
+}
+
+long long random_model_params(const RandomModelSpec& s) {
+  ModelConfig c;
+  c.arch = s.arch;
+  c.dim = s.dim;
+  c.hidden_dim = s.hidden_dim;
+  c.n_layers = s.n_layers;
+  c.n_heads = s.n_heads;
+  c.n_kv_heads = s.n_kv_heads;
+  c.head_dim = s.dim / s.n_heads;
+  c.vocab_size = s.vocab_size;
+  return count_params(c);
 }
 
 Status write_llama2c(const RandomModel& m, const std::string& path) {

@@ -29,6 +29,7 @@ struct RandomModel {
   std::map<std::string, std::vector<float>> t;  // names as in GGUF ("blk.0.attn_q.weight", …)
 };
 RandomModel make_random_model(const RandomModelSpec& spec);
+long long random_model_params(const RandomModelSpec& spec);
 
 Status write_llama2c(const RandomModel& m, const std::string& path);                  // .bin (LLaMA only)
 // Matrices in `matrix_type` (F32, F16, BF16, Q8_0 or Q4_0); norms and biases stay F32.
