@@ -10,7 +10,7 @@ build_dir="${LONGSCOPE_BUILD_DIR:-build}"
 
 packages=(build-essential cmake pkg-config git libgtest-dev libgmock-dev libbenchmark-dev
           nlohmann-json3-dev libsentencepiece-dev libopenblas-dev
-          qt6-base-dev qt6-charts-dev libqt6svg6-dev libgl-dev xvfb xauth)
+          qt6-base-dev qt6-charts-dev libqt6svg6-dev libqt6opengl6-dev libgl-dev xvfb xauth)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -6,7 +6,27 @@ namespace ls::app {
 
 EngineWorker::EngineWorker(QObject* parent) : QObject(parent) {}
 
+// Errors are values in core/, but an exception (a library's, or memory running out)
+// must never end the app: it becomes a failed job, and the loaded state is kept
+// because every slot assigns its members only after its work succeeded.
+template <typename Fn>
+void EngineWorker::guarded(quint64 job, Fn&& fn) {
+  try {
+    fn();
+  } catch (const std::bad_alloc&) {
+    emit failed(job, "out of memory: the request needs more memory than this machine has");
+  } catch (const std::exception& e) {
+    emit failed(job, QString("internal error: %1").arg(e.what()));
+  } catch (...) {
+    emit failed(job, "internal error (unknown exception)");
+  }
+}
+
 void EngineWorker::load_model(quint64 job, QString path, int train_len_override) {
+  guarded(job, [&] { load_model_impl(job, path, train_len_override); });
+}
+
+void EngineWorker::load_model_impl(quint64 job, QString path, int train_len_override) {
   LoadOptions o;
   o.train_len_override = train_len_override;
   auto m = ls::load_model(path.toStdString(), o);
@@ -42,15 +62,21 @@ void EngineWorker::load_model(quint64 job, QString path, int train_len_override)
   while (n > 256 && avail && engine_memory_bytes(c, n, 256, sizeof(float)) > avail / 2) n /= 2;
   info.max_length = n;
   emit model_loaded(job, info);
-  if (!document_text_.isEmpty()) load_document(job, document_path_);  // re-tokenise for the new vocabulary
+  if (!document_text_.isEmpty()) load_document_impl(job, document_path_);  // re-tokenise for the new vocabulary
 }
 
 void EngineWorker::load_document(quint64 job, QString path) {
+  guarded(job, [&] { load_document_impl(job, path); });
+}
+
+void EngineWorker::load_document_impl(quint64 job, QString path) {
   if (!tokenizer_) {
     emit failed(job, "load a model before a document");
     return;
   }
-  auto text = read_text_file(path.toStdString());
+  // The document pane paints every token: the app takes documents up to 16 MiB
+  // (the CLI up to 64 MiB), and checks the memory the shown pieces take.
+  auto text = read_text_file(path.toStdString(), size_t{16} << 20);
   if (!text) {
     emit failed(job, QString::fromStdString(text.error()));
     return;
@@ -58,6 +84,14 @@ void EngineWorker::load_document(quint64 job, QString path) {
   auto ids = encode_document(*tokenizer_, text.value());
   if (!ids) {
     emit failed(job, QString::fromStdString(ids.error()));
+    return;
+  }
+  constexpr size_t kBytesPerShownToken = 96;  // QString piece, colours, layout
+  if (auto st = check_memory(ids->size() * kBytesPerShownToken + text->size() * 4,
+                             "showing a document of " + std::to_string(ids->size()) + " tokens",
+                             "open a shorter excerpt");
+      !st) {
+    emit failed(job, QString::fromStdString(st.error()));
     return;
   }
   document_path_ = path;
@@ -91,6 +125,10 @@ Result<RunConfig> EngineWorker::run_config(const QString& method, const CancelFl
 }
 
 void EngineWorker::run_ppl(quint64 job, CancelFlag cancel, QStringList methods, int ctx, int max_tokens) {
+  guarded(job, [&] { run_ppl_impl(job, cancel, methods, ctx, max_tokens); });
+}
+
+void EngineWorker::run_ppl_impl(quint64 job, CancelFlag cancel, QStringList methods, int ctx, int max_tokens) {
   if (!document_ready(job)) return;
   auto snap = std::make_shared<PplSnapshot>();
   snap->job = job;
@@ -116,6 +154,11 @@ void EngineWorker::run_ppl(quint64 job, CancelFlag cancel, QStringList methods, 
 
 void EngineWorker::run_attention(quint64 job, CancelFlag cancel, QString method, int ctx, int layer, int head, int q0,
                                  int k0, int region) {
+  guarded(job, [&] { run_attention_impl(job, cancel, method, ctx, layer, head, q0, k0, region); });
+}
+
+void EngineWorker::run_attention_impl(quint64 job, CancelFlag cancel, QString method, int ctx, int layer, int head, int q0,
+                                 int k0, int region) {
   if (!document_ready(job)) return;
   auto run = run_config(method, cancel, job);
   if (!run) {
@@ -140,6 +183,10 @@ void EngineWorker::run_attention(quint64 job, CancelFlag cancel, QString method,
 }
 
 void EngineWorker::run_sweep(quint64 job, CancelFlag cancel, QStringList methods, QList<int> lengths, int windows) {
+  guarded(job, [&] { run_sweep_impl(job, cancel, methods, lengths, windows); });
+}
+
+void EngineWorker::run_sweep_impl(quint64 job, CancelFlag cancel, QStringList methods, QList<int> lengths, int windows) {
   if (!document_ready(job)) return;
   std::vector<MethodParams> ms;
   for (const auto& s : methods) {

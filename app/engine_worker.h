@@ -46,6 +46,14 @@ class EngineWorker : public QObject {
   void failed(quint64 job, QString message);
 
  private:
+  template <typename Fn>
+  void guarded(quint64 job, Fn&& fn);
+  void load_model_impl(quint64 job, QString path, int train_len_override);
+  void load_document_impl(quint64 job, QString path);
+  void run_ppl_impl(quint64 job, CancelFlag cancel, QStringList methods, int ctx, int max_tokens);
+  void run_attention_impl(quint64 job, CancelFlag cancel, QString method, int ctx, int layer, int head, int q0,
+                          int k0, int region);
+  void run_sweep_impl(quint64 job, CancelFlag cancel, QStringList methods, QList<int> lengths, int windows);
   Result<RunConfig> run_config(const QString& method, const CancelFlag& cancel, quint64 job);
   bool document_ready(quint64 job);
   std::shared_ptr<const Model> model_;

@@ -65,9 +65,15 @@ int run_tokenize(const Args& a) {
   auto toks = load_document_tokens(a, in.value());
   if (!toks) return usage_error("tokenize", toks.error());
   if (a.has("json")) {
-    json pieces = json::array();
-    for (int id : toks.value()) pieces.push_back(in->tokenizer->piece(id));
-    print_json({{"n_tokens", toks->size()}, {"ids", toks.value()}, {"pieces", pieces}});
+    // Streamed, not built as one JSON value: a document of millions of tokens would
+    // otherwise take ~200 bytes of memory per token.
+    std::ostream& o = std::cout;
+    o << "{\"n_tokens\":" << toks->size() << ",\"ids\":[";
+    for (size_t i = 0; i < toks->size(); ++i) o << (i ? "," : "") << (*toks)[i];
+    o << "],\"pieces\":[";
+    for (size_t i = 0; i < toks->size(); ++i)
+      o << (i ? "," : "") << json(in->tokenizer->piece((*toks)[i])).dump(-1, ' ', false, json::error_handler_t::replace);
+    o << "]}\n";
   } else {
     std::cout << toks->size() << " tokens\n";
   }
@@ -268,8 +274,9 @@ int run_nbce_cmd(const Args& a) {
   if (!run) return usage_error("nbce", run.error());
   auto text = read_text_file(a.get("context"));
   if (!text) return usage_error("nbce", text.error());
-  auto ctx_ids = in->tokenizer->encode(text.value());
-  if (!ctx_ids) return usage_error("nbce", ctx_ids.error());
+  Result<std::vector<int>> ctx_ids = std::vector<int>();
+  if (auto st = encode_in_pieces(*in->tokenizer, text.value(), ctx_ids.value()); !st)
+    return usage_error("nbce", st.error());
   auto k = a.get_int("chunks", 4, 1, 1024);
   auto n = a.get_int("n", 64, 1, 1 << 16);
   auto beta = a.get_double("beta", 0.25, 0.0, 100.0);

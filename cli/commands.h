@@ -12,7 +12,6 @@
 namespace ls::cli {
 
 constexpr int kExitOk = 0;
-constexpr int kExitFailure = 1;  // the work itself failed (I/O, cancelled)
 constexpr int kExitUsage = 2;    // bad usage or invalid input
 
 struct CommandEntry {

@@ -1,6 +1,7 @@
 // longscope-cli: the analyses of LongScope headless, JSON on stdout with --json.
 #include <cstdio>
 #include <exception>
+#include <new>
 #include <iostream>
 #include <string>
 
@@ -13,7 +14,10 @@ int usage_error(const std::string& cmd, const std::string& message) {
   return kExitUsage;
 }
 
-void print_json(const nlohmann::json& j) { std::cout << j.dump() << "\n"; }
+// Text from a tokenizer may hold partial UTF-8 sequences: replaced, never thrown on.
+void print_json(const nlohmann::json& j) {
+  std::cout << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+}
 
 }  // namespace ls::cli
 
@@ -46,11 +50,15 @@ int main(int argc, char** argv) {
       std::cout << command_help(c.cmd);
       return kExitOk;
     }
+    // Last line of defence: errors are values in core/, but a library may still throw.
     try {
       return c.run(*args);
-    } catch (const std::exception& e) {  // last line of defence: never a crash
-      std::cerr << "longscope-cli " << name << ": error: " << e.what() << "\n";
-      return kExitFailure;
+    } catch (const std::bad_alloc&) {
+      return usage_error(name, "out of memory (the request needs more memory than this machine has)");
+    } catch (const std::exception& e) {
+      return usage_error(name, std::string("internal error: ") + e.what());
+    } catch (...) {
+      return usage_error(name, "internal error (unknown exception)");
     }
   }
   std::string names;

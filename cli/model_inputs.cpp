@@ -5,6 +5,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "core/cpu/parallel.h"
 #include "core/position/spec.h"
 
 namespace ls::cli {
@@ -81,8 +82,11 @@ Result<RunConfig> load_run_config(const Args& a, const ModelInputs& in) {
     run.engine.method = in.model->config.native_method;
   }
   if (auto st = check_method_for_model(run.engine.method, in.model->config); !st) return make_error(st.error());
-  auto t = a.get_int("threads", 0, 0, 1024);
+  auto t = a.get_int("threads", 0, 0, 1 << 20);
   if (!t) return make_error(t.error());
+  if (t.value() > default_threads())
+    return make_error("--threads " + std::to_string(t.value()) + ": this machine has " +
+                      std::to_string(default_threads()) + " cores; use at most that many (0: all)");
   run.engine.threads = (int)t.value();
   std::string p = a.get("precision", "f32");
   if (p == "f32") run.precision = Precision::F32;

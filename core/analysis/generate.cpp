@@ -133,6 +133,15 @@ Result<NbceResult> run_nbce(const RunConfig& run, const std::vector<std::vector<
     r.insert(r.end(), question.begin() + (question.front() == run.model->config.bos_id ? 1 : 0), question.end());
     rows.push_back(r);
   }
+  // K+1 engines live at once: their memory is checked together, before any is made.
+  size_t total = 0;
+  const size_t elem = run.precision == Precision::F64 ? sizeof(double) : sizeof(float);
+  for (const auto& r : rows) total += engine_memory_bytes(run.model->config, (int)r.size() + n, run.engine.chunk, elem);
+  if (auto st = check_memory(total, "NBCE with " + std::to_string(rows.size()) + " engines (one per chunk and one for "
+                                    "the question)",
+                             "use fewer or shorter chunks");
+      !st)
+    return make_error(st.error());
   std::vector<std::unique_ptr<AnyEngine>> engines;
   for (const auto& r : rows) {
     auto e = AnyEngine::create(run.model, run.engine, (int)r.size() + n, run.precision);

@@ -26,6 +26,16 @@ T* CpuBackend<T>::alloc(size_t count) {
 }
 
 template <typename T>
+void CpuBackend<T>::release(T* p) {
+  buffers_.remove_if([p](const std::vector<T>& b) { return b.data() == p; });
+}
+
+template <typename T>
+void CpuBackend<T>::copy(const T* src, T* dst, size_t count) {
+  if (count && src != dst) std::memcpy(dst, src, count * sizeof(T));
+}
+
+template <typename T>
 void CpuBackend<T>::to_host(const T* src, T* dst, size_t count) {
   if (src != dst) std::memcpy(dst, src, count * sizeof(T));
 }

@@ -20,6 +20,8 @@ class CpuBackend final : public Backend<T> {
   explicit CpuBackend(CpuOptions o);
   const char* name() const override { return opts_.naive ? "cpu-naive" : "cpu"; }
   T* alloc(size_t count) override;
+  void release(T* p) override;
+  void copy(const T* src, T* dst, size_t count) override;
   void to_host(const T* src, T* dst, size_t count) override;
   void from_host(const T* src, T* dst, size_t count) override;
   void embed(const int* tokens, int n, const float* table, int dim, T* out) override;

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <algorithm>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -11,19 +12,25 @@ namespace ls {
 template <typename Fn>
 void parallel_for(int n, int threads, Fn&& fn) {
   threads = std::max(1, std::min(threads, n));
-  if (threads == 1) {
-    for (int i = 0; i < n; ++i) fn(i);
-    return;
-  }
+  auto stripe = [&](int t) {
+    for (int i = t; i < n; i += threads) fn(i);  // interleaved: balances causal (triangular) work
+  };
   std::vector<std::thread> pool;
   pool.reserve(threads);
-  for (int t = 0; t < threads; ++t)
-    pool.emplace_back([&, t] {
-      for (int i = t; i < n; i += threads) fn(i);  // interleaved: balances causal (triangular) work
-    });
+  int started = 1;  // stripe 0 runs on the calling thread
+  for (; started < threads; ++started) {
+    try {
+      pool.emplace_back(stripe, started);
+    } catch (const std::system_error&) {  // no thread to be had: the caller does the rest itself
+      break;
+    }
+  }
+  stripe(0);
+  for (int t = started; t < threads; ++t) stripe(t);
   for (auto& th : pool) th.join();
 }
 
+// Cores this process may use (at least 1).
 inline int default_threads() {
   unsigned n = std::thread::hardware_concurrency();
   return n ? (int)n : 2;

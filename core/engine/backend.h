@@ -52,6 +52,9 @@ class Backend {
   virtual const char* name() const = 0;
   // Memory valid for the backend's lifetime (device memory on a GPU backend).
   virtual T* alloc(size_t count) = 0;
+  // Returns memory from alloc() before the backend's end (a KV cache that grew).
+  virtual void release(T* p) = 0;
+  virtual void copy(const T* src, T* dst, size_t count) = 0;  // within the backend's memory
   virtual void to_host(const T* src, T* dst, size_t count) = 0;
   virtual void from_host(const T* src, T* dst, size_t count) = 0;
 

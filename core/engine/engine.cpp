@@ -1,11 +1,13 @@
 #include "core/engine/engine.h"
 
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
-#include <fstream>
 #include <string>
 
 #include "core/cpu/cpu_backend.h"
 #include "core/position/spec.h"
+#include "core/util/memory.h"
 
 namespace ls {
 
@@ -29,16 +31,6 @@ size_t engine_memory_bytes(const ModelConfig& c, int capacity, int chunk, size_t
   return (cache + work + hidden + far_keys + scores) * elem;
 }
 
-size_t available_memory_bytes() {
-  std::ifstream f("/proc/meminfo");
-  std::string key;
-  size_t kb;
-  std::string unit;
-  while (f >> key >> kb >> unit)
-    if (key == "MemAvailable:") return kb * 1024;
-  return 0;
-}
-
 template <typename T>
 Result<std::unique_ptr<Engine<T>>> Engine<T>::create(std::shared_ptr<const Model> model, const EngineOptions& opts,
                                                      int capacity, std::unique_ptr<Backend<T>> backend) {
@@ -47,12 +39,11 @@ Result<std::unique_ptr<Engine<T>>> Engine<T>::create(std::shared_ptr<const Model
   if (capacity < 1 || capacity > (1 << 24))
     return make_error("context of " + std::to_string(capacity) + " tokens is outside [1, 16777216]");
   const int chunk = std::max(1, std::min(opts.chunk, capacity));
-  const size_t need = engine_memory_bytes(c, capacity, chunk, sizeof(T));
-  const size_t avail = available_memory_bytes();
-  if (avail && need > avail / 10 * 9)
-    return make_error("a context of " + std::to_string(capacity) + " tokens needs " + std::to_string(need >> 20) +
-                      " MiB for the KV cache and work buffers, but only " + std::to_string(avail >> 20) +
-                      " MiB are available; choose a shorter context");
+  if (auto st = check_memory(engine_memory_bytes(c, capacity, chunk, sizeof(T)),
+                             "a context of " + std::to_string(capacity) + " tokens (KV cache and work buffers)",
+                             "choose a shorter context");
+      !st)
+    return make_error(st.error());
   std::unique_ptr<Engine<T>> e(new Engine<T>());
   e->model_ = model;
   e->opts_ = opts;
@@ -61,12 +52,10 @@ Result<std::unique_ptr<Engine<T>>> Engine<T>::create(std::shared_ptr<const Model
   e->capacity_ = capacity;
   e->backend_ = backend ? std::move(backend) : std::make_unique<CpuBackend<T>>(CpuOptions{opts.threads, opts.naive});
   Backend<T>& b = *e->backend_;
-  const size_t kv = (size_t)c.n_kv_heads * c.head_dim, q = (size_t)c.n_heads * c.head_dim;
-  for (int l = 0; l < c.n_layers; ++l) {
-    e->k_raw_.push_back(b.alloc((size_t)capacity * kv));
-    e->k_rot_.push_back(b.alloc((size_t)capacity * kv));
-    e->v_.push_back(b.alloc((size_t)capacity * kv));
-  }
+  const size_t q = (size_t)c.n_heads * c.head_dim;
+  e->k_raw_.assign(c.n_layers, nullptr);
+  e->k_rot_.assign(c.n_layers, nullptr);
+  e->v_.assign(c.n_layers, nullptr);
   e->x_ = b.alloc((size_t)chunk * c.dim);
   e->xn_ = b.alloc((size_t)chunk * c.dim);
   e->q_ = b.alloc((size_t)chunk * q);
@@ -74,9 +63,45 @@ Result<std::unique_ptr<Engine<T>>> Engine<T>::create(std::shared_ptr<const Model
   e->tmp_ = b.alloc((size_t)chunk * c.dim);
   e->gate_ = b.alloc((size_t)chunk * c.hidden_dim);
   e->up_ = b.alloc((size_t)chunk * c.hidden_dim);
-  e->hidden_ = b.alloc((size_t)capacity * c.dim);
   e->logits_ = b.alloc((size_t)chunk * c.vocab_size);
   return e;
+}
+
+template <typename T>
+Status Engine<T>::reserve(int tokens, int rows) {
+  const ModelConfig& c = model_->config;
+  Backend<T>& b = *backend_;
+  const size_t kv = (size_t)c.n_kv_heads * c.head_dim;
+  if (tokens > reserved_) {
+    // Grow geometrically (never past capacity) so a long generation reallocates rarely.
+    const int target = std::min(capacity_, std::max({tokens, reserved_ * 2, 256}));
+    const size_t bytes = (size_t)(target - reserved_) * 3 * c.n_layers * kv * sizeof(T);
+    if (auto st = check_memory(bytes, "growing the KV cache from " + std::to_string(reserved_) + " to " +
+                                          std::to_string(target) + " tokens",
+                               "choose a shorter context");
+        !st)
+      return st;
+    for (auto* cache : {&k_raw_, &k_rot_, &v_})
+      for (T*& layer : *cache) {
+        T* grown = b.alloc((size_t)target * kv);
+        if (layer) {
+          b.copy(layer, grown, (size_t)pos_ * kv);  // rows [0, pos) are valid
+          b.release(layer);
+        }
+        layer = grown;
+      }
+    reserved_ = target;
+  }
+  if (rows > hidden_rows_) {
+    const int target = std::min(capacity_, std::max(rows, hidden_rows_ * 2));
+    if (auto st = check_memory((size_t)target * c.dim * sizeof(T), "hidden states of " + std::to_string(target) + " tokens");
+        !st)
+      return st;
+    if (hidden_) b.release(hidden_);
+    hidden_ = b.alloc((size_t)target * c.dim);
+    hidden_rows_ = target;
+  }
+  return Status::Ok();
 }
 
 template <typename T>
@@ -92,6 +117,7 @@ Status Engine<T>::forward(const int* tokens, int n) {
     if (tokens[i] < 0 || tokens[i] >= c.vocab_size)
       return make_error("token id " + std::to_string(tokens[i]) + " at position " + std::to_string(pos_ + i) +
                         " is outside the vocabulary [0, " + std::to_string(c.vocab_size) + ")");
+  if (auto st = reserve(pos_ + n, n); !st) return st;
   const int dim = c.dim, hid = c.hidden_dim, q_dim = c.n_heads * c.head_dim, kv_dim = c.n_kv_heads * c.head_dim;
   const bool llama = c.arch == Arch::Llama;
   // Every token of this call sees the same current length n (dynamic methods).
@@ -172,6 +198,12 @@ Status Engine<T>::nll(int first, int rows, const int* targets, double* out, int*
                      logits_);
     backend_->nll(logits_, n, c.vocab_size, targets + r0, out + r0, rank ? rank + r0 : nullptr);
   }
+  // A NaN or Inf here means the weights or the method produced garbage: never report it as a number.
+  for (int r = 0; r < rows; ++r)
+    if (!std::isfinite(out[r]))
+      return make_error("the loss at position " + std::to_string(pos_ - last_rows_ + first + r) + " is " +
+                        std::to_string(out[r]) + " (non-finite activations; check the model's weights and the method's "
+                        "parameters)");
   return Status::Ok();
 }
 
@@ -183,6 +215,8 @@ Status Engine<T>::logits(int row, std::vector<float>& out) {
   std::vector<T> host(c.vocab_size);
   backend_->to_host(logits_, host.data(), host.size());
   out.assign(host.begin(), host.end());
+  for (float x : out)
+    if (!std::isfinite(x)) return make_error("the logits hold NaN or Inf (non-finite activations)");
   return Status::Ok();
 }
 

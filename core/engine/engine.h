@@ -9,6 +9,7 @@
 
 #include "core/engine/backend.h"
 #include "core/model/model.h"
+#include "core/util/memory.h"
 
 namespace ls {
 
@@ -28,8 +29,6 @@ Status check_method_for_model(const MethodParams& method, const ModelConfig& c);
 
 // Bytes an engine with `capacity` cached tokens needs (weights are the model's).
 size_t engine_memory_bytes(const ModelConfig& c, int capacity, int chunk, size_t elem_size);
-// Bytes of memory available to this process now (MemAvailable), 0 if unknown.
-size_t available_memory_bytes();
 
 template <typename T>
 class Engine {
@@ -54,12 +53,17 @@ class Engine {
 
  private:
   Engine() = default;
+  // Grows the KV cache to hold `tokens` and the hidden states to hold `rows`
+  // (geometrically, never past capacity), checking the memory budget first.
+  Status reserve(int tokens, int rows);
   std::shared_ptr<const Model> model_;
   std::unique_ptr<Backend<T>> backend_;
   EngineOptions opts_;
   int capacity_ = 0, pos_ = 0, last_rows_ = 0;
+  int reserved_ = 0;     // tokens the KV cache holds room for (grown on demand up to capacity_)
+  int hidden_rows_ = 0;  // rows of hidden_
   // KV cache, per layer: keys before RoPE, keys as rotated when appended, values.
-  std::vector<T*> k_raw_, k_rot_, v_;  // each (capacity, kv_dim)
+  std::vector<T*> k_raw_, k_rot_, v_;  // each (reserved, kv_dim)
   // Work buffers for one micro-batch of `chunk` tokens.
   T *x_ = nullptr;     // (chunk, dim) residual stream
   T *xn_ = nullptr;    // (chunk, dim) normalised
@@ -68,7 +72,7 @@ class Engine {
   T *tmp_ = nullptr;   // (chunk, dim) projection output
   T *gate_ = nullptr;  // (chunk, hidden) SwiGLU gate / GELU input
   T *up_ = nullptr;    // (chunk, hidden)
-  T *hidden_ = nullptr;  // (capacity, dim) final-normed hidden states of the last forward
+  T *hidden_ = nullptr;  // (hidden_rows, dim) final-normed hidden states of the last forward
   T *logits_ = nullptr;  // (chunk, vocab)
 };
 

@@ -1,7 +1,11 @@
 #include "core/model/gguf.h"
 
+#include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <fstream>
+
+#include "core/util/memory.h"
 
 namespace ls {
 namespace {
@@ -16,6 +20,7 @@ class Cursor {
  public:
   Cursor(const uint8_t* p, size_t n) : p_(p), n_(n) {}
   size_t pos() const { return pos_; }
+  size_t left() const { return n_ - pos_; }
   bool read(void* dst, size_t bytes) {
     if (bytes > n_ - pos_) return false;
     std::memcpy(dst, p_ + pos_, bytes);
@@ -55,12 +60,28 @@ bool read_scalar(Cursor& c, uint32_t type, GgufValue& out) {
   }
 }
 
-std::string read_value(Cursor& c, uint32_t type, GgufValue& out, size_t file_size) {
+// Bytes one element of a GGUF type takes at least (a string: its 8-byte length).
+uint64_t min_elem_bytes(uint32_t type) {
+  switch (type) {
+    case kU8: case kI8: case kBool: return 1;
+    case kU16: case kI16: return 2;
+    case kU32: case kI32: case kF32: return 4;
+    default: return 8;
+  }
+}
+
+std::string read_value(Cursor& c, uint32_t type, GgufValue& out) {
   if (type != kArray) return read_scalar(c, type, out) ? "" : "value of type " + std::to_string(type) + " unreadable";
   uint32_t et;
   uint64_t count;
   if (!c.get(et) || !c.get(count)) return "array header runs past the end";
-  if (count > file_size) return "array length " + std::to_string(count) + " exceeds the file size";
+  if (et > kF64) return "array element type " + std::to_string(et) + " is not a GGUF type";
+  // Checked before anything is allocated: the elements must fit in what is left of the file.
+  if (count > c.left() / min_elem_bytes(et))
+    return "array of " + std::to_string(count) + " elements runs past the end of the file";
+  if (count > kMaxMetadataArray)
+    return "array of " + std::to_string(count) + " elements is longer than the " + std::to_string(kMaxMetadataArray) +
+           "-element limit";
   if (et == kString) {
     std::vector<std::string> v(count);
     for (auto& s : v)
@@ -108,9 +129,36 @@ Result<DType> ggml_dtype(uint32_t t, const std::string& name) {
 Result<int64_t> GgufFile::get_int(const std::string& k) const {
   auto it = meta.find(k);
   if (it == meta.end()) return make_error("metadata key " + k + " is missing");
-  if (auto* u = std::get_if<uint64_t>(&it->second.v)) return (int64_t)*u;
+  if (auto* u = std::get_if<uint64_t>(&it->second.v)) {
+    if (*u > (uint64_t)INT64_MAX) return make_error("metadata key " + k + " is too large");
+    return (int64_t)*u;
+  }
   if (auto* i = std::get_if<int64_t>(&it->second.v)) return *i;
   return make_error("metadata key " + k + " is not an integer");
+}
+
+Result<int> GgufFile::get_int_in(const std::string& k, int64_t lo, int64_t hi) const {
+  auto v = get_int(k);
+  if (!v) return make_error(v.error());
+  if (v.value() < lo || v.value() > hi)
+    return make_error("metadata key " + k + " = " + std::to_string(v.value()) + " is outside [" + std::to_string(lo) +
+                      ", " + std::to_string(hi) + "]");
+  return (int)v.value();
+}
+
+Result<int> GgufFile::opt_int_in(const std::string& k, int fallback, int64_t lo, int64_t hi) const {
+  return has(k) ? get_int_in(k, lo, hi) : Result<int>(fallback);
+}
+
+Result<double> GgufFile::opt_float(const std::string& k, double fallback) const {
+  if (!has(k)) return fallback;
+  auto v = get_float(k);
+  if (v && !std::isfinite(v.value())) return make_error("metadata key " + k + " is not finite");
+  return v;
+}
+
+Result<std::string> GgufFile::opt_string(const std::string& k, const std::string& fallback) const {
+  return has(k) ? get_string(k) : Result<std::string>(fallback);
 }
 
 Result<double> GgufFile::get_float(const std::string& k) const {
@@ -142,7 +190,7 @@ Result<GgufFile> read_gguf(const std::string& path) {
   if (g.version != 2 && g.version != 3)
     return make_error(path + ": GGUF version " + std::to_string(g.version) + " is not supported (2 or 3)");
   if (!c.get(n_tensors) || !c.get(n_kv)) return make_error(path + ": truncated GGUF header");
-  if (n_tensors > size / 24 || n_kv > size / 12)
+  if (n_tensors > size / 24 || n_kv > size / 12 || n_tensors > (1u << 20) || n_kv > (1u << 20))
     return make_error(path + ": GGUF header claims " + std::to_string(n_tensors) + " tensors and " +
                       std::to_string(n_kv) + " metadata entries, more than a " + std::to_string(size) +
                       "-byte file can hold");
@@ -151,7 +199,7 @@ Result<GgufFile> read_gguf(const std::string& path) {
     uint32_t type;
     if (!c.str(key) || !c.get(type)) return make_error(path + ": metadata entry " + std::to_string(i) + " is truncated");
     GgufValue v;
-    if (auto err = read_value(c, type, v, size); !err.empty())
+    if (auto err = read_value(c, type, v); !err.empty())
       return make_error(path + ": metadata key " + key + ": " + err);
     g.meta[key] = std::move(v);
   }

@@ -31,6 +31,12 @@ struct GgufFile {
   Result<int64_t> get_int(const std::string& k) const;
   Result<double> get_float(const std::string& k) const;
   Result<std::string> get_string(const std::string& k) const;
+  // An integer key that must lie in [lo, hi] (an int after the check).
+  Result<int> get_int_in(const std::string& k, int64_t lo, int64_t hi) const;
+  // Optional keys: the fallback when absent; an error when present with the wrong type or range.
+  Result<int> opt_int_in(const std::string& k, int fallback, int64_t lo, int64_t hi) const;
+  Result<double> opt_float(const std::string& k, double fallback) const;
+  Result<std::string> opt_string(const std::string& k, const std::string& fallback) const;
 };
 
 Result<GgufFile> read_gguf(const std::string& path);

@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/model/safetensors.h"
 #include "core/model/weight_builder.h"
 
 namespace ls {
@@ -34,16 +35,23 @@ Result<std::shared_ptr<const Model>> load_model(const std::string& path, const L
   Model& m = *r.value();
   // Known checkpoints whose file misstates the training length (resources/models/known_models.json).
   if (!opts.known_models.empty() && !fs::is_directory(path, ec)) {
-    std::ifstream kf(opts.known_models);
-    auto known = nlohmann::json::parse(kf, nullptr, false);
-    if (!known.is_discarded() && known.contains("models") && known["models"].is_array()) {
+    auto text = read_small_file(opts.known_models);
+    auto known = text ? nlohmann::json::parse(text.value(), nullptr, false) : nlohmann::json();
+    auto list = known.is_object() ? known.find("models") : known.end();
+    if (list != known.end() && list->is_array()) {
       const std::string file = fs::path(path).filename().string();
       const auto bytes = fs::file_size(path, ec);
-      for (const auto& k : known["models"])
-        if (k.value("file", "") == file && k.value("bytes", 0ull) == bytes && k.value("train_len", 0) > 0) {
-          m.config.train_len = k["train_len"].get<int>();
-          m.config.train_len_source = "LongScope known-model setting (" + k.value("why", std::string()) + ")";
+      for (const auto& k : *list) {
+        auto f = k.find("file"), b = k.find("bytes"), t = k.find("train_len"), why = k.find("why");
+        if (!k.is_object() || f == k.end() || !f->is_string() || b == k.end() || !b->is_number_unsigned() ||
+            t == k.end() || !t->is_number_integer() || *t < 1 || *t > (1 << 24))
+          continue;  // an entry this build cannot read is skipped, never trusted
+        if (f->get<std::string>() == file && b->get<uint64_t>() == bytes) {
+          m.config.train_len = t->get<int>();
+          m.config.train_len_source = "LongScope known-model setting (" +
+                                      (why != k.end() && why->is_string() ? why->get<std::string>() : "") + ")";
         }
+      }
     }
   }
   if (opts.train_len_override > 0) {

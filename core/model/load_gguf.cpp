@@ -1,5 +1,6 @@
 // GGUF models, architectures `llama` and `bloom` (llama.cpp's key and tensor names).
 #include <cmath>
+#include <cstdint>
 
 #include "core/model/arch_weights.h"
 #include "core/model/gguf.h"
@@ -8,22 +9,27 @@
 namespace ls {
 namespace {
 
-// Optional numeric key with a default.
-double num_or(const GgufFile& g, const std::string& k, double fallback) {
-  auto r = g.get_float(k);
-  return r ? r.value() : fallback;
-}
+// Unwraps a Result into `dst`, or returns its error (prefixed) from the enclosing function.
+#define LS_GGUF_TRY(dst, expr)                                           \
+  do {                                                                   \
+    auto r_ = (expr);                                                    \
+    if (!r_) return make_error(r_.error());                              \
+    dst = r_.value();                                                    \
+  } while (0)
 
 Status read_vocab(const GgufFile& g, Model& m) {
   auto tok = g.meta.find("tokenizer.ggml.tokens");
   if (tok == g.meta.end()) return Status::Ok();
   auto* tokens = std::get_if<std::vector<std::string>>(&tok->second.v);
   if (!tokens) return make_error("tokenizer.ggml.tokens is not a string array");
+  if (tokens->empty()) return make_error("tokenizer.ggml.tokens is empty");
   auto v = std::make_shared<EmbeddedVocab>();
   v->tokens = *tokens;
   if (auto it = g.meta.find("tokenizer.ggml.scores"); it != g.meta.end()) {
     auto* s = std::get_if<std::vector<double>>(&it->second.v);
     if (!s || s->size() != v->tokens.size()) return make_error("tokenizer.ggml.scores does not match the token list");
+    for (double x : *s)
+      if (!std::isfinite(x)) return make_error("tokenizer.ggml.scores holds a NaN or infinite score");
     v->scores.assign(s->begin(), s->end());
   } else {
     v->scores.assign(v->tokens.size(), 0.0f);
@@ -31,13 +37,15 @@ Status read_vocab(const GgufFile& g, Model& m) {
   if (auto it = g.meta.find("tokenizer.ggml.token_type"); it != g.meta.end()) {
     auto* t = std::get_if<std::vector<int64_t>>(&it->second.v);
     if (!t || t->size() != v->tokens.size()) return make_error("tokenizer.ggml.token_type does not match the token list");
-    v->types.assign(t->begin(), t->end());
+    v->types.reserve(t->size());
+    for (int64_t x : *t) v->types.push_back(x >= 0 && x <= 6 ? (int)x : 1);  // unknown kinds read as normal
   } else {
     v->types.assign(v->tokens.size(), 1);
   }
-  v->bos_id = (int)num_or(g, "tokenizer.ggml.bos_token_id", 1);
-  v->eos_id = (int)num_or(g, "tokenizer.ggml.eos_token_id", 2);
-  v->unk_id = (int)num_or(g, "tokenizer.ggml.unknown_token_id", 0);
+  const int64_t last = (int64_t)v->tokens.size() - 1;
+  LS_GGUF_TRY(v->bos_id, g.opt_int_in("tokenizer.ggml.bos_token_id", 1, 0, last));
+  LS_GGUF_TRY(v->eos_id, g.opt_int_in("tokenizer.ggml.eos_token_id", 2, 0, last));
+  LS_GGUF_TRY(v->unk_id, g.opt_int_in("tokenizer.ggml.unknown_token_id", 0, 0, last));
   m.config.bos_id = v->bos_id;
   m.config.eos_id = v->eos_id;
   m.vocab = v;
@@ -48,26 +56,70 @@ Status read_vocab(const GgufFile& g, Model& m) {
 Status read_native_scaling(const GgufFile& g, const std::string& a, ModelConfig& c) {
   c.native_method = MethodParams{};
   c.native_method.method = c.arch == Arch::Bloom ? Method::Alibi : Method::Rope;
-  std::string type = g.has(a + ".rope.scaling.type") ? g.get_string(a + ".rope.scaling.type").value() : "none";
-  double factor = num_or(g, a + ".rope.scaling.factor", 1.0);
+  std::string type;
+  double factor;
+  LS_GGUF_TRY(type, g.opt_string(a + ".rope.scaling.type", "none"));
+  LS_GGUF_TRY(factor, g.opt_float(a + ".rope.scaling.factor", 1.0));
   if (g.has(a + ".rope.scale_linear")) {  // older files
     type = "linear";
-    factor = num_or(g, a + ".rope.scale_linear", 1.0);
+    LS_GGUF_TRY(factor, g.opt_float(a + ".rope.scale_linear", 1.0));
   }
   if (type == "none" || factor == 1.0) return Status::Ok();
-  if (!(factor > 0) || !std::isfinite(factor)) return make_error(a + ".rope.scaling.factor must be positive");
+  if (!(factor >= 1e-3 && factor <= 1e6)) return make_error(a + ".rope.scaling.factor must be in [0.001, 1e6]");
   if (type == "linear") {
     c.native_method.method = Method::Linear;
   } else if (type == "yarn") {
     c.native_method.method = Method::Yarn;
-    c.native_method.rope.attention_factor = num_or(g, a + ".rope.scaling.attn_factor", 0.0);
-    c.native_method.rope.beta_fast = num_or(g, a + ".rope.scaling.yarn_beta_fast", 32.0);
-    c.native_method.rope.beta_slow = num_or(g, a + ".rope.scaling.yarn_beta_slow", 1.0);
+    LS_GGUF_TRY(c.native_method.rope.attention_factor, g.opt_float(a + ".rope.scaling.attn_factor", 0.0));
+    LS_GGUF_TRY(c.native_method.rope.beta_fast, g.opt_float(a + ".rope.scaling.yarn_beta_fast", 32.0));
+    LS_GGUF_TRY(c.native_method.rope.beta_slow, g.opt_float(a + ".rope.scaling.yarn_beta_slow", 1.0));
+    if (!(c.native_method.rope.beta_fast > c.native_method.rope.beta_slow && c.native_method.rope.beta_slow > 0))
+      return make_error(a + ".rope.scaling: yarn_beta_fast must exceed yarn_beta_slow > 0");
+    if (!(c.native_method.rope.attention_factor >= 0 && c.native_method.rope.attention_factor <= 100))
+      return make_error(a + ".rope.scaling.attn_factor must be in [0, 100]");
   } else {
     return make_error(a + ".rope.scaling.type \"" + type + "\" is not supported (linear, yarn)");
   }
   c.native_method.rope.factor = factor;
   return Status::Ok();
+}
+
+Status read_config(const GgufFile& g, ModelConfig& c) {
+  std::string a;
+  LS_GGUF_TRY(a, g.get_string("general.architecture"));
+  if (a == "llama") c.arch = Arch::Llama;
+  else if (a == "bloom") c.arch = Arch::Bloom;
+  else return make_error("architecture \"" + a + "\" is not supported (llama, bloom)");
+  LS_GGUF_TRY(c.name, g.opt_string("general.name", a));
+  constexpr int64_t kMaxInt = INT32_MAX;
+  LS_GGUF_TRY(c.dim, g.get_int_in(a + ".embedding_length", 1, kMaxInt));
+  LS_GGUF_TRY(c.hidden_dim, g.get_int_in(a + ".feed_forward_length", 1, kMaxInt));
+  LS_GGUF_TRY(c.n_layers, g.get_int_in(a + ".block_count", 1, kMaxInt));
+  LS_GGUF_TRY(c.n_heads, g.get_int_in(a + ".attention.head_count", 1, kMaxInt));
+  LS_GGUF_TRY(c.declared_context, g.get_int_in(a + ".context_length", 1, kMaxInt));
+  LS_GGUF_TRY(c.n_kv_heads, g.opt_int_in(a + ".attention.head_count_kv", c.n_heads, 1, kMaxInt));
+  LS_GGUF_TRY(c.head_dim, g.opt_int_in(a + ".attention.key_length", c.dim / c.n_heads, 1, kMaxInt));
+  c.train_len = c.declared_context;
+  c.train_len_source = a + ".context_length";
+  if (g.has(a + ".rope.scaling.original_context_length")) {
+    LS_GGUF_TRY(c.train_len, g.get_int_in(a + ".rope.scaling.original_context_length", 1, kMaxInt));
+    c.train_len_source = a + ".rope.scaling.original_context_length";
+  }
+  auto vocab_tensor = g.tensors.find("token_embd.weight");
+  if (vocab_tensor == g.tensors.end()) return make_error("tensor token_embd.weight is missing");
+  if (vocab_tensor->second.shape[0] > (uint64_t)kMaxInt) return make_error("token_embd.weight has an absurd vocabulary");
+  c.vocab_size = (int)vocab_tensor->second.shape[0];
+  if (c.arch == Arch::Llama) {
+    c.layout = PairLayout::Interleaved;  // llama.cpp's converter permutes q/k into adjacent pairs
+    LS_GGUF_TRY(c.rot_dim, g.opt_int_in(a + ".rope.dimension_count", c.head_dim, 0, kMaxInt));
+    LS_GGUF_TRY(c.rope_base, g.opt_float(a + ".rope.freq_base", 10000.0));
+    LS_GGUF_TRY(c.norm_eps, g.opt_float(a + ".attention.layer_norm_rms_epsilon", 1e-5));
+  } else {
+    c.rot_dim = 0;
+    LS_GGUF_TRY(c.norm_eps, g.opt_float(a + ".attention.layer_norm_epsilon", 1e-5));
+  }
+  if (auto st = read_native_scaling(g, a, c); !st) return st;
+  return validate_config(c);
 }
 
 }  // namespace
@@ -81,50 +133,7 @@ Result<std::shared_ptr<Model>> load_gguf(const std::string& path) {
   model->files.push_back(g.file);
   ModelConfig& c = model->config;
   c.format = ModelFormat::Gguf;
-  auto arch = g.get_string("general.architecture");
-  if (!arch) return make_error(path + ": " + arch.error());
-  const std::string a = arch.value();
-  if (a == "llama") c.arch = Arch::Llama;
-  else if (a == "bloom") c.arch = Arch::Bloom;
-  else return make_error(path + ": architecture \"" + a + "\" is not supported (llama, bloom)");
-  c.name = g.has("general.name") ? g.get_string("general.name").value() : a;
-
-  auto need = [&](const std::string& key, int& out) -> Status {
-    auto v = g.get_int(a + "." + key);
-    if (!v) return make_error(path + ": " + v.error());
-    if (v.value() < 0 || v.value() > (1LL << 31)) return make_error(path + ": " + a + "." + key + " is out of range");
-    out = (int)v.value();
-    return Status::Ok();
-  };
-  for (auto [key, dst] : {std::pair{"embedding_length", &c.dim}, {"feed_forward_length", &c.hidden_dim},
-                          {"block_count", &c.n_layers}, {"attention.head_count", &c.n_heads},
-                          {"context_length", &c.declared_context}})
-    if (auto st = need(key, *dst); !st) return make_error(st.error());
-  c.n_kv_heads = g.has(a + ".attention.head_count_kv") ? (int)g.get_int(a + ".attention.head_count_kv").value() : c.n_heads;
-  c.head_dim = c.n_heads > 0 ? c.dim / c.n_heads : 0;
-  if (g.has(a + ".attention.key_length")) c.head_dim = (int)g.get_int(a + ".attention.key_length").value();
-  c.train_len = c.declared_context;
-  c.train_len_source = a + ".context_length";
-  if (g.has(a + ".rope.scaling.original_context_length")) {
-    c.train_len = (int)g.get_int(a + ".rope.scaling.original_context_length").value();
-    c.train_len_source = a + ".rope.scaling.original_context_length";
-  }
-  auto vocab_tensor = g.tensors.find("token_embd.weight");
-  if (vocab_tensor == g.tensors.end()) return make_error(path + ": tensor token_embd.weight is missing");
-  c.vocab_size = (int)vocab_tensor->second.shape[0];
-  if (c.arch == Arch::Llama) {
-    c.layout = PairLayout::Interleaved;  // llama.cpp's converter permutes q/k into adjacent pairs
-    c.rot_dim = g.has(a + ".rope.dimension_count") ? (int)g.get_int(a + ".rope.dimension_count").value() : c.head_dim;
-    c.rope_base = num_or(g, a + ".rope.freq_base", 10000.0);
-    c.norm_eps = num_or(g, a + ".attention.layer_norm_rms_epsilon", 1e-5);
-  } else {
-    c.rot_dim = 0;
-    c.norm_eps = num_or(g, a + ".attention.layer_norm_epsilon", 1e-5);
-  }
-  if (c.n_heads > 0 && c.arch == Arch::Bloom && c.dim % c.n_heads)
-    return make_error(path + ": embedding length is not divisible by the head count");
-  if (auto st = read_native_scaling(g, a, c); !st) return make_error(path + ": " + st.error());
-  if (auto st = validate_config(c); !st) return make_error(path + ": " + st.error());
+  if (auto st = read_config(g, c); !st) return make_error(path + ": " + st.error());
   if (auto st = read_vocab(g, *model); !st) return make_error(path + ": " + st.error());
   WeightBuilder b(*model, g.tensors);
   Status st = c.arch == Arch::Llama ? build_llama_weights(b, *model, gguf_llama_names())

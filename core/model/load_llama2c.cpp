@@ -29,7 +29,10 @@ Result<std::shared_ptr<Model>> load_llama2c(const std::string& path) {
   c.n_heads = h[3];
   c.n_kv_heads = h[4];
   const bool shared_classifier = h[5] > 0;
-  c.vocab_size = h[5] > 0 ? h[5] : -h[5];
+  const int64_t vocab = h[5] > 0 ? (int64_t)h[5] : -(int64_t)h[5];  // 64-bit: INT32_MIN has no 32-bit negation
+  if (vocab > (1 << 22))
+    return make_error(path + ": vocabulary size " + std::to_string(vocab) + " is outside [1, 4194304]");
+  c.vocab_size = (int)vocab;
   c.declared_context = h[6];
   c.train_len = h[6];
   c.train_len_source = "llama2.c header seq_len";

@@ -1,4 +1,6 @@
+#include <climits>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -6,10 +8,24 @@
 
 #include "core/model/arch_weights.h"
 #include "core/model/safetensors.h"
+#include "core/util/memory.h"
 
 namespace ls {
 namespace fs = std::filesystem;
 using nlohmann::json;
+
+Result<std::string> read_small_file(const std::string& path, size_t max_bytes) {
+  std::error_code ec;
+  if (!fs::is_regular_file(path, ec)) return make_error(path + " not found");
+  const auto size = fs::file_size(path, ec);
+  if (ec) return make_error("cannot read " + path + ": " + ec.message());
+  if (size > max_bytes)
+    return make_error(path + " is " + format_bytes(size) + ", larger than the " + format_bytes(max_bytes) + " limit");
+  std::ifstream f(path, std::ios::binary);
+  std::string s((std::istreambuf_iterator<char>(f)), {});
+  if (!f && !f.eof()) return make_error("cannot read " + path);
+  return s;
+}
 
 Status read_safetensors(const std::string& path, std::map<std::string, TensorSource>& out,
                         std::vector<std::shared_ptr<MappedFile>>& keep_alive) {
@@ -19,9 +35,12 @@ Status read_safetensors(const std::string& path, std::map<std::string, TensorSou
   if (f->size() < 8) return make_error(path + ": truncated safetensors file (" + std::to_string(f->size()) + " bytes)");
   uint64_t header_len;
   std::memcpy(&header_len, f->data(), 8);
-  if (header_len > f->size() - 8 || header_len > (100u << 20))
+  if (header_len > f->size() - 8)
     return make_error(path + ": safetensors header length " + std::to_string(header_len) +
                       " runs past the end of the file (" + std::to_string(f->size()) + " bytes)");
+  if (header_len > kMaxJsonHeaderBytes)
+    return make_error(path + ": safetensors header of " + format_bytes(header_len) + " is larger than the " +
+                      format_bytes(kMaxJsonHeaderBytes) + " limit (no real checkpoint has one this large)");
   json h = json::parse(f->data() + 8, f->data() + 8 + header_len, nullptr, false);
   if (h.is_discarded() || !h.is_object()) return make_error(path + ": safetensors header is not valid JSON");
   const uint64_t data_start = 8 + header_len, data_size = f->size() - data_start;
@@ -38,8 +57,10 @@ Status read_safetensors(const std::string& path, std::map<std::string, TensorSou
     TensorSource src;
     src.dtype = dtype;
     uint64_t count = 1;
+    if (!t["shape"].is_array()) return make_error(path + ": tensor " + name + " has an invalid shape");
     for (const auto& d : t["shape"]) {
-      if (!d.is_number_unsigned() || d.get<uint64_t>() == 0 || d.get<uint64_t>() > (1ull << 32))
+      if (!d.is_number_unsigned() || d.get<uint64_t>() == 0 || d.get<uint64_t>() > (1ull << 32) ||
+          count > (1ull << 40) / d.get<uint64_t>() || src.shape.size() >= 4)
         return make_error(path + ": tensor " + name + " has an invalid shape");
       src.shape.push_back(d.get<uint64_t>());
       count *= d.get<uint64_t>();
@@ -63,36 +84,87 @@ Status read_safetensors(const std::string& path, std::map<std::string, TensorSou
   return Status::Ok();
 }
 
+namespace {
+
+// Typed reads of config.json fields that never throw: a field of the wrong type,
+// out of range or not finite records the first error and yields the fallback.
+struct ConfigReader {
+  std::string error;
+  void fail(const std::string& msg) {
+    if (error.empty()) error = "config.json: " + msg;
+  }
+  double num(const json& j, const char* k, double fallback) {
+    auto it = j.find(k);
+    if (it == j.end() || it->is_null()) return fallback;
+    if (!it->is_number()) return fail(std::string(k) + " is not a number"), fallback;
+    const double v = it->get<double>();
+    if (!std::isfinite(v)) return fail(std::string(k) + " is not finite"), fallback;
+    return v;
+  }
+  // A whole number in [lo, hi]; checked before the cast.
+  int integer(const json& j, const char* k, double fallback, double lo = 0, double hi = INT32_MAX) {
+    const double v = num(j, k, fallback);
+    if (v != std::floor(v) || v < lo || v > hi) {
+      char buf[128];
+      std::snprintf(buf, sizeof buf, " = %.17g is not a whole number in [%.0f, %.0f]", v, lo, hi);
+      fail(k + std::string(buf));
+      return 0;
+    }
+    return (int)v;
+  }
+  // A token id, or the first of a list of them (Llama 3 lists several EOS ids).
+  int token_id(const json& j, const char* k, int fallback) {
+    auto it = j.find(k);
+    if (it != j.end() && it->is_array()) {
+      if (it->empty() || !(*it)[0].is_number_integer()) return fail(std::string(k) + " is an empty or non-integer list"), fallback;
+      json first = {{k, (*it)[0]}};
+      return integer(first, k, fallback);
+    }
+    return integer(j, k, fallback);
+  }
+  std::string str(const json& j, const char* k, const std::string& fallback) {
+    auto it = j.find(k);
+    if (it == j.end() || it->is_null()) return fallback;
+    if (!it->is_string()) return fail(std::string(k) + " is not a string"), fallback;
+    return it->get<std::string>();
+  }
+};
+
+}  // namespace
+
 Status resolve_hf_config(const json& cfg, ModelConfig& c) {
-  auto num = [&](const json& j, const char* k, double fallback) -> double {
-    return j.contains(k) && j[k].is_number() ? j[k].get<double>() : fallback;
-  };
+  if (!cfg.is_object()) return make_error("config.json is not a JSON object");
+  ConfigReader rd;
+  auto num = [&](const json& j, const char* k, double fallback) { return rd.num(j, k, fallback); };
+  auto integer = [&](const json& j, const char* k, double fallback) { return rd.integer(j, k, fallback); };
   std::string arch;
-  if (cfg.contains("architectures") && cfg["architectures"].is_array() && !cfg["architectures"].empty())
-    arch = cfg["architectures"][0].get<std::string>();
-  std::string mtype = cfg.value("model_type", "");
+  if (auto it = cfg.find("architectures"); it != cfg.end() && it->is_array() && !it->empty()) {
+    if (!(*it)[0].is_string()) return make_error("config.json: architectures[0] is not a string");
+    arch = (*it)[0].get<std::string>();
+  }
+  std::string mtype = rd.str(cfg, "model_type", "");
   if (arch == "BloomForCausalLM" || mtype == "bloom") {
     c.arch = Arch::Bloom;
-    c.dim = (int)num(cfg, "hidden_size", num(cfg, "n_embed", 0));
-    c.n_layers = (int)num(cfg, "n_layer", num(cfg, "num_hidden_layers", 0));
-    c.n_heads = (int)num(cfg, "n_head", num(cfg, "num_attention_heads", 0));
+    c.dim = integer(cfg, "hidden_size", num(cfg, "n_embed", 0));
+    c.n_layers = integer(cfg, "n_layer", num(cfg, "num_hidden_layers", 0));
+    c.n_heads = integer(cfg, "n_head", num(cfg, "num_attention_heads", 0));
     c.n_kv_heads = c.n_heads;
-    c.hidden_dim = 4 * c.dim;
+    c.hidden_dim = c.dim <= (1 << 16) ? 4 * c.dim : 0;  // validate_config bounds dim
     c.head_dim = c.n_heads ? c.dim / c.n_heads : 0;
     c.norm_eps = num(cfg, "layer_norm_epsilon", 1e-5);
     c.rot_dim = 0;
     c.native_method.method = Method::Alibi;
-    c.declared_context = (int)num(cfg, "seq_length", num(cfg, "max_position_embeddings", num(cfg, "n_positions", 2048)));
+    c.declared_context = integer(cfg, "seq_length", num(cfg, "max_position_embeddings", num(cfg, "n_positions", 2048)));
     c.train_len = c.declared_context;
     c.train_len_source = cfg.contains("seq_length") ? "config.json seq_length" : "config.json (default 2048)";
   } else if (arch == "LlamaForCausalLM" || mtype == "llama" || mtype == "mistral") {
     c.arch = Arch::Llama;
-    c.dim = (int)num(cfg, "hidden_size", 0);
-    c.hidden_dim = (int)num(cfg, "intermediate_size", 0);
-    c.n_layers = (int)num(cfg, "num_hidden_layers", 0);
-    c.n_heads = (int)num(cfg, "num_attention_heads", 0);
-    c.n_kv_heads = (int)num(cfg, "num_key_value_heads", c.n_heads);
-    c.head_dim = (int)num(cfg, "head_dim", c.n_heads ? c.dim / c.n_heads : 0);
+    c.dim = integer(cfg, "hidden_size", 0);
+    c.hidden_dim = integer(cfg, "intermediate_size", 0);
+    c.n_layers = integer(cfg, "num_hidden_layers", 0);
+    c.n_heads = integer(cfg, "num_attention_heads", 0);
+    c.n_kv_heads = integer(cfg, "num_key_value_heads", c.n_heads);
+    c.head_dim = integer(cfg, "head_dim", c.n_heads ? c.dim / c.n_heads : 0);
     c.norm_eps = num(cfg, "rms_norm_eps", 1e-6);
     c.layout = PairLayout::HalfSplit;  // HF rotate_half
     const json* rs = nullptr;
@@ -101,17 +173,19 @@ Status resolve_hf_config(const json& cfg, ModelConfig& c) {
     // rope_theta at top level, or inside rope_parameters; never dropped when scaling is present.
     c.rope_base = num(cfg, "rope_theta", rs ? num(*rs, "rope_theta", 10000.0) : 10000.0);
     double partial = num(cfg, "partial_rotary_factor", rs ? num(*rs, "partial_rotary_factor", 1.0) : 1.0);
+    if (!(partial > 0 && partial <= 1)) return make_error("config.json: partial_rotary_factor must be in (0, 1]");
     c.rot_dim = (int)(c.head_dim * partial);
     c.rot_dim -= c.rot_dim % 2;
-    c.declared_context = (int)num(cfg, "max_position_embeddings", 2048);
+    c.declared_context = integer(cfg, "max_position_embeddings", 2048);
     double orig = num(cfg, "original_max_position_embeddings", rs ? num(*rs, "original_max_position_embeddings", 0) : 0);
+    if (!(orig >= 0 && orig <= INT32_MAX)) return make_error("config.json: original_max_position_embeddings is out of range");
     c.train_len = orig > 0 ? (int)orig : c.declared_context;
     c.train_len_source = orig > 0 ? "original_max_position_embeddings" : "max_position_embeddings";
     c.native_method = MethodParams{};
     if (rs) {
-      std::string type = rs->value("rope_type", rs->value("type", "default"));
+      std::string type = rd.str(*rs, "rope_type", rd.str(*rs, "type", "default"));
       double factor = num(*rs, "factor", 1.0);
-      if (!(factor > 0) || !std::isfinite(factor)) return make_error("rope_scaling.factor must be positive");
+      if (!(factor >= 1e-3 && factor <= 1e6)) return make_error("rope_scaling.factor must be in [0.001, 1e6]");
       MethodParams& m = c.native_method;
       m.rope.factor = factor;
       if (type == "default") {
@@ -130,7 +204,7 @@ Status resolve_hf_config(const json& cfg, ModelConfig& c) {
         m.rope.beta_slow = num(*rs, "beta_slow", 1.0);
         if (rs->contains("truncate") && (*rs)["truncate"].is_boolean()) m.rope.truncate = (*rs)["truncate"].get<bool>();
         if (orig <= 0) {  // HF: original = max_position_embeddings / factor when unspecified
-          c.train_len = (int)std::lround(c.declared_context / factor);
+          c.train_len = (int)std::max(1L, std::lround(c.declared_context / factor));
           c.train_len_source = "max_position_embeddings / factor";
         }
       } else if (type == "llama3") {
@@ -142,7 +216,7 @@ Status resolve_hf_config(const json& cfg, ModelConfig& c) {
         auto list = [&](const char* key, std::vector<double>& out) -> Status {
           if (!rs->contains(key) || !(*rs)[key].is_array()) return make_error(std::string("rope_scaling.") + key + " is missing");
           for (const auto& x : (*rs)[key]) {
-            if (!x.is_number() || !(x.get<double>() > 0)) return make_error(std::string("rope_scaling.") + key + " must hold positive numbers");
+            if (!x.is_number() || !(x.get<double>() > 0) || !std::isfinite(x.get<double>())) return make_error(std::string("rope_scaling.") + key + " must hold positive numbers");
             out.push_back(x.get<double>());
           }
           if ((int)out.size() != c.rot_dim / 2)
@@ -164,10 +238,11 @@ Status resolve_hf_config(const json& cfg, ModelConfig& c) {
     return make_error("config.json: architecture \"" + arch + "\" / model_type \"" + mtype +
                       "\" is not supported (LlamaForCausalLM, BloomForCausalLM)");
   }
-  c.vocab_size = (int)num(cfg, "vocab_size", 0);
-  c.bos_id = (int)num(cfg, "bos_token_id", 1);
-  c.eos_id = (int)num(cfg, "eos_token_id", 2);
-  c.name = cfg.value("_name_or_path", arch);
+  c.vocab_size = integer(cfg, "vocab_size", 0);
+  c.bos_id = rd.token_id(cfg, "bos_token_id", 1);
+  c.eos_id = rd.token_id(cfg, "eos_token_id", 2);
+  c.name = rd.str(cfg, "_name_or_path", arch);
+  if (!rd.error.empty()) return make_error(rd.error);
   return validate_config(c);
 }
 
@@ -178,9 +253,9 @@ Result<std::shared_ptr<Model>> load_safetensors(const std::string& path) {
   auto model = std::make_shared<Model>();
   model->path = path;
   model->config.format = ModelFormat::Safetensors;
-  std::ifstream cf(dir / "config.json");
-  if (!cf) return make_error(path + ": config.json not found in " + dir.string());
-  json cfg = json::parse(cf, nullptr, false);
+  auto cfg_text = read_small_file((dir / "config.json").string());
+  if (!cfg_text) return make_error(path + ": " + cfg_text.error());
+  json cfg = json::parse(cfg_text.value(), nullptr, false);
   if (cfg.is_discarded() || !cfg.is_object()) return make_error((dir / "config.json").string() + " is not valid JSON");
   if (auto st = resolve_hf_config(cfg, model->config); !st) return make_error(path + ": " + st.error());
 
@@ -188,8 +263,9 @@ Result<std::shared_ptr<Model>> load_safetensors(const std::string& path) {
   if (!fs::is_directory(p)) {
     files.push_back(p);
   } else if (fs::exists(dir / "model.safetensors.index.json")) {
-    std::ifstream jf(dir / "model.safetensors.index.json");
-    json idx = json::parse(jf, nullptr, false);
+    auto idx_text = read_small_file((dir / "model.safetensors.index.json").string());
+    if (!idx_text) return make_error(path + ": " + idx_text.error());
+    json idx = json::parse(idx_text.value(), nullptr, false);
     if (idx.is_discarded() || !idx.contains("weight_map") || !idx["weight_map"].is_object())
       return make_error((dir / "model.safetensors.index.json").string() + " has no weight_map");
     std::set<std::string> shards;

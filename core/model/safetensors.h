@@ -9,8 +9,12 @@
 
 #include "core/model/mapped_file.h"
 #include "core/model/weight_builder.h"
+#include "core/util/memory.h"
 
 namespace ls {
+
+// Reads a small text file whole (config.json, index.json), refusing one larger than max_bytes.
+Result<std::string> read_small_file(const std::string& path, size_t max_bytes = kMaxConfigJsonBytes);
 
 // Reads one .safetensors file's tensor table (views into the mapped file).
 Status read_safetensors(const std::string& path, std::map<std::string, TensorSource>& out,

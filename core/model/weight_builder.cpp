@@ -1,6 +1,11 @@
 #include "core/model/weight_builder.h"
 
+#include "core/cpu/parallel.h"
+
+#include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <cstring>
 #include <sstream>
 
 namespace ls {
@@ -78,11 +83,17 @@ Status validate_config(const ModelConfig& c) {
   if (c.vocab_size < 1 || c.vocab_size > (1 << 22))
     return bad("vocabulary size " + std::to_string(c.vocab_size) + " is outside [1, 4194304]");
   if (c.arch == Arch::Llama) {
-    if (c.rot_dim < 2 || c.rot_dim > c.head_dim || c.rot_dim % 2)
-      return bad("rotary dimension " + std::to_string(c.rot_dim) + " must be even and at most the head dimension " +
-                 std::to_string(c.head_dim));
+    // At least 4, as core/position requires: NTK's exponent d/(d-2) has no value at d = 2.
+    if (c.rot_dim < 4 || c.rot_dim > c.head_dim || c.rot_dim % 2)
+      return bad("rotary dimension " + std::to_string(c.rot_dim) + " must be even, at least 4 and at most the head "
+                 "dimension " + std::to_string(c.head_dim));
     if (!std::isfinite(c.rope_base) || c.rope_base <= 1.0) return bad("rope base must be > 1");
   }
+  if (c.arch == Arch::Bloom && ((long long)c.n_heads * c.head_dim != c.dim || c.n_kv_heads != c.n_heads))
+    // BLOOM's fused QKV projection is (3·dim, dim): the heads must tile the width exactly.
+    return bad("a BLOOM model needs heads × head dimension = width and no grouped KV heads (got " +
+               std::to_string(c.n_heads) + " × " + std::to_string(c.head_dim) + " vs " + std::to_string(c.dim) + ", " +
+               std::to_string(c.n_kv_heads) + " KV heads)");
   if (!(c.norm_eps > 0) || c.norm_eps > 1) return bad("norm epsilon must be in (0, 1]");
   if (c.train_len < 1 || c.train_len > (1 << 24))
     return bad("training length " + std::to_string(c.train_len) + " is outside [1, 16777216]");
@@ -96,29 +107,82 @@ long long count_params(const ModelConfig& c) {
   return (long long)c.vocab_size * d * (c.tied_embeddings ? 1 : 2) + c.n_layers * per_layer + d;
 }
 
-Status validate_weights_finite(const Model& m) {
+std::vector<WeightView> weight_views(const Model& m) {
   const ModelConfig& c = m.config;
-  const long long d = c.dim, q = (long long)c.n_heads * c.head_dim, kv = (long long)c.n_kv_heads * c.head_dim;
-  auto check = [](const float* p, long long n, const std::string& what) -> Status {
-    if (!p) return Status::Ok();
-    for (long long i = 0; i < n; ++i)
-      if (!std::isfinite(p[i]))
-        return make_error("weights of " + what + " contain NaN or Inf (element " + std::to_string(i) + ")");
-    return Status::Ok();
-  };
+  const size_t d = c.dim, q = (size_t)c.n_heads * c.head_dim, kv = (size_t)c.n_kv_heads * c.head_dim,
+               hid = c.hidden_dim, V = c.vocab_size;
   const ModelWeights& w = m.weights;
-  if (auto s = check(w.tok_embd, (long long)c.vocab_size * d, "the token embedding"); !s) return s;
-  if (auto s = check(w.output, (long long)c.vocab_size * d, "the output layer"); !s) return s;
-  if (auto s = check(w.out_norm, d, "the final norm"); !s) return s;
-  for (int l = 0; l < c.n_layers; ++l) {
+  std::vector<WeightView> out;
+  auto add = [&](const float* p, size_t n, std::string name) {
+    if (p) out.push_back({std::move(name), p, n});
+  };
+  add(w.tok_embd, V * d, "the token embedding");
+  if (w.output != w.tok_embd) add(w.output, V * d, "the output layer");
+  add(w.embd_norm, d, "the embedding norm");
+  add(w.embd_norm_b, d, "the embedding norm bias");
+  add(w.out_norm, d, "the final norm");
+  add(w.out_norm_b, d, "the final norm bias");
+  for (size_t l = 0; l < w.layers.size(); ++l) {
     const LayerWeights& L = w.layers[l];
-    std::string p = "layer " + std::to_string(l) + " ";
-    for (auto [ptr, n, name] : {std::tuple{L.wq, q * d, "wq"}, {L.wk, kv * d, "wk"}, {L.wv, kv * d, "wv"},
-                                {L.wo, d * q, "wo"}, {L.w_up, d * c.hidden_dim, "ffn up"},
-                                {L.w_down, d * c.hidden_dim, "ffn down"}, {L.w_gate, d * c.hidden_dim, "ffn gate"},
-                                {L.attn_norm, d, "attention norm"}, {L.ffn_norm, d, "ffn norm"}})
-      if (auto s = check(ptr, n, p + name); !s) return s;
+    const std::string p = "layer " + std::to_string(l) + " ";
+    add(L.attn_norm, d, p + "attention norm");
+    add(L.attn_norm_b, d, p + "attention norm bias");
+    add(L.wq, q * d, p + "wq");
+    add(L.wk, kv * d, p + "wk");
+    add(L.wv, kv * d, p + "wv");
+    add(L.wo, d * q, p + "wo");
+    add(L.bq, q, p + "q bias");
+    add(L.bk, kv, p + "k bias");
+    add(L.bv, kv, p + "v bias");
+    add(L.bo, d, p + "output bias");
+    add(L.ffn_norm, d, p + "ffn norm");
+    add(L.ffn_norm_b, d, p + "ffn norm bias");
+    add(L.w_gate, hid * d, p + "ffn gate");
+    add(L.w_up, hid * d, p + "ffn up");
+    add(L.w_down, d * hid, p + "ffn down");
+    add(L.b_up, hid, p + "ffn up bias");
+    add(L.b_down, d, p + "ffn down bias");
   }
+  return out;
+}
+
+size_t first_non_finite(const float* p, size_t n) {
+  // Branch-free over blocks (the compiler vectorises the OR of exponent tests);
+  // only a block that holds a bad value is searched element by element.
+  constexpr size_t kBlock = 4096;
+  for (size_t b = 0; b < n; b += kBlock) {
+    const size_t e = std::min(n, b + kBlock);
+    uint32_t bad = 0;
+    for (size_t i = b; i < e; ++i) {
+      uint32_t bits;
+      std::memcpy(&bits, p + i, 4);
+      bad |= (uint32_t)((bits & 0x7f800000u) == 0x7f800000u);
+    }
+    if (bad)
+      for (size_t i = b; i < e; ++i)
+        if (!std::isfinite(p[i])) return i;
+  }
+  return n;
+}
+
+Status validate_weights_finite(const Model& m, int threads) {
+  const std::vector<WeightView> views = weight_views(m);
+  // Split every tensor into slices of ~1M elements and scan them on all cores.
+  struct Slice { size_t view, begin, end; };
+  std::vector<Slice> slices;
+  constexpr size_t kSlice = size_t{1} << 20;
+  for (size_t v = 0; v < views.size(); ++v)
+    for (size_t b = 0; b < views[v].count; b += kSlice) slices.push_back({v, b, std::min(views[v].count, b + kSlice)});
+  std::vector<size_t> bad(slices.size(), SIZE_MAX);
+  parallel_for((int)slices.size(), threads > 0 ? threads : default_threads(), [&](int i) {
+    const Slice& s = slices[i];
+    const size_t at = first_non_finite(views[s.view].data + s.begin, s.end - s.begin);
+    if (at < s.end - s.begin) bad[i] = s.begin + at;
+  });
+  for (size_t i = 0; i < slices.size(); ++i)
+    if (bad[i] != SIZE_MAX)
+      return make_error("weights of " + views[slices[i].view].name + " contain NaN or Inf (element " +
+                        std::to_string(bad[i]) + ")");
   return Status::Ok();
 }
 

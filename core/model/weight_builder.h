@@ -39,8 +39,18 @@ class WeightBuilder {
 
 // Checks the resolved config for absurd or inconsistent values.
 Status validate_config(const ModelConfig& c);
-// Checks every weight view for NaN / Inf (one error naming the first bad tensor).
-Status validate_weights_finite(const Model& m);
+// Every fp32 weight view of a loaded model, named for messages.
+struct WeightView {
+  std::string name;
+  const float* data;
+  size_t count;
+};
+std::vector<WeightView> weight_views(const Model& m);
+// Index of the first NaN or Inf in p[0, n), or n when all are finite.
+size_t first_non_finite(const float* p, size_t n);
+// Checks every weight view for NaN / Inf on `threads` cores (0: all); one error
+// naming the first bad tensor and element.
+Status validate_weights_finite(const Model& m, int threads = 0);
 // Parameter count from the config.
 long long count_params(const ModelConfig& c);
 

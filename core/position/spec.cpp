@@ -40,12 +40,14 @@ bool parse_double(std::string_view text, double& out) {
 using RefFn = double& (*)(MethodParams&);
 using IntRefFn = int& (*)(MethodParams&);
 
+// A real parameter in [lo, hi]. Every formula of core/position stays finite over
+// that closed range (tests/position/test_spec.cpp checks each method at both ends).
 KeyRule real_key(RefFn ref, double lo, double hi) {
   KeyRule r;
-  r.accepted = "a number in (" + fmt_num(lo) + ", " + fmt_num(hi) + "]";
+  r.accepted = "a number in [" + fmt_num(lo) + ", " + fmt_num(hi) + "]";
   r.set = [ref, lo, hi, acc = r.accepted](std::string_view v, MethodParams& p) -> std::string {
     double x;
-    if (!parse_double(v, x) || !(x > lo) || !(x <= hi)) return acc;
+    if (!parse_double(v, x) || !(x >= lo) || !(x <= hi)) return acc;
     ref(p) = x;
     return "";
   };
@@ -82,19 +84,20 @@ KeyRule bool_key(IntRefFn ref) {
 // The rules for every key any method accepts.
 const std::map<std::string, KeyRule>& key_rules() {
   static const std::map<std::string, KeyRule> rules = [] {
+    constexpr double kSmall = 1e-3;  // below this, ntk's α^(d/(d-2)) and alibi's m/a over- or underflow
     constexpr double kBig = 1e6;
     constexpr long kMaxTokens = 1L << 30;
     std::map<std::string, KeyRule> m;
-    m["factor"] = real_key([](MethodParams& p) -> double& { return p.rope.factor; }, 0, kBig);
-    m["alpha"] = real_key([](MethodParams& p) -> double& { return p.rope.alpha; }, 0, kBig);
-    m["beta"] = real_key([](MethodParams& p) -> double& { return p.rope.beta; }, 0, kBig);
-    m["beta_fast"] = real_key([](MethodParams& p) -> double& { return p.rope.beta_fast; }, 0, kBig);
-    m["beta_slow"] = real_key([](MethodParams& p) -> double& { return p.rope.beta_slow; }, 0, kBig);
-    m["low_freq_factor"] = real_key([](MethodParams& p) -> double& { return p.rope.low_freq_factor; }, 0, kBig);
-    m["high_freq_factor"] = real_key([](MethodParams& p) -> double& { return p.rope.high_freq_factor; }, 0, kBig);
-    m["k"] = real_key([](MethodParams& p) -> double& { return p.remap.k; }, 0, kBig);
-    m["a"] = real_key([](MethodParams& p) -> double& { return p.alibi.a; }, 0, kBig);
-    m["a0"] = real_key([](MethodParams& p) -> double& { return p.alibi.a0; }, 0, kBig);
+    m["factor"] = real_key([](MethodParams& p) -> double& { return p.rope.factor; }, kSmall, kBig);
+    m["alpha"] = real_key([](MethodParams& p) -> double& { return p.rope.alpha; }, kSmall, kBig);
+    m["beta"] = real_key([](MethodParams& p) -> double& { return p.rope.beta; }, kSmall, kBig);
+    m["beta_fast"] = real_key([](MethodParams& p) -> double& { return p.rope.beta_fast; }, kSmall, kBig);
+    m["beta_slow"] = real_key([](MethodParams& p) -> double& { return p.rope.beta_slow; }, kSmall, kBig);
+    m["low_freq_factor"] = real_key([](MethodParams& p) -> double& { return p.rope.low_freq_factor; }, kSmall, kBig);
+    m["high_freq_factor"] = real_key([](MethodParams& p) -> double& { return p.rope.high_freq_factor; }, kSmall, kBig);
+    m["k"] = real_key([](MethodParams& p) -> double& { return p.remap.k; }, kSmall, kBig);
+    m["a"] = real_key([](MethodParams& p) -> double& { return p.alibi.a; }, kSmall, kBig);
+    m["a0"] = real_key([](MethodParams& p) -> double& { return p.alibi.a0; }, kSmall, kBig);
     m["group"] = int_key([](MethodParams& p) -> int& { return p.remap.group; }, 1, 1L << 20);
     m["sinks"] = int_key([](MethodParams& p) -> int& { return p.remap.sinks; }, 0, kMaxTokens);
     m["logn"] = bool_key([](MethodParams& p) -> int& { return p.logn; });

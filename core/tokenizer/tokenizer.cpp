@@ -2,7 +2,11 @@
 
 #include <sentencepiece_processor.h>
 
+#include <cctype>
 #include <cstring>
+#include <string_view>
+
+#include "core/util/memory.h"
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -141,8 +145,9 @@ std::string Tokenizer::piece(int id) const {
   std::string p = sp_->IdToPiece(id);
   // Byte-fallback pieces <0xXX>: ASCII bytes display as themselves (a newline as a newline);
   // bytes of a multi-byte character stay visible as <0xXX>.
-  if (p.size() == 6 && p.rfind("<0x", 0) == 0 && p[5] == '>') {
-    const int byte = std::stoi(p.substr(3, 2), nullptr, 16);
+  auto hex = [](char ch) { return std::isxdigit((unsigned char)ch) ? (std::isdigit((unsigned char)ch) ? ch - '0' : (std::tolower((unsigned char)ch) - 'a' + 10)) : -1; };
+  if (p.size() == 6 && p.rfind("<0x", 0) == 0 && p[5] == '>' && hex(p[3]) >= 0 && hex(p[4]) >= 0) {
+    const int byte = hex(p[3]) * 16 + hex(p[4]);
     if (byte == '\n' || byte == '\t' || (byte >= 0x20 && byte < 0x7f)) return std::string(1, (char)byte);
   }
   const std::string space = "\xe2\x96\x81";  // U+2581 (SentencePiece's space)
@@ -185,6 +190,40 @@ Result<std::string> read_text_file(const std::string& path, size_t max_bytes) {
   return s;
 }
 
+Status encode_in_pieces(const Tokenizer& tok, std::string_view text, std::vector<int>& out) {
+  // SentencePiece never merges across a space (split_by_whitespace), and a piece
+  // beginning after a space gets the dummy "▁" prefix the space would have given:
+  // cutting at a space keeps the ids of whole-document encoding while bounding the
+  // memory of one Encode call. A run of kEncodePieceBytes with no space (no real
+  // text has one) is cut at a character boundary instead; each such cut adds one
+  // "▁" to the ids, the price of bounded memory on text that is not prose.
+  while (!text.empty()) {
+    size_t cut = text.size();
+    size_t next = cut;
+    if (text.size() > kEncodePieceBytes) {
+      size_t sp = text.rfind(' ', kEncodePieceBytes);
+      if (sp != std::string_view::npos && sp > 0) {
+        cut = sp;
+        next = sp + 1;
+      } else {
+        cut = kEncodePieceBytes;
+        while (cut > 0 && ((unsigned char)text[cut] & 0xC0) == 0x80) --cut;  // not inside a UTF-8 sequence
+        if (cut == 0) cut = kEncodePieceBytes;
+        next = cut;
+      }
+    }
+    auto ids = tok.encode(std::string(text.substr(0, cut)));
+    if (!ids) return make_error(ids.error());
+    if (auto st = check_memory((out.size() + ids->size()) * sizeof(int), "the document's token ids",
+                               "use a shorter document");
+        !st)
+      return st;
+    out.insert(out.end(), ids->begin(), ids->end());
+    text.remove_prefix(next);
+  }
+  return Status::Ok();
+}
+
 Result<std::vector<int>> encode_document(const Tokenizer& tok, const std::string& text) {
   const std::string sep = "<|endoftext|>";
   std::vector<int> out;
@@ -194,10 +233,8 @@ Result<std::vector<int>> encode_document(const Tokenizer& tok, const std::string
     std::string part = text.substr(start, at == std::string::npos ? std::string::npos : at - start);
     size_t a = part.find_first_not_of(" \t\r\n"), b = part.find_last_not_of(" \t\r\n");
     if (a != std::string::npos) {
-      auto ids = tok.encode(part.substr(a, b - a + 1));
-      if (!ids) return ids;
       out.push_back(tok.bos_id());
-      out.insert(out.end(), ids->begin(), ids->end());
+      if (auto st = encode_in_pieces(tok, std::string_view(part).substr(a, b - a + 1), out); !st) return make_error(st.error());
     }
     if (at == std::string::npos) break;
     start = at + sep.size();

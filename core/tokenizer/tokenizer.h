@@ -4,6 +4,7 @@
 
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/model/model.h"
@@ -42,6 +43,10 @@ class Tokenizer {
 // a line holding only "<|endoftext|>"; each part is encoded on its own and BOS is
 // put before every part, as the model saw stories in training.
 Result<std::vector<int>> encode_document(const Tokenizer& tok, const std::string& text);
+
+// Appends the ids of `text` (no BOS), encoded in pieces of at most kEncodePieceBytes
+// cut at spaces, so memory stays bounded whatever the document holds.
+Status encode_in_pieces(const Tokenizer& tok, std::string_view text, std::vector<int>& out);
 
 // Reads a UTF-8 text file; errors for missing, empty, oversized or non-UTF-8 files.
 Result<std::string> read_text_file(const std::string& path, size_t max_bytes = 64u << 20);

@@ -17,11 +17,12 @@ struct CliRun {
   std::string out, err;
 };
 
-inline CliRun run_cli(const std::string& args) {
+// `shell_prefix` runs before the CLI in the same shell (e.g. "ulimit -v 800000; ").
+inline CliRun run_cli(const std::string& args, const std::string& shell_prefix = "") {
   char tmpl[] = "/tmp/longscope_cli_err_XXXXXX";
   int fd = mkstemp(tmpl);
   if (fd >= 0) close(fd);
-  std::string cmd = std::string("'") + LONGSCOPE_CLI_PATH + "' " + args + " 2>" + tmpl;
+  std::string cmd = shell_prefix + "'" + LONGSCOPE_CLI_PATH + "' " + args + " 2>" + tmpl;
   CliRun r;
   FILE* p = popen(cmd.c_str(), "r");
   if (!p) return r;

@@ -97,5 +97,55 @@ TEST(CliModel, BadInputIsExitTwo) {
   }
 }
 
+// The minimised bad inputs of tests/data/bad and hostile flags: exit 2, one line.
+TEST(CliModel, HostileInputsAreExitTwoWithOneLine) {
+  const std::string bad = std::string(LONGSCOPE_TEST_DIR) + "/data/bad/";
+  std::vector<std::string> cases;
+  for (const char* f : {"bloom_key_length.gguf", "wrong_type_key.gguf", "wrong_type_scaling.gguf", "huge_array.gguf",
+                        "huge_layer_count.gguf", "int_min_vocab.bin", "config_wrong_type", "config_arch_not_string",
+                        "config_huge_number", "bloom_indivisible"})
+    cases.push_back("info --model " + bad + f);
+  for (const char* m : {"ntk:alpha=1e-300", "alibi-linear:a=1e-300", "yarn:factor=nan"})
+    cases.push_back("relpos --method '" + std::string(m) + "' --train-len 64 --seq-len 128");
+  cases.push_back("ppl --threads 1000 --text '" + kDoc + "'");
+  for (const auto& args : cases) {
+    CliRun r = run_cli(args);
+    EXPECT_EQ(r.code, 2) << args << "\n" << r.out << r.err;
+    EXPECT_NE(r.err.find("error:"), std::string::npos) << args;
+    EXPECT_EQ(r.err.find('\n'), r.err.size() - 1) << args << ": " << r.err;
+  }
+  EXPECT_NE(run_cli("ppl --threads 1000 --text '" + kDoc + "'").err.find("cores"), std::string::npos);
+}
+
+#if defined(__SANITIZE_ADDRESS__)
+#define LS_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define LS_ASAN 1
+#endif
+#endif
+
+// Memory stays bounded under a hard address-space limit (ASan reserves terabytes
+// of address space, so these run in the plain build only).
+TEST(CliModel, MemoryStaysBoundedUnderAddressSpaceLimit) {
+#ifdef LS_ASAN
+  GTEST_SKIP() << "address-space limits do not apply under AddressSanitizer";
+#else
+  // A million-token request: the KV cache grows with what is used (it took 2.1 GiB up front before).
+  CliRun g = run_cli("generate -n 1048576 --prompt 'Once upon a time' --ids", "ulimit -v 900000; ");
+  EXPECT_EQ(g.code, 0) << g.err;
+  EXPECT_FALSE(g.out.empty());
+  // 8 MiB of text with no whitespace: tokenised in bounded pieces, printed as a stream.
+  const std::string doc = "/tmp/longscope_cli_nospace_" + std::to_string(::getpid()) + ".txt";
+  {
+    std::ofstream f(doc);
+    f << std::string(8u << 20, 'x');
+  }
+  CliRun t = run_cli("tokenize --json --text " + doc + " > /dev/null", "ulimit -v 900000; ");
+  EXPECT_EQ(t.code, 0) << t.err;
+  std::remove(doc.c_str());
+#endif
+}
+
 }  // namespace
 }  // namespace ls::test

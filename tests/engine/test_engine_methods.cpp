@@ -107,7 +107,9 @@ TEST(EngineMethods, AlibiFamilyMatchesReference) {
   auto dir = temp_dir("bloom");
   auto spec = random_model_shape("tiny-bloom").value();
   spec.train_len = 32;
-  spec.n_heads = 6;  // not a power of two: BLOOM's interleaved extra slopes
+  spec.n_heads = spec.n_kv_heads = 6;  // not a power of two: BLOOM's interleaved extra slopes
+  spec.dim = 60;                       // 6 heads × 10: BLOOM's heads tile the width exactly
+  spec.hidden_dim = 4 * spec.dim;
   ASSERT_TRUE(write_hf_model(make_random_model(spec), dir).ok());
   auto m = load_ok(dir);
   ASSERT_TRUE(m);

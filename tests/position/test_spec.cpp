@@ -1,7 +1,10 @@
 // Method-spec parsing: accepted forms, defaults, and one clear error per mistake.
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include "core/position/spec.h"
+#include "core/position/tables.h"
 
 namespace ls {
 namespace {
@@ -75,7 +78,7 @@ TEST(Spec, ClearErrors) {
   expect_error("linear", {"missing required value factor"});
   expect_error("rerope", {"missing required value window"});
   expect_error("leaky-rerope:window=4", {"missing required value k"});
-  expect_error("linear:factor=0", {"invalid factor=0", "(0, 1000000]"});
+  expect_error("linear:factor=0", {"invalid factor=0", "[0.001, 1000000]"});
   expect_error("linear:factor=-2", {"invalid factor=-2"});
   expect_error("linear:factor=nan", {"invalid factor=nan"});
   expect_error("linear:factor=inf", {"invalid factor=inf"});
@@ -96,6 +99,47 @@ TEST(Spec, ClearErrors) {
   expect_error("yarn:factor=4,beta_fast=1,beta_slow=2", {"beta_fast must be greater"});
   expect_error("llama3:low_freq_factor=8", {"high_freq_factor must be greater"});
   expect_error("ntk-alibi:a=1e9", {"invalid a=1e9"});
+  // Values the formulas cannot take (they gave -nan before the lower bound existed).
+  expect_error("ntk:alpha=1e-300", {"invalid alpha=1e-300", "[0.001, 1000000]"});
+  expect_error("alibi-linear:a=1e-300", {"invalid a=1e-300"});
+  expect_error("yarn:factor=nan", {"invalid factor=nan"});
+  expect_error("linear:factor=inf", {"invalid factor=inf"});
+}
+
+// Every real parameter of every method, at both ends of its accepted range (the
+// others at their defaults): the tables each method produces stay finite, for the
+// smallest rotary dimension a model may have and for a large one, inside and
+// far beyond L.
+TEST(Spec, EveryAcceptedValueGivesFiniteTables) {
+  int checked = 0;
+  for (const MethodInfo& info : method_registry()) {
+    for (const ParamInfo& prm : info.params) {
+      if (prm.accepted.rfind("a number in [", 0) != 0) continue;
+      for (const char* v : {"0.001", "1000000"}) {
+        std::string spec = info.name + ":" + prm.key + "=" + v;
+        for (const ParamInfo& req : info.params)  // required values other than the one under test
+          if (req.default_value.empty() && req.key != prm.key) spec += "," + req.key + "=4";
+        auto p = parse_method_spec(spec);
+        if (!p) {  // only the cross-parameter rules (e.g. beta_fast > beta_slow) may refuse
+          EXPECT_NE(p.error().find("must be greater"), std::string::npos) << spec << ": " << p.error();
+          continue;
+        }
+        for (int d : {4, 128})
+          for (double n : {1.0, 512.0, 1e6}) {
+            const PositionContext g{d, 10000.0, 512.0, n};
+            if (method_is_alibi(p->method)) {
+              for (double s : alibi_slopes(p.value(), g, 12)) EXPECT_TRUE(std::isfinite(s) && s >= 0) << spec;
+            } else {
+              const RopeTable t = rope_table(p.value(), g);
+              for (double f : t.inv_freq) EXPECT_TRUE(std::isfinite(f)) << spec << " d=" << d << " n=" << n;
+              EXPECT_TRUE(std::isfinite(t.attention_factor) && t.attention_factor > 0) << spec;
+            }
+          }
+        ++checked;
+      }
+    }
+  }
+  EXPECT_GT(checked, 20);
 }
 
 TEST(Spec, Lists) {

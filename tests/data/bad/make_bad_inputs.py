@@ -1,0 +1,110 @@
+#!/usr/bin/env python3
+"""Writes the minimised bad inputs of tests/data/bad/ (each once crashed or misled
+LongScope; tests/model/test_hostile_inputs.cpp loads every one and expects one clear
+error). Run from anywhere: python3 tests/data/bad/make_bad_inputs.py"""
+import json
+import os
+import struct
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+U32, I32, F32, STR, ARR, U64 = 4, 5, 6, 8, 9, 10
+
+
+def s(x):
+    b = x.encode()
+    return struct.pack("<Q", len(b)) + b
+
+
+def kv(key, typ, val):
+    out = s(key) + struct.pack("<I", typ)
+    if typ == U32:
+        out += struct.pack("<I", val)
+    elif typ == U64:
+        out += struct.pack("<Q", val)
+    elif typ == I32:
+        out += struct.pack("<i", val)
+    elif typ == F32:
+        out += struct.pack("<f", val)
+    elif typ == STR:
+        out += s(val)
+    elif typ == ARR:
+        et, items, count = val
+        out += struct.pack("<IQ", et, len(items) if count is None else count)
+        for it in items:
+            out += s(it) if et == STR else struct.pack("<i", it)
+    return out
+
+
+def gguf(meta, tensors):
+    """meta: list of kv() blobs; tensors: list of (name, shape innermost-first, n floats)."""
+    head = b"GGUF" + struct.pack("<IQQ", 3, len(tensors), len(meta)) + b"".join(meta)
+    data, off = b"", 0
+    for name, ne, n in tensors:
+        head += s(name) + struct.pack("<I", len(ne)) + b"".join(struct.pack("<Q", d) for d in ne)
+        head += struct.pack("<IQ", 0, off)
+        blob = struct.pack("<%df" % n, *([0.01] * n))
+        blob += b"\0" * ((32 - len(blob) % 32) % 32)
+        data += blob
+        off += len(blob)
+    head += b"\0" * ((32 - len(head) % 32) % 32)
+    return head + data
+
+
+def write(name, blob):
+    with open(os.path.join(HERE, name), "wb") as f:
+        f.write(blob)
+
+
+def bloom_key_length():
+    # dim 8, 2 heads, but key_length 16 > 8/2: the fused QKV split wrote past its buffers.
+    d, hid, V = 8, 32, 16
+    meta = [kv("general.architecture", STR, "bloom"), kv("bloom.embedding_length", U32, d),
+            kv("bloom.feed_forward_length", U32, hid), kv("bloom.block_count", U32, 1),
+            kv("bloom.attention.head_count", U32, 2), kv("bloom.attention.key_length", U32, 16),
+            kv("bloom.context_length", U32, 64)]
+    t = [("token_embd.weight", [d, V], d * V), ("token_embd_norm.weight", [d], d), ("token_embd_norm.bias", [d], d),
+         ("output_norm.weight", [d], d), ("output_norm.bias", [d], d),
+         ("blk.0.attn_norm.weight", [d], d), ("blk.0.attn_norm.bias", [d], d),
+         ("blk.0.attn_qkv.weight", [d, 3 * d], 3 * d * d), ("blk.0.attn_qkv.bias", [3 * d], 3 * d),
+         ("blk.0.attn_output.weight", [d, d], d * d), ("blk.0.attn_output.bias", [d], d),
+         ("blk.0.ffn_norm.weight", [d], d), ("blk.0.ffn_norm.bias", [d], d),
+         ("blk.0.ffn_up.weight", [d, hid], d * hid), ("blk.0.ffn_up.bias", [hid], hid),
+         ("blk.0.ffn_down.weight", [hid, d], d * hid), ("blk.0.ffn_down.bias", [d], d)]
+    write("bloom_key_length.gguf", gguf(meta, t))
+
+
+def llama_meta(**override):
+    m = {"general.architecture": (STR, "llama"), "llama.embedding_length": (U32, 8),
+         "llama.feed_forward_length": (U32, 16), "llama.block_count": (U32, 1),
+         "llama.attention.head_count": (U32, 2), "llama.context_length": (U32, 64)}
+    m.update(override)
+    return [kv(k, t, v) for k, (t, v) in m.items()]
+
+
+def main():
+    bloom_key_length()
+    emb = [("token_embd.weight", [8, 16], 128)]
+    # A key present with the wrong type (bad_variant_access before).
+    write("wrong_type_key.gguf", gguf(llama_meta(**{"llama.attention.head_count_kv": (STR, "four")}), emb))
+    write("wrong_type_scaling.gguf", gguf(llama_meta(**{"llama.rope.scaling.type": (U32, 3)}), emb))
+    # An array that claims 2^40 elements in a file of a few hundred bytes.
+    write("huge_array.gguf", gguf(llama_meta(**{"tokenizer.ggml.token_type": (ARR, (I32, [1, 2], 1 << 40))}), emb))
+    # A layer count past int range (read as -2147483648 before).
+    write("huge_layer_count.gguf", gguf(llama_meta(**{"llama.block_count": (U64, 1 << 33)}), emb))
+    # llama2.c header whose vocabulary is INT32_MIN (negating it was undefined).
+    write("int_min_vocab.bin", struct.pack("<7i", 8, 16, 1, 2, 2, -(1 << 31), 64) + b"\0" * 64)
+    for name, cfg in {
+        "config_wrong_type": {"architectures": ["LlamaForCausalLM"], "model_type": 7, "hidden_size": 64},
+        "config_arch_not_string": {"architectures": [5]},
+        "config_huge_number": {"architectures": ["LlamaForCausalLM"], "hidden_size": 64, "intermediate_size": 128,
+                               "num_hidden_layers": 1e30, "num_attention_heads": 8, "vocab_size": 512},
+        "bloom_indivisible": {"architectures": ["BloomForCausalLM"], "hidden_size": 64, "n_head": 6, "n_layer": 1,
+                              "vocab_size": 512},
+    }.items():
+        os.makedirs(os.path.join(HERE, name), exist_ok=True)
+        with open(os.path.join(HERE, name, "config.json"), "w") as f:
+            json.dump(cfg, f)
+
+
+if __name__ == "__main__":
+    main()
