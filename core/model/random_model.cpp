@@ -138,7 +138,7 @@ Status write_llama2c(const RandomModel& m, const std::string& path) {
   return f ? Status::Ok() : Status(make_error("write to " + path + " failed"));
 }
 
-Status write_gguf_model(const RandomModel& m, const std::string& path, DType matrix_type) {
+Status write_gguf_model(const RandomModel& m, const std::string& path, DType matrix_type, const EmbeddedVocab* vocab) {
   const RandomModelSpec& s = m.spec;
   const std::string a = s.arch == Arch::Llama ? "llama" : "bloom";
   GgufWriter w;
@@ -156,6 +156,14 @@ Status write_gguf_model(const RandomModel& m, const std::string& path, DType mat
     w.meta.push_back({a + ".attention.layer_norm_rms_epsilon", {1e-5}});
   } else {
     w.meta.push_back({a + ".attention.layer_norm_epsilon", {1e-5}});
+  }
+  if (vocab) {
+    w.meta.push_back({"tokenizer.ggml.model", {std::string("llama")}});
+    w.meta.push_back({"tokenizer.ggml.tokens", {vocab->tokens}});
+    w.meta.push_back({"tokenizer.ggml.scores", {std::vector<double>(vocab->scores.begin(), vocab->scores.end())}});
+    w.meta.push_back({"tokenizer.ggml.token_type", {std::vector<int64_t>(vocab->types.begin(), vocab->types.end())}});
+    w.meta.push_back({"tokenizer.ggml.bos_token_id", {(uint64_t)vocab->bos_id}});
+    w.meta.push_back({"tokenizer.ggml.eos_token_id", {(uint64_t)vocab->eos_id}});
   }
   for (const auto& [name, data] : m.t) {
     bool is_vec = name.find("norm") != std::string::npos || name.find(".bias") != std::string::npos;

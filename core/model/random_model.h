@@ -33,7 +33,9 @@ long long random_model_params(const RandomModelSpec& spec);
 
 Status write_llama2c(const RandomModel& m, const std::string& path);                  // .bin (LLaMA only)
 // Matrices in `matrix_type` (F32, F16, BF16, Q8_0 or Q4_0); norms and biases stay F32.
-Status write_gguf_model(const RandomModel& m, const std::string& path, DType matrix_type = DType::F32);
+// With `vocab`, the file embeds that SentencePiece vocabulary (tokenizer.ggml.*).
+Status write_gguf_model(const RandomModel& m, const std::string& path, DType matrix_type = DType::F32,
+                        const EmbeddedVocab* vocab = nullptr);
 // Folder with config.json + model.safetensors (+ optional sharding) in HF layout;
 // dtype F32, F16 or BF16.
 Status write_hf_model(const RandomModel& m, const std::string& dir, const std::string& dtype = "F32", int shards = 1);

@@ -108,7 +108,7 @@ const std::map<std::string, KeyRule>& key_rules() {
     // window: a whole number of tokens stored as double.
     KeyRule w;
     w.accepted = "a whole number of tokens in [1, " + std::to_string(kMaxTokens) + "]";
-    w.set = [acc = w.accepted, kMaxTokens](std::string_view v, MethodParams& p) -> std::string {
+    w.set = [acc = w.accepted](std::string_view v, MethodParams& p) -> std::string {
       double x;
       if (!parse_double(v, x) || x != std::floor(x) || x < 1 || x > (double)kMaxTokens) return acc;
       p.remap.window = x;

@@ -46,6 +46,19 @@ class Status {
   std::optional<std::string> err_;
 };
 
-inline Error make_error(std::string msg) { return Error{std::move(msg)}; }
+// Messages are one line: control characters that a file or a user put into a
+// quoted name (a newline in a GGUF key, a tab in a spec) are shown escaped.
+inline Error make_error(std::string msg) {
+  static const char* hex = "0123456789abcdef";
+  for (size_t i = 0; i < msg.size(); ++i) {
+    const unsigned char c = (unsigned char)msg[i];
+    if (c >= 0x20 && c != 0x7f) continue;
+    const std::string esc = c == '\n' ? "\\n" : c == '\t' ? "\\t" : c == '\r' ? "\\r"
+                            : std::string("\\x") + hex[c >> 4] + hex[c & 15];
+    msg.replace(i, 1, esc);
+    i += esc.size() - 1;
+  }
+  return Error{std::move(msg)};
+}
 
 }  // namespace ls

@@ -48,6 +48,8 @@ TEST(HostileFiles, MinimisedInputsGiveOneClearError) {
   expect_load_error(kBad + "config_huge_number", "num_hidden_layers = 1e+30");
   // Loaded and ran silently wrong before (64 / 6 heads truncated to 10 columns).
   expect_load_error(kBad + "bloom_indivisible", "heads × head dimension = width");
+  // Found by fuzz_gguf: control characters in a metadata key made a two-line message.
+  expect_load_error(kBad + "fuzz_control_char_key.gguf", "");
 }
 
 // NaN in any weight a BLOOM model has (biases, embedding LayerNorm) is found at

@@ -82,6 +82,8 @@ TEST(Spec, ClearErrors) {
   expect_error("linear:factor=-2", {"invalid factor=-2"});
   expect_error("linear:factor=nan", {"invalid factor=nan"});
   expect_error("linear:factor=inf", {"invalid factor=inf"});
+  // Found by fuzz_method_spec: a newline inside the spec broke the one-line rule.
+  expect_error("alibi\nl)gn", {"\\n"});
   expect_error("linear:factor=4x", {"invalid factor=4x"});
   expect_error("rerope:window=0", {"invalid window=0", "whole number"});
   expect_error("rerope:window=2.5", {"invalid window=2.5"});
@@ -104,6 +106,8 @@ TEST(Spec, ClearErrors) {
   expect_error("alibi-linear:a=1e-300", {"invalid a=1e-300"});
   expect_error("yarn:factor=nan", {"invalid factor=nan"});
   expect_error("linear:factor=inf", {"invalid factor=inf"});
+  // Found by fuzz_method_spec: a newline inside the spec broke the one-line rule.
+  expect_error("alibi\nl)gn", {"\\n"});
 }
 
 // Every real parameter of every method, at both ends of its accepted range (the
