@@ -205,6 +205,16 @@ void AppTest::bad_model_keeps_app_usable() {
   QVERIFY(w.last_error().contains("broken.gguf"));
   QVERIFY(w.status_text().contains("Error"));
   QCOMPARE(w.state()->model_path, kModel);  // the previous model is kept
+  // Inputs that once aborted the app (heap overflow, uncaught exceptions): one error each.
+  for (const char* bad : {"bloom_key_length.gguf", "wrong_type_key.gguf", "huge_array.gguf", "config_wrong_type",
+                          "bloom_indivisible", "fuzz_control_char_key.gguf"}) {
+    w.open_model(QString(LONGSCOPE_TEST_DIR "/data/bad/") + bad);
+    QVERIFY(wait_idle(w));
+    QVERIFY2(w.last_error().contains(bad), qPrintable(w.last_error()));
+    QVERIFY(!w.last_error().contains('\n'));
+    QCOMPARE(w.state()->model_path, kModel);
+  }
+  QCOMPARE(errors.count(), 7);
   w.set_length(128);
   w.run_now();
   QVERIFY(wait_idle(w));
@@ -227,8 +237,9 @@ void AppTest::bad_documents_are_reported() {
   const auto before = w.state()->document;
   for (const auto& [name, bytes, expect] :
        {std::tuple{"empty.txt", QByteArray("  \n\n"), "empty"}, {"latin1.txt", QByteArray("caf\xe9"), "UTF-8"},
-        {"missing.txt", QByteArray(), "does not exist"}}) {
+        {"missing.txt", QByteArray(), "does not exist"}, {"huge.txt", QByteArray(), "limit"}}) {
     QString path = name == QString("missing.txt") ? dir.filePath("nope.txt") : write(name, bytes);
+    if (name == QString("huge.txt")) QFile::resize(path, (qint64{16} << 20) + 1);  // past the app's 16 MiB
     w.open_document(path);
     QVERIFY(wait_idle(w));
     QVERIFY2(w.last_error().contains(expect), qPrintable(w.last_error()));
