@@ -2,11 +2,13 @@
 
 #include <cerrno>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
 #include "core/cpu/parallel.h"
 #include "core/position/spec.h"
+#include "core/util/memory.h"
 
 namespace ls::cli {
 
@@ -48,6 +50,15 @@ Result<std::vector<int>> load_document_tokens(const Args& a, const ModelInputs& 
     if (!text) return make_error(text.error());
     return encode_document(*in.tokenizer, text.value());
   }
+  std::error_code ec;
+  const auto bytes = std::filesystem::file_size(a.get("tokens"), ec);
+  if (ec || !std::filesystem::is_regular_file(a.get("tokens"), ec))
+    return make_error("cannot read token file " + a.get("tokens"));
+  constexpr uintmax_t kMaxTokenFile = uintmax_t{256} << 20;
+  if (bytes > kMaxTokenFile)
+    return make_error("token file " + a.get("tokens") + " is " + format_bytes(bytes) + ", more than the " +
+                      format_bytes(kMaxTokenFile) + " limit");
+  if (auto st = check_memory(bytes * 3, "reading token file " + a.get("tokens")); !st) return make_error(st.error());
   std::ifstream f(a.get("tokens"));
   if (!f) return make_error("cannot read token file " + a.get("tokens"));
   std::stringstream ss;
