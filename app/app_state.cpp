@@ -1,5 +1,6 @@
 #include "app/app_state.h"
 
+#include "app/views/chart_util.h"
 #include "core/position/spec.h"
 
 namespace ls::app {
@@ -8,7 +9,11 @@ AppState::AppState(QObject* parent) : QObject(parent) {
   coalesce_.setSingleShot(true);
   coalesce_.setInterval(15);  // one redraw per burst of changes (e.g. a slider drag)
   connect(&coalesce_, &QTimer::timeout, this, &AppState::changed);
-  methods.push_back(MethodParams{});
+  // The story on the first screen (stories260K, n = 8L): RoPE breaks beyond L; NTK, YaRN and ReRoPE repair it.
+  std::vector<MethodParams> story;
+  for (const char* spec : {"rope", "ntk:alpha=4", "yarn:factor=4", "rerope:window=256,logn=1"})
+    story.push_back(parse_method_spec(spec).value());
+  set_methods(story);
 }
 
 QStringList AppState::method_specs() const {
@@ -20,10 +25,37 @@ QStringList AppState::method_specs() const {
 void AppState::set_methods(std::vector<MethodParams> m) {
   if (m.empty()) m.push_back(MethodParams{});
   for (auto& p : m) attach_model_tables(p, config);
+  // Colours follow the method, not its place in the list: a spec seen before keeps
+  // its colour; a spec that replaces one at the same place (a parameter edit) takes
+  // that one's colour; anything else the first free colour.
+  const QStringList old_specs = method_specs();
+  const std::vector<int> old_slots = colour_slots_;
   methods = std::move(m);
+  const QStringList specs = method_specs();
+  colour_slots_.assign(methods.size(), -1);
+  std::vector<bool> used(64, false);
+  for (int i = 0; i < specs.size(); ++i)
+    if (int j = old_specs.indexOf(specs[i]); j >= 0 && j < (int)old_slots.size() && !used[old_slots[j]])
+      used[colour_slots_[i] = old_slots[j]] = true;
+  for (int i = 0; i < specs.size(); ++i)
+    if (colour_slots_[i] < 0 && i < (int)old_slots.size() && !specs.contains(old_specs.value(i)) && !used[old_slots[i]])
+      used[colour_slots_[i] = old_slots[i]] = true;
+  for (int i = 0; i < specs.size(); ++i)
+    if (colour_slots_[i] < 0) {
+      int c = 0;
+      while (c + 1 < (int)used.size() && used[c]) ++c;
+      used[colour_slots_[i] = c] = true;
+    }
   emit methods_changed();
   touch();
 }
+
+QColor AppState::colour_of(const QString& spec) const {
+  const int i = method_specs().indexOf(spec);
+  return series_colour(i >= 0 && i < (int)colour_slots_.size() ? colour_slots_[i] : std::max(0, i));
+}
+
+bool AppState::is_current_method(const QString& spec) const { return method_specs().contains(spec); }
 
 void AppState::set_length(int n) {
   n = std::clamp(n, 2, max_length);

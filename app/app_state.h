@@ -3,6 +3,7 @@
 // (immutable snapshots handed over from the worker thread).
 #pragma once
 
+#include <QColor>
 #include <QObject>
 #include <QString>
 #include <QStringList>
@@ -51,7 +52,7 @@ class AppState : public QObject {
   QString model_path;
   QString model_summary;
   std::vector<MethodParams> methods;  // selected methods, at least one
-  int length = 2048;                  // chosen context length n
+  int length = 4096;                  // chosen context length n (8L on the bundled model: the story shows)
   int max_length = 1 << 16;           // what memory allows for this model
   int layer = 0, head = 0;            // attention view selection
   std::shared_ptr<const DocumentSnapshot> document;
@@ -67,6 +68,9 @@ class AppState : public QObject {
   bool alibi_model() const { return config.arch == Arch::Bloom; }
 
   void set_methods(std::vector<MethodParams> m);
+  // The colour of a selected method (canonical spec) in every view and export.
+  QColor colour_of(const QString& spec) const;
+  bool is_current_method(const QString& spec) const;
   void set_length(int n);
   void set_selection(int layer, int head);
   // Coalesced notification: many changes within a few ms produce one `changed`.
@@ -79,6 +83,7 @@ class AppState : public QObject {
 
  private:
   QTimer coalesce_;
+  std::vector<int> colour_slots_;  // per selected method
 };
 
 }  // namespace ls::app

@@ -1,5 +1,7 @@
 #include "app/document_view.h"
 
+#include "app/views/chart_util.h"
+
 #include <QEvent>
 #include <QHelpEvent>
 #include <QTextBlock>
@@ -26,7 +28,7 @@ DocumentView::DocumentView(AppState* s, QWidget* parent) : QWidget(parent), stat
   text_->viewport()->installEventFilter(this);
   text_->viewport()->setMouseTracking(true);
   lay->addWidget(text_, 1);
-  legend_ = new QLabel();
+  legend_ = fluid(new QLabel());
   lay->addWidget(legend_);
   setAcceptDrops(false);
 }

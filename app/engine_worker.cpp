@@ -1,5 +1,7 @@
 #include "app/engine_worker.h"
 
+#include <utility>
+
 #include "core/position/spec.h"
 
 namespace ls::app {
@@ -40,6 +42,7 @@ void EngineWorker::load_model_impl(quint64 job, QString path, int train_len_over
     return;
   }
   model_ = m.value();  // only now: a bad file leaves the previous model in place
+  cache_.clear();
   tokenizer_ = tok.value();
   const ModelConfig& c = model_->config;
   ModelLoaded info;
@@ -62,7 +65,8 @@ void EngineWorker::load_model_impl(quint64 job, QString path, int train_len_over
   while (n > 256 && avail && engine_memory_bytes(c, n, 256, sizeof(float)) > avail / 2) n /= 2;
   info.max_length = n;
   emit model_loaded(job, info);
-  if (!document_text_.isEmpty()) load_document_impl(job, document_path_);  // re-tokenise for the new vocabulary
+  if (!pending_document_.isEmpty()) load_document_impl(job, std::exchange(pending_document_, QString()));
+  else if (!document_text_.isEmpty()) load_document_impl(job, document_path_);  // re-tokenise for the new vocabulary
 }
 
 void EngineWorker::load_document(quint64 job, QString path) {
@@ -71,7 +75,10 @@ void EngineWorker::load_document(quint64 job, QString path) {
 
 void EngineWorker::load_document_impl(quint64 job, QString path) {
   if (!tokenizer_) {
-    emit failed(job, "load a model before a document");
+    // No model yet (or the first one failed): the document waits for one, and the
+    // model's own error stays the one on screen.
+    pending_document_ = path;
+    emit failed(job, QString());
     return;
   }
   // The document pane paints every token: the app takes documents up to 16 MiB
@@ -95,6 +102,7 @@ void EngineWorker::load_document_impl(quint64 job, QString path) {
     return;
   }
   document_path_ = path;
+  cache_.clear();
   document_text_ = QString::fromStdString(text.value());
   tokens_ = ids.value();
   auto doc = std::make_shared<DocumentSnapshot>();
@@ -128,6 +136,18 @@ void EngineWorker::run_ppl(quint64 job, CancelFlag cancel, QStringList methods, 
   guarded(job, [&] { run_ppl_impl(job, cancel, methods, ctx, max_tokens); });
 }
 
+Result<PplResult> EngineWorker::cached_ppl(const QString& spec, int ctx, int windows, const CancelFlag& cancel,
+                                           quint64 job, std::function<void(double)> progress) {
+  auto run = run_config(spec, cancel, job);
+  if (!run) return make_error(run.error());
+  const auto key = std::make_tuple(method_spec_string(run->engine.method), ctx, windows);
+  if (auto it = cache_.find(key); it != cache_.end()) return it->second;
+  run->progress = std::move(progress);
+  auto r = ls::run_ppl(run.value(), tokens_, ctx, windows);
+  if (r) cache_[key] = r.value();
+  return r;
+}
+
 void EngineWorker::run_ppl_impl(quint64 job, CancelFlag cancel, QStringList methods, int ctx, int max_tokens) {
   if (!document_ready(job)) return;
   auto snap = std::make_shared<PplSnapshot>();
@@ -135,18 +155,14 @@ void EngineWorker::run_ppl_impl(quint64 job, CancelFlag cancel, QStringList meth
   snap->ctx = ctx;
   const int windows = std::max(1, max_tokens / ctx);
   for (int i = 0; i < methods.size(); ++i) {
-    auto run = run_config(methods[i], cancel, job);
-    if (!run) {
-      emit failed(job, QString::fromStdString(run.error()));
-      return;
-    }
-    run->progress = [this, job, i, n = methods.size()](double f) { emit progress(job, (i + f) / n); };
-    auto r = ls::run_ppl(run.value(), tokens_, ctx, windows);
+    // Only methods not yet computed for this (model, document, n) run: the rest come from the cache.
+    auto r = cached_ppl(methods[i], ctx, windows, cancel, job,
+                        [this, job, i, n = methods.size()](double f) { emit progress(job, (i + f) / n); });
     if (!r) {
       emit failed(job, QString::fromStdString(r.error()));
       return;
     }
-    snap->methods.push_back(QString::fromStdString(method_spec_string(run->engine.method)));
+    snap->methods.push_back(QString::fromStdString(method_spec_string(parse_method_spec(methods[i].toStdString()).value())));
     snap->results.push_back(r.take());
   }
   emit ppl_ready(snap);
@@ -182,36 +198,30 @@ void EngineWorker::run_attention_impl(quint64 job, CancelFlag cancel, QString me
   emit attention_ready(snap);
 }
 
-void EngineWorker::run_sweep(quint64 job, CancelFlag cancel, QStringList methods, QList<int> lengths, int windows) {
-  guarded(job, [&] { run_sweep_impl(job, cancel, methods, lengths, windows); });
+void EngineWorker::run_sweep(quint64 job, CancelFlag cancel, QStringList methods, QList<int> lengths, int max_tokens) {
+  guarded(job, [&] { run_sweep_impl(job, cancel, methods, lengths, max_tokens); });
 }
 
-void EngineWorker::run_sweep_impl(quint64 job, CancelFlag cancel, QStringList methods, QList<int> lengths, int windows) {
+void EngineWorker::run_sweep_impl(quint64 job, CancelFlag cancel, QStringList methods, QList<int> lengths,
+                                  int max_tokens) {
   if (!document_ready(job)) return;
-  std::vector<MethodParams> ms;
-  for (const auto& s : methods) {
-    auto p = parse_method_spec(s.toStdString());
-    if (!p) {
-      emit failed(job, QString::fromStdString(p.error()));
-      return;
-    }
-    ms.push_back(p.value());
-  }
-  RunConfig run;
-  run.model = model_;
-  run.engine.cancel = cancel.get();
-  run.progress = [this, job](double f) { emit progress(job, f); };
-  std::vector<int> lens(lengths.begin(), lengths.end());
+  if (lengths.isEmpty()) return emit failed(job, "no sweep lengths");
   const int L = model_->config.train_len;
-  auto r = ls::run_sweep(run, ms, lens, default_bucket_edges(L, *std::max_element(lens.begin(), lens.end())), tokens_,
-                         windows);
-  if (!r) {
-    emit failed(job, QString::fromStdString(r.error()));
-    return;
-  }
   auto snap = std::make_shared<SweepSnapshot>();
   snap->job = job;
-  snap->result = r.take();
+  snap->result.edges = default_bucket_edges(L, *std::max_element(lengths.begin(), lengths.end()));
+  const double total = (double)methods.size() * lengths.size();
+  int done = 0;
+  for (const auto& spec : methods)
+    for (int len : lengths) {
+      // The same windows as a PPL run at that length would use: cells are shared through the cache.
+      auto r = cached_ppl(spec, len, std::max(1, max_tokens / len), cancel, job,
+                          [this, job, done, total](double f) { emit progress(job, (done + f) / total); });
+      if (!r) return emit failed(job, QString("%1 at %2: %3").arg(spec).arg(len).arg(QString::fromStdString(r.error())));
+      snap->result.cells.push_back({method_spec_string(parse_method_spec(spec.toStdString()).value()), len,
+                                    r->mean_nll, r->windows, bucket_means(r.value(), snap->result.edges)});
+      ++done;
+    }
   emit sweep_ready(snap);
 }
 

@@ -7,6 +7,9 @@
 #include <QObject>
 #include <QString>
 #include <atomic>
+#include <functional>
+#include <map>
+#include <tuple>
 #include <memory>
 
 #include "app/app_state.h"
@@ -34,7 +37,8 @@ class EngineWorker : public QObject {
   void run_ppl(quint64 job, CancelFlag cancel, QStringList methods, int ctx, int max_tokens);
   void run_attention(quint64 job, CancelFlag cancel, QString method, int ctx, int layer, int head, int q0 = 0,
                      int k0 = 0, int region = 0);
-  void run_sweep(quint64 job, CancelFlag cancel, QStringList methods, QList<int> lengths, int windows);
+  // Each length scores about max_tokens tokens (windows = max_tokens / length), as a PPL run does.
+  void run_sweep(quint64 job, CancelFlag cancel, QStringList methods, QList<int> lengths, int max_tokens);
 
  signals:
   void model_loaded(quint64 job, ls::app::ModelLoaded info);
@@ -53,13 +57,19 @@ class EngineWorker : public QObject {
   void run_ppl_impl(quint64 job, CancelFlag cancel, QStringList methods, int ctx, int max_tokens);
   void run_attention_impl(quint64 job, CancelFlag cancel, QString method, int ctx, int layer, int head, int q0,
                           int k0, int region);
-  void run_sweep_impl(quint64 job, CancelFlag cancel, QStringList methods, QList<int> lengths, int windows);
+  void run_sweep_impl(quint64 job, CancelFlag cancel, QStringList methods, QList<int> lengths, int max_tokens);
+  // PPL of one method at one length, from the cache when this model and document
+  // have computed it before (cleared when either changes).
+  Result<PplResult> cached_ppl(const QString& spec, int ctx, int windows, const CancelFlag& cancel, quint64 job,
+                               std::function<void(double)> progress);
   Result<RunConfig> run_config(const QString& method, const CancelFlag& cancel, quint64 job);
   bool document_ready(quint64 job);
   std::shared_ptr<const Model> model_;
   std::shared_ptr<const Tokenizer> tokenizer_;
   QString document_path_, document_text_;
+  QString pending_document_;  // asked for before any model loaded
   std::vector<int> tokens_;
+  std::map<std::tuple<std::string, int, int>, PplResult> cache_;  // (method spec, n, windows)
 };
 
 }  // namespace ls::app

@@ -21,14 +21,15 @@ int main(int argc, char** argv) {
   cli.setApplicationDescription("See why language models fail beyond their training length.");
   cli.addHelpOption();
   QCommandLineOption shot("screenshot", "render one view to OUT.png (or .svg) without showing a window", "OUT");
-  QCommandLineOption view("view", "view to render: frequencies|relpos|attention|perplexity|sweep, or window (the whole window)",
+  QCommandLineOption view("view", "view to render: story|frequencies|relpos|attention|perplexity|sweep, or window (the whole window)",
                           "VIEW", "frequencies");
   QCommandLineOption model("model", "model file or folder (default: bundled stories260K)", "M",
                            resource("models/stories260K.gguf"));
   QCommandLineOption doc("document", "document to open (default: bundled TinyStories)", "F",
                          resource("documents/tinystories_1.txt"));
-  QCommandLineOption methods("methods", "methods to compare, \"A;B\"", "SPECS", "rope;yarn:factor=4;rerope:window=256");
-  QCommandLineOption length("length", "context length n", "N", "2048");
+  QCommandLineOption methods("methods", "methods to compare, \"A;B\"", "SPECS",
+                             "rope;ntk:alpha=4;yarn:factor=4;rerope:window=256,logn=1");
+  QCommandLineOption length("length", "context length n", "N", "4096");
   QCommandLineOption train_len("train-len", "training length L override", "L", "0");
   QCommandLineOption layer("layer", "attention layer", "l", "0");
   QCommandLineOption head("head", "attention head", "h", "0");

@@ -13,6 +13,8 @@
 #include <QMessageBox>
 #include <QMimeData>
 #include <QPainter>
+#include <QScreen>
+#include <QScrollArea>
 #include <QSettings>
 #include <QSpinBox>
 #include <QStatusBar>
@@ -22,18 +24,43 @@
 #include "app/document_view.h"
 #include "app/method_panel.h"
 #include "app/views/attention_view.h"
+#include "app/views/chart_util.h"
 #include "app/views/frequency_view.h"
 #include "app/views/perplexity_view.h"
 #include "app/views/relpos_view.h"
+#include "app/views/story_view.h"
 #include "app/views/sweep_view.h"
 #include "core/position/spec.h"
 
 namespace ls::app {
 
+// Tokens scored per run (PPL and each sweep length): windows = this / n, at least one.
+constexpr int kScoredTokens = 4096;
+
+namespace {
+
+// Dock contents scroll instead of setting the window's minimum size.
+QScrollArea* scrolled(QWidget* w) {
+  auto* area = new QScrollArea();
+  area->setWidget(w);
+  area->setWidgetResizable(true);
+  area->setFrameShape(QFrame::NoFrame);
+  area->setMinimumWidth(200);
+  return area;
+}
+
+}  // namespace
+
 MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
   setWindowTitle("LongScope");
   setAcceptDrops(true);
-  resize(1400, 900);
+  // The first window takes most of the screen it opens on, whatever its size.
+  if (const QScreen* scr = QGuiApplication::primaryScreen()) {
+    const QRect avail = scr->availableGeometry();
+    resize(std::min(avail.width() * 9 / 10, 1800), std::min(avail.height() * 9 / 10, 1100));
+  } else {
+    resize(1280, 720);
+  }
   qRegisterMetaType<ModelLoaded>();
   qRegisterMetaType<CancelFlag>();
   qRegisterMetaType<std::shared_ptr<const DocumentSnapshot>>();
@@ -49,6 +76,8 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
 
   // Views.
   tabs_ = new QTabWidget();
+  story_ = new StoryView(&state_);
+  tabs_->addTab(story_, tr("Story"));
   tabs_->addTab(new FrequencyView(&state_), tr("Frequencies"));
   tabs_->addTab(new RelposView(&state_), tr("Relative positions"));
   attention_ = new AttentionView(&state_);
@@ -60,13 +89,12 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
 
   // Docks: model (top), methods (left), document (right).
   auto* model_dock = new QDockWidget(tr("Model"), this);
-  model_label_ = new QLabel(tr("loading the bundled model…"));
-  model_label_->setWordWrap(true);
+  model_label_ = fluid(new QLabel(tr("loading the bundled model…")));
   model_dock->setWidget(model_label_);
   addDockWidget(Qt::TopDockWidgetArea, model_dock);
   auto* method_dock = new QDockWidget(tr("Methods"), this);
   methods_ = new MethodPanel(&state_);
-  method_dock->setWidget(methods_);
+  method_dock->setWidget(scrolled(methods_));
   addDockWidget(Qt::LeftDockWidgetArea, method_dock);
   auto* doc_dock = new QDockWidget(tr("Document"), this);
   document_ = new DocumentView(&state_);
@@ -74,7 +102,8 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
   addDockWidget(Qt::RightDockWidgetArea, doc_dock);
 
   // Status bar: message, progress, Cancel.
-  message_ = new QLabel();
+  message_ = fluid(new QLabel());
+  message_->setWordWrap(false);
   progress_ = new QProgressBar();
   progress_->setRange(0, 1000);
   progress_->setMaximumWidth(220);
@@ -104,9 +133,7 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     for (auto& p : keep) attach_model_tables(p, state_.config);  // point at the new model's tables
     state_.methods = keep;
     state_.length = std::min(state_.length, state_.max_length);
-    state_.ppl.reset();
-    state_.attention.reset();
-    state_.sweep.reset();
+    drop_results();
     state_.layer = std::min(state_.layer, info.config.n_layers - 1);
     state_.head = std::min(state_.head, info.config.n_heads - 1);
     methods_->sync_from_state();
@@ -118,6 +145,7 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
   });
   connect(worker_, &EngineWorker::document_loaded, this, [this](quint64 job, std::shared_ptr<const DocumentSnapshot> d) {
     state_.document = d;
+    drop_results();
     document_path_ = d->path;
     add_recent(d->path);
     message_->setText(tr("Document: %1 (%2 tokens)").arg(QFileInfo(d->path).fileName()).arg(d->tokens.size()));
@@ -133,6 +161,7 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
       for (size_t k = 0; k < r->results.size(); ++k)
         summary += QString("%1%2: %3").arg(k ? "; " : "").arg(r->methods[k]).arg(r->results[k].mean_nll, 0, 'f', 3);
       message_->setText(tr("Mean NLL at n = %1 (nats) — %2").arg(r->ctx).arg(summary));
+      if (!sweep_covers_methods()) run_sweep();  // the Story's right chart (cells cached by the worker)
     }
     finish_job(r->job);  // after the result is in place: `idle` listeners see it
   });
@@ -154,9 +183,9 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     if (pending_.count(job)) progress_->setValue((int)(f * 1000));
   });
   connect(worker_, &EngineWorker::failed, this, [this](quint64 job, QString msg) {
-    const bool cancelled = msg == "cancelled";
+    const bool silent = msg == "cancelled" || msg.isEmpty();  // empty: deferred, nothing went wrong
     finish_job(job);
-    if (!cancelled) show_error(msg);
+    if (!silent) show_error(msg);
   });
 
   connect(&state_, &AppState::changed, this, &MainWindow::refresh_views);
@@ -331,7 +360,7 @@ void MainWindow::start_ppl() {
   if (specs.isEmpty()) return;
   const int ctx = std::min<int>(state_.length, (int)state_.document->tokens.size() - 1);
   if (ctx < 2) return show_error(tr("the document is too short for a window"));
-  const int max_tokens = std::max(ctx, 4096);  // score at least 4096 tokens when the document has them
+  const int max_tokens = std::max(ctx, kScoredTokens);  // score at least this many tokens when the document has them
   const quint64 job = start_job("ppl");
   message_->setText(tr("Computing per-token NLL for %1 method(s) at n = %2…").arg(specs.size()).arg(ctx));
   QMetaObject::invokeMethod(worker_, [w = worker_, job, c = cancels_[job], specs, ctx, max_tokens] {
@@ -341,10 +370,34 @@ void MainWindow::start_ppl() {
 
 void MainWindow::start_attention() { start_attention_detail(0, 0, 0); }
 
+void MainWindow::drop_results() {
+  // Results of the previous model or document are never shown: clear them, and
+  // forget the jobs in flight so that their answers are dropped when they come.
+  state_.ppl.reset();
+  state_.attention.reset();
+  state_.sweep.reset();
+  for (const char* kind : {"ppl", "attention", "sweep"})
+    if (auto it = latest_.find(kind); it != latest_.end()) {
+      if (cancels_.count(it->second)) *cancels_[it->second] = true;
+      it->second = 0;
+    }
+}
+
+bool MainWindow::sweep_covers_methods() const {
+  if (!state_.sweep) return false;
+  for (const QString& spec : state_.method_specs()) {
+    bool found = false;
+    for (const auto& c : state_.sweep->result.cells) found |= QString::fromStdString(c.method) == spec;
+    if (!found) return false;
+  }
+  return true;
+}
+
 void MainWindow::start_attention_detail(int q0, int k0, int size) {
   if (!state_.document || state_.model_path.isEmpty()) return;
   QString method = attention_->method();
-  if (method.isEmpty() && !state_.methods.empty()) method = QString::fromStdString(method_spec_string(state_.methods[0]));
+  if (!state_.is_current_method(method) && !state_.methods.empty())  // e.g. a new model took the old method away
+    method = QString::fromStdString(method_spec_string(state_.methods[0]));
   const int ctx = std::min<int>(state_.length, (int)state_.document->tokens.size());
   const quint64 job = start_job("attention");
   if (size > 0)
@@ -365,7 +418,7 @@ void MainWindow::run_sweep() {
   const quint64 job = start_job("sweep");
   message_->setText(tr("Running the loss-vs-length sweep…"));
   QMetaObject::invokeMethod(worker_, [w = worker_, job, c = cancels_[job], specs = state_.method_specs(), lengths] {
-    w->run_sweep(job, c, specs, lengths, 2);
+    w->run_sweep(job, c, specs, lengths, kScoredTokens);
   }, Qt::QueuedConnection);
 }
 
@@ -402,6 +455,8 @@ bool MainWindow::export_view(const QString& name, const QString& path) {
   View* v = view(name);
   if (!v) return false;
   v->refresh();
+  // Charts lay out their titles and axes on the event loop: let that happen first.
+  QCoreApplication::processEvents(QEventLoop::ExcludeUserInputEvents);
   const QString ext = QFileInfo(path).suffix().toLower();
   bool ok = false;
   if (ext == "png") {
@@ -468,7 +523,7 @@ bool MainWindow::load_session(const QString& path) {
   // Apply methods, length and view states once the model is in place.
   auto apply = [this, o, specs] {
     set_methods(specs);
-    set_length(o["length"].toInt(2048));
+    set_length(o["length"].toInt(4096));
     set_layer_head(o["layer"].toInt(), o["head"].toInt());
     const QJsonObject views = o["views"].toObject();
     for (int i = 0; i < tabs_->count(); ++i)

@@ -22,6 +22,7 @@ class MethodPanel;
 class DocumentView;
 class AttentionView;
 class SweepView;
+class StoryView;
 
 class MainWindow : public QMainWindow {
   Q_OBJECT
@@ -67,6 +68,8 @@ class MainWindow : public QMainWindow {
   void build_menus();
   void add_recent(const QString& path);
   void refresh_views();
+  void drop_results();
+  bool sweep_covers_methods() const;
 
   AppState state_;
   QThread thread_;
@@ -76,6 +79,7 @@ class MainWindow : public QMainWindow {
   DocumentView* document_ = nullptr;
   AttentionView* attention_ = nullptr;
   SweepView* sweep_ = nullptr;
+  StoryView* story_ = nullptr;
   QLabel* model_label_ = nullptr;
   QLabel* message_ = nullptr;
   QProgressBar* progress_ = nullptr;

@@ -1,5 +1,7 @@
 #include "app/method_panel.h"
 
+#include "app/views/chart_util.h"
+
 #include <QCheckBox>
 #include <QDoubleSpinBox>
 #include <QGroupBox>
@@ -167,9 +169,10 @@ void MethodPanel::rebuild_editor() {
   if (!parsed) return;
   const MethodParams current = parsed.value();
   const MethodInfo& info = method_info(current.method);
-  form_->addRow(new QLabel(QString("<b>%1</b><br><small>%2<br>source: %3</small>")
-                               .arg(QString::fromStdString(info.name), QString::fromStdString(info.formula).toHtmlEscaped(),
-                                    QString::fromStdString(info.source).toHtmlEscaped())));
+  form_->addRow(fluid(new QLabel(QString("<b>%1</b><br><small>%2<br>source: %3</small>")
+                                     .arg(QString::fromStdString(info.name),
+                                          QString::fromStdString(info.formula).toHtmlEscaped(),
+                                          QString::fromStdString(info.source).toHtmlEscaped()))));
   // Every editor rewrites the item's spec from the editors' values.
   auto keys = std::make_shared<std::vector<std::pair<std::string, std::function<QString()>>>>();
   auto update_spec = [this, item, keys, name = info.name] {

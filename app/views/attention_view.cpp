@@ -1,5 +1,7 @@
 #include "app/views/attention_view.h"
 
+#include "app/views/chart_util.h"
+
 #include <QHBoxLayout>
 #include <QHeaderView>
 #include <QJsonArray>
@@ -36,16 +38,19 @@ AttentionView::AttentionView(AppState* s, QWidget* parent) : View(s, parent) {
   bar->addWidget(layer_);
   bar->addWidget(new QLabel(tr("head")));
   bar->addWidget(head_);
+  left->addLayout(bar);
+  bar = new QHBoxLayout();  // second row: the window must fit 1280 px with every pane open
   bar->addWidget(log_);
   detail_ = new QPushButton(tr("Full resolution here"));
   detail_->setToolTip(tr("zoom into the pooled map, then show the 512×512 block at the view's centre at full resolution"));
   overview_ = new QPushButton(tr("Overview"));
   bar->addWidget(detail_);
   bar->addWidget(overview_);
+  bar->addStretch(1);
   left->addLayout(bar);
   heat_ = new HeatmapWidget();
   left->addWidget(heat_, 1);
-  readout_ = new QLabel(tr("hover: query m, key j, probability"));
+  readout_ = fluid(new QLabel(tr("hover: query m, key j, probability")));
   left->addWidget(readout_);
   lay->addLayout(left, 3);
   auto* right = new QVBoxLayout();

@@ -13,6 +13,15 @@
 
 namespace ls::app {
 
+// A label that wraps and never sets a minimum width (long paths, read-outs):
+// the window must fit small screens whatever the text.
+inline QLabel* fluid(QLabel* l) {
+  l->setWordWrap(true);
+  l->setSizePolicy(QSizePolicy::Ignored, QSizePolicy::Preferred);
+  l->setMinimumWidth(40);
+  return l;
+}
+
 inline QColor series_colour(int i) {
   static const QColor colours[] = {QColor(31, 119, 180), QColor(214, 39, 40),  QColor(44, 160, 44),
                                    QColor(255, 127, 14), QColor(148, 103, 189), QColor(140, 86, 75),

@@ -112,11 +112,10 @@ void FrequencyView::fill_rope() {
   unseen->setColor(QColor(200, 0, 0));
   std::vector<double> ux, uy;
   std::vector<std::pair<QString, QColor>> legend = {{"rope (reference, dashed)", Qt::gray}};
-  int k = 0;
   for (const auto& m : state_->methods) {
     if (method_is_alibi(m.method)) continue;
-    const QColor colour = series_colour(k++);
     const QString name = QString::fromStdString(method_spec_string(m));
+    const QColor colour = state_->colour_of(name);
     const RopeTable t = rope_table(m, g);
     std::vector<double> turns(half);
     for (int i = 0; i < half; ++i) {
@@ -158,11 +157,10 @@ void FrequencyView::fill_alibi() {
   c1->setTitle(QString("ALiBi slope m_h per head (H = %1, n = %2, L = %3)").arg(H).arg((int)g.cur_len).arg((int)g.train_len));
   c2->setTitle("Distance (tokens) at which the bias reaches -1 (dotted), -5 (dashed), -10 (solid)");
   std::vector<std::pair<QString, QColor>> legend;
-  int k = 0;
   for (const auto& m : state_->methods) {
     if (!method_is_alibi(m.method)) continue;
-    const QColor colour = series_colour(k++);
     const QString name = QString::fromStdString(method_spec_string(m));
+    const QColor colour = state_->colour_of(name);
     auto s = alibi_slopes(m, g, H);
     legend.push_back({name, colour});
     c1->addSeries(line(name, heads, s, Qt::SolidLine, colour));

@@ -20,12 +20,13 @@ PerplexityView::PerplexityView(AppState* s, QWidget* parent) : View(s, parent) {
   smooth_->setSuffix(tr(" tokens"));
   bar->addWidget(new QLabel(tr("moving average over")));
   bar->addWidget(smooth_);
-  summary_ = new QLabel();
-  bar->addWidget(summary_, 1);
+  bar->addStretch(1);
   lay->addLayout(bar);
+  summary_ = fluid(new QLabel());
+  lay->addWidget(summary_);
   chart_ = add_chart_with_legend(lay, legend_);
   chart_->setRubberBand(QChartView::HorizontalRubberBand);
-  hover_ = new QLabel(tr("hover a curve to see the token; drag to zoom, right-click to zoom out"));
+  hover_ = fluid(new QLabel(tr("hover a curve to see the token; drag to zoom, right-click to zoom out")));
   lay->addWidget(hover_);
   connect(smooth_, &QSpinBox::valueChanged, this, [this] { refresh(); });
 }
@@ -63,8 +64,8 @@ void PerplexityView::refresh() {
     s_avg->setName(snap->methods[k]);
     c->addSeries(s_raw);
     c->addSeries(s_avg);
-    s_avg->setColor(series_colour((int)k));
-    legend.push_back({snap->methods[k] + QString(" (%1-token average; raw faint)").arg(w), series_colour((int)k)});
+    s_avg->setColor(state_->colour_of(snap->methods[k]));
+    legend.push_back({snap->methods[k] + QString(" (%1-token average; raw faint)").arg(w), s_avg->color()});
     QColor col = s_avg->color();
     col.setAlpha(28);
     QPen pr(col);

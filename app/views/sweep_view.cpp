@@ -4,13 +4,10 @@
 #include <QJsonArray>
 #include <QLabel>
 #include <QVBoxLayout>
-#include <QtCharts/QLineSeries>
-#include <QtCharts/QLogValueAxis>
-#include <QtCharts/QValueAxis>
 #include <cmath>
 
 #include "app/views/chart_util.h"
-#include <map>
+#include "app/views/loss_charts.h"
 
 namespace ls::app {
 
@@ -48,55 +45,9 @@ QList<int> SweepView::lengths() const {
 
 void SweepView::refresh() {
   if (lengths_->text().isEmpty()) suggest_lengths();
-  QChart* c = chart_->chart();
-  clear_chart(c);
-  auto snap = state_->sweep;
-  if (!snap) {
-    c->setTitle(tr("Mean NLL vs context length: press “Run sweep”"));
-    return;
-  }
-  const int L = state_->config.train_len;
-  c->setTitle(QString("Mean NLL vs context length (training length L = %1, dashed)").arg(L));
-  std::map<std::string, QLineSeries*> by_method;
-  double ymin = 1e9, ymax = 0, xmin = 1e9, xmax = 0;
-  for (const auto& cell : snap->result.cells) {
-    auto*& s = by_method[cell.method];
-    if (!s) {
-      s = new QLineSeries();
-      s->setName(QString::fromStdString(cell.method));
-      s->setPointsVisible(true);
-    }
-    s->append(cell.ctx, cell.mean_nll);
-    ymin = std::min(ymin, cell.mean_nll);
-    ymax = std::max(ymax, cell.mean_nll);
-    xmin = std::min(xmin, (double)cell.ctx);
-    xmax = std::max(xmax, (double)cell.ctx);
-  }
-  std::vector<std::pair<QString, QColor>> legend;
-  int k = 0;
-  for (auto& [name, s] : by_method) {
-    c->addSeries(s);
-    s->setColor(series_colour(k));
-    legend.push_back({QString::fromStdString(name), series_colour(k++)});
-  }
-  legend.push_back({QString("training length L = %1 (dashed)").arg(L), Qt::gray});
+  Legend legend;
+  draw_loss_vs_length(chart_->chart(), *state_, legend);
   set_legend(legend_, legend);
-  auto* marker = new QLineSeries();
-  marker->append(L, std::max(0.0, ymin - 0.2));
-  marker->append(L, ymax + 0.2);
-  QPen pen(Qt::gray);
-  pen.setStyle(Qt::DashLine);
-  marker->setPen(pen);
-  c->addSeries(marker);
-  auto* ax = new QLogValueAxis();
-  ax->setBase(2);
-  ax->setLabelFormat("%d");
-  ax->setTitleText(tr("context length"));
-  ax->setRange(std::min(xmin, (double)L) / 1.3, std::max(xmax, (double)L) * 1.3);
-  auto* ay = new QValueAxis();
-  ay->setTitleText(tr("mean NLL (nats)"));
-  ay->setRange(std::max(0.0, ymin - 0.2), ymax + 0.2);
-  attach_axes(c, ax, ay);
 }
 
 QJsonObject SweepView::data_json() const {
@@ -105,6 +56,7 @@ QJsonObject SweepView::data_json() const {
   QJsonArray cells, edges;
   for (int e : snap->result.edges) edges << e;
   for (const auto& c : snap->result.cells) {
+    if (!state_->is_current_method(QString::fromStdString(c.method))) continue;  // as drawn
     QJsonArray b;
     for (double x : c.bucket_nll) b << (std::isfinite(x) ? QJsonValue(x) : QJsonValue());
     cells << QJsonObject{{"method", QString::fromStdString(c.method)}, {"ctx", c.ctx}, {"mean_nll", c.mean_nll},
@@ -121,6 +73,7 @@ QString SweepView::data_csv() const {
     out += QString(",nll_%1_%2").arg(snap->result.edges[b]).arg(snap->result.edges[b + 1]);
   out += "\n";
   for (const auto& c : snap->result.cells) {
+    if (!state_->is_current_method(QString::fromStdString(c.method))) continue;  // as drawn
     out += QString("\"%1\",%2,%3,%4").arg(QString::fromStdString(c.method)).arg(c.ctx).arg(c.windows).arg(c.mean_nll, 0, 'g', 10);
     for (double x : c.bucket_nll) out += "," + (std::isfinite(x) ? QString::number(x, 'g', 10) : QString());
     out += "\n";

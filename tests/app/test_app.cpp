@@ -13,6 +13,7 @@
 #include <QtTest>
 
 #include "app/main_window.h"
+#include "app/views/story_view.h"
 #include "app/views/view.h"
 
 using ls::app::MainWindow;
@@ -51,6 +52,10 @@ class AppTest : public QObject {
   void bad_model_keeps_app_usable();
   void bad_documents_are_reported();
   void session_round_trip();
+  void window_fits_small_screens();
+  void story_shows_rope_breaking_beyond_l();
+  void toggling_a_method_reuses_cached_results();
+  void colours_follow_methods_and_removed_methods_vanish();
 
  private:
   void load(MainWindow& w, int length = 1024);
@@ -80,7 +85,7 @@ void AppTest::every_view_renders_and_exports() {
   load(w);
   w.run_sweep();
   QVERIFY(wait_idle(w, 120000));
-  for (const QString name : {"frequencies", "relpos", "attention", "perplexity", "sweep"}) {
+  for (const QString name : {"story", "frequencies", "relpos", "attention", "perplexity", "sweep"}) {
     w.show_view(name);
     ls::app::View* v = w.view(name);
     QVERIFY2(v && v->has_content(), qPrintable(name));
@@ -268,6 +273,92 @@ void AppTest::session_round_trip() {
   QCOMPARE(w2.state()->method_specs(), QStringList({"ntk:alpha=4", "leaky-rerope:window=128,k=16"}));
   QCOMPARE(w2.state()->layer, 2);
   QCOMPARE(w2.state()->head, 5);
+}
+
+// The window's minimum size fits 1280×720 with any number of methods (and so
+// 1920×1080 at QT_SCALE_FACTOR=1.5, which is the same condition in device-independent pixels).
+void AppTest::window_fits_small_screens() {
+  MainWindow w;
+  load(w, 256);
+  for (const QStringList& methods :
+       {QStringList{"rope"}, QStringList{"rope", "ntk:alpha=4", "yarn:factor=4", "rerope:window=256,logn=1",
+                                         "leaky-rerope:window=128,k=16", "self-extend:window=64,group=4",
+                                         "ntk-by-parts:factor=4", "llama3:factor=4"}}) {
+    w.set_methods(methods);
+    w.run_now();
+    QVERIFY(wait_idle(w));
+    for (const QString v : {"story", "frequencies", "relpos", "attention", "perplexity", "sweep"}) {
+      w.show_view(v);
+      QCoreApplication::processEvents();
+      const QSize min = w.minimumSizeHint().expandedTo(w.minimumSize());
+      QVERIFY2(min.width() <= 1280 && min.height() <= 720,
+               qPrintable(QString("%1 methods, view %2: minimum %3×%4").arg(methods.size()).arg(v).arg(min.width()).arg(min.height())));
+    }
+  }
+  w.resize(1280, 720);
+  QCoreApplication::processEvents();
+  QVERIFY(w.width() <= 1280 && w.height() <= 720);
+}
+
+// The first view tells the story by itself at the default settings: RoPE's loss
+// rises beyond L and the repairs hold it down (defaults: n = 8L on stories260K).
+void AppTest::story_shows_rope_breaking_beyond_l() {
+  MainWindow w;
+  w.resize(1280, 720);
+  w.show();
+  w.open_model(kModel);
+  w.open_document(kDoc);
+  QVERIFY(wait_idle(w));
+  QCOMPARE(w.state()->length, 4096);
+  w.run_now();
+  QVERIFY(wait_idle(w, 240000));
+  w.show_view("story");
+  const QJsonObject story = w.view("story")->data_json();
+  std::map<QString, std::pair<double, double>> inside_beyond;
+  for (const auto& c : story["curves"].toArray())
+    inside_beyond[c.toObject()["method"].toString()] = {c.toObject()["inside_l"].toDouble(), c.toObject()["beyond_l"].toDouble()};
+  QVERIFY(inside_beyond.count("rope") && inside_beyond.count("rerope:window=256,logn=1"));
+  const auto rope = inside_beyond["rope"], rerope = inside_beyond["rerope:window=256,logn=1"];
+  QVERIFY2(rope.second > rope.first + 1.0, "RoPE should break beyond L");
+  QVERIFY2(rerope.second < rope.second - 1.0 && rerope.second < rerope.first + 0.3, "ReRoPE should hold");
+  QVERIFY(w.state()->sweep);  // the right-hand chart computed itself
+  QVERIFY(w.view("sweep")->has_content());
+  QVERIFY(static_cast<ls::app::StoryView*>(w.view("story"))->sentence().contains("beyond"));
+}
+
+void AppTest::toggling_a_method_reuses_cached_results() {
+  MainWindow w;
+  load(w, 1024);
+  const auto first = w.state()->ppl;
+  QVERIFY(first && first->results.size() == 3);
+  w.set_methods({"rope", "yarn:factor=4", "rerope:window=256", "ntk:alpha=4"});
+  w.run_now();
+  QVERIFY(wait_idle(w));
+  const auto second = w.state()->ppl;
+  QCOMPARE(second->results.size(), size_t{4});
+  for (int k = 0; k < 3; ++k) QCOMPARE(second->results[k].nll, first->results[k].nll);
+  // A cached result costs no compute: its timing is the original run's, copied.
+  QCOMPARE(second->results[0].seconds, first->results[0].seconds);
+}
+
+void AppTest::colours_follow_methods_and_removed_methods_vanish() {
+  MainWindow w;
+  load(w, 512);
+  w.run_sweep();
+  QVERIFY(wait_idle(w, 120000));
+  const QColor yarn = w.state()->colour_of("yarn:factor=4"), rerope = w.state()->colour_of("rerope:window=256");
+  QVERIFY(yarn != rerope);
+  w.set_methods({"yarn:factor=4", "rerope:window=256"});  // rope removed: the others keep their colours
+  QCOMPARE(w.state()->colour_of("yarn:factor=4"), yarn);
+  QCOMPARE(w.state()->colour_of("rerope:window=256"), rerope);
+  w.set_methods({"yarn:factor=8", "rerope:window=256"});  // a parameter edit keeps the method's colour
+  QCOMPARE(w.state()->colour_of("yarn:factor=8"), yarn);
+  w.show_view("sweep");
+  const QString csv = w.view("sweep")->data_csv();
+  QVERIFY(csv.contains("yarn:factor=4") || csv.contains("rerope"));
+  QVERIFY2(!csv.contains("\"rope\""), qPrintable(csv));  // exports never show a removed method either
+  const QJsonArray curves = w.view("story")->data_json()["curves"].toArray();
+  for (const auto& c : curves) QVERIFY(c.toObject()["method"].toString() != "rope");  // never drawn once removed
 }
 
 QTEST_MAIN(AppTest)

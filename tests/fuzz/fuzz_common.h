@@ -11,6 +11,8 @@
 #include <string>
 #include <string_view>
 
+#include "core/model/model.h"
+
 namespace ls::fuzz {
 
 inline std::string scratch_dir() {
@@ -39,5 +41,15 @@ inline std::string write_scratch(const std::string& name, std::string_view bytes
       __builtin_trap();                                                           \
     }                                                                             \
   } while (0)
+
+// Loads `bytes` as a model file called `name`; a refusal must be one non-empty line.
+inline std::shared_ptr<const Model> load_scratch_model(const std::string& name, const uint8_t* data, size_t size) {
+  LoadOptions o;
+  o.known_models = "";
+  auto m = load_model(write_scratch(name, {(const char*)data, size}), o);
+  if (m) return m.value();
+  LS_FUZZ_CHECK(!m.error().empty() && m.error().find('\n') == std::string::npos);
+  return nullptr;
+}
 
 }  // namespace ls::fuzz

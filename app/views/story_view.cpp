@@ -1,0 +1,93 @@
+#include "app/views/story_view.h"
+
+#include <QHBoxLayout>
+#include <QJsonArray>
+#include <QVBoxLayout>
+#include <cmath>
+
+#include "app/views/chart_util.h"
+
+namespace ls::app {
+
+StoryView::StoryView(AppState* s, QWidget* parent) : View(s, parent) {
+  auto* lay = new QVBoxLayout(this);
+  legend_ = new QLabel();
+  legend_->setWordWrap(true);
+  lay->addWidget(legend_);
+  auto* charts = new QHBoxLayout();
+  for (QChartView** v : {&by_position_, &by_length_}) {
+    *v = new QChartView(new QChart());
+    (*v)->setRenderHint(QPainter::Antialiasing);
+    (*v)->setMinimumSize(240, 200);
+    charts->addWidget(*v, 1);
+  }
+  lay->addLayout(charts, 1);
+  sentence_ = new QLabel();
+  sentence_->setWordWrap(true);
+  sentence_->setTextFormat(Qt::RichText);
+  lay->addWidget(sentence_);
+}
+
+int StoryView::bucket() const {
+  const int ctx = state_->ppl ? state_->ppl->ctx : state_->length;
+  return std::max(8, ctx / 48);  // ~48 points along the window
+}
+
+void StoryView::refresh() {
+  const std::vector<PositionCurve> shown = curves();
+  Legend legend;
+  draw_nll_by_position(by_position_->chart(), *state_, shown, legend);
+  Legend ignored;  // same methods, same colours: one legend line serves both charts
+  draw_loss_vs_length(by_length_->chart(), *state_, ignored);
+  set_legend(legend_, legend);
+  const int L = state_->config.train_len;
+  if (shown.empty()) {
+    sentence_->setText(tr("Computing the loss of each method at every position of the document's windows…"));
+    return;
+  }
+  // The plain-language reading, from the numbers on screen.
+  QString s = tr("Each line is a method's mean loss at each position of a %1-token window; the model was trained on "
+                 "%2-token windows, so the grey region shows positions it never saw. ")
+                  .arg(state_->ppl->ctx)
+                  .arg(L);
+  QStringList parts;
+  for (const auto& c : shown) {
+    if (std::isnan(c.beyond_l)) continue;
+    const double rise = c.beyond_l - c.inside_l;
+    parts << tr("<b>%1</b> %2 nats inside L → %3 beyond (%4%5)")
+                 .arg(c.method.toHtmlEscaped())
+                 .arg(c.inside_l, 0, 'f', 2)
+                 .arg(c.beyond_l, 0, 'f', 2)
+                 .arg(rise >= 0 ? "+" : "")
+                 .arg(rise, 0, 'f', 2);
+  }
+  if (parts.isEmpty()) s += tr("The window is no longer than L: raise the context length n to look beyond it.");
+  else s += tr("Lower is better; a line that rises in the grey region loses track of the text there: ") +
+            parts.join("; ") + ".";
+  sentence_->setText(s);
+}
+
+QJsonObject StoryView::data_json() const {
+  QJsonArray out;
+  for (const auto& c : curves()) {
+    QJsonArray x, y;
+    for (size_t i = 0; i < c.centre.size(); ++i) {
+      x << c.centre[i];
+      y << c.mean[i];
+    }
+    out << QJsonObject{{"method", c.method}, {"position", x}, {"mean_nll", y}, {"inside_l", c.inside_l},
+                          {"beyond_l", std::isnan(c.beyond_l) ? QJsonValue() : QJsonValue(c.beyond_l)}};
+  }
+  return {{"view", view_name()}, {"train_len", state_->config.train_len}, {"bucket", bucket()},
+          {"ctx", state_->ppl ? state_->ppl->ctx : 0}, {"curves", out}};
+}
+
+QString StoryView::data_csv() const {
+  QString out = "method,position,mean_nll\n";
+  for (const auto& c : curves())
+    for (size_t i = 0; i < c.centre.size(); ++i)
+      out += QString("\"%1\",%2,%3\n").arg(c.method).arg(c.centre[i]).arg(c.mean[i], 0, 'g', 10);
+  return out;
+}
+
+}  // namespace ls::app
