@@ -3,6 +3,7 @@
 #include <QMouseEvent>
 #include <QPainter>
 #include <QWheelEvent>
+#include <algorithm>
 #include <cmath>
 
 namespace ls::app {
@@ -12,9 +13,15 @@ HeatmapWidget::HeatmapWidget(QWidget* parent) : QWidget(parent) {
   setMinimumSize(240, 200);
 }
 
-void HeatmapWidget::set_data(int rows, int cols, std::vector<float> values, const QString& title) {
+void HeatmapWidget::set_data(int rows, int cols, std::vector<float> values, const QString& title,
+                             const HeatmapAxes& axes) {
+  if (rows != rows_ || cols != cols_ || !(axes == axes_)) {
+    zoom_ = 1.0;
+    pan_ = {};
+  }
   rows_ = rows;
   cols_ = cols;
+  axes_ = axes;
   values_ = std::move(values);
   title_ = title;
   rebuild();
@@ -71,10 +78,11 @@ void HeatmapWidget::rebuild() {
     }
   if (!std::isfinite(lo_)) lo_ = 0, hi_ = 1;
   if (log_) lo_ = std::max(lo_, hi_ * 1e-6f);  // six decades are readable; smaller values share the floor colour
-  if (diverging_) {
+  if (diverging_) {  // centred on zero: zero is always the neutral white, even when A = B
     float a = std::max(std::fabs(lo_), std::fabs(hi_));
+    if (!(a > 0)) a = 1;
     lo_ = -a;
-    hi_ = a > 0 ? a : 1;
+    hi_ = a;
   }
   if (hi_ <= lo_) hi_ = lo_ + 1;
   image_ = QImage(std::max(1, cols_), std::max(1, rows_), QImage::Format_RGB32);
@@ -95,7 +103,22 @@ void HeatmapWidget::rebuild() {
   update();
 }
 
-QRectF HeatmapWidget::plot_rect() const { return QRectF(48, 26, width() - 48 - 80, height() - 26 - 30); }
+QString HeatmapWidget::label(double v) const {
+  const double a = std::fabs(v);
+  if (a == 0) return "0";
+  if (a >= 1e-2 && a < 1e5) return QString::number(v, 'f', a >= 100 ? 0 : a >= 1 ? 2 : 3);
+  return QString::number(v, 'e', 2);
+}
+
+double HeatmapWidget::margin_right() const {
+  const QFontMetrics fm(font());
+  return 12 + 14 + 6 + std::max({fm.horizontalAdvance(label(hi_)), fm.horizontalAdvance(label(lo_)), fm.horizontalAdvance("log")}) + 4;
+}
+
+QRectF HeatmapWidget::plot_rect() const {
+  const double left = 64, top = 26, bottom = 40;
+  return QRectF(left, top, width() - left - margin_right(), height() - top - bottom);
+}
 
 void HeatmapWidget::paintEvent(QPaintEvent*) {
   QPainter p(this);
@@ -113,12 +136,52 @@ void HeatmapWidget::paintEvent(QPaintEvent*) {
   p.drawImage(pr, image_, QRectF(x0, y0, vw, vh));
   p.restore();
   p.drawRect(pr);
-  // Axis labels: first and last visible indices.
-  p.drawText(QRectF(0, pr.top() - 2, 44, 16), Qt::AlignRight, QString::number((int)y0));
-  p.drawText(QRectF(0, pr.bottom() - 14, 44, 16), Qt::AlignRight, QString::number((int)(y0 + vh) - 1));
-  p.drawText(QRectF(pr.left(), pr.bottom() + 2, 60, 16), Qt::AlignLeft, QString::number((int)x0));
-  p.drawText(QRectF(pr.right() - 60, pr.bottom() + 2, 60, 16), Qt::AlignRight, QString::number((int)(x0 + vw) - 1));
-  p.drawText(QRectF(pr.left(), pr.bottom() + 2, pr.width(), 16), Qt::AlignCenter, tr("key j →"));
+  // Axes in token positions: a few round ticks over the visible window.
+  const QFontMetrics fm(font());
+  auto ticks = [](double a, double b) {
+    std::vector<double> t;
+    const double span = std::max(1e-9, b - a), raw = span / 5, mag = std::pow(10, std::floor(std::log10(raw)));
+    const double step = raw / mag < 2 ? 2 * mag : raw / mag < 5 ? 5 * mag : 10 * mag;
+    for (double v = std::ceil(a / step) * step; v <= b + 1e-9; v += step) t.push_back(v);
+    return t;
+  };
+  const double px0 = axes_.x0 + x0 * axes_.dx, px1 = axes_.x0 + (x0 + vw) * axes_.dx;
+  const double py0 = axes_.y0 + y0 * axes_.dy, py1 = axes_.y0 + (y0 + vh) * axes_.dy;
+  auto sx = [&](double pos) { return pr.left() + (pos - px0) / (px1 - px0) * pr.width(); };
+  auto sy = [&](double pos) { return pr.top() + (pos - py0) / (py1 - py0) * pr.height(); };
+  for (double t : ticks(px0, px1)) {
+    p.drawLine(QPointF(sx(t), pr.bottom()), QPointF(sx(t), pr.bottom() + 4));
+    p.drawText(QRectF(sx(t) - 40, pr.bottom() + 4, 80, 14), Qt::AlignHCenter | Qt::AlignTop, QString::number(t, 'g', 7));
+  }
+  for (double t : ticks(py0, py1)) {
+    p.drawLine(QPointF(pr.left() - 4, sy(t)), QPointF(pr.left(), sy(t)));
+    p.drawText(QRectF(0, sy(t) - 8, pr.left() - 6, 16), Qt::AlignRight | Qt::AlignVCenter, QString::number(t, 'g', 7));
+  }
+  p.drawText(QRectF(pr.left(), pr.bottom() + 20, pr.width(), 16), Qt::AlignCenter, axes_.x_label + " →");
+  p.save();
+  p.translate(12, pr.center().y());
+  p.rotate(-90);
+  p.drawText(QRectF(-pr.height() / 2, -8, pr.height(), 16), Qt::AlignCenter, axes_.y_label + " →");
+  p.restore();
+  if (axes_.diagonal >= 0) {  // m − j = diagonal, e.g. the training length
+    p.save();
+    p.setClipRect(pr);
+    QPen pen(QColor(220, 30, 30));
+    pen.setStyle(Qt::DashLine);
+    pen.setWidthF(1.5);
+    p.setPen(pen);
+    p.drawLine(QPointF(sx(px0), sy(px0 + axes_.diagonal)), QPointF(sx(px1), sy(px1 + axes_.diagonal)));
+    p.restore();
+    const double lx = std::clamp(sx(std::max(px0, py0 - axes_.diagonal)) + 4, pr.left() + 2, pr.right() - 80);
+    const double ly = std::clamp(sy(std::max(px0, py0 - axes_.diagonal) + axes_.diagonal) + 14, pr.top() + 14, pr.bottom() - 4);
+    if (sy(px0 + axes_.diagonal) < pr.bottom() || sy(px1 + axes_.diagonal) < pr.bottom()) {
+      const QRectF box = fm.boundingRect(axes_.diagonal_label).translated(lx, ly).adjusted(-2, -1, 2, 1);
+      p.fillRect(box, QColor(255, 255, 255, 210));
+      p.setPen(QColor(200, 20, 20));
+      p.drawText(QPointF(lx, ly), axes_.diagonal_label);
+    }
+    p.setPen(palette().windowText().color());
+  }
   // Colour bar.
   const QRectF bar(pr.right() + 12, pr.top(), 14, pr.height());
   for (int y = 0; y < (int)bar.height(); ++y) {
@@ -127,10 +190,11 @@ void HeatmapWidget::paintEvent(QPaintEvent*) {
   }
   p.setPen(palette().windowText().color());
   p.drawRect(bar);
-  auto fmt = [](float v) { return QString::number(v, 'g', 3); };
-  p.drawText(QRectF(bar.right() + 3, bar.top() - 2, 60, 16), Qt::AlignLeft, fmt(hi_));
-  p.drawText(QRectF(bar.right() + 3, bar.bottom() - 14, 60, 16), Qt::AlignLeft, fmt(log_ ? std::max(lo_, 1e-12f) : lo_));
-  if (log_) p.drawText(QRectF(bar.right() + 3, bar.center().y() - 8, 60, 16), Qt::AlignLeft, "log");
+  const double lw = width() - bar.right() - 4;
+  p.drawText(QRectF(bar.right() + 4, bar.top() - 2, lw, 16), Qt::AlignLeft, label(hi_));
+  p.drawText(QRectF(bar.right() + 4, bar.bottom() - 14, lw, 16), Qt::AlignLeft, label(log_ ? std::max(lo_, 1e-12f) : lo_));
+  if (diverging_) p.drawText(QRectF(bar.right() + 4, bar.center().y() - 8, lw, 16), Qt::AlignLeft, "0");
+  else if (log_) p.drawText(QRectF(bar.right() + 4, bar.center().y() - 8, lw, 16), Qt::AlignLeft, "log");
 }
 
 void HeatmapWidget::wheelEvent(QWheelEvent* e) {

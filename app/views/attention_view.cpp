@@ -87,11 +87,7 @@ AttentionView::AttentionView(AppState* s, QWidget* parent) : View(s, parent) {
 void AttentionView::refresh() {
   {
     QSignalBlocker b1(method_), b2(layer_), b3(head_);
-    const QString cur = method_->currentText();
-    method_->clear();
-    method_->addItems(state_->method_specs());
-    int i = method_->findText(cur);
-    method_->setCurrentIndex(std::max(0, i));
+    keep_choice(method_, state_->method_specs());
     layer_->setRange(0, std::max(0, state_->config.n_layers - 1));
     head_->setRange(0, std::max(0, state_->config.n_heads - 1));
     layer_->setValue(state_->layer);
@@ -103,26 +99,34 @@ void AttentionView::refresh() {
   const int side = m.region.size ? m.region.size : m.pooled ? m.pooled : m.n;
   detail_->setEnabled(m.pooled > 0);
   overview_->setEnabled(m.region.size > 0);
+  HeatmapAxes axes;
+  axes.diagonal = state_->config.train_len;
+  axes.diagonal_label = QString("m − j = L = %1").arg(state_->config.train_len);
   if (m.region.size) {
     const int q0 = m.region.q0, k0 = m.region.k0;
+    axes.x0 = k0;
+    axes.y0 = q0;
     heat_->set_data(side, side, m.probs,
                     QString("%1 · layer %2 · head %3 · full resolution: queries %4–%5, keys %6–%7 of %8")
-                        .arg(snap->method).arg(m.layer).arg(m.head).arg(q0).arg(q0 + side - 1).arg(k0).arg(k0 + side - 1).arg(m.n));
+                        .arg(snap->method).arg(m.layer).arg(m.head).arg(q0).arg(q0 + side - 1).arg(k0).arg(k0 + side - 1).arg(m.n),
+                    axes);
     heat_->set_readout([q0, k0](int r, int c, float p) {
       return QString("query m = %1, key j = %2, p = %3").arg(q0 + r).arg(k0 + c).arg(p, 0, 'g', 4);
     });
   } else {
-  heat_->set_data(side, side, m.probs,
-                  QString("%1 · layer %2 · head %3 · n = %4%5")
-                      .arg(snap->method)
-                      .arg(m.layer)
-                      .arg(m.head)
-                      .arg(m.n)
-                      .arg(m.pooled ? QString(" (max-pooled to %1×%1)").arg(m.pooled) : ""));
-  const int n = m.n;
-  heat_->set_readout([n, side](int r, int c, float p) {
-    return QString("query m ≈ %1, key j ≈ %2, p = %3").arg((long long)r * n / side).arg((long long)c * n / side).arg(p, 0, 'g', 4);
-  });
+    axes.dx = axes.dy = (double)m.n / side;
+    heat_->set_data(side, side, m.probs,
+                    QString("%1 · layer %2 · head %3 · n = %4%5")
+                        .arg(snap->method)
+                        .arg(m.layer)
+                        .arg(m.head)
+                        .arg(m.n)
+                        .arg(m.pooled ? QString(" (max-pooled to %1×%1)").arg(m.pooled) : ""),
+                    axes);
+    const int n = m.n;
+    heat_->set_readout([n, side](int r, int c, float p) {
+      return QString("query m ≈ %1, key j ≈ %2, p = %3").arg((long long)r * n / side).arg((long long)c * n / side).arg(p, 0, 'g', 4);
+    });
   }
   // Mini-maps and per-head figures.
   for (auto* w : minimaps_) w->deleteLater();

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <QColor>
+#include <QComboBox>
 #include <QLabel>
 #include <QBoxLayout>
 #include <QtCharts/QChart>
@@ -20,6 +21,18 @@ inline QLabel* fluid(QLabel* l) {
   l->setSizePolicy(QSizePolicy::Ignored, QSizePolicy::Preferred);
   l->setMinimumWidth(40);
   return l;
+}
+
+// Refills a method chooser with `items`, keeping the user's choice: the same
+// text if it is still there, else the same place (a parameter edit renames the
+// method but it is still the one being looked at), else the first.
+inline void keep_choice(QComboBox* box, const QStringList& items) {
+  const QString cur = box->currentText();
+  const int at = box->currentIndex();
+  box->clear();
+  box->addItems(items);
+  const int i = box->findText(cur);
+  box->setCurrentIndex(i >= 0 ? i : at >= 0 && at < box->count() ? at : 0);
 }
 
 inline QColor series_colour(int i) {

@@ -37,13 +37,14 @@ RelposView::RelposView(AppState* s, QWidget* parent) : View(s, parent) {
 void RelposView::refresh() {
   const QStringList specs = state_->method_specs();
   for (auto* c : {a_, b_}) {
-    QString cur = c->currentText();
     QSignalBlocker block(c);
-    c->clear();
-    c->addItems(specs);
-    c->addItem("rope");
-    int i = c->findText(cur);
-    c->setCurrentIndex(i >= 0 ? i : (c == b_ ? c->count() - 1 : 0));
+    if (c->count() == 0) {  // first fill: A the first method, B plain rope
+      c->addItems(specs);
+      c->addItem("rope");
+      c->setCurrentIndex(c == b_ ? c->count() - 1 : 0);
+    } else {
+      keep_choice(c, QStringList(specs) << "rope");
+    }
   }
   auto pa = parse_method_spec(a_->currentText().toStdString());
   auto pb = parse_method_spec(b_->currentText().toStdString());
@@ -66,12 +67,15 @@ void RelposView::refresh() {
     }
   }
   heat_->set_diverging(diff);
+  HeatmapAxes axes;
+  axes.dx = axes.dy = (double)n_ / side_;
+  axes.diagonal = state_->config.train_len;
+  axes.diagonal_label = QString("m − j = L = %1").arg(state_->config.train_len);
+  const QString sampled = side_ < n_ ? QString(" (sampled: one cell per %1 positions)").arg((double)n_ / side_, 0, 'g', 3) : "";
   heat_->set_data(side_, side_, std::move(v),
-                  diff ? QString("r(m, j): %1 − %2, n = %3").arg(a_->currentText(), b_->currentText()).arg(n_)
-                       : QString("r(m, j) of %1, n = %2%3")
-                             .arg(a_->currentText())
-                             .arg(n_)
-                             .arg(side_ < n_ ? QString(" (every %1th position)").arg((double)n_ / side_, 0, 'g', 3) : ""));
+                  diff ? QString("r(m, j): %1 − %2, n = %3%4").arg(a_->currentText(), b_->currentText()).arg(n_).arg(sampled)
+                       : QString("r(m, j) of %1, n = %2%3").arg(a_->currentText()).arg(n_).arg(sampled),
+                  axes);
   heat_->set_readout([this](int r, int c, float x) {
     const long long m = (long long)r * n_ / side_, j = (long long)c * n_ / side_;
     return QString("m = %1, j = %2, r = %3").arg(m).arg(j).arg(std::isfinite(x) ? QString::number(x, 'g', 6) : "masked");

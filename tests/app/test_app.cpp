@@ -12,6 +12,7 @@
 #include <QTemporaryDir>
 #include <QtTest>
 
+#include "app/heatmap_widget.h"
 #include "app/main_window.h"
 #include "app/views/story_view.h"
 #include "app/views/view.h"
@@ -56,6 +57,7 @@ class AppTest : public QObject {
   void story_shows_rope_breaking_beyond_l();
   void toggling_a_method_reuses_cached_results();
   void colours_follow_methods_and_removed_methods_vanish();
+  void heatmap_reading_aids();
 
  private:
   void load(MainWindow& w, int length = 1024);
@@ -359,6 +361,25 @@ void AppTest::colours_follow_methods_and_removed_methods_vanish() {
   QVERIFY2(!csv.contains("\"rope\""), qPrintable(csv));  // exports never show a removed method either
   const QJsonArray curves = w.view("story")->data_json()["curves"].toArray();
   for (const auto& c : curves) QVERIFY(c.toObject()["method"].toString() != "rope");  // never drawn once removed
+}
+
+// Colour-bar numbers are whole (2050, not "2.05e+0"), a difference map is
+// centred on zero (equal matrices are all neutral white), and a new matrix
+// shape resets the zoom.
+void AppTest::heatmap_reading_aids() {
+  ls::app::HeatmapWidget h;
+  h.resize(600, 400);
+  h.set_data(2, 2, {0.0f, 2050.0f, 10.0f, 100.0f}, "t");
+  QCOMPARE(h.bar_labels(), QStringList({"2050", "0"}));
+  h.set_diverging(true);
+  h.set_data(2, 2, {0.0f, 0.0f, 0.0f, 0.0f}, "A − A");
+  const QColor zero = h.colour_of_value(0.0f);
+  QVERIFY2(zero.red() > 245 && zero.green() > 245 && zero.blue() > 245, qPrintable(zero.name()));
+  h.set_diverging(false);
+  h.set_data(100, 100, std::vector<float>(10000, 1.0f), "a");
+  h.zoom_by(4);
+  h.set_data(50, 50, std::vector<float>(2500, 1.0f), "b");  // a different matrix: the whole of it is shown
+  QCOMPARE(h.view_centre(), QPointF(25, 25));
 }
 
 QTEST_MAIN(AppTest)
