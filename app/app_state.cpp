@@ -55,7 +55,15 @@ QColor AppState::colour_of(const QString& spec) const {
   return series_colour(i >= 0 && i < (int)colour_slots_.size() ? colour_slots_[i] : std::max(0, i));
 }
 
-bool AppState::is_current_method(const QString& spec) const { return method_specs().contains(spec); }
+bool AppState::is_current_method(const QString& spec) const {
+  return method_specs().contains(spec) && !hidden_.contains(spec);
+}
+
+void AppState::set_hidden(const QString& spec, bool hidden) {
+  hidden_.removeAll(spec);
+  if (hidden) hidden_ << spec;
+  touch();
+}
 
 void AppState::set_length(int n) {
   n = std::clamp(n, 2, max_length);

@@ -37,6 +37,15 @@ struct AttentionSnapshot {
   AttentionMap map;  // includes per-head summaries of the layer
 };
 
+// NBCE question answering: the answer each method gives from the same chunks.
+struct NbceSnapshot {
+  quint64 job = 0;
+  QString question;
+  int chunks = 0;
+  std::vector<QString> methods, answers;
+  std::vector<std::vector<int>> chosen_chunk;  // k* per generated token, per method
+};
+
 struct SweepSnapshot {
   quint64 job = 0;
   SweepResult result;
@@ -59,6 +68,7 @@ class AppState : public QObject {
   std::shared_ptr<const PplSnapshot> ppl;
   std::shared_ptr<const AttentionSnapshot> attention;
   std::shared_ptr<const SweepSnapshot> sweep;
+  std::shared_ptr<const NbceSnapshot> nbce;
 
   PositionContext context_at(int n) const {
     return PositionContext{config.rot_dim > 0 ? config.rot_dim : 64, config.rope_base, (double)config.train_len,
@@ -70,7 +80,10 @@ class AppState : public QObject {
   void set_methods(std::vector<MethodParams> m);
   // The colour of a selected method (canonical spec) in every view and export.
   QColor colour_of(const QString& spec) const;
+  // Selected and not hidden by its check box: what views draw and export.
   bool is_current_method(const QString& spec) const;
+  void set_hidden(const QString& spec, bool hidden);
+  bool is_hidden(const QString& spec) const { return hidden_.contains(spec); }
   void set_length(int n);
   void set_selection(int layer, int head);
   // Coalesced notification: many changes within a few ms produce one `changed`.
@@ -84,6 +97,7 @@ class AppState : public QObject {
  private:
   QTimer coalesce_;
   std::vector<int> colour_slots_;  // per selected method
+  QStringList hidden_;             // selected methods whose check box is off
 };
 
 }  // namespace ls::app
@@ -92,3 +106,4 @@ Q_DECLARE_METATYPE(std::shared_ptr<const ls::app::DocumentSnapshot>)
 Q_DECLARE_METATYPE(std::shared_ptr<const ls::app::PplSnapshot>)
 Q_DECLARE_METATYPE(std::shared_ptr<const ls::app::AttentionSnapshot>)
 Q_DECLARE_METATYPE(std::shared_ptr<const ls::app::SweepSnapshot>)
+Q_DECLARE_METATYPE(std::shared_ptr<const ls::app::NbceSnapshot>)

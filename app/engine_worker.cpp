@@ -225,4 +225,39 @@ void EngineWorker::run_sweep_impl(quint64 job, CancelFlag cancel, QStringList me
   emit sweep_ready(snap);
 }
 
+void EngineWorker::run_nbce(quint64 job, CancelFlag cancel, QStringList methods, QString question, QString context,
+                            int chunks, int n) {
+  guarded(job, [&] { run_nbce_impl(job, cancel, methods, question, context, chunks, n); });
+}
+
+void EngineWorker::run_nbce_impl(quint64 job, CancelFlag cancel, QStringList methods, QString question, QString context,
+                                 int chunks, int n) {
+  if (!model_ || !tokenizer_) return emit failed(job, "load a model first");
+  const std::string text = (context.trimmed().isEmpty() ? document_text_ : context).toStdString();
+  if (QString::fromStdString(text).trimmed().isEmpty()) return emit failed(job, "NBCE needs a context: open a document or paste text");
+  std::vector<int> ctx;
+  if (auto st = encode_in_pieces(*tokenizer_, text, ctx); !st) return emit failed(job, QString::fromStdString(st.error()));
+  if ((int)ctx.size() < chunks) return emit failed(job, "the context has fewer tokens than chunks");
+  auto q = tokenizer_->encode(question.trimmed().toStdString());
+  if (!q || q->empty()) return emit failed(job, "the question is empty");
+  std::vector<int> qids = {model_->config.bos_id};
+  qids.insert(qids.end(), q->begin(), q->end());
+  const auto pieces = nbce_chunks(ctx, chunks, model_->config.bos_id);
+  auto snap = std::make_shared<NbceSnapshot>();
+  snap->job = job;
+  snap->question = question;
+  snap->chunks = chunks;
+  for (int i = 0; i < methods.size(); ++i) {
+    auto run = run_config(methods[i], cancel, job);
+    if (!run) return emit failed(job, QString::fromStdString(run.error()));
+    run->progress = [this, job, i, k = methods.size()](double f) { emit progress(job, (i + f) / k); };
+    auto r = ls::run_nbce(run.value(), pieces, qids, n, NbceOptions{});
+    if (!r) return emit failed(job, QString("%1: %2").arg(methods[i], QString::fromStdString(r.error())));
+    snap->methods.push_back(QString::fromStdString(method_spec_string(run->engine.method)));
+    snap->answers.push_back(QString::fromStdString(tokenizer_->decode(r->tokens)));
+    snap->chosen_chunk.push_back(r->chosen_chunk);
+  }
+  emit nbce_ready(snap);
+}
+
 }  // namespace ls::app

@@ -39,6 +39,9 @@ class EngineWorker : public QObject {
                      int k0 = 0, int region = 0);
   // Each length scores about max_tokens tokens (windows = max_tokens / length), as a PPL run does.
   void run_sweep(quint64 job, CancelFlag cancel, QStringList methods, QList<int> lengths, int max_tokens);
+  // NBCE: `context` (or the open document when empty) cut into `chunks`, the
+  // question asked with each method; up to `n` tokens per answer.
+  void run_nbce(quint64 job, CancelFlag cancel, QStringList methods, QString question, QString context, int chunks, int n);
 
  signals:
   void model_loaded(quint64 job, ls::app::ModelLoaded info);
@@ -46,6 +49,7 @@ class EngineWorker : public QObject {
   void ppl_ready(std::shared_ptr<const ls::app::PplSnapshot> r);
   void attention_ready(std::shared_ptr<const ls::app::AttentionSnapshot> r);
   void sweep_ready(std::shared_ptr<const ls::app::SweepSnapshot> r);
+  void nbce_ready(std::shared_ptr<const ls::app::NbceSnapshot> r);
   void progress(quint64 job, double fraction);
   void failed(quint64 job, QString message);
 
@@ -58,6 +62,8 @@ class EngineWorker : public QObject {
   void run_attention_impl(quint64 job, CancelFlag cancel, QString method, int ctx, int layer, int head, int q0,
                           int k0, int region);
   void run_sweep_impl(quint64 job, CancelFlag cancel, QStringList methods, QList<int> lengths, int max_tokens);
+  void run_nbce_impl(quint64 job, CancelFlag cancel, QStringList methods, QString question, QString context, int chunks,
+                     int n);
   // PPL of one method at one length, from the cache when this model and document
   // have computed it before (cleared when either changes).
   Result<PplResult> cached_ppl(const QString& spec, int ctx, int windows, const CancelFlag& cancel, quint64 job,

@@ -19,10 +19,12 @@
 #include <QSpinBox>
 #include <QStatusBar>
 #include <QSvgGenerator>
+#include <QHBoxLayout>
 #include <QVBoxLayout>
 
 #include "app/document_view.h"
 #include "app/method_panel.h"
+#include "app/nbce_dialog.h"
 #include "app/views/attention_view.h"
 #include "app/views/chart_util.h"
 #include "app/views/frequency_view.h"
@@ -51,6 +53,28 @@ QScrollArea* scrolled(QWidget* w) {
 
 }  // namespace
 
+QString guide_html() {
+  return QObject::tr(
+      "<h3>What LongScope shows</h3>"
+      "<p>A language model is trained on windows of at most <b>L</b> tokens. Past L it meets relative positions it never "
+      "saw, and plain RoPE's loss climbs. Each context-extension method changes what the model sees there.</p>"
+      "<ul>"
+      "<li><b>Story</b>: mean loss at each position of the window (averaged over windows), the region beyond L shaded, "
+      "and loss against context length. Lower is better.</li>"
+      "<li><b>Frequencies</b>: each rotary pair's angle per token, and how many turns it makes across L and across n.</li>"
+      "<li><b>Relative positions</b>: the distance r(m, j) each method really applies between query m and key j.</li>"
+      "<li><b>Attention</b>: where a head looks, for any layer and head.</li>"
+      "<li><b>Perplexity</b>: the loss of every token of the document; hover for the token.</li>"
+      "<li><b>Loss vs length</b>: mean loss at several context lengths.</li>"
+      "</ul>"
+      "<p><b>Methods</b> (left): add presets or methods, untick one to hide it, Delete removes it; its parameters are "
+      "below. Hover any method for a plain explanation. <b>Context length n</b>: the window the model reads.</p>"
+      "<p>Runs happen in the background; the progress bar and Cancel (Esc) are at the bottom right. Results are kept, so "
+      "adding a method computes only that one. <b>Export</b> saves what a view shows as PNG, SVG, CSV or JSON.</p>"
+      "<p><b>Run ▸ NBCE question answering</b> answers a question from context chunks (Naive Bayes context "
+      "extension).</p>");
+}
+
 MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
   setWindowTitle("LongScope");
   setAcceptDrops(true);
@@ -67,6 +91,7 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
   qRegisterMetaType<std::shared_ptr<const PplSnapshot>>();
   qRegisterMetaType<std::shared_ptr<const AttentionSnapshot>>();
   qRegisterMetaType<std::shared_ptr<const SweepSnapshot>>();
+  qRegisterMetaType<std::shared_ptr<const NbceSnapshot>>();
 
   // The worker owns the engine on its own thread for its whole life.
   worker_ = new EngineWorker();
@@ -85,7 +110,6 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
   tabs_->addTab(new PerplexityView(&state_), tr("Perplexity"));
   sweep_ = new SweepView(&state_);
   tabs_->addTab(sweep_, tr("Loss vs length"));
-  setCentralWidget(tabs_);
 
   // Docks: model (top), methods (left), document (right).
   auto* model_dock = new QDockWidget(tr("Model"), this);
@@ -110,6 +134,25 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
   progress_->hide();
   cancel_ = new QPushButton(tr("Cancel"));
   cancel_->hide();
+  // Errors stand out and stay until dismissed or until the next error: a red
+  // banner above the status bar, apart from the ordinary messages.
+  error_bar_ = new QWidget();
+  auto* eb = new QHBoxLayout(error_bar_);
+  eb->setContentsMargins(8, 4, 8, 4);
+  error_label_ = fluid(new QLabel());
+  error_label_->setTextInteractionFlags(Qt::TextSelectableByMouse);
+  auto* dismiss = new QPushButton(tr("Dismiss"));
+  eb->addWidget(error_label_, 1);
+  eb->addWidget(dismiss);
+  error_bar_->setStyleSheet("QWidget { background: #fde7e9; } QLabel { color: #9b0018; font-weight: bold; }");
+  error_bar_->hide();
+  connect(dismiss, &QPushButton::clicked, error_bar_, &QWidget::hide);
+  auto* central = new QWidget();
+  auto* cl = new QVBoxLayout(central);
+  cl->setContentsMargins(0, 0, 0, 0);
+  cl->addWidget(error_bar_);
+  cl->addWidget(tabs_, 1);
+  setCentralWidget(central);
   statusBar()->addWidget(message_, 1);
   statusBar()->addPermanentWidget(progress_);
   statusBar()->addPermanentWidget(cancel_);
@@ -127,8 +170,14 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     model_label_->setText(info.summary + "\n" + info.path);
     // Keep methods the model can run; otherwise start from its native method.
     std::vector<MethodParams> keep;
+    QStringList dropped;
     for (const auto& m : state_.methods)
       if (check_method_for_model(m, state_.config)) keep.push_back(m);
+      else dropped << QString::fromStdString(method_spec_string(m));
+    if (!dropped.isEmpty())  // said, never silent
+      show_error(tr("%1 cannot run on this model and left the method list (%2)")
+                     .arg(dropped.join(", "), QString::fromStdString(check_method_for_model(
+                                                  parse_method_spec(dropped[0].toStdString()).value(), state_.config).error())));
     if (keep.empty()) keep.push_back(state_.config.native_method);
     for (auto& p : keep) attach_model_tables(p, state_.config);  // point at the new model's tables
     state_.methods = keep;
@@ -178,6 +227,14 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
       state_.touch();
     }
     finish_job(r->job);  // after the result is in place: `idle` listeners see it
+  });
+  connect(worker_, &EngineWorker::nbce_ready, this, [this](std::shared_ptr<const NbceSnapshot> r) {
+    if (latest_["nbce"] == r->job) {
+      state_.nbce = r;
+      if (nbce_) nbce_->show_result(r);
+      message_->setText(tr("NBCE answered with %1 method(s).").arg(r->methods.size()));
+    }
+    finish_job(r->job);
   });
   connect(worker_, &EngineWorker::progress, this, [this](quint64 job, double f) {
     if (pending_.count(job)) progress_->setValue((int)(f * 1000));
@@ -250,9 +307,41 @@ void MainWindow::build_menus() {
       if (!p.isEmpty()) export_view(v->view_name(), p);
     });
   }
+  QMenu* view = menuBar()->addMenu(tr("&View"));
+  for (int i = 0; i < tabs_->count(); ++i)
+    view->addAction(tabs_->tabText(i), this, [this, i] { tabs_->setCurrentIndex(i); });
+  view->addSeparator();
+  for (auto* d : findChildren<QDockWidget*>()) view->addAction(d->toggleViewAction());  // reopens a closed pane
+  view->addAction(tr("Show all panes"), this, [this] { set_docks_visible(true); });
   QMenu* run = menuBar()->addMenu(tr("&Run"));
   run->addAction(tr("Run loss-vs-length &sweep"), this, &MainWindow::run_sweep);
+  run->addAction(tr("&NBCE question answering…"), this, &MainWindow::show_nbce);
   run->addAction(tr("&Cancel running work"), QKeySequence(Qt::Key_Escape), this, &MainWindow::cancel_runs);
+  QMenu* help = menuBar()->addMenu(tr("&Help"));
+  help->addAction(tr("&Guide"), QKeySequence::HelpContents, this, [this] {
+    QMessageBox box(this);
+    box.setWindowTitle(tr("LongScope guide"));
+    box.setTextFormat(Qt::RichText);
+    box.setText(guide_html());
+    box.exec();
+  });
+  help->addAction(tr("&Methods explained"), this, [this] {
+    QString html = "<h3>" + tr("The methods") + "</h3>";
+    for (const auto& m : method_registry())
+      html += QString("<p><b>%1</b> — %2<br><small>%3</small></p>")
+                  .arg(QString::fromStdString(m.name), QString::fromStdString(m.explain).toHtmlEscaped(),
+                       QString::fromStdString(m.formula).toHtmlEscaped());
+    QMessageBox box(this);
+    box.setWindowTitle(tr("Methods explained"));
+    box.setTextFormat(Qt::RichText);
+    box.setText(html);
+    box.exec();
+  });
+  help->addAction(tr("&About LongScope"), this, [this] {
+    QMessageBox::about(this, tr("About LongScope"),
+                       tr("LongScope %1: see why language models fail beyond their training length, and how each "
+                          "context-extension method changes that.").arg(QCoreApplication::applicationVersion()));
+  });
   QSettings settings("LongScope", "LongScope");
   for (const auto& p : settings.value("recent").toStringList())
     recent_menu_->addAction(p, this, [this, p] { open_document(p); });
@@ -422,15 +511,39 @@ void MainWindow::run_sweep() {
   }, Qt::QueuedConnection);
 }
 
+NbceDialog* MainWindow::show_nbce() {
+  if (!nbce_) {
+    nbce_ = new NbceDialog(this);
+    connect(nbce_, &NbceDialog::ask, this, [this] { ask_nbce(); });
+  }
+  nbce_->show();
+  nbce_->raise();
+  return nbce_;
+}
+
+void MainWindow::ask_nbce() {
+  if (state_.model_path.isEmpty()) return show_error(tr("load a model first"));
+  const quint64 job = start_job("nbce");
+  nbce_->set_busy(true);
+  message_->setText(tr("NBCE: answering with %1 method(s)…").arg(state_.method_specs().size()));
+  QMetaObject::invokeMethod(worker_, [w = worker_, job, c = cancels_[job], specs = state_.method_specs(),
+                                      q = nbce_->question(), ctx = nbce_->context(), k = nbce_->chunks(),
+                                      n = nbce_->tokens()] { w->run_nbce(job, c, specs, q, ctx, k, n); },
+                            Qt::QueuedConnection);
+}
+
 void MainWindow::show_error(const QString& message) {
+  if (nbce_) nbce_->set_busy(false);
   last_error_ = message;
   message_->setText(tr("Error: %1").arg(message));
-  statusBar()->setStyleSheet("QStatusBar { color: #b00020; }");
-  QTimer::singleShot(6000, this, [this] { statusBar()->setStyleSheet(""); });
+  error_label_->setText(tr("Error: %1").arg(message));
+  error_bar_->show();
   emit error_shown(message);
 }
 
 QString MainWindow::status_text() const { return message_->text(); }
+
+bool MainWindow::error_visible() const { return !error_bar_->isHidden(); }
 
 void MainWindow::refresh_views() {
   // The visible view redraws now; the others when they are shown (cheap math).

@@ -23,6 +23,10 @@ class DocumentView;
 class AttentionView;
 class SweepView;
 class StoryView;
+class NbceDialog;
+
+// The Help ▸ Guide text.
+QString guide_html();
 
 class MainWindow : public QMainWindow {
   Q_OBJECT
@@ -46,6 +50,9 @@ class MainWindow : public QMainWindow {
   AppState* state() { return &state_; }
   QString last_error() const { return last_error_; }
   QString status_text() const;
+  bool error_visible() const;
+  NbceDialog* show_nbce();  // Run ▸ NBCE question answering
+  void ask_nbce();
   bool save_session(const QString& path);
   bool load_session(const QString& path);
   bool export_view(const QString& name, const QString& path);  // by extension: png, svg, csv, json
@@ -80,8 +87,11 @@ class MainWindow : public QMainWindow {
   AttentionView* attention_ = nullptr;
   SweepView* sweep_ = nullptr;
   StoryView* story_ = nullptr;
+  NbceDialog* nbce_ = nullptr;
   QLabel* model_label_ = nullptr;
   QLabel* message_ = nullptr;
+  QWidget* error_bar_ = nullptr;  // red banner: the last error, until dismissed
+  QLabel* error_label_ = nullptr;
   QProgressBar* progress_ = nullptr;
   QPushButton* cancel_ = nullptr;
   QMenu* recent_menu_ = nullptr;

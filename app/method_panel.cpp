@@ -6,7 +6,10 @@
 #include <QDoubleSpinBox>
 #include <QGroupBox>
 #include <QHBoxLayout>
+#include <QIcon>
 #include <QLabel>
+#include <QPixmap>
+#include <QShortcut>
 #include <QPushButton>
 #include <QVBoxLayout>
 #include <cmath>
@@ -46,6 +49,15 @@ std::vector<Preset> method_presets() {
           {"Dynamic NTK-ALiBi a0=1", "dynamic-ntk-alibi:a0=1"}};
 }
 
+QString explain_tooltip(const QString& spec) {
+  const QString name = spec.section(':', 0, 0).trimmed();
+  const MethodInfo* info = find_method(name.toStdString());
+  if (!info) return {};
+  return QString("<p><b>%1</b></p><p>%2</p><p><small>%3</small></p>")
+      .arg(spec.toHtmlEscaped(), QString::fromStdString(info->explain).toHtmlEscaped(),
+           QString::fromStdString(info->formula).toHtmlEscaped());
+}
+
 QString expand_preset(const QString& spec, int L) {
   QString s = spec;
   s.replace("{L2}", QString::number(std::max(1, L / 2)));
@@ -64,10 +76,22 @@ MethodPanel::MethodPanel(AppState* s, QWidget* parent) : QWidget(parent), state_
   auto* row = new QHBoxLayout();
   presets_ = new QComboBox();
   presets_->addItem(tr("Add preset…"));
-  for (const auto& p : method_presets()) presets_->addItem(p.label, p.spec);
+  for (const auto& p : method_presets()) {
+    presets_->addItem(p.label, p.spec);
+    presets_->setItemData(presets_->count() - 1, explain_tooltip(p.spec), Qt::ToolTipRole);
+  }
   add_ = new QComboBox();
   add_->addItem(tr("Add method…"));
-  for (const auto& m : method_registry()) add_->addItem(QString::fromStdString(m.name));
+  for (const auto& m : method_registry()) {
+    add_->addItem(QString::fromStdString(m.name));
+    add_->setItemData(add_->count() - 1, explain_tooltip(QString::fromStdString(m.name)), Qt::ToolTipRole);
+  }
+  list_->setToolTip(tr("Tick a method to show it, untick to hide it from every view; Delete removes it."));
+  auto* del = new QShortcut(QKeySequence::Delete, list_, nullptr, nullptr, Qt::WidgetShortcut);
+  connect(del, &QShortcut::activated, this, [this] { remove_current(); });
+  connect(list_, &QListWidget::itemChanged, this, [this](QListWidgetItem* item) {
+    state_->set_hidden(item->text(), item->checkState() != Qt::Checked);
+  });
   auto* remove = new QPushButton(tr("Remove"));
   row->addWidget(presets_, 1);
   row->addWidget(add_, 1);
@@ -113,10 +137,7 @@ MethodPanel::MethodPanel(AppState* s, QWidget* parent) : QWidget(parent), state_
       }
     add_spec(spec);
   });
-  connect(remove, &QPushButton::clicked, this, [this] {
-    if (list_->count() > 1) delete list_->takeItem(list_->currentRow());
-    commit();
-  });
+  connect(remove, &QPushButton::clicked, this, [this] { remove_current(); });
   connect(list_, &QListWidget::currentRowChanged, this, [this] { rebuild_editor(); });
   // Length: the slider moves in quarter-octaves; the field is exact.
   length_slider_->setRange(4 * 4, 4 * 20);  // 2^4 … 2^20
@@ -131,10 +152,16 @@ MethodPanel::MethodPanel(AppState* s, QWidget* parent) : QWidget(parent), state_
   });
 }
 
+void MethodPanel::remove_current() {
+  if (list_->count() > 1 && list_->currentRow() >= 0) delete list_->takeItem(list_->currentRow());
+  commit();
+}
+
 void MethodPanel::sync_from_state() {
   QSignalBlocker b(list_);
   list_->clear();
-  for (const auto& s : state_->method_specs()) list_->addItem(s);
+  for (const auto& s : state_->method_specs()) new QListWidgetItem(s, list_);
+  decorate();
   list_->setCurrentRow(0);
   QSignalBlocker b2(length_box_);
   length_box_->setMaximum(state_->max_length);
@@ -159,6 +186,21 @@ void MethodPanel::commit() {
     if (p) ms.push_back(p.value());
   }
   state_->set_methods(ms);
+  decorate();
+}
+
+void MethodPanel::decorate() {
+  QSignalBlocker b(list_);
+  for (int i = 0; i < list_->count(); ++i) {
+    QListWidgetItem* item = list_->item(i);
+    const QString s = item->text();
+    item->setFlags(item->flags() | Qt::ItemIsUserCheckable);
+    item->setCheckState(state_->is_hidden(s) ? Qt::Unchecked : Qt::Checked);
+    QPixmap swatch(12, 12);
+    swatch.fill(state_->colour_of(s));
+    item->setIcon(QIcon(swatch));  // the method's colour in every view
+    item->setToolTip(explain_tooltip(s));
+  }
 }
 
 void MethodPanel::rebuild_editor() {
@@ -169,10 +211,12 @@ void MethodPanel::rebuild_editor() {
   if (!parsed) return;
   const MethodParams current = parsed.value();
   const MethodInfo& info = method_info(current.method);
-  form_->addRow(fluid(new QLabel(QString("<b>%1</b><br><small>%2<br>source: %3</small>")
-                                     .arg(QString::fromStdString(info.name),
-                                          QString::fromStdString(info.formula).toHtmlEscaped(),
-                                          QString::fromStdString(info.source).toHtmlEscaped()))));
+  auto* header = fluid(new QLabel(QString("<b>%1</b><br><small>%2<br>%3<br>formula from: %4</small>")
+                                       .arg(QString::fromStdString(info.name),
+                                            QString::fromStdString(info.explain).toHtmlEscaped(),
+                                            QString::fromStdString(info.formula).toHtmlEscaped(),
+                                            QString::fromStdString(info.source).toHtmlEscaped())));
+  form_->addRow(header);
   // Every editor rewrites the item's spec from the editors' values.
   auto keys = std::make_shared<std::vector<std::pair<std::string, std::function<QString()>>>>();
   auto update_spec = [this, item, keys, name = info.name] {

@@ -19,6 +19,8 @@ struct Preset {
   QString spec;  // "{L}", "{L2}", "{L4}" stand for L, L/2, L/4
 };
 std::vector<Preset> method_presets();
+// A method's plain-language explanation and formula, as rich-text tooltip.
+QString explain_tooltip(const QString& spec);
 QString expand_preset(const QString& spec, int train_len);
 
 class MethodPanel : public QWidget {
@@ -30,6 +32,8 @@ class MethodPanel : public QWidget {
   QListWidget* list() const { return list_; }
 
  private:
+  void remove_current();
+  void decorate();  // check box, colour swatch and explanation on every item
   void rebuild_editor();
   void commit();  // list → AppState
   AppState* state_;

@@ -289,15 +289,7 @@ int run_nbce_cmd(const Args& a) {
   if (!q || q->empty()) return usage_error("nbce", "--question is empty");
   std::vector<int> question = {in->model->config.bos_id};
   question.insert(question.end(), q->begin(), q->end());
-  // K contiguous chunks of (nearly) equal size, each starting with BOS.
-  std::vector<std::vector<int>> chunks;
-  const size_t total = ctx_ids->size();
-  for (long long i = 0; i < k.value(); ++i) {
-    size_t b = total * i / k.value(), e = total * (i + 1) / k.value();
-    std::vector<int> c = {in->model->config.bos_id};
-    c.insert(c.end(), ctx_ids->begin() + b, ctx_ids->begin() + e);
-    chunks.push_back(c);
-  }
+  const auto chunks = nbce_chunks(ctx_ids.value(), (int)k.value(), in->model->config.bos_id);
   NbceOptions o;
   o.beta = beta.value();
   auto r = run_nbce(run.value(), chunks, question, (int)n.value(), o);

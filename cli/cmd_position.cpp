@@ -28,7 +28,7 @@ int run_methods(const Args& a) {
                         {"required", p.default_value.empty()},
                         {"accepted", p.accepted},
                         {"meaning", p.meaning}});
-    out.push_back({{"name", m.name}, {"family", m.family}, {"formula", m.formula}, {"source", m.source},
+    out.push_back({{"name", m.name}, {"family", m.family}, {"formula", m.formula}, {"source", m.source}, {"explain", m.explain},
                    {"params", params}});
   }
   if (a.has("json")) {

@@ -45,6 +45,7 @@ void PerplexityView::refresh() {
   QString summary;
   std::vector<std::pair<QString, QColor>> legend;
   for (size_t k = 0; k < snap->results.size(); ++k) {
+    if (!state_->is_current_method(snap->methods[k])) continue;  // hidden or removed
     const PplResult& r = snap->results[k];
     const size_t n = r.nll.size();
     QList<QPointF> raw, avg;
@@ -121,6 +122,7 @@ QJsonObject PerplexityView::data_json() const {
   if (!snap) return {{"view", view_name()}};
   QJsonArray runs;
   for (size_t k = 0; k < snap->results.size(); ++k) {
+    if (!state_->is_current_method(snap->methods[k])) continue;  // as drawn
     const PplResult& r = snap->results[k];
     QJsonArray nll, pos, rank;
     for (size_t i = 0; i < r.nll.size(); ++i) {
@@ -139,6 +141,7 @@ QString PerplexityView::data_csv() const {
   if (!snap) return {};
   QString out = "method,token,window_position,target,nll,rank\n";
   for (size_t k = 0; k < snap->results.size(); ++k) {
+    if (!state_->is_current_method(snap->methods[k])) continue;  // as drawn
     const PplResult& r = snap->results[k];
     for (size_t i = 0; i < r.nll.size(); ++i)
       out += QString("\"%1\",%2,%3,%4,%5,%6\n").arg(snap->methods[k]).arg(i + 1).arg(r.position[i]).arg(r.target[i])

@@ -115,6 +115,8 @@ struct NbceResult {
   std::vector<int> tokens;
   std::vector<int> chosen_chunk;  // k* at each step (1-based)
 };
+// The context cut into k contiguous chunks of (nearly) equal size, each led by BOS.
+std::vector<std::vector<int>> nbce_chunks(const std::vector<int>& context, int k, int bos);
 // chunks: K token lists (context pieces); question: the question tokens. Row 0 is
 // the question alone, row k is chunk k followed by the question.
 Result<NbceResult> run_nbce(const RunConfig& run, const std::vector<std::vector<int>>& chunks,

@@ -122,6 +122,18 @@ std::vector<double> nbce_combine(const std::vector<std::vector<float>>& rows, co
   return out;
 }
 
+std::vector<std::vector<int>> nbce_chunks(const std::vector<int>& context, int k, int bos) {
+  std::vector<std::vector<int>> chunks;
+  const size_t total = context.size();
+  for (long long i = 0; i < k; ++i) {
+    const size_t b = total * i / k, e = total * (i + 1) / k;
+    std::vector<int> c = {bos};
+    c.insert(c.end(), context.begin() + (long)b, context.begin() + (long)e);
+    chunks.push_back(std::move(c));
+  }
+  return chunks;
+}
+
 Result<NbceResult> run_nbce(const RunConfig& run, const std::vector<std::vector<int>>& chunks,
                             const std::vector<int>& question, int n, const NbceOptions& o) {
   if (chunks.empty()) return make_error("NBCE needs at least one context chunk");

@@ -18,6 +18,10 @@ Status check_method_for_model(const MethodParams& m, const ModelConfig& c) {
                       "); use alibi, alibi-linear, ntk-alibi or dynamic-ntk-alibi");
   if (c.arch == Arch::Llama && method_is_alibi(m.method))
     return make_error("method " + name + " needs an ALiBi model, but this model uses rotary positions; use a RoPE method");
+  if (m.method == Method::LongRope &&
+      (c.longrope_short.size() != (size_t)c.rot_dim / 2 || c.longrope_long.size() != (size_t)c.rot_dim / 2))
+    return make_error("method longrope needs the model's per-pair factor lists (rope_scaling short_factor and "
+                      "long_factor in config.json), and this model has none");
   return Status::Ok();
 }
 

@@ -202,6 +202,51 @@ std::vector<MethodInfo> build_registry() {
                {P("a", "", "NTK scale"), P("seed_exact", "0", "1: seed 002's code (extra slopes unscaled)"), logn}});
   r.push_back({Method::DynamicNtkAlibi, "dynamic-ntk-alibi", "alibi", "ntk-alibi with a = max(a0·n/L, 1)", "seed 002",
                {P("a0", "1", "rate a0 (seed: 1 … 2)"), P("seed_exact", "0", "1: seed 002's code"), logn}});
+  // Plain-language explanations (shown as tooltips in the app and by `methods`).
+  const std::map<Method, std::string> explain = {
+      {Method::Rope, "Rotary position embedding as trained: each pair of dimensions turns by an angle that grows with "
+                     "the distance between tokens. Beyond the training length L the model meets angles it never saw, "
+                     "and its loss rises. Su et al., \"RoFormer\" (2021)."},
+      {Method::Linear, "Position interpolation: divides every position by s, so n tokens look like n/s ≤ L. Keeps angles "
+                       "in the trained range but crowds nearby tokens together; works best with a little fine-tuning. "
+                       "Chen et al., \"Extending Context Window of Large Language Models via Positional Interpolation\" (2023)."},
+      {Method::Ntk, "NTK-aware scaling: raises the rotary base so slow (long-wavelength) pairs are interpolated while fast "
+                    "pairs, which encode word order, stay almost unchanged. Often works with no fine-tuning. From the "
+                    "LocalLLaMA post \"NTK-Aware Scaled RoPE\" (bloc97, 2023) and Su Jianlin's \"Transformer upgrade road\" posts."},
+      {Method::DynamicNtk, "Dynamic NTK: like NTK-aware, but the base grows only once the text is longer than L, so short "
+                           "inputs run exactly as trained. Hugging Face's rope_type \"dynamic\" (emozilla, 2023)."},
+      {Method::DynamicLinear, "Dynamic linear: position interpolation with s = n/L, applied only beyond L."},
+      {Method::NtkByParts, "NTK-by-parts: interpolates only the pairs whose wavelength exceeds L, keeps the fast pairs, and "
+                           "blends in between. bloc97's \"NTK-by-parts\" (2023), the core of YaRN."},
+      {Method::Yarn, "YaRN: NTK-by-parts plus an attention temperature (cos and sin scaled by 0.1·ln s + 1) that keeps "
+                     "attention as sharp as in training. Peng et al., \"YaRN: Efficient Context Window Extension of Large "
+                     "Language Models\" (2023)."},
+      {Method::DynamicYarn, "Dynamic YaRN: YaRN with s = n/L, so inputs shorter than L run as trained. Peng et al. (2023)."},
+      {Method::Llama3, "Llama 3.1's scaling: keeps high-frequency pairs, divides low-frequency ones by s, blends in "
+                       "between. Meta, Llama 3.1 (2024); Hugging Face rope_type \"llama3\"."},
+      {Method::LongRope, "LongRoPE: a searched rescale factor per pair (short and long lists from the model's config), plus "
+                         "an attention factor. Ding et al., \"LongRoPE: Extending LLM Context Window Beyond 2 Million "
+                         "Tokens\" (2024)."},
+      {Method::Rerope, "ReRoPE: relative positions beyond a window w are clamped to w, so the model never sees a distance "
+                       "larger than it was trained on; with log-n it holds its loss far beyond L. Costs a second "
+                       "attention pass. Su Jianlin, \"Transformer upgrade road 12: ReRoPE for infinite extrapolation?\" (2023)."},
+      {Method::LeakyRerope, "Leaky ReRoPE: inside the window w distances are exact; beyond it they grow k times slower "
+                            "instead of stopping. Same post as ReRoPE (Su Jianlin, 2023)."},
+      {Method::SelfExtend, "Self-Extend: neighbours within w keep exact distances; farther tokens are grouped G at a time, so "
+                           "distances shrink by about G. Jin et al., \"LLM Maybe LongLM: Self-Extend LLM Context Window "
+                           "Without Tuning\" (2024)."},
+      {Method::SlidingWindow, "Sliding window with attention sinks: each token sees only the last W tokens plus the first S, "
+                              "so no distance exceeds W. Keeps loss flat but forgets what lies outside the window. Xiao "
+                              "et al., \"Efficient Streaming Language Models with Attention Sinks\" (2023)."},
+      {Method::Alibi, "ALiBi: no rotation; each head subtracts slope × distance from its attention scores, so far tokens "
+                      "fade. Its field of view is limited by the slopes. Press et al., \"Train Short, Test Long\" (2022)."},
+      {Method::AlibiLinear, "ALiBi interpolation: divides every slope by a, widening each head's field of view a times. "
+                            "From the Chinese post on ALiBi interpolation and NTK-ALiBi (2023)."},
+      {Method::NtkAlibi, "NTK-ALiBi: scales gentle slopes more than steep ones, so local heads keep their focus while "
+                         "long-range heads see farther. From the same post on NTK-ALiBi (2023)."},
+      {Method::DynamicNtkAlibi, "Dynamic NTK-ALiBi: NTK-ALiBi whose strength grows with the input length beyond L."},
+  };
+  for (auto& m : r) m.explain = explain.at(m.method);
   return r;
 }
 

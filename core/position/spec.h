@@ -27,6 +27,9 @@ struct MethodInfo {
   std::string formula;
   std::string source;
   std::vector<ParamInfo> params;
+  // Plain words for people learning the topic: what the method changes, when it
+  // helps, and the paper or post it comes from (by title, not by seed number).
+  std::string explain;
 };
 
 // Every method, in a stable order.

@@ -3,6 +3,8 @@
 // prompt, bad input leaves the app usable, exports and sessions work. Screenshots
 // of every view are written to the build folder.
 #include <QDir>
+#include <QDockWidget>
+#include <QMenuBar>
 #include <QElapsedTimer>
 #include <QFile>
 #include <QImage>
@@ -13,6 +15,8 @@
 #include <QtTest>
 
 #include "app/heatmap_widget.h"
+#include "app/nbce_dialog.h"
+#include "core/position/spec.h"
 #include "app/main_window.h"
 #include "app/views/story_view.h"
 #include "app/views/view.h"
@@ -58,6 +62,8 @@ class AppTest : public QObject {
   void toggling_a_method_reuses_cached_results();
   void colours_follow_methods_and_removed_methods_vanish();
   void heatmap_reading_aids();
+  void help_view_menu_and_errors_that_stay();
+  void nbce_from_the_gui();
 
  private:
   void load(MainWindow& w, int length = 1024);
@@ -380,6 +386,48 @@ void AppTest::heatmap_reading_aids() {
   h.zoom_by(4);
   h.set_data(50, 50, std::vector<float>(2500, 1.0f), "b");  // a different matrix: the whole of it is shown
   QCOMPARE(h.view_centre(), QPointF(25, 25));
+}
+
+void AppTest::help_view_menu_and_errors_that_stay() {
+  MainWindow w;
+  load(w, 256);
+  QStringList menus;
+  for (QAction* a : w.menuBar()->actions()) menus << a->text().remove('&');
+  QVERIFY2(menus.contains("Help") && menus.contains("View"), qPrintable(menus.join(",")));
+  QVERIFY(ls::app::guide_html().contains("beyond"));
+  for (const auto& m : ls::method_registry()) QVERIFY2(m.explain.size() > 40, m.name.c_str());  // every method explained
+  // A closed pane comes back from the View menu.
+  auto* dock = w.findChildren<QDockWidget*>().first();
+  dock->close();
+  QVERIFY(dock->isHidden());
+  dock->toggleViewAction()->trigger();
+  QVERIFY(!dock->isHidden());
+  // An error stays visible after the next ordinary message.
+  w.set_methods({"alibi"});  // an ALiBi method on a RoPE model is refused, not silently dropped
+  QVERIFY(w.error_visible());
+  QVERIFY(w.last_error().contains("ALiBi"));
+  w.set_length(300);
+  w.run_now();
+  QVERIFY(wait_idle(w));
+  QVERIFY(w.error_visible());
+  // A hidden method leaves every view and export.
+  w.state()->set_hidden("yarn:factor=4", true);
+  QVERIFY(!w.view("perplexity")->data_csv().contains("yarn"));
+  QVERIFY(w.view("perplexity")->data_csv().contains("rope"));
+}
+
+void AppTest::nbce_from_the_gui() {
+  MainWindow w;
+  load(w, 256);
+  w.set_methods({"rope", "rerope:window=256"});
+  auto* dlg = w.show_nbce();
+  QVERIFY(dlg);
+  w.ask_nbce();
+  QVERIFY(wait_idle(w, 120000));
+  QVERIFY(w.state()->nbce);
+  QCOMPARE(w.state()->nbce->answers.size(), size_t{2});
+  QCOMPARE(dlg->table()->rowCount(), 2);
+  for (const auto& a : w.state()->nbce->answers) QVERIFY2(!a.trimmed().isEmpty(), "an empty answer");
 }
 
 QTEST_MAIN(AppTest)

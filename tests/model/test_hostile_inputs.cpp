@@ -187,6 +187,16 @@ TEST(KvCache, GrowsOnDemandAndKeepsRows) {
   for (int i = 0; i < 700; ++i) EXPECT_NEAR(a[i], b[i], 1e-9) << "position " << i;
 }
 
+// A method the model cannot run is refused with the reason, never dropped in silence.
+TEST(MethodForModel, LongRopeWithoutFactorsIsRefused) {
+  auto m = load_ok(bundled_gguf());
+  ASSERT_TRUE(m);
+  auto st = check_method_for_model(parse_method_spec("longrope").value(), m->config);
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.error().find("factor lists"), std::string::npos) << st.error();
+  EXPECT_FALSE(check_method_for_model(parse_method_spec("alibi").value(), m->config).ok());
+}
+
 // Activations that overflow give an error, never "ppl nan".
 TEST(NonFinite, OverflowingActivationsAreAnError) {
   const std::string dir = temp_dir("overflow");
