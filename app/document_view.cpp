@@ -2,7 +2,10 @@
 
 #include "app/views/chart_util.h"
 
+#include <QComboBox>
 #include <QEvent>
+#include <QHBoxLayout>
+#include <QLabel>
 #include <QHelpEvent>
 #include <QTextBlock>
 #include <QTextCursor>
@@ -23,6 +26,16 @@ QColor nll_colour(double nll) {
 
 DocumentView::DocumentView(AppState* s, QWidget* parent) : QWidget(parent), state_(s) {
   auto* lay = new QVBoxLayout(this);
+  auto* bar = new QHBoxLayout();
+  colour_by_ = new QComboBox();
+  colour_by_->setToolTip(tr("the method whose per-token loss colours the text"));
+  bar->addWidget(new QLabel(tr("colour by")));
+  bar->addWidget(colour_by_, 1);
+  lay->addLayout(bar);
+  connect(colour_by_, &QComboBox::currentIndexChanged, this, [this] {
+    shown_ppl_ = nullptr;  // redraw with the chosen method
+    refresh();
+  });
   text_ = new QTextBrowser();
   text_->setOpenLinks(false);
   text_->viewport()->installEventFilter(this);
@@ -36,7 +49,12 @@ DocumentView::DocumentView(AppState* s, QWidget* parent) : QWidget(parent), stat
 void DocumentView::refresh() {
   auto doc = state_->document;
   auto ppl = state_->ppl;
-  if (doc.get() == shown_doc_ && ppl.get() == shown_ppl_) return;
+  {
+    QSignalBlocker b(colour_by_);
+    keep_choice(colour_by_, ppl ? QStringList(ppl->methods.begin(), ppl->methods.end()) : QStringList());
+  }
+  if (doc.get() == shown_doc_ && ppl.get() == shown_ppl_ && colour_by_->currentText() == shown_method_) return;
+  shown_method_ = colour_by_->currentText();
   shown_doc_ = doc.get();
   shown_ppl_ = ppl.get();
   text_->clear();
@@ -45,7 +63,8 @@ void DocumentView::refresh() {
     legend_->setText(tr("Open a document (File ▸ Open document, or drop a .txt/.md file here)."));
     return;
   }
-  const PplResult* r = ppl && !ppl->results.empty() ? &ppl->results[0] : nullptr;
+  const int by = std::max(0, colour_by_->currentIndex());
+  const PplResult* r = ppl && by < (int)ppl->results.size() ? &ppl->results[by] : nullptr;
   QTextCursor cur(text_->document());
   QTextCharFormat plain;
   const int shown = std::min<int>((int)doc->pieces.size(), kMaxShownTokens);
@@ -67,7 +86,7 @@ void DocumentView::refresh() {
                            "token for details.")
                        .arg(doc->tokens.size())
                        .arg(shown < (int)doc->tokens.size() ? QString(" (first %1 shown)").arg(shown) : "")
-                       .arg(ppl && !ppl->methods.empty() ? ppl->methods[0] : tr("(no run yet)")));
+                       .arg(r ? ppl->methods[by] : tr("(no run yet)")));
   text_->moveCursor(QTextCursor::Start);
 }
 

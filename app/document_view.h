@@ -2,6 +2,7 @@
 // a tooltip per token with its text, position, NLL and the rank of the true token.
 #pragma once
 
+#include <QComboBox>
 #include <QLabel>
 #include <QTextBrowser>
 #include <vector>
@@ -28,6 +29,8 @@ class DocumentView : public QWidget {
   std::vector<int> starts_;  // character offset of each shown token
   const DocumentSnapshot* shown_doc_ = nullptr;
   const PplSnapshot* shown_ppl_ = nullptr;
+  QString shown_method_;
+  QComboBox* colour_by_ = nullptr;
 };
 
 // Background colour for an NLL: white (0) → yellow (2) → red (≥ 6 nats).

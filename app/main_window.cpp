@@ -573,17 +573,18 @@ bool MainWindow::export_view(const QString& name, const QString& path) {
   const QString ext = QFileInfo(path).suffix().toLower();
   bool ok = false;
   if (ext == "png") {
-    ok = v->grab().save(path, "PNG");
+    ok = v->export_widget()->grab().save(path, "PNG");
   } else if (ext == "svg") {
     QSvgGenerator gen;
     gen.setFileName(path);
-    gen.setSize(v->size());
-    gen.setViewBox(v->rect());
+    QWidget* shown = v->export_widget();
+    gen.setSize(shown->size());
+    gen.setViewBox(shown->rect());
     gen.setTitle("LongScope " + name);
     QPainter p;
     ok = p.begin(&gen);
     if (ok) {
-      v->render(&p);
+      shown->render(&p);
       ok = p.end();
     }
   } else if (ext == "csv" || ext == "json") {

@@ -94,7 +94,13 @@ void AttentionView::refresh() {
     head_->setValue(state_->head);
   }
   auto snap = state_->attention;
-  if (!snap) return;
+  if (!snap) {  // nothing for this model and document yet: never the previous one's map or heads
+    heat_->set_data(0, 0, {}, tr("Attention: computing…"));
+    for (auto* w : minimaps_) w->deleteLater();
+    minimaps_.clear();
+    table_->setRowCount(0);
+    return;
+  }
   const AttentionMap& m = snap->map;
   const int side = m.region.size ? m.region.size : m.pooled ? m.pooled : m.n;
   detail_->setEnabled(m.pooled > 0);
@@ -197,5 +203,7 @@ void AttentionView::restore_state(const QJsonObject& o) {
   refresh();
   method_->setCurrentText(o["method"].toString());
 }
+
+QWidget* AttentionView::export_widget() { return heat_; }
 
 }  // namespace ls::app

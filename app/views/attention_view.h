@@ -26,6 +26,7 @@ class AttentionView : public View {
   bool has_content() const override { return heat_->rows() > 0; }
   QJsonObject data_json() const override;
   QString data_csv() const override;
+  QWidget* export_widget() override;
   QJsonObject view_state() const override;
   void restore_state(const QJsonObject& o) override;
   QString method() const { return method_->currentText(); }

@@ -6,6 +6,7 @@
 #include <QComboBox>
 #include <QLabel>
 #include <QBoxLayout>
+#include <QVBoxLayout>
 #include <QtCharts/QChart>
 #include <QtCharts/QChartView>
 #include <QString>
@@ -52,14 +53,19 @@ inline void set_legend(QLabel* label, const std::vector<std::pair<QString, QColo
   label->setText(html);
 }
 
-// A legend line and a chart view below it, added to `layout`.
+// A legend line and a chart view below it, in one panel added to `layout` (the
+// panel, the chart view's parent, is what an image export shows).
 inline QChartView* add_chart_with_legend(QBoxLayout* layout, QLabel*& legend) {
+  auto* panel = new QWidget();
+  auto* v = new QVBoxLayout(panel);
+  v->setContentsMargins(0, 0, 0, 0);
   legend = new QLabel();
   legend->setWordWrap(true);
-  layout->addWidget(legend);
+  v->addWidget(legend);
   auto* view = new QChartView(new QChart());
   view->setRenderHint(QPainter::Antialiasing);
-  layout->addWidget(view, 1);
+  v->addWidget(view, 1);
+  layout->addWidget(panel, 1);
   return view;
 }
 

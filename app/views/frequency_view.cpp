@@ -76,6 +76,11 @@ void FrequencyView::refresh() {
   series_.clear();
   for (auto* v : {top_, middle_, bottom_}) clear_chart(v->chart());
   middle_->setVisible(!state_->alibi_model());
+  if (state_->model_path.isEmpty() || state_->config.train_len < 1) {  // never a made-up geometry
+    top_->chart()->setTitle(tr("No model loaded: open one from File ▸ Open model"));
+    set_legend(legend_, {});
+    return;
+  }
   if (state_->alibi_model()) fill_alibi();
   else fill_rope();
 }

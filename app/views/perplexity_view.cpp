@@ -20,8 +20,13 @@ PerplexityView::PerplexityView(AppState* s, QWidget* parent) : View(s, parent) {
   smooth_->setSuffix(tr(" tokens"));
   bar->addWidget(new QLabel(tr("moving average over")));
   bar->addWidget(smooth_);
+  diff_to_ = new QComboBox();
+  diff_to_->setToolTip(tr("draw each method's loss minus this method's, token by token (A − B)"));
+  bar->addWidget(new QLabel(tr("difference to")));
+  bar->addWidget(diff_to_);
   bar->addStretch(1);
   lay->addLayout(bar);
+  connect(diff_to_, &QComboBox::currentIndexChanged, this, [this] { refresh(); });
   summary_ = fluid(new QLabel());
   lay->addWidget(summary_);
   chart_ = add_chart_with_legend(lay, legend_);
@@ -39,23 +44,37 @@ void PerplexityView::refresh() {
     c->setTitle(tr("Per-token NLL: waiting for a model run…"));
     return;
   }
+  {
+    QSignalBlocker b(diff_to_);
+    QStringList items = {tr("(none)")};
+    for (const auto& m : snap->methods) items << m;
+    keep_choice(diff_to_, items);
+  }
+  // Difference mode: every method's NLL minus method B's, token by token.
+  const int b_index = diff_to_->currentIndex() - 1;
+  const PplResult* base = b_index >= 0 && b_index < (int)snap->results.size() ? &snap->results[b_index] : nullptr;
   const int L = state_->config.train_len, ctx = snap->ctx, w = smooth_->value();
-  c->setTitle(QString("NLL per token (nats), windows of %1 tokens; dashed lines: position L = %2 in each window").arg(ctx).arg(L));
-  double ymax = 0;
+  c->setTitle(base ? QString("NLL difference per token: method − %1 (nats; below 0: better than %1), windows of %2 tokens")
+                         .arg(snap->methods[b_index]).arg(ctx)
+                   : QString("NLL per token (nats), windows of %1 tokens; dashed lines: position L = %2 in each window").arg(ctx).arg(L));
+  double ymax = 0, ymin = 0;
   QString summary;
   std::vector<std::pair<QString, QColor>> legend;
   for (size_t k = 0; k < snap->results.size(); ++k) {
     if (!state_->is_current_method(snap->methods[k])) continue;  // hidden or removed
+    if (base && (int)k == b_index) continue;  // B − B is zero
     const PplResult& r = snap->results[k];
-    const size_t n = r.nll.size();
+    const size_t n = base ? std::min(r.nll.size(), base->nll.size()) : r.nll.size();
+    auto value = [&](size_t i) { return base ? r.nll[i] - base->nll[i] : r.nll[i]; };
     QList<QPointF> raw, avg;
     double run = 0;
     for (size_t i = 0; i < n; ++i) {
-      raw << QPointF((double)i, r.nll[i]);
-      run += r.nll[i];
-      if (i >= (size_t)w) run -= r.nll[i - w];
+      raw << QPointF((double)i, value(i));
+      run += value(i);
+      if (i >= (size_t)w) run -= value(i - w);
       avg << QPointF((double)i, run / (double)std::min<size_t>(i + 1, w));
-      ymax = std::max(ymax, avg.back().y());
+      ymax = std::max(ymax, avg.back().y());  // the y range follows the averages, not the raw spikes
+      ymin = std::min(ymin, avg.back().y());
     }
     auto* s_raw = new QLineSeries();
     s_raw->replace(raw);
@@ -97,7 +116,7 @@ void PerplexityView::refresh() {
   for (size_t w0 = 0; w0 < total; w0 += ctx) {
     if (L >= ctx) break;
     auto* m = new QLineSeries();
-    m->append((double)(w0 + L), 0);
+    m->append((double)(w0 + L), ymin * 1.6 - 1);
     m->append((double)(w0 + L), ymax * 1.6 + 1);
     QPen pen(Qt::gray);
     pen.setStyle(Qt::DashLine);
@@ -111,8 +130,13 @@ void PerplexityView::refresh() {
   ax->setLabelFormat("%d");
   ax->setRange(0, (double)total);
   auto* ay = new QValueAxis();
-  ay->setTitleText(tr("NLL (nats)"));
-  ay->setRange(0, std::max(1.0, ymax * 1.6));
+  ay->setTitleText(base ? tr("NLL − NLL of %1 (nats)").arg(snap->methods[b_index]) : tr("NLL (nats)"));
+  if (base) {
+    const double a = std::max({0.2, std::fabs(ymin), std::fabs(ymax)}) * 1.3;
+    ay->setRange(-a, a);  // centred on zero
+  } else {
+    ay->setRange(0, std::max(1.0, ymax * 1.6));
+  }
   attach_axes(c, ax, ay);
   summary_->setText(summary);
 }

@@ -3,6 +3,7 @@
 // shows the token.
 #pragma once
 
+#include <QComboBox>
 #include <QLabel>
 #include <QSpinBox>
 #include <QtCharts/QChartView>
@@ -20,11 +21,13 @@ class PerplexityView : public View {
   bool has_content() const override { return state_->ppl != nullptr; }
   QJsonObject data_json() const override;
   QString data_csv() const override;
+  QWidget* export_widget() override { return chart_->parentWidget(); }
   QJsonObject view_state() const override { return {{"smoothing", smooth_->value()}}; }
   void restore_state(const QJsonObject& o) override { smooth_->setValue(o["smoothing"].toInt(64)); }
 
  private:
   QChartView* chart_;
+  QComboBox* diff_to_;
   QLabel* legend_;
   QSpinBox* smooth_;
   QLabel* summary_;

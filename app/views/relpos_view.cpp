@@ -118,4 +118,6 @@ void RelposView::restore_state(const QJsonObject& o) {
   b_->setCurrentText(o["method_b"].toString());
 }
 
+QWidget* RelposView::export_widget() { return heat_; }
+
 }  // namespace ls::app

@@ -20,6 +20,7 @@ class SweepView : public View {
   bool has_content() const override { return state_->sweep != nullptr; }
   QJsonObject data_json() const override;
   QString data_csv() const override;
+  QWidget* export_widget() override { return chart_->parentWidget(); }
   QJsonObject view_state() const override { return {{"lengths", lengths_->text()}}; }
   void restore_state(const QJsonObject& o) override {
     if (o.contains("lengths")) lengths_->setText(o["lengths"].toString());

@@ -20,6 +20,8 @@ class View : public QWidget {
   virtual QJsonObject data_json() const = 0;  // the plotted data
   virtual QString data_csv() const = 0;
   virtual QJsonObject view_state() const { return {}; }
+  // What an image export shows: the plot with its legend, not the controls or hover read-outs.
+  virtual QWidget* export_widget() { return this; }
   virtual void restore_state(const QJsonObject&) {}
 
  protected:

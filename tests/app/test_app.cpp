@@ -64,6 +64,7 @@ class AppTest : public QObject {
   void heatmap_reading_aids();
   void help_view_menu_and_errors_that_stay();
   void nbce_from_the_gui();
+  void nothing_stale_after_a_model_switch();
 
  private:
   void load(MainWindow& w, int length = 1024);
@@ -428,6 +429,32 @@ void AppTest::nbce_from_the_gui() {
   QCOMPARE(w.state()->nbce->answers.size(), size_t{2});
   QCOMPARE(dlg->table()->rowCount(), 2);
   for (const auto& a : w.state()->nbce->answers) QVERIFY2(!a.trimmed().isEmpty(), "an empty answer");
+}
+
+// Opening the ALiBi twin after the RoPE model: the dropped RoPE methods are said,
+// the attention shows the twin's own heads, and no view keeps the old results.
+void AppTest::nothing_stale_after_a_model_switch() {
+  MainWindow w;
+  load(w, 256);
+  w.show_view("attention");
+  QVERIFY(w.state()->attention);
+  QCOMPARE((int)w.state()->attention->map.heads.size(), 8);
+  QSignalSpy errors(&w, &MainWindow::error_shown);
+  w.open_model(LONGSCOPE_RESOURCES_DIR "/models/twins/alibi_twin");
+  QVERIFY(wait_idle(w, 120000));
+  QVERIFY(errors.count() >= 1);  // "rope … cannot run on this model"
+  QVERIFY(w.last_error().contains("cannot run on this model"));
+  QCOMPARE(w.state()->method_specs(), QStringList({"alibi"}));
+  w.run_now();
+  QVERIFY(wait_idle(w, 120000));
+  QVERIFY(w.state()->attention);
+  QCOMPARE((int)w.state()->attention->map.heads.size(), w.state()->config.n_heads);
+  QVERIFY(w.state()->config.n_heads != 8);
+  QVERIFY(w.state()->ppl && w.state()->ppl->methods == std::vector<QString>{"alibi"});
+  // Image exports show the plot, not the controls above it.
+  QTemporaryDir dir;
+  QVERIFY(w.export_view("relpos", dir.filePath("r.png")));
+  QVERIFY(QImage(dir.filePath("r.png")).height() < w.view("relpos")->height());
 }
 
 QTEST_MAIN(AppTest)
