@@ -30,11 +30,12 @@ int main(int argc, char** argv) {
   QCommandLineOption methods("methods", "methods to compare, \"A;B\"", "SPECS",
                              "rope;ntk:alpha=4;yarn:factor=4;rerope:window=256,logn=1");
   QCommandLineOption length("length", "context length n", "N", "4096");
+  QCommandLineOption size("size", "window size for --view window screenshots, e.g. 1280x720", "WxH", "1700x1000");
   QCommandLineOption train_len("train-len", "training length L override", "L", "0");
   QCommandLineOption layer("layer", "attention layer", "l", "0");
   QCommandLineOption head("head", "attention head", "h", "0");
   QCommandLineOption session("session", "load a saved session", "FILE");
-  for (const auto& o : {shot, view, model, doc, methods, length, train_len, layer, head, session}) cli.addOption(o);
+  for (const auto& o : {shot, view, model, doc, methods, length, train_len, layer, head, session, size}) cli.addOption(o);
   cli.process(app);
 
   ls::app::MainWindow w;
@@ -42,7 +43,9 @@ int main(int argc, char** argv) {
   const bool whole_window = cli.value(view) == "window";
   if (headless) {
     w.setAttribute(Qt::WA_DontShowOnScreen);
-    w.resize(whole_window ? 1700 : 1280, whole_window ? 1000 : 860);
+    const QStringList wh = cli.value(size).split('x');
+    const int sw = wh.value(0).toInt(), sh = wh.value(1).toInt();
+    w.resize(whole_window ? (sw > 0 ? sw : 1700) : 1280, whole_window ? (sh > 0 ? sh : 1000) : 860);
     w.set_docks_visible(whole_window);
   }
   w.show();
@@ -68,13 +71,15 @@ int main(int argc, char** argv) {
       w.set_methods(cli.value(methods).split(';', Qt::SkipEmptyParts));
       w.set_length(cli.value(length).toInt());
       w.set_layer_head(cli.value(layer).toInt(), cli.value(head).toInt());
-      w.show_view(whole_window ? "perplexity" : cli.value(view));
+      w.show_view(whole_window ? "story" : cli.value(view));
       if (headless && cli.value(view) == "sweep") w.run_sweep();
       w.run_now();
       if (!w.busy()) QTimer::singleShot(0, &w, [&w] { emit w.idle(); });
     } else if (stage == 1 && headless) {
       stage = 2;
       if (whole_window) {
+        w.show_view("story");  // redraw now (state changes redraw on a short timer), then let charts lay out
+        QCoreApplication::processEvents(QEventLoop::ExcludeUserInputEvents);
         const bool ok = w.grab().save(cli.value(shot));
         if (ok) std::printf("wrote %s\n", qPrintable(cli.value(shot)));
         return app.exit(ok ? exit_code : 1);

@@ -42,6 +42,15 @@ constexpr int kScoredTokens = 4096;
 namespace {
 
 // Dock contents scroll instead of setting the window's minimum size.
+// Where an Open dialog starts: beside the file in use, else in the bundled resources.
+QString start_dir(const QString& current, const QString& bundled) {
+  if (!current.isEmpty() && !current.startsWith(":")) {
+    const QFileInfo fi(current);
+    return fi.absolutePath();  // a file's folder, or a model folder's parent
+  }
+  return QString(LONGSCOPE_RESOURCES_DIR "/") + bundled;
+}
+
 QScrollArea* scrolled(QWidget* w) {
   auto* area = new QScrollArea();
   area->setWidget(w);
@@ -114,6 +123,8 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
   // Docks: model (top), methods (left), document (right).
   auto* model_dock = new QDockWidget(tr("Model"), this);
   model_label_ = fluid(new QLabel(tr("loading the bundled model…")));
+  model_label_->setSizePolicy(QSizePolicy::Ignored, QSizePolicy::Maximum);
+  model_label_->setMaximumHeight(model_label_->fontMetrics().height() * 3 + 6);  // two lines: summary and path
   model_dock->setWidget(model_label_);
   addDockWidget(Qt::TopDockWidgetArea, model_dock);
   auto* method_dock = new QDockWidget(tr("Methods"), this);
@@ -124,6 +135,8 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
   document_ = new DocumentView(&state_);
   doc_dock->setWidget(document_);
   addDockWidget(Qt::RightDockWidgetArea, doc_dock);
+  // Side panes start narrow: the views in the middle get the room.
+  resizeDocks({method_dock, doc_dock}, {std::max(300, width() / 5), std::max(260, width() / 5)}, Qt::Horizontal);
 
   // Status bar: message, progress, Cancel.
   message_ = fluid(new QLabel());
@@ -193,8 +206,11 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     finish_job(job);
   });
   connect(worker_, &EngineWorker::document_loaded, this, [this](quint64 job, std::shared_ptr<const DocumentSnapshot> d) {
+    // A document the user opened makes every result stale; the same document
+    // re-tokenised for a new model does not (the model change dropped them already,
+    // and runs started since then were computed on the re-tokenised text).
+    if (auto it = pending_.find(job); it != pending_.end() && it->second == "document") drop_results();
     state_.document = d;
-    drop_results();
     document_path_ = d->path;
     add_recent(d->path);
     message_->setText(tr("Document: %1 (%2 tokens)").arg(QFileInfo(d->path).fileName()).arg(d->tokens.size()));
@@ -210,7 +226,7 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
       for (size_t k = 0; k < r->results.size(); ++k)
         summary += QString("%1%2: %3").arg(k ? "; " : "").arg(r->methods[k]).arg(r->results[k].mean_nll, 0, 'f', 3);
       message_->setText(tr("Mean NLL at n = %1 (nats) — %2").arg(r->ctx).arg(summary));
-      if (!sweep_covers_methods()) run_sweep();  // the Story's right chart (cells cached by the worker)
+      if (!sweep_covers_methods()) run_sweep(true);  // the Story's right chart (cells cached by the worker)
     }
     finish_job(r->job);  // after the result is in place: `idle` listeners see it
   });
@@ -225,6 +241,9 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     if (latest_["sweep"] == r->job) {
       state_.sweep = r;
       state_.touch();
+      message_->setText(tr("Loss vs length: %1 method(s) at %2 length(s).")
+                            .arg(state_.method_specs().size())
+                            .arg(r->result.cells.size() / std::max<size_t>(1, state_.method_specs().size())));
     }
     finish_job(r->job);  // after the result is in place: `idle` listeners see it
   });
@@ -250,7 +269,7 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
   connect(&state_, &AppState::length_changed, this, &MainWindow::schedule_runs);
   connect(attention_, &AttentionView::request, this, &MainWindow::start_attention);
   connect(attention_, &AttentionView::request_detail, this, &MainWindow::start_attention_detail);
-  connect(sweep_, &SweepView::request, this, &MainWindow::run_sweep);
+  connect(sweep_, &SweepView::request, this, [this] { run_sweep(); });
   connect(tabs_, &QTabWidget::currentChanged, this, [this] { refresh_views(); });
   run_debounce_.setSingleShot(true);
   run_debounce_.setInterval(250);  // restart a run once a slider settles
@@ -269,16 +288,18 @@ MainWindow::~MainWindow() {
 void MainWindow::build_menus() {
   QMenu* file = menuBar()->addMenu(tr("&File"));
   file->addAction(tr("Open &document…"), QKeySequence::Open, this, [this] {
-    QString p = QFileDialog::getOpenFileName(this, tr("Open document"), {}, tr("Text (*.txt *.md);;All files (*)"));
+    QString p = QFileDialog::getOpenFileName(this, tr("Open document"), start_dir(document_path_, "documents"),
+                                             tr("Text (*.txt *.md);;All files (*)"));
     if (!p.isEmpty()) open_document(p);
   });
   recent_menu_ = file->addMenu(tr("Recent documents"));
   file->addAction(tr("Open &model file…"), this, [this] {
-    QString p = QFileDialog::getOpenFileName(this, tr("Open model"), {}, tr("Models (*.gguf *.bin *.safetensors)"));
+    QString p = QFileDialog::getOpenFileName(this, tr("Open model"), start_dir(model_path_, "models"),
+                                             tr("Models (*.gguf *.bin *.safetensors)"));
     if (!p.isEmpty()) open_model(p);
   });
   file->addAction(tr("Open model &folder (safetensors + config.json)…"), this, [this] {
-    QString p = QFileDialog::getExistingDirectory(this, tr("Open model folder"));
+    QString p = QFileDialog::getExistingDirectory(this, tr("Open model folder"), start_dir(model_path_, "models/twins"));
     if (!p.isEmpty()) open_model(p);
   });
   file->addAction(tr("Set training length L…"), this, [this] {
@@ -314,7 +335,7 @@ void MainWindow::build_menus() {
   for (auto* d : findChildren<QDockWidget*>()) view->addAction(d->toggleViewAction());  // reopens a closed pane
   view->addAction(tr("Show all panes"), this, [this] { set_docks_visible(true); });
   QMenu* run = menuBar()->addMenu(tr("&Run"));
-  run->addAction(tr("Run loss-vs-length &sweep"), this, &MainWindow::run_sweep);
+  run->addAction(tr("Run loss-vs-length &sweep"), this, [this] { run_sweep(); });
   run->addAction(tr("&NBCE question answering…"), this, &MainWindow::show_nbce);
   run->addAction(tr("&Cancel running work"), QKeySequence(Qt::Key_Escape), this, &MainWindow::cancel_runs);
   QMenu* help = menuBar()->addMenu(tr("&Help"));
@@ -497,12 +518,12 @@ void MainWindow::start_attention_detail(int q0, int k0, int size) {
   }, Qt::QueuedConnection);
 }
 
-void MainWindow::run_sweep() {
+void MainWindow::run_sweep(bool up_to_n) {
   if (!state_.document) return show_error(tr("open a document first"));
   QList<int> lengths;
   const int doc = (int)state_.document->tokens.size() - 1;
-  for (int n : sweep_->lengths())
-    if (n <= doc && n <= state_.max_length) lengths << n;
+  for (int n : sweep_->lengths())  // automatic sweeps stop at the chosen n; the Run button takes every length
+    if (n <= doc && n <= state_.max_length && (!up_to_n || n <= state_.length)) lengths << n;
   if (lengths.isEmpty()) return show_error(tr("no sweep length fits the document (%1 tokens)").arg(doc + 1));
   const quint64 job = start_job("sweep");
   message_->setText(tr("Running the loss-vs-length sweep…"));

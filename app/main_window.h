@@ -39,7 +39,7 @@ class MainWindow : public QMainWindow {
   void set_methods(const QStringList& specs);  // false specs are reported, valid ones kept
   void set_length(int n);
   void set_layer_head(int layer, int head);
-  void run_sweep();
+  void run_sweep(bool up_to_n = false);  // up_to_n: only the lengths ≤ n (the Story's automatic sweep)
   void start_attention_detail(int q0, int k0, int size);  // size > 0: a block of a pooled map at full resolution
   void run_now();
   void set_docks_visible(bool on);  // headless rendering gives the view the whole window  // start the model runs for the current state without waiting for the debounce

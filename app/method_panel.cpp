@@ -93,6 +93,10 @@ MethodPanel::MethodPanel(AppState* s, QWidget* parent) : QWidget(parent), state_
     state_->set_hidden(item->text(), item->checkState() != Qt::Checked);
   });
   auto* remove = new QPushButton(tr("Remove"));
+  for (auto* box : {presets_, add_}) {  // shrink with the pane instead of widening it
+    box->setSizeAdjustPolicy(QComboBox::AdjustToMinimumContentsLengthWithIcon);
+    box->setMinimumContentsLength(4);
+  }
   row->addWidget(presets_, 1);
   row->addWidget(add_, 1);
   row->addWidget(remove);
@@ -211,11 +215,12 @@ void MethodPanel::rebuild_editor() {
   if (!parsed) return;
   const MethodParams current = parsed.value();
   const MethodInfo& info = method_info(current.method);
-  auto* header = fluid(new QLabel(QString("<b>%1</b><br><small>%2<br>%3<br>formula from: %4</small>")
+  auto* header = (new QLabel(QString("<b>%1</b><br><small>%2<br>%3<br>formula from: %4</small>")
                                        .arg(QString::fromStdString(info.name),
                                             QString::fromStdString(info.explain).toHtmlEscaped(),
                                             QString::fromStdString(info.formula).toHtmlEscaped(),
                                             QString::fromStdString(info.source).toHtmlEscaped())));
+  header->setWordWrap(true);
   form_->addRow(header);
   // Every editor rewrites the item's spec from the editors' values.
   auto keys = std::make_shared<std::vector<std::pair<std::string, std::function<QString()>>>>();

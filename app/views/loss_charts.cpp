@@ -59,7 +59,7 @@ void draw_nll_by_position(QChart* c, const AppState& s, const std::vector<Positi
   }
   const int ctx = snap->ctx;
   const int windows = snap->results.empty() ? 0 : snap->results[0].windows;
-  c->setTitle(QObject::tr("Mean NLL by position in a %1-token window (%2 window(s) averaged)").arg(ctx).arg(windows));
+  c->setTitle(QObject::tr("Mean NLL by position (n = %1, %2 window%3)").arg(ctx).arg(windows).arg(windows == 1 ? "" : "s"));
   double ymax = 0;
   for (const auto& cv : curves)
     for (double y : cv.mean) ymax = std::max(ymax, y);
@@ -91,7 +91,7 @@ void draw_nll_by_position(QChart* c, const AppState& s, const std::vector<Positi
     legend.push_back({cv.method, s.colour_of(cv.method)});
   }
   auto* ax = new QValueAxis();
-  ax->setTitleText(QObject::tr("position in the window (tokens)"));
+  ax->setTitleText(QObject::tr("position in the window"));
   ax->setLabelFormat("%d");
   ax->setRange(0, ctx);
   auto* ay = new QValueAxis();
@@ -123,10 +123,10 @@ bool draw_loss_vs_length(QChart* c, const AppState& s, Legend& legend) {
       xmax = std::max(xmax, (double)cell.ctx);
     }
   if (by_method.empty()) {
-    c->setTitle(QObject::tr("Mean NLL vs context length: waiting for the sweep…"));
+    c->setTitle(QObject::tr("Mean NLL vs length: computing…"));
     return false;
   }
-  c->setTitle(QObject::tr("Mean NLL vs context length (training length L = %1, dashed)").arg(L));
+  c->setTitle(QObject::tr("Mean NLL vs context length"));
   for (const QString& name : s.method_specs())  // the user's order and colours
     if (auto it = by_method.find(name); it != by_method.end()) {
       QPen pen(s.colour_of(name));
@@ -147,7 +147,7 @@ bool draw_loss_vs_length(QChart* c, const AppState& s, Legend& legend) {
   auto* ax = new QLogValueAxis();
   ax->setBase(2);
   ax->setLabelFormat("%d");
-  ax->setTitleText(QObject::tr("context length n (tokens)"));
+  ax->setTitleText(QObject::tr("context length n"));
   ax->setRange(std::min(xmin, (double)L) / 1.3, std::max(xmax, (double)L) * 1.3);
   auto* ay = new QValueAxis();
   ay->setTitleText(QObject::tr("mean NLL (nats)"));

@@ -46,8 +46,9 @@ void StoryView::refresh() {
     return;
   }
   // The plain-language reading, from the numbers on screen.
-  QString s = tr("Each line is a method's mean loss at each position of a %1-token window; the model was trained on "
-                 "%2-token windows, so the grey region shows positions it never saw. ")
+  QString s = tr("Left: each method's mean loss at each position of a %1-token window; the model was trained on "
+                 "%2-token windows, so the grey region holds positions it never saw. Right: mean loss against the "
+                 "window length, L dashed. ")
                   .arg(state_->ppl->ctx)
                   .arg(L);
   QStringList parts;

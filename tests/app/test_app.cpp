@@ -447,7 +447,7 @@ void AppTest::nothing_stale_after_a_model_switch() {
   QCOMPARE(w.state()->method_specs(), QStringList({"alibi"}));
   w.run_now();
   QVERIFY(wait_idle(w, 120000));
-  QVERIFY(w.state()->attention);
+  QVERIFY2(w.state()->attention, qPrintable(w.last_error() + " / " + w.status_text()));
   QCOMPARE((int)w.state()->attention->map.heads.size(), w.state()->config.n_heads);
   QVERIFY(w.state()->config.n_heads != 8);
   QVERIFY(w.state()->ppl && w.state()->ppl->methods == std::vector<QString>{"alibi"});
