@@ -64,9 +64,11 @@ void EngineWorker::load_model_impl(quint64 job, QString path, int train_len_over
   int n = 1 << 20;
   while (n > 256 && avail && engine_memory_bytes(c, n, 256, sizeof(float)) > avail / 2) n /= 2;
   info.max_length = n;
-  emit model_loaded(job, info);
+  // The document (waiting, or re-tokenised for the new vocabulary) first: the
+  // model job ends with model_loaded, when both are in place.
   if (!pending_document_.isEmpty()) load_document_impl(job, std::exchange(pending_document_, QString()));
-  else if (!document_text_.isEmpty()) load_document_impl(job, document_path_);  // re-tokenise for the new vocabulary
+  else if (!document_text_.isEmpty()) load_document_impl(job, document_path_);
+  emit model_loaded(job, info);
 }
 
 void EngineWorker::load_document(quint64 job, QString path) {

@@ -209,14 +209,15 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     // A document the user opened makes every result stale; the same document
     // re-tokenised for a new model does not (the model change dropped them already,
     // and runs started since then were computed on the re-tokenised text).
-    if (auto it = pending_.find(job); it != pending_.end() && it->second == "document") drop_results();
+    const bool own_job = pending_.count(job) && pending_[job] == "document";
+    if (own_job) drop_results();
     state_.document = d;
     document_path_ = d->path;
     add_recent(d->path);
     message_->setText(tr("Document: %1 (%2 tokens)").arg(QFileInfo(d->path).fileName()).arg(d->tokens.size()));
     state_.touch();
     schedule_runs();
-    finish_job(job);
+    if (own_job) finish_job(job);  // within a model job, model_loaded ends it
   });
   connect(worker_, &EngineWorker::ppl_ready, this, [this](std::shared_ptr<const PplSnapshot> r) {
     if (latest_["ppl"] == r->job) {

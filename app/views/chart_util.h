@@ -58,7 +58,7 @@ inline void set_legend(QLabel* label, const std::vector<std::pair<QString, QColo
 inline QChartView* add_chart_with_legend(QBoxLayout* layout, QLabel*& legend) {
   auto* panel = new QWidget();
   auto* v = new QVBoxLayout(panel);
-  v->setContentsMargins(0, 0, 0, 0);
+  v->setContentsMargins(6, 2, 6, 0);
   legend = new QLabel();
   legend->setWordWrap(true);
   v->addWidget(legend);

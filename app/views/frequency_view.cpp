@@ -114,7 +114,7 @@ void FrequencyView::fill_rope() {
   auto* unseen = new QScatterSeries();
   unseen->setName("beyond training");
   unseen->setMarkerSize(10);
-  unseen->setColor(QColor(200, 0, 0));
+  unseen->setColor(Qt::black);  // not a method's colour
   std::vector<double> ux, uy;
   std::vector<std::pair<QString, QColor>> legend = {{"rope (reference, dashed)", Qt::gray}};
   for (const auto& m : state_->methods) {
@@ -146,7 +146,7 @@ void FrequencyView::fill_rope() {
   }
   c2->addSeries(unseen);
   series_.push_back({"beyond training", ux, uy});
-  legend.push_back({"● pair rotates beyond anything seen in training", QColor(200, 0, 0)});
+  legend.push_back({"● pair rotates beyond anything seen in training", Qt::black});
   set_legend(legend_, legend);
   axes(c1, "pair i", "θ'_i (rad/token)", half - 1, true);
   axes(cw, "pair i", "λ'_i (tokens)", half - 1, true);

@@ -85,7 +85,7 @@ void PerplexityView::refresh() {
     c->addSeries(s_raw);
     c->addSeries(s_avg);
     s_avg->setColor(state_->colour_of(snap->methods[k]));
-    legend.push_back({snap->methods[k] + QString(" (%1-token average; raw faint)").arg(w), s_avg->color()});
+    legend.push_back({snap->methods[k], s_avg->color()});
     QColor col = s_avg->color();
     col.setAlpha(28);
     QPen pr(col);
@@ -123,7 +123,7 @@ void PerplexityView::refresh() {
     m->setPen(pen);
     c->addSeries(m);
   }
-  legend.push_back({QString("position L = %1 in each window (dashed)").arg(L), Qt::gray});
+  legend.push_back({QString("lines: %1-token moving average, faint: each token; dashed: position L = %2").arg(w).arg(L), Qt::gray});
   set_legend(legend_, legend);
   auto* ax = new QValueAxis();
   ax->setTitleText(tr("predicted token (document position)"));

@@ -65,6 +65,7 @@ class AppTest : public QObject {
   void help_view_menu_and_errors_that_stay();
   void nbce_from_the_gui();
   void nothing_stale_after_a_model_switch();
+  void bad_model_at_launch_keeps_its_error();
 
  private:
   void load(MainWindow& w, int length = 1024);
@@ -455,6 +456,26 @@ void AppTest::nothing_stale_after_a_model_switch() {
   QTemporaryDir dir;
   QVERIFY(w.export_view("relpos", dir.filePath("r.png")));
   QVERIFY(QImage(dir.filePath("r.png")).height() < w.view("relpos")->height());
+}
+
+// `longscope --model broken` then the document: the model's error stays on screen
+// (not "load a model before a document"), no view draws a made-up geometry, and
+// the document opens once a good model arrives.
+void AppTest::bad_model_at_launch_keeps_its_error() {
+  MainWindow w;
+  w.resize(1280, 720);
+  w.show();
+  w.open_model("/nonexistent/model.gguf");
+  w.open_document(kDoc);
+  QVERIFY(wait_idle(w));
+  QVERIFY2(w.last_error().contains("does not exist"), qPrintable(w.last_error()));
+  QVERIFY(w.error_visible());
+  w.show_view("frequencies");
+  QVERIFY(!w.view("frequencies")->has_content() || w.view("frequencies")->data_json()["series"].toArray().isEmpty());
+  w.open_model(kModel);
+  QVERIFY(wait_idle(w));
+  QVERIFY(w.state()->document);  // the waiting document was opened with the model
+  QCOMPARE(w.state()->document->path, kDoc);
 }
 
 QTEST_MAIN(AppTest)
