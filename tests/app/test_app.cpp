@@ -5,6 +5,8 @@
 #include <QDir>
 #include <QDockWidget>
 #include <QMenuBar>
+#include <QSlider>
+#include <QSpinBox>
 #include <QElapsedTimer>
 #include <QFile>
 #include <QImage>
@@ -15,6 +17,7 @@
 #include <QtTest>
 
 #include "app/heatmap_widget.h"
+#include "app/method_panel.h"
 #include "app/nbce_dialog.h"
 #include "core/position/spec.h"
 #include "app/main_window.h"
@@ -66,6 +69,7 @@ class AppTest : public QObject {
   void nbce_from_the_gui();
   void nothing_stale_after_a_model_switch();
   void bad_model_at_launch_keeps_its_error();
+  void slider_follows_typed_length_and_docks_keep_their_size();
 
  private:
   void load(MainWindow& w, int length = 1024);
@@ -476,6 +480,32 @@ void AppTest::bad_model_at_launch_keeps_its_error() {
   QVERIFY(wait_idle(w));
   QVERIFY(w.state()->document);  // the waiting document was opened with the model
   QCOMPARE(w.state()->document->path, kDoc);
+}
+
+void AppTest::slider_follows_typed_length_and_docks_keep_their_size() {
+  MainWindow w;
+  load(w, 256);
+  QSpinBox* box = nullptr;
+  auto* panel = w.findChildren<ls::app::MethodPanel*>().first();
+  for (auto* b : panel->findChildren<QSpinBox*>())
+    if (b->suffix() == " tokens") box = b;
+  QVERIFY(box);
+  QSlider* slider = nullptr;
+  for (auto* sl : panel->findChildren<QSlider*>())
+    if (sl->maximum() >= 40) slider = sl;  // the length slider (quarter-octaves)
+  QVERIFY(slider);
+  box->setValue(3000);  // as typing ends
+  QCOMPARE(w.state()->length, 3000);
+  QCOMPARE(slider->value(), (int)std::lround(4 * std::log2(3000.0)));
+  // Switching tabs never resizes the side panes.
+  QMap<QDockWidget*, QSize> before;
+  for (auto* d : w.findChildren<QDockWidget*>()) before[d] = d->size();
+  for (const QString v : {"frequencies", "relpos", "attention", "perplexity", "sweep", "story"}) {
+    w.show_view(v);
+    QCoreApplication::processEvents();
+    for (auto* d : w.findChildren<QDockWidget*>())
+      QVERIFY2(d->size() == before[d], qPrintable(v + ": " + d->windowTitle() + " resized"));
+  }
 }
 
 QTEST_MAIN(AppTest)
