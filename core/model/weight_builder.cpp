@@ -1,6 +1,7 @@
 #include "core/model/weight_builder.h"
 
 #include "core/cpu/parallel.h"
+#include "core/util/memory.h"
 
 #include <algorithm>
 #include <cmath>
@@ -59,6 +60,11 @@ Result<const float*> WeightBuilder::get(const std::string& name, std::vector<uin
                       shape_str(shape));
   if (t->dtype == DType::F32 && reinterpret_cast<uintptr_t>(t->data) % alignof(float) == 0)
     return reinterpret_cast<const float*>(t->data);  // mapped in place
+  // Dequantised copies are the model's largest allocations: checked against the budget first.
+  if (auto st = check_memory(count * sizeof(float), "dequantising tensor " + name + " to fp32",
+                             "this model is too large for this machine's memory");
+      !st)
+    return make_error(st.error());
   float* dst = own(count);
   dequantize(t->dtype, t->data, count, dst);
   return (const float*)dst;
