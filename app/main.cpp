@@ -40,7 +40,9 @@ int main(int argc, char** argv) {
 
   ls::app::MainWindow w;
   const bool headless = cli.isSet(shot);
-  const bool whole_window = cli.value(view) == "window";
+  // "window" (the Story) or "window:VIEW": the whole window showing that view.
+  const bool whole_window = cli.value(view) == "window" || cli.value(view).startsWith("window:");
+  const QString window_tab = cli.value(view).startsWith("window:") ? cli.value(view).mid(7) : QString("story");
   if (headless) {
     w.setAttribute(Qt::WA_DontShowOnScreen);
     const QStringList wh = cli.value(size).split('x');
@@ -71,14 +73,14 @@ int main(int argc, char** argv) {
       w.set_methods(cli.value(methods).split(';', Qt::SkipEmptyParts));
       w.set_length(cli.value(length).toInt());
       w.set_layer_head(cli.value(layer).toInt(), cli.value(head).toInt());
-      w.show_view(whole_window ? "story" : cli.value(view));
+      w.show_view(whole_window ? window_tab : cli.value(view));
       if (headless && cli.value(view) == "sweep") w.run_sweep();
       w.run_now();
       if (!w.busy()) QTimer::singleShot(0, &w, [&w] { emit w.idle(); });
     } else if (stage == 1 && headless) {
       stage = 2;
       if (whole_window) {
-        w.show_view("story");  // redraw now (state changes redraw on a short timer), then let charts lay out
+        w.show_view(window_tab);  // redraw now (state changes redraw on a short timer), then let charts lay out
         QCoreApplication::processEvents(QEventLoop::ExcludeUserInputEvents);
         const bool ok = w.grab().save(cli.value(shot));
         if (ok) std::printf("wrote %s\n", qPrintable(cli.value(shot)));

@@ -50,7 +50,7 @@ AttentionView::AttentionView(AppState* s, QWidget* parent) : View(s, parent) {
   left->addLayout(bar);
   heat_ = new HeatmapWidget();
   left->addWidget(heat_, 1);
-  readout_ = fluid(new QLabel(tr("hover: query m, key j, probability")));
+  readout_ = fluid_line(new QLabel(tr("hover: query m, key j, probability")));
   left->addWidget(readout_);
   lay->addLayout(left, 3);
   auto* right = new QVBoxLayout();
@@ -58,7 +58,9 @@ AttentionView::AttentionView(AppState* s, QWidget* parent) : View(s, parent) {
   grid_ = new QGridLayout();
   right->addLayout(grid_);
   table_ = new QTableWidget(0, 3);
-  table_->setHorizontalHeaderLabels({tr("head"), tr("entropy (nats)"), tr("mean distance")});
+  table_->setHorizontalHeaderLabels({tr("head"), tr("entropy"), tr("distance")});  // short: the pane is narrow
+  table_->horizontalHeaderItem(1)->setToolTip(tr("mean entropy of the head's attention, nats (low: focused)"));
+  table_->horizontalHeaderItem(2)->setToolTip(tr("mean attention distance Σ p·(m − j), tokens"));
   table_->horizontalHeader()->setSectionResizeMode(QHeaderView::Stretch);
   table_->verticalHeader()->hide();
   right->addWidget(table_, 1);

@@ -19,7 +19,7 @@ namespace ls::app {
 // the window must fit small screens whatever the text.
 inline QLabel* fluid(QLabel* l) {
   l->setWordWrap(true);
-  l->setSizePolicy(QSizePolicy::Ignored, QSizePolicy::Preferred);
+  l->setSizePolicy(QSizePolicy::Ignored, QSizePolicy::Maximum);  // never taller than its text
   l->setMinimumWidth(40);
   return l;
 }
@@ -34,6 +34,14 @@ inline void keep_choice(QComboBox* box, const QStringList& items) {
   box->addItems(items);
   const int i = box->findText(cur);
   box->setCurrentIndex(i >= 0 ? i : at >= 0 && at < box->count() ? at : 0);
+}
+
+// A one-line read-out (hover text) that never widens the window: cut at the pane's edge.
+inline QLabel* fluid_line(QLabel* l) {
+  l->setWordWrap(false);
+  l->setSizePolicy(QSizePolicy::Ignored, QSizePolicy::Fixed);
+  l->setMinimumWidth(40);
+  return l;
 }
 
 inline QColor series_colour(int i) {

@@ -31,7 +31,7 @@ PerplexityView::PerplexityView(AppState* s, QWidget* parent) : View(s, parent) {
   lay->addWidget(summary_);
   chart_ = add_chart_with_legend(lay, legend_);
   chart_->setRubberBand(QChartView::HorizontalRubberBand);
-  hover_ = fluid(new QLabel(tr("hover a curve to see the token; drag to zoom, right-click to zoom out")));
+  hover_ = fluid_line(new QLabel(tr("hover a curve to see the token; drag to zoom, right-click to zoom out")));
   lay->addWidget(hover_);
   connect(smooth_, &QSpinBox::valueChanged, this, [this] { refresh(); });
 }

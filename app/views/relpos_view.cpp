@@ -27,7 +27,7 @@ RelposView::RelposView(AppState* s, QWidget* parent) : View(s, parent) {
   lay->addLayout(bar);
   heat_ = new HeatmapWidget();
   lay->addWidget(heat_, 1);
-  readout_ = fluid(new QLabel(tr("hover a cell: query m, key j, r(m, j); wheel zooms, drag pans, double-click resets")));
+  readout_ = fluid_line(new QLabel(tr("hover a cell: query m, key j, r(m, j); wheel zooms, drag pans, double-click resets")));
   lay->addWidget(readout_);
   connect(heat_, &HeatmapWidget::hovered, readout_, &QLabel::setText);
   for (auto* c : {a_, b_}) connect(c, &QComboBox::currentIndexChanged, this, [this] { refresh(); });
