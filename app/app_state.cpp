@@ -55,7 +55,7 @@ QColor AppState::colour_of(const QString& spec) const {
   return series_colour(i >= 0 && i < (int)colour_slots_.size() ? colour_slots_[i] : std::max(0, i));
 }
 
-bool AppState::is_current_method(const QString& spec) const {
+bool AppState::is_shown(const QString& spec) const {
   return method_specs().contains(spec) && !hidden_.contains(spec);
 }
 

@@ -81,7 +81,7 @@ class AppState : public QObject {
   // The colour of a selected method (canonical spec) in every view and export.
   QColor colour_of(const QString& spec) const;
   // Selected and not hidden by its check box: what views draw and export.
-  bool is_current_method(const QString& spec) const;
+  bool is_shown(const QString& spec) const;
   void set_hidden(const QString& spec, bool hidden);
   bool is_hidden(const QString& spec) const { return hidden_.contains(spec); }
   void set_length(int n);

@@ -138,14 +138,10 @@ void EngineWorker::run_ppl(quint64 job, CancelFlag cancel, QStringList methods, 
   guarded(job, [&] { run_ppl_impl(job, cancel, methods, ctx, max_tokens); });
 }
 
-Result<PplResult> EngineWorker::cached_ppl(const QString& spec, int ctx, int windows, const CancelFlag& cancel,
-                                           quint64 job, std::function<void(double)> progress) {
-  auto run = run_config(spec, cancel, job);
-  if (!run) return make_error(run.error());
-  const auto key = std::make_tuple(method_spec_string(run->engine.method), ctx, windows);
+Result<PplResult> EngineWorker::cached_ppl(const RunConfig& run, int ctx, int windows) {
+  const auto key = std::make_tuple(method_spec_string(run.engine.method), ctx, windows);
   if (auto it = cache_.find(key); it != cache_.end()) return it->second;
-  run->progress = std::move(progress);
-  auto r = ls::run_ppl(run.value(), tokens_, ctx, windows);
+  auto r = ls::run_ppl(run, tokens_, ctx, windows);
   if (r) cache_[key] = r.value();
   return r;
 }
@@ -157,14 +153,13 @@ void EngineWorker::run_ppl_impl(quint64 job, CancelFlag cancel, QStringList meth
   snap->ctx = ctx;
   const int windows = std::max(1, max_tokens / ctx);
   for (int i = 0; i < methods.size(); ++i) {
+    auto run = run_config(methods[i], cancel, job);
+    if (!run) return emit failed(job, QString::fromStdString(run.error()));
+    run->progress = [this, job, i, n = methods.size()](double f) { emit progress(job, (i + f) / n); };
     // Only methods not yet computed for this (model, document, n) run: the rest come from the cache.
-    auto r = cached_ppl(methods[i], ctx, windows, cancel, job,
-                        [this, job, i, n = methods.size()](double f) { emit progress(job, (i + f) / n); });
-    if (!r) {
-      emit failed(job, QString::fromStdString(r.error()));
-      return;
-    }
-    snap->methods.push_back(QString::fromStdString(method_spec_string(parse_method_spec(methods[i].toStdString()).value())));
+    auto r = cached_ppl(run.value(), ctx, windows);
+    if (!r) return emit failed(job, QString::fromStdString(r.error()));
+    snap->methods.push_back(QString::fromStdString(method_spec_string(run->engine.method)));
     snap->results.push_back(r.take());
   }
   emit ppl_ready(snap);
@@ -208,22 +203,25 @@ void EngineWorker::run_sweep_impl(quint64 job, CancelFlag cancel, QStringList me
                                   int max_tokens) {
   if (!document_ready(job)) return;
   if (lengths.isEmpty()) return emit failed(job, "no sweep lengths");
-  const int L = model_->config.train_len;
+  std::vector<MethodParams> ms;
+  for (const auto& spec : methods) {
+    auto run = run_config(spec, cancel, job);
+    if (!run) return emit failed(job, QString::fromStdString(run.error()));
+    ms.push_back(run->engine.method);
+  }
+  auto base = run_config(methods.value(0, "rope"), cancel, job);
+  if (!base) return emit failed(job, QString::fromStdString(base.error()));
+  const std::vector<int> lens(lengths.begin(), lengths.end());
+  // Each length uses the windows a PPL run there would use, so cells come from the shared cache.
+  auto r = ls::run_sweep(base.value(), ms, lens,
+                         default_bucket_edges(model_->config.train_len, *std::max_element(lens.begin(), lens.end())),
+                         tokens_, 0, [this, max_tokens](const RunConfig& cell, int len) {
+                           return cached_ppl(cell, len, std::max(1, max_tokens / len));
+                         });
+  if (!r) return emit failed(job, QString::fromStdString(r.error()));
   auto snap = std::make_shared<SweepSnapshot>();
   snap->job = job;
-  snap->result.edges = default_bucket_edges(L, *std::max_element(lengths.begin(), lengths.end()));
-  const double total = (double)methods.size() * lengths.size();
-  int done = 0;
-  for (const auto& spec : methods)
-    for (int len : lengths) {
-      // The same windows as a PPL run at that length would use: cells are shared through the cache.
-      auto r = cached_ppl(spec, len, std::max(1, max_tokens / len), cancel, job,
-                          [this, job, done, total](double f) { emit progress(job, (done + f) / total); });
-      if (!r) return emit failed(job, QString("%1 at %2: %3").arg(spec).arg(len).arg(QString::fromStdString(r.error())));
-      snap->result.cells.push_back({method_spec_string(parse_method_spec(spec.toStdString()).value()), len,
-                                    r->mean_nll, r->windows, bucket_means(r.value(), snap->result.edges)});
-      ++done;
-    }
+  snap->result = r.take();
   emit sweep_ready(snap);
 }
 

@@ -66,8 +66,7 @@ class EngineWorker : public QObject {
                      int n);
   // PPL of one method at one length, from the cache when this model and document
   // have computed it before (cleared when either changes).
-  Result<PplResult> cached_ppl(const QString& spec, int ctx, int windows, const CancelFlag& cancel, quint64 job,
-                               std::function<void(double)> progress);
+  Result<PplResult> cached_ppl(const RunConfig& run, int ctx, int windows);
   Result<RunConfig> run_config(const QString& method, const CancelFlag& cancel, quint64 job);
   bool document_ready(quint64 job);
   std::shared_ptr<const Model> model_;

@@ -507,7 +507,7 @@ bool MainWindow::sweep_covers_methods() const {
 void MainWindow::start_attention_detail(int q0, int k0, int size) {
   if (!state_.document || state_.model_path.isEmpty()) return;
   QString method = attention_->method();
-  if (!state_.is_current_method(method) && !state_.methods.empty())  // e.g. a new model took the old method away
+  if (!state_.is_shown(method) && !state_.methods.empty())  // e.g. a new model took the old method away
     method = QString::fromStdString(method_spec_string(state_.methods[0]));
   const int ctx = std::min<int>(state_.length, (int)state_.document->tokens.size());
   const quint64 job = start_job("attention");

@@ -120,7 +120,7 @@ void FrequencyView::fill_rope() {
   for (const auto& m : state_->methods) {
     if (method_is_alibi(m.method)) continue;
     const QString name = QString::fromStdString(method_spec_string(m));
-    if (!state_->is_current_method(name)) continue;  // hidden by its check box
+    if (!state_->is_shown(name)) continue;  // hidden by its check box
     const QColor colour = state_->colour_of(name);
     const RopeTable t = rope_table(m, g);
     std::vector<double> turns(half);
@@ -166,7 +166,7 @@ void FrequencyView::fill_alibi() {
   for (const auto& m : state_->methods) {
     if (!method_is_alibi(m.method)) continue;
     const QString name = QString::fromStdString(method_spec_string(m));
-    if (!state_->is_current_method(name)) continue;  // hidden by its check box
+    if (!state_->is_shown(name)) continue;  // hidden by its check box
     const QColor colour = state_->colour_of(name);
     auto s = alibi_slopes(m, g, H);
     legend.push_back({name, colour});

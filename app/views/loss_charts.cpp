@@ -19,7 +19,7 @@ std::vector<PositionCurve> nll_by_position(const AppState& s, int bucket) {
   const int L = s.config.train_len;
   bucket = std::max(1, bucket);
   for (size_t k = 0; k < snap->results.size(); ++k) {
-    if (!s.is_current_method(snap->methods[k])) continue;  // a removed method is never drawn
+    if (!s.is_shown(snap->methods[k])) continue;  // a removed method is never drawn
     const PplResult& r = snap->results[k];
     const int nb = (snap->ctx + bucket - 1) / bucket;
     std::vector<double> sum(nb, 0.0);
@@ -109,7 +109,7 @@ bool draw_loss_vs_length(QChart* c, const AppState& s, Legend& legend) {
   if (snap)
     for (const auto& cell : snap->result.cells) {
       const QString name = QString::fromStdString(cell.method);
-      if (!s.is_current_method(name)) continue;  // a removed method is never drawn
+      if (!s.is_shown(name)) continue;  // a removed method is never drawn
       auto*& line = by_method[name];
       if (!line) {
         line = new QLineSeries();

@@ -61,7 +61,7 @@ void PerplexityView::refresh() {
   QString summary;
   std::vector<std::pair<QString, QColor>> legend;
   for (size_t k = 0; k < snap->results.size(); ++k) {
-    if (!state_->is_current_method(snap->methods[k])) continue;  // hidden or removed
+    if (!state_->is_shown(snap->methods[k])) continue;  // hidden or removed
     if (base && (int)k == b_index) continue;  // B − B is zero
     const PplResult& r = snap->results[k];
     const size_t n = base ? std::min(r.nll.size(), base->nll.size()) : r.nll.size();
@@ -146,7 +146,7 @@ QJsonObject PerplexityView::data_json() const {
   if (!snap) return {{"view", view_name()}};
   QJsonArray runs;
   for (size_t k = 0; k < snap->results.size(); ++k) {
-    if (!state_->is_current_method(snap->methods[k])) continue;  // as drawn
+    if (!state_->is_shown(snap->methods[k])) continue;  // as drawn
     const PplResult& r = snap->results[k];
     QJsonArray nll, pos, rank;
     for (size_t i = 0; i < r.nll.size(); ++i) {
@@ -165,7 +165,7 @@ QString PerplexityView::data_csv() const {
   if (!snap) return {};
   QString out = "method,token,window_position,target,nll,rank\n";
   for (size_t k = 0; k < snap->results.size(); ++k) {
-    if (!state_->is_current_method(snap->methods[k])) continue;  // as drawn
+    if (!state_->is_shown(snap->methods[k])) continue;  // as drawn
     const PplResult& r = snap->results[k];
     for (size_t i = 0; i < r.nll.size(); ++i)
       out += QString("\"%1\",%2,%3,%4,%5,%6\n").arg(snap->methods[k]).arg(i + 1).arg(r.position[i]).arg(r.target[i])

@@ -58,10 +58,13 @@ struct SweepResult {
 };
 // LongScope's default position buckets: [0, L), then [L, 4L), [4L, 16L), … until `longest`.
 std::vector<int> default_bucket_edges(int train_len, int longest);
-// For each method × length: run_ppl with at most `max_windows` windows (0: all).
+// Where a sweep cell's PPL comes from: `run` carries the cell's method and progress.
+using PplSource = std::function<Result<PplResult>(const RunConfig& run, int ctx)>;
+// For each method × length: run_ppl with at most `max_windows` windows (0: all), or
+// `source` when given (the app passes its result cache).
 Result<SweepResult> run_sweep(const RunConfig& run, const std::vector<MethodParams>& methods,
                               const std::vector<int>& lengths, const std::vector<int>& edges,
-                              const std::vector<int>& tokens, int max_windows);
+                              const std::vector<int>& tokens, int max_windows, const PplSource& source = {});
 
 // ---- attention maps ---------------------------------------------------------------
 // Per-head summary of one layer: mean entropy and mean attention distance.

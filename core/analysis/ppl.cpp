@@ -64,7 +64,7 @@ std::vector<int> default_bucket_edges(int train_len, int longest) {
 
 Result<SweepResult> run_sweep(const RunConfig& run, const std::vector<MethodParams>& methods,
                               const std::vector<int>& lengths, const std::vector<int>& edges,
-                              const std::vector<int>& tokens, int max_windows) {
+                              const std::vector<int>& tokens, int max_windows, const PplSource& source) {
   SweepResult out;
   out.edges = edges;
   const double total = (double)methods.size() * lengths.size();
@@ -77,7 +77,7 @@ Result<SweepResult> run_sweep(const RunConfig& run, const std::vector<MethodPara
       r.progress = [&](double f) {
         if (run.progress) run.progress((done + f) / total);
       };
-      auto p = run_ppl(r, tokens, len, max_windows);
+      auto p = source ? source(r, len) : run_ppl(r, tokens, len, max_windows);
       if (!p) return make_error(method_spec_string(m) + " at " + std::to_string(len) + ": " + p.error());
       out.cells.push_back({method_spec_string(m), len, p->mean_nll, p->windows, bucket_means(p.value(), edges)});
       ++done;
