@@ -1,96 +1,202 @@
-// CPU attention for every method. RoPE-family methods rotate queries and keys by
-// their tables; remapping methods (rerope, leaky-rerope, self-extend) score keys
-// in the near band (m - j < w) against keys rotated at j, and keys in the far band
-// against keys rotated at far_key_pos(j), with the query rotated at
-// far_query_pos(m): one dot product per score, never two N×N matrices.
+// CPU attention for every method, over the backend's KV cache (one K copy, kept
+// rotated or raw: KeyForm). Two paths:
+// - tiled (float, default): the flash kernel of flash_kernel_impl.h, built for
+//   generic x86-64 / AVX2 / AVX-512 and chosen at run time;
+// - rows (double, the naive baseline, and the layer an observer probes): one
+//   (query, head) at a time with the score row materialised, the reference the
+//   tiled path is tested against.
+// Remapping methods (rerope, leaky-rerope, self-extend) score keys in the near
+// band against R(j)k with the query at R(m)q, and keys in the far band against
+// R(far_key_pos(j))k with the query at R(far_query_pos(m))q: one dot product per
+// score, never two N×N matrices (../shared/GPU.md, seed 004).
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 
 #include "core/cpu/cpu_backend.h"
+#include "core/cpu/flash_kernel.h"
+#include "core/cpu/half.h"
 #include "core/cpu/parallel.h"
 #include "core/cpu/rope_apply.h"
 
 namespace ls {
 
+namespace {
+
+using FlashFn = void (*)(const FlashArgs&, int, float*);
+
+FlashFn flash_fn(const std::string& isa) {
+#if defined(LONGSCOPE_FLASH_X86)
+  if (isa == "avx512") return flash_task_avx512;
+  if (isa == "avx2") return flash_task_avx2;
+#endif
+  (void)isa;
+  return flash_task_generic;
+}
+
 template <typename T>
-static T dot(const T* a, const T* b, int n) {
+T dot(const T* a, const T* b, int n) {
   T s = 0;
   for (int i = 0; i < n; ++i) s += a[i] * b[i];
   return s;
 }
 
+// Cache element <-> activation value.
 template <typename T>
-Status CpuBackend<T>::attention(const AttentionCall<T>& c) {
-  RopeAngleCache<T>& angles = angles_;
-  const int hd = c.head_dim, rd = c.rot_dim, half = rd / 2;
-  const int kv_dim = c.n_kv_heads * hd, q_dim = c.n_heads * hd, group = c.n_heads / c.n_kv_heads;
-  const int n = c.p0 + c.n_new;
-  const MethodParams& mp = c.method;
-  const bool rope = !method_is_alibi(mp.method) && rd > 0;
-  const bool remap = rope && method_is_remap(mp.method);
+void store_row(KvDtype d, const T* src, uint8_t* dst, int n) {
+  if (d == KvDtype::Same) {
+    std::memcpy(dst, src, (size_t)n * sizeof(T));
+    return;
+  }
+  uint16_t* h = reinterpret_cast<uint16_t*>(dst);
+  for (int i = 0; i < n; ++i) h[i] = d == KvDtype::F16 ? f32_to_f16((float)src[i]) : f32_to_bf16((float)src[i]);
+}
+template <typename T>
+void load_row(KvDtype d, const uint8_t* src, T* dst, int n) {
+  if (d == KvDtype::Same) {
+    std::memcpy(dst, src, (size_t)n * sizeof(T));
+    return;
+  }
+  const uint16_t* h = reinterpret_cast<const uint16_t*>(src);
+  for (int i = 0; i < n; ++i) dst[i] = (T)(d == KvDtype::F16 ? f16_to_f32(h[i]) : bf16_to_f32(h[i]));
+}
+
+}  // namespace
+
+std::vector<std::string> cpu_attention_isas() {
+  std::vector<std::string> isas;
+#if defined(LONGSCOPE_FLASH_X86)
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
+      __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c"))
+    isas.push_back("avx512");
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c"))
+    isas.push_back("avx2");
+#endif
+  isas.push_back("generic");
+  return isas;
+}
+
+template <typename T>
+void CpuBackend<T>::append_kv(const AttentionParams& p, const T* k_new, const T* v_new) {
+  const int hd = p.head_dim, kv_dim = p.n_kv_heads * hd, half = p.rot_dim / 2;
+  const size_t row = (size_t)kv_dim * kv_elem_bytes(kv_spec_.dtype, sizeof(T));
+  KvLayer& L = kv_[p.layer];
+  const bool rotate = kv_spec_.keys == KeyForm::Rotated && !tables_.inv_freq.empty();
+  parallel_for(p.n_new, opts_.threads, [&](int t) {
+    const int j = p.p0 + t;
+    std::vector<T> k(k_new + (size_t)t * kv_dim, k_new + (size_t)(t + 1) * kv_dim);
+    if (rotate)
+      for (int kh = 0; kh < p.n_kv_heads; ++kh)
+        rope_rotate(&k[(size_t)kh * hd], &k[(size_t)kh * hd], hd, p.rot_dim, p.layout, &angles_.cos[(size_t)j * half],
+                    &angles_.sin[(size_t)j * half]);
+    store_row(kv_spec_.dtype, k.data(), L.k.data() + (size_t)j * row, kv_dim);
+    store_row(kv_spec_.dtype, v_new + (size_t)t * kv_dim, L.v.data() + (size_t)j * row, kv_dim);
+  });
+}
+
+template <typename T>
+void CpuBackend<T>::prepare_far_keys(const AttentionParams& p, int n) {
+  const MethodParams bp = band_params(p);
+  std::string key = std::to_string((int)p.method) + "|" + std::to_string(p.remap.window) + "|" +
+                    std::to_string(p.remap.k) + "|" + std::to_string(p.remap.group);
+  for (double f : tables_.inv_freq) key += "|" + std::to_string(f);
+  key += "|" + std::to_string(tables_.attention_factor);
+  if (key != far_key_) {
+    far_key_ = key;
+    far_rows_ = 0;
+  }
+  if (n <= far_rows_) return;
+  const size_t half = tables_.inv_freq.size();
+  far_cos_.resize((size_t)n * half);
+  far_sin_.resize((size_t)n * half);
+  for (int j = far_rows_; j < n; ++j)
+    rope_angles_at(tables_.inv_freq, tables_.attention_factor, remap_far_key_pos(bp, j), &far_cos_[j * half],
+                   &far_sin_[j * half]);
+  far_rows_ = n;
+}
+
+template <typename T>
+void CpuBackend<T>::keys_as(const AttentionParams& p, int n, bool far, std::vector<T>& out) {
+  const int hd = p.head_dim, kv_dim = p.n_kv_heads * hd, half = p.rot_dim / 2;
+  const size_t row = (size_t)kv_dim * kv_elem_bytes(kv_spec_.dtype, sizeof(T));
+  const KvLayer& L = kv_[p.layer];
+  const bool rope = !tables_.inv_freq.empty();
+  out.resize((size_t)n * kv_dim);
+  parallel_for(n, opts_.threads, [&](int j) {
+    T* k = &out[(size_t)j * kv_dim];
+    load_row(kv_spec_.dtype, L.k.data() + (size_t)j * row, k, kv_dim);
+    if (!rope || (!far && kv_spec_.keys == KeyForm::Rotated)) return;
+    const T* cs = far ? &far_cos_[(size_t)j * half] : &angles_.cos[(size_t)j * half];
+    const T* sn = far ? &far_sin_[(size_t)j * half] : &angles_.sin[(size_t)j * half];
+    for (int kh = 0; kh < p.n_kv_heads; ++kh) rope_rotate(k + kh * hd, k + kh * hd, hd, p.rot_dim, p.layout, cs, sn);
+  });
+}
+
+template <typename T>
+void CpuBackend<T>::values_as(const AttentionParams& p, int n, std::vector<T>& out) {
+  const int kv_dim = p.n_kv_heads * p.head_dim;
+  const size_t row = (size_t)kv_dim * kv_elem_bytes(kv_spec_.dtype, sizeof(T));
+  out.resize((size_t)n * kv_dim);
+  for (int j = 0; j < n; ++j) load_row(kv_spec_.dtype, kv_[p.layer].v.data() + (size_t)j * row, &out[(size_t)j * kv_dim], kv_dim);
+}
+
+template <typename T>
+Status CpuBackend<T>::attention(const AttentionParams& p, const T* q, const T* k_new, const T* v_new, T* out,
+                                const AttentionObserver* observer, const std::atomic<bool>* cancel) {
+  const int n = p.p0 + p.n_new;
+  if (p.layer < 0 || p.layer >= (int)kv_.size() || n > kv_tokens_)
+    return make_error("attention: the KV cache has no room for layer " + std::to_string(p.layer) + " at " +
+                      std::to_string(n) + " tokens");
+  if (p.rot_dim > 0 && !tables_.inv_freq.empty()) angles_.prepare(n);
+  if (!tables_.inv_freq.empty() && method_is_remap(p.method)) prepare_far_keys(p, n);
+  append_kv(p, k_new, v_new);
+  const bool observed = observer && observer->on_row && observer->layer == p.layer;
+  if (opts_.attention == CpuAttention::Rows || observed || p.head_dim > 256) return attention_rows(p, q, out, observer, cancel);
+  return attention_tiled(p, q, out, cancel);
+}
+
+template <typename T>
+Status CpuBackend<T>::attention_rows(const AttentionParams& p, const T* q_in, T* out_, const AttentionObserver* observer,
+                                     const std::atomic<bool>* cancel) {
+  const int hd = p.head_dim, rd = p.rot_dim, half = rd / 2;
+  const int kv_dim = p.n_kv_heads * hd, q_dim = p.n_heads * hd, group = p.n_heads / p.n_kv_heads;
+  const int n = p.p0 + p.n_new;
+  const MethodParams mp = band_params(p);
+  const TileBands bands = tile_bands(p.method, p.remap);
+  const bool rope = !tables_.inv_freq.empty();
+  const bool remap = rope && bands.remap;
   const T scale = T(1) / std::sqrt((T)hd);
-
-  // 1. Keys of the near band: rotate the new keys (or, for a dynamic method with
-  //    cache=raw, every key with the current table).
-  int rotate_from = c.p0;
-  if (rope && method_is_dynamic(mp.method) && mp.cache == KeyCache::Raw) rotate_from = 0;
-  if (rope) {
-    angles.prepare(mp, c.ctx, n);
-    parallel_for(n - rotate_from, opts_.threads, [&](int r) {
-      int j = rotate_from + r;
-      const T* cs = &angles.cos[(size_t)j * half];
-      const T* sn = &angles.sin[(size_t)j * half];
-      for (int kh = 0; kh < c.n_kv_heads; ++kh)
-        rope_rotate(c.k_raw + (size_t)j * kv_dim + kh * hd, c.k_rot + (size_t)j * kv_dim + kh * hd, hd, rd, c.layout,
-                    cs, sn);
-    });
-  } else {
-    for (int j = c.p0; j < n; ++j)
-      for (int i = 0; i < kv_dim; ++i) c.k_rot[(size_t)j * kv_dim + i] = c.k_raw[(size_t)j * kv_dim + i];
-  }
-
-  // 2. Keys of the far band, rotated at far_key_pos(j) (fractional for leaky-rerope).
-  std::vector<T> k_far;
-  if (remap) {
-    k_far.resize((size_t)n * kv_dim);
-    parallel_for(n, opts_.threads, [&](int j) {
-      std::vector<T> cs(half), sn(half);
-      rope_angles_at(angles.table.inv_freq, angles.table.attention_factor, remap_far_key_pos(mp, j), cs.data(),
-                     sn.data());
-      for (int kh = 0; kh < c.n_kv_heads; ++kh)
-        rope_rotate(c.k_raw + (size_t)j * kv_dim + kh * hd, &k_far[(size_t)j * kv_dim + kh * hd], hd, rd, c.layout,
-                    cs.data(), sn.data());
-    });
-  }
-
-  // 3. One task per (query, head): scores over contiguous key ranges (no per-key
-  //    branching), softmax, weighted sum of values.
+  std::vector<T> k_near, k_far, vals;
+  keys_as(p, n, false, k_near);
+  if (remap) keys_as(p, n, true, k_far);
+  values_as(p, n, vals);
   std::atomic<bool> stopped{false};
-  const bool observe = c.observer && c.observer->on_row && c.observer->layer == c.layer;
-  const bool sliding = mp.method == Method::SlidingWindow;
-  parallel_for(c.n_new * c.n_heads, opts_.threads, [&](int task) {
+  const bool observe = observer && observer->on_row && observer->layer == p.layer;
+  // One task per (query, head): scores over contiguous key ranges (no per-key
+  // branching), softmax, weighted sum of values.
+  parallel_for(p.n_new * p.n_heads, opts_.threads, [&](int task) {
     if (stopped.load(std::memory_order_relaxed)) return;
-    if (c.cancel && c.cancel->load(std::memory_order_relaxed)) {
+    if (cancel && cancel->load(std::memory_order_relaxed)) {
       stopped = true;
       return;
     }
     thread_local std::vector<T> qn, qf, scores, cs, sn;
-    const int t = task / c.n_heads, h = task % c.n_heads, kh = h / group;
-    const int m = c.p0 + t;
-    const T* q = c.q + (size_t)t * q_dim + h * hd;
+    const int t = task / p.n_heads, h = task % p.n_heads, kh = h / group;
+    const int m = p.p0 + t;
+    const T* q = q_in + (size_t)t * q_dim + h * hd;
     qn.resize(hd);
-    qf.resize(hd);
+    qf.assign(hd, T(0));
     scores.assign(m + 1, T(0));
-    const T qscale = (mp.logn ? (T)logn_scale(m, c.ctx.train_len) : T(1)) * scale;
+    const T qscale = (p.logn ? (T)logn_scale(m, p.train_len) : T(1)) * scale;
     if (rope) {
-      rope_rotate(q, qn.data(), hd, rd, c.layout, &angles.cos[(size_t)m * half], &angles.sin[(size_t)m * half]);
+      rope_rotate(q, qn.data(), hd, rd, p.layout, &angles_.cos[(size_t)m * half], &angles_.sin[(size_t)m * half]);
       if (remap) {
         cs.resize(half);
         sn.resize(half);
-        rope_angles_at(angles.table.inv_freq, angles.table.attention_factor, remap_far_query_pos(mp, m), cs.data(),
-                       sn.data());
-        rope_rotate(q, qf.data(), hd, rd, c.layout, cs.data(), sn.data());
+        rope_angles_at(tables_.inv_freq, tables_.attention_factor, remap_far_query_pos(mp, m), cs.data(), sn.data());
+        rope_rotate(q, qf.data(), hd, rd, p.layout, cs.data(), sn.data());
       }
     } else {
       for (int i = 0; i < hd; ++i) qn[i] = q[i];
@@ -100,56 +206,136 @@ Status CpuBackend<T>::attention(const AttentionCall<T>& c) {
       qf[i] *= qscale;
     }
     // Key ranges: far band [0, near_from) of a remap, near band [near_from, m];
-    // a sliding window sees [0, sinks) and [m-W+1, m].
-    int near_from = 0, sink_end = 0;
-    if (remap) near_from = std::clamp(m - (int)std::ceil(mp.remap.window) + 1, 0, m + 1);
-    if (sliding) {
-      near_from = std::max(0, m - (int)mp.remap.window + 1);
-      sink_end = std::min(mp.remap.sinks, near_from);
-    }
-    const T slope = c.alibi_slopes ? (T)c.alibi_slopes[h] : T(0);
-    const T* kr = c.k_rot + kh * hd;
+    // a sliding window sees [0, sink_end) and [near_from, m].
+    const int near_from = remap || bands.sliding ? band_near_from(bands, m) : 0;
+    const int sink_end = band_sink_end(bands, m);
+    const T slope = tables_.alibi_slopes.empty() ? T(0) : (T)tables_.alibi_slopes[h];
     T mx = -std::numeric_limits<T>::infinity();
-    auto score_range = [&](int j0, int j1, const T* keys, const T* qq) {
+    auto score_range = [&](int j0, int j1, const std::vector<T>& keys, const T* qq) {
       for (int j = j0; j < j1; ++j) {
-        T s = dot(qq, keys + (size_t)j * kv_dim, hd) - slope * (T)(m - j);
+        T s = dot(qq, &keys[(size_t)j * kv_dim + kh * hd], hd) - slope * (T)(m - j);
         scores[j] = s;
         mx = std::max(mx, s);
       }
     };
-    if (remap) score_range(0, near_from, k_far.data() + kh * hd, qf.data());
-    if (sliding) score_range(0, sink_end, kr, qn.data());
-    score_range(near_from, m + 1, kr, qn.data());
+    if (remap) score_range(0, near_from, k_far, qf.data());
+    score_range(0, sink_end, k_near, qn.data());
+    score_range(near_from, m + 1, k_near, qn.data());
     T sum = 0;
     auto exp_range = [&](int j0, int j1) {
       for (int j = j0; j < j1; ++j) sum += scores[j] = std::exp(scores[j] - mx);
     };
     if (remap) exp_range(0, near_from);
-    if (sliding) exp_range(0, sink_end);
+    exp_range(0, sink_end);
     exp_range(near_from, m + 1);
     const T inv = T(1) / sum;
-    T* o = c.out + (size_t)t * q_dim + h * hd;
+    T* o = out_ + (size_t)t * q_dim + h * hd;
     for (int i = 0; i < hd; ++i) o[i] = 0;
     auto acc_range = [&](int j0, int j1) {
       for (int j = j0; j < j1; ++j) {
-        const T p = scores[j] *= inv;
-        const T* v = c.v + (size_t)j * kv_dim + kh * hd;
-        for (int i = 0; i < hd; ++i) o[i] += p * v[i];
+        const T pj = scores[j] *= inv;
+        const T* v = &vals[(size_t)j * kv_dim + kh * hd];
+        for (int i = 0; i < hd; ++i) o[i] += pj * v[i];
       }
     };
     if (remap) acc_range(0, near_from);
-    if (sliding) acc_range(0, sink_end);
+    acc_range(0, sink_end);
     acc_range(near_from, m + 1);
-    if (observe && (c.observer->head < 0 || h == c.observer->head)) {
+    if (observe && (observer->head < 0 || h == observer->head)) {
       std::vector<float> probs(scores.begin(), scores.end());
-      c.observer->on_row(h, m, probs.data(), m + 1);
+      observer->on_row(h, m, probs.data(), m + 1);
     }
   });
   if (stopped) return make_error("cancelled");
   return Status::Ok();
 }
 
-template Status CpuBackend<float>::attention(const AttentionCall<float>&);
-template Status CpuBackend<double>::attention(const AttentionCall<double>&);
+template <typename T>
+Status CpuBackend<T>::attention_tiled(const AttentionParams& p, const T* q_in, T* out, const std::atomic<bool>* cancel) {
+  if constexpr (!std::is_same_v<T, float>) {
+    return attention_rows(p, q_in, out, nullptr, cancel);
+  } else {
+    const int hd = p.head_dim, rd = p.rot_dim, half = rd / 2, q_dim = p.n_heads * hd;
+    const int group = p.n_heads / p.n_kv_heads;
+    const MethodParams mp = band_params(p);
+    FlashArgs a;
+    a.p0 = p.p0;
+    a.n_new = p.n_new;
+    a.n_heads = p.n_heads;
+    a.n_kv_heads = p.n_kv_heads;
+    a.head_dim = hd;
+    a.rot_dim = tables_.inv_freq.empty() ? 0 : rd;
+    a.interleaved = p.layout == PairLayout::Interleaved;
+    a.q_block = std::clamp(128 / group, 1, 64);
+    a.bands = tile_bands(p.method, p.remap);
+    const bool rope = !tables_.inv_freq.empty();
+    if (!rope) a.bands.remap = 0;
+    a.rotate_near = rope && kv_spec_.keys == KeyForm::Raw;
+    a.kv_dtype = kv_spec_.dtype == KvDtype::Same ? 0 : kv_spec_.dtype == KvDtype::F16 ? 1 : 2;
+    a.k = kv_[p.layer].k.data();
+    a.v = kv_[p.layer].v.data();
+    if (rope) {
+      a.cos = angles_.cos.data();
+      a.sin = angles_.sin.data();
+      if (a.bands.remap) {
+        a.far_cos = far_cos_.data();
+        a.far_sin = far_sin_.data();
+      }
+    }
+    std::vector<float> slopes(tables_.alibi_slopes.begin(), tables_.alibi_slopes.end());
+    a.slopes = slopes.empty() ? nullptr : slopes.data();
+    a.out = out;
+    // Query operands: rotated for each band, with the softmax and log-n scales folded in.
+    std::vector<float> qn((size_t)p.n_new * q_dim), qf(a.bands.remap ? (size_t)p.n_new * q_dim : 0);
+    parallel_for(p.n_new, opts_.threads, [&](int t) {
+      const int m = p.p0 + t;
+      const float qscale = (float)((p.logn ? logn_scale(m, p.train_len) : 1.0) / std::sqrt((double)hd));
+      std::vector<float> cs(half), sn(half);
+      if (a.bands.remap)
+        rope_angles_at(tables_.inv_freq, tables_.attention_factor, remap_far_query_pos(mp, m), cs.data(), sn.data());
+      for (int h = 0; h < p.n_heads; ++h) {
+        const size_t off = (size_t)t * q_dim + (size_t)h * hd;
+        if (rope) rope_rotate(q_in + off, &qn[off], hd, rd, p.layout, &angles_.cos[(size_t)m * half], &angles_.sin[(size_t)m * half]);
+        else std::memcpy(&qn[off], q_in + off, (size_t)hd * sizeof(float));
+        for (int i = 0; i < hd; ++i) qn[off + i] *= qscale;
+        if (a.bands.remap) {
+          rope_rotate(q_in + off, &qf[off], hd, rd, p.layout, cs.data(), sn.data());
+          for (int i = 0; i < hd; ++i) qf[off + i] *= qscale;
+        }
+      }
+    });
+    a.qn = qn.data();
+    a.qf = a.bands.remap ? qf.data() : nullptr;
+    const FlashFn fn = flash_fn(isa_);
+    const int scratch_floats = flash_scratch_floats(a);
+    std::atomic<bool> stopped{false};
+    parallel_for(flash_tasks(a), opts_.threads, [&](int task) {
+      if (stopped.load(std::memory_order_relaxed)) return;
+      if (cancel && cancel->load(std::memory_order_relaxed)) {
+        stopped = true;
+        return;
+      }
+      thread_local std::vector<float> scratch;
+      if ((int)scratch.size() < scratch_floats) scratch.resize(scratch_floats);
+      fn(a, task, scratch.data());
+    });
+    if (stopped) return make_error("cancelled");
+    return Status::Ok();
+  }
+}
+
+#define LS_INSTANTIATE(T)                                                                                     \
+  template void CpuBackend<T>::append_kv(const AttentionParams&, const T*, const T*);                         \
+  template void CpuBackend<T>::prepare_far_keys(const AttentionParams&, int);                                 \
+  template void CpuBackend<T>::keys_as(const AttentionParams&, int, bool, std::vector<T>&);                   \
+  template void CpuBackend<T>::values_as(const AttentionParams&, int, std::vector<T>&);                       \
+  template Status CpuBackend<T>::attention(const AttentionParams&, const T*, const T*, const T*, T*,          \
+                                           const AttentionObserver*, const std::atomic<bool>*);               \
+  template Status CpuBackend<T>::attention_rows(const AttentionParams&, const T*, T*, const AttentionObserver*, \
+                                                const std::atomic<bool>*);                                    \
+  template Status CpuBackend<T>::attention_tiled(const AttentionParams&, const T*, T*, const std::atomic<bool>*);
+LS_INSTANTIATE(float)
+LS_INSTANTIATE(double)
+#undef LS_INSTANTIATE
 
 }  // namespace ls

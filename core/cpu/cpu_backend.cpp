@@ -1,22 +1,42 @@
-// CPU reference ops. Float matmuls go through OpenBLAS one column block per
-// thread (a fixed split: results do not depend on the thread count); double and
-// naive runs use plain loops.
+// CPU ops. Float matmuls go through OpenBLAS one column block per thread (a fixed
+// split: results do not depend on the thread count); double and naive runs use
+// plain loops. The KV cache keeps one K copy per layer in the cache dtype.
 #include "core/cpu/cpu_backend.h"
 
 #include <cblas.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 
+#include "core/cpu/half.h"
 #include "core/cpu/parallel.h"
+#include "core/util/memory.h"
 
 namespace ls {
 
 template <typename T>
 CpuBackend<T>::CpuBackend(CpuOptions o) : opts_(o) {
   if (opts_.threads <= 0) opts_.threads = default_threads();
-  if (opts_.naive) opts_.threads = 1;
+  if (opts_.naive) {
+    opts_.threads = 1;
+    opts_.attention = CpuAttention::Rows;
+  }
+  if constexpr (!std::is_same_v<T, float>) opts_.attention = CpuAttention::Rows;  // the kernel is fp32
+  // The kernel's instruction set: the best one built and supported, unless asked for another.
+  const std::vector<std::string> isas = cpu_attention_isas();
+  std::string want = opts_.isa;
+  if (want.empty())
+    if (const char* env = std::getenv("LONGSCOPE_ISA")) want = env;
+  isa_ = isas.front();
+  for (const std::string& i : isas)
+    if (i == want) isa_ = i;
   openblas_set_num_threads(1);  // threads are ours: one BLAS call per block
+}
+
+template <typename T>
+size_t CpuBackend<T>::memory_available() const {
+  return available_memory_bytes();
 }
 
 template <typename T>
@@ -31,11 +51,6 @@ void CpuBackend<T>::release(T* p) {
 }
 
 template <typename T>
-void CpuBackend<T>::copy(const T* src, T* dst, size_t count) {
-  if (count && src != dst) std::memcpy(dst, src, count * sizeof(T));
-}
-
-template <typename T>
 void CpuBackend<T>::to_host(const T* src, T* dst, size_t count) {
   if (src != dst) std::memcpy(dst, src, count * sizeof(T));
 }
@@ -43,6 +58,47 @@ void CpuBackend<T>::to_host(const T* src, T* dst, size_t count) {
 template <typename T>
 void CpuBackend<T>::from_host(const T* src, T* dst, size_t count) {
   if (src != dst) std::memcpy(dst, src, count * sizeof(T));
+}
+
+template <typename T>
+size_t CpuBackend<T>::kv_bytes_per_token(const KvSpec& spec) const {
+  return 2 * (size_t)spec.n_layers * spec.kv_dim * kv_elem_bytes(spec.dtype, sizeof(T));
+}
+
+template <typename T>
+Status CpuBackend<T>::reserve_kv(const KvSpec& spec, int tokens, int keep) {
+  const bool same = spec.n_layers == kv_spec_.n_layers && spec.kv_dim == kv_spec_.kv_dim &&
+                    spec.dtype == kv_spec_.dtype && spec.keys == kv_spec_.keys;
+  if (!same) {
+    if (keep > 0) return make_error("the KV cache cannot change its layout while it holds tokens");
+    kv_.clear();
+    kv_tokens_ = 0;
+    kv_spec_ = spec;
+  }
+  if (tokens <= kv_tokens_) return Status::Ok();
+  const size_t per_token = kv_bytes_per_token(spec);
+  if (auto st = check_memory((size_t)(tokens - kv_tokens_) * per_token,
+                             "growing the KV cache from " + std::to_string(kv_tokens_) + " to " +
+                                 std::to_string(tokens) + " tokens (" + format_bytes(per_token) + " per token)",
+                             "choose a shorter context");
+      !st)
+    return st;
+  const size_t row = (size_t)spec.kv_dim * kv_elem_bytes(spec.dtype, sizeof(T));
+  kv_.resize(spec.n_layers);
+  for (KvLayer& layer : kv_)
+    for (std::vector<uint8_t>* buf : {&layer.k, &layer.v}) {
+      std::vector<uint8_t> grown((size_t)tokens * row);
+      if (keep > 0 && !buf->empty()) std::memcpy(grown.data(), buf->data(), std::min(buf->size(), (size_t)keep * row));
+      buf->swap(grown);
+    }
+  kv_tokens_ = tokens;
+  return Status::Ok();
+}
+
+template <typename T>
+void CpuBackend<T>::set_positions(const PositionTables& tables) {
+  tables_ = tables;
+  angles_.set_table(tables.inv_freq, tables.attention_factor);
 }
 
 template <typename T>

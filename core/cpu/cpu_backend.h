@@ -1,7 +1,11 @@
-// The CPU reference backend: ground truth for every faster path.
+// The CPU backend: the tiled SIMD attention (float) and the row-by-row reference
+// attention (double, the naive baseline, and the probed layer), OpenBLAS matmuls,
+// and a KV cache of one K copy in f32/f64, f16 or bf16.
 #pragma once
 
+#include <cstdint>
 #include <list>
+#include <string>
 #include <vector>
 
 #include "core/cpu/rope_apply.h"
@@ -9,21 +13,36 @@
 
 namespace ls {
 
+// How the float attention runs. Tiled: the flash kernel (core/cpu/flash_kernel.h);
+// Rows: one (query, head) at a time with materialised scores, the reference every
+// faster path is checked against.
+enum class CpuAttention : int { Tiled, Rows };
+
 struct CpuOptions {
   int threads = 0;      // 0: all cores
   bool naive = false;   // plain loops, one thread: the baseline the benchmarks compare against
+  CpuAttention attention = CpuAttention::Tiled;
+  std::string isa;      // tiled kernel: "" = best this CPU has (env LONGSCOPE_ISA overrides), or generic/avx2/avx512
 };
+
+// The instruction sets the tiled kernel was built for and this CPU runs, best first
+// (always ends with "generic").
+std::vector<std::string> cpu_attention_isas();
 
 template <typename T>
 class CpuBackend final : public Backend<T> {
  public:
   explicit CpuBackend(CpuOptions o);
   const char* name() const override { return opts_.naive ? "cpu-naive" : "cpu"; }
+  size_t memory_available() const override;
+  int preferred_chunk() const override { return 256; }
   T* alloc(size_t count) override;
   void release(T* p) override;
-  void copy(const T* src, T* dst, size_t count) override;
   void to_host(const T* src, T* dst, size_t count) override;
   void from_host(const T* src, T* dst, size_t count) override;
+  size_t kv_bytes_per_token(const KvSpec& spec) const override;
+  Status reserve_kv(const KvSpec& spec, int tokens, int keep) override;
+  void set_positions(const PositionTables& tables) override;
   void embed(const int* tokens, int n, const float* table, int dim, T* out) override;
   void rmsnorm(const T* x, const float* w, int rows, int dim, double eps, T* y) override;
   void layernorm(const T* x, const float* w, const float* b, int rows, int dim, double eps, T* y) override;
@@ -31,13 +50,40 @@ class CpuBackend final : public Backend<T> {
   void swiglu(T* gate, const T* up, size_t n) override;
   void gelu(T* x, size_t n) override;
   void add(T* x, const T* y, size_t n) override;
-  Status attention(const AttentionCall<T>& call) override;
+  Status attention(const AttentionParams& p, const T* q, const T* k_new, const T* v_new, T* out,
+                   const AttentionObserver* observer, const std::atomic<bool>* cancel) override;
   void nll(const T* logits, int rows, int vocab, const int* targets, double* nll, int* rank) override;
 
+  // The instruction set the tiled kernel uses ("generic", "avx2", "avx512").
+  const std::string& isa() const { return isa_; }
+
  private:
+  // One layer's cache: rows of kv_dim elements of the cache dtype.
+  struct KvLayer {
+    std::vector<uint8_t> k, v;
+  };
+  // Writes rows [p0, p0+n) of a layer from activations (keys rotated first when the form is Rotated).
+  void append_kv(const AttentionParams& p, const T* k_new, const T* v_new);
+  // Keys [0, n) of a layer as T, in the band's rotation: near (R(j)k) or far (R(far_key_pos(j))k).
+  void keys_as(const AttentionParams& p, int n, bool far, std::vector<T>& out);
+  void values_as(const AttentionParams& p, int n, std::vector<T>& out);
+  // Far-band key angles for keys [0, n) (remapping methods), cached per method and table.
+  void prepare_far_keys(const AttentionParams& p, int n);
+  Status attention_rows(const AttentionParams& p, const T* q, T* out, const AttentionObserver* observer,
+                        const std::atomic<bool>* cancel);
+  Status attention_tiled(const AttentionParams& p, const T* q, T* out, const std::atomic<bool>* cancel);
+
   CpuOptions opts_;
+  std::string isa_;
   std::list<std::vector<T>> buffers_;
-  RopeAngleCache<T> angles_;  // integer-position cos/sin, shared by every layer of a forward
+  KvSpec kv_spec_;
+  int kv_tokens_ = 0;  // rows each layer holds room for
+  std::vector<KvLayer> kv_;
+  PositionTables tables_;
+  RopeAngleCache<T> angles_;          // integer-position cos/sin of the current table
+  std::string far_key_;               // what far_cos_/far_sin_ were built for
+  int far_rows_ = 0;
+  std::vector<T> far_cos_, far_sin_;  // (far_rows, rot_dim/2) far-band key angles
 };
 
 }  // namespace ls

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cmath>
+#include <string>
 #include <vector>
 
 #include "core/model/model.h"
@@ -36,35 +37,29 @@ inline void rope_angles_at(const std::vector<double>& inv_freq, double af, doubl
   }
 }
 
-// Angle table for integer positions, built once per (method, geometry, n) and
-// extended as n grows for methods whose table does not depend on n.
+// cos/sin·attention_factor for integer positions [0, rows) of one table (θ' and the
+// attention factor of the current forward), extended as n grows and rebuilt when
+// the table changes (dynamic methods change it with the length).
 template <typename T>
 struct RopeAngleCache {
-  std::string key;
+  std::vector<double> inv_freq;
+  double attention_factor = 1.0;
   int rows = 0;
-  RopeTable table;
   std::vector<T> cos, sin;  // (rows, rd/2)
 
-  void prepare(const MethodParams& p, const PositionContext& g, int n) {
-    std::string k = std::to_string((int)p.method) + "|" + std::to_string(g.rot_dim) + "|" + std::to_string(g.base) +
-                    "|" + std::to_string(g.train_len) + "|" + std::to_string(p.rope.factor) + "|" +
-                    std::to_string(p.rope.alpha) + "|" + std::to_string(p.rope.beta) + "|" +
-                    std::to_string(p.rope.beta_fast) + "|" + std::to_string(p.rope.beta_slow) + "|" +
-                    std::to_string(p.rope.attention_factor) + "|" + std::to_string(p.rope.low_freq_factor) + "|" +
-                    std::to_string(p.rope.high_freq_factor) + "|" + std::to_string(p.rope.truncate);
-    if (method_is_dynamic(p.method)) k += "|n=" + std::to_string(g.cur_len);
-    if (k != key) {
-      key = k;
-      rows = 0;
-      table = rope_table(p, g);
-    }
-    const int half = g.rot_dim / 2;
-    if (n <= rows) return;
+  void set_table(const std::vector<double>& f, double af) {
+    if (f == inv_freq && af == attention_factor) return;
+    inv_freq = f;
+    attention_factor = af;
+    rows = 0;
+  }
+  void prepare(int n) {
+    const size_t half = inv_freq.size();
+    if (n <= rows || half == 0) return;
     cos.resize((size_t)n * half);
     sin.resize((size_t)n * half);
     for (int pos = rows; pos < n; ++pos)
-      rope_angles_at(table.inv_freq, table.attention_factor, (double)pos, &cos[(size_t)pos * half],
-                     &sin[(size_t)pos * half]);
+      rope_angles_at(inv_freq, attention_factor, (double)pos, &cos[pos * half], &sin[pos * half]);
     rows = n;
   }
 };

@@ -1,13 +1,25 @@
-// The Backend interface forward() is written against. The CPU reference backend
-// (core/cpu) and the CUDA backend (gpu/) implement it; T is the activation type
-// (float, or double for reference runs). Weights are fp32 host views; a device
-// backend maps them to its own copies.
+// The Backend interface forward() is written against. The CPU backend (core/cpu)
+// implements it; a device backend (gpu/) implements the same calls. T is the
+// activation type (float, or double for reference runs).
+//
+// What crosses this seam is device-ready (../shared/GPU.md, "A device-ready seam"):
+// - attention parameters are one plain struct (AttentionParams) with no host
+//   pointers; the position tables (θ', the attention factor, ALiBi slopes) are
+//   computed on the host from core/position and handed over once per forward
+//   (set_positions), so a kernel never reads MethodParams' host-side factor lists;
+// - the KV cache belongs to the backend, in its own dtype and layout (one K copy,
+//   kept rotated or raw as the method needs); the engine only says how many
+//   tokens it must hold;
+// - the backend says how much memory it has and which chunk size suits it.
+// Weights are still fp32 host views passed to matmul; a device backend maps them
+// to its own copies.
 #pragma once
 
 #include <atomic>
 #include <cstddef>
 #include <functional>
 #include <memory>
+#include <vector>
 
 #include "core/model/model.h"
 #include "core/position/position.h"
@@ -24,39 +36,88 @@ struct AttentionObserver {
   std::function<void(int head, int query_pos, const float* probs, int n_keys)> on_row;
 };
 
-// Everything one attention op needs for one layer. Keys are cached before RoPE
-// (k_raw) and as rotated for the near band (k_rot).
-template <typename T>
-struct AttentionCall {
+// Storage type of the KV cache. Same: the activation type (f32, or f64 for reference runs).
+enum class KvDtype : int { Same, F16, BF16 };
+
+// Which keys the cache holds (one copy either way).
+//   Rotated: R(j)·k as appended, with the table of that forward (every RoPE-family
+//            method with one table per key; ALiBi keys are stored as they are);
+//   Raw:     k before RoPE, rotated inside attention as each band needs it
+//            (remapping methods: near R(j)k and far R(far_key_pos(j))k; dynamic
+//            methods with cache=raw: every key with the current table).
+enum class KeyForm : int { Rotated, Raw };
+
+struct KvSpec {
+  int n_layers = 0;
+  int kv_dim = 0;  // n_kv_heads · head_dim
+  KvDtype dtype = KvDtype::Same;
+  KeyForm keys = KeyForm::Rotated;
+};
+
+// The key form a method needs (see KeyForm).
+inline KeyForm key_form_for(const MethodParams& m) {
+  if (method_is_remap(m.method)) return KeyForm::Raw;
+  if (method_is_dynamic(m.method) && m.cache == KeyCache::Raw) return KeyForm::Raw;
+  return KeyForm::Rotated;
+}
+
+// Bytes one element of the cache takes for activation size `act_size`.
+inline size_t kv_elem_bytes(KvDtype d, size_t act_size) { return d == KvDtype::Same ? act_size : 2; }
+
+// Position tables of one forward, computed on the host from core/position.
+struct PositionTables {
+  std::vector<double> inv_freq;      // θ'_i (rot_dim/2), radians per token; empty for ALiBi
+  double attention_factor = 1.0;     // multiplies cos and sin
+  std::vector<double> alibi_slopes;  // (n_heads) for ALiBi-family methods, else empty
+};
+
+// Everything one attention op needs besides its buffers: plain values only, so the
+// block copies to a device unchanged.
+struct AttentionParams {
   int layer = 0;
-  const T* q = nullptr;   // (n_new, n_heads·head_dim), before RoPE
-  T* k_raw = nullptr;     // (capacity, kv_dim) keys before RoPE; rows [0, p0+n_new) valid
-  T* k_rot = nullptr;     // (capacity, kv_dim) keys as rotated when appended (near band)
-  const T* v = nullptr;   // (capacity, kv_dim)
-  T* out = nullptr;       // (n_new, n_heads·head_dim)
-  int p0 = 0;             // position of the first new token
-  int n_new = 0;          // new tokens (queries)
+  int p0 = 0;     // position of the first new token
+  int n_new = 0;  // new tokens (queries); keys [0, p0 + n_new) are attended
   int n_heads = 0, n_kv_heads = 0, head_dim = 0, rot_dim = 0;
   PairLayout layout = PairLayout::Interleaved;
-  MethodParams method;
-  PositionContext ctx;    // cur_len = p0 + n_new
-  const double* alibi_slopes = nullptr;  // (n_heads) when the method is ALiBi-family
-  const AttentionObserver* observer = nullptr;
-  const std::atomic<bool>* cancel = nullptr;
+  Method method = Method::Rope;
+  RelposRemap remap;        // bands: window, leak k, group, sinks
+  int logn = 0;             // log-n query scale
+  double train_len = 2048;  // L (log-n)
 };
+
+// The MethodParams the position.h band helpers take, rebuilt from the plain block
+// (no frequency scaling and no host pointers: bands only).
+inline MethodParams band_params(const AttentionParams& a) {
+  MethodParams m;
+  m.method = a.method;
+  m.remap = a.remap;
+  m.logn = a.logn;
+  return m;
+}
 
 template <typename T>
 class Backend {
  public:
   virtual ~Backend() = default;
   virtual const char* name() const = 0;
+  // Bytes this backend can still allocate (host memory budget, or free device memory).
+  virtual size_t memory_available() const = 0;
+  // Tokens per micro-batch of a forward that suit this backend.
+  virtual int preferred_chunk() const = 0;
+
   // Memory valid for the backend's lifetime (device memory on a GPU backend).
   virtual T* alloc(size_t count) = 0;
-  // Returns memory from alloc() before the backend's end (a KV cache that grew).
+  // Returns memory from alloc() before the backend's end (hidden states that grew).
   virtual void release(T* p) = 0;
-  virtual void copy(const T* src, T* dst, size_t count) = 0;  // within the backend's memory
   virtual void to_host(const T* src, T* dst, size_t count) = 0;
   virtual void from_host(const T* src, T* dst, size_t count) = 0;
+
+  // KV cache: bytes per cached token, and room for `tokens` tokens keeping rows
+  // [0, keep) of what is cached (a cache that grows). Checks the memory budget.
+  virtual size_t kv_bytes_per_token(const KvSpec& spec) const = 0;
+  virtual Status reserve_kv(const KvSpec& spec, int tokens, int keep) = 0;
+  // Position tables for the following attention calls (once per forward).
+  virtual void set_positions(const PositionTables& tables) = 0;
 
   virtual void embed(const int* tokens, int n, const float* table, int dim, T* out) = 0;  // out (n, dim)
   virtual void rmsnorm(const T* x, const float* w, int rows, int dim, double eps, T* y) = 0;
@@ -66,7 +127,12 @@ class Backend {
   virtual void swiglu(T* gate, const T* up, size_t n) = 0;  // gate ← silu(gate)·up
   virtual void gelu(T* x, size_t n) = 0;                    // tanh approximation (BLOOM)
   virtual void add(T* x, const T* y, size_t n) = 0;         // x ← x + y
-  virtual Status attention(const AttentionCall<T>& call) = 0;
+  // Appends k_new, v_new (n_new, kv_dim; keys before RoPE) to the layer's cache at
+  // p0, then out (n_new, n_heads·head_dim) = attention of q (before RoPE) over
+  // keys [0, p0 + n_new). `observer` (optional) receives one layer's
+  // probabilities; `cancel` (optional) stops a long call with "cancelled".
+  virtual Status attention(const AttentionParams& p, const T* q, const T* k_new, const T* v_new, T* out,
+                           const AttentionObserver* observer, const std::atomic<bool>* cancel) = 0;
   // nll[r] = logsumexp(logits[r]) - logits[r][target[r]]; logits (rows, vocab).
   // rank[r] (optional): how many tokens score above the target (0 = top-1).
   virtual void nll(const T* logits, int rows, int vocab, const int* targets, double* nll, int* rank) = 0;

@@ -7,6 +7,7 @@
 
 #include "core/cpu/cpu_backend.h"
 #include "core/position/spec.h"
+#include "core/position/tables.h"
 #include "core/util/memory.h"
 
 namespace ls {
@@ -25,14 +26,13 @@ Status check_method_for_model(const MethodParams& m, const ModelConfig& c) {
   return Status::Ok();
 }
 
-size_t engine_memory_bytes(const ModelConfig& c, int capacity, int chunk, size_t elem) {
+size_t engine_memory_bytes(const ModelConfig& c, int capacity, int chunk, size_t elem, KvDtype kv_dtype) {
   const size_t kv = (size_t)c.n_kv_heads * c.head_dim, q = (size_t)c.n_heads * c.head_dim;
-  size_t cache = 3 * (size_t)c.n_layers * capacity * kv;
-  size_t work = (size_t)chunk * (3 * c.dim + 2 * q + 2 * (size_t)c.hidden_dim + c.vocab_size);
-  size_t hidden = (size_t)capacity * c.dim;
-  size_t far_keys = (size_t)capacity * kv;              // far-band keys of remapping methods
-  size_t scores = (size_t)capacity * 4 * 2;            // per-task score rows (a few threads)
-  return (cache + work + hidden + far_keys + scores) * elem;
+  size_t cache = 2 * (size_t)c.n_layers * capacity * kv * kv_elem_bytes(kv_dtype, elem);  // one K copy and V
+  size_t work = (size_t)chunk * (3 * c.dim + 3 * q + 2 * kv + 2 * (size_t)c.hidden_dim + c.vocab_size) * elem;
+  size_t hidden = (size_t)capacity * c.dim * elem;
+  size_t tables = (size_t)capacity * c.rot_dim * 2 * elem;  // cos/sin rows (near band, far band)
+  return cache + work + hidden + tables;
 }
 
 template <typename T>
@@ -43,7 +43,7 @@ Result<std::unique_ptr<Engine<T>>> Engine<T>::create(std::shared_ptr<const Model
   if (capacity < 1 || capacity > (1 << 24))
     return make_error("context of " + std::to_string(capacity) + " tokens is outside [1, 16777216]");
   const int chunk = std::max(1, std::min(opts.chunk, capacity));
-  if (auto st = check_memory(engine_memory_bytes(c, capacity, chunk, sizeof(T)),
+  if (auto st = check_memory(engine_memory_bytes(c, capacity, chunk, sizeof(T), opts.kv),
                              "a context of " + std::to_string(capacity) + " tokens (KV cache and work buffers)",
                              "choose a shorter context");
       !st)
@@ -54,15 +54,22 @@ Result<std::unique_ptr<Engine<T>>> Engine<T>::create(std::shared_ptr<const Model
   e->opts_.chunk = chunk;
   attach_model_tables(e->opts_.method, c);
   e->capacity_ = capacity;
-  e->backend_ = backend ? std::move(backend) : std::make_unique<CpuBackend<T>>(CpuOptions{opts.threads, opts.naive});
+  CpuOptions cpu;
+  cpu.threads = opts.threads;
+  cpu.naive = opts.naive;
+  cpu.attention = opts.row_attention ? CpuAttention::Rows : CpuAttention::Tiled;
+  e->backend_ = backend ? std::move(backend) : std::make_unique<CpuBackend<T>>(cpu);
   Backend<T>& b = *e->backend_;
-  const size_t q = (size_t)c.n_heads * c.head_dim;
-  e->k_raw_.assign(c.n_layers, nullptr);
-  e->k_rot_.assign(c.n_layers, nullptr);
-  e->v_.assign(c.n_layers, nullptr);
+  const size_t q = (size_t)c.n_heads * c.head_dim, kv = (size_t)c.n_kv_heads * c.head_dim;
+  e->kv_spec_.n_layers = c.n_layers;
+  e->kv_spec_.kv_dim = (int)kv;
+  e->kv_spec_.dtype = opts.kv;
+  e->kv_spec_.keys = key_form_for(e->opts_.method);
   e->x_ = b.alloc((size_t)chunk * c.dim);
   e->xn_ = b.alloc((size_t)chunk * c.dim);
   e->q_ = b.alloc((size_t)chunk * q);
+  e->k_new_ = b.alloc((size_t)chunk * kv);
+  e->v_new_ = b.alloc((size_t)chunk * kv);
   e->att_ = b.alloc((size_t)chunk * q);
   e->tmp_ = b.alloc((size_t)chunk * c.dim);
   e->gate_ = b.alloc((size_t)chunk * c.hidden_dim);
@@ -75,25 +82,10 @@ template <typename T>
 Status Engine<T>::reserve(int tokens, int rows) {
   const ModelConfig& c = model_->config;
   Backend<T>& b = *backend_;
-  const size_t kv = (size_t)c.n_kv_heads * c.head_dim;
   if (tokens > reserved_) {
     // Grow geometrically (never past capacity) so a long generation reallocates rarely.
     const int target = std::min(capacity_, std::max({tokens, reserved_ * 2, 256}));
-    const size_t bytes = (size_t)(target - reserved_) * 3 * c.n_layers * kv * sizeof(T);
-    if (auto st = check_memory(bytes, "growing the KV cache from " + std::to_string(reserved_) + " to " +
-                                          std::to_string(target) + " tokens",
-                               "choose a shorter context");
-        !st)
-      return st;
-    for (auto* cache : {&k_raw_, &k_rot_, &v_})
-      for (T*& layer : *cache) {
-        T* grown = b.alloc((size_t)target * kv);
-        if (layer) {
-          b.copy(layer, grown, (size_t)pos_ * kv);  // rows [0, pos) are valid
-          b.release(layer);
-        }
-        layer = grown;
-      }
+    if (auto st = b.reserve_kv(kv_spec_, target, pos_); !st) return st;  // rows [0, pos) are kept
     reserved_ = target;
   }
   if (rows > hidden_rows_) {
@@ -125,10 +117,27 @@ Status Engine<T>::forward(const int* tokens, int n) {
   const int dim = c.dim, hid = c.hidden_dim, q_dim = c.n_heads * c.head_dim, kv_dim = c.n_kv_heads * c.head_dim;
   const bool llama = c.arch == Arch::Llama;
   // Every token of this call sees the same current length n (dynamic methods).
+  // The position tables are computed here, on the host, from core/position.
   const PositionContext ctx{c.rot_dim, c.rope_base, (double)c.train_len, (double)(pos_ + n)};
-  std::vector<double> slopes;
-  if (method_is_alibi(opts_.method.method))
-    for (int h = 1; h <= c.n_heads; ++h) slopes.push_back(alibi_slope(opts_.method, ctx, h, c.n_heads));
+  PositionTables tables;
+  if (method_is_alibi(opts_.method.method)) {
+    tables.alibi_slopes = alibi_slopes(opts_.method, ctx, c.n_heads);
+  } else if (c.rot_dim > 0) {
+    RopeTable rt = rope_table(opts_.method, ctx);
+    tables.inv_freq = std::move(rt.inv_freq);
+    tables.attention_factor = rt.attention_factor;
+  }
+  b.set_positions(tables);
+  AttentionParams ap;
+  ap.n_heads = c.n_heads;
+  ap.n_kv_heads = c.n_kv_heads;
+  ap.head_dim = c.head_dim;
+  ap.rot_dim = c.rot_dim;
+  ap.layout = c.layout;
+  ap.method = opts_.method.method;
+  ap.remap = opts_.method.remap;
+  ap.logn = opts_.method.logn;
+  ap.train_len = (double)c.train_len;
   auto norm = [&](const T* x, const float* wt, const float* bias, int rows, T* y) {
     if (llama) b.rmsnorm(x, wt, rows, dim, c.norm_eps, y);
     else b.layernorm(x, wt, bias, rows, dim, c.norm_eps, y);
@@ -145,28 +154,12 @@ Status Engine<T>::forward(const int* tokens, int n) {
       // attention block: norm, projections (new keys/values appended to the cache)
       norm(x_, L.attn_norm, L.attn_norm_b, rows, xn_);                                  // xn (rows, dim)
       b.matmul(xn_, rows, dim, L.wq, L.bq, q_dim, q_);                                   // q (rows, q_dim)
-      b.matmul(xn_, rows, dim, L.wk, L.bk, kv_dim, k_raw_[l] + (size_t)p0 * kv_dim);     // k before RoPE
-      b.matmul(xn_, rows, dim, L.wv, L.bv, kv_dim, v_[l] + (size_t)p0 * kv_dim);         // v
-      AttentionCall<T> call;
-      call.layer = l;
-      call.q = q_;
-      call.k_raw = k_raw_[l];
-      call.k_rot = k_rot_[l];
-      call.v = v_[l];
-      call.out = att_;                                                                   // att (rows, q_dim)
-      call.p0 = p0;
-      call.n_new = rows;
-      call.n_heads = c.n_heads;
-      call.n_kv_heads = c.n_kv_heads;
-      call.head_dim = c.head_dim;
-      call.rot_dim = c.rot_dim;
-      call.layout = c.layout;
-      call.method = opts_.method;
-      call.ctx = ctx;
-      call.alibi_slopes = slopes.empty() ? nullptr : slopes.data();
-      call.observer = opts_.observer;
-      call.cancel = opts_.cancel;
-      if (auto st = b.attention(call); !st) return st;
+      b.matmul(xn_, rows, dim, L.wk, L.bk, kv_dim, k_new_);                               // k before RoPE
+      b.matmul(xn_, rows, dim, L.wv, L.bv, kv_dim, v_new_);                               // v
+      ap.layer = l;
+      ap.p0 = p0;
+      ap.n_new = rows;
+      if (auto st = b.attention(ap, q_, k_new_, v_new_, att_, opts_.observer, opts_.cancel); !st) return st;  // att (rows, q_dim)
       b.matmul(att_, rows, q_dim, L.wo, L.bo, dim, tmp_);                                // (rows, dim)
       b.add(x_, tmp_, (size_t)rows * dim);                                               // residual
       // feed-forward block: SwiGLU (LLaMA) or GELU (BLOOM)

@@ -19,6 +19,8 @@ struct EngineOptions {
   MethodParams method;                         // applied inside attention
   int threads = 0;                             // 0: all cores
   bool naive = false;                          // the plain-loop baseline (benchmarks)
+  bool row_attention = false;                  // the row-by-row reference attention instead of the tiled kernel
+  KvDtype kv = KvDtype::Same;                  // KV cache storage: the activation type, f16 or bf16
   int chunk = 256;                             // tokens per micro-batch of a forward
   const std::atomic<bool>* cancel = nullptr;   // set to stop a run; forward returns "cancelled"
   const AttentionObserver* observer = nullptr; // attention probabilities of one (layer, head)
@@ -27,8 +29,10 @@ struct EngineOptions {
 // Whether `method` can run on this model (ALiBi methods need an ALiBi model, etc.).
 Status check_method_for_model(const MethodParams& method, const ModelConfig& c);
 
-// Bytes an engine with `capacity` cached tokens needs (weights are the model's).
-size_t engine_memory_bytes(const ModelConfig& c, int capacity, int chunk, size_t elem_size);
+// Bytes an engine with `capacity` cached tokens needs (weights are the model's):
+// KV cache (one K copy and V, in the cache dtype), work buffers, hidden states.
+size_t engine_memory_bytes(const ModelConfig& c, int capacity, int chunk, size_t elem_size,
+                           KvDtype kv = KvDtype::Same);
 
 template <typename T>
 class Engine {
@@ -62,12 +66,13 @@ class Engine {
   int capacity_ = 0, pos_ = 0, last_rows_ = 0;
   int reserved_ = 0;     // tokens the KV cache holds room for (grown on demand up to capacity_)
   int hidden_rows_ = 0;  // rows of hidden_
-  // KV cache, per layer: keys before RoPE, keys as rotated when appended, values.
-  std::vector<T*> k_raw_, k_rot_, v_;  // each (reserved, kv_dim)
+  KvSpec kv_spec_;       // the backend's cache: one K copy (rotated or raw) and V per layer
   // Work buffers for one micro-batch of `chunk` tokens.
   T *x_ = nullptr;     // (chunk, dim) residual stream
   T *xn_ = nullptr;    // (chunk, dim) normalised
   T *q_ = nullptr;     // (chunk, q_dim) queries before RoPE
+  T *k_new_ = nullptr; // (chunk, kv_dim) new keys before RoPE
+  T *v_new_ = nullptr; // (chunk, kv_dim) new values
   T *att_ = nullptr;   // (chunk, q_dim) attention output
   T *tmp_ = nullptr;   // (chunk, dim) projection output
   T *gate_ = nullptr;  // (chunk, hidden) SwiGLU gate / GELU input

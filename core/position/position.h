@@ -11,10 +11,15 @@
 
 #include <math.h>
 
+// A translation unit built for another instruction set (core/cpu/flash_*.cpp)
+// defines LS_HD as `static inline` first, so its copies never replace the
+// baseline ones at link time.
+#ifndef LS_HD
 #if defined(__CUDACC__)
 #define LS_HD __host__ __device__ inline
 #else
 #define LS_HD inline
+#endif
 #endif
 
 namespace ls {

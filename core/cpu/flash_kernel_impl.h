@@ -1,0 +1,255 @@
+// The tiled attention kernel body (see flash_kernel.h), compiled once per
+// instruction set: flash_generic.cpp, flash_avx2.cpp and flash_avx512.cpp define
+// LS_FLASH_ENTRY (the entry point's name) and LS_VEC_BYTES (16, 32 or 64), then
+// include this file. Everything here has internal linkage (LS_HD and
+// LS_HOST_INLINE are `static inline`, no standard-library templates), so code
+// built for AVX-512 can never stand in for the baseline copy of a function.
+//
+// Written with GCC/Clang vector extensions: one source for every width.
+// Per tile: keys are loaded (converted from f16/bf16, rotated where the cache
+// holds raw keys) into a transposed tile Kt[d][j], scores for kFlashRowBlock
+// rows are accumulated in registers, the tile's band (near / far / mixed) and
+// mask come from classify_tile, and each row's running max, sum and output are
+// updated with a vectorised exp that flushes underflow to 0.
+#pragma once
+
+#ifndef LS_FLASH_ENTRY
+#error "define LS_FLASH_ENTRY and LS_VEC_BYTES before including flash_kernel_impl.h"
+#endif
+
+#define LS_HD static inline
+#define LS_HOST_INLINE static inline
+#include <stdint.h>
+#include <string.h>
+#if defined(__F16C__)
+#include <immintrin.h>
+#endif
+
+#include "core/cpu/flash_kernel.h"
+#include "core/cpu/half.h"
+
+namespace ls {
+namespace {
+
+constexpr int kW = LS_VEC_BYTES / 4;  // float lanes
+typedef float vf __attribute__((vector_size(LS_VEC_BYTES)));
+typedef int32_t vi __attribute__((vector_size(LS_VEC_BYTES)));
+constexpr int BN = kFlashKeys, RB = kFlashRowBlock;
+static_assert(BN % kW == 0, "a key tile is whole vectors");
+
+inline vf vload(const float* p) {
+  vf v;
+  memcpy(&v, p, sizeof v);
+  return v;
+}
+inline void vstore(float* p, vf v) { memcpy(p, &v, sizeof v); }
+inline vf vsplat(float x) { return vf{} + x; }
+inline int imin(int a, int b) { return a < b ? a : b; }
+inline float fmaxf_(float a, float b) { return a > b ? a : b; }
+
+// exp(x) for the x ≤ 0 a softmax needs (Cephes expf polynomial, ~2 ulp);
+// x < -87.3 (and -inf) gives exactly 0, with no libm slow path.
+inline vf vexp(vf x) {
+  const vi under = x < -87.3f;
+  x = (vf)(((vi)x & ~under) | ((vi)vsplat(-87.3f) & under));
+  const vf t = x * 1.44269504088896341f + 12582912.0f;  // 1.5·2^23 + round(x·log2 e)
+  const vf n = t - 12582912.0f;
+  vf r = x - n * 0.693359375f;
+  r = r - n * -2.12194440e-4f;
+  vf p = vsplat(1.9875691500e-4f);
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  vf e = p * r * r + r + 1.0f;
+  const vi ni = (vi)t - 0x4B400000;  // the integer n from t's bits
+  e = e * (vf)((ni + 127) << 23);
+  return (vf)((vi)e & ~under);
+}
+inline float sexp(float x) { return vexp(vsplat(x))[0]; }
+
+// One cached row (kv_dim-strided) of a head, as float.
+inline void load_row(const FlashArgs& a, const void* base, size_t offset, int hd, float* dst) {
+  if (a.kv_dtype == 0) {
+    memcpy(dst, (const float*)base + offset, (size_t)hd * 4);
+    return;
+  }
+  const uint16_t* src = (const uint16_t*)base + offset;
+  if (a.kv_dtype == 2) {
+    for (int d = 0; d < hd; ++d) dst[d] = bf16_to_f32(src[d]);
+    return;
+  }
+  int d = 0;
+#if defined(__F16C__)
+  for (; d + 8 <= hd; d += 8) _mm256_storeu_ps(dst + d, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i*)(src + d))));
+#endif
+  for (; d < hd; ++d) dst[d] = f16_to_f32(src[d]);
+}
+
+// x ← R·x for the rotary dims of one head (angles already carry the attention factor).
+inline void rotate(const FlashArgs& a, float* x, const float* cs, const float* sn) {
+  const int half = a.rot_dim / 2;
+  for (int i = 0; i < half; ++i) {
+    const int p = a.interleaved ? 2 * i : i, q = a.interleaved ? 2 * i + 1 : i + half;
+    const float xa = x[p], xb = x[q];
+    x[p] = xa * cs[i] - xb * sn[i];
+    x[q] = xa * sn[i] + xb * cs[i];
+  }
+}
+
+// Kt[d][jj] for keys j0 … j0+bn-1 of KV head kh; columns bn … BN-1 zeroed.
+template <int HD>
+void load_keys(const FlashArgs& a, int kh, int j0, int bn, bool far, float* Kt) {
+  const int hd = HD > 0 ? HD : a.head_dim, kv_dim = a.n_kv_heads * hd, half = a.rot_dim / 2;
+  float row[HD > 0 ? HD : 512];
+  for (int jj = 0; jj < bn; ++jj) {
+    const int j = j0 + jj;
+    load_row(a, a.k, (size_t)j * kv_dim + (size_t)kh * hd, hd, row);
+    if (far) rotate(a, row, a.far_cos + (size_t)j * half, a.far_sin + (size_t)j * half);
+    else if (a.rotate_near) rotate(a, row, a.cos + (size_t)j * half, a.sin + (size_t)j * half);
+    for (int d = 0; d < hd; ++d) Kt[d * BN + jj] = row[d];
+  }
+  for (int d = 0; d < hd; ++d)
+    for (int jj = bn; jj < BN; ++jj) Kt[d * BN + jj] = 0.0f;
+}
+
+// s[i][0 … nv·kW) = q_i · Kt for RB rows, accumulators in registers.
+template <int HD>
+inline void scores(const float* q, int hd_rt, const float* Kt, int nv, float* s) {
+  const int hd = HD > 0 ? HD : hd_rt;
+  for (int v = 0; v < nv; ++v) {
+    vf a0 = {}, a1 = {}, a2 = {}, a3 = {};
+    for (int d = 0; d < hd; ++d) {
+      const vf k = vload(Kt + d * BN + v * kW);
+      a0 += q[d] * k;
+      a1 += q[hd + d] * k;
+      a2 += q[2 * hd + d] * k;
+      a3 += q[3 * hd + d] * k;
+    }
+    vstore(s + v * kW, a0);
+    vstore(s + BN + v * kW, a1);
+    vstore(s + 2 * BN + v * kW, a2);
+    vstore(s + 3 * BN + v * kW, a3);
+  }
+}
+static_assert(RB == 4, "scores() holds four rows");
+
+template <int HD>
+void task(const FlashArgs& a, int task_index, float* scratch) {
+  const int hd = HD > 0 ? HD : a.head_dim;
+  const int group = a.n_heads / a.n_kv_heads, q_dim = a.n_heads * hd, kv_dim = a.n_kv_heads * hd;
+  const int qb = task_index / a.n_kv_heads, kh = task_index % a.n_kv_heads;
+  const int t0 = qb * a.q_block, bm = imin(a.q_block, a.n_new - t0), m0 = a.p0 + t0;
+  const int R = bm * group, Rp = (R + RB - 1) / RB * RB;
+  const bool remap = a.bands.remap != 0;
+  // scratch: Qn, Qf, O (Rp × hd), row max and sum (Rp), Kt near/far (hd × BN), V (BN × hd), S, SF (RB × BN)
+  float* Qn = scratch;
+  float* Qf = Qn + Rp * hd;
+  float* O = Qf + Rp * hd;
+  float* mx = O + Rp * hd;
+  float* sum = mx + Rp;
+  float* KtN = sum + Rp;
+  float* KtF = KtN + hd * BN;
+  float* V = KtF + hd * BN;
+  float* S = V + BN * hd;
+  float* SF = S + RB * BN;
+  // rows r = t·group + g: query t0+t, head kh·group+g
+  for (int r = 0; r < Rp; ++r) {
+    float* qn = Qn + r * hd;
+    float* qf = Qf + r * hd;
+    if (r < R) {
+      const size_t off = (size_t)(t0 + r / group) * q_dim + (size_t)(kh * group + r % group) * hd;
+      memcpy(qn, a.qn + off, (size_t)hd * 4);
+      if (remap) memcpy(qf, a.qf + off, (size_t)hd * 4);
+    } else {
+      memset(qn, 0, (size_t)hd * 4);
+      memset(qf, 0, (size_t)hd * 4);
+    }
+    memset(O + r * hd, 0, (size_t)hd * 4);
+    mx[r] = -__builtin_inff();
+    sum[r] = 0.0f;
+  }
+  const int m_last = m0 + bm - 1;
+  for (int j0 = 0; j0 <= m_last; j0 += BN) {
+    const int bn = imin(BN, m_last + 1 - j0), nv = (bn + kW - 1) / kW;
+    const TileClass tc = classify_tile(a.bands, m0, bm, j0, bn);
+    if (tc.kind == kTileSkip) continue;
+    const bool near = (tc.kind & kTileNear) != 0, far = (tc.kind & kTileFar) != 0;
+    if (near) load_keys<HD>(a, kh, j0, bn, false, KtN);
+    if (far) load_keys<HD>(a, kh, j0, bn, true, KtF);
+    for (int jj = 0; jj < bn; ++jj) load_row(a, a.v, (size_t)(j0 + jj) * kv_dim + (size_t)kh * hd, hd, V + jj * hd);
+    for (int r0 = 0; r0 < R; r0 += RB) {
+      if (near) scores<HD>(Qn + r0 * hd, hd, KtN, nv, S);
+      if (far) scores<HD>(Qf + r0 * hd, hd, KtF, nv, near ? SF : S);
+      for (int i = 0; i < RB && r0 + i < R; ++i) {
+        const int r = r0 + i, m = m0 + r / group, h = kh * group + r % group;
+        float* s = S + i * BN;
+        if (tc.kind == kTileMixed) {
+          const float* sf = SF + i * BN;
+          for (int jj = 0; jj < bn; ++jj)
+            if (!band_is_near(a.bands, m - (j0 + jj))) s[jj] = sf[jj];
+        }
+        if (a.slopes) {
+          const float slope = a.slopes[h];
+          for (int jj = 0; jj < bn; ++jj) s[jj] -= slope * (float)(m - (j0 + jj));
+        }
+        if (tc.masked)
+          for (int jj = 0; jj < bn; ++jj)
+            if (!band_visible(a.bands, m, j0 + jj)) s[jj] = -__builtin_inff();
+        for (int jj = bn; jj < nv * kW; ++jj) s[jj] = -__builtin_inff();
+        vf vmax = vsplat(-__builtin_inff());
+        for (int v = 0; v < nv; ++v) {
+          const vf x = vload(s + v * kW);
+          vmax = (vf)(((vi)x & (x > vmax)) | ((vi)vmax & ~(x > vmax)));
+        }
+        float tmax = vmax[0];
+        for (int l = 1; l < kW; ++l) tmax = fmaxf_(tmax, vmax[l]);
+        if (tmax == -__builtin_inff()) continue;  // nothing visible to this row in this tile
+        const float new_max = fmaxf_(mx[r], tmax);
+        const float alpha = softmax_rescale(mx[r], new_max, sexp);
+        vf vsum = {};
+        for (int v = 0; v < nv; ++v) {
+          const vf p = vexp(vload(s + v * kW) - new_max);
+          vstore(s + v * kW, p);
+          vsum += p;
+        }
+        float tsum = 0.0f;
+        for (int l = 0; l < kW; ++l) tsum += vsum[l];
+        sum[r] = sum[r] * alpha + tsum;
+        mx[r] = new_max;
+        float o[HD > 0 ? HD : 512];
+        const float* orow = O + r * hd;
+        for (int d = 0; d < hd; ++d) o[d] = orow[d] * alpha;
+        for (int jj = 0; jj < bn; ++jj) {
+          const float p = s[jj];
+          const float* vr = V + jj * hd;
+          for (int d = 0; d < hd; ++d) o[d] += p * vr[d];
+        }
+        memcpy(O + r * hd, o, (size_t)hd * 4);
+      }
+    }
+  }
+  for (int r = 0; r < R; ++r) {
+    float* dst = a.out + (size_t)(t0 + r / group) * q_dim + (size_t)(kh * group + r % group) * hd;
+    const float inv = 1.0f / sum[r];
+    for (int d = 0; d < hd; ++d) dst[d] = O[r * hd + d] * inv;
+  }
+}
+
+}  // namespace
+
+void LS_FLASH_ENTRY(const FlashArgs& a, int task_index, float* scratch) {
+  switch (a.head_dim) {  // the common head sizes get unrolled, register-resident loops
+    case 8: return task<8>(a, task_index, scratch);
+    case 16: return task<16>(a, task_index, scratch);
+    case 32: return task<32>(a, task_index, scratch);
+    case 64: return task<64>(a, task_index, scratch);
+    case 80: return task<80>(a, task_index, scratch);
+    case 96: return task<96>(a, task_index, scratch);
+    case 128: return task<128>(a, task_index, scratch);
+    default: return task<0>(a, task_index, scratch);
+  }
+}
+
+}  // namespace ls
