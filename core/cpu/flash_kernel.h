@@ -11,7 +11,7 @@
 
 namespace ls {
 
-constexpr int kFlashKeys = 64;  // keys per tile
+constexpr int kFlashKeys = 128;  // keys per tile
 constexpr int kFlashRowBlock = 4;  // query rows per register block
 
 struct FlashArgs {

@@ -135,6 +135,38 @@ inline void scores(const float* q, int hd_rt, const float* Kt, int nv, float* s)
 }
 static_assert(RB == 4, "scores() holds four rows");
 
+// o ← alpha·o + Σ_j p[j]·V[j] over one tile, the row of o held in registers.
+template <int HD>
+inline void accumulate(float* o, int hd_rt, float alpha, const float* p, const float* V, int bn) {
+  if constexpr (HD > 0 && HD % kW == 0) {
+    constexpr int nv = HD / kW;
+    vf acc[nv];
+    for (int v = 0; v < nv; ++v) acc[v] = vload(o + v * kW) * alpha;
+    for (int jj = 0; jj < bn; ++jj) {
+      const float pj = p[jj];
+      for (int v = 0; v < nv; ++v) acc[v] += pj * vload(V + jj * HD + v * kW);
+    }
+    for (int v = 0; v < nv; ++v) vstore(o + v * kW, acc[v]);
+  } else if constexpr (HD > 0 && kW % HD == 0 && HD >= 4) {
+    // a head narrower than a vector: one narrower vector holds the row
+    typedef float vh __attribute__((vector_size(HD * 4)));
+    vh acc;
+    memcpy(&acc, o, sizeof acc);
+    acc *= alpha;
+    for (int jj = 0; jj < bn; ++jj) {
+      vh x;
+      memcpy(&x, V + jj * HD, sizeof x);
+      acc += p[jj] * x;
+    }
+    memcpy(o, &acc, sizeof acc);
+  } else {
+    const int hd = HD > 0 ? HD : hd_rt;
+    for (int d = 0; d < hd; ++d) o[d] *= alpha;
+    for (int jj = 0; jj < bn; ++jj)
+      for (int d = 0; d < hd; ++d) o[d] += p[jj] * V[jj * hd + d];
+  }
+}
+
 template <int HD>
 void task(const FlashArgs& a, int task_index, float* scratch) {
   const int hd = HD > 0 ? HD : a.head_dim;
@@ -218,15 +250,7 @@ void task(const FlashArgs& a, int task_index, float* scratch) {
         for (int l = 0; l < kW; ++l) tsum += vsum[l];
         sum[r] = sum[r] * alpha + tsum;
         mx[r] = new_max;
-        float o[HD > 0 ? HD : 512];
-        const float* orow = O + r * hd;
-        for (int d = 0; d < hd; ++d) o[d] = orow[d] * alpha;
-        for (int jj = 0; jj < bn; ++jj) {
-          const float p = s[jj];
-          const float* vr = V + jj * hd;
-          for (int d = 0; d < hd; ++d) o[d] += p * vr[d];
-        }
-        memcpy(O + r * hd, o, (size_t)hd * 4);
+        accumulate<HD>(O + r * hd, hd, alpha, s, V, bn);
       }
     }
   }
