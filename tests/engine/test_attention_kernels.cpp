@@ -1,0 +1,232 @@
+// The tiled attention kernel (every instruction set this CPU runs) against the
+// row-by-row reference path, at f32 and f64, on random heads of many shapes:
+// head sizes with and without an unrolled kernel, GQA groups, partial rotary,
+// every band structure (near/far/mixed tiles, windows with sinks, ALiBi slopes,
+// log-n, raw-key dynamic tables), a cache filled in two chunks, and f16/bf16
+// storage. The accuracy rule is flash-attention's: the kernel's error against a
+// double-precision reference is at most twice that of a plain float computation.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+#include <vector>
+
+#include "core/cpu/cpu_backend.h"
+#include "core/cpu/half.h"
+#include "core/position/spec.h"
+#include "core/position/tables.h"
+
+namespace ls {
+namespace {
+
+struct Shape {
+  int n_heads, n_kv_heads, head_dim, rot_dim;
+  PairLayout layout;
+};
+
+struct Case {
+  Shape shape;
+  MethodParams method;
+  int n = 0, split = 0;  // tokens; the first call appends [0, split), the second the rest
+  std::vector<float> q, k, v;
+};
+
+Case make_case(const Shape& s, const char* spec, int n, int split, unsigned seed) {
+  Case u;
+  u.shape = s;
+  auto mp = parse_method_spec(spec);
+  EXPECT_TRUE(mp.ok()) << spec;
+  u.method = mp.value();
+  u.n = n;
+  u.split = split;
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> g(0.0f, 1.0f);
+  auto fill = [&](std::vector<float>& x, size_t count, float scale) {
+    x.resize(count);
+    for (float& e : x) e = g(rng) * scale;
+  };
+  fill(u.q, (size_t)n * s.n_heads * s.head_dim, 1.5f);  // peaked enough that softmax is not flat
+  fill(u.k, (size_t)n * s.n_kv_heads * s.head_dim, 1.5f);
+  fill(u.v, (size_t)n * s.n_kv_heads * s.head_dim, 1.0f);
+  return u;
+}
+
+// Runs the two calls of `u` through one backend and returns the outputs of every query.
+template <typename T>
+std::vector<double> run(const Case& u, CpuOptions o, KvDtype kv) {
+  const Shape& s = u.shape;
+  CpuBackend<T> b(o);
+  const PositionContext ctx{s.rot_dim, 10000.0, 64.0, (double)u.n};
+  KvSpec spec;
+  spec.n_layers = 1;
+  spec.kv_dim = s.n_kv_heads * s.head_dim;
+  spec.dtype = kv;
+  spec.keys = key_form_for(u.method);
+  EXPECT_TRUE(b.reserve_kv(spec, u.n, 0).ok());
+  PositionTables t;
+  if (method_is_alibi(u.method.method)) {
+    t.alibi_slopes = alibi_slopes(u.method, ctx, s.n_heads);
+  } else {
+    RopeTable rt = rope_table(u.method, ctx);
+    t.inv_freq = rt.inv_freq;
+    t.attention_factor = rt.attention_factor;
+  }
+  b.set_positions(t);
+  const int q_dim = s.n_heads * s.head_dim, kv_dim = spec.kv_dim;
+  std::vector<double> out;
+  for (int part = 0; part < 2; ++part) {
+    const int p0 = part ? u.split : 0, n_new = part ? u.n - u.split : u.split;
+    AttentionParams p;
+    p.p0 = p0;
+    p.n_new = n_new;
+    p.n_heads = s.n_heads;
+    p.n_kv_heads = s.n_kv_heads;
+    p.head_dim = s.head_dim;
+    p.rot_dim = s.rot_dim;
+    p.layout = s.layout;
+    p.method = u.method.method;
+    p.remap = u.method.remap;
+    p.logn = u.method.logn;
+    p.train_len = 64.0;
+    std::vector<T> q(u.q.begin() + (size_t)p0 * q_dim, u.q.begin() + (size_t)(p0 + n_new) * q_dim);
+    std::vector<T> k(u.k.begin() + (size_t)p0 * kv_dim, u.k.begin() + (size_t)(p0 + n_new) * kv_dim);
+    std::vector<T> v(u.v.begin() + (size_t)p0 * kv_dim, u.v.begin() + (size_t)(p0 + n_new) * kv_dim);
+    std::vector<T> o_buf((size_t)n_new * q_dim);
+    auto st = b.attention(p, q.data(), k.data(), v.data(), o_buf.data(), nullptr, nullptr);
+    EXPECT_TRUE(st.ok()) << (st.ok() ? "" : st.error());
+    out.insert(out.end(), o_buf.begin(), o_buf.end());
+  }
+  return out;
+}
+
+double max_diff(const std::vector<double>& a, const std::vector<double>& b) {
+  EXPECT_EQ(a.size(), b.size());
+  double w = 0;
+  for (size_t i = 0; i < a.size() && i < b.size(); ++i) w = std::max(w, std::fabs(a[i] - b[i]));
+  return w;
+}
+
+CpuOptions opts(CpuAttention a, const std::string& isa = "", int threads = 2) {
+  CpuOptions o;
+  o.threads = threads;
+  o.attention = a;
+  o.isa = isa;
+  return o;
+}
+
+const Shape kShapes[] = {
+    {8, 4, 8, 8, PairLayout::Interleaved},     // the bundled model's heads
+    {4, 4, 16, 16, PairLayout::HalfSplit},     // no GQA
+    {8, 2, 64, 64, PairLayout::HalfSplit},     // TinyLlama-like group of 4
+    {4, 1, 128, 64, PairLayout::Interleaved},  // partial rotary, one KV head
+    {6, 3, 12, 8, PairLayout::Interleaved},    // a head size with no unrolled kernel
+};
+const char* kMethods[] = {"rope", "yarn:factor=4", "rerope:window=40,logn=1", "leaky-rerope:window=33,k=8",
+                          "self-extend:window=32,group=3", "sliding-window:window=37,sinks=4",
+                          "dynamic-ntk:alpha=2,cache=raw", "dynamic-ntk:alpha=2"};
+
+TEST(AttentionKernels, TiledMatchesReferenceOnEveryIsaShapeAndMethod) {
+  const std::vector<std::string> isas = cpu_attention_isas();
+  int checked = 0;
+  for (const Shape& s : kShapes)
+    for (const char* spec : kMethods) {
+      const Case u = make_case(s, spec, 300, 171, 11u + (unsigned)checked);
+      const std::vector<double> ref = run<double>(u, opts(CpuAttention::Rows), KvDtype::Same);
+      const double plain = max_diff(run<float>(u, opts(CpuAttention::Rows), KvDtype::Same), ref);
+      for (const std::string& isa : isas) {
+        const double tiled = max_diff(run<float>(u, opts(CpuAttention::Tiled, isa), KvDtype::Same), ref);
+        EXPECT_LE(tiled, 2 * plain + 1e-6) << spec << " hd=" << s.head_dim << " isa=" << isa << " plain=" << plain;
+        ++checked;
+      }
+    }
+  EXPECT_GE(checked, 40);
+}
+
+TEST(AttentionKernels, AlibiSlopesThroughTheKernel) {
+  const Shape s{8, 8, 16, 16, PairLayout::Interleaved};
+  for (const char* spec : {"alibi", "ntk-alibi:a=4", "alibi-linear:a=2"}) {
+    const Case u = make_case(s, spec, 260, 100, 5);
+    const std::vector<double> ref = run<double>(u, opts(CpuAttention::Rows), KvDtype::Same);
+    const double plain = max_diff(run<float>(u, opts(CpuAttention::Rows), KvDtype::Same), ref);
+    for (const std::string& isa : cpu_attention_isas())
+      EXPECT_LE(max_diff(run<float>(u, opts(CpuAttention::Tiled, isa), KvDtype::Same), ref), 2 * plain + 1e-6)
+          << spec << " isa=" << isa;
+  }
+}
+
+TEST(AttentionKernels, HalfAndBfloatCachesMatchTheReferenceOnTheSameStoredValues) {
+  const Shape s{8, 2, 64, 64, PairLayout::HalfSplit};
+  for (const char* spec : {"rope", "rerope:window=40"})
+    for (KvDtype kv : {KvDtype::F16, KvDtype::BF16}) {
+      const Case u = make_case(s, spec, 200, 77, 9);
+      // same rounded cache on both sides: only the kernel's arithmetic differs
+      const std::vector<double> ref = run<double>(u, opts(CpuAttention::Rows), kv);
+      const double plain = max_diff(run<float>(u, opts(CpuAttention::Rows), kv), ref);
+      for (const std::string& isa : cpu_attention_isas())
+        EXPECT_LE(max_diff(run<float>(u, opts(CpuAttention::Tiled, isa), kv), ref), 2 * plain + 1e-6)
+            << spec << " isa=" << isa;
+      // and the rounding itself stays small against the f32 cache
+      const double rounding = max_diff(run<float>(u, opts(CpuAttention::Tiled), kv),
+                                       run<float>(u, opts(CpuAttention::Tiled), KvDtype::Same));
+      EXPECT_LT(rounding, kv == KvDtype::F16 ? 5e-3 : 4e-2) << spec;
+      EXPECT_GT(rounding, 0.0) << spec << ": the cache was not rounded";
+    }
+}
+
+TEST(AttentionKernels, ThreadCountNeverChangesTheTiledResult) {
+  const Case u = make_case({8, 4, 8, 8, PairLayout::Interleaved}, "leaky-rerope:window=33,k=8", 300, 130, 3);
+  const std::vector<double> one = run<float>(u, opts(CpuAttention::Tiled, "", 1), KvDtype::Same);
+  for (int threads : {2, 3, 5}) EXPECT_EQ(run<float>(u, opts(CpuAttention::Tiled, "", threads), KvDtype::Same), one);
+}
+
+TEST(AttentionKernels, IsaListEndsWithGenericAndUnknownNamesFallBackToTheBest) {
+  const std::vector<std::string> isas = cpu_attention_isas();
+  ASSERT_FALSE(isas.empty());
+  EXPECT_EQ(isas.back(), "generic");
+  EXPECT_EQ(CpuBackend<float>(opts(CpuAttention::Tiled, "no-such-isa")).isa(), isas.front());
+  EXPECT_EQ(CpuBackend<float>(opts(CpuAttention::Tiled, "generic")).isa(), "generic");
+}
+
+TEST(HalfConversions, EveryHalfRoundTripsAndFloatsRoundToNearestEven) {
+  for (uint32_t h = 0; h < 65536; ++h) {
+    const float f = f16_to_f32((uint16_t)h);
+    if (std::isnan(f)) {
+      EXPECT_TRUE(std::isnan(f16_to_f32(f32_to_f16(f))));
+      continue;
+    }
+    ASSERT_EQ(f32_to_f16(f), h) << "half " << h;
+  }
+  // every float between two neighbouring halves goes to the nearer (ties to even)
+  std::mt19937 rng(1);
+  for (int i = 0; i < 200000; ++i) {
+    const uint16_t lo = (uint16_t)(rng() % 0x7bff);  // positive finite halves below the largest
+    const float a = f16_to_f32(lo), b = f16_to_f32((uint16_t)(lo + 1));
+    const float x = a + (b - a) * std::uniform_real_distribution<float>(0.0f, 1.0f)(rng);
+    const uint16_t got = f32_to_f16(x);
+    const float da = x - a, db = b - x;
+    const uint16_t want = da < db ? lo : db < da ? (uint16_t)(lo + 1) : ((lo & 1) ? (uint16_t)(lo + 1) : lo);
+    ASSERT_EQ(got, want) << x;
+    ASSERT_EQ(f32_to_f16(-x), want | 0x8000) << -x;
+  }
+  EXPECT_EQ(f32_to_f16(65520.0f), 0x7c00);  // rounds past the largest half: Inf
+  EXPECT_EQ(f32_to_f16(65519.0f), 0x7bff);
+  EXPECT_EQ(f32_to_f16(1e-9f), 0);
+  EXPECT_EQ(f16_to_f32(f32_to_f16(INFINITY)), INFINITY);
+}
+
+TEST(HalfConversions, BfloatRoundsToNearestEven) {
+  std::mt19937 rng(2);
+  for (int i = 0; i < 200000; ++i) {
+    const float x = std::ldexp(std::uniform_real_distribution<float>(1.0f, 2.0f)(rng), (int)(rng() % 60) - 30);
+    const uint16_t got = f32_to_bf16(x);
+    const float r = bf16_to_f32(got);
+    const float up = bf16_to_f32((uint16_t)(got + 1)), down = bf16_to_f32((uint16_t)(got - 1));
+    ASSERT_LE(std::fabs(x - r), std::fabs(x - up)) << x;
+    ASSERT_LE(std::fabs(x - r), std::fabs(x - down)) << x;
+  }
+  EXPECT_EQ(bf16_to_f32(f32_to_bf16(1.0f)), 1.0f);
+  EXPECT_TRUE(std::isnan(bf16_to_f32(f32_to_bf16(NAN))));
+}
+
+}  // namespace
+}  // namespace ls
