@@ -21,6 +21,7 @@ const std::vector<OptionSpec> kRunOptions = {
     {"method", "SPEC", "method spec, e.g. yarn:factor=4 (default: the model's native method)"},
     {"threads", "T", "CPU threads (default: all cores)"},
     {"precision", "P", "f32 (default) or f64 (reference runs)"},
+    {"kv", "DTYPE", "KV cache storage: same (default: the precision's type), f16 or bf16"},
     {"backend", "B", "cpu (default) or cuda"},
 };
 
@@ -103,6 +104,11 @@ Result<RunConfig> load_run_config(const Args& a, const ModelInputs& in) {
   if (p == "f32") run.precision = Precision::F32;
   else if (p == "f64") run.precision = Precision::F64;
   else return make_error("--precision: expected f32 or f64, got \"" + p + "\"");
+  std::string kv = a.get("kv", "same");
+  if (kv == "same") run.engine.kv = KvDtype::Same;
+  else if (kv == "f16") run.engine.kv = KvDtype::F16;
+  else if (kv == "bf16") run.engine.kv = KvDtype::BF16;
+  else return make_error("--kv: expected same, f16 or bf16, got \"" + kv + "\"");
   std::string b = a.get("backend", "cpu");
   if (b == "cuda") return make_error("--backend cuda: this build has no CUDA inference backend yet; use --backend cpu");
   if (b != "cpu") return make_error("--backend: expected cpu or cuda, got \"" + b + "\"");

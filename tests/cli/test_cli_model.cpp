@@ -49,6 +49,19 @@ TEST(CliModel, PplJson) {
   EXPECT_EQ(t["n_tokens"], 8);
 }
 
+TEST(CliModel, HalfKvCacheGivesNearlyTheSameLoss) {
+  const std::string args = "ppl --text '" + kDoc + "' --method rerope:window=64 --ctx 400 --windows 1";
+  const double same = ok_json(args)["mean_nll"].get<double>();
+  const double f16 = ok_json(args + " --kv f16")["mean_nll"].get<double>();
+  const double bf16 = ok_json(args + " --kv bf16")["mean_nll"].get<double>();
+  EXPECT_NEAR(f16, same, 2e-3);
+  EXPECT_NEAR(bf16, same, 2e-2);
+  EXPECT_NE(f16, same);  // the cache really was rounded
+  CliRun bad = run_cli("ppl --kv f8 --text '" + kDoc + "'");
+  EXPECT_EQ(bad.code, 2);
+  EXPECT_NE(bad.err.find("--kv"), std::string::npos) << bad.err;
+}
+
 TEST(CliModel, SweepAttentionGenerate) {
   json s = ok_json("sweep --text '" + kDoc + "' --methods 'rope;rerope:window=64' --lengths 128,256 --windows 1");
   ASSERT_EQ(s["results"].size(), 4u);
