@@ -1,10 +1,15 @@
 // PPL throughput of the CPU engine on the bundled model (and a BLOOM model of the
-// same shape for the ALiBi methods), as ratios measured side by side in one run:
-//   speed-up   = engine fast path / the engine's own naive path (plain loops, 1 thread)
-//   rerope/rope = time of ReRoPE / time of plain RoPE, both on the fast path
+// same shape for the ALiBi methods), as ratios measured side by side in one run,
+// runs of the compared paths interleaved:
+//   tiled / rows = the tiled SIMD attention against the row-by-row reference path
+//                  (one (query, head) at a time with a materialised score row: the
+//                  algorithm LongScope shipped before the tiled kernel);
+//   method / rope = a method's time against plain RoPE's, both tiled;
+//   f16 KV / f32 KV = the same run with the cache stored in f16;
+//   naive (optional, --naive-max) = plain loops, one thread.
 // Medians over --reps runs; machines are noisy, so only ratios are reported as results.
 //
-// usage: bench_ppl [--lengths 512,2048,8192] [--reps 3] [--threads T] [--naive-max 8192]
+// usage: bench_ppl [--lengths 512,2048,8192] [--reps 3] [--threads T] [--rows-max 8192] [--naive-max 0]
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -14,6 +19,7 @@
 #include <vector>
 
 #include "core/analysis/analysis.h"
+#include "core/cpu/cpu_backend.h"
 #include "core/model/random_model.h"
 #include "core/position/spec.h"
 #include "core/tokenizer/tokenizer.h"
@@ -28,13 +34,17 @@ double median(std::vector<double> v) {
 }
 
 // Seconds for one window of `ctx` tokens.
+enum class Path { Tiled, Rows, TiledF16, Naive };
+
 double time_window(std::shared_ptr<const Model> m, const MethodParams& p, const std::vector<int>& toks, int ctx,
-                   bool naive, int threads) {
+                   Path path, int threads) {
   RunConfig run;
   run.model = m;
   run.engine.method = p;
-  run.engine.naive = naive;
-  run.engine.threads = threads;
+  run.engine.naive = path == Path::Naive;
+  run.engine.row_attention = path == Path::Rows;
+  run.engine.kv = path == Path::TiledF16 ? KvDtype::F16 : KvDtype::Same;
+  run.engine.threads = path == Path::Naive ? 1 : threads;
   auto t0 = std::chrono::steady_clock::now();
   auto r = run_ppl(run, toks, ctx, 1);
   double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -49,7 +59,7 @@ double time_window(std::shared_ptr<const Model> m, const MethodParams& p, const 
 
 int main(int argc, char** argv) {
   std::vector<int> lengths = {512, 2048, 8192};
-  int reps = 3, threads = 0, naive_max = 8192;
+  int reps = 3, threads = 0, rows_max = 8192, naive_max = 0;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string k = argv[i], v = argv[i + 1];
     if (k == "--lengths") {
@@ -61,6 +71,7 @@ int main(int argc, char** argv) {
       }
     } else if (k == "--reps") reps = std::max(1, std::stoi(v));
     else if (k == "--threads") threads = std::stoi(v);
+    else if (k == "--rows-max") rows_max = std::stoi(v);
     else if (k == "--naive-max") naive_max = std::stoi(v);
   }
   auto model = load_model(LONGSCOPE_RESOURCES_DIR "/models/stories260K.gguf");
@@ -81,29 +92,48 @@ int main(int argc, char** argv) {
   auto bloom = load_model(dir).value();
 
   struct Row { const char* spec; bool alibi; };
-  const Row rows[] = {{"rope", false}, {"yarn:factor=16", false}, {"rerope:window=256", false},
-                      {"leaky-rerope:window=256,k=16", false}, {"alibi", true}, {"ntk-alibi:a=4", true}};
+  const Row rows[] = {{"rope", false},
+                      {"yarn:factor=16", false},
+                      {"rerope:window=256", false},
+                      {"leaky-rerope:window=256,k=16", false},
+                      {"self-extend:window=256,group=8", false},
+                      {"alibi", true},
+                      {"ntk-alibi:a=4", true}};
   std::printf("LongScope PPL benchmark (CPU). Document tinystories_3 (%zu tokens); threads=%d (0 = all cores); "
-              "medians of %d run(s)\n\n", toks.size(), threads, reps);
-  std::printf("%-30s %6s %12s %12s %10s\n", "method", "ctx", "fast tok/s", "naive tok/s", "speed-up");
+              "tiled kernel ISA: %s; medians of %d run(s)\n\n",
+              toks.size(), threads, cpu_attention_isas().front().c_str(), reps);
+  std::printf("%-31s %6s %11s %11s %12s %11s %12s\n", "method", "ctx", "tiled tok/s", "rows tok/s", "tiled/rows",
+              "f16KV tok/s", "naive tok/s");
+  time_window(model.value(), MethodParams{}, toks, 512, Path::Tiled, threads);  // warm-up (pages, threads)
   for (int ctx : lengths) {
-    std::vector<double> rope_t, rerope_t;
+    std::vector<double> rope_t;
+    std::vector<std::pair<const char*, double>> method_ratio;
     for (const Row& row : rows) {
       auto p = parse_method_spec(row.spec).value();
       auto m = row.alibi ? bloom : model.value();
-      std::vector<double> fast, naive;
-      for (int r = 0; r < reps; ++r) {
-        fast.push_back(time_window(m, p, toks, ctx, false, threads));
-        if (ctx <= naive_max && (r == 0 || ctx < 8192)) naive.push_back(time_window(m, p, toks, ctx, true, 1));
+      std::vector<double> tiled, rows_t, f16, naive;
+      for (int r = 0; r < reps; ++r) {  // interleaved: tiled, rows, f16 (, naive once)
+        tiled.push_back(time_window(m, p, toks, ctx, Path::Tiled, threads));
+        if (ctx <= rows_max) rows_t.push_back(time_window(m, p, toks, ctx, Path::Rows, threads));
+        if (!row.alibi) f16.push_back(time_window(m, p, toks, ctx, Path::TiledF16, threads));
+        if (ctx <= naive_max && r == 0) naive.push_back(time_window(m, p, toks, ctx, Path::Naive, 1));
       }
-      double f = median(fast), n = median(naive);
-      if (std::strcmp(row.spec, "rope") == 0) rope_t = fast;
-      if (std::strcmp(row.spec, "rerope:window=256") == 0) rerope_t = fast;
-      if (naive.empty()) std::printf("%-30s %6d %12.0f %12s %10s\n", row.spec, ctx, ctx / f, "-", "-");
-      else std::printf("%-30s %6d %12.0f %12.0f %9.2fx\n", row.spec, ctx, ctx / f, ctx / n, n / f);
+      const double t = median(tiled);
+      if (std::strcmp(row.spec, "rope") == 0) rope_t = tiled;
+      else if (!row.alibi) method_ratio.push_back({row.spec, t / median(rope_t)});
+      char rows_s[32] = "-", ratio_s[32] = "-", f16_s[32] = "-", naive_s[32] = "-";
+      if (!rows_t.empty()) {
+        std::snprintf(rows_s, sizeof rows_s, "%.0f", ctx / median(rows_t));
+        std::snprintf(ratio_s, sizeof ratio_s, "%.2fx", median(rows_t) / t);
+      }
+      if (!f16.empty()) std::snprintf(f16_s, sizeof f16_s, "%.0f", ctx / median(f16));
+      if (!naive.empty()) std::snprintf(naive_s, sizeof naive_s, "%.0f", ctx / median(naive));
+      std::printf("%-31s %6d %11.0f %11s %12s %11s %12s\n", row.spec, ctx, ctx / t, rows_s, ratio_s, f16_s, naive_s);
     }
-    std::printf("%-30s %6d %36.3fx   (target <= 1.3x at 8192)\n\n", "rerope / rope time", ctx,
-                median(rerope_t) / median(rope_t));
+    for (auto& [spec, ratio] : method_ratio)
+      std::printf("  %-29s %6d time / rope time = %.3fx%s\n", spec, ctx, ratio,
+                  std::strncmp(spec, "yarn", 4) ? "   (target <= 1.1x)" : "");
+    std::printf("\n");
   }
   return 0;
 }
