@@ -135,35 +135,72 @@ inline void scores(const float* q, int hd_rt, const float* Kt, int nv, float* s)
 }
 static_assert(RB == 4, "scores() holds four rows");
 
-// o ← alpha·o + Σ_j p[j]·V[j] over one tile, the row of o held in registers.
+// o_i ← alpha_i·o_i + Σ_j p_i[j]·V[j] over one tile for the RB rows of a block
+// (rows kFlashKeys apart in p, hd apart in o). The rows share each V load and
+// give the FMA units independent chains; a row narrower than a vector also
+// splits its keys over two chains (even and odd).
 template <int HD>
-inline void accumulate(float* o, int hd_rt, float alpha, const float* p, const float* V, int bn) {
-  if constexpr (HD > 0 && HD % kW == 0) {
+inline void accumulate(float* o, int hd_rt, const float* alpha, const float* p, const float* V, int bn) {
+  if constexpr (HD > 0 && HD % kW == 0 && HD / kW <= 4) {
     constexpr int nv = HD / kW;
-    vf acc[nv];
-    for (int v = 0; v < nv; ++v) acc[v] = vload(o + v * kW) * alpha;
+    vf acc[RB][nv];
+    for (int i = 0; i < RB; ++i)
+      for (int v = 0; v < nv; ++v) acc[i][v] = vload(o + i * HD + v * kW) * alpha[i];
     for (int jj = 0; jj < bn; ++jj) {
-      const float pj = p[jj];
-      for (int v = 0; v < nv; ++v) acc[v] += pj * vload(V + jj * HD + v * kW);
+      vf x[nv];
+      for (int v = 0; v < nv; ++v) x[v] = vload(V + jj * HD + v * kW);
+      for (int i = 0; i < RB; ++i)
+        for (int v = 0; v < nv; ++v) acc[i][v] += p[i * BN + jj] * x[v];
     }
-    for (int v = 0; v < nv; ++v) vstore(o + v * kW, acc[v]);
+    for (int i = 0; i < RB; ++i)
+      for (int v = 0; v < nv; ++v) vstore(o + i * HD + v * kW, acc[i][v]);
+  } else if constexpr (HD > 0 && HD % kW == 0) {
+    constexpr int nv = HD / kW;  // wide rows: nv ≥ 5 chains each already
+    for (int i = 0; i < RB; ++i) {
+      vf acc[nv];
+      for (int v = 0; v < nv; ++v) acc[v] = vload(o + i * HD + v * kW) * alpha[i];
+      for (int jj = 0; jj < bn; ++jj) {
+        const float pj = p[i * BN + jj];
+        for (int v = 0; v < nv; ++v) acc[v] += pj * vload(V + jj * HD + v * kW);
+      }
+      for (int v = 0; v < nv; ++v) vstore(o + i * HD + v * kW, acc[v]);
+    }
   } else if constexpr (HD > 0 && kW % HD == 0 && HD >= 4) {
-    // a head narrower than a vector: one narrower vector holds the row
+    // a head narrower than a vector: one narrower vector holds a row
     typedef float vh __attribute__((vector_size(HD * 4)));
-    vh acc;
-    memcpy(&acc, o, sizeof acc);
-    acc *= alpha;
-    for (int jj = 0; jj < bn; ++jj) {
-      vh x;
-      memcpy(&x, V + jj * HD, sizeof x);
-      acc += p[jj] * x;
+    vh even[RB], odd[RB];
+    for (int i = 0; i < RB; ++i) {
+      memcpy(&even[i], o + i * HD, sizeof(vh));
+      even[i] *= alpha[i];
+      odd[i] = vh{};
     }
-    memcpy(o, &acc, sizeof acc);
+    int jj = 0;
+    for (; jj + 2 <= bn; jj += 2) {
+      vh x0, x1;
+      memcpy(&x0, V + jj * HD, sizeof x0);
+      memcpy(&x1, V + (jj + 1) * HD, sizeof x1);
+      for (int i = 0; i < RB; ++i) {
+        even[i] += p[i * BN + jj] * x0;
+        odd[i] += p[i * BN + jj + 1] * x1;
+      }
+    }
+    if (jj < bn) {
+      vh x0;
+      memcpy(&x0, V + jj * HD, sizeof x0);
+      for (int i = 0; i < RB; ++i) even[i] += p[i * BN + jj] * x0;
+    }
+    for (int i = 0; i < RB; ++i) {
+      even[i] += odd[i];
+      memcpy(o + i * HD, &even[i], sizeof(vh));
+    }
   } else {
     const int hd = HD > 0 ? HD : hd_rt;
-    for (int d = 0; d < hd; ++d) o[d] *= alpha;
-    for (int jj = 0; jj < bn; ++jj)
-      for (int d = 0; d < hd; ++d) o[d] += p[jj] * V[jj * hd + d];
+    for (int i = 0; i < RB; ++i) {
+      float* oi = o + i * hd;
+      for (int d = 0; d < hd; ++d) oi[d] *= alpha[i];
+      for (int jj = 0; jj < bn; ++jj)
+        for (int d = 0; d < hd; ++d) oi[d] += p[i * BN + jj] * V[jj * hd + d];
+    }
   }
 }
 
@@ -214,9 +251,15 @@ void task(const FlashArgs& a, int task_index, float* scratch) {
     for (int r0 = 0; r0 < R; r0 += RB) {
       if (near) scores<HD>(Qn + r0 * hd, hd, KtN, nv, S);
       if (far) scores<HD>(Qf + r0 * hd, hd, KtF, nv, near ? SF : S);
-      for (int i = 0; i < RB && r0 + i < R; ++i) {
+      float alpha[RB];
+      for (int i = 0; i < RB; ++i) {
         const int r = r0 + i, m = m0 + r / group, h = kh * group + r % group;
         float* s = S + i * BN;
+        alpha[i] = 1.0f;
+        if (r >= R) {  // padding row of the last block
+          memset(s, 0, (size_t)bn * 4);
+          continue;
+        }
         if (tc.kind == kTileMixed) {
           const float* sf = SF + i * BN;
           for (int jj = 0; jj < bn; ++jj)
@@ -237,21 +280,24 @@ void task(const FlashArgs& a, int task_index, float* scratch) {
         }
         float tmax = vmax[0];
         for (int l = 1; l < kW; ++l) tmax = fmaxf_(tmax, vmax[l]);
-        if (tmax == -__builtin_inff()) continue;  // nothing visible to this row in this tile
+        if (tmax == -__builtin_inff()) {  // nothing visible to this row in this tile
+          memset(s, 0, (size_t)bn * 4);
+          continue;
+        }
         const float new_max = fmaxf_(mx[r], tmax);
-        const float alpha = softmax_rescale(mx[r], new_max, sexp);
+        alpha[i] = softmax_rescale(mx[r], new_max, sexp);
         vf vsum = {};
         for (int v = 0; v < nv; ++v) {
-          const vf p = vexp(vload(s + v * kW) - new_max);
-          vstore(s + v * kW, p);
-          vsum += p;
+          const vf pv = vexp(vload(s + v * kW) - new_max);
+          vstore(s + v * kW, pv);
+          vsum += pv;
         }
         float tsum = 0.0f;
         for (int l = 0; l < kW; ++l) tsum += vsum[l];
-        sum[r] = sum[r] * alpha + tsum;
+        sum[r] = sum[r] * alpha[i] + tsum;
         mx[r] = new_max;
-        accumulate<HD>(O + r * hd, hd, alpha, s, V, bn);
       }
+      accumulate<HD>(O + r0 * hd, hd, alpha, S, V, bn);
     }
   }
   for (int r = 0; r < R; ++r) {
