@@ -8,11 +8,14 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <atomic>
 #include <random>
+#include <thread>
 #include <vector>
 
 #include "core/cpu/cpu_backend.h"
 #include "core/cpu/half.h"
+#include "core/cpu/parallel.h"
 #include "core/position/spec.h"
 #include "core/position/tables.h"
 
@@ -226,6 +229,34 @@ TEST(HalfConversions, BfloatRoundsToNearestEven) {
   }
   EXPECT_EQ(bf16_to_f32(f32_to_bf16(1.0f)), 1.0f);
   EXPECT_TRUE(std::isnan(bf16_to_f32(f32_to_bf16(NAN))));
+}
+
+}  // namespace
+}  // namespace ls
+
+namespace ls {
+namespace {
+
+// The worker pool: many short jobs in a row, and callers on several threads at
+// once (the busy pool falls back to threads of their own); every index runs once.
+TEST(ParallelFor, EveryIndexOnceUnderConcurrentCallers) {
+  auto job = [](int n, int threads) {
+    std::vector<std::atomic<int>> hits(n);
+    parallel_for(n, threads, [&](int i) { hits[i].fetch_add(1); });
+    for (auto& h : hits)
+      if (h.load() != 1) return false;
+    return true;
+  };
+  for (int rep = 0; rep < 2000; ++rep) ASSERT_TRUE(job(1 + rep % 37, 1 + rep % 5)) << rep;
+  std::vector<std::thread> callers;
+  std::atomic<int> failures{0};
+  for (int c = 0; c < 4; ++c)
+    callers.emplace_back([&, c] {
+      for (int rep = 0; rep < 300; ++rep)
+        if (!job(50 + c, 3)) failures.fetch_add(1);
+    });
+  for (auto& t : callers) t.join();
+  EXPECT_EQ(failures.load(), 0);
 }
 
 }  // namespace
