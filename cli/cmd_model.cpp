@@ -86,10 +86,12 @@ int run_make_random(const Args& a) {
   auto seed = a.get_int("seed", 1234, 0, 1LL << 62);
   if (!seed) return usage_error("make-random", seed.error());
   shape->seed = (unsigned long long)seed.value();
-  const std::string out = a.get("out"), dtype = a.get("dtype", "BF16");
+  const std::string out = a.get("out"), dtype = a.get("dtype", "BF16"), format = a.get("format", "hf");
   if (dtype != "F32" && dtype != "F16" && dtype != "BF16") return usage_error("make-random", "--dtype: F32, F16 or BF16");
+  if (format != "hf" && format != "gguf") return usage_error("make-random", "--format: hf or gguf");
+  if (a.has("bundled-vocab")) shape->vocab_size = 512;
   std::error_code ec;
-  std::filesystem::create_directories(out, ec);
+  std::filesystem::create_directories(format == "gguf" ? std::filesystem::path(out).parent_path() : std::filesystem::path(out), ec);
   if (ec) return usage_error("make-random", "cannot create " + out + ": " + ec.message());
   const long long params = random_model_params(shape.value());
   const size_t need = (size_t)params * (dtype == "F32" ? 4 : 2) * 2;  // the weights in memory while writing
@@ -97,11 +99,23 @@ int run_make_random(const Args& a) {
     return usage_error("make-random", "writing " + std::to_string(params) + " parameters needs about " +
                                           std::to_string(need >> 20) + " MiB of memory; " + std::to_string(avail >> 20) +
                                           " MiB are available");
-  auto st = write_hf_model(make_random_model(shape.value()), out, dtype, params > 2'000'000'000LL ? 4 : 1);
+  Status st = Status::Ok();
+  if (format == "gguf") {
+    std::shared_ptr<EmbeddedVocab> vocab;
+    if (shape->vocab_size == 512) {  // the bundled model's embedded vocabulary (tok512)
+      auto bundled = load_model(default_model_path());
+      if (!bundled) return usage_error("make-random", bundled.error());
+      vocab = bundled.value()->vocab;
+    }
+    const DType type = dtype == "F32" ? DType::F32 : dtype == "F16" ? DType::F16 : DType::BF16;
+    st = write_gguf_model(make_random_model(shape.value()), out, type, vocab.get());
+  } else {
+    st = write_hf_model(make_random_model(shape.value()), out, dtype, params > 2'000'000'000LL ? 4 : 1);
+  }
   if (!st) return usage_error("make-random", st.error());
   // A tokenizer copy, so the folder is a complete model (the vocabulary size must match to use it).
   const std::string tok = LONGSCOPE_RESOURCES_DIR "/models/tok512.model";
-  if (shape->vocab_size == 512) std::filesystem::copy_file(tok, out + "/tokenizer.model",
+  if (format == "hf" && shape->vocab_size == 512) std::filesystem::copy_file(tok, out + "/tokenizer.model",
                                                            std::filesystem::copy_options::overwrite_existing, ec);
   if (a.has("json")) print_json({{"out", out}, {"shape", a.get("shape", "bundled")}, {"params", params}, {"dtype", dtype}});
   else std::cout << "wrote " << out << " (" << params << " parameters, " << dtype << ")\n";
@@ -309,7 +323,10 @@ std::vector<CommandEntry> model_commands() {
       {{"make-random", "write a seeded random-weight model (safetensors + config.json) of a real shape",
         {{"shape", "S", "bundled (default), tiny-bloom, tinyllama-1.1b, llama2-7b"},
          {"out", "DIR", "output folder", true}, {"seed", "N", "random seed (default 1234)"},
-         {"dtype", "T", "BF16 (default), F16 or F32"}, kJson}},
+         {"dtype", "T", "BF16 (default), F16 or F32"},
+         {"format", "F", "hf (default: config.json + safetensors in folder OUT) or gguf (file OUT)"},
+         {"bundled-vocab", "", "use the bundled 512-piece vocabulary (tok512) and embed it (gguf) or copy it (hf)"},
+         kJson}},
        run_make_random},
       {{"tokenize", "token ids of a document (BOS before every story)", with(kModelOptions, {kText, kTokens, kJson})},
        run_tokenize},

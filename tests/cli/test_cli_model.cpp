@@ -93,6 +93,14 @@ TEST(CliModel, MakeRandomWritesALoadableModel) {
   EXPECT_EQ(a["slopes"].size(), 8u);
   CliRun bad = run_cli("make-random --shape gpt-17 --out " + dir);
   EXPECT_EQ(bad.code, 2);
+  EXPECT_EQ(run_cli("make-random --format onnx --out " + dir).code, 2);
+  // a GGUF with the bundled vocabulary embedded: tokenizes and runs with no tokenizer beside it
+  const std::string gguf = dir + "/random.gguf";
+  json g = ok_json("make-random --format gguf --bundled-vocab --dtype F16 --out " + gguf);
+  json gi = ok_json("info --model " + gguf);
+  EXPECT_EQ(gi["format"], "gguf");
+  json gp = ok_json("ppl --model " + gguf + " --text '" + kDoc + "' --ctx 64 --windows 1");
+  EXPECT_GT(gp["mean_nll"].get<double>(), 4.0);  // random weights over 512 pieces: near ln 512 = 6.2
 }
 
 TEST(CliModel, BadInputIsExitTwo) {
