@@ -16,9 +16,9 @@
 
 #include "core/cpu/cpu_backend.h"
 #include "core/cpu/flash_kernel.h"
-#include "core/cpu/half.h"
 #include "core/cpu/parallel.h"
 #include "core/cpu/rope_apply.h"
+#include "core/model/dtype.h"
 
 namespace ls {
 
@@ -50,7 +50,7 @@ void store_row(KvDtype d, const T* src, uint8_t* dst, int n) {
     return;
   }
   uint16_t* h = reinterpret_cast<uint16_t*>(dst);
-  for (int i = 0; i < n; ++i) h[i] = d == KvDtype::F16 ? f32_to_f16((float)src[i]) : f32_to_bf16((float)src[i]);
+  for (int i = 0; i < n; ++i) h[i] = d == KvDtype::F16 ? float_to_half((float)src[i]) : float_to_bf16((float)src[i]);
 }
 template <typename T>
 void load_row(KvDtype d, const uint8_t* src, T* dst, int n) {
@@ -59,7 +59,7 @@ void load_row(KvDtype d, const uint8_t* src, T* dst, int n) {
     return;
   }
   const uint16_t* h = reinterpret_cast<const uint16_t*>(src);
-  for (int i = 0; i < n; ++i) dst[i] = (T)(d == KvDtype::F16 ? f16_to_f32(h[i]) : bf16_to_f32(h[i]));
+  for (int i = 0; i < n; ++i) dst[i] = (T)(d == KvDtype::F16 ? half_to_float(h[i]) : bf16_to_float(h[i]));
 }
 
 }  // namespace

@@ -9,7 +9,6 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "core/cpu/half.h"
 #include "core/cpu/parallel.h"
 #include "core/util/memory.h"
 

@@ -1,9 +1,9 @@
 // The tiled attention kernel body (see flash_kernel.h), compiled once per
 // instruction set: flash_generic.cpp, flash_avx2.cpp and flash_avx512.cpp define
 // LS_FLASH_ENTRY (the entry point's name) and LS_VEC_BYTES (16, 32 or 64), then
-// include this file. Everything here has internal linkage (LS_HD and
-// LS_HOST_INLINE are `static inline`, no standard-library templates), so code
-// built for AVX-512 can never stand in for the baseline copy of a function.
+// include this file. Everything here has internal linkage (LS_HD is
+// `static inline`, no standard-library templates; out-of-line calls go to
+// baseline code), so code built for AVX-512 never stands in for a baseline copy.
 //
 // Written with GCC/Clang vector extensions: one source for every width.
 // Per tile: keys are loaded (converted from f16/bf16, rotated where the cache
@@ -18,7 +18,6 @@
 #endif
 
 #define LS_HD static inline
-#define LS_HOST_INLINE static inline
 #include <stdint.h>
 #include <string.h>
 #if defined(__F16C__)
@@ -26,7 +25,7 @@
 #endif
 
 #include "core/cpu/flash_kernel.h"
-#include "core/cpu/half.h"
+#include "core/model/dtype.h"
 
 namespace ls {
 namespace {
@@ -76,15 +75,18 @@ inline void load_row(const FlashArgs& a, const void* base, size_t offset, int hd
     return;
   }
   const uint16_t* src = (const uint16_t*)base + offset;
-  if (a.kv_dtype == 2) {
-    for (int d = 0; d < hd; ++d) dst[d] = bf16_to_f32(src[d]);
+  if (a.kv_dtype == 2) {  // bf16: the high half of an fp32
+    for (int d = 0; d < hd; ++d) {
+      const uint32_t bits = (uint32_t)src[d] << 16;
+      memcpy(dst + d, &bits, 4);
+    }
     return;
   }
   int d = 0;
 #if defined(__F16C__)
   for (; d + 8 <= hd; d += 8) _mm256_storeu_ps(dst + d, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i*)(src + d))));
 #endif
-  for (; d < hd; ++d) dst[d] = f16_to_f32(src[d]);
+  for (; d < hd; ++d) dst[d] = half_to_float(src[d]);
 }
 
 // x ← R·x for the rotary dims of one head (angles already carry the attention factor).

@@ -14,8 +14,8 @@
 #include <vector>
 
 #include "core/cpu/cpu_backend.h"
-#include "core/cpu/half.h"
 #include "core/cpu/parallel.h"
+#include "core/model/dtype.h"
 #include "core/position/spec.h"
 #include "core/position/tables.h"
 
@@ -190,45 +190,45 @@ TEST(AttentionKernels, IsaListEndsWithGenericAndUnknownNamesFallBackToTheBest) {
   EXPECT_EQ(CpuBackend<float>(opts(CpuAttention::Tiled, "generic")).isa(), "generic");
 }
 
-TEST(HalfConversions, EveryHalfRoundTripsAndFloatsRoundToNearestEven) {
+TEST(DtypeConversions, EveryHalfRoundTripsAndFloatsRoundToNearestEven) {
   for (uint32_t h = 0; h < 65536; ++h) {
-    const float f = f16_to_f32((uint16_t)h);
+    const float f = half_to_float((uint16_t)h);
     if (std::isnan(f)) {
-      EXPECT_TRUE(std::isnan(f16_to_f32(f32_to_f16(f))));
+      EXPECT_TRUE(std::isnan(half_to_float(float_to_half(f))));
       continue;
     }
-    ASSERT_EQ(f32_to_f16(f), h) << "half " << h;
+    ASSERT_EQ(float_to_half(f), h) << "half " << h;
   }
   // every float between two neighbouring halves goes to the nearer (ties to even)
   std::mt19937 rng(1);
   for (int i = 0; i < 200000; ++i) {
     const uint16_t lo = (uint16_t)(rng() % 0x7bff);  // positive finite halves below the largest
-    const float a = f16_to_f32(lo), b = f16_to_f32((uint16_t)(lo + 1));
+    const float a = half_to_float(lo), b = half_to_float((uint16_t)(lo + 1));
     const float x = a + (b - a) * std::uniform_real_distribution<float>(0.0f, 1.0f)(rng);
-    const uint16_t got = f32_to_f16(x);
+    const uint16_t got = float_to_half(x);
     const float da = x - a, db = b - x;
     const uint16_t want = da < db ? lo : db < da ? (uint16_t)(lo + 1) : ((lo & 1) ? (uint16_t)(lo + 1) : lo);
     ASSERT_EQ(got, want) << x;
-    ASSERT_EQ(f32_to_f16(-x), want | 0x8000) << -x;
+    ASSERT_EQ(float_to_half(-x), want | 0x8000) << -x;
   }
-  EXPECT_EQ(f32_to_f16(65520.0f), 0x7c00);  // rounds past the largest half: Inf
-  EXPECT_EQ(f32_to_f16(65519.0f), 0x7bff);
-  EXPECT_EQ(f32_to_f16(1e-9f), 0);
-  EXPECT_EQ(f16_to_f32(f32_to_f16(INFINITY)), INFINITY);
+  EXPECT_EQ(float_to_half(65520.0f), 0x7c00);  // rounds past the largest half: Inf
+  EXPECT_EQ(float_to_half(65519.0f), 0x7bff);
+  EXPECT_EQ(float_to_half(1e-9f), 0);
+  EXPECT_EQ(half_to_float(float_to_half(INFINITY)), INFINITY);
 }
 
-TEST(HalfConversions, BfloatRoundsToNearestEven) {
+TEST(DtypeConversions, BfloatRoundsToNearestEven) {
   std::mt19937 rng(2);
   for (int i = 0; i < 200000; ++i) {
     const float x = std::ldexp(std::uniform_real_distribution<float>(1.0f, 2.0f)(rng), (int)(rng() % 60) - 30);
-    const uint16_t got = f32_to_bf16(x);
-    const float r = bf16_to_f32(got);
-    const float up = bf16_to_f32((uint16_t)(got + 1)), down = bf16_to_f32((uint16_t)(got - 1));
+    const uint16_t got = float_to_bf16(x);
+    const float r = bf16_to_float(got);
+    const float up = bf16_to_float((uint16_t)(got + 1)), down = bf16_to_float((uint16_t)(got - 1));
     ASSERT_LE(std::fabs(x - r), std::fabs(x - up)) << x;
     ASSERT_LE(std::fabs(x - r), std::fabs(x - down)) << x;
   }
-  EXPECT_EQ(bf16_to_f32(f32_to_bf16(1.0f)), 1.0f);
-  EXPECT_TRUE(std::isnan(bf16_to_f32(f32_to_bf16(NAN))));
+  EXPECT_EQ(bf16_to_float(float_to_bf16(1.0f)), 1.0f);
+  EXPECT_TRUE(std::isnan(bf16_to_float(float_to_bf16(NAN))));
 }
 
 }  // namespace
