@@ -18,10 +18,14 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 // The check as it was: one std::isfinite per element, tensor by tensor, one thread.
+// (16-bit tensors, kept as stored since, are widened one element at a time.)
 bool plain_scan(const std::vector<ls::WeightView>& views) {
   for (const auto& v : views)
-    for (size_t i = 0; i < v.count; ++i)
-      if (!std::isfinite(v.data[i])) return false;
+    for (size_t i = 0; i < v.count; ++i) {
+      float x;
+      ls::dequantize(v.dtype, static_cast<const uint8_t*>(v.data) + i * (v.dtype == ls::DType::F32 ? 4 : 2), 1, &x);
+      if (!std::isfinite(x)) return false;
+    }
   return true;
 }
 

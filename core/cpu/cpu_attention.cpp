@@ -24,17 +24,6 @@ namespace ls {
 
 namespace {
 
-using FlashFn = void (*)(const FlashArgs&, int, float*);
-
-FlashFn flash_fn(const std::string& isa) {
-#if defined(LONGSCOPE_FLASH_X86)
-  if (isa == "avx512") return flash_task_avx512;
-  if (isa == "avx2") return flash_task_avx2;
-#endif
-  (void)isa;
-  return flash_task_generic;
-}
-
 template <typename T>
 T dot(const T* a, const T* b, int n) {
   T s = 0;
@@ -63,6 +52,15 @@ void load_row(KvDtype d, const uint8_t* src, T* dst, int n) {
 }
 
 }  // namespace
+
+CpuKernels cpu_kernels(const char* isa) {
+  const std::string i = isa;
+#if defined(LONGSCOPE_FLASH_X86)
+  if (i == "avx512") return {flash_task_avx512, widen_avx512};
+  if (i == "avx2") return {flash_task_avx2, widen_avx2};
+#endif
+  return {flash_task_generic, widen_generic};
+}
 
 std::vector<std::string> cpu_attention_isas() {
   std::vector<std::string> isas;
@@ -306,7 +304,7 @@ Status CpuBackend<T>::attention_tiled(const AttentionParams& p, const T* q_in, T
     });
     a.qn = qn.data();
     a.qf = a.bands.remap ? qf.data() : nullptr;
-    const FlashFn fn = flash_fn(isa_);
+    const auto fn = cpu_kernels(isa_.c_str()).flash;
     const int scratch_floats = flash_scratch_floats(a);
     std::atomic<bool> stopped{false};
     parallel_for(flash_tasks(a), opts_.threads, [&](int task) {

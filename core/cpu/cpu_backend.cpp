@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "core/cpu/flash_kernel.h"
 #include "core/cpu/parallel.h"
 #include "core/util/memory.h"
 
@@ -101,9 +102,12 @@ void CpuBackend<T>::set_positions(const PositionTables& tables) {
 }
 
 template <typename T>
-void CpuBackend<T>::embed(const int* tokens, int n, const float* table, int dim, T* out) {
-  for (int t = 0; t < n; ++t)
-    for (int i = 0; i < dim; ++i) out[(size_t)t * dim + i] = (T)table[(size_t)tokens[t] * dim + i];
+void CpuBackend<T>::embed(const int* tokens, int n, const Matrix& table, int dim, T* out) {
+  std::vector<float> row(dim);
+  for (int t = 0; t < n; ++t) {
+    table.row((size_t)tokens[t], dim, row.data());
+    for (int i = 0; i < dim; ++i) out[(size_t)t * dim + i] = (T)row[i];
+  }
 }
 
 template <typename T>
@@ -131,15 +135,27 @@ void CpuBackend<T>::layernorm(const T* x, const float* w, const float* b, int ro
 }
 
 template <typename T>
-void CpuBackend<T>::matmul(const T* x, int rows, int in, const float* W, const float* b, int out, T* y) {
-  constexpr int kBlock = 64;  // output columns per task
-  const int blocks = (out + kBlock - 1) / kBlock;
+void CpuBackend<T>::matmul(const T* x, int rows, int in, const Matrix& W, const float* b, int out, T* y) {
+  // Output columns per task: fixed by the shape alone (never by the thread count,
+  // so results do not depend on it), larger for wide outputs so the activation
+  // panel is packed fewer times.
+  const int block = std::clamp((out / 16 + 63) / 64 * 64, 64, 512);
+  const int blocks = (out + block - 1) / block;
+  const float* W32 = W.f32();
+  const uint16_t* W16 = W32 ? nullptr : static_cast<const uint16_t*>(W.data);
   if constexpr (std::is_same_v<T, float>) {
     if (!opts_.naive) {
+      const auto widen = cpu_kernels(isa_.c_str()).widen;
       parallel_for(blocks, opts_.threads, [&](int blk) {
-        int o0 = blk * kBlock, n = std::min(kBlock, out - o0);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, n, in, 1.0f, x, in, W + (size_t)o0 * in, in,
-                    0.0f, y + o0, out);
+        const int o0 = blk * block, n = std::min(block, out - o0);
+        const float* wb = W32 ? W32 + (size_t)o0 * in : nullptr;
+        if (!wb) {  // 16-bit weights: widen this block's rows only, then one sgemm
+          thread_local std::vector<float> buf;
+          buf.resize((size_t)n * in);
+          widen(W16 + (size_t)o0 * in, (size_t)n * in, W.dtype == DType::BF16, buf.data());
+          wb = buf.data();
+        }
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, n, in, 1.0f, x, in, wb, in, 0.0f, y + o0, out);
         if (b)
           for (int r = 0; r < rows; ++r)
             for (int o = o0; o < o0 + n; ++o) y[(size_t)r * out + o] += b[o];
@@ -148,11 +164,13 @@ void CpuBackend<T>::matmul(const T* x, int rows, int in, const float* W, const f
     }
   }
   parallel_for(blocks, opts_.threads, [&](int blk) {
-    int o0 = blk * kBlock, o1 = std::min(out, o0 + kBlock);
-    for (int r = 0; r < rows; ++r) {
-      const T* xr = x + (size_t)r * in;
-      for (int o = o0; o < o1; ++o) {
-        const float* wr = W + (size_t)o * in;
+    const int o0 = blk * block, o1 = std::min(out, o0 + block);
+    thread_local std::vector<float> wrow;
+    wrow.resize(in);
+    for (int o = o0; o < o1; ++o) {
+      const float* wr = W32 ? W32 + (size_t)o * in : (W.row(o, in, wrow.data()), wrow.data());
+      for (int r = 0; r < rows; ++r) {
+        const T* xr = x + (size_t)r * in;
         T acc = 0;
         for (int i = 0; i < in; ++i) acc += xr[i] * (T)wr[i];
         y[(size_t)r * out + o] = acc + (b ? (T)b[o] : T(0));

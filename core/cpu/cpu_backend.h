@@ -43,10 +43,10 @@ class CpuBackend final : public Backend<T> {
   size_t kv_bytes_per_token(const KvSpec& spec) const override;
   Status reserve_kv(const KvSpec& spec, int tokens, int keep) override;
   void set_positions(const PositionTables& tables) override;
-  void embed(const int* tokens, int n, const float* table, int dim, T* out) override;
+  void embed(const int* tokens, int n, const Matrix& table, int dim, T* out) override;
   void rmsnorm(const T* x, const float* w, int rows, int dim, double eps, T* y) override;
   void layernorm(const T* x, const float* w, const float* b, int rows, int dim, double eps, T* y) override;
-  void matmul(const T* x, int rows, int in, const float* W, const float* b, int out, T* y) override;
+  void matmul(const T* x, int rows, int in, const Matrix& W, const float* b, int out, T* y) override;
   void swiglu(T* gate, const T* up, size_t n) override;
   void gelu(T* x, size_t n) override;
   void add(T* x, const T* y, size_t n) override;

@@ -7,6 +7,9 @@
 // no score row longer than one tile is ever stored.
 #pragma once
 
+#include <stddef.h>
+#include <stdint.h>
+
 #include "core/position/tiles.h"
 
 namespace ls {
@@ -46,5 +49,18 @@ inline int flash_scratch_floats(const FlashArgs& a) {
 void flash_task_generic(const FlashArgs& a, int task, float* scratch);
 void flash_task_avx2(const FlashArgs& a, int task, float* scratch);
 void flash_task_avx512(const FlashArgs& a, int task, float* scratch);
+
+// dst[0, n) = src as fp32; bf16 = 1: bfloat16, else IEEE half (F16C where built for it).
+// The weight matmul widens one block of 16-bit weight rows at a time with these.
+void widen_generic(const uint16_t* src, size_t n, int bf16, float* dst);
+void widen_avx2(const uint16_t* src, size_t n, int bf16, float* dst);
+void widen_avx512(const uint16_t* src, size_t n, int bf16, float* dst);
+
+// The entry points built for one instruction set ("generic", "avx2", "avx512").
+struct CpuKernels {
+  void (*flash)(const FlashArgs&, int, float*);
+  void (*widen)(const uint16_t*, size_t, int, float*);
+};
+CpuKernels cpu_kernels(const char* isa);
 
 }  // namespace ls

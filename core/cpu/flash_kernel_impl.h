@@ -13,8 +13,8 @@
 // updated with a vectorised exp that flushes underflow to 0.
 #pragma once
 
-#ifndef LS_FLASH_ENTRY
-#error "define LS_FLASH_ENTRY and LS_VEC_BYTES before including flash_kernel_impl.h"
+#if !defined(LS_FLASH_ENTRY) || !defined(LS_WIDEN_ENTRY)
+#error "define LS_FLASH_ENTRY, LS_WIDEN_ENTRY and LS_VEC_BYTES before including flash_kernel_impl.h"
 #endif
 
 #define LS_HD static inline
@@ -322,6 +322,21 @@ void LS_FLASH_ENTRY(const FlashArgs& a, int task_index, float* scratch) {
     case 128: return task<128>(a, task_index, scratch);
     default: return task<0>(a, task_index, scratch);
   }
+}
+
+void LS_WIDEN_ENTRY(const uint16_t* src, size_t n, int bf16, float* dst) {
+  size_t i = 0;
+  if (bf16) {
+    for (; i < n; ++i) {  // the high half of an fp32 (vectorised by the compiler)
+      const uint32_t bits = (uint32_t)src[i] << 16;
+      memcpy(dst + i, &bits, 4);
+    }
+    return;
+  }
+#if defined(__F16C__)
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i*)(src + i))));
+#endif
+  for (; i < n; ++i) dst[i] = half_to_float(src[i]);
 }
 
 }  // namespace ls

@@ -11,8 +11,8 @@
 //   kept rotated or raw as the method needs); the engine only says how many
 //   tokens it must hold;
 // - the backend says how much memory it has and which chunk size suits it.
-// Weights are still fp32 host views passed to matmul; a device backend maps them
-// to its own copies.
+// Weights are host views in their stored dtype (fp32, f16, bf16: Matrix) passed
+// to matmul; a device backend maps them to its own copies.
 #pragma once
 
 #include <atomic>
@@ -119,11 +119,12 @@ class Backend {
   // Position tables for the following attention calls (once per forward).
   virtual void set_positions(const PositionTables& tables) = 0;
 
-  virtual void embed(const int* tokens, int n, const float* table, int dim, T* out) = 0;  // out (n, dim)
+  virtual void embed(const int* tokens, int n, const Matrix& table, int dim, T* out) = 0;  // out (n, dim)
   virtual void rmsnorm(const T* x, const float* w, int rows, int dim, double eps, T* y) = 0;
   virtual void layernorm(const T* x, const float* w, const float* b, int rows, int dim, double eps, T* y) = 0;
   // y (rows, out) = x (rows, in) · Wᵀ (+ b); W (out, in) row-major.
-  virtual void matmul(const T* x, int rows, int in, const float* W, const float* b, int out, T* y) = 0;
+  // W is read in its own dtype (f16 / bf16 converted inside, never copied whole).
+  virtual void matmul(const T* x, int rows, int in, const Matrix& W, const float* b, int out, T* y) = 0;
   virtual void swiglu(T* gate, const T* up, size_t n) = 0;  // gate ← silu(gate)·up
   virtual void gelu(T* x, size_t n) = 0;                    // tanh approximation (BLOOM)
   virtual void add(T* x, const T* y, size_t n) = 0;         // x ← x + y

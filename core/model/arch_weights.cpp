@@ -23,9 +23,9 @@ std::string at(const std::string& pattern, int layer) {
 Status embeddings_and_classifier(WeightBuilder& b, Model& model, const std::string& tok, const std::string& out) {
   const uint64_t d = model.config.dim, V = model.config.vocab_size;
   ModelWeights& w = model.weights;
-  LS_TRY_ASSIGN(w.tok_embd, b.get(tok, {V, d}));
-  LS_TRY_ASSIGN(w.output, b.get_optional(out, {V, d}));
-  model.config.tied_embeddings = (w.output == nullptr);
+  LS_TRY_ASSIGN(w.tok_embd, b.get_matrix(tok, {V, d}));
+  if (b.has(out)) LS_TRY_ASSIGN(w.output, b.get_matrix(out, {V, d}));
+  model.config.tied_embeddings = !w.output;
   if (!w.output) w.output = w.tok_embd;
   w.layers.assign(model.config.n_layers, {});
   return Status::Ok();
@@ -107,14 +107,14 @@ Status build_llama_weights(WeightBuilder& b, Model& model, const LlamaTensorName
   for (int l = 0; l < c.n_layers; ++l) {
     LayerWeights& L = w.layers[l];
     LS_TRY_ASSIGN(L.attn_norm, b.get(at(n.attn_norm, l), {d}));
-    LS_TRY_ASSIGN(L.wq, b.get(at(n.wq, l), {q, d}));
-    LS_TRY_ASSIGN(L.wk, b.get(at(n.wk, l), {kv, d}));
-    LS_TRY_ASSIGN(L.wv, b.get(at(n.wv, l), {kv, d}));
-    LS_TRY_ASSIGN(L.wo, b.get(at(n.wo, l), {d, q}));
+    LS_TRY_ASSIGN(L.wq, b.get_matrix(at(n.wq, l), {q, d}));
+    LS_TRY_ASSIGN(L.wk, b.get_matrix(at(n.wk, l), {kv, d}));
+    LS_TRY_ASSIGN(L.wv, b.get_matrix(at(n.wv, l), {kv, d}));
+    LS_TRY_ASSIGN(L.wo, b.get_matrix(at(n.wo, l), {d, q}));
     LS_TRY_ASSIGN(L.ffn_norm, b.get(at(n.ffn_norm, l), {d}));
-    LS_TRY_ASSIGN(L.w_gate, b.get(at(n.w_gate, l), {hid, d}));
-    LS_TRY_ASSIGN(L.w_up, b.get(at(n.w_up, l), {hid, d}));
-    LS_TRY_ASSIGN(L.w_down, b.get(at(n.w_down, l), {d, hid}));
+    LS_TRY_ASSIGN(L.w_gate, b.get_matrix(at(n.w_gate, l), {hid, d}));
+    LS_TRY_ASSIGN(L.w_up, b.get_matrix(at(n.w_up, l), {hid, d}));
+    LS_TRY_ASSIGN(L.w_down, b.get_matrix(at(n.w_down, l), {d, hid}));
   }
   return Status::Ok();
 }
@@ -143,21 +143,21 @@ Status build_bloom_weights(WeightBuilder& b, Model& model, const BloomTensorName
           std::memcpy(parts[part] + (h * hd + r) * d, qkv + src * d, d * sizeof(float));
           biases[part][h * hd + r] = qkv_b[src];
         }
-    L.wq = parts[0];
-    L.wk = parts[1];
-    L.wv = parts[2];
+    L.wq = Matrix{parts[0], DType::F32};
+    L.wk = Matrix{parts[1], DType::F32};
+    L.wv = Matrix{parts[2], DType::F32};
     L.bq = biases[0];
     L.bk = biases[1];
     L.bv = biases[2];
     LS_TRY_ASSIGN(L.attn_norm, b.get(at(n.attn_norm, l), {d}));
     LS_TRY_ASSIGN(L.attn_norm_b, b.get(at(n.attn_norm_b, l), {d}));
-    LS_TRY_ASSIGN(L.wo, b.get(at(n.wo, l), {d, d}));
+    LS_TRY_ASSIGN(L.wo, b.get_matrix(at(n.wo, l), {d, d}));
     LS_TRY_ASSIGN(L.bo, b.get(at(n.bo, l), {d}));
     LS_TRY_ASSIGN(L.ffn_norm, b.get(at(n.ffn_norm, l), {d}));
     LS_TRY_ASSIGN(L.ffn_norm_b, b.get(at(n.ffn_norm_b, l), {d}));
-    LS_TRY_ASSIGN(L.w_up, b.get(at(n.w_up, l), {hid, d}));
+    LS_TRY_ASSIGN(L.w_up, b.get_matrix(at(n.w_up, l), {hid, d}));
     LS_TRY_ASSIGN(L.b_up, b.get(at(n.b_up, l), {hid}));
-    LS_TRY_ASSIGN(L.w_down, b.get(at(n.w_down, l), {d, hid}));
+    LS_TRY_ASSIGN(L.w_down, b.get_matrix(at(n.w_down, l), {d, hid}));
     LS_TRY_ASSIGN(L.b_down, b.get(at(n.b_down, l), {d}));
   }
   return Status::Ok();

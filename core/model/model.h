@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "core/model/dtype.h"
 #include "core/model/mapped_file.h"
 #include "core/position/position.h"
 #include "core/util/status.h"
@@ -54,30 +55,46 @@ inline void attach_model_tables(MethodParams& p, const ModelConfig& c) {
   p.rope.longrope_long = c.longrope_long.size() == half ? c.longrope_long.data() : nullptr;
 }
 
+// A weight matrix (rows, cols), row-major, in the dtype the file stores it: F32,
+// or F16 / BF16 kept as stored (matmuls convert inside the kernel, so a 16-bit
+// file needs no fp32 copy). Other stored types are dequantised to F32 at load.
+struct Matrix {
+  const void* data = nullptr;
+  DType dtype = DType::F32;
+  explicit operator bool() const { return data != nullptr; }
+  bool operator==(const Matrix& o) const { return data == o.data; }
+  const float* f32() const { return dtype == DType::F32 ? static_cast<const float*>(data) : nullptr; }
+  // Row r of `cols` elements as fp32.
+  void row(size_t r, size_t cols, float* out) const {
+    const size_t esz = dtype == DType::F32 ? 4 : 2;
+    dequantize(dtype, static_cast<const uint8_t*>(data) + r * cols * esz, cols, out);
+  }
+};
+
 struct LayerWeights {
   const float* attn_norm = nullptr;  // (dim)
   const float* attn_norm_b = nullptr;  // (dim), LayerNorm models
-  const float* wq = nullptr;  // (n_heads·head_dim, dim)
-  const float* wk = nullptr;  // (n_kv_heads·head_dim, dim)
-  const float* wv = nullptr;  // (n_kv_heads·head_dim, dim)
-  const float* wo = nullptr;  // (dim, n_heads·head_dim)
+  Matrix wq;  // (n_heads·head_dim, dim)
+  Matrix wk;  // (n_kv_heads·head_dim, dim)
+  Matrix wv;  // (n_kv_heads·head_dim, dim)
+  Matrix wo;  // (dim, n_heads·head_dim)
   const float *bq = nullptr, *bk = nullptr, *bv = nullptr, *bo = nullptr;  // biases (BLOOM)
   const float* ffn_norm = nullptr;    // (dim)
   const float* ffn_norm_b = nullptr;  // (dim)
-  const float* w_gate = nullptr;  // (hidden, dim), SwiGLU gate (LLaMA)
-  const float* w_up = nullptr;    // (hidden, dim)
-  const float* w_down = nullptr;  // (dim, hidden)
+  Matrix w_gate;  // (hidden, dim), SwiGLU gate (LLaMA)
+  Matrix w_up;    // (hidden, dim)
+  Matrix w_down;  // (dim, hidden)
   const float *b_up = nullptr, *b_down = nullptr;  // (BLOOM)
 };
 
 struct ModelWeights {
-  const float* tok_embd = nullptr;     // (vocab, dim)
+  Matrix tok_embd;     // (vocab, dim)
   const float* embd_norm = nullptr;    // (dim), BLOOM word_embeddings_layernorm
   const float* embd_norm_b = nullptr;  // (dim)
   std::vector<LayerWeights> layers;
   const float* out_norm = nullptr;    // (dim)
   const float* out_norm_b = nullptr;  // (dim)
-  const float* output = nullptr;      // (vocab, dim); == tok_embd when tied
+  Matrix output;      // (vocab, dim); == tok_embd when tied
 };
 
 // The SentencePiece vocabulary a GGUF file carries (tokenizer.ggml.*).

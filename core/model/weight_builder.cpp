@@ -43,6 +43,19 @@ float* WeightBuilder::own(size_t count) {
   return model_.owned.back().data();
 }
 
+Result<Matrix> WeightBuilder::get_matrix(const std::string& name, std::vector<uint64_t> shape) {
+  const TensorSource* t = find(name);
+  if (t && (t->dtype == DType::F16 || t->dtype == DType::BF16) && t->shape == shape &&
+      reinterpret_cast<uintptr_t>(t->data) % alignof(uint16_t) == 0) {
+    size_t count = 1;
+    for (auto d : shape) count *= d;
+    if (dtype_bytes(t->dtype, count) == t->bytes) return Matrix{t->data, t->dtype};  // kept as stored
+  }
+  auto f = get(name, std::move(shape));
+  if (!f) return make_error(f.error());
+  return Matrix{f.value(), DType::F32};
+}
+
 Result<const float*> WeightBuilder::get(const std::string& name, std::vector<uint64_t> shape) {
   const TensorSource* t = find(name);
   if (!t) return make_error("tensor " + name + " is missing (expected shape " + shape_str(shape) + ")");
@@ -120,10 +133,13 @@ std::vector<WeightView> weight_views(const Model& m) {
   const ModelWeights& w = m.weights;
   std::vector<WeightView> out;
   auto add = [&](const float* p, size_t n, std::string name) {
-    if (p) out.push_back({std::move(name), p, n});
+    if (p) out.push_back({std::move(name), p, DType::F32, n});
   };
-  add(w.tok_embd, V * d, "the token embedding");
-  if (w.output != w.tok_embd) add(w.output, V * d, "the output layer");
+  auto add_m = [&](const Matrix& mat, size_t n, std::string name) {
+    if (mat) out.push_back({std::move(name), mat.data, mat.dtype, n});
+  };
+  add_m(w.tok_embd, V * d, "the token embedding");
+  if (!(w.output == w.tok_embd)) add_m(w.output, V * d, "the output layer");
   add(w.embd_norm, d, "the embedding norm");
   add(w.embd_norm_b, d, "the embedding norm bias");
   add(w.out_norm, d, "the final norm");
@@ -133,19 +149,19 @@ std::vector<WeightView> weight_views(const Model& m) {
     const std::string p = "layer " + std::to_string(l) + " ";
     add(L.attn_norm, d, p + "attention norm");
     add(L.attn_norm_b, d, p + "attention norm bias");
-    add(L.wq, q * d, p + "wq");
-    add(L.wk, kv * d, p + "wk");
-    add(L.wv, kv * d, p + "wv");
-    add(L.wo, d * q, p + "wo");
+    add_m(L.wq, q * d, p + "wq");
+    add_m(L.wk, kv * d, p + "wk");
+    add_m(L.wv, kv * d, p + "wv");
+    add_m(L.wo, d * q, p + "wo");
     add(L.bq, q, p + "q bias");
     add(L.bk, kv, p + "k bias");
     add(L.bv, kv, p + "v bias");
     add(L.bo, d, p + "output bias");
     add(L.ffn_norm, d, p + "ffn norm");
     add(L.ffn_norm_b, d, p + "ffn norm bias");
-    add(L.w_gate, hid * d, p + "ffn gate");
-    add(L.w_up, hid * d, p + "ffn up");
-    add(L.w_down, d * hid, p + "ffn down");
+    add_m(L.w_gate, hid * d, p + "ffn gate");
+    add_m(L.w_up, hid * d, p + "ffn up");
+    add_m(L.w_down, d * hid, p + "ffn down");
     add(L.b_up, hid, p + "ffn up bias");
     add(L.b_down, d, p + "ffn down bias");
   }
@@ -171,6 +187,20 @@ size_t first_non_finite(const float* p, size_t n) {
   return n;
 }
 
+size_t first_non_finite(const uint16_t* p, size_t n, DType dtype) {
+  const uint16_t mask = dtype == DType::BF16 ? 0x7f80 : 0x7c00;  // an all-ones exponent: Inf or NaN
+  constexpr size_t kBlock = 4096;
+  for (size_t b = 0; b < n; b += kBlock) {
+    const size_t e = std::min(n, b + kBlock);
+    uint32_t bad = 0;
+    for (size_t i = b; i < e; ++i) bad |= (uint32_t)((p[i] & mask) == mask);
+    if (bad)
+      for (size_t i = b; i < e; ++i)
+        if ((p[i] & mask) == mask) return i;
+  }
+  return n;
+}
+
 Status validate_weights_finite(const Model& m, int threads) {
   const std::vector<WeightView> views = weight_views(m);
   // Split every tensor into slices of ~1M elements and scan them on all cores.
@@ -182,7 +212,10 @@ Status validate_weights_finite(const Model& m, int threads) {
   std::vector<size_t> bad(slices.size(), SIZE_MAX);
   parallel_for((int)slices.size(), threads > 0 ? threads : default_threads(), [&](int i) {
     const Slice& s = slices[i];
-    const size_t at = first_non_finite(views[s.view].data + s.begin, s.end - s.begin);
+    const WeightView& v = views[s.view];
+    const size_t at = v.dtype == DType::F32
+                          ? first_non_finite(static_cast<const float*>(v.data) + s.begin, s.end - s.begin)
+                          : first_non_finite(static_cast<const uint16_t*>(v.data) + s.begin, s.end - s.begin, v.dtype);
     if (at < s.end - s.begin) bad[i] = s.begin + at;
   });
   for (size_t i = 0; i < slices.size(); ++i)

@@ -29,6 +29,9 @@ class WeightBuilder {
   Result<const float*> get(const std::string& name, std::vector<uint64_t> shape);
   // Same, but returns nullptr when absent.
   Result<const float*> get_optional(const std::string& name, std::vector<uint64_t> shape);
+  // A matrix with exactly `shape`: F16 / BF16 kept as stored (mapped in place),
+  // anything else as an fp32 view (mapped or dequantised).
+  Result<Matrix> get_matrix(const std::string& name, std::vector<uint64_t> shape);
   // A fresh fp32 buffer the model owns (for splits such as BLOOM's fused QKV).
   float* own(size_t count);
 
@@ -39,15 +42,18 @@ class WeightBuilder {
 
 // Checks the resolved config for absurd or inconsistent values.
 Status validate_config(const ModelConfig& c);
-// Every fp32 weight view of a loaded model, named for messages.
+// Every weight of a loaded model (fp32, or F16 / BF16 as stored), named for messages.
 struct WeightView {
   std::string name;
-  const float* data;
+  const void* data;
+  DType dtype;
   size_t count;
 };
 std::vector<WeightView> weight_views(const Model& m);
 // Index of the first NaN or Inf in p[0, n), or n when all are finite.
 size_t first_non_finite(const float* p, size_t n);
+// The same for 16-bit floats (F16 or BF16 bit patterns).
+size_t first_non_finite(const uint16_t* p, size_t n, DType dtype);
 // Checks every weight view for NaN / Inf on `threads` cores (0: all); one error
 // naming the first bad tensor and element.
 Status validate_weights_finite(const Model& m, int threads = 0);

@@ -48,15 +48,19 @@ inline std::vector<std::vector<double>> reference_logits(const Model& model, con
   if (!alibi && rd > 0) tab = rope_table(p, ctx);
   const double af2 = tab.attention_factor * tab.attention_factor;
   using Mat = std::vector<std::vector<double>>;
-  auto linear = [](const Mat& x, const float* w, const float* b, int out) {
+  // Weights as stored (fp32, or f16 / bf16 rows widened exactly to fp32 first).
+  auto linear = [](const Mat& x, const Matrix& w, const float* b, int out) {
     Mat y(x.size(), std::vector<double>(out));
     const int in = (int)x[0].size();
-    for (size_t r = 0; r < x.size(); ++r)
-      for (int o = 0; o < out; ++o) {
+    std::vector<float> wr(in);
+    for (int o = 0; o < out; ++o) {
+      w.row(o, in, wr.data());
+      for (size_t r = 0; r < x.size(); ++r) {
         double s = b ? b[o] : 0.0;
-        for (int i = 0; i < in; ++i) s += x[r][i] * (double)w[(size_t)o * in + i];
+        for (int i = 0; i < in; ++i) s += x[r][i] * (double)wr[i];
         y[r][o] = s;
       }
+    }
     return y;
   };
   auto norm = [&](const Mat& x, const float* w, const float* b) {
@@ -74,8 +78,11 @@ inline std::vector<std::vector<double>> reference_logits(const Model& model, con
     return y;
   };
   Mat x(n, std::vector<double>(D));
-  for (int t = 0; t < n; ++t)
-    for (int i = 0; i < D; ++i) x[t][i] = W.tok_embd[(size_t)tokens[t] * D + i];
+  std::vector<float> er(D);
+  for (int t = 0; t < n; ++t) {
+    W.tok_embd.row((size_t)tokens[t], D, er.data());
+    for (int i = 0; i < D; ++i) x[t][i] = er[i];
+  }
   if (!llama) x = norm(x, W.embd_norm, W.embd_norm_b);
   for (int l = 0; l < c.n_layers; ++l) {
     const LayerWeights& Lw = W.layers[l];

@@ -58,6 +58,26 @@ TEST(EngineMethods, RopeFamilyMatchesReferenceBeyondL) {
   }
 }
 
+// F16 / BF16 matrices are kept as stored and widened inside the matmul: the
+// engine equals the reference forward on the very same stored weights.
+TEST(EngineMethods, SixteenBitWeightsKeptAsStoredMatchReference) {
+  const std::string dir = temp_dir("w16");
+  auto rm = make_random_model(random_model_shape("bundled").value());
+  auto toks = story_tokens(200);
+  for (DType t : {DType::F16, DType::BF16}) {
+    const std::string path = dir + "/m" + dtype_name(t) + ".gguf";
+    ASSERT_TRUE(write_gguf_model(rm, path, t).ok());
+    auto m = load_ok(path, 64);
+    ASSERT_TRUE(m);
+    EXPECT_EQ(m->weights.layers[0].wq.dtype, t);
+    EXPECT_EQ(m->weights.tok_embd.dtype, t);
+    auto p = parse_method_spec("yarn:factor=4").value();
+    auto ref = reference_nll(*m, toks, p);
+    compare(engine_nll(m, toks, p, Precision::F64, 64), ref, 1e-9, std::string(dtype_name(t)) + " f64");
+    compare(engine_nll(m, toks, p, Precision::F32, 64), ref, 2e-4, std::string(dtype_name(t)) + " f32");
+  }
+}
+
 TEST(EngineMethods, HalfSplitLayoutMatchesReference) {
   // The same random weights in HF layout (half-split pairs) must follow the same math.
   auto dir = temp_dir("halfsplit");

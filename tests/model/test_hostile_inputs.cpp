@@ -168,17 +168,23 @@ TEST_F(MemoryBudget, DequantisingPastTheBudgetIsRefused) {
   const std::string dir = temp_dir("dequant");
   auto spec = random_model_shape("bundled").value();
   spec.vocab_size = 32000;
-  spec.dim = 512;  // a 16M-element F16 embedding: 64 MiB as fp32, past the 64 MiB budget's 90 %
+  spec.dim = 512;  // a 16M-element embedding: 64 MiB as fp32, past the 64 MiB budget's 90 %
   spec.n_heads = 8;
   spec.n_kv_heads = 8;
   spec.hidden_dim = 64;
   spec.n_layers = 1;
   ::unsetenv("LONGSCOPE_MEMORY_LIMIT_MB");
-  ASSERT_TRUE(write_gguf_model(make_random_model(spec), dir + "/big.gguf", DType::F16).ok());
+  const RandomModel model = make_random_model(spec);
+  ASSERT_TRUE(write_gguf_model(model, dir + "/big.gguf", DType::Q8_0).ok());
+  ASSERT_TRUE(write_gguf_model(model, dir + "/big16.gguf", DType::F16).ok());
   ::setenv("LONGSCOPE_MEMORY_LIMIT_MB", "64", 1);
   auto r = load_model(dir + "/big.gguf");
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.error().find("dequantising tensor"), std::string::npos) << r.error();
+  // F16 matrices are kept as stored (mapped, never widened whole): the same model fits
+  auto h = load_model(dir + "/big16.gguf");
+  ASSERT_TRUE(h.ok()) << h.error();
+  EXPECT_EQ(h.value()->weights.tok_embd.dtype, DType::F16);
 }
 
 // The KV cache grows as tokens arrive (a context of a million tokens costs what
