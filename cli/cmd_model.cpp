@@ -7,6 +7,8 @@
 #include "cli/model_inputs.h"
 #include <filesystem>
 
+#include "core/cpu/blas_core.h"
+#include "core/cpu/cpu_backend.h"
 #include "core/model/random_model.h"
 #include "core/model/weight_builder.h"
 #include "core/position/spec.h"
@@ -53,7 +55,11 @@ int run_info(const Args& a) {
             {"tied_embeddings", c.tied_embeddings},
             {"n_params", c.n_params},
             {"embedded_vocab", in->model->vocab != nullptr},
-            {"backend", "cpu"}};
+            {"weights_dtype", dtype_name(in->model->weights.layers.empty() ? DType::F32
+                                                                             : in->model->weights.layers[0].wq.dtype)},
+            {"backend", "cpu"},
+            {"cpu_attention_isa", cpu_attention_isas().front()},
+            {"blas", blas_description()}};
   if (a.has("json")) print_json(j);
   else std::cout << j.dump(2) << "\n";
   return kExitOk;

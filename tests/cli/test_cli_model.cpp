@@ -25,6 +25,9 @@ TEST(CliModel, InfoShowsResolvedValues) {
   EXPECT_EQ(j["declared_context"], 2048);
   EXPECT_EQ(j["pair_layout"], "interleaved");
   EXPECT_EQ(j["head_dim"], 8);
+  EXPECT_EQ(j["weights_dtype"], "F32");
+  EXPECT_NE(j["blas"].get<std::string>().find("OpenBLAS"), std::string::npos);
+  EXPECT_FALSE(j["cpu_attention_isa"].get<std::string>().empty());
   json b = ok_json("info --train-len 300");
   EXPECT_EQ(b["train_len"], 300);
   EXPECT_EQ(b["train_len_source"], "user setting");
