@@ -85,6 +85,14 @@ struct AttentionParams {
   double train_len = 2048;  // L (log-n)
 };
 
+// The tables of method `m` at one moment (ctx.cur_len): θ' and the attention
+// factor for rotary methods, the slopes of `n_heads` heads for ALiBi methods.
+PositionTables position_tables(const MethodParams& m, const PositionContext& ctx, int n_heads);
+
+// The parameter block of method `m` for one head geometry (layer, p0 and n_new left 0).
+AttentionParams attention_params(const MethodParams& m, int n_heads, int n_kv_heads, int head_dim, int rot_dim,
+                                 PairLayout layout, double train_len);
+
 // The MethodParams the position.h band helpers take, rebuilt from the plain block
 // (no frequency scaling and no host pointers: bands only).
 inline MethodParams band_params(const AttentionParams& a) {

@@ -26,6 +26,33 @@ Status check_method_for_model(const MethodParams& m, const ModelConfig& c) {
   return Status::Ok();
 }
 
+PositionTables position_tables(const MethodParams& m, const PositionContext& ctx, int n_heads) {
+  PositionTables t;
+  if (method_is_alibi(m.method)) {
+    t.alibi_slopes = alibi_slopes(m, ctx, n_heads);
+  } else if (ctx.rot_dim > 0) {
+    RopeTable rt = rope_table(m, ctx);
+    t.inv_freq = std::move(rt.inv_freq);
+    t.attention_factor = rt.attention_factor;
+  }
+  return t;
+}
+
+AttentionParams attention_params(const MethodParams& m, int n_heads, int n_kv_heads, int head_dim, int rot_dim,
+                                 PairLayout layout, double train_len) {
+  AttentionParams a;
+  a.n_heads = n_heads;
+  a.n_kv_heads = n_kv_heads;
+  a.head_dim = head_dim;
+  a.rot_dim = rot_dim;
+  a.layout = layout;
+  a.method = m.method;
+  a.remap = m.remap;
+  a.logn = m.logn;
+  a.train_len = train_len;
+  return a;
+}
+
 size_t engine_memory_bytes(const ModelConfig& c, int capacity, int chunk, size_t elem, KvDtype kv_dtype) {
   const size_t kv = (size_t)c.n_kv_heads * c.head_dim, q = (size_t)c.n_heads * c.head_dim;
   size_t cache = 2 * (size_t)c.n_layers * capacity * kv * kv_elem_bytes(kv_dtype, elem);  // one K copy and V
@@ -119,25 +146,9 @@ Status Engine<T>::forward(const int* tokens, int n) {
   // Every token of this call sees the same current length n (dynamic methods).
   // The position tables are computed here, on the host, from core/position.
   const PositionContext ctx{c.rot_dim, c.rope_base, (double)c.train_len, (double)(pos_ + n)};
-  PositionTables tables;
-  if (method_is_alibi(opts_.method.method)) {
-    tables.alibi_slopes = alibi_slopes(opts_.method, ctx, c.n_heads);
-  } else if (c.rot_dim > 0) {
-    RopeTable rt = rope_table(opts_.method, ctx);
-    tables.inv_freq = std::move(rt.inv_freq);
-    tables.attention_factor = rt.attention_factor;
-  }
-  b.set_positions(tables);
-  AttentionParams ap;
-  ap.n_heads = c.n_heads;
-  ap.n_kv_heads = c.n_kv_heads;
-  ap.head_dim = c.head_dim;
-  ap.rot_dim = c.rot_dim;
-  ap.layout = c.layout;
-  ap.method = opts_.method.method;
-  ap.remap = opts_.method.remap;
-  ap.logn = opts_.method.logn;
-  ap.train_len = (double)c.train_len;
+  b.set_positions(position_tables(opts_.method, ctx, c.n_heads));
+  AttentionParams ap =
+      attention_params(opts_.method, c.n_heads, c.n_kv_heads, c.head_dim, c.rot_dim, c.layout, (double)c.train_len);
   auto norm = [&](const T* x, const float* wt, const float* bias, int rows, T* y) {
     if (llama) b.rmsnorm(x, wt, rows, dim, c.norm_eps, y);
     else b.layernorm(x, wt, bias, rows, dim, c.norm_eps, y);

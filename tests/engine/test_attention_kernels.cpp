@@ -7,14 +7,15 @@
 // double-precision reference is at most twice that of a plain float computation.
 #include <gtest/gtest.h>
 
-#include <cmath>
 #include <atomic>
+#include <cmath>
 #include <random>
 #include <thread>
 #include <vector>
 
 #include "core/cpu/cpu_backend.h"
 #include "core/cpu/parallel.h"
+#include "core/engine/engine.h"
 #include "core/model/dtype.h"
 #include "core/position/spec.h"
 #include "core/position/tables.h"
@@ -66,31 +67,14 @@ std::vector<double> run(const Case& u, CpuOptions o, KvDtype kv) {
   spec.dtype = kv;
   spec.keys = key_form_for(u.method);
   EXPECT_TRUE(b.reserve_kv(spec, u.n, 0).ok());
-  PositionTables t;
-  if (method_is_alibi(u.method.method)) {
-    t.alibi_slopes = alibi_slopes(u.method, ctx, s.n_heads);
-  } else {
-    RopeTable rt = rope_table(u.method, ctx);
-    t.inv_freq = rt.inv_freq;
-    t.attention_factor = rt.attention_factor;
-  }
-  b.set_positions(t);
+  b.set_positions(position_tables(u.method, ctx, s.n_heads));
   const int q_dim = s.n_heads * s.head_dim, kv_dim = spec.kv_dim;
   std::vector<double> out;
   for (int part = 0; part < 2; ++part) {
     const int p0 = part ? u.split : 0, n_new = part ? u.n - u.split : u.split;
-    AttentionParams p;
+    AttentionParams p = attention_params(u.method, s.n_heads, s.n_kv_heads, s.head_dim, s.rot_dim, s.layout, 64.0);
     p.p0 = p0;
     p.n_new = n_new;
-    p.n_heads = s.n_heads;
-    p.n_kv_heads = s.n_kv_heads;
-    p.head_dim = s.head_dim;
-    p.rot_dim = s.rot_dim;
-    p.layout = s.layout;
-    p.method = u.method.method;
-    p.remap = u.method.remap;
-    p.logn = u.method.logn;
-    p.train_len = 64.0;
     std::vector<T> q(u.q.begin() + (size_t)p0 * q_dim, u.q.begin() + (size_t)(p0 + n_new) * q_dim);
     std::vector<T> k(u.k.begin() + (size_t)p0 * kv_dim, u.k.begin() + (size_t)(p0 + n_new) * kv_dim);
     std::vector<T> v(u.v.begin() + (size_t)p0 * kv_dim, u.v.begin() + (size_t)(p0 + n_new) * kv_dim);
@@ -257,6 +241,37 @@ TEST(ParallelFor, EveryIndexOnceUnderConcurrentCallers) {
     });
   for (auto& t : callers) t.join();
   EXPECT_EQ(failures.load(), 0);
+}
+
+}  // namespace
+}  // namespace ls
+
+namespace ls {
+namespace {
+
+// One K copy and V per layer: with f16 storage exactly llama.cpp's f16 cache
+// (2 · n_layers · kv_dim · 2 bytes per token); the engine's estimate follows it.
+TEST(KvCacheSize, OneKeyCopyAndHalfStorage) {
+  KvSpec s;
+  s.n_layers = 22;
+  s.kv_dim = 256;  // TinyLlama-1.1B: 4 KV heads × 64
+  CpuBackend<float> b(CpuOptions{});
+  EXPECT_EQ(b.kv_bytes_per_token(s), 2u * 22 * 256 * 4);
+  s.dtype = KvDtype::F16;
+  EXPECT_EQ(b.kv_bytes_per_token(s), 2u * 22 * 256 * 2);  // 22.5 KiB, llama.cpp's f16 KV
+  s.dtype = KvDtype::BF16;
+  EXPECT_EQ(b.kv_bytes_per_token(s), 2u * 22 * 256 * 2);
+  ModelConfig c;
+  c.dim = 2048;
+  c.hidden_dim = 5632;
+  c.n_layers = 22;
+  c.n_heads = 32;
+  c.n_kv_heads = 4;
+  c.head_dim = 64;
+  c.rot_dim = 64;
+  c.vocab_size = 32000;
+  const size_t f32 = engine_memory_bytes(c, 32768, 256, 4), f16 = engine_memory_bytes(c, 32768, 256, 4, KvDtype::F16);
+  EXPECT_EQ(f32 - f16, (size_t)32768 * 2 * 22 * 256 * 2);  // only the cache shrinks
 }
 
 }  // namespace

@@ -7,16 +7,11 @@
 #include <nlohmann/json.hpp>
 
 #include "core/position/spec.h"
+#include "tests/position/test_util.h"
 #include "core/position/tables.h"
 
 namespace ls {
 namespace {
-
-MethodParams spec(const char* s) {
-  auto r = parse_method_spec(s);
-  EXPECT_TRUE(r.ok()) << r.error();
-  return r.ok() ? r.value() : MethodParams{};
-}
 
 const PositionContext kCtx{64, 10000, 512, 512};
 

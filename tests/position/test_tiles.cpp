@@ -8,16 +8,11 @@
 #include <vector>
 
 #include "core/position/spec.h"
+#include "tests/position/test_util.h"
 #include "core/position/tiles.h"
 
 namespace ls {
 namespace {
-
-MethodParams spec(const char* s) {
-  auto r = parse_method_spec(s);
-  EXPECT_TRUE(r.ok()) << r.error();
-  return r.ok() ? r.value() : MethodParams{};
-}
 
 // What the tile must be, from position.h alone.
 TileClass brute_force(const MethodParams& p, int m0, int bm, int j0, int bn) {
