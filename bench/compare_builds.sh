@@ -5,12 +5,12 @@
 # against the build before it (e.g. a git worktree of the previous commit).
 #
 # usage: bench/compare_builds.sh OLD_CLI NEW_CLI [LENGTHS] [REPS] [METHODS]
-#   LENGTHS  comma-separated window lengths   (default 4096,8192)
-#   REPS     runs per build and length         (default 3)
-#   METHODS  comma-separated method specs      (default rope,rerope:window=256)
+#   LENGTHS  comma-separated window lengths        (default 4096,8192)
+#   REPS     runs per build and length              (default 3)
+#   METHODS  semicolon-separated method specs       (default "rope;rerope:window=256")
 set -euo pipefail
 old=$1 new=$2
-lengths=${3:-4096,8192} reps=${4:-3} methods=${5:-rope,rerope:window=256}
+lengths=${3:-4096,8192} reps=${4:-3} methods=${5:-rope;rerope:window=256}
 here=$(cd "$(dirname "$0")/.." && pwd)
 doc=$here/resources/documents/tinystories_3.txt
 tps() {  # CLI, method, ctx -> tokens/s
@@ -20,7 +20,7 @@ tps() {  # CLI, method, ctx -> tokens/s
 median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 printf '%-28s %6s %12s %12s %9s\n' method ctx "old tok/s" "new tok/s" new/old
 IFS=, read -ra L <<< "$lengths"
-IFS=, read -ra M <<< "$methods"
+IFS=';' read -ra M <<< "$methods"
 for m in "${M[@]}"; do
   for n in "${L[@]}"; do
     o=() w=()
