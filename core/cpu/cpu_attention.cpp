@@ -9,6 +9,10 @@
 // band against R(j)k with the query at R(m)q, and keys in the far band against
 // R(far_key_pos(j))k with the query at R(far_query_pos(m))q: one dot product per
 // score, never two N×N matrices (../shared/GPU.md, seed 004).
+#if defined(LONGSCOPE_FLASH_X86)
+#include <cpuid.h>
+#endif
+
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -66,11 +70,14 @@ std::vector<std::string> cpu_attention_isas() {
   std::vector<std::string> isas;
 #if defined(LONGSCOPE_FLASH_X86)
   __builtin_cpu_init();
+  // F16C from CPUID leaf 1 (ECX bit 29): not every compiler names it in __builtin_cpu_supports.
+  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+  const bool f16c = __get_cpuid(1, &eax, &ebx, &ecx, &edx) && (ecx & (1u << 29));
+  const bool fma = __builtin_cpu_supports("fma");
   if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
-      __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c"))
+      __builtin_cpu_supports("avx512dq") && fma && f16c)
     isas.push_back("avx512");
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c"))
-    isas.push_back("avx2");
+  if (__builtin_cpu_supports("avx2") && fma && f16c) isas.push_back("avx2");
 #endif
   isas.push_back("generic");
   return isas;

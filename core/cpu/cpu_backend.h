@@ -36,6 +36,7 @@ class CpuBackend final : public Backend<T> {
   const char* name() const override { return opts_.naive ? "cpu-naive" : "cpu"; }
   size_t memory_available() const override;
   int preferred_chunk() const override { return 256; }
+  Status upload(const Model&) override { return Status::Ok(); }  // host views are used in place
   T* alloc(size_t count) override;
   void release(T* p) override;
   void to_host(const T* src, T* dst, size_t count) override;

@@ -112,6 +112,10 @@ class Backend {
   virtual size_t memory_available() const = 0;
   // Tokens per micro-batch of a forward that suit this backend.
   virtual int preferred_chunk() const = 0;
+  // Makes the model's weights usable by the backend, once, before the first
+  // forward (a device backend copies them in their dtype; the CPU reads the
+  // host views in place). matmul/embed then receive those same Matrix views.
+  virtual Status upload(const Model& model) = 0;
 
   // Memory valid for the backend's lifetime (device memory on a GPU backend).
   virtual T* alloc(size_t count) = 0;

@@ -87,6 +87,7 @@ Result<std::unique_ptr<Engine<T>>> Engine<T>::create(std::shared_ptr<const Model
   cpu.attention = opts.row_attention ? CpuAttention::Rows : CpuAttention::Tiled;
   e->backend_ = backend ? std::move(backend) : std::make_unique<CpuBackend<T>>(cpu);
   Backend<T>& b = *e->backend_;
+  if (auto st = b.upload(*model); !st) return make_error(st.error());
   const size_t q = (size_t)c.n_heads * c.head_dim, kv = (size_t)c.n_kv_heads * c.head_dim;
   e->kv_spec_.n_layers = c.n_layers;
   e->kv_spec_.kv_dim = (int)kv;
