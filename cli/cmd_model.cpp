@@ -7,7 +7,7 @@
 #include "cli/model_inputs.h"
 #include <filesystem>
 
-#include "core/cpu/blas_core.h"
+#include "core/cpu/blas_info.h"
 #include "core/cpu/cpu_backend.h"
 #include "core/model/random_model.h"
 #include "core/model/weight_builder.h"

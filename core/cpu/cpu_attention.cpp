@@ -55,6 +55,22 @@ void load_row(KvDtype d, const uint8_t* src, T* dst, int n) {
   for (int i = 0; i < n; ++i) dst[i] = (T)(d == KvDtype::F16 ? half_to_float(h[i]) : bf16_to_float(h[i]));
 }
 
+// Query operands of one head at position m: qn = R(m)q and, for a remapping
+// method, qf = R(far_query_pos(m))q, both times the softmax scale 1/√hd and the
+// log-n factor. near_cs = null: no rotation (ALiBi); far_cs = null: no far band.
+template <typename T>
+void query_operands(const AttentionParams& p, const T* q, int m, const T* near_cs, const T* near_sn, const T* far_cs,
+                    const T* far_sn, T* qn, T* qf) {
+  const int hd = p.head_dim;
+  const T qscale = (T)((p.logn ? logn_scale(m, p.train_len) : 1.0) / std::sqrt((double)hd));
+  if (near_cs) rope_rotate(q, qn, hd, p.rot_dim, p.layout, near_cs, near_sn);
+  else std::memcpy(qn, q, (size_t)hd * sizeof(T));
+  for (int i = 0; i < hd; ++i) qn[i] *= qscale;
+  if (!far_cs) return;
+  rope_rotate(q, qf, hd, p.rot_dim, p.layout, far_cs, far_sn);
+  for (int i = 0; i < hd; ++i) qf[i] *= qscale;
+}
+
 }  // namespace
 
 CpuKernels cpu_kernels(const char* isa) {
@@ -104,22 +120,11 @@ void CpuBackend<T>::append_kv(const AttentionParams& p, const T* k_new, const T*
 template <typename T>
 void CpuBackend<T>::prepare_far_keys(const AttentionParams& p, int n) {
   const MethodParams bp = band_params(p);
-  std::string key = std::to_string((int)p.method) + "|" + std::to_string(p.remap.window) + "|" +
-                    std::to_string(p.remap.k) + "|" + std::to_string(p.remap.group);
-  for (double f : tables_.inv_freq) key += "|" + std::to_string(f);
-  key += "|" + std::to_string(tables_.attention_factor);
-  if (key != far_key_) {
-    far_key_ = key;
-    far_rows_ = 0;
+  if (bp.method != far_bands_.method || bp.remap.k != far_bands_.remap.k || bp.remap.group != far_bands_.remap.group) {
+    far_bands_ = bp;  // remap_far_key_pos depends on these alone
+    far_angles_.rows = 0;
   }
-  if (n <= far_rows_) return;
-  const size_t half = tables_.inv_freq.size();
-  far_cos_.resize((size_t)n * half);
-  far_sin_.resize((size_t)n * half);
-  for (int j = far_rows_; j < n; ++j)
-    rope_angles_at(tables_.inv_freq, tables_.attention_factor, remap_far_key_pos(bp, j), &far_cos_[j * half],
-                   &far_sin_[j * half]);
-  far_rows_ = n;
+  far_angles_.prepare(n, [&](int j) { return remap_far_key_pos(bp, j); });
 }
 
 template <typename T>
@@ -133,8 +138,9 @@ void CpuBackend<T>::keys_as(const AttentionParams& p, int n, bool far, std::vect
     T* k = &out[(size_t)j * kv_dim];
     load_row(kv_spec_.dtype, L.k.data() + (size_t)j * row, k, kv_dim);
     if (!rope || (!far && kv_spec_.keys == KeyForm::Rotated)) return;
-    const T* cs = far ? &far_cos_[(size_t)j * half] : &angles_.cos[(size_t)j * half];
-    const T* sn = far ? &far_sin_[(size_t)j * half] : &angles_.sin[(size_t)j * half];
+    const RopeAngleCache<T>& ang = far ? far_angles_ : angles_;
+    const T* cs = &ang.cos[(size_t)j * half];
+    const T* sn = &ang.sin[(size_t)j * half];
     for (int kh = 0; kh < p.n_kv_heads; ++kh) rope_rotate(k + kh * hd, k + kh * hd, hd, p.rot_dim, p.layout, cs, sn);
   });
 }
@@ -158,7 +164,8 @@ Status CpuBackend<T>::attention(const AttentionParams& p, const T* q, const T* k
   if (!tables_.inv_freq.empty() && method_is_remap(p.method)) prepare_far_keys(p, n);
   append_kv(p, k_new, v_new);
   const bool observed = observer && observer->on_row && observer->layer == p.layer;
-  if (opts_.attention == CpuAttention::Rows || observed || p.head_dim > 256) return attention_rows(p, q, out, observer, cancel);
+  if (opts_.attention == CpuAttention::Rows || observed || p.head_dim > kFlashMaxHeadDim)
+    return attention_rows(p, q, out, observer, cancel);
   return attention_tiled(p, q, out, cancel);
 }
 
@@ -172,7 +179,6 @@ Status CpuBackend<T>::attention_rows(const AttentionParams& p, const T* q_in, T*
   const TileBands bands = tile_bands(p.method, p.remap);
   const bool rope = !tables_.inv_freq.empty();
   const bool remap = rope && bands.remap;
-  const T scale = T(1) / std::sqrt((T)hd);
   std::vector<T> k_near, k_far, vals;
   keys_as(p, n, false, k_near);
   if (remap) keys_as(p, n, true, k_far);
@@ -192,24 +198,13 @@ Status CpuBackend<T>::attention_rows(const AttentionParams& p, const T* q_in, T*
     const int m = p.p0 + t;
     const T* q = q_in + (size_t)t * q_dim + h * hd;
     qn.resize(hd);
-    qf.assign(hd, T(0));
+    qf.resize(hd);
     scores.assign(m + 1, T(0));
-    const T qscale = (p.logn ? (T)logn_scale(m, p.train_len) : T(1)) * scale;
-    if (rope) {
-      rope_rotate(q, qn.data(), hd, rd, p.layout, &angles_.cos[(size_t)m * half], &angles_.sin[(size_t)m * half]);
-      if (remap) {
-        cs.resize(half);
-        sn.resize(half);
-        rope_angles_at(tables_.inv_freq, tables_.attention_factor, remap_far_query_pos(mp, m), cs.data(), sn.data());
-        rope_rotate(q, qf.data(), hd, rd, p.layout, cs.data(), sn.data());
-      }
-    } else {
-      for (int i = 0; i < hd; ++i) qn[i] = q[i];
-    }
-    for (int i = 0; i < hd; ++i) {
-      qn[i] *= qscale;
-      qf[i] *= qscale;
-    }
+    cs.resize(half);
+    sn.resize(half);
+    if (remap) rope_angles_at(tables_.inv_freq, tables_.attention_factor, remap_far_query_pos(mp, m), cs.data(), sn.data());
+    query_operands(p, q, m, rope ? &angles_.cos[(size_t)m * half] : nullptr, rope ? &angles_.sin[(size_t)m * half] : nullptr,
+                   remap ? cs.data() : nullptr, remap ? sn.data() : nullptr, qn.data(), qf.data());
     // Key ranges: far band [0, near_from) of a remap, near band [near_from, m];
     // a sliding window sees [0, sink_end) and [near_from, m].
     const int near_from = remap || bands.sliding ? band_near_from(bands, m) : 0;
@@ -270,7 +265,7 @@ Status CpuBackend<T>::attention_tiled(const AttentionParams& p, const T* q_in, T
     a.n_kv_heads = p.n_kv_heads;
     a.head_dim = hd;
     a.rot_dim = tables_.inv_freq.empty() ? 0 : rd;
-    a.interleaved = p.layout == PairLayout::Interleaved;
+    a.layout = p.layout;
     a.q_block = std::clamp(128 / group, 1, 64);
     a.bands = tile_bands(p.method, p.remap);
     const bool rope = !tables_.inv_freq.empty();
@@ -283,8 +278,8 @@ Status CpuBackend<T>::attention_tiled(const AttentionParams& p, const T* q_in, T
       a.cos = angles_.cos.data();
       a.sin = angles_.sin.data();
       if (a.bands.remap) {
-        a.far_cos = far_cos_.data();
-        a.far_sin = far_sin_.data();
+        a.far_cos = far_angles_.cos.data();
+        a.far_sin = far_angles_.sin.data();
       }
     }
     std::vector<float> slopes(tables_.alibi_slopes.begin(), tables_.alibi_slopes.end());
@@ -294,24 +289,19 @@ Status CpuBackend<T>::attention_tiled(const AttentionParams& p, const T* q_in, T
     std::vector<float> qn((size_t)p.n_new * q_dim), qf(a.bands.remap ? (size_t)p.n_new * q_dim : 0);
     parallel_for(p.n_new, opts_.threads, [&](int t) {
       const int m = p.p0 + t;
-      const float qscale = (float)((p.logn ? logn_scale(m, p.train_len) : 1.0) / std::sqrt((double)hd));
       std::vector<float> cs(half), sn(half);
       if (a.bands.remap)
         rope_angles_at(tables_.inv_freq, tables_.attention_factor, remap_far_query_pos(mp, m), cs.data(), sn.data());
       for (int h = 0; h < p.n_heads; ++h) {
         const size_t off = (size_t)t * q_dim + (size_t)h * hd;
-        if (rope) rope_rotate(q_in + off, &qn[off], hd, rd, p.layout, &angles_.cos[(size_t)m * half], &angles_.sin[(size_t)m * half]);
-        else std::memcpy(&qn[off], q_in + off, (size_t)hd * sizeof(float));
-        for (int i = 0; i < hd; ++i) qn[off + i] *= qscale;
-        if (a.bands.remap) {
-          rope_rotate(q_in + off, &qf[off], hd, rd, p.layout, cs.data(), sn.data());
-          for (int i = 0; i < hd; ++i) qf[off + i] *= qscale;
-        }
+        query_operands(p, q_in + off, m, rope ? &angles_.cos[(size_t)m * half] : nullptr,
+                       rope ? &angles_.sin[(size_t)m * half] : nullptr, a.bands.remap ? cs.data() : nullptr,
+                       a.bands.remap ? sn.data() : nullptr, &qn[off], a.bands.remap ? &qf[off] : nullptr);
       }
     });
     a.qn = qn.data();
     a.qf = a.bands.remap ? qf.data() : nullptr;
-    const auto fn = cpu_kernels(isa_.c_str()).flash;
+    const auto fn = kernels_.flash;
     const int scratch_floats = flash_scratch_floats(a);
     std::atomic<bool> stopped{false};
     parallel_for(flash_tasks(a), opts_.threads, [&](int task) {

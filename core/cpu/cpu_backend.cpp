@@ -9,7 +9,6 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "core/cpu/flash_kernel.h"
 #include "core/cpu/parallel.h"
 #include "core/util/memory.h"
 
@@ -31,6 +30,7 @@ CpuBackend<T>::CpuBackend(CpuOptions o) : opts_(o) {
   isa_ = isas.front();
   for (const std::string& i : isas)
     if (i == want) isa_ = i;
+  kernels_ = cpu_kernels(isa_.c_str());
   openblas_set_num_threads(1);  // threads are ours: one BLAS call per block
 }
 
@@ -62,7 +62,7 @@ void CpuBackend<T>::from_host(const T* src, T* dst, size_t count) {
 
 template <typename T>
 size_t CpuBackend<T>::kv_bytes_per_token(const KvSpec& spec) const {
-  return 2 * (size_t)spec.n_layers * spec.kv_dim * kv_elem_bytes(spec.dtype, sizeof(T));
+  return kv_token_bytes(spec, sizeof(T));
 }
 
 template <typename T>
@@ -99,6 +99,7 @@ template <typename T>
 void CpuBackend<T>::set_positions(const PositionTables& tables) {
   tables_ = tables;
   angles_.set_table(tables.inv_freq, tables.attention_factor);
+  far_angles_.set_table(tables.inv_freq, tables.attention_factor);
 }
 
 template <typename T>
@@ -145,7 +146,7 @@ void CpuBackend<T>::matmul(const T* x, int rows, int in, const Matrix& W, const 
   const uint16_t* W16 = W32 ? nullptr : static_cast<const uint16_t*>(W.data);
   if constexpr (std::is_same_v<T, float>) {
     if (!opts_.naive) {
-      const auto widen = cpu_kernels(isa_.c_str()).widen;
+      const auto widen = kernels_.widen;
       parallel_for(blocks, opts_.threads, [&](int blk) {
         const int o0 = blk * block, n = std::min(block, out - o0);
         const float* wb = W32 ? W32 + (size_t)o0 * in : nullptr;

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "core/cpu/flash_kernel.h"
 #include "core/cpu/rope_apply.h"
 #include "core/engine/backend.h"
 
@@ -68,7 +69,7 @@ class CpuBackend final : public Backend<T> {
   // Keys [0, n) of a layer as T, in the band's rotation: near (R(j)k) or far (R(far_key_pos(j))k).
   void keys_as(const AttentionParams& p, int n, bool far, std::vector<T>& out);
   void values_as(const AttentionParams& p, int n, std::vector<T>& out);
-  // Far-band key angles for keys [0, n) (remapping methods), cached per method and table.
+  // Far-band key angles for keys [0, n) (remapping methods), kept while the table and the bands stay.
   void prepare_far_keys(const AttentionParams& p, int n);
   Status attention_rows(const AttentionParams& p, const T* q, T* out, const AttentionObserver* observer,
                         const std::atomic<bool>* cancel);
@@ -76,15 +77,15 @@ class CpuBackend final : public Backend<T> {
 
   CpuOptions opts_;
   std::string isa_;
+  CpuKernels kernels_;  // the entry points built for isa_
   std::list<std::vector<T>> buffers_;
   KvSpec kv_spec_;
   int kv_tokens_ = 0;  // rows each layer holds room for
   std::vector<KvLayer> kv_;
   PositionTables tables_;
-  RopeAngleCache<T> angles_;          // integer-position cos/sin of the current table
-  std::string far_key_;               // what far_cos_/far_sin_ were built for
-  int far_rows_ = 0;
-  std::vector<T> far_cos_, far_sin_;  // (far_rows, rot_dim/2) far-band key angles
+  RopeAngleCache<T> angles_;      // cos/sin at key positions j, current table
+  RopeAngleCache<T> far_angles_;  // cos/sin at far_key_pos(j) (remapping methods)
+  MethodParams far_bands_;        // the bands far_angles_ were built for
 };
 
 }  // namespace ls

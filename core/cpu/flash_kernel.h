@@ -10,17 +10,19 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/model/model.h"
 #include "core/position/tiles.h"
 
 namespace ls {
 
 constexpr int kFlashKeys = 128;  // keys per tile
+constexpr int kFlashMaxHeadDim = 512;  // larger heads take the row-by-row path
 constexpr int kFlashRowBlock = 4;  // query rows per register block
 
 struct FlashArgs {
   int p0 = 0, n_new = 0;            // queries are positions [p0, p0 + n_new); keys [0, p0 + n_new)
   int n_heads = 0, n_kv_heads = 0, head_dim = 0, rot_dim = 0;
-  int interleaved = 1;              // pair layout: (2i, 2i+1) or (i, i + rot_dim/2)
+  PairLayout layout = PairLayout::Interleaved;
   int q_block = 1;                  // queries per task
   TileBands bands;
   int rotate_near = 0;              // 1: cached keys are raw; rotate near-band keys by cos/sin[j]

@@ -25,6 +25,7 @@
 #endif
 
 #include "core/cpu/flash_kernel.h"
+#include "core/cpu/rope_apply.h"
 #include "core/model/dtype.h"
 
 namespace ls {
@@ -68,48 +69,39 @@ inline vf vexp(vf x) {
 }
 inline float sexp(float x) { return vexp(vsplat(x))[0]; }
 
-// One cached row (kv_dim-strided) of a head, as float.
-inline void load_row(const FlashArgs& a, const void* base, size_t offset, int hd, float* dst) {
-  if (a.kv_dtype == 0) {
-    memcpy(dst, (const float*)base + offset, (size_t)hd * 4);
-    return;
-  }
-  const uint16_t* src = (const uint16_t*)base + offset;
-  if (a.kv_dtype == 2) {  // bf16: the high half of an fp32
-    for (int d = 0; d < hd; ++d) {
-      const uint32_t bits = (uint32_t)src[d] << 16;
-      memcpy(dst + d, &bits, 4);
+// dst[0, n) = 16-bit floats as fp32: bfloat16 (the high half of an fp32) or IEEE
+// half (F16C where this build has it).
+inline void widen_row(const uint16_t* src, size_t n, int bf16, float* dst) {
+  size_t i = 0;
+  if (bf16) {
+    for (; i < n; ++i) {
+      const uint32_t bits = (uint32_t)src[i] << 16;
+      memcpy(dst + i, &bits, 4);
     }
     return;
   }
-  int d = 0;
 #if defined(__F16C__)
-  for (; d + 8 <= hd; d += 8) _mm256_storeu_ps(dst + d, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i*)(src + d))));
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i*)(src + i))));
 #endif
-  for (; d < hd; ++d) dst[d] = half_to_float(src[d]);
+  for (; i < n; ++i) dst[i] = half_to_float(src[i]);
 }
 
-// x ← R·x for the rotary dims of one head (angles already carry the attention factor).
-inline void rotate(const FlashArgs& a, float* x, const float* cs, const float* sn) {
-  const int half = a.rot_dim / 2;
-  for (int i = 0; i < half; ++i) {
-    const int p = a.interleaved ? 2 * i : i, q = a.interleaved ? 2 * i + 1 : i + half;
-    const float xa = x[p], xb = x[q];
-    x[p] = xa * cs[i] - xb * sn[i];
-    x[q] = xa * sn[i] + xb * cs[i];
-  }
+// One cached row (kv_dim-strided) of a head, as float.
+inline void load_row(const FlashArgs& a, const void* base, size_t offset, int hd, float* dst) {
+  if (a.kv_dtype == 0) memcpy(dst, (const float*)base + offset, (size_t)hd * 4);
+  else widen_row((const uint16_t*)base + offset, (size_t)hd, a.kv_dtype == 2, dst);
 }
 
 // Kt[d][jj] for keys j0 … j0+bn-1 of KV head kh; columns bn … BN-1 zeroed.
 template <int HD>
 void load_keys(const FlashArgs& a, int kh, int j0, int bn, bool far, float* Kt) {
   const int hd = HD > 0 ? HD : a.head_dim, kv_dim = a.n_kv_heads * hd, half = a.rot_dim / 2;
-  float row[HD > 0 ? HD : 512];
+  float row[HD > 0 ? HD : kFlashMaxHeadDim];
   for (int jj = 0; jj < bn; ++jj) {
     const int j = j0 + jj;
     load_row(a, a.k, (size_t)j * kv_dim + (size_t)kh * hd, hd, row);
-    if (far) rotate(a, row, a.far_cos + (size_t)j * half, a.far_sin + (size_t)j * half);
-    else if (a.rotate_near) rotate(a, row, a.cos + (size_t)j * half, a.sin + (size_t)j * half);
+    if (far) rope_rotate(row, row, hd, a.rot_dim, a.layout, a.far_cos + (size_t)j * half, a.far_sin + (size_t)j * half);
+    else if (a.rotate_near) rope_rotate(row, row, hd, a.rot_dim, a.layout, a.cos + (size_t)j * half, a.sin + (size_t)j * half);
     for (int d = 0; d < hd; ++d) Kt[d * BN + jj] = row[d];
   }
   for (int d = 0; d < hd; ++d)
@@ -167,7 +159,7 @@ inline void accumulate(float* o, int hd_rt, const float* alpha, const float* p, 
       }
       for (int v = 0; v < nv; ++v) vstore(o + i * HD + v * kW, acc[v]);
     }
-  } else if constexpr (HD > 0 && kW % HD == 0 && HD >= 4) {
+  } else if constexpr (HD >= 4 && kW % (HD > 0 ? HD : 1) == 0) {
     // a head narrower than a vector: one narrower vector holds a row
     typedef float vh __attribute__((vector_size(HD * 4)));
     vh even[RB], odd[RB];
@@ -324,19 +316,6 @@ void LS_FLASH_ENTRY(const FlashArgs& a, int task_index, float* scratch) {
   }
 }
 
-void LS_WIDEN_ENTRY(const uint16_t* src, size_t n, int bf16, float* dst) {
-  size_t i = 0;
-  if (bf16) {
-    for (; i < n; ++i) {  // the high half of an fp32 (vectorised by the compiler)
-      const uint32_t bits = (uint32_t)src[i] << 16;
-      memcpy(dst + i, &bits, 4);
-    }
-    return;
-  }
-#if defined(__F16C__)
-  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i*)(src + i))));
-#endif
-  for (; i < n; ++i) dst[i] = half_to_float(src[i]);
-}
+void LS_WIDEN_ENTRY(const uint16_t* src, size_t n, int bf16, float* dst) { widen_row(src, n, bf16, dst); }
 
 }  // namespace ls

@@ -14,8 +14,10 @@
 namespace ls {
 
 // y = R(angles)·x for the first rd dims of a head of hd dims; cs/sn hold rd/2 values.
+// y may be x. LS_HD (position.h): the tiled kernels' per-ISA builds get their own
+// internal copy (core/cpu/flash_kernel_impl.h).
 template <typename T>
-inline void rope_rotate(const T* x, T* y, int hd, int rd, PairLayout layout, const T* cs, const T* sn) {
+LS_HD void rope_rotate(const T* x, T* y, int hd, int rd, PairLayout layout, const T* cs, const T* sn) {
   for (int i = rd; i < hd; ++i) y[i] = x[i];
   const int half = rd / 2;
   for (int i = 0; i < half; ++i) {
@@ -37,9 +39,10 @@ inline void rope_angles_at(const std::vector<double>& inv_freq, double af, doubl
   }
 }
 
-// cos/sin·attention_factor for integer positions [0, rows) of one table (θ' and the
-// attention factor of the current forward), extended as n grows and rebuilt when
-// the table changes (dynamic methods change it with the length).
+// cos/sin·attention_factor for rows j = 0 … rows-1 of one table (θ' and the
+// attention factor of the current forward) at position pos_of(j) (j itself for
+// the near band; remap_far_key_pos(j) for far-band keys), extended as n grows and
+// rebuilt when the table changes (dynamic methods change it with the length).
 template <typename T>
 struct RopeAngleCache {
   std::vector<double> inv_freq;
@@ -54,12 +57,15 @@ struct RopeAngleCache {
     rows = 0;
   }
   void prepare(int n) {
+    prepare(n, [](int j) { return (double)j; });
+  }
+  template <typename PosOf>
+  void prepare(int n, PosOf pos_of) {
     const size_t half = inv_freq.size();
     if (n <= rows || half == 0) return;
     cos.resize((size_t)n * half);
     sin.resize((size_t)n * half);
-    for (int pos = rows; pos < n; ++pos)
-      rope_angles_at(inv_freq, attention_factor, (double)pos, &cos[pos * half], &sin[pos * half]);
+    for (int j = rows; j < n; ++j) rope_angles_at(inv_freq, attention_factor, pos_of(j), &cos[j * half], &sin[j * half]);
     rows = n;
   }
 };

@@ -64,6 +64,11 @@ inline KeyForm key_form_for(const MethodParams& m) {
 // Bytes one element of the cache takes for activation size `act_size`.
 inline size_t kv_elem_bytes(KvDtype d, size_t act_size) { return d == KvDtype::Same ? act_size : 2; }
 
+// Bytes one cached token takes: one K row and one V row per layer.
+inline size_t kv_token_bytes(const KvSpec& s, size_t act_size) {
+  return 2 * (size_t)s.n_layers * s.kv_dim * kv_elem_bytes(s.dtype, act_size);
+}
+
 // Position tables of one forward, computed on the host from core/position.
 struct PositionTables {
   std::vector<double> inv_freq;      // θ'_i (rot_dim/2), radians per token; empty for ALiBi

@@ -55,7 +55,11 @@ AttentionParams attention_params(const MethodParams& m, int n_heads, int n_kv_he
 
 size_t engine_memory_bytes(const ModelConfig& c, int capacity, int chunk, size_t elem, KvDtype kv_dtype) {
   const size_t kv = (size_t)c.n_kv_heads * c.head_dim, q = (size_t)c.n_heads * c.head_dim;
-  size_t cache = 2 * (size_t)c.n_layers * capacity * kv * kv_elem_bytes(kv_dtype, elem);  // one K copy and V
+  KvSpec spec;
+  spec.n_layers = c.n_layers;
+  spec.kv_dim = (int)kv;
+  spec.dtype = kv_dtype;
+  size_t cache = (size_t)capacity * kv_token_bytes(spec, elem);  // one K copy and V
   size_t work = (size_t)chunk * (3 * c.dim + 3 * q + 2 * kv + 2 * (size_t)c.hidden_dim + c.vocab_size) * elem;
   size_t hidden = (size_t)capacity * c.dim * elem;
   size_t tables = (size_t)capacity * c.rot_dim * 2 * elem;  // cos/sin rows (near band, far band)

@@ -20,6 +20,12 @@ std::string shape_str(const std::vector<uint64_t>& s) {
   return os.str();
 }
 
+size_t element_count(const std::vector<uint64_t>& shape) {
+  size_t count = 1;
+  for (auto d : shape) count *= d;
+  return count;
+}
+
 }  // namespace
 
 const char* arch_name(Arch a) { return a == Arch::Llama ? "llama" : "bloom"; }
@@ -43,27 +49,13 @@ float* WeightBuilder::own(size_t count) {
   return model_.owned.back().data();
 }
 
-Result<Matrix> WeightBuilder::get_matrix(const std::string& name, std::vector<uint64_t> shape) {
-  const TensorSource* t = find(name);
-  if (t && (t->dtype == DType::F16 || t->dtype == DType::BF16) && t->shape == shape &&
-      reinterpret_cast<uintptr_t>(t->data) % alignof(uint16_t) == 0) {
-    size_t count = 1;
-    for (auto d : shape) count *= d;
-    if (dtype_bytes(t->dtype, count) == t->bytes) return Matrix{t->data, t->dtype};  // kept as stored
-  }
-  auto f = get(name, std::move(shape));
-  if (!f) return make_error(f.error());
-  return Matrix{f.value(), DType::F32};
-}
-
-Result<const float*> WeightBuilder::get(const std::string& name, std::vector<uint64_t> shape) {
+Result<const TensorSource*> WeightBuilder::checked(const std::string& name, const std::vector<uint64_t>& shape) const {
   const TensorSource* t = find(name);
   if (!t) return make_error("tensor " + name + " is missing (expected shape " + shape_str(shape) + ")");
   if (t->shape != shape)
     return make_error("tensor " + name + " has shape " + shape_str(t->shape) + ", the config implies " +
                       shape_str(shape));
-  size_t count = 1;
-  for (auto d : shape) count *= d;
+  const size_t count = element_count(shape);
   if (count % dtype_block(t->dtype) != 0)
     return make_error("tensor " + name + ": " + std::to_string(count) + " elements is not a whole number of " +
                       dtype_name(t->dtype) + " blocks");
@@ -71,6 +63,26 @@ Result<const float*> WeightBuilder::get(const std::string& name, std::vector<uin
     return make_error("tensor " + name + ": " + std::to_string(t->bytes) + " bytes stored, " +
                       std::to_string(dtype_bytes(t->dtype, count)) + " expected for " + dtype_name(t->dtype) + " " +
                       shape_str(shape));
+  return t;
+}
+
+Result<Matrix> WeightBuilder::get_matrix(const std::string& name, std::vector<uint64_t> shape) {
+  auto t = checked(name, shape);
+  if (!t) return make_error(t.error());
+  const TensorSource& src = *t.value();
+  if ((src.dtype == DType::F16 || src.dtype == DType::BF16) &&
+      reinterpret_cast<uintptr_t>(src.data) % alignof(uint16_t) == 0)
+    return Matrix{src.data, src.dtype};  // kept as stored
+  auto f = get(name, std::move(shape));
+  if (!f) return make_error(f.error());
+  return Matrix{f.value(), DType::F32};
+}
+
+Result<const float*> WeightBuilder::get(const std::string& name, std::vector<uint64_t> shape) {
+  auto checked_t = checked(name, shape);
+  if (!checked_t) return make_error(checked_t.error());
+  const TensorSource* t = checked_t.value();
+  const size_t count = element_count(shape);
   if (t->dtype == DType::F32 && reinterpret_cast<uintptr_t>(t->data) % alignof(float) == 0)
     return reinterpret_cast<const float*>(t->data);  // mapped in place
   // Dequantised copies are the model's largest allocations: checked against the budget first.

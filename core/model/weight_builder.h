@@ -32,6 +32,8 @@ class WeightBuilder {
   // A matrix with exactly `shape`: F16 / BF16 kept as stored (mapped in place),
   // anything else as an fp32 view (mapped or dequantised).
   Result<Matrix> get_matrix(const std::string& name, std::vector<uint64_t> shape);
+  // The tensor `name` if it has exactly `shape` and a consistent size, else the error.
+  Result<const TensorSource*> checked(const std::string& name, const std::vector<uint64_t>& shape) const;
   // A fresh fp32 buffer the model owns (for splits such as BLOOM's fused QKV).
   float* own(size_t count);
 

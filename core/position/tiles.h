@@ -69,14 +69,16 @@ enum TileKind : int {
   kTileMixed = 3,  // both bands: compute both products, select per element
 };
 
+// No default member initialisers: a trivial type, so a kernel built for another
+// instruction set never emits an out-of-line constructor (flash_kernel_impl.h).
 struct TileClass {
-  int kind = kTileSkip;
-  int masked = 0;  // 1: some (query, key) of the tile is not visible: test band_visible per element
+  int kind;    // TileKind
+  int masked;  // 1: some (query, key) of the tile is not visible: test band_visible per element
 };
 
 // Classifies queries [m0, m0+bm) × keys [j0, j0+bn) (bm, bn ≥ 1).
 LS_HD TileClass classify_tile(const TileBands& b, int m0, int bm, int j0, int bn) {
-  TileClass c;
+  TileClass c{kTileSkip, 0};
   const int m1 = m0 + bm - 1, j1 = j0 + bn - 1;
   const long long d_max = (long long)m1 - j0, d_min = (long long)m0 - j1;
   if (d_max < 0) return c;  // every key after every query

@@ -26,7 +26,7 @@ TileClass brute_force(const MethodParams& p, int m0, int bm, int j0, int bn) {
       any_visible = true;
       (remap_is_near(p, (double)(m - j)) ? any_near : any_far) = true;
     }
-  TileClass c;
+  TileClass c{kTileSkip, 0};
   if (!any_visible) return c;
   c.masked = any_hidden;
   c.kind = any_near && any_far ? kTileMixed : any_far ? kTileFar : kTileNear;

@@ -3,7 +3,7 @@
 // CPUs) unless OPENBLAS_CORETYPE names a family; LongScope never overrides that
 // variable, and shows the choice (`longscope-cli info`, bench output) because it
 // moves sgemm speed by ~1.5× (bench/README.md).
-#include "core/cpu/blas_core.h"
+#include "core/cpu/blas_info.h"
 
 #include <cblas.h>
 
