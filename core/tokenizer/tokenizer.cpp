@@ -4,6 +4,7 @@
 
 #include <cctype>
 #include <cstring>
+#include <exception>
 #include <string_view>
 
 #include "core/util/memory.h"
@@ -81,7 +82,14 @@ Result<std::shared_ptr<const Tokenizer>> Tokenizer::from_file(const std::string&
   std::shared_ptr<Tokenizer> t(new Tokenizer());
   std::error_code ec;
   if (!std::filesystem::is_regular_file(path, ec)) return make_error("tokenizer " + path + " does not exist");
-  auto st = t->sp_->Load(path);
+  // SentencePiece reports most bad files through its status, but a few (a zero-length
+  // piece in a unigram model: its trie builder, darts-clone) throw instead.
+  sentencepiece::util::Status st;
+  try {
+    st = t->sp_->Load(path);
+  } catch (const std::exception& e) {
+    return make_error("tokenizer " + path + " is not a usable SentencePiece model: " + e.what());
+  }
   if (!st.ok()) return make_error("tokenizer " + path + " is not a SentencePiece model: " + st.ToString());
   t->source_ = path;
   return std::shared_ptr<const Tokenizer>(t);
@@ -90,7 +98,12 @@ Result<std::shared_ptr<const Tokenizer>> Tokenizer::from_file(const std::string&
 Result<std::shared_ptr<const Tokenizer>> Tokenizer::from_vocab(const EmbeddedVocab& v) {
   if (v.tokens.empty()) return make_error("the embedded vocabulary is empty");
   std::shared_ptr<Tokenizer> t(new Tokenizer());
-  auto st = t->sp_->LoadFromSerializedProto(vocab_model_proto(v));
+  sentencepiece::util::Status st;
+  try {
+    st = t->sp_->LoadFromSerializedProto(vocab_model_proto(v));
+  } catch (const std::exception& e) {
+    return make_error(std::string("the embedded vocabulary is not a usable SentencePiece model: ") + e.what());
+  }
   if (!st.ok()) return make_error("the embedded vocabulary is not a usable SentencePiece model: " + st.ToString());
   t->source_ = "embedded vocabulary";
   return std::shared_ptr<const Tokenizer>(t);

@@ -78,6 +78,9 @@ int main(int argc, char** argv) {
   // tokenizer models: the bundled ones.
   put(out / "tokenizer_model/tok512.model", slurp(res / "models/tok512.model"));
   put(out / "tokenizer_model/twins.model", slurp(res / "models/twins/tokenizer.model"));
+  for (const auto& e : fs::directory_iterator(bad))
+    if (e.path().extension() == ".model")
+      fs::copy_file(e.path(), out / "tokenizer_model" / e.path().filename(), fs::copy_options::overwrite_existing);
 
   // documents: heads of the bundled ones, and the story separator.
   for (const auto& e : fs::directory_iterator(res / "documents"))

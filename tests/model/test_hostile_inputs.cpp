@@ -106,6 +106,26 @@ TEST(HostileTokenizer, MalformedBytePieceIsShownNotThrown) {
   EXPECT_EQ(t.value()->piece(1000), "");
 }
 
+// Found by fuzz_tokenizer_model: a piece starting with NUL is a zero-length key to
+// SentencePiece's trie builder, which throws (darts-clone) instead of returning a
+// status; the exception ended the process before.
+TEST(HostileTokenizer, NulPieceGivesOneClearError) {
+  auto t = Tokenizer::from_file(kBad + "nul_piece.model");
+  ASSERT_FALSE(t.ok());
+  EXPECT_NE(t.error().find("not a usable SentencePiece model"), std::string::npos) << t.error();
+  EXPECT_EQ(t.error().find('\n'), std::string::npos) << t.error();
+
+  // The same piece as a user-defined symbol of a GGUF vocabulary (its matcher is a trie too).
+  EmbeddedVocab v;
+  v.tokens = {"<unk>", "<s>", "</s>", std::string("\0k", 2), "b"};
+  v.scores.assign(v.tokens.size(), 0.0f);
+  v.types = {2, 3, 3, 4, 1};
+  auto e = Tokenizer::from_vocab(v);
+  if (!e.ok()) {
+    EXPECT_NE(e.error().find("embedded vocabulary"), std::string::npos) << e.error();
+  }
+}
+
 // Documents are encoded in pieces cut at spaces: the ids equal whole-text encoding,
 // and text with no space at all is still encoded in bounded pieces.
 TEST(HostileTokenizer, PieceEncodingEqualsWholeEncoding) {

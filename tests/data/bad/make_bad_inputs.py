@@ -55,6 +55,28 @@ def write(name, blob):
         f.write(blob)
 
 
+def proto_varint(v):
+    out = b""
+    while v >= 0x80:
+        out += bytes([(v & 0x7F) | 0x80])
+        v >>= 7
+    return out + bytes([v])
+
+
+def proto_bytes(field, b):
+    return proto_varint(field << 3 | 2) + proto_varint(len(b)) + b
+
+
+def nul_piece_model():
+    # SentencePiece ModelProto (sentencepiece_model.proto): a unigram model whose second
+    # piece starts with a NUL byte, so its trie builder (darts-clone, C-string keys) sees a
+    # zero-length key and throws instead of returning a status. Found by
+    # fuzz_tokenizer_model; it ended the process before.
+    unk = proto_bytes(1, b"<unk>") + proto_varint(3 << 3) + proto_varint(2)  # type UNKNOWN
+    empty = proto_bytes(1, b"\0k") + proto_varint(3 << 3) + proto_varint(1)  # type NORMAL
+    write("nul_piece.model", proto_bytes(1, unk) + proto_bytes(1, empty))
+
+
 def bloom_key_length():
     # dim 8, 2 heads, but key_length 16 > 8/2: the fused QKV split wrote past its buffers.
     d, hid, V = 8, 32, 16
@@ -83,6 +105,7 @@ def llama_meta(**override):
 
 def main():
     bloom_key_length()
+    nul_piece_model()
     emb = [("token_embd.weight", [8, 16], 128)]
     # A key present with the wrong type (bad_variant_access before).
     write("wrong_type_key.gguf", gguf(llama_meta(**{"llama.attention.head_count_kv": (STR, "four")}), emb))
