@@ -148,7 +148,10 @@ Result<NbceResult> run_nbce(const RunConfig& run, const std::vector<std::vector<
   // K+1 engines live at once: their memory is checked together, before any is made.
   size_t total = 0;
   const size_t elem = run.precision == Precision::F64 ? sizeof(double) : sizeof(float);
-  for (const auto& r : rows) total += engine_memory_bytes(run.model->config, (int)r.size() + n, run.engine.chunk, elem);
+  for (const auto& r : rows) {
+    const int cap = (int)r.size() + n;
+    total += engine_memory_bytes(run.model->config, cap, AnyEngine::chunk_for(*run.model, run.engine, cap, run.precision), elem);
+  }
   if (auto st = check_memory(total, "NBCE with " + std::to_string(rows.size()) + " engines (one per chunk and one for "
                                     "the question)",
                              "use fewer or shorter chunks");

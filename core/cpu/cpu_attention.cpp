@@ -100,45 +100,45 @@ std::vector<std::string> cpu_attention_isas() {
 }
 
 template <typename T>
-void CpuBackend<T>::append_kv(const AttentionParams& p, const T* k_new, const T* v_new) {
+void CpuBackend<T>::append_kv(Cache& c, const AttentionParams& p, const T* k_new, const T* v_new) {
   const int hd = p.head_dim, kv_dim = p.n_kv_heads * hd, half = p.rot_dim / 2;
-  const size_t row = (size_t)kv_dim * kv_elem_bytes(kv_spec_.dtype, sizeof(T));
-  KvLayer& L = kv_[p.layer];
-  const bool rotate = kv_spec_.keys == KeyForm::Rotated && !tables_.inv_freq.empty();
+  const size_t row = (size_t)kv_dim * kv_elem_bytes(c.spec.dtype, sizeof(T));
+  typename Cache::Layer& L = c.layers[p.layer];
+  const bool rotate = c.spec.keys == KeyForm::Rotated && !c.tables.inv_freq.empty();
   parallel_for(p.n_new, opts_.threads, [&](int t) {
     const int j = p.p0 + t;
     std::vector<T> k(k_new + (size_t)t * kv_dim, k_new + (size_t)(t + 1) * kv_dim);
     if (rotate)
       for (int kh = 0; kh < p.n_kv_heads; ++kh)
-        rope_rotate(&k[(size_t)kh * hd], &k[(size_t)kh * hd], hd, p.rot_dim, p.layout, &angles_.cos[(size_t)j * half],
-                    &angles_.sin[(size_t)j * half]);
-    store_row(kv_spec_.dtype, k.data(), L.k.data() + (size_t)j * row, kv_dim);
-    store_row(kv_spec_.dtype, v_new + (size_t)t * kv_dim, L.v.data() + (size_t)j * row, kv_dim);
+        rope_rotate(&k[(size_t)kh * hd], &k[(size_t)kh * hd], hd, p.rot_dim, p.layout, &c.angles.cos[(size_t)j * half],
+                    &c.angles.sin[(size_t)j * half]);
+    store_row(c.spec.dtype, k.data(), L.k.data() + (size_t)j * row, kv_dim);
+    store_row(c.spec.dtype, v_new + (size_t)t * kv_dim, L.v.data() + (size_t)j * row, kv_dim);
   });
 }
 
 template <typename T>
-void CpuBackend<T>::prepare_far_keys(const AttentionParams& p, int n) {
+void CpuBackend<T>::prepare_far_keys(Cache& c, const AttentionParams& p, int n) {
   const MethodParams bp = band_params(p);
-  if (bp.method != far_bands_.method || bp.remap.k != far_bands_.remap.k || bp.remap.group != far_bands_.remap.group) {
-    far_bands_ = bp;  // remap_far_key_pos depends on these alone
-    far_angles_.rows = 0;
+  if (bp.method != c.far_bands.method || bp.remap.k != c.far_bands.remap.k || bp.remap.group != c.far_bands.remap.group) {
+    c.far_bands = bp;  // remap_far_key_pos depends on these alone
+    c.far_angles.rows = 0;
   }
-  far_angles_.prepare(n, [&](int j) { return remap_far_key_pos(bp, j); });
+  c.far_angles.prepare(n, [&](int j) { return remap_far_key_pos(bp, j); });
 }
 
 template <typename T>
-void CpuBackend<T>::keys_as(const AttentionParams& p, int n, bool far, std::vector<T>& out) {
+void CpuBackend<T>::keys_as(const Cache& c, const AttentionParams& p, int n, bool far, std::vector<T>& out) {
   const int hd = p.head_dim, kv_dim = p.n_kv_heads * hd, half = p.rot_dim / 2;
-  const size_t row = (size_t)kv_dim * kv_elem_bytes(kv_spec_.dtype, sizeof(T));
-  const KvLayer& L = kv_[p.layer];
-  const bool rope = !tables_.inv_freq.empty();
+  const size_t row = (size_t)kv_dim * kv_elem_bytes(c.spec.dtype, sizeof(T));
+  const typename Cache::Layer& L = c.layers[p.layer];
+  const bool rope = !c.tables.inv_freq.empty();
   out.resize((size_t)n * kv_dim);
   parallel_for(n, opts_.threads, [&](int j) {
     T* k = &out[(size_t)j * kv_dim];
-    load_row(kv_spec_.dtype, L.k.data() + (size_t)j * row, k, kv_dim);
-    if (!rope || (!far && kv_spec_.keys == KeyForm::Rotated)) return;
-    const RopeAngleCache<T>& ang = far ? far_angles_ : angles_;
+    load_row(c.spec.dtype, L.k.data() + (size_t)j * row, k, kv_dim);
+    if (!rope || (!far && c.spec.keys == KeyForm::Rotated)) return;
+    const RopeAngleCache<T>& ang = far ? c.far_angles : c.angles;
     const T* cs = &ang.cos[(size_t)j * half];
     const T* sn = &ang.sin[(size_t)j * half];
     for (int kh = 0; kh < p.n_kv_heads; ++kh) rope_rotate(k + kh * hd, k + kh * hd, hd, p.rot_dim, p.layout, cs, sn);
@@ -146,43 +146,46 @@ void CpuBackend<T>::keys_as(const AttentionParams& p, int n, bool far, std::vect
 }
 
 template <typename T>
-void CpuBackend<T>::values_as(const AttentionParams& p, int n, std::vector<T>& out) {
+void CpuBackend<T>::values_as(const Cache& c, const AttentionParams& p, int n, std::vector<T>& out) {
   const int kv_dim = p.n_kv_heads * p.head_dim;
-  const size_t row = (size_t)kv_dim * kv_elem_bytes(kv_spec_.dtype, sizeof(T));
+  const size_t row = (size_t)kv_dim * kv_elem_bytes(c.spec.dtype, sizeof(T));
   out.resize((size_t)n * kv_dim);
-  for (int j = 0; j < n; ++j) load_row(kv_spec_.dtype, kv_[p.layer].v.data() + (size_t)j * row, &out[(size_t)j * kv_dim], kv_dim);
+  for (int j = 0; j < n; ++j) load_row(c.spec.dtype, c.layers[p.layer].v.data() + (size_t)j * row, &out[(size_t)j * kv_dim], kv_dim);
 }
 
 template <typename T>
-Status CpuBackend<T>::attention(const AttentionParams& p, const T* q, const T* k_new, const T* v_new, T* out,
+Status CpuBackend<T>::attention(KvCache& cache, const AttentionParams& p, const T* q, const T* k_new, const T* v_new, T* out,
                                 const AttentionObserver* observer, const std::atomic<bool>* cancel) {
+  auto* cp = dynamic_cast<Cache*>(&cache);
+  if (!cp) return make_error("attention: the KV cache was made by another backend");
+  Cache& c = *cp;
   const int n = p.p0 + p.n_new;
-  if (p.layer < 0 || p.layer >= (int)kv_.size() || n > kv_tokens_)
+  if (p.layer < 0 || p.layer >= (int)c.layers.size() || n > c.tokens)
     return make_error("attention: the KV cache has no room for layer " + std::to_string(p.layer) + " at " +
                       std::to_string(n) + " tokens");
-  if (p.rot_dim > 0 && !tables_.inv_freq.empty()) angles_.prepare(n);
-  if (!tables_.inv_freq.empty() && method_is_remap(p.method)) prepare_far_keys(p, n);
-  append_kv(p, k_new, v_new);
+  if (p.rot_dim > 0 && !c.tables.inv_freq.empty()) c.angles.prepare(n);
+  if (!c.tables.inv_freq.empty() && method_is_remap(p.method)) prepare_far_keys(c, p, n);
+  append_kv(c, p, k_new, v_new);
   const bool observed = observer && observer->on_row && observer->layer == p.layer;
   if (opts_.attention == CpuAttention::Rows || observed || p.head_dim > kFlashMaxHeadDim)
-    return attention_rows(p, q, out, observer, cancel);
-  return attention_tiled(p, q, out, cancel);
+    return attention_rows(c, p, q, out, observer, cancel);
+  return attention_tiled(c, p, q, out, cancel);
 }
 
 template <typename T>
-Status CpuBackend<T>::attention_rows(const AttentionParams& p, const T* q_in, T* out_, const AttentionObserver* observer,
+Status CpuBackend<T>::attention_rows(Cache& c, const AttentionParams& p, const T* q_in, T* out_, const AttentionObserver* observer,
                                      const std::atomic<bool>* cancel) {
   const int hd = p.head_dim, rd = p.rot_dim, half = rd / 2;
   const int kv_dim = p.n_kv_heads * hd, q_dim = p.n_heads * hd, group = p.n_heads / p.n_kv_heads;
   const int n = p.p0 + p.n_new;
   const MethodParams mp = band_params(p);
   const TileBands bands = tile_bands(p.method, p.remap);
-  const bool rope = !tables_.inv_freq.empty();
+  const bool rope = !c.tables.inv_freq.empty();
   const bool remap = rope && bands.remap;
   std::vector<T> k_near, k_far, vals;
-  keys_as(p, n, false, k_near);
-  if (remap) keys_as(p, n, true, k_far);
-  values_as(p, n, vals);
+  keys_as(c, p, n, false, k_near);
+  if (remap) keys_as(c, p, n, true, k_far);
+  values_as(c, p, n, vals);
   std::atomic<bool> stopped{false};
   const bool observe = observer && observer->on_row && observer->layer == p.layer;
   // One task per (query, head): scores over contiguous key ranges (no per-key
@@ -202,14 +205,14 @@ Status CpuBackend<T>::attention_rows(const AttentionParams& p, const T* q_in, T*
     scores.assign(m + 1, T(0));
     cs.resize(half);
     sn.resize(half);
-    if (remap) rope_angles_at(tables_.inv_freq, tables_.attention_factor, remap_far_query_pos(mp, m), cs.data(), sn.data());
-    query_operands(p, q, m, rope ? &angles_.cos[(size_t)m * half] : nullptr, rope ? &angles_.sin[(size_t)m * half] : nullptr,
+    if (remap) rope_angles_at(c.tables.inv_freq, c.tables.attention_factor, remap_far_query_pos(mp, m), cs.data(), sn.data());
+    query_operands(p, q, m, rope ? &c.angles.cos[(size_t)m * half] : nullptr, rope ? &c.angles.sin[(size_t)m * half] : nullptr,
                    remap ? cs.data() : nullptr, remap ? sn.data() : nullptr, qn.data(), qf.data());
     // Key ranges: far band [0, near_from) of a remap, near band [near_from, m];
     // a sliding window sees [0, sink_end) and [near_from, m].
     const int near_from = remap || bands.sliding ? band_near_from(bands, m) : 0;
     const int sink_end = band_sink_end(bands, m);
-    const T slope = tables_.alibi_slopes.empty() ? T(0) : (T)tables_.alibi_slopes[h];
+    const T slope = c.tables.alibi_slopes.empty() ? T(0) : (T)c.tables.alibi_slopes[h];
     T mx = -std::numeric_limits<T>::infinity();
     auto score_range = [&](int j0, int j1, const std::vector<T>& keys, const T* qq) {
       for (int j = j0; j < j1; ++j) {
@@ -251,9 +254,9 @@ Status CpuBackend<T>::attention_rows(const AttentionParams& p, const T* q_in, T*
 }
 
 template <typename T>
-Status CpuBackend<T>::attention_tiled(const AttentionParams& p, const T* q_in, T* out, const std::atomic<bool>* cancel) {
+Status CpuBackend<T>::attention_tiled(Cache& c, const AttentionParams& p, const T* q_in, T* out, const std::atomic<bool>* cancel) {
   if constexpr (!std::is_same_v<T, float>) {
-    return attention_rows(p, q_in, out, nullptr, cancel);
+    return attention_rows(c, p, q_in, out, nullptr, cancel);
   } else {
     const int hd = p.head_dim, rd = p.rot_dim, half = rd / 2, q_dim = p.n_heads * hd;
     const int group = p.n_heads / p.n_kv_heads;
@@ -264,25 +267,25 @@ Status CpuBackend<T>::attention_tiled(const AttentionParams& p, const T* q_in, T
     a.n_heads = p.n_heads;
     a.n_kv_heads = p.n_kv_heads;
     a.head_dim = hd;
-    a.rot_dim = tables_.inv_freq.empty() ? 0 : rd;
+    a.rot_dim = c.tables.inv_freq.empty() ? 0 : rd;
     a.layout = p.layout;
     a.q_block = std::clamp(128 / group, 1, 64);
     a.bands = tile_bands(p.method, p.remap);
-    const bool rope = !tables_.inv_freq.empty();
+    const bool rope = !c.tables.inv_freq.empty();
     if (!rope) a.bands.remap = 0;
-    a.rotate_near = rope && kv_spec_.keys == KeyForm::Raw;
-    a.kv_dtype = kv_spec_.dtype == KvDtype::Same ? 0 : kv_spec_.dtype == KvDtype::F16 ? 1 : 2;
-    a.k = kv_[p.layer].k.data();
-    a.v = kv_[p.layer].v.data();
+    a.rotate_near = rope && c.spec.keys == KeyForm::Raw;
+    a.kv_dtype = c.spec.dtype == KvDtype::Same ? 0 : c.spec.dtype == KvDtype::F16 ? 1 : 2;
+    a.k = c.layers[p.layer].k.data();
+    a.v = c.layers[p.layer].v.data();
     if (rope) {
-      a.cos = angles_.cos.data();
-      a.sin = angles_.sin.data();
+      a.cos = c.angles.cos.data();
+      a.sin = c.angles.sin.data();
       if (a.bands.remap) {
-        a.far_cos = far_angles_.cos.data();
-        a.far_sin = far_angles_.sin.data();
+        a.far_cos = c.far_angles.cos.data();
+        a.far_sin = c.far_angles.sin.data();
       }
     }
-    std::vector<float> slopes(tables_.alibi_slopes.begin(), tables_.alibi_slopes.end());
+    std::vector<float> slopes(c.tables.alibi_slopes.begin(), c.tables.alibi_slopes.end());
     a.slopes = slopes.empty() ? nullptr : slopes.data();
     a.out = out;
     // Query operands: rotated for each band, with the softmax and log-n scales folded in.
@@ -291,11 +294,11 @@ Status CpuBackend<T>::attention_tiled(const AttentionParams& p, const T* q_in, T
       const int m = p.p0 + t;
       std::vector<float> cs(half), sn(half);
       if (a.bands.remap)
-        rope_angles_at(tables_.inv_freq, tables_.attention_factor, remap_far_query_pos(mp, m), cs.data(), sn.data());
+        rope_angles_at(c.tables.inv_freq, c.tables.attention_factor, remap_far_query_pos(mp, m), cs.data(), sn.data());
       for (int h = 0; h < p.n_heads; ++h) {
         const size_t off = (size_t)t * q_dim + (size_t)h * hd;
-        query_operands(p, q_in + off, m, rope ? &angles_.cos[(size_t)m * half] : nullptr,
-                       rope ? &angles_.sin[(size_t)m * half] : nullptr, a.bands.remap ? cs.data() : nullptr,
+        query_operands(p, q_in + off, m, rope ? &c.angles.cos[(size_t)m * half] : nullptr,
+                       rope ? &c.angles.sin[(size_t)m * half] : nullptr, a.bands.remap ? cs.data() : nullptr,
                        a.bands.remap ? sn.data() : nullptr, &qn[off], a.bands.remap ? &qf[off] : nullptr);
       }
     });
@@ -319,16 +322,9 @@ Status CpuBackend<T>::attention_tiled(const AttentionParams& p, const T* q_in, T
   }
 }
 
-#define LS_INSTANTIATE(T)                                                                                     \
-  template void CpuBackend<T>::append_kv(const AttentionParams&, const T*, const T*);                         \
-  template void CpuBackend<T>::prepare_far_keys(const AttentionParams&, int);                                 \
-  template void CpuBackend<T>::keys_as(const AttentionParams&, int, bool, std::vector<T>&);                   \
-  template void CpuBackend<T>::values_as(const AttentionParams&, int, std::vector<T>&);                       \
-  template Status CpuBackend<T>::attention(const AttentionParams&, const T*, const T*, const T*, T*,          \
-                                           const AttentionObserver*, const std::atomic<bool>*);               \
-  template Status CpuBackend<T>::attention_rows(const AttentionParams&, const T*, T*, const AttentionObserver*, \
-                                                const std::atomic<bool>*);                                    \
-  template Status CpuBackend<T>::attention_tiled(const AttentionParams&, const T*, T*, const std::atomic<bool>*);
+#define LS_INSTANTIATE(T)                                                                                   \
+  template Status CpuBackend<T>::attention(KvCache&, const AttentionParams&, const T*, const T*, const T*, T*, \
+                                           const AttentionObserver*, const std::atomic<bool>*);
 LS_INSTANTIATE(float)
 LS_INSTANTIATE(double)
 #undef LS_INSTANTIATE

@@ -66,40 +66,44 @@ size_t CpuBackend<T>::kv_bytes_per_token(const KvSpec& spec) const {
 }
 
 template <typename T>
-Status CpuBackend<T>::reserve_kv(const KvSpec& spec, int tokens, int keep) {
-  const bool same = spec.n_layers == kv_spec_.n_layers && spec.kv_dim == kv_spec_.kv_dim &&
-                    spec.dtype == kv_spec_.dtype && spec.keys == kv_spec_.keys;
-  if (!same) {
-    if (keep > 0) return make_error("the KV cache cannot change its layout while it holds tokens");
-    kv_.clear();
-    kv_tokens_ = 0;
-    kv_spec_ = spec;
-  }
-  if (tokens <= kv_tokens_) return Status::Ok();
-  const size_t per_token = kv_bytes_per_token(spec);
-  if (auto st = check_memory((size_t)(tokens - kv_tokens_) * per_token,
-                             "growing the KV cache from " + std::to_string(kv_tokens_) + " to " +
+std::unique_ptr<KvCache> CpuBackend<T>::make_cache(const KvSpec& spec) {
+  auto c = std::make_unique<Cache>();
+  c->spec = spec;
+  return c;
+}
+
+template <typename T>
+Status CpuBackend<T>::reserve_kv(KvCache& cache, int tokens, int keep) {
+  auto* cp = dynamic_cast<Cache*>(&cache);
+  if (!cp) return make_error("the KV cache was made by another backend");
+  Cache& c = *cp;
+  if (tokens <= c.tokens) return Status::Ok();
+  const size_t per_token = kv_bytes_per_token(c.spec);
+  if (auto st = check_memory((size_t)(tokens - c.tokens) * per_token,
+                             "growing the KV cache from " + std::to_string(c.tokens) + " to " +
                                  std::to_string(tokens) + " tokens (" + format_bytes(per_token) + " per token)",
                              "choose a shorter context");
       !st)
     return st;
-  const size_t row = (size_t)spec.kv_dim * kv_elem_bytes(spec.dtype, sizeof(T));
-  kv_.resize(spec.n_layers);
-  for (KvLayer& layer : kv_)
+  const size_t row = (size_t)c.spec.kv_dim * kv_elem_bytes(c.spec.dtype, sizeof(T));
+  c.layers.resize(c.spec.n_layers);
+  for (typename Cache::Layer& layer : c.layers)
     for (std::vector<uint8_t>* buf : {&layer.k, &layer.v}) {
       std::vector<uint8_t> grown((size_t)tokens * row);
       if (keep > 0 && !buf->empty()) std::memcpy(grown.data(), buf->data(), std::min(buf->size(), (size_t)keep * row));
       buf->swap(grown);
     }
-  kv_tokens_ = tokens;
+  c.tokens = tokens;
   return Status::Ok();
 }
 
 template <typename T>
-void CpuBackend<T>::set_positions(const PositionTables& tables) {
-  tables_ = tables;
-  angles_.set_table(tables.inv_freq, tables.attention_factor);
-  far_angles_.set_table(tables.inv_freq, tables.attention_factor);
+void CpuBackend<T>::set_positions(KvCache& cache, const PositionTables& tables) {
+  auto* c = dynamic_cast<Cache*>(&cache);
+  if (!c) return;  // attention reports the mismatch
+  c->tables = tables;
+  c->angles.set_table(tables.inv_freq, tables.attention_factor);
+  c->far_angles.set_table(tables.inv_freq, tables.attention_factor);
 }
 
 template <typename T>

@@ -30,6 +30,20 @@ struct CpuOptions {
 // (always ends with "generic").
 std::vector<std::string> cpu_attention_isas();
 
+// One sequence's cache (one K copy and V per layer, rows of kv_dim elements of
+// the cache dtype) and its position state.
+template <typename T>
+struct CpuKvCache final : KvCache {
+  struct Layer {
+    std::vector<uint8_t> k, v;
+  };
+  std::vector<Layer> layers;
+  PositionTables tables;
+  RopeAngleCache<T> angles;      // cos/sin at key positions j, current table
+  RopeAngleCache<T> far_angles;  // cos/sin at far_key_pos(j) (remapping methods)
+  MethodParams far_bands;        // the bands far_angles were built for
+};
+
 template <typename T>
 class CpuBackend final : public Backend<T> {
  public:
@@ -42,9 +56,11 @@ class CpuBackend final : public Backend<T> {
   void release(T* p) override;
   void to_host(const T* src, T* dst, size_t count) override;
   void from_host(const T* src, T* dst, size_t count) override;
+  Status sync() override { return Status::Ok(); }  // every call is synchronous
   size_t kv_bytes_per_token(const KvSpec& spec) const override;
-  Status reserve_kv(const KvSpec& spec, int tokens, int keep) override;
-  void set_positions(const PositionTables& tables) override;
+  std::unique_ptr<KvCache> make_cache(const KvSpec& spec) override;
+  Status reserve_kv(KvCache& cache, int tokens, int keep) override;
+  void set_positions(KvCache& cache, const PositionTables& tables) override;
   void embed(const int* tokens, int n, const Matrix& table, int dim, T* out) override;
   void rmsnorm(const T* x, const float* w, int rows, int dim, double eps, T* y) override;
   void layernorm(const T* x, const float* w, const float* b, int rows, int dim, double eps, T* y) override;
@@ -52,7 +68,7 @@ class CpuBackend final : public Backend<T> {
   void swiglu(T* gate, const T* up, size_t n) override;
   void gelu(T* x, size_t n) override;
   void add(T* x, const T* y, size_t n) override;
-  Status attention(const AttentionParams& p, const T* q, const T* k_new, const T* v_new, T* out,
+  Status attention(KvCache& cache, const AttentionParams& p, const T* q, const T* k_new, const T* v_new, T* out,
                    const AttentionObserver* observer, const std::atomic<bool>* cancel) override;
   void nll(const T* logits, int rows, int vocab, const int* targets, double* nll, int* rank) override;
 
@@ -60,32 +76,22 @@ class CpuBackend final : public Backend<T> {
   const std::string& isa() const { return isa_; }
 
  private:
-  // One layer's cache: rows of kv_dim elements of the cache dtype.
-  struct KvLayer {
-    std::vector<uint8_t> k, v;
-  };
+  using Cache = CpuKvCache<T>;
   // Writes rows [p0, p0+n) of a layer from activations (keys rotated first when the form is Rotated).
-  void append_kv(const AttentionParams& p, const T* k_new, const T* v_new);
+  void append_kv(Cache& c, const AttentionParams& p, const T* k_new, const T* v_new);
   // Keys [0, n) of a layer as T, in the band's rotation: near (R(j)k) or far (R(far_key_pos(j))k).
-  void keys_as(const AttentionParams& p, int n, bool far, std::vector<T>& out);
-  void values_as(const AttentionParams& p, int n, std::vector<T>& out);
+  void keys_as(const Cache& c, const AttentionParams& p, int n, bool far, std::vector<T>& out);
+  void values_as(const Cache& c, const AttentionParams& p, int n, std::vector<T>& out);
   // Far-band key angles for keys [0, n) (remapping methods), kept while the table and the bands stay.
-  void prepare_far_keys(const AttentionParams& p, int n);
-  Status attention_rows(const AttentionParams& p, const T* q, T* out, const AttentionObserver* observer,
+  void prepare_far_keys(Cache& c, const AttentionParams& p, int n);
+  Status attention_rows(Cache& c, const AttentionParams& p, const T* q, T* out, const AttentionObserver* observer,
                         const std::atomic<bool>* cancel);
-  Status attention_tiled(const AttentionParams& p, const T* q, T* out, const std::atomic<bool>* cancel);
+  Status attention_tiled(Cache& c, const AttentionParams& p, const T* q, T* out, const std::atomic<bool>* cancel);
 
   CpuOptions opts_;
   std::string isa_;
   CpuKernels kernels_;  // the entry points built for isa_
   std::list<std::vector<T>> buffers_;
-  KvSpec kv_spec_;
-  int kv_tokens_ = 0;  // rows each layer holds room for
-  std::vector<KvLayer> kv_;
-  PositionTables tables_;
-  RopeAngleCache<T> angles_;      // cos/sin at key positions j, current table
-  RopeAngleCache<T> far_angles_;  // cos/sin at far_key_pos(j) (remapping methods)
-  MethodParams far_bands_;        // the bands far_angles_ were built for
 };
 
 }  // namespace ls

@@ -3,14 +3,21 @@
 // activation type (float, or double for reference runs).
 //
 // What crosses this seam is device-ready (../shared/GPU.md, "A device-ready seam"):
+// - one backend serves every run on a model (core/engine: backend_for), so weights
+//   are uploaded once; each engine owns only its KV cache (make_cache) and work
+//   buffers, and NBCE's K+1 rows or a sweep's cells share the backend;
 // - attention parameters are one plain struct (AttentionParams) with no host
 //   pointers; the position tables (θ', the attention factor, ALiBi slopes) are
 //   computed on the host from core/position and handed over once per forward
 //   (set_positions), so a kernel never reads MethodParams' host-side factor lists;
-// - the KV cache belongs to the backend, in its own dtype and layout (one K copy,
-//   kept rotated or raw as the method needs); the engine only says how many
-//   tokens it must hold;
-// - the backend says how much memory it has and which chunk size suits it.
+// - the KV cache is made by the backend, in its own dtype and layout (one K copy,
+//   kept rotated or raw as the method needs), opaque to the engine, which only
+//   says how many tokens it must hold; the position tables live with it (each
+//   sequence has its own current length);
+// - the backend says how much memory it has and which chunk size suits it, and
+//   reports asynchronous errors through sync(), which the engine calls once per layer;
+// - the probabilities of a probed (layer, head) are produced by the backend and
+//   handed to the observer on the host, one query row at a time.
 // Weights are host views in their stored dtype (fp32, f16, bf16: Matrix) passed
 // to matmul; a device backend maps them to its own copies.
 #pragma once
@@ -68,6 +75,14 @@ inline size_t kv_elem_bytes(KvDtype d, size_t act_size) { return d == KvDtype::S
 inline size_t kv_token_bytes(const KvSpec& s, size_t act_size) {
   return 2 * (size_t)s.n_layers * s.kv_dim * kv_elem_bytes(s.dtype, act_size);
 }
+
+// One sequence's KV cache and position state, made by Backend::make_cache: its
+// storage is the backend's business. An engine owns one; engines share a backend.
+struct KvCache {
+  virtual ~KvCache() = default;
+  KvSpec spec;
+  int tokens = 0;  // rows each layer holds room for
+};
 
 // Position tables of one forward, computed on the host from core/position.
 struct PositionTables {
@@ -129,12 +144,18 @@ class Backend {
   virtual void to_host(const T* src, T* dst, size_t count) = 0;
   virtual void from_host(const T* src, T* dst, size_t count) = 0;
 
-  // KV cache: bytes per cached token, and room for `tokens` tokens keeping rows
-  // [0, keep) of what is cached (a cache that grows). Checks the memory budget.
+  // Errors a device reports asynchronously since the last call (Ok on the CPU);
+  // the engine calls it once per layer.
+  virtual Status sync() = 0;
+
+  // KV cache: bytes per cached token; an empty cache of this layout; room for
+  // `tokens` tokens keeping rows [0, keep) of what is cached (a cache that grows).
+  // reserve_kv checks the memory budget.
   virtual size_t kv_bytes_per_token(const KvSpec& spec) const = 0;
-  virtual Status reserve_kv(const KvSpec& spec, int tokens, int keep) = 0;
-  // Position tables for the following attention calls (once per forward).
-  virtual void set_positions(const PositionTables& tables) = 0;
+  virtual std::unique_ptr<KvCache> make_cache(const KvSpec& spec) = 0;
+  virtual Status reserve_kv(KvCache& cache, int tokens, int keep) = 0;
+  // Position tables for the following attention calls on `cache` (once per forward).
+  virtual void set_positions(KvCache& cache, const PositionTables& tables) = 0;
 
   virtual void embed(const int* tokens, int n, const Matrix& table, int dim, T* out) = 0;  // out (n, dim)
   virtual void rmsnorm(const T* x, const float* w, int rows, int dim, double eps, T* y) = 0;
@@ -145,11 +166,11 @@ class Backend {
   virtual void swiglu(T* gate, const T* up, size_t n) = 0;  // gate ← silu(gate)·up
   virtual void gelu(T* x, size_t n) = 0;                    // tanh approximation (BLOOM)
   virtual void add(T* x, const T* y, size_t n) = 0;         // x ← x + y
-  // Appends k_new, v_new (n_new, kv_dim; keys before RoPE) to the layer's cache at
-  // p0, then out (n_new, n_heads·head_dim) = attention of q (before RoPE) over
+  // Appends k_new, v_new (n_new, kv_dim; keys before RoPE) to the layer's rows of
+  // `cache` at p0, then out (n_new, n_heads·head_dim) = attention of q (before RoPE) over
   // keys [0, p0 + n_new). `observer` (optional) receives one layer's
   // probabilities; `cancel` (optional) stops a long call with "cancelled".
-  virtual Status attention(const AttentionParams& p, const T* q, const T* k_new, const T* v_new, T* out,
+  virtual Status attention(KvCache& cache, const AttentionParams& p, const T* q, const T* k_new, const T* v_new, T* out,
                            const AttentionObserver* observer, const std::atomic<bool>* cancel) = 0;
   // nll[r] = logsumexp(logits[r]) - logits[r][target[r]]; logits (rows, vocab).
   // rank[r] (optional): how many tokens score above the target (0 = top-1).

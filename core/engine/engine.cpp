@@ -67,36 +67,59 @@ size_t engine_memory_bytes(const ModelConfig& c, int capacity, int chunk, size_t
 }
 
 template <typename T>
+std::shared_ptr<SharedBackend<T>> backend_for(const Model& model, const EngineOptions& opts) {
+  CpuOptions cpu;
+  cpu.threads = opts.threads;
+  cpu.naive = opts.naive;
+  cpu.attention = opts.row_attention ? CpuAttention::Rows : CpuAttention::Tiled;
+  const std::string key = std::string("cpu/") + (sizeof(T) == 4 ? "f32" : "f64") + "/threads=" +
+                          std::to_string(cpu.threads) + (cpu.naive ? "/naive" : "") + (opts.row_attention ? "/rows" : "");
+  std::lock_guard<std::mutex> lock(model.attached.mu);
+  std::shared_ptr<void>& slot = model.attached.items[key];
+  if (!slot) slot = share_backend<T>(std::make_unique<CpuBackend<T>>(cpu), model);
+  return std::static_pointer_cast<SharedBackend<T>>(slot);
+}
+
+template <typename T>
+std::shared_ptr<SharedBackend<T>> share_backend(std::unique_ptr<Backend<T>> backend, const Model& model) {
+  auto shared = std::make_shared<SharedBackend<T>>();
+  shared->uploaded = backend->upload(model);
+  shared->backend = std::move(backend);
+  return shared;
+}
+
+template <typename T>
 Result<std::unique_ptr<Engine<T>>> Engine<T>::create(std::shared_ptr<const Model> model, const EngineOptions& opts,
-                                                     int capacity, std::unique_ptr<Backend<T>> backend) {
+                                                     int capacity, std::shared_ptr<SharedBackend<T>> shared) {
   const ModelConfig& c = model->config;
   if (auto st = check_method_for_model(opts.method, c); !st) return make_error(st.error());
   if (capacity < 1 || capacity > (1 << 24))
     return make_error("context of " + std::to_string(capacity) + " tokens is outside [1, 16777216]");
-  const int chunk = std::max(1, std::min(opts.chunk, capacity));
-  if (auto st = check_memory(engine_memory_bytes(c, capacity, chunk, sizeof(T), opts.kv),
+  if (!shared) shared = backend_for<T>(*model, opts);
+  if (!shared->backend) return make_error("no backend given");
+  if (!shared->uploaded) return make_error(shared->uploaded.error());
+  std::lock_guard<std::mutex> lock(shared->mu);
+  Backend<T>& b = *shared->backend;
+  const int chunk = std::max(1, std::min(opts.chunk > 0 ? opts.chunk : b.preferred_chunk(), capacity));  // as chunk_for
+  if (auto st = check_memory(engine_memory_bytes(c, capacity, chunk, sizeof(T), opts.kv), b.memory_available(),
                              "a context of " + std::to_string(capacity) + " tokens (KV cache and work buffers)",
                              "choose a shorter context");
       !st)
     return make_error(st.error());
   std::unique_ptr<Engine<T>> e(new Engine<T>());
   e->model_ = model;
+  e->shared_ = shared;
   e->opts_ = opts;
   e->opts_.chunk = chunk;
   attach_model_tables(e->opts_.method, c);
   e->capacity_ = capacity;
-  CpuOptions cpu;
-  cpu.threads = opts.threads;
-  cpu.naive = opts.naive;
-  cpu.attention = opts.row_attention ? CpuAttention::Rows : CpuAttention::Tiled;
-  e->backend_ = backend ? std::move(backend) : std::make_unique<CpuBackend<T>>(cpu);
-  Backend<T>& b = *e->backend_;
-  if (auto st = b.upload(*model); !st) return make_error(st.error());
-  const size_t q = (size_t)c.n_heads * c.head_dim, kv = (size_t)c.n_kv_heads * c.head_dim;
-  e->kv_spec_.n_layers = c.n_layers;
-  e->kv_spec_.kv_dim = (int)kv;
-  e->kv_spec_.dtype = opts.kv;
-  e->kv_spec_.keys = key_form_for(e->opts_.method);
+  KvSpec spec;
+  spec.n_layers = c.n_layers;
+  spec.kv_dim = c.n_kv_heads * c.head_dim;
+  spec.dtype = opts.kv;
+  spec.keys = key_form_for(e->opts_.method);
+  e->cache_ = b.make_cache(spec);
+  const size_t q = (size_t)c.n_heads * c.head_dim, kv = (size_t)spec.kv_dim;
   e->x_ = b.alloc((size_t)chunk * c.dim);
   e->xn_ = b.alloc((size_t)chunk * c.dim);
   e->q_ = b.alloc((size_t)chunk * q);
@@ -111,18 +134,28 @@ Result<std::unique_ptr<Engine<T>>> Engine<T>::create(std::shared_ptr<const Model
 }
 
 template <typename T>
+Engine<T>::~Engine() {
+  if (!shared_) return;
+  std::lock_guard<std::mutex> lock(shared_->mu);
+  for (T* p : {x_, xn_, q_, k_new_, v_new_, att_, tmp_, gate_, up_, hidden_, logits_})
+    if (p) shared_->backend->release(p);
+  cache_.reset();
+}
+
+template <typename T>
 Status Engine<T>::reserve(int tokens, int rows) {
   const ModelConfig& c = model_->config;
-  Backend<T>& b = *backend_;
+  Backend<T>& b = *shared_->backend;
   if (tokens > reserved_) {
     // Grow geometrically (never past capacity) so a long generation reallocates rarely.
     const int target = std::min(capacity_, std::max({tokens, reserved_ * 2, 256}));
-    if (auto st = b.reserve_kv(kv_spec_, target, pos_); !st) return st;  // rows [0, pos) are kept
+    if (auto st = b.reserve_kv(*cache_, target, pos_); !st) return st;  // rows [0, pos) are kept
     reserved_ = target;
   }
   if (rows > hidden_rows_) {
     const int target = std::min(capacity_, std::max(rows, hidden_rows_ * 2));
-    if (auto st = check_memory((size_t)target * c.dim * sizeof(T), "hidden states of " + std::to_string(target) + " tokens");
+    if (auto st = check_memory((size_t)target * c.dim * sizeof(T), b.memory_available(),
+                               "hidden states of " + std::to_string(target) + " tokens", "");
         !st)
       return st;
     if (hidden_) b.release(hidden_);
@@ -134,9 +167,15 @@ Status Engine<T>::reserve(int tokens, int rows) {
 
 template <typename T>
 Status Engine<T>::forward(const int* tokens, int n) {
+  std::lock_guard<std::mutex> lock(shared_->mu);
+  return forward_locked(tokens, n);
+}
+
+template <typename T>
+Status Engine<T>::forward_locked(const int* tokens, int n) {
   const ModelConfig& c = model_->config;
   const ModelWeights& w = model_->weights;
-  Backend<T>& b = *backend_;
+  Backend<T>& b = *shared_->backend;
   if (n < 1) return make_error("forward needs at least one token");
   if (pos_ + n > capacity_)
     return make_error("context full: " + std::to_string(pos_) + " cached + " + std::to_string(n) + " new tokens exceed " +
@@ -151,7 +190,7 @@ Status Engine<T>::forward(const int* tokens, int n) {
   // Every token of this call sees the same current length n (dynamic methods).
   // The position tables are computed here, on the host, from core/position.
   const PositionContext ctx{c.rot_dim, c.rope_base, (double)c.train_len, (double)(pos_ + n)};
-  b.set_positions(position_tables(opts_.method, ctx, c.n_heads));
+  b.set_positions(*cache_, position_tables(opts_.method, ctx, c.n_heads));
   AttentionParams ap =
       attention_params(opts_.method, c.n_heads, c.n_kv_heads, c.head_dim, c.rot_dim, c.layout, (double)c.train_len);
   auto norm = [&](const T* x, const float* wt, const float* bias, int rows, T* y) {
@@ -165,6 +204,7 @@ Status Engine<T>::forward(const int* tokens, int n) {
     b.embed(tokens + c0, rows, w.tok_embd, dim, x_);                                   // x (rows, dim)
     if (!llama) b.layernorm(x_, w.embd_norm, w.embd_norm_b, rows, dim, c.norm_eps, x_);
     for (int l = 0; l < c.n_layers; ++l) {
+      if (auto st = b.sync(); !st) return st;  // a device's asynchronous errors, once per layer
       if (opts_.cancel && opts_.cancel->load()) return make_error("cancelled");
       const LayerWeights& L = w.layers[l];
       // attention block: norm, projections (new keys/values appended to the cache)
@@ -175,7 +215,7 @@ Status Engine<T>::forward(const int* tokens, int n) {
       ap.layer = l;
       ap.p0 = p0;
       ap.n_new = rows;
-      if (auto st = b.attention(ap, q_, k_new_, v_new_, att_, opts_.observer, opts_.cancel); !st) return st;  // att (rows, q_dim)
+      if (auto st = b.attention(*cache_, ap, q_, k_new_, v_new_, att_, opts_.observer, opts_.cancel); !st) return st;  // att (rows, q_dim)
       b.matmul(att_, rows, q_dim, L.wo, L.bo, dim, tmp_);                                // (rows, dim)
       b.add(x_, tmp_, (size_t)rows * dim);                                               // residual
       // feed-forward block: SwiGLU (LLaMA) or GELU (BLOOM)
@@ -194,6 +234,7 @@ Status Engine<T>::forward(const int* tokens, int n) {
     // final norm; the classifier runs on demand (nll / logits)
     norm(x_, w.out_norm, w.out_norm_b, rows, hidden_ + (size_t)c0 * dim);              // hidden (n, dim)
   }
+  if (auto st = b.sync(); !st) return st;
   pos_ += n;
   last_rows_ = n;
   return Status::Ok();
@@ -201,16 +242,18 @@ Status Engine<T>::forward(const int* tokens, int n) {
 
 template <typename T>
 Status Engine<T>::nll(int first, int rows, const int* targets, double* out, int* rank) {
+  std::lock_guard<std::mutex> lock(shared_->mu);
   const ModelConfig& c = model_->config;
+  Backend<T>& b = *shared_->backend;
   if (first < 0 || rows < 0 || first + rows > last_rows_) return make_error("nll rows outside the last forward");
   for (int r = 0; r < rows; ++r)
     if (targets[r] < 0 || targets[r] >= c.vocab_size) return make_error("target token outside the vocabulary");
   for (int r0 = 0; r0 < rows; r0 += opts_.chunk) {
     int n = std::min(opts_.chunk, rows - r0);
-    backend_->matmul(hidden_ + (size_t)(first + r0) * c.dim, n, c.dim, model_->weights.output, nullptr, c.vocab_size,
-                     logits_);
-    backend_->nll(logits_, n, c.vocab_size, targets + r0, out + r0, rank ? rank + r0 : nullptr);
+    b.matmul(hidden_ + (size_t)(first + r0) * c.dim, n, c.dim, model_->weights.output, nullptr, c.vocab_size, logits_);
+    b.nll(logits_, n, c.vocab_size, targets + r0, out + r0, rank ? rank + r0 : nullptr);
   }
+  if (auto st = b.sync(); !st) return st;
   // A NaN or Inf here means the weights or the method produced garbage: never report it as a number.
   for (int r = 0; r < rows; ++r)
     if (!std::isfinite(out[r]))
@@ -222,11 +265,14 @@ Status Engine<T>::nll(int first, int rows, const int* targets, double* out, int*
 
 template <typename T>
 Status Engine<T>::logits(int row, std::vector<float>& out) {
+  std::lock_guard<std::mutex> lock(shared_->mu);
   const ModelConfig& c = model_->config;
+  Backend<T>& b = *shared_->backend;
   if (row < 0 || row >= last_rows_) return make_error("logits row outside the last forward");
-  backend_->matmul(hidden_ + (size_t)row * c.dim, 1, c.dim, model_->weights.output, nullptr, c.vocab_size, logits_);
+  b.matmul(hidden_ + (size_t)row * c.dim, 1, c.dim, model_->weights.output, nullptr, c.vocab_size, logits_);
   std::vector<T> host(c.vocab_size);
-  backend_->to_host(logits_, host.data(), host.size());
+  b.to_host(logits_, host.data(), host.size());
+  if (auto st = b.sync(); !st) return st;
   out.assign(host.begin(), host.end());
   for (float x : out)
     if (!std::isfinite(x)) return make_error("the logits hold NaN or Inf (non-finite activations)");
@@ -235,6 +281,10 @@ Status Engine<T>::logits(int row, std::vector<float>& out) {
 
 template class Engine<float>;
 template class Engine<double>;
+template std::shared_ptr<SharedBackend<float>> backend_for<float>(const Model&, const EngineOptions&);
+template std::shared_ptr<SharedBackend<double>> backend_for<double>(const Model&, const EngineOptions&);
+template std::shared_ptr<SharedBackend<float>> share_backend<float>(std::unique_ptr<Backend<float>>, const Model&);
+template std::shared_ptr<SharedBackend<double>> share_backend<double>(std::unique_ptr<Backend<double>>, const Model&);
 
 Result<std::unique_ptr<AnyEngine>> AnyEngine::create(std::shared_ptr<const Model> model, const EngineOptions& opts,
                                                      int capacity, Precision precision) {
@@ -249,6 +299,13 @@ Result<std::unique_ptr<AnyEngine>> AnyEngine::create(std::shared_ptr<const Model
     e->f32_ = r.take();
   }
   return e;
+}
+
+int AnyEngine::chunk_for(const Model& model, const EngineOptions& opts, int capacity, Precision precision) {
+  const int preferred = opts.chunk > 0 ? opts.chunk
+                        : precision == Precision::F64 ? backend_for<double>(model, opts)->backend->preferred_chunk()
+                                                      : backend_for<float>(model, opts)->backend->preferred_chunk();
+  return std::max(1, std::min(preferred, capacity));
 }
 
 Status AnyEngine::forward(const int* t, int n) { return f32_ ? f32_->forward(t, n) : f64_->forward(t, n); }

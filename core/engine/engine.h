@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <memory>
+#include <mutex>
 #include <vector>
 
 #include "core/engine/backend.h"
@@ -21,7 +22,7 @@ struct EngineOptions {
   bool naive = false;                          // the plain-loop baseline (benchmarks)
   bool row_attention = false;                  // the row-by-row reference attention instead of the tiled kernel
   KvDtype kv = KvDtype::Same;                  // KV cache storage: the activation type, f16 or bf16
-  int chunk = 256;                             // tokens per micro-batch of a forward
+  int chunk = 0;                               // tokens per micro-batch of a forward (0: the backend's choice)
   const std::atomic<bool>* cancel = nullptr;   // set to stop a run; forward returns "cancelled"
   const AttentionObserver* observer = nullptr; // attention probabilities of one (layer, head)
 };
@@ -34,12 +35,34 @@ Status check_method_for_model(const MethodParams& method, const ModelConfig& c);
 size_t engine_memory_bytes(const ModelConfig& c, int capacity, int chunk, size_t elem_size,
                            KvDtype kv = KvDtype::Same);
 
+// A backend and the lock its users take: one per model and option set, shared by
+// every engine on that model (windows, sweep cells, NBCE rows), which each hold
+// their own KV cache and work buffers. One engine call runs at a time.
+template <typename T>
+struct SharedBackend {
+  std::unique_ptr<Backend<T>> backend;
+  std::mutex mu;
+  Status uploaded = Status::Ok();  // the result of the one upload(model)
+};
+
+// The CPU backend `opts` asks for (threads, naive, row attention), made on the
+// first call for this model and precision and kept with the model after.
+template <typename T>
+std::shared_ptr<SharedBackend<T>> backend_for(const Model& model, const EngineOptions& opts);
+// Wraps a backend of the caller's (a device backend, a test's) and uploads `model` to it.
+template <typename T>
+std::shared_ptr<SharedBackend<T>> share_backend(std::unique_ptr<Backend<T>> backend, const Model& model);
+
 template <typename T>
 class Engine {
  public:
   // capacity: the most tokens this engine will hold (prompt + generated).
+  // backend: null for the model's shared backend (backend_for), or one of the caller's.
   static Result<std::unique_ptr<Engine>> create(std::shared_ptr<const Model> model, const EngineOptions& opts,
-                                                int capacity, std::unique_ptr<Backend<T>> backend = nullptr);
+                                                int capacity, std::shared_ptr<SharedBackend<T>> backend = nullptr);
+  ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
 
   // Feeds n tokens at positions pos() … pos()+n-1. Dynamic methods see the current
   // length n = pos() + n for every token of the call.
@@ -54,6 +77,7 @@ class Engine {
   void reset() { pos_ = 0; }
   const Model& model() const { return *model_; }
   const EngineOptions& options() const { return opts_; }
+  const Backend<T>& backend() const { return *shared_->backend; }
 
  private:
   Engine() = default;
@@ -61,12 +85,13 @@ class Engine {
   // (geometrically, never past capacity), checking the memory budget first.
   Status reserve(int tokens, int rows);
   std::shared_ptr<const Model> model_;
-  std::unique_ptr<Backend<T>> backend_;
+  Status forward_locked(const int* tokens, int n);
+  std::shared_ptr<SharedBackend<T>> shared_;
+  std::unique_ptr<KvCache> cache_;  // this engine's sequence (one K copy, rotated or raw, and V per layer)
   EngineOptions opts_;
   int capacity_ = 0, pos_ = 0, last_rows_ = 0;
   int reserved_ = 0;     // tokens the KV cache holds room for (grown on demand up to capacity_)
   int hidden_rows_ = 0;  // rows of hidden_
-  KvSpec kv_spec_;       // the backend's cache: one K copy (rotated or raw) and V per layer
   // Work buffers for one micro-batch of `chunk` tokens.
   T *x_ = nullptr;     // (chunk, dim) residual stream
   T *xn_ = nullptr;    // (chunk, dim) normalised
@@ -86,6 +111,8 @@ class AnyEngine {
  public:
   static Result<std::unique_ptr<AnyEngine>> create(std::shared_ptr<const Model> model, const EngineOptions& opts,
                                                    int capacity, Precision precision);
+  // The micro-batch an engine of `capacity` tokens will use (opts.chunk, or the backend's choice).
+  static int chunk_for(const Model& model, const EngineOptions& opts, int capacity, Precision precision);
   Status forward(const int* tokens, int n);
   Status nll(int first, int rows, const int* targets, double* out, int* rank = nullptr);
   Status logits(int row, std::vector<float>& out);

@@ -3,7 +3,9 @@
 // offset and shape before use and return a Result; they never exit.
 #pragma once
 
+#include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -105,6 +107,14 @@ struct EmbeddedVocab {
   int bos_id = 1, eos_id = 2, unk_id = 0;
 };
 
+// What other layers make once per model and keep while it lives: the engine's
+// backends (core/engine: backend_for), keyed by kind and options, so every run on
+// the model shares one upload of its weights. Type-erased: models know no engine.
+struct ModelAttachments {
+  std::mutex mu;
+  std::map<std::string, std::shared_ptr<void>> items;
+};
+
 struct Model {
   ModelConfig config;
   ModelWeights weights;
@@ -113,6 +123,7 @@ struct Model {
   // Storage the views point into: mapped files and dequantised copies.
   std::vector<std::shared_ptr<MappedFile>> files;
   std::vector<std::vector<float>> owned;
+  mutable ModelAttachments attached;
 };
 
 struct LoadOptions {

@@ -37,7 +37,10 @@ std::string format_bytes(size_t bytes) {
 }
 
 Status check_memory(size_t bytes, const std::string& what, const std::string& advice) {
-  const size_t avail = available_memory_bytes();
+  return check_memory(bytes, available_memory_bytes(), what, advice);
+}
+
+Status check_memory(size_t bytes, size_t avail, const std::string& what, const std::string& advice) {
   if (!avail || bytes <= avail / 10 * 9) return Status::Ok();
   return make_error(what + " needs " + format_bytes(bytes) + " of memory, but only " + format_bytes(avail) +
                     " are available" + (advice.empty() ? "" : "; " + advice));

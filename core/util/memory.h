@@ -18,6 +18,8 @@ size_t available_memory_bytes();
 // Ok when `bytes` fit in 90 % of the budget; otherwise an error naming `what`,
 // the bytes needed and the bytes available, ending with `advice` when given.
 Status check_memory(size_t bytes, const std::string& what, const std::string& advice = "");
+// The same against `available` bytes (a backend's own memory; 0: unknown).
+Status check_memory(size_t bytes, size_t available, const std::string& what, const std::string& advice);
 
 // "1.5 GiB", "12 MiB", "800 KiB" for messages.
 std::string format_bytes(size_t bytes);

@@ -66,8 +66,9 @@ std::vector<double> run(const Case& u, CpuOptions o, KvDtype kv) {
   spec.kv_dim = s.n_kv_heads * s.head_dim;
   spec.dtype = kv;
   spec.keys = key_form_for(u.method);
-  EXPECT_TRUE(b.reserve_kv(spec, u.n, 0).ok());
-  b.set_positions(position_tables(u.method, ctx, s.n_heads));
+  auto cache = b.make_cache(spec);
+  EXPECT_TRUE(b.reserve_kv(*cache, u.n, 0).ok());
+  b.set_positions(*cache, position_tables(u.method, ctx, s.n_heads));
   const int q_dim = s.n_heads * s.head_dim, kv_dim = spec.kv_dim;
   std::vector<double> out;
   for (int part = 0; part < 2; ++part) {
@@ -79,7 +80,7 @@ std::vector<double> run(const Case& u, CpuOptions o, KvDtype kv) {
     std::vector<T> k(u.k.begin() + (size_t)p0 * kv_dim, u.k.begin() + (size_t)(p0 + n_new) * kv_dim);
     std::vector<T> v(u.v.begin() + (size_t)p0 * kv_dim, u.v.begin() + (size_t)(p0 + n_new) * kv_dim);
     std::vector<T> o_buf((size_t)n_new * q_dim);
-    auto st = b.attention(p, q.data(), k.data(), v.data(), o_buf.data(), nullptr, nullptr);
+    auto st = b.attention(*cache, p, q.data(), k.data(), v.data(), o_buf.data(), nullptr, nullptr);
     EXPECT_TRUE(st.ok()) << (st.ok() ? "" : st.error());
     out.insert(out.end(), o_buf.begin(), o_buf.end());
   }

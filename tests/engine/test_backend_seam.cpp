@@ -1,0 +1,177 @@
+// The engine/backend seam (../shared/GPU.md, "A device-ready seam"): one backend per
+// model and option set, shared by every engine on the model; each engine owns its
+// KV cache and position state; the backend's status is checked once per layer.
+// A forwarding backend stands in for a device backend: it implements the interface
+// over a CpuBackend and counts what the engine asks of it.
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "core/analysis/analysis.h"
+#include "core/cpu/cpu_backend.h"
+#include "core/position/spec.h"
+#include "tests/engine/test_support.h"
+
+namespace ls::test {
+namespace {
+
+// Every call goes to an inner CPU backend; upload() and sync() are counted, and
+// sync() fails once `fail_after` calls have been made (an asynchronous device error).
+class ForwardingBackend final : public Backend<float> {
+ public:
+  CpuBackend<float> in{CpuOptions{}};
+  int uploads = 0, syncs = 0, fail_after = -1, chunk = 64;
+  const char* name() const override { return "forwarding"; }
+  size_t memory_available() const override { return in.memory_available(); }
+  int preferred_chunk() const override { return chunk; }
+  Status upload(const Model& m) override {
+    ++uploads;
+    return in.upload(m);
+  }
+  float* alloc(size_t n) override { return in.alloc(n); }
+  void release(float* p) override { in.release(p); }
+  void to_host(const float* s, float* d, size_t n) override { in.to_host(s, d, n); }
+  void from_host(const float* s, float* d, size_t n) override { in.from_host(s, d, n); }
+  Status sync() override {
+    if (fail_after >= 0 && syncs++ >= fail_after) return make_error("device: an illegal memory access was encountered");
+    return Status::Ok();
+  }
+  size_t kv_bytes_per_token(const KvSpec& s) const override { return in.kv_bytes_per_token(s); }
+  std::unique_ptr<KvCache> make_cache(const KvSpec& s) override { return in.make_cache(s); }
+  Status reserve_kv(KvCache& c, int t, int keep) override { return in.reserve_kv(c, t, keep); }
+  void set_positions(KvCache& c, const PositionTables& t) override { in.set_positions(c, t); }
+  void embed(const int* t, int n, const Matrix& tab, int dim, float* out) override { in.embed(t, n, tab, dim, out); }
+  void rmsnorm(const float* x, const float* w, int r, int d, double e, float* y) override { in.rmsnorm(x, w, r, d, e, y); }
+  void layernorm(const float* x, const float* w, const float* b, int r, int d, double e, float* y) override {
+    in.layernorm(x, w, b, r, d, e, y);
+  }
+  void matmul(const float* x, int r, int i, const Matrix& W, const float* b, int o, float* y) override {
+    in.matmul(x, r, i, W, b, o, y);
+  }
+  void swiglu(float* g, const float* u, size_t n) override { in.swiglu(g, u, n); }
+  void gelu(float* x, size_t n) override { in.gelu(x, n); }
+  void add(float* x, const float* y, size_t n) override { in.add(x, y, n); }
+  Status attention(KvCache& c, const AttentionParams& p, const float* q, const float* k, const float* v, float* out,
+                   const AttentionObserver* obs, const std::atomic<bool>* cancel) override {
+    return in.attention(c, p, q, k, v, out, obs, cancel);
+  }
+  void nll(const float* l, int r, int v, const int* t, double* o, int* rank) override { in.nll(l, r, v, t, o, rank); }
+};
+
+std::vector<double> nll_of(Engine<float>& e, const std::vector<int>& toks) {
+  e.reset();
+  EXPECT_TRUE(e.forward(toks.data(), (int)toks.size() - 1).ok());
+  std::vector<double> out(toks.size() - 1);
+  EXPECT_TRUE(e.nll(0, (int)out.size(), toks.data() + 1, out.data()).ok());
+  return out;
+}
+
+TEST(BackendSeam, OneBackendPerModelAndOptions) {
+  auto m = load_ok(bundled_gguf());
+  ASSERT_TRUE(m);
+  EngineOptions o;
+  auto a = Engine<float>::create(m, o, 64).take(), b = Engine<float>::create(m, o, 128).take();
+  EXPECT_EQ(&a->backend(), &b->backend());  // windows, sweep cells, NBCE rows: one upload
+  EngineOptions rows = o;
+  rows.row_attention = true;
+  EXPECT_NE(&Engine<float>::create(m, rows, 64).take()->backend(), &a->backend());
+  auto other = load_ok(bundled_gguf());  // another model: its own backend
+  EXPECT_NE(&Engine<float>::create(other, o, 64).take()->backend(), &a->backend());
+  // The backend outlives its engines: a later run finds the same one.
+  const Backend<float>* first = &a->backend();
+  a.reset();
+  b.reset();
+  EXPECT_EQ(&Engine<float>::create(m, o, 32).take()->backend(), first);
+}
+
+TEST(BackendSeam, WeightsUploadOnceAndChunkIsTheBackendsChoice) {
+  auto m = load_ok(bundled_gguf());
+  ASSERT_TRUE(m);
+  auto fwd = std::make_unique<ForwardingBackend>();
+  ForwardingBackend* seen = fwd.get();
+  auto shared = share_backend<float>(std::move(fwd), *m);
+  EngineOptions o;
+  const std::vector<int> toks = story_tokens(200);
+  auto e1 = Engine<float>::create(m, o, 256, shared).take();
+  auto e2 = Engine<float>::create(m, o, 256, shared).take();
+  EXPECT_EQ(e1->options().chunk, 64);  // preferred_chunk(), as no chunk was asked for
+  const auto via_fwd = nll_of(*e1, toks);
+  nll_of(*e2, toks);
+  EXPECT_EQ(seen->uploads, 1);
+  // The same numbers as the model's own CPU backend (chunk 64 vs 256 gives the same sums).
+  auto plain = Engine<float>::create(m, o, 256).take();
+  const auto ref = nll_of(*plain, toks);
+  ASSERT_EQ(via_fwd.size(), ref.size());
+  for (size_t i = 0; i < ref.size(); ++i) EXPECT_NEAR(via_fwd[i], ref[i], 1e-4) << i;
+}
+
+TEST(BackendSeam, DeviceErrorStopsTheForwardWithinALayer) {
+  auto m = load_ok(bundled_gguf());
+  ASSERT_TRUE(m);
+  auto fwd = std::make_unique<ForwardingBackend>();
+  ForwardingBackend* seen = fwd.get();
+  auto shared = share_backend<float>(std::move(fwd), *m);
+  auto e = Engine<float>::create(m, EngineOptions{}, 64, shared).take();
+  const std::vector<int> toks = story_tokens(32);
+  ASSERT_TRUE(e->forward(toks.data(), 32).ok());
+  const int per_forward = seen->syncs;
+  EXPECT_EQ(per_forward, 0);  // counting starts when fail_after is set
+  seen->fail_after = 2;       // the third sync fails: the one before layer 2 (layers 0 and 1 ran)
+  e->reset();
+  auto st = e->forward(toks.data(), 32);
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.error().find("illegal memory access"), std::string::npos) << st.error();
+  EXPECT_EQ(seen->syncs, 3);  // checked once per layer, stopped at the first failure
+}
+
+// Engines sharing a backend keep separate caches and position tables: YaRN fed in
+// three calls (as generation feeds) interleaved with dynamic NTK at another
+// length (its own tables, raw key cache) gives each engine its solo result.
+TEST(BackendSeam, InterleavedEnginesKeepTheirOwnCacheAndTables) {
+  auto m = load_ok(bundled_gguf(), 64);
+  ASSERT_TRUE(m);
+  EngineOptions oa, ob;
+  oa.method = parse_method_spec("yarn:factor=4").value();
+  ob.method = parse_method_spec("dynamic-ntk:alpha=2,cache=raw").value();
+  const std::vector<int> toks = story_tokens(301);
+  const std::vector<int> a(toks.begin(), toks.begin() + 301), b(toks.begin() + 50, toks.begin() + 171);
+  const auto want_a = nll_of(*Engine<float>::create(m, oa, 400).take(), a);
+  const auto want_b = nll_of(*Engine<float>::create(m, ob, 400).take(), b);
+  auto ea = Engine<float>::create(m, oa, 400).take(), eb = Engine<float>::create(m, ob, 400).take();
+  ASSERT_EQ(&ea->backend(), &eb->backend());  // the method is the engine's, not the backend's
+  ASSERT_TRUE(ea->forward(a.data(), 100).ok());
+  ASSERT_TRUE(eb->forward(b.data(), (int)b.size() - 1).ok());
+  ASSERT_TRUE(ea->forward(a.data() + 100, 100).ok());
+  std::vector<double> got_b(b.size() - 1);
+  ASSERT_TRUE(eb->nll(0, (int)got_b.size(), b.data() + 1, got_b.data()).ok());
+  for (size_t i = 0; i < got_b.size(); ++i) EXPECT_NEAR(got_b[i], want_b[i], 1e-4) << i;
+  ASSERT_TRUE(ea->forward(a.data() + 200, 100).ok());
+  std::vector<double> tail(100);
+  ASSERT_TRUE(ea->nll(0, 100, a.data() + 201, tail.data()).ok());
+  for (int i = 0; i < 100; ++i) EXPECT_NEAR(tail[i], want_a[200 + i], 1e-4) << i;
+}
+
+// Two threads running analyses on one model share its backend safely.
+TEST(BackendSeam, ConcurrentRunsOnOneModelAgreeWithSequentialRuns) {
+  auto m = load_ok(bundled_gguf());
+  ASSERT_TRUE(m);
+  const std::vector<int> toks = story_tokens(600);
+  RunConfig run;
+  run.model = m;
+  run.engine.threads = 1;
+  auto rope = run_ppl(run, toks, 128).value();
+  RunConfig yarn = run;
+  yarn.engine.method = parse_method_spec("yarn:factor=4").value();
+  auto want_yarn = run_ppl(yarn, toks, 256).value();
+  Result<PplResult> r1 = make_error(""), r2 = make_error("");
+  std::thread t1([&] { r1 = run_ppl(run, toks, 128); });
+  std::thread t2([&] { r2 = run_ppl(yarn, toks, 256); });
+  t1.join();
+  t2.join();
+  ASSERT_TRUE(r1.ok() && r2.ok());
+  EXPECT_EQ(r1->nll, rope.nll);
+  EXPECT_EQ(r2->nll, want_yarn.nll);
+}
+
+}  // namespace
+}  // namespace ls::test
