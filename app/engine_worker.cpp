@@ -58,7 +58,8 @@ void EngineWorker::load_model_impl(quint64 job, QString path, int train_len_over
                      .arg(c.train_len)
                      .arg(c.rope_base)
                      .arg(c.arch == Arch::Llama ? layout_name(c.layout) : "ALiBi")
-                     .arg(QString::fromStdString(method_spec_string(c.native_method)));
+                     .arg(QString::fromStdString(method_spec_string(c.native_method)) +
+                          (c.native_source.empty() ? QString() : QString(" (%1)").arg(QString::fromStdString(c.native_source))));
   // The longest context whose engine fits in half the memory available now.
   const size_t avail = available_memory_bytes();
   int n = 1 << 20;

@@ -52,6 +52,7 @@ int run_info(const Args& a) {
             {"train_len_source", c.train_len_source},
             {"declared_context", c.declared_context},
             {"native_method", method_spec_string(c.native_method)},
+            {"native_source", c.native_source.empty() ? json(nullptr) : json(c.native_source)},
             {"tied_embeddings", c.tied_embeddings},
             {"n_params", c.n_params},
             {"embedded_vocab", in->model->vocab != nullptr},

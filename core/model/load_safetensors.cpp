@@ -8,6 +8,7 @@
 
 #include "core/model/arch_weights.h"
 #include "core/model/safetensors.h"
+#include "core/position/spec.h"
 #include "core/util/memory.h"
 
 namespace ls {
@@ -170,8 +171,9 @@ Status resolve_hf_config(const json& cfg, ModelConfig& c) {
     const json* rs = nullptr;
     if (cfg.contains("rope_scaling") && cfg["rope_scaling"].is_object()) rs = &cfg["rope_scaling"];
     else if (cfg.contains("rope_parameters") && cfg["rope_parameters"].is_object()) rs = &cfg["rope_parameters"];
-    // rope_theta at top level, or inside rope_parameters; never dropped when scaling is present.
-    c.rope_base = num(cfg, "rope_theta", rs ? num(*rs, "rope_theta", 10000.0) : 10000.0);
+    // rope_theta inside rope_parameters (transformers v5) first, then at top level;
+    // never dropped when scaling is present.
+    c.rope_base = rs && rs->contains("rope_theta") ? num(*rs, "rope_theta", 10000.0) : num(cfg, "rope_theta", 10000.0);
     double partial = num(cfg, "partial_rotary_factor", rs ? num(*rs, "partial_rotary_factor", 1.0) : 1.0);
     if (!(partial > 0 && partial <= 1)) return make_error("config.json: partial_rotary_factor must be in (0, 1]");
     c.rot_dim = (int)(c.head_dim * partial);
@@ -194,18 +196,25 @@ Status resolve_hf_config(const json& cfg, ModelConfig& c) {
         m.method = Method::Linear;
       } else if (type == "dynamic") {
         // HF measures n against max_position_embeddings (METHODS.md §7).
+        // (_compute_dynamic_ntk_parameters), even when an original length is given.
         m.method = Method::DynamicNtk;
         m.rope.alpha = factor;
-        if (orig <= 0) c.train_len_source = "max_position_embeddings (HF dynamic)";
+        c.train_len = c.declared_context;
+        c.train_len_source = "max_position_embeddings (HF dynamic)";
       } else if (type == "yarn") {
         m.method = Method::Yarn;
         m.rope.attention_factor = num(*rs, "attention_factor", 0.0);
         m.rope.beta_fast = num(*rs, "beta_fast", 32.0);
         m.rope.beta_slow = num(*rs, "beta_slow", 1.0);
         if (rs->contains("truncate") && (*rs)["truncate"].is_boolean()) m.rope.truncate = (*rs)["truncate"].get<bool>();
-        if (orig <= 0) {  // HF: original = max_position_embeddings / factor when unspecified
-          c.train_len = (int)std::max(1L, std::lround(c.declared_context / factor));
-          c.train_len_source = "max_position_embeddings / factor";
+        // HF _compute_yarn_parameters: the correction range is measured against
+        // max_position_embeddings when no original length is given (L stays as resolved
+        // above); without an explicit attention_factor, mscale / mscale_all_dim
+        // (DeepSeek) give get_mscale(s, mscale) / get_mscale(s, mscale_all_dim).
+        const double mscale = num(*rs, "mscale", 0.0), mscale_all = num(*rs, "mscale_all_dim", 0.0);
+        if (m.rope.attention_factor <= 0 && mscale > 0 && mscale_all > 0) {
+          auto get_mscale = [&](double ms) { return factor <= 1 ? 1.0 : 0.1 * ms * std::log(factor) + 1.0; };
+          m.rope.attention_factor = get_mscale(mscale) / get_mscale(mscale_all);
         }
       } else if (type == "llama3") {
         m.method = Method::Llama3;
@@ -227,11 +236,28 @@ Status resolve_hf_config(const json& cfg, ModelConfig& c) {
         if (auto st = list("short_factor", c.longrope_short); !st) return st;
         if (auto st = list("long_factor", c.longrope_long); !st) return st;
         m.rope.attention_factor = num(*rs, "attention_factor", 0.0);
-        // HF: factor = max_position_embeddings / original_max_position_embeddings when the latter is given.
-        m.rope.factor = orig > 0 ? (double)c.declared_context / orig : 1.0;
+        // HF: factor = max_position_embeddings / original_max_position_embeddings when the
+        // latter is given, else the config's own factor (default 1).
+        m.rope.factor = orig > 0 ? (double)c.declared_context / orig : factor;
       } else {
         return make_error("rope_scaling type \"" + type + "\" is not supported (default, linear, dynamic, yarn, llama3, "
                           "longrope)");
+      }
+    }
+    if (rs) c.native_source = "config.json rope_scaling";
+    // Mistral's native window: transformers masks keys with m - j >= sliding_window.
+    // Qwen2 configs carry a window with use_sliding_window = false (not applied).
+    if (auto it = cfg.find("sliding_window"); it != cfg.end() && !it->is_null()) {
+      auto use = cfg.find("use_sliding_window");
+      const bool applied = use == cfg.end() || !use->is_boolean() || use->get<bool>();
+      const int w = integer(cfg, "sliding_window", 0);
+      if (applied && w > 0) {
+        if (c.native_method.method != Method::Rope)
+          return make_error("config.json: a sliding_window together with rope_scaling " +
+                            method_spec_string(c.native_method) + " is not supported");
+        c.native_method.method = Method::SlidingWindow;
+        c.native_method.remap.window = w;
+        c.native_source = "config.json sliding_window";
       }
     }
   } else {

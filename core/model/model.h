@@ -43,6 +43,7 @@ struct ModelConfig {
   std::string train_len_source;      // where L came from, e.g. "llama.context_length"
   int declared_context = 0;          // what the file declares as its context length
   MethodParams native_method;        // the checkpoint's own scaling (rope_scaling); rope/alibi if none
+  std::string native_source;         // where native_method came from, e.g. "GGUF rope_freqs tensor"
   bool tied_embeddings = false;
   int bos_id = 1, eos_id = 2;
   long long n_params = 0;

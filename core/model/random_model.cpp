@@ -138,7 +138,8 @@ Status write_llama2c(const RandomModel& m, const std::string& path) {
   return f ? Status::Ok() : Status(make_error("write to " + path + " failed"));
 }
 
-Status write_gguf_model(const RandomModel& m, const std::string& path, DType matrix_type, const EmbeddedVocab* vocab) {
+Status write_gguf_model(const RandomModel& m, const std::string& path, DType matrix_type, const EmbeddedVocab* vocab,
+                        const std::vector<std::pair<std::string, GgufValue>>& extra_meta) {
   const RandomModelSpec& s = m.spec;
   const std::string a = s.arch == Arch::Llama ? "llama" : "bloom";
   GgufWriter w;
@@ -165,8 +166,10 @@ Status write_gguf_model(const RandomModel& m, const std::string& path, DType mat
     w.meta.push_back({"tokenizer.ggml.bos_token_id", {(uint64_t)vocab->bos_id}});
     w.meta.push_back({"tokenizer.ggml.eos_token_id", {(uint64_t)vocab->eos_id}});
   }
+  w.meta.insert(w.meta.end(), extra_meta.begin(), extra_meta.end());
   for (const auto& [name, data] : m.t) {
-    bool is_vec = name.find("norm") != std::string::npos || name.find(".bias") != std::string::npos;
+    bool is_vec = name.find("norm") != std::string::npos || name.find(".bias") != std::string::npos ||
+                  name.rfind("rope_", 0) == 0;
     const auto& sp = m.spec;
     std::vector<uint64_t> shape;
     if (is_vec) shape = {data.size()};

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/model/dtype.h"
+#include "core/model/gguf.h"
 #include "core/model/model.h"
 
 namespace ls {
@@ -33,9 +34,12 @@ long long random_model_params(const RandomModelSpec& spec);
 
 Status write_llama2c(const RandomModel& m, const std::string& path);                  // .bin (LLaMA only)
 // Matrices in `matrix_type` (F32, F16, BF16, Q8_0 or Q4_0); norms and biases stay F32.
-// With `vocab`, the file embeds that SentencePiece vocabulary (tokenizer.ggml.*).
+// With `vocab`, the file embeds that SentencePiece vocabulary (tokenizer.ggml.*);
+// `extra_meta` is appended to the metadata (scaling keys in tests). Tensors named
+// rope_* (rope_freqs, rope_factors_long/short) are written as F32 vectors.
 Status write_gguf_model(const RandomModel& m, const std::string& path, DType matrix_type = DType::F32,
-                        const EmbeddedVocab* vocab = nullptr);
+                        const EmbeddedVocab* vocab = nullptr,
+                        const std::vector<std::pair<std::string, GgufValue>>& extra_meta = {});
 // Folder with config.json + model.safetensors (+ optional sharding) in HF layout;
 // dtype F32, F16 or BF16.
 Status write_hf_model(const RandomModel& m, const std::string& dir, const std::string& dtype = "F32", int shards = 1);

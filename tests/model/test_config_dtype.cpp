@@ -3,6 +3,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "core/model/dtype.h"
@@ -55,10 +56,12 @@ TEST(Config, ScalingVariants) {
   EXPECT_EQ(c.native_method.rope.beta_fast, 16);
   EXPECT_EQ(c.native_method.rope.truncate, 0);
 
-  j = llama_cfg();  // yarn without an original length: max_position_embeddings / factor
+  // yarn without an original length: transformers' _compute_yarn_parameters measures
+  // the correction range against max_position_embeddings itself.
+  j = llama_cfg();
   j["rope_scaling"] = {{"type", "yarn"}, {"factor", 4.0}};
   ASSERT_TRUE(resolve_hf_config(j, c).ok());
-  EXPECT_EQ(c.train_len, 1024);
+  EXPECT_EQ(c.train_len, 4096);
 
   j = llama_cfg();  // rope_parameters with rope_theta inside, original length at top level
   j.erase("rope_theta");
@@ -82,6 +85,71 @@ TEST(Config, ScalingVariants) {
   auto st = resolve_hf_config(j, c);
   ASSERT_FALSE(st.ok());
   EXPECT_NE(st.error().find("not supported"), std::string::npos);
+}
+
+// The config.json defects of the model-families issue, each against what
+// transformers' modeling_rope_utils.py computes.
+TEST(Config, ScalingResolvedAsTransformersDoes) {
+  ModelConfig c;
+  // DeepSeek-style mscale / mscale_all_dim: get_mscale(s, mscale) / get_mscale(s, mscale_all_dim).
+  json j = llama_cfg();
+  j["rope_scaling"] = {{"type", "yarn"}, {"factor", 40.0}, {"original_max_position_embeddings", 4096},
+                       {"mscale", 1.0}, {"mscale_all_dim", 0.5}};
+  ASSERT_TRUE(resolve_hf_config(j, c).ok());
+  EXPECT_NEAR(c.native_method.rope.attention_factor, (0.1 * std::log(40.0) + 1) / (0.05 * std::log(40.0) + 1), 1e-15);
+  j["rope_scaling"]["mscale_all_dim"] = 1.0;  // equal: factor 1 (DeepSeek-V2's 0.707 / 0.707)
+  ASSERT_TRUE(resolve_hf_config(j, c).ok());
+  EXPECT_EQ(c.native_method.rope.attention_factor, 1.0);
+
+  // transformers v5 rope_parameters: its rope_theta wins over a top-level one.
+  j = llama_cfg();
+  j["rope_parameters"] = {{"rope_type", "default"}, {"rope_theta", 1000000.0}};
+  ASSERT_TRUE(resolve_hf_config(j, c).ok());
+  EXPECT_EQ(c.rope_base, 1000000.0);
+
+  // dynamic NTK: n is measured against max_position_embeddings even with an original length.
+  j = llama_cfg();
+  j["rope_scaling"] = {{"rope_type", "dynamic"}, {"factor", 2.0}, {"original_max_position_embeddings", 1024}};
+  ASSERT_TRUE(resolve_hf_config(j, c).ok());
+  EXPECT_EQ(c.train_len, 4096);
+
+  // longrope with an explicit factor and no original length: the factor is used.
+  j = llama_cfg();
+  j["rope_scaling"] = {{"type", "longrope"}, {"factor", 8.0}, {"short_factor", std::vector<double>(16, 1.0)},
+                       {"long_factor", std::vector<double>(16, 2.0)}};
+  ASSERT_TRUE(resolve_hf_config(j, c).ok());
+  EXPECT_EQ(c.native_method.rope.factor, 8.0);
+  MethodParams p = c.native_method;
+  attach_model_tables(p, c);
+  EXPECT_NEAR(rope_attention_factor(p, PositionContext{32, 500000.0, 4096, 5000}),
+              std::sqrt(1 + std::log(8.0) / std::log(4096.0)), 1e-15);
+}
+
+json read_config(const std::string& name) {
+  std::ifstream f(std::string(LONGSCOPE_TEST_DIR "/data/configs/") + name);
+  return json::parse(f);
+}
+
+// Mistral v0.1 (tests/data/configs/mistral-7b-v0.1.json, shrunk to one layer): its
+// 4096-token window is the native method; Qwen2's window is off (use_sliding_window false).
+TEST(Config, NativeSlidingWindow) {
+  ModelConfig c;
+  json j = read_config("mistral-7b-v0.1.json");
+  ASSERT_TRUE(resolve_hf_config(j, c).ok());
+  EXPECT_EQ(method_spec_string(c.native_method), "sliding-window:window=4096,sinks=0");
+  EXPECT_EQ(c.native_source, "config.json sliding_window");
+  j["sliding_window"] = nullptr;  // v0.3
+  ASSERT_TRUE(resolve_hf_config(j, c).ok());
+  EXPECT_EQ(c.native_method.method, Method::Rope);
+  j["sliding_window"] = 4096;
+  j["use_sliding_window"] = false;
+  ASSERT_TRUE(resolve_hf_config(j, c).ok());
+  EXPECT_EQ(c.native_method.method, Method::Rope);
+  j.erase("use_sliding_window");
+  j["rope_scaling"] = {{"type", "linear"}, {"factor", 2.0}};
+  auto st = resolve_hf_config(j, c);
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.error().find("sliding_window"), std::string::npos) << st.error();
 }
 
 TEST(Config, LongRopeFactorLists) {
