@@ -56,6 +56,7 @@ int run_info(const Args& a) {
             {"tied_embeddings", c.tied_embeddings},
             {"n_params", c.n_params},
             {"embedded_vocab", in->model->vocab != nullptr},
+            {"embedded_vocab_kind", in->model->vocab ? json(in->model->vocab->kind) : json(nullptr)},
             {"weights_dtype", dtype_name(in->model->weights.layers.empty() ? DType::F32
                                                                              : in->model->weights.layers[0].wq.dtype)},
             {"backend", "cpu"},

@@ -24,6 +24,7 @@ Status read_vocab(const GgufFile& g, Model& m) {
   if (!tokens) return make_error("tokenizer.ggml.tokens is not a string array");
   if (tokens->empty()) return make_error("tokenizer.ggml.tokens is empty");
   auto v = std::make_shared<EmbeddedVocab>();
+  LS_GGUF_TRY(v->kind, g.opt_string("tokenizer.ggml.model", "llama"));
   v->tokens = *tokens;
   if (auto it = g.meta.find("tokenizer.ggml.scores"); it != g.meta.end()) {
     auto* s = std::get_if<std::vector<double>>(&it->second.v);

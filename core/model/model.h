@@ -100,8 +100,9 @@ struct ModelWeights {
   Matrix output;      // (vocab, dim); == tok_embd when tied
 };
 
-// The SentencePiece vocabulary a GGUF file carries (tokenizer.ggml.*).
+// The vocabulary a GGUF file carries (tokenizer.ggml.*).
 struct EmbeddedVocab {
+  std::string kind = "llama";  // tokenizer.ggml.model: "llama" (SentencePiece), "gpt2" (byte-level BPE), …
   std::vector<std::string> tokens;
   std::vector<float> scores;
   std::vector<int> types;  // SentencePiece piece types (1 normal, 2 unknown, 3 control, 6 byte, …)

@@ -159,7 +159,7 @@ Status write_gguf_model(const RandomModel& m, const std::string& path, DType mat
     w.meta.push_back({a + ".attention.layer_norm_epsilon", {1e-5}});
   }
   if (vocab) {
-    w.meta.push_back({"tokenizer.ggml.model", {std::string("llama")}});
+    w.meta.push_back({"tokenizer.ggml.model", {vocab->kind}});
     w.meta.push_back({"tokenizer.ggml.tokens", {vocab->tokens}});
     w.meta.push_back({"tokenizer.ggml.scores", {std::vector<double>(vocab->scores.begin(), vocab->scores.end())}});
     w.meta.push_back({"tokenizer.ggml.token_type", {std::vector<int64_t>(vocab->types.begin(), vocab->types.end())}});

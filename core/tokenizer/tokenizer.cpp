@@ -97,6 +97,12 @@ Result<std::shared_ptr<const Tokenizer>> Tokenizer::from_file(const std::string&
 
 Result<std::shared_ptr<const Tokenizer>> Tokenizer::from_vocab(const EmbeddedVocab& v) {
   if (v.tokens.empty()) return make_error("the embedded vocabulary is empty");
+  // Only SentencePiece vocabularies rebuild as a SentencePiece model; a byte-level BPE
+  // one (Llama 3, Qwen2: "gpt2") would tokenise silently wrong, so it is refused.
+  if (v.kind != "llama")
+    return make_error("the model's tokenizer is tokenizer.ggml.model = \"" + v.kind +
+                      "\" (byte-level BPE for \"gpt2\"), which LongScope cannot read yet; only SentencePiece "
+                      "(\"llama\") vocabularies are supported");
   std::shared_ptr<Tokenizer> t(new Tokenizer());
   sentencepiece::util::Status st;
   try {

@@ -143,5 +143,26 @@ TEST(GgufScaling, KeysDefaultAndPrecedenceAsLlamaCpp) {
   EXPECT_NE(e.error().find("not supported"), std::string::npos) << e.error();
 }
 
+// Llama 3 / Qwen2 GGUFs carry a byte-level BPE vocabulary (tokenizer.ggml.model =
+// gpt2): the model loads, but its vocabulary is refused with a clear reason instead
+// of being rebuilt as a SentencePiece model that would tokenise silently wrong.
+TEST(GgufScaling, ByteLevelBpeVocabularyIsRefusedClearly) {
+  const RandomModel rm = tiny_llama(10000.0, 4096);
+  EmbeddedVocab v;
+  v.kind = "gpt2";
+  for (int i = 0; i < rm.spec.vocab_size; ++i) v.tokens.push_back("t" + std::to_string(i));
+  v.scores.assign(v.tokens.size(), 0.0f);
+  v.types.assign(v.tokens.size(), 1);
+  const std::string path = temp_dir("gguf_scaling") + "/bpe.gguf";
+  ASSERT_TRUE(write_gguf_model(rm, path, DType::F32, &v).ok());
+  auto m = load_model(path);
+  ASSERT_TRUE(m.ok()) << m.error();
+  ASSERT_TRUE(m.value()->vocab);
+  EXPECT_EQ(m.value()->vocab->kind, "gpt2");
+  auto t = Tokenizer::for_model(*m.value());
+  ASSERT_FALSE(t.ok());
+  EXPECT_NE(t.error().find("byte-level BPE"), std::string::npos) << t.error();
+}
+
 }  // namespace
 }  // namespace ls::test
