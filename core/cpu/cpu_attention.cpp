@@ -156,7 +156,7 @@ void CpuBackend<T>::values_as(const Cache& c, const AttentionParams& p, int n, s
 template <typename T>
 Status CpuBackend<T>::attention(KvCache& cache, const AttentionParams& p, const T* q, const T* k_new, const T* v_new, T* out,
                                 const AttentionObserver* observer, const std::atomic<bool>* cancel) {
-  auto* cp = dynamic_cast<Cache*>(&cache);
+  Cache* cp = own(cache);
   if (!cp) return make_error("attention: the KV cache was made by another backend");
   Cache& c = *cp;
   const int n = p.p0 + p.n_new;

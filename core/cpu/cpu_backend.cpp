@@ -74,7 +74,7 @@ std::unique_ptr<KvCache> CpuBackend<T>::make_cache(const KvSpec& spec) {
 
 template <typename T>
 Status CpuBackend<T>::reserve_kv(KvCache& cache, int tokens, int keep) {
-  auto* cp = dynamic_cast<Cache*>(&cache);
+  Cache* cp = own(cache);
   if (!cp) return make_error("the KV cache was made by another backend");
   Cache& c = *cp;
   if (tokens <= c.tokens) return Status::Ok();
@@ -99,7 +99,7 @@ Status CpuBackend<T>::reserve_kv(KvCache& cache, int tokens, int keep) {
 
 template <typename T>
 void CpuBackend<T>::set_positions(KvCache& cache, const PositionTables& tables) {
-  auto* c = dynamic_cast<Cache*>(&cache);
+  Cache* c = own(cache);
   if (!c) return;  // attention reports the mismatch
   c->tables = tables;
   c->angles.set_table(tables.inv_freq, tables.attention_factor);

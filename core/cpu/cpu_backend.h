@@ -77,6 +77,8 @@ class CpuBackend final : public Backend<T> {
 
  private:
   using Cache = CpuKvCache<T>;
+  // `cache` as this backend's own kind; null when another backend made it.
+  static Cache* own(KvCache& cache) { return dynamic_cast<Cache*>(&cache); }
   // Writes rows [p0, p0+n) of a layer from activations (keys rotated first when the form is Rotated).
   void append_kv(Cache& c, const AttentionParams& p, const T* k_new, const T* v_new);
   // Keys [0, n) of a layer as T, in the band's rotation: near (R(j)k) or far (R(far_key_pos(j))k).

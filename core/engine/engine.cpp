@@ -53,13 +53,28 @@ AttentionParams attention_params(const MethodParams& m, int n_heads, int n_kv_he
   return a;
 }
 
+namespace {
+
+// Tokens per micro-batch: the one asked for, else the backend's choice, never past capacity.
+int micro_batch(int asked, int preferred, int capacity) {
+  return std::max(1, std::min(asked > 0 ? asked : preferred, capacity));
+}
+
+// One K copy and V per layer of the model, in `dtype`, keys as `keys`.
+KvSpec kv_spec(const ModelConfig& c, KvDtype dtype, KeyForm keys = KeyForm::Rotated) {
+  KvSpec s;
+  s.n_layers = c.n_layers;
+  s.kv_dim = c.n_kv_heads * c.head_dim;
+  s.dtype = dtype;
+  s.keys = keys;
+  return s;
+}
+
+}  // namespace
+
 size_t engine_memory_bytes(const ModelConfig& c, int capacity, int chunk, size_t elem, KvDtype kv_dtype) {
   const size_t kv = (size_t)c.n_kv_heads * c.head_dim, q = (size_t)c.n_heads * c.head_dim;
-  KvSpec spec;
-  spec.n_layers = c.n_layers;
-  spec.kv_dim = (int)kv;
-  spec.dtype = kv_dtype;
-  size_t cache = (size_t)capacity * kv_token_bytes(spec, elem);  // one K copy and V
+  size_t cache = (size_t)capacity * kv_token_bytes(kv_spec(c, kv_dtype), elem);  // one K copy and V
   size_t work = (size_t)chunk * (3 * c.dim + 3 * q + 2 * kv + 2 * (size_t)c.hidden_dim + c.vocab_size) * elem;
   size_t hidden = (size_t)capacity * c.dim * elem;
   size_t tables = (size_t)capacity * c.rot_dim * 2 * elem;  // cos/sin rows (near band, far band)
@@ -100,7 +115,7 @@ Result<std::unique_ptr<Engine<T>>> Engine<T>::create(std::shared_ptr<const Model
   if (!shared->uploaded) return make_error(shared->uploaded.error());
   std::lock_guard<std::mutex> lock(shared->mu);
   Backend<T>& b = *shared->backend;
-  const int chunk = std::max(1, std::min(opts.chunk > 0 ? opts.chunk : b.preferred_chunk(), capacity));  // as chunk_for
+  const int chunk = micro_batch(opts.chunk, b.preferred_chunk(), capacity);
   if (auto st = check_memory(engine_memory_bytes(c, capacity, chunk, sizeof(T), opts.kv), b.memory_available(),
                              "a context of " + std::to_string(capacity) + " tokens (KV cache and work buffers)",
                              "choose a shorter context");
@@ -113,11 +128,7 @@ Result<std::unique_ptr<Engine<T>>> Engine<T>::create(std::shared_ptr<const Model
   e->opts_.chunk = chunk;
   attach_model_tables(e->opts_.method, c);
   e->capacity_ = capacity;
-  KvSpec spec;
-  spec.n_layers = c.n_layers;
-  spec.kv_dim = c.n_kv_heads * c.head_dim;
-  spec.dtype = opts.kv;
-  spec.keys = key_form_for(e->opts_.method);
+  const KvSpec spec = kv_spec(c, opts.kv, key_form_for(e->opts_.method));
   e->cache_ = b.make_cache(spec);
   const size_t q = (size_t)c.n_heads * c.head_dim, kv = (size_t)spec.kv_dim;
   e->x_ = b.alloc((size_t)chunk * c.dim);
@@ -168,11 +179,6 @@ Status Engine<T>::reserve(int tokens, int rows) {
 template <typename T>
 Status Engine<T>::forward(const int* tokens, int n) {
   std::lock_guard<std::mutex> lock(shared_->mu);
-  return forward_locked(tokens, n);
-}
-
-template <typename T>
-Status Engine<T>::forward_locked(const int* tokens, int n) {
   const ModelConfig& c = model_->config;
   const ModelWeights& w = model_->weights;
   Backend<T>& b = *shared_->backend;
@@ -302,10 +308,9 @@ Result<std::unique_ptr<AnyEngine>> AnyEngine::create(std::shared_ptr<const Model
 }
 
 int AnyEngine::chunk_for(const Model& model, const EngineOptions& opts, int capacity, Precision precision) {
-  const int preferred = opts.chunk > 0 ? opts.chunk
-                        : precision == Precision::F64 ? backend_for<double>(model, opts)->backend->preferred_chunk()
-                                                      : backend_for<float>(model, opts)->backend->preferred_chunk();
-  return std::max(1, std::min(preferred, capacity));
+  const int preferred = precision == Precision::F64 ? backend_for<double>(model, opts)->backend->preferred_chunk()
+                                                    : backend_for<float>(model, opts)->backend->preferred_chunk();
+  return micro_batch(opts.chunk, preferred, capacity);
 }
 
 Status AnyEngine::forward(const int* t, int n) { return f32_ ? f32_->forward(t, n) : f64_->forward(t, n); }

@@ -85,7 +85,6 @@ class Engine {
   // (geometrically, never past capacity), checking the memory budget first.
   Status reserve(int tokens, int rows);
   std::shared_ptr<const Model> model_;
-  Status forward_locked(const int* tokens, int n);
   std::shared_ptr<SharedBackend<T>> shared_;
   std::unique_ptr<KvCache> cache_;  // this engine's sequence (one K copy, rotated or raw, and V per layer)
   EngineOptions opts_;

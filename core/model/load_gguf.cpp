@@ -55,15 +55,24 @@ Status read_vocab(const GgufFile& g, Model& m) {
 
 // The checkpoint's own rope scaling, as llama.cpp (b4747, llama-model.cpp
 // load_hparams and llama.cpp llama_new_context_with_model) resolves it:
-// - rope.scaling.type defaults to "linear"; unknown types are refused;
+// - rope.scaling.type defaults to "linear" ("none": never scaled); unknown types
+//   are refused;
 // - the factor is rope.scaling.factor, else the older rope.scale_linear;
 // - the YaRN attention factor is attn_factor × yarn_attn_factor × (1 + 0.1·ln s)
 //   (ggml's rope multiplies the given factor by YaRN's own term);
-// - per-pair divisors come from tensors (read_rope_factor_tensors).
-Status read_native_scaling(const GgufFile& g, const std::string& a, ModelConfig& c) {
-  c.native_method = MethodParams{};
-  c.native_method.method = c.arch == Arch::Bloom ? Method::Alibi : Method::Rope;
+// - per-pair divisors stored as F32 tensors of rot_dim/2 values are applied as
+//   freq_factors (θ'_i = θ_i / f_i): `rope_freqs` (Llama 3.x: the converter
+//   precomputes HF's llama3 bands into it) or, with type longrope,
+//   `rope_factors_short` / `rope_factors_long` (Phi-3). LongScope runs them as its
+//   longrope method (short list up to L, long beyond), attention factor as given.
+// What LongScope cannot express (divisors with another scaling, an attention
+// factor on plain or linear RoPE) is refused.
+Status read_native_scaling(const GgufFile& g, WeightBuilder& b, const std::string& a, ModelConfig& c) {
+  MethodParams& m = c.native_method;
+  m = MethodParams{};
+  m.method = c.arch == Arch::Bloom ? Method::Alibi : Method::Rope;
   c.native_source = "";
+  if (c.arch == Arch::Bloom) return Status::Ok();
   std::string type;
   double factor = 0.0, attn = 1.0, yarn_attn = 1.0;
   LS_GGUF_TRY(type, g.opt_string(a + ".rope.scaling.type", "linear"));
@@ -76,51 +85,14 @@ Status read_native_scaling(const GgufFile& g, const std::string& a, ModelConfig&
   LS_GGUF_TRY(yarn_attn, g.opt_float(a + ".rope.scaling.yarn_attn_factor", 1.0));
   if (type != "none" && type != "linear" && type != "yarn" && type != "longrope")
     return make_error(a + ".rope.scaling.type \"" + type + "\" is not supported (none, linear, yarn, longrope)");
-  if (factor == 0.0) factor = 1.0;  // llama.cpp: 0 or absent means no scaling
+  if (factor == 0.0 || type == "none") factor = 1.0;  // llama.cpp: absent or 0, or type none: no scaling
   if (!(factor >= 1e-3 && factor <= 1e6)) return make_error(a + ".rope.scaling.factor must be in [0.001, 1e6]");
   if (!(attn > 0 && attn <= 100) || !(yarn_attn > 0 && yarn_attn <= 100))
     return make_error(a + ".rope.scaling.attn_factor and yarn_attn_factor must be in (0, 100]");
-  MethodParams& m = c.native_method;
   m.rope.factor = factor;
-  if (c.arch == Arch::Bloom) return Status::Ok();
-  if (type == "longrope") {  // the factor lists are tensors: read_rope_factor_tensors
-    m.method = Method::LongRope;
-    m.rope.attention_factor = attn;
-    c.native_source = a + ".rope.scaling.type longrope";
-    return Status::Ok();
-  }
-  if (type == "none" || factor == 1.0) {
-    if (attn != 1.0) {  // a bare attention factor still scales cos and sin in llama.cpp
-      m.method = Method::Yarn;
-      m.rope.factor = 1.0;
-      m.rope.attention_factor = attn;
-    }
-    return Status::Ok();
-  }
-  c.native_source = a + ".rope.scaling.*";
-  if (type == "linear") {
-    m.method = Method::Linear;
-    if (attn != 1.0) return make_error(a + ".rope.scaling.attn_factor with linear scaling is not supported");
-  } else {
-    m.method = Method::Yarn;
-    LS_GGUF_TRY(m.rope.beta_fast, g.opt_float(a + ".rope.scaling.yarn_beta_fast", 32.0));
-    LS_GGUF_TRY(m.rope.beta_slow, g.opt_float(a + ".rope.scaling.yarn_beta_slow", 1.0));
-    if (!(m.rope.beta_fast > m.rope.beta_slow && m.rope.beta_slow > 0))
-      return make_error(a + ".rope.scaling: yarn_beta_fast must exceed yarn_beta_slow > 0");
-    m.rope.attention_factor = attn * yarn_attn * rope_yarn_mscale(factor);
-  }
-  return Status::Ok();
-}
 
-// Per-pair frequency divisors stored as F32 tensors of rot_dim/2 values, applied by
-// llama.cpp as freq_factors (θ'_i = θ_i / f_i): `rope_freqs` (Llama 3.x: the
-// converter precomputes HF's llama3 bands into it) or, with scaling type
-// longrope, `rope_factors_short` / `rope_factors_long` (Phi-3). LongScope runs
-// them as its longrope method (short list up to L, long beyond).
-Status read_rope_factor_tensors(WeightBuilder& b, const std::string& a, ModelConfig& c) {
-  if (c.arch != Arch::Llama) return Status::Ok();
   const uint64_t half = (uint64_t)c.rot_dim / 2;
-  auto read = [&](const std::string& name, std::vector<double>& out) -> Status {
+  auto divisors = [&](const std::string& name, std::vector<double>& out) -> Status {
     auto r = b.get(name, {half});
     if (!r) return make_error(r.error());
     out.assign(r.value(), r.value() + half);
@@ -128,26 +100,42 @@ Status read_rope_factor_tensors(WeightBuilder& b, const std::string& a, ModelCon
       if (!(x > 0) || !std::isfinite(x)) return make_error("tensor " + name + " must hold positive finite divisors");
     return Status::Ok();
   };
-  MethodParams& m = c.native_method;
-  if (m.method == Method::LongRope) {
+  if (type == "longrope") {
     if (!b.has("rope_factors_long.weight") || !b.has("rope_factors_short.weight"))
       return make_error(a + ".rope.scaling.type longrope needs the tensors rope_factors_long and rope_factors_short");
-    if (auto st = read("rope_factors_short.weight", c.longrope_short); !st) return st;
-    if (auto st = read("rope_factors_long.weight", c.longrope_long); !st) return st;
+    if (auto st = divisors("rope_factors_short.weight", c.longrope_short); !st) return st;
+    if (auto st = divisors("rope_factors_long.weight", c.longrope_long); !st) return st;
+    m.method = Method::LongRope;
+    m.rope.attention_factor = attn;
     c.native_source = "GGUF rope_factors_short / rope_factors_long tensors (LongRoPE)";
     return Status::Ok();
   }
-  if (!b.has("rope_freqs.weight")) return Status::Ok();
-  if (m.method != Method::Rope && !(m.method == Method::Yarn && m.rope.factor == 1.0))
-    return make_error("the rope_freqs tensor together with " + a + ".rope.scaling (" + method_spec_string(m) +
-                      ") is not supported: LongScope cannot combine per-pair divisors with another scaling");
-  if (auto st = read("rope_freqs.weight", c.longrope_short); !st) return st;
-  c.longrope_long = c.longrope_short;
-  const double attn = m.method == Method::Yarn ? m.rope.attention_factor : 1.0;
-  m = MethodParams{};
-  m.method = Method::LongRope;
-  m.rope.attention_factor = attn;  // as given (llama.cpp: rope.scaling.attn_factor, default 1)
-  c.native_source = "GGUF rope_freqs tensor (per-pair divisors, llama.cpp freq_factors)";
+  if (b.has("rope_freqs.weight")) {
+    if (factor != 1.0)
+      return make_error("the rope_freqs tensor together with " + a + ".rope.scaling (" + type +
+                        ") is not supported: LongScope cannot combine per-pair divisors with another scaling");
+    if (auto st = divisors("rope_freqs.weight", c.longrope_short); !st) return st;
+    c.longrope_long = c.longrope_short;
+    m.method = Method::LongRope;
+    m.rope.attention_factor = attn;
+    c.native_source = "GGUF rope_freqs tensor (per-pair divisors, llama.cpp freq_factors)";
+    return Status::Ok();
+  }
+  if (type == "yarn" && factor != 1.0) {
+    m.method = Method::Yarn;
+    LS_GGUF_TRY(m.rope.beta_fast, g.opt_float(a + ".rope.scaling.yarn_beta_fast", 32.0));
+    LS_GGUF_TRY(m.rope.beta_slow, g.opt_float(a + ".rope.scaling.yarn_beta_slow", 1.0));
+    if (!(m.rope.beta_fast > m.rope.beta_slow && m.rope.beta_slow > 0))
+      return make_error(a + ".rope.scaling: yarn_beta_fast must exceed yarn_beta_slow > 0");
+    m.rope.attention_factor = attn * yarn_attn * rope_yarn_mscale(factor);
+    c.native_source = a + ".rope.scaling.*";
+    return Status::Ok();
+  }
+  if (attn != 1.0) return make_error(a + ".rope.scaling.attn_factor without YaRN or per-pair factors is not supported");
+  if (factor != 1.0) {
+    m.method = Method::Linear;
+    c.native_source = a + ".rope.scaling.*";
+  }
   return Status::Ok();
 }
 
@@ -185,7 +173,6 @@ Status read_config(const GgufFile& g, ModelConfig& c) {
     c.rot_dim = 0;
     LS_GGUF_TRY(c.norm_eps, g.opt_float(a + ".attention.layer_norm_epsilon", 1e-5));
   }
-  if (auto st = read_native_scaling(g, a, c); !st) return st;
   return validate_config(c);
 }
 
@@ -203,7 +190,8 @@ Result<std::shared_ptr<Model>> load_gguf(const std::string& path) {
   if (auto st = read_config(g, c); !st) return make_error(path + ": " + st.error());
   if (auto st = read_vocab(g, *model); !st) return make_error(path + ": " + st.error());
   WeightBuilder b(*model, g.tensors);
-  if (auto st = read_rope_factor_tensors(b, g.get_string("general.architecture").value(), c); !st) return make_error(path + ": " + st.error());
+  if (auto st = read_native_scaling(g, b, g.get_string("general.architecture").value(), c); !st)
+    return make_error(path + ": " + st.error());
   Status st = c.arch == Arch::Llama ? build_llama_weights(b, *model, gguf_llama_names())
                                     : build_bloom_weights(b, *model, gguf_bloom_names());
   if (!st) return make_error(path + ": " + st.error());

@@ -213,8 +213,7 @@ Status resolve_hf_config(const json& cfg, ModelConfig& c) {
         // (DeepSeek) give get_mscale(s, mscale) / get_mscale(s, mscale_all_dim).
         const double mscale = num(*rs, "mscale", 0.0), mscale_all = num(*rs, "mscale_all_dim", 0.0);
         if (m.rope.attention_factor <= 0 && mscale > 0 && mscale_all > 0) {
-          auto get_mscale = [&](double ms) { return factor <= 1 ? 1.0 : 0.1 * ms * std::log(factor) + 1.0; };
-          m.rope.attention_factor = get_mscale(mscale) / get_mscale(mscale_all);
+          m.rope.attention_factor = rope_yarn_mscale(factor, mscale) / rope_yarn_mscale(factor, mscale_all);
         }
       } else if (type == "llama3") {
         m.method = Method::Llama3;

@@ -220,8 +220,11 @@ LS_HD double rope_inv_freq(const MethodParams& p, const PositionContext& g, int 
   }
 }
 
-// YaRN's default attention factor 0.1·ln(s) + 1 for s > 1 (HF get_mscale).
-LS_HD double rope_yarn_mscale(double scale) { return scale <= 1.0 ? 1.0 : 0.1 * log(scale) + 1.0; }
+// YaRN's default attention factor 0.1·mscale·ln(s) + 1 for s > 1 (HF get_mscale;
+// mscale = 1 but for DeepSeek-style configs).
+LS_HD double rope_yarn_mscale(double scale, double mscale = 1.0) {
+  return scale <= 1.0 ? 1.0 : 0.1 * mscale * log(scale) + 1.0;
+}
 
 // Factor multiplying cos and sin (logits scale by its square). An explicit
 // attention_factor is honoured as given (METHODS.md §7).

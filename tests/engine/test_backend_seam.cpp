@@ -58,6 +58,13 @@ class ForwardingBackend final : public Backend<float> {
   void nll(const float* l, int r, int v, const int* t, double* o, int* rank) override { in.nll(l, r, v, t, o, rank); }
 };
 
+// A forwarding backend shared for `m`; `seen` points at it to read its counters.
+std::shared_ptr<SharedBackend<float>> forwarding(const Model& m, ForwardingBackend*& seen) {
+  auto fwd = std::make_unique<ForwardingBackend>();
+  seen = fwd.get();
+  return share_backend<float>(std::move(fwd), m);
+}
+
 std::vector<double> nll_of(Engine<float>& e, const std::vector<int>& toks) {
   e.reset();
   EXPECT_TRUE(e.forward(toks.data(), (int)toks.size() - 1).ok());
@@ -87,9 +94,8 @@ TEST(BackendSeam, OneBackendPerModelAndOptions) {
 TEST(BackendSeam, WeightsUploadOnceAndChunkIsTheBackendsChoice) {
   auto m = load_ok(bundled_gguf());
   ASSERT_TRUE(m);
-  auto fwd = std::make_unique<ForwardingBackend>();
-  ForwardingBackend* seen = fwd.get();
-  auto shared = share_backend<float>(std::move(fwd), *m);
+  ForwardingBackend* seen = nullptr;
+  auto shared = forwarding(*m, seen);
   EngineOptions o;
   const std::vector<int> toks = story_tokens(200);
   auto e1 = Engine<float>::create(m, o, 256, shared).take();
@@ -108,14 +114,12 @@ TEST(BackendSeam, WeightsUploadOnceAndChunkIsTheBackendsChoice) {
 TEST(BackendSeam, DeviceErrorStopsTheForwardWithinALayer) {
   auto m = load_ok(bundled_gguf());
   ASSERT_TRUE(m);
-  auto fwd = std::make_unique<ForwardingBackend>();
-  ForwardingBackend* seen = fwd.get();
-  auto shared = share_backend<float>(std::move(fwd), *m);
+  ForwardingBackend* seen = nullptr;
+  auto shared = forwarding(*m, seen);
   auto e = Engine<float>::create(m, EngineOptions{}, 64, shared).take();
   const std::vector<int> toks = story_tokens(32);
   ASSERT_TRUE(e->forward(toks.data(), 32).ok());
-  const int per_forward = seen->syncs;
-  EXPECT_EQ(per_forward, 0);  // counting starts when fail_after is set
+  EXPECT_EQ(seen->syncs, 0);  // counting starts when fail_after is set
   seen->fail_after = 2;       // the third sync fails: the one before layer 2 (layers 0 and 1 ran)
   e->reset();
   auto st = e->forward(toks.data(), 32);
