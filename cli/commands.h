@@ -21,6 +21,7 @@ struct CommandEntry {
 
 std::vector<CommandEntry> position_commands();
 std::vector<CommandEntry> model_commands();
+std::vector<CommandEntry> retrieval_commands();
 
 // Prints "longscope-cli <cmd>: error: ..." on stderr and returns kExitUsage.
 int usage_error(const std::string& cmd, const std::string& message);

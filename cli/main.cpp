@@ -37,6 +37,7 @@ int main(int argc, char** argv) {
   using namespace ls::cli;
   std::vector<CommandEntry> cmds = position_commands();
   for (auto& c : model_commands()) cmds.push_back(std::move(c));
+  for (auto& c : retrieval_commands()) cmds.push_back(std::move(c));
   if (argc < 2 || std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h") {
     print_overview(cmds);
     return argc < 2 ? kExitUsage : kExitOk;

@@ -113,10 +113,15 @@ struct NbceOptions {
   double top_p = 0.95;
   double temperature = 0.01;
   unsigned long long seed = 42;
+  // Scoring mode: when not empty, these tokens are appended instead of sampled
+  // (teacher forcing) and NbceResult reports how the combined distribution rates them.
+  std::vector<int> forced;
 };
 struct NbceResult {
   std::vector<int> tokens;
   std::vector<int> chosen_chunk;  // k* at each step (1-based)
+  std::vector<double> logprob;    // log p(token) under the combined distribution (log-softmax of it)
+  std::vector<char> top1;         // whether the token was the combined distribution's arg max
 };
 // The context cut into k contiguous chunks of (nearly) equal size, each led by BOS.
 std::vector<std::vector<int>> nbce_chunks(const std::vector<int>& context, int k, int bos);

@@ -138,6 +138,7 @@ Result<NbceResult> run_nbce(const RunConfig& run, const std::vector<std::vector<
                             const std::vector<int>& question, int n, const NbceOptions& o) {
   if (chunks.empty()) return make_error("NBCE needs at least one context chunk");
   if (question.empty()) return make_error("the question is empty");
+  if (!o.forced.empty() && (size_t)n != o.forced.size()) return make_error("NBCE scoring needs one step per forced token");
   std::vector<std::vector<int>> rows;
   rows.push_back(question);  // row 0: unconditional (question only)
   for (const auto& ch : chunks) {
@@ -174,9 +175,22 @@ Result<NbceResult> run_nbce(const RunConfig& run, const std::vector<std::vector<
       if (auto st = engines[k]->logits(last[k], logits[k]); !st) return make_error(st.error());
     int k_star = 1;
     auto combined = nbce_combine(logits, o, k_star);
-    std::vector<float> cf(combined.begin(), combined.end());
-    int tok = sample_token(cf, SampleOptions{o.temperature, 1.0, 0}, rng);
-    if (tok == run.model->config.eos_id) break;
+    int tok = 0;
+    if (!o.forced.empty()) {
+      tok = o.forced[(size_t)step];
+      if (tok < 0 || tok >= (int)combined.size()) return make_error("forced token outside the vocabulary");
+      double mx = -INFINITY, sum = 0;
+      size_t arg = 0;
+      for (size_t v = 0; v < combined.size(); ++v)
+        if (combined[v] > mx) mx = combined[v], arg = v;
+      for (double x : combined) sum += std::exp(x - mx);
+      res.logprob.push_back(combined[(size_t)tok] - mx - std::log(sum));
+      res.top1.push_back(arg == (size_t)tok);
+    } else {
+      std::vector<float> cf(combined.begin(), combined.end());
+      tok = sample_token(cf, SampleOptions{o.temperature, 1.0, 0}, rng);
+      if (tok == run.model->config.eos_id) break;
+    }
     res.tokens.push_back(tok);
     res.chosen_chunk.push_back(k_star);
     for (size_t k = 0; k < rows.size(); ++k) {

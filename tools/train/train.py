@@ -10,11 +10,18 @@ books, so the app can show what happens beyond L:
     exported as Hugging Face safetensors + config.json + tokenizer.model.
 
 Steps (each resumable):
-  python3 train.py data   --books DIR --out RUN        # tokenizer (SentencePiece BPE) + token files
-  python3 train.py train  --arch rope|alibi --out RUN [--steps N] [--minutes M]
+  python3 train.py data   --books DIR --out RUN [--tokenizer M]  # tokenizer (SentencePiece BPE, or M) + token files
+  python3 train.py train  --arch rope|alibi --out RUN [--steps N] [--minutes M] [--retrieval F]
   python3 train.py export --arch rope|alibi --out RUN --dest DIR
-Needs Debian's python3-torch and python3-numpy, and the sentencepiece tools (spm_train,
-spm_encode, spm_export_vocab). Seeds are fixed; a metadata file records data, steps,
+Needs Debian's python3-torch, python3-numpy and python3-sentencepiece (and the
+sentencepiece tools' spm_train when no --tokenizer is given).
+
+--retrieval F (0 … 1) makes that share of the training rows retrieval text: a passkey
+prompt (filler, needle at a random depth, question, answer) or a register of
+numbered lines and a question on one of them, built exactly as LongScope's
+evaluations build them (core/analysis/retrieval.cpp: each segment encoded on its
+own, token lists concatenated). A model trained so learns to fetch a far key,
+which is what breaks beyond L. Seeds are fixed; a metadata file records data, steps,
 tokens seen, final loss, training time and hardware.
 """
 import argparse, glob, json, math, os, platform, struct, subprocess, time
@@ -22,6 +29,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+import sentencepiece as spm
 
 HELD_OUT = ["alice_in_wonderland.txt", "the_wonderful_wizard_of_oz.txt"]  # evaluation books, never trained on
 EXCLUDE = ["tinyshakespeare.txt"]  # a play anthology, not prose
@@ -53,22 +61,87 @@ def cmd_data(a):
         with open(os.path.join(a.out, "heldout", os.path.basename(b)), "w", encoding="utf-8") as f:
             f.write(clean_book(open(b, encoding="utf-8").read()) + "\n")
     prefix = os.path.join(a.out, "tokenizer")
-    subprocess.run(["spm_train", f"--input={a.out}/train.txt", f"--model_prefix={prefix}",
-                    f"--vocab_size={SHAPE['vocab']}", "--model_type=bpe", "--byte_fallback=true",
-                    "--character_coverage=1.0", "--normalization_rule_name=identity",
-                    "--remove_extra_whitespaces=false", "--split_digits=true", "--unk_id=0", "--bos_id=1",
-                    "--eos_id=2", "--pad_id=-1", "--input_sentence_size=400000", "--shuffle_input_sentence=true",
-                    "--num_threads=2", "--seed_sentencepiece_size=200000", "--max_sentence_length=8192"],
-                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    ids = subprocess.run(["spm_encode", f"--model={prefix}.model", "--output_format=id",
-                          f"--input={a.out}/train.txt"], check=True, capture_output=True, text=True).stdout
+    if a.tokenizer:  # reuse a tokenizer (the shipped twins'), so new twins share its vocabulary
+        subprocess.run(["cp", a.tokenizer, prefix + ".model"], check=True)
+    else:
+        subprocess.run(["spm_train", f"--input={a.out}/train.txt", f"--model_prefix={prefix}",
+                        f"--vocab_size={SHAPE['vocab']}", "--model_type=bpe", "--byte_fallback=true",
+                        "--character_coverage=1.0", "--normalization_rule_name=identity",
+                        "--remove_extra_whitespaces=false", "--split_digits=true", "--unk_id=0", "--bos_id=1",
+                        "--eos_id=2", "--pad_id=-1", "--input_sentence_size=400000", "--shuffle_input_sentence=true",
+                        "--num_threads=2", "--seed_sentencepiece_size=200000", "--max_sentence_length=8192"],
+                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    sp = spm.SentencePieceProcessor(model_file=prefix + ".model")
     toks = [1]
-    for line in ids.splitlines():
-        toks.extend(int(x) for x in line.split())
+    for line in open(os.path.join(a.out, "train.txt"), encoding="utf-8").read().split("\n"):
+        toks.extend(sp.encode(line))
     np.array(toks, dtype=np.uint16).tofile(os.path.join(a.out, "train.u16"))
     json.dump({"train_books": [os.path.basename(b) for b in train], "held_out_books": HELD_OUT,
                "excluded": EXCLUDE, "train_tokens": len(toks)}, open(os.path.join(a.out, "data.json"), "w"), indent=1)
     print(f"{len(train)} books, {len(toks)} training tokens; held out {HELD_OUT}")
+
+
+# Retrieval text, segment for segment as core/analysis/retrieval.cpp builds it.
+PASSKEY_INTRO = ("There is an important info hidden inside a lot of irrelevant text. Find it and memorize them. "
+                 "I will quiz you about the important information there.")
+PASSKEY_FILLER = "The grass is green. The sky is blue. The sun is yellow. Here we go. There and back again."
+PASSKEY_NEEDLE = "The pass key is {key}. Remember it. {key} is the pass key."
+PASSKEY_QUESTION = "What is the pass key? The pass key is"
+LINES_INTRO = "Below is a record of lines I want you to remember."
+LINES_LINE = "line {name}: REGISTER_CONTENT is <{value}>"
+LINES_QUESTION = "The <REGISTER_CONTENT> in line {name} is"
+LINES_ANSWER = "<{value}>"
+
+
+class RetrievalText:
+    """Rows of passkey prompts (standard filler or book text around the needle) and
+    numbered-line registers, each followed by its answer, then book text to the row's end."""
+
+    def __init__(self, out, data, rng):
+        self.sp = spm.SentencePieceProcessor(model_file=os.path.join(out, "tokenizer.model"))
+        self.data, self.rng = data, rng
+        enc = self.sp.encode
+        self.intro, self.filler, self.question = enc(PASSKEY_INTRO), enc(PASSKEY_FILLER), enc(PASSKEY_QUESTION)
+        self.lines_intro = enc(LINES_INTRO)
+        words = sorted({w for w in open(os.path.join(out, "train.txt"), encoding="utf-8").read(2_000_000).lower().split()
+                        if w.isalpha() and 3 <= len(w) <= 10})
+        self.words = words
+
+    def book(self, n):
+        s = int(self.rng.integers(0, len(self.data) - n - 1))
+        return [int(t) for t in self.data[s:s + n]]
+
+    def passkey(self, n):
+        key = str(int(self.rng.integers(10000, 100000)))
+        needle, answer = self.sp.encode(PASSKEY_NEEDLE.format(key=key)), self.sp.encode(key)
+        fill = n - 1 - len(self.intro) - len(needle) - len(self.question)
+        if self.rng.random() < 0.5:
+            filler = (self.filler * (fill // len(self.filler) + 1))[:fill]
+        else:
+            filler = self.book(fill)
+        at = int(round(self.rng.random() * fill))
+        return [1] + self.intro + filler[:at] + needle + filler[at:] + self.question + answer
+
+    def lines(self, n):
+        out, names = [1] + list(self.lines_intro), []
+        while True:
+            name = "-".join(self.words[int(i)] for i in self.rng.integers(0, len(self.words), 2))
+            value = int(self.rng.integers(1, 50000))
+            line = self.sp.encode(LINES_LINE.format(name=name, value=value))
+            if len(out) + len(line) > n - 24 and names:
+                break
+            out += line
+            names.append((name, value))
+        name, value = names[int(self.rng.integers(0, len(names)))]
+        return out + self.sp.encode(LINES_QUESTION.format(name=name)) + self.sp.encode(LINES_ANSWER.format(value=value))
+
+    def row(self, L):
+        n = int(self.rng.integers(48, L - 8))
+        seq = self.passkey(n) if self.rng.random() < 0.6 else self.lines(n)
+        seq = seq[:L + 1]
+        if len(seq) < L + 1:
+            seq += [1] + self.book(L - len(seq))
+        return np.array(seq[:L + 1], dtype=np.int64)
 
 
 class Block(nn.Module):
@@ -177,13 +250,15 @@ def cmd_train(a):
     model = Model(a.arch)
     opt = torch.optim.AdamW(model.parameters(), lr=a.lr, betas=(0.9, 0.95), weight_decay=0.1)
     ck = os.path.join(a.out, f"{a.arch}.pt")
-    step, tokens, elapsed, losses = 0, 0, 0.0, []
+    step, tokens, elapsed, losses, book_losses = 0, 0, 0.0, [], []
     if os.path.exists(ck):
         s = torch.load(ck)
         model.load_state_dict(s["model"]); opt.load_state_dict(s["opt"])
         step, tokens, elapsed, losses = s["step"], s["tokens"], s["elapsed"], s["losses"]
+        book_losses = s.get("book_losses", [])
         print(f"resumed {a.arch} at step {step}")
     rng = np.random.default_rng(1234 + step)
+    retr = RetrievalText(a.out, data, np.random.default_rng(4321 + step))
     n_params = sum(p.numel() for p in model.parameters())
     t0 = time.time()
     while step < a.steps and (time.time() - t0) / 60 < a.minutes:
@@ -191,9 +266,15 @@ def cmd_train(a):
         for g in opt.param_groups:
             g["lr"] = lr
         starts = rng.integers(0, len(data) - L - 1, size=B)
-        x = torch.from_numpy(np.stack([data[s:s + L] for s in starts]))
-        y = torch.from_numpy(np.stack([data[s + 1:s + L + 1] for s in starts]))
-        loss = F.cross_entropy(model(x).view(-1, SHAPE["vocab"]), y.view(-1))
+        rows = [data[s:s + L + 1] for s in starts]
+        n_retr = int(round(B * a.retrieval))
+        for i in range(n_retr):  # the first n_retr rows are retrieval text, the rest book text
+            rows[i] = retr.row(L)
+        batch = torch.from_numpy(np.stack(rows))
+        x, y = batch[:, :L], batch[:, 1:]
+        per_tok = F.cross_entropy(model(x).reshape(-1, SHAPE["vocab"]), y.reshape(-1), reduction="none").view(B, L)
+        loss = per_tok.mean()
+        book_losses.append(float(per_tok[n_retr:].mean()) if n_retr < B else float("nan"))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -203,14 +284,16 @@ def cmd_train(a):
         losses.append(float(loss))
         if step % 25 == 0 or step == a.steps:
             el = elapsed + time.time() - t0
-            print(f"{a.arch} step {step} loss {np.mean(losses[-25:]):.3f} lr {lr:.2e} {el / step:.2f}s/step", flush=True)
+            print(f"{a.arch} step {step} loss {np.mean(losses[-25:]):.3f} book {np.nanmean(book_losses[-25:]):.3f} lr {lr:.2e} {el / step:.2f}s/step", flush=True)
             torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step, "tokens": tokens,
-                        "elapsed": el, "losses": losses}, ck)
+                        "elapsed": el, "losses": losses, "book_losses": book_losses}, ck)
     elapsed += time.time() - t0
     torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step, "tokens": tokens,
-                "elapsed": elapsed, "losses": losses}, ck)
+                "elapsed": elapsed, "losses": losses, "book_losses": book_losses}, ck)
     meta = {"arch": a.arch, "params": n_params, "shape": SHAPE, "heads": HEADS[a.arch], "steps": step,
             "batch": B, "train_len": L, "tokens_seen": tokens, "final_loss": float(np.mean(losses[-50:])),
+            "final_book_loss": float(np.nanmean(book_losses[-50:])) if book_losses else None,
+            "retrieval_share": a.retrieval,
             "train_seconds": round(elapsed), "lr": a.lr, "seed": 1234, "torch": torch.__version__,
             "hardware": f"{platform.processor() or platform.machine()}, {a.threads} CPU thread(s)",
             "data": json.load(open(os.path.join(a.out, "data.json")))}
@@ -326,6 +409,8 @@ def main():
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--retrieval", type=float, default=0.0, help="share of rows that are retrieval text")
+    ap.add_argument("--tokenizer", default="", help="an existing SentencePiece model to reuse (data step)")
     a = ap.parse_args()
     {"data": cmd_data, "train": cmd_train, "export": cmd_export}[a.cmd](a)
 
