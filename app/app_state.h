@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "core/analysis/analysis.h"
+#include "core/analysis/retrieval.h"
 #include "core/model/model.h"
 #include "core/position/position.h"
 
@@ -51,6 +52,29 @@ struct SweepSnapshot {
   SweepResult result;
 };
 
+// A retrieval grid (passkey, needle on the document, LongEval lines) per method,
+// with the options that built it (a clicked cell's prompt is rebuilt from them).
+struct RetrievalSnapshot {
+  quint64 job = 0;
+  RetrievalOptions options;
+  QString nbce_base;  // the method NBCE's rows ran with ("" when no NBCE row)
+  RetrievalGrid grid;
+};
+
+// One trial opened from the grid: its prompt, per-token NLL, and the head that
+// attends most to the needle from the answer position.
+struct RetrievalDetailSnapshot {
+  quint64 job = 0;
+  QString method;  // the cell's method (NBCE cells: NLL and head under its base method)
+  int length = 0;
+  double depth = 0;
+  RetrievalPrompt prompt;
+  QStringList pieces;
+  std::vector<double> nll;  // entry p scores tokens[p+1]
+  RetrievalTrial trial;
+  RetrievalHead head;
+};
+
 class AppState : public QObject {
   Q_OBJECT
  public:
@@ -69,6 +93,8 @@ class AppState : public QObject {
   std::shared_ptr<const AttentionSnapshot> attention;
   std::shared_ptr<const SweepSnapshot> sweep;
   std::shared_ptr<const NbceSnapshot> nbce;
+  std::shared_ptr<const RetrievalSnapshot> retrieval;
+  std::shared_ptr<const RetrievalDetailSnapshot> retrieval_detail;  // shown in the document pane while set
 
   PositionContext context_at(int n) const {
     return PositionContext{config.rot_dim > 0 ? config.rot_dim : 64, config.rope_base, (double)config.train_len,
@@ -107,3 +133,5 @@ Q_DECLARE_METATYPE(std::shared_ptr<const ls::app::PplSnapshot>)
 Q_DECLARE_METATYPE(std::shared_ptr<const ls::app::AttentionSnapshot>)
 Q_DECLARE_METATYPE(std::shared_ptr<const ls::app::SweepSnapshot>)
 Q_DECLARE_METATYPE(std::shared_ptr<const ls::app::NbceSnapshot>)
+Q_DECLARE_METATYPE(std::shared_ptr<const ls::app::RetrievalSnapshot>)
+Q_DECLARE_METATYPE(std::shared_ptr<const ls::app::RetrievalDetailSnapshot>)

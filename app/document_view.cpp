@@ -12,6 +12,7 @@
 #include <QToolTip>
 #include <QVBoxLayout>
 #include <algorithm>
+#include <cmath>
 
 namespace ls::app {
 
@@ -31,10 +32,21 @@ DocumentView::DocumentView(AppState* s, QWidget* parent) : QWidget(parent), stat
   colour_by_->setToolTip(tr("the method whose per-token loss colours the text"));
   bar->addWidget(new QLabel(tr("colour by")));
   bar->addWidget(colour_by_, 1);
+  back_ = new QPushButton(tr("Back"));
+  back_->setToolTip(tr("leave the retrieval prompt opened from the Retrieval view"));
+  back_->hide();
+  bar->addWidget(back_);
   lay->addLayout(bar);
+  connect(back_, &QPushButton::clicked, this, [this] {
+    dismissed_ = state_->retrieval_detail.get();
+    shown_detail_ = nullptr;
+    shown_doc_ = nullptr;  // repaint the document
+    refresh();
+  });
   connect(colour_by_, &QComboBox::currentIndexChanged, this, [this] {
     shown_ppl_ = nullptr;  // redraw with the chosen method
-    refresh();
+    if (shown_detail_) show_prompt(*shown_detail_);
+    else refresh();
   });
   text_ = new QTextBrowser();
   text_->setOpenLinks(false);
@@ -46,7 +58,97 @@ DocumentView::DocumentView(AppState* s, QWidget* parent) : QWidget(parent), stat
   setAcceptDrops(false);
 }
 
+QColor attention_colour(double rel) {
+  const double t = std::clamp(rel, 0.0, 1.0);
+  return QColor::fromRgbF(1.0 - 0.75 * t, 1.0 - 0.55 * t, 1.0);
+}
+
+void DocumentView::show_prompt(const RetrievalDetailSnapshot& d) {
+  const bool new_prompt = shown_detail_ != &d;
+  shown_detail_ = &d;
+  shown_doc_ = nullptr;
+  back_->show();
+  const QStringList modes = {tr("NLL under %1").arg(d.method),
+                             tr("attention of layer %1 head %2 from the answer").arg(d.head.layer).arg(d.head.head)};
+  {
+    QSignalBlocker b(colour_by_);
+    if (new_prompt || colour_by_->count() != 2 || colour_by_->itemText(0) != modes[0]) {
+      colour_by_->clear();
+      colour_by_->addItems(modes);
+      colour_by_->setCurrentIndex(1);  // where the model looked: the point of opening a prompt
+    }
+  }
+  const bool by_attention = colour_by_->currentIndex() == 1;
+  // Scaled to the row's largest weight past BOS (an attention sink would wash out the rest), square root for contrast.
+  double row_max = 0;
+  for (size_t j = 1; j < d.head.row.size(); ++j) row_max = std::max(row_max, (double)d.head.row[j]);
+  text_->clear();
+  starts_.clear();
+  QTextCursor cur(text_->document());
+  const RetrievalPrompt& p = d.prompt;
+  for (int i = 0; i < (int)d.pieces.size() && i < kMaxShownTokens; ++i) {
+    QTextCharFormat f;
+    if (by_attention) {
+      if ((size_t)i < d.head.row.size() && row_max > 0)
+        f.setBackground(attention_colour(std::sqrt(d.head.row[(size_t)i] / row_max)));
+    } else if (i >= 1 && (size_t)(i - 1) < d.nll.size()) {
+      f.setBackground(nll_colour(d.nll[(size_t)i - 1]));
+    }
+    if (i >= p.needle_begin && i < p.needle_end) {
+      f.setForeground(QColor(0, 110, 40));
+      f.setFontWeight(QFont::Bold);
+    }
+    if (i >= p.answer_begin) {
+      f.setFontUnderline(true);
+      f.setFontWeight(QFont::Bold);
+    }
+    starts_.push_back(cur.position());
+    cur.insertText(i == 0 && p.tokens[0] == state_->config.bos_id ? "⟨s⟩" : d.pieces[i], f);
+  }
+  const QString verdict = d.trial.found ? tr("found") : tr("not found");
+  legend_->setText(tr("Retrieval prompt: %1 at %2 tokens, depth %3 — key %4 %5 (log p %6). Needle in green, answer "
+                      "underlined. %7 Layer %8 head %9 puts %10% of its attention on the needle.")
+                       .arg(d.method)
+                       .arg(p.length)
+                       .arg(d.depth, 0, 'f', 2)
+                       .arg(QString::fromStdString(d.trial.key), verdict)
+                       .arg(std::isfinite(d.trial.logprob) ? QString::number(d.trial.logprob, 'f', 2) : QString("–"))
+                       .arg(by_attention ? tr("Colour: attention from the last prompt token, white 0 → blue = the largest after BOS (square-root scale).")
+                                         : tr("Colour: NLL, white 0, yellow 2, red ≥ 6 nats."))
+                       .arg(d.head.layer)
+                       .arg(d.head.head)
+                       .arg(100.0 * d.head.needle_mass, 0, 'f', 1));
+  // Scroll to the needle.
+  if (p.needle_begin < (int)starts_.size()) {
+    QTextCursor c(text_->document());
+    c.setPosition(starts_[(size_t)p.needle_begin]);
+    text_->setTextCursor(c);
+    text_->ensureCursorVisible();
+  }
+}
+
+QString DocumentView::prompt_tooltip(int i) const {
+  const RetrievalDetailSnapshot* d = shown_detail_;
+  if (!d || i < 0 || i >= (int)d->pieces.size()) return {};
+  QString tip = QString("prompt token %1: “%2” (id %3)").arg(i).arg(d->pieces[i].toHtmlEscaped()).arg(d->prompt.tokens[(size_t)i]);
+  if (i >= 1 && (size_t)(i - 1) < d->nll.size()) tip += QString("\nNLL %1 nats").arg(d->nll[(size_t)i - 1], 0, 'f', 3);
+  if ((size_t)i < d->head.row.size())
+    tip += QString("\nattention from the answer (L%1 H%2): %3").arg(d->head.layer).arg(d->head.head).arg(d->head.row[(size_t)i], 0, 'g', 3);
+  if (i >= d->prompt.needle_begin && i < d->prompt.needle_end) tip += "\n(needle)";
+  if (i >= d->prompt.answer_begin) tip += "\n(answer)";
+  return tip;
+}
+
 void DocumentView::refresh() {
+  if (auto det = state_->retrieval_detail; det && det.get() != dismissed_) {
+    if (det.get() != shown_detail_) show_prompt(*det);
+    return;
+  }
+  if (shown_detail_) {  // the prompt went away (new model or document): back to the document
+    shown_detail_ = nullptr;
+    shown_doc_ = nullptr;
+  }
+  back_->hide();
   auto doc = state_->document;
   auto ppl = state_->ppl;
   {
@@ -116,7 +218,7 @@ bool DocumentView::eventFilter(QObject* obj, QEvent* e) {
   if (obj == text_->viewport() && e->type() == QEvent::ToolTip) {
     auto* he = static_cast<QHelpEvent*>(e);
     const int pos = text_->cursorForPosition(he->pos()).position();
-    const QString tip = token_tooltip(token_at(pos));
+    const QString tip = shown_detail_ ? prompt_tooltip(token_at(pos)) : token_tooltip(token_at(pos));
     if (tip.isEmpty()) QToolTip::hideText();
     else QToolTip::showText(he->globalPos(), tip, text_);
     return true;

@@ -261,4 +261,86 @@ void EngineWorker::run_nbce_impl(quint64 job, CancelFlag cancel, QStringList met
   emit nbce_ready(snap);
 }
 
+void EngineWorker::run_retrieval(quint64 job, CancelFlag cancel, QStringList methods, QString task, QList<int> lengths,
+                                 QList<double> depths, int trials, int nbce_chunks) {
+  guarded(job, [&] { run_retrieval_impl(job, cancel, methods, task, lengths, depths, trials, nbce_chunks); });
+}
+
+void EngineWorker::run_retrieval_impl(quint64 job, CancelFlag cancel, QStringList methods, QString task,
+                                      QList<int> lengths, QList<double> depths, int trials, int nbce_chunks) {
+  if (!model_ || !tokenizer_) return emit failed(job, "load a model first");
+  if (methods.isEmpty()) return emit failed(job, "choose at least one method");
+  auto snap = std::make_shared<RetrievalSnapshot>();
+  snap->job = job;
+  RetrievalOptions& o = snap->options;
+  o.lengths.assign(lengths.begin(), lengths.end());
+  o.depths.assign(depths.begin(), depths.end());
+  o.seeds = trials;
+  if (task == "passkey") {
+    o.task = RetrievalTask::Passkey;
+  } else if (task == "needle") {
+    if (!document_ready(job)) return;
+    o.task = RetrievalTask::Needle;
+    o.filler_doc = tokens_;
+  } else if (task == "lines") {
+    o.task = RetrievalTask::LongEvalLines;
+    auto cases = read_longeval(LONGSCOPE_RESOURCES_DIR "/documents/longeval/200_lines.jsonl", o.task);
+    if (!cases) return emit failed(job, QString::fromStdString(cases.error()));
+    o.cases = cases.take();
+    o.depths = {0.5};  // each case fixes where its asked line sits
+  } else {
+    return emit failed(job, "unknown retrieval task " + task);
+  }
+  std::vector<MethodParams> ms;
+  for (const auto& spec : methods) {
+    auto run = run_config(spec, cancel, job);
+    if (!run) return emit failed(job, QString::fromStdString(run.error()));
+    ms.push_back(run->engine.method);
+  }
+  auto base = run_config(methods[0], cancel, job);
+  if (!base) return emit failed(job, QString::fromStdString(base.error()));
+  if (nbce_chunks > 0) {
+    o.nbce_chunks = {nbce_chunks};
+    snap->nbce_base = methods[0];
+  }
+  auto g = ls::run_retrieval(base.value(), *tokenizer_, ms, o);
+  if (!g) return emit failed(job, QString::fromStdString(g.error()));
+  snap->grid = g.take();
+  emit retrieval_ready(snap);
+}
+
+void EngineWorker::run_retrieval_detail(quint64 job, CancelFlag cancel, std::shared_ptr<const RetrievalSnapshot> grid,
+                                        int method, int length, int depth) {
+  guarded(job, [&] { run_retrieval_detail_impl(job, cancel, grid, method, length, depth); });
+}
+
+void EngineWorker::run_retrieval_detail_impl(quint64 job, CancelFlag cancel, std::shared_ptr<const RetrievalSnapshot> grid,
+                                             int method, int length, int depth) {
+  if (!model_ || !tokenizer_ || !grid) return emit failed(job, "load a model first");
+  const RetrievalGrid& g = grid->grid;
+  const RetrievalCell* cell = g.cell((size_t)method, (size_t)length, (size_t)depth);
+  if (!cell) return emit failed(job, "no such retrieval cell");
+  const bool nbce = (size_t)method >= g.methods.size() - grid->options.nbce_chunks.size();
+  auto run = run_config(nbce ? grid->nbce_base : QString::fromStdString(g.methods[(size_t)method]), cancel, job);
+  if (!run) return emit failed(job, QString::fromStdString(run.error()));
+  auto p = make_trial_prompt(*tokenizer_, grid->options, length, depth, 0);
+  if (!p) return emit failed(job, QString::fromStdString(p.error()));
+  auto snap = std::make_shared<RetrievalDetailSnapshot>();
+  snap->job = job;
+  snap->method = QString::fromStdString(g.methods[(size_t)method]);
+  snap->length = g.lengths[(size_t)length];
+  snap->depth = g.depths[(size_t)depth];
+  run->progress = [this, job](double f) { emit progress(job, 0.2 + 0.8 * f); };
+  auto t = score_prompt(run.value(), *tokenizer_, *p, 0, &snap->nll);
+  if (!t) return emit failed(job, QString::fromStdString(t.error()));
+  snap->trial = cell->trials.empty() ? t.value() : cell->trials[0];  // the grid's own verdict (NBCE's for NBCE)
+  emit progress(job, 0.2);
+  auto h = find_retrieval_head(run.value(), *p);
+  if (!h) return emit failed(job, QString::fromStdString(h.error()));
+  snap->head = h.take();
+  for (int id : p->tokens) snap->pieces << QString::fromStdString(tokenizer_->piece(id));
+  snap->prompt = p.take();
+  emit retrieval_detail_ready(snap);
+}
+
 }  // namespace ls::app

@@ -42,6 +42,14 @@ class EngineWorker : public QObject {
   // NBCE: `context` (or the open document when empty) cut into `chunks`, the
   // question asked with each method; up to `n` tokens per answer.
   void run_nbce(quint64 job, CancelFlag cancel, QStringList methods, QString question, QString context, int chunks, int n);
+  // Retrieval grid: `task` passkey | needle (the open document as haystack) | lines
+  // (the bundled LongEval register in the model's own format). nbce_chunks 0: no NBCE row;
+  // otherwise one NBCE row run with the first method.
+  void run_retrieval(quint64 job, CancelFlag cancel, QStringList methods, QString task, QList<int> lengths,
+                     QList<double> depths, int trials, int nbce_chunks);
+  // The first trial of one grid cell, scored again with its per-token NLL and retrieval head.
+  void run_retrieval_detail(quint64 job, CancelFlag cancel, std::shared_ptr<const ls::app::RetrievalSnapshot> grid,
+                            int method, int length, int depth);
 
  signals:
   void model_loaded(quint64 job, ls::app::ModelLoaded info);
@@ -50,6 +58,8 @@ class EngineWorker : public QObject {
   void attention_ready(std::shared_ptr<const ls::app::AttentionSnapshot> r);
   void sweep_ready(std::shared_ptr<const ls::app::SweepSnapshot> r);
   void nbce_ready(std::shared_ptr<const ls::app::NbceSnapshot> r);
+  void retrieval_ready(std::shared_ptr<const ls::app::RetrievalSnapshot> r);
+  void retrieval_detail_ready(std::shared_ptr<const ls::app::RetrievalDetailSnapshot> r);
   void progress(quint64 job, double fraction);
   void failed(quint64 job, QString message);
 
@@ -64,6 +74,10 @@ class EngineWorker : public QObject {
   void run_sweep_impl(quint64 job, CancelFlag cancel, QStringList methods, QList<int> lengths, int max_tokens);
   void run_nbce_impl(quint64 job, CancelFlag cancel, QStringList methods, QString question, QString context, int chunks,
                      int n);
+  void run_retrieval_impl(quint64 job, CancelFlag cancel, QStringList methods, QString task, QList<int> lengths,
+                          QList<double> depths, int trials, int nbce_chunks);
+  void run_retrieval_detail_impl(quint64 job, CancelFlag cancel, std::shared_ptr<const RetrievalSnapshot> grid,
+                                 int method, int length, int depth);
   // PPL of one method at one length, from the cache when this model and document
   // have computed it before (cleared when either changes).
   Result<PplResult> cached_ppl(const RunConfig& run, int ctx, int windows);

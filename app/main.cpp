@@ -21,7 +21,7 @@ int main(int argc, char** argv) {
   cli.setApplicationDescription("See why language models fail beyond their training length.");
   cli.addHelpOption();
   QCommandLineOption shot("screenshot", "render one view to OUT.png (or .svg) without showing a window", "OUT");
-  QCommandLineOption view("view", "view to render: story|frequencies|relpos|attention|perplexity|sweep, or window (the whole window)",
+  QCommandLineOption view("view", "view to render: story|frequencies|relpos|attention|perplexity|sweep|retrieval|s2attn, or window / window:VIEW (the whole window)",
                           "VIEW", "frequencies");
   QCommandLineOption model("model", "model file or folder (default: bundled stories260K)", "M",
                            resource("models/stories260K.gguf"));
@@ -35,7 +35,10 @@ int main(int argc, char** argv) {
   QCommandLineOption layer("layer", "attention layer", "l", "0");
   QCommandLineOption head("head", "attention head", "h", "0");
   QCommandLineOption session("session", "load a saved session", "FILE");
-  for (const auto& o : {shot, view, model, doc, methods, length, train_len, layer, head, session, size}) cli.addOption(o);
+  QCommandLineOption cell("cell", "retrieval view: open this grid cell's prompt (method,length,depth indices)", "M,L,D");
+  QCommandLineOption rlengths("retrieval-lengths", "retrieval view: prompt lengths, e.g. 256,512,1024", "N1,N2");
+  for (const auto& o : {shot, view, model, doc, methods, length, train_len, layer, head, session, size, cell, rlengths})
+    cli.addOption(o);
   cli.process(app);
 
   ls::app::MainWindow w;
@@ -75,8 +78,17 @@ int main(int argc, char** argv) {
       w.set_layer_head(cli.value(layer).toInt(), cli.value(head).toInt());
       w.show_view(whole_window ? window_tab : cli.value(view));
       if (headless && cli.value(view) == "sweep") w.run_sweep();
+      if (headless && (cli.value(view) == "retrieval" || window_tab == "retrieval")) {
+        if (cli.isSet(rlengths)) w.set_retrieval_lengths(cli.value(rlengths));
+        w.run_retrieval();
+        if (cli.isSet(cell)) stage = 10;  // open the cell once the grid is in
+      }
       w.run_now();
       if (!w.busy()) QTimer::singleShot(0, &w, [&w] { emit w.idle(); });
+    } else if (stage == 10 && headless) {
+      stage = 1;
+      const QStringList idx = cli.value(cell).split(',');
+      w.open_retrieval_cell(idx.value(0).toInt(), idx.value(1).toInt(), idx.value(2).toInt());
     } else if (stage == 1 && headless) {
       stage = 2;
       if (whole_window) {

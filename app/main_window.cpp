@@ -30,6 +30,8 @@
 #include "app/views/frequency_view.h"
 #include "app/views/perplexity_view.h"
 #include "app/views/relpos_view.h"
+#include "app/views/retrieval_view.h"
+#include "app/views/s2attn_view.h"
 #include "app/views/story_view.h"
 #include "app/views/sweep_view.h"
 #include "core/position/spec.h"
@@ -101,6 +103,8 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
   qRegisterMetaType<std::shared_ptr<const AttentionSnapshot>>();
   qRegisterMetaType<std::shared_ptr<const SweepSnapshot>>();
   qRegisterMetaType<std::shared_ptr<const NbceSnapshot>>();
+  qRegisterMetaType<std::shared_ptr<const RetrievalSnapshot>>();
+  qRegisterMetaType<std::shared_ptr<const RetrievalDetailSnapshot>>();
 
   // The worker owns the engine on its own thread for its whole life.
   worker_ = new EngineWorker();
@@ -119,6 +123,9 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
   tabs_->addTab(new PerplexityView(&state_), tr("Perplexity"));
   sweep_ = new SweepView(&state_);
   tabs_->addTab(sweep_, tr("Loss vs length"));
+  retrieval_ = new RetrievalView(&state_);
+  tabs_->addTab(retrieval_, tr("Retrieval"));
+  tabs_->addTab(new S2AttnView(&state_), tr("S2-Attn (training)"));
 
   // Docks: model (top), methods (left), document (right).
   auto* model_dock = new QDockWidget(tr("Model"), this);
@@ -200,6 +207,7 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     state_.head = std::min(state_.head, info.config.n_heads - 1);
     methods_->sync_from_state();
     sweep_->suggest_lengths();
+    retrieval_->suggest_lengths();
     message_->setText(tr("Model loaded: %1").arg(QFileInfo(info.path).fileName()));
     state_.touch();
     schedule_runs();
@@ -256,6 +264,32 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     }
     finish_job(r->job);
   });
+  connect(worker_, &EngineWorker::retrieval_ready, this, [this](std::shared_ptr<const RetrievalSnapshot> r) {
+    if (latest_["retrieval"] == r->job) {
+      state_.retrieval = r;
+      state_.retrieval_detail.reset();
+      state_.touch();
+      message_->setText(tr("Retrieval: %1 method(s) × %2 length(s) × %3 depth(s). Click a cell to open its prompt.")
+                            .arg(r->grid.methods.size())
+                            .arg(r->grid.lengths.size())
+                            .arg(r->grid.depths.size()));
+    }
+    finish_job(r->job);
+  });
+  connect(worker_, &EngineWorker::retrieval_detail_ready, this, [this](std::shared_ptr<const RetrievalDetailSnapshot> r) {
+    if (latest_["retrieval_detail"] == r->job) {
+      state_.retrieval_detail = r;
+      state_.touch();
+      message_->setText(tr("Prompt of %1 at %2 tokens, depth %3 in the document pane (layer %4 head %5 looks at the "
+                           "needle most).")
+                            .arg(r->method)
+                            .arg(r->length)
+                            .arg(r->depth, 0, 'f', 2)
+                            .arg(r->head.layer)
+                            .arg(r->head.head));
+    }
+    finish_job(r->job);
+  });
   connect(worker_, &EngineWorker::progress, this, [this](quint64 job, double f) {
     if (pending_.count(job)) progress_->setValue((int)(f * 1000));
   });
@@ -271,6 +305,8 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
   connect(attention_, &AttentionView::request, this, &MainWindow::start_attention);
   connect(attention_, &AttentionView::request_detail, this, &MainWindow::start_attention_detail);
   connect(sweep_, &SweepView::request, this, [this] { run_sweep(); });
+  connect(retrieval_, &RetrievalView::request, this, &MainWindow::run_retrieval);
+  connect(retrieval_, &RetrievalView::open_cell, this, &MainWindow::open_retrieval_cell);
   connect(tabs_, &QTabWidget::currentChanged, this, [this] { refresh_views(); });
   run_debounce_.setSingleShot(true);
   run_debounce_.setInterval(250);  // restart a run once a slider settles
@@ -487,7 +523,9 @@ void MainWindow::drop_results() {
   state_.ppl.reset();
   state_.attention.reset();
   state_.sweep.reset();
-  for (const char* kind : {"ppl", "attention", "sweep"})
+  state_.retrieval.reset();
+  state_.retrieval_detail.reset();
+  for (const char* kind : {"ppl", "attention", "sweep", "retrieval", "retrieval_detail"})
     if (auto it = latest_.find(kind); it != latest_.end()) {
       if (cancels_.count(it->second)) *cancels_[it->second] = true;
       it->second = 0;
@@ -530,6 +568,36 @@ void MainWindow::run_sweep(bool up_to_n) {
   message_->setText(tr("Running the loss-vs-length sweep…"));
   QMetaObject::invokeMethod(worker_, [w = worker_, job, c = cancels_[job], specs = state_.method_specs(), lengths] {
     w->run_sweep(job, c, specs, lengths, kScoredTokens);
+  }, Qt::QueuedConnection);
+}
+
+void MainWindow::run_retrieval() {
+  if (state_.model_path.isEmpty()) return show_error(tr("load a model first"));
+  const QString task = retrieval_->task();
+  if (task == "needle" && !state_.document) return show_error(tr("open a document first: it is the haystack"));
+  QList<int> lengths;
+  for (int n : retrieval_->lengths())
+    if (n <= state_.max_length) lengths << n;
+  if (lengths.isEmpty()) return show_error(tr("choose prompt lengths (up to %1 tokens fit in memory)").arg(state_.max_length));
+  const QList<double> depths = retrieval_->depths();
+  if (depths.isEmpty() && task != "lines") return show_error(tr("choose depths in [0, 1]"));
+  const quint64 job = start_job("retrieval");
+  message_->setText(tr("Retrieval: %1 with %2 method(s)…").arg(task).arg(state_.method_specs().size()));
+  QMetaObject::invokeMethod(worker_, [w = worker_, job, c = cancels_[job], specs = state_.method_specs(), task, lengths,
+                                      depths = depths.isEmpty() ? QList<double>{0.5} : depths, t = retrieval_->trials(),
+                                      k = retrieval_->nbce_chunks()] {
+    w->run_retrieval(job, c, specs, task, lengths, depths, t, k);
+  }, Qt::QueuedConnection);
+}
+
+void MainWindow::set_retrieval_lengths(const QString& lengths) { retrieval_->set_lengths(lengths); }
+
+void MainWindow::open_retrieval_cell(int method, int length, int depth) {
+  if (!state_.retrieval) return;
+  const quint64 job = start_job("retrieval_detail");
+  message_->setText(tr("Opening the prompt and finding the retrieval head…"));
+  QMetaObject::invokeMethod(worker_, [w = worker_, job, c = cancels_[job], g = state_.retrieval, method, length, depth] {
+    w->run_retrieval_detail(job, c, g, method, length, depth);
   }, Qt::QueuedConnection);
 }
 
@@ -582,7 +650,7 @@ View* MainWindow::view(const QString& name) const {
 void MainWindow::show_view(const QString& name) {
   if (auto* v = view(name)) {
     tabs_->setCurrentWidget(v);
-    v->refresh();
+    refresh_views();  // the view and the document pane (a retrieval prompt shows there)
   }
 }
 

@@ -22,6 +22,7 @@ class MethodPanel;
 class DocumentView;
 class AttentionView;
 class SweepView;
+class RetrievalView;
 class StoryView;
 class NbceDialog;
 
@@ -39,7 +40,10 @@ class MainWindow : public QMainWindow {
   void set_methods(const QStringList& specs);  // false specs are reported, valid ones kept
   void set_length(int n);
   void set_layer_head(int layer, int head);
-  void run_sweep(bool up_to_n = false);  // up_to_n: only the lengths ≤ n (the Story's automatic sweep)
+  void run_sweep(bool up_to_n = false);
+  void run_retrieval();                                    // the Retrieval view's grid
+  void set_retrieval_lengths(const QString& lengths);
+  void open_retrieval_cell(int method, int length, int depth);  // a grid cell's prompt into the document pane  // up_to_n: only the lengths ≤ n (the Story's automatic sweep)
   void start_attention_detail(int q0, int k0, int size);  // size > 0: a block of a pooled map at full resolution
   void run_now();
   void set_docks_visible(bool on);  // headless rendering gives the view the whole window  // start the model runs for the current state without waiting for the debounce
@@ -86,6 +90,7 @@ class MainWindow : public QMainWindow {
   DocumentView* document_ = nullptr;
   AttentionView* attention_ = nullptr;
   SweepView* sweep_ = nullptr;
+  RetrievalView* retrieval_ = nullptr;
   StoryView* story_ = nullptr;
   NbceDialog* nbce_ = nullptr;
   QLabel* model_label_ = nullptr;

@@ -21,6 +21,8 @@
 #include "app/nbce_dialog.h"
 #include "core/position/spec.h"
 #include "app/main_window.h"
+#include "app/document_view.h"
+#include "app/views/retrieval_view.h"
 #include "app/views/story_view.h"
 #include "app/views/view.h"
 
@@ -70,6 +72,8 @@ class AppTest : public QObject {
   void nothing_stale_after_a_model_switch();
   void bad_model_at_launch_keeps_its_error();
   void slider_follows_typed_length_and_docks_keep_their_size();
+  void retrieval_grid_and_a_clicked_prompt();
+  void s2attn_view_shows_the_shifted_mask();
 
  private:
   void load(MainWindow& w, int length = 1024);
@@ -506,6 +510,81 @@ void AppTest::slider_follows_typed_length_and_docks_keep_their_size() {
     for (auto* d : w.findChildren<QDockWidget*>())
       QVERIFY2(d->size() == before[d], qPrintable(v + ": " + d->windowTitle() + " resized"));
   }
+}
+
+// The Retrieval view: a passkey grid per method (and NBCE), a click on a cell opens
+// its prompt in the document pane with the retrieval head; Back restores the document.
+void AppTest::retrieval_grid_and_a_clicked_prompt() {
+  MainWindow w;
+  load(w, 256);
+  w.set_methods({"rope", "ntk:alpha=4"});
+  w.show_view("retrieval");
+  auto* rv = qobject_cast<ls::app::RetrievalView*>(w.view("retrieval"));
+  QVERIFY(rv);
+  w.set_retrieval_lengths("256,600");
+  w.run_retrieval();
+  QVERIFY(wait_idle(w, 120000));
+  auto grid = w.state()->retrieval;
+  QVERIFY(grid);
+  QCOMPARE(grid->grid.methods.size(), size_t{2});
+  QCOMPARE(grid->grid.cells.size(), size_t{2 * 2 * 5});
+  for (const auto& c : grid->grid.cells) QCOMPARE(c.trials.size(), size_t{3});
+  // The same keys for both methods.
+  QCOMPARE(grid->grid.cell(1, 1, 3)->trials[2].key, grid->grid.cell(0, 1, 3)->trials[2].key);
+  for (const QString ext : {"png", "csv", "json"}) {
+    const QString f = QDir(shots_).filePath("retrieval." + ext);
+    QVERIFY(w.export_view("retrieval", f));
+    QVERIFY2(QFileInfo(f).size() > 100, qPrintable(f));
+  }
+  QCOMPARE(w.view("retrieval")->data_csv().count('\n'), 1 + 20);
+  // Click the cell (ntk, 600 tokens, depth 0.5).
+  auto* gw = rv->grid();
+  const QRect r = gw->cell_rect(1, 1, 2);
+  QVERIFY(r.isValid());
+  QTest::mouseClick(gw, Qt::LeftButton, Qt::NoModifier, r.center());
+  QVERIFY(wait_idle(w, 120000));
+  auto det = w.state()->retrieval_detail;
+  QVERIFY(det);
+  QCOMPARE(det->method, QString("ntk:alpha=4"));
+  QCOMPARE(det->length, 600);
+  QCOMPARE(det->prompt.answer_begin, 600);
+  QCOMPARE(det->trial.key, grid->grid.cell(1, 1, 2)->trials[0].key);
+  QCOMPARE((int)det->head.row.size(), det->prompt.answer_begin);
+  QCOMPARE(det->nll.size(), det->prompt.tokens.size() - 1);
+  auto* doc = w.findChild<ls::app::DocumentView*>();
+  QVERIFY(doc);
+  QTest::qWait(50);
+  QVERIFY(doc->showing_prompt());
+  w.grab().save(QDir(shots_).filePath("retrieval_window.png"));
+  auto* back = doc->findChild<QPushButton*>();
+  QVERIFY(back);
+  back->click();
+  QVERIFY(!doc->showing_prompt());
+  // NBCE as a row of its own.
+  rv->findChild<QCheckBox*>()->setChecked(true);
+  w.set_retrieval_lengths("256");
+  w.run_retrieval();
+  QVERIFY(wait_idle(w, 120000));
+  QCOMPARE(w.state()->retrieval->grid.methods.size(), size_t{3});
+  QCOMPARE(QString::fromStdString(w.state()->retrieval->grid.methods[2]), QString("nbce:k=4"));
+}
+
+void AppTest::s2attn_view_shows_the_shifted_mask() {
+  MainWindow w;
+  load(w, 256);
+  w.show_view("s2attn");
+  ls::app::View* v = w.view("s2attn");
+  QVERIFY(v && v->has_content());
+  const QJsonObject j = v->data_json();
+  QCOMPARE(j["n"].toInt(), 64);
+  QCOMPARE(j["group"].toInt(), 16);
+  const QJsonArray sh = j["shifted_heads"].toArray(), un = j["unshifted_heads"].toArray();
+  QCOMPARE(un[16].toArray()[15].toInt(), 0);  // unshifted groups do not cross their border
+  QCOMPARE(sh[16].toArray()[15].toInt(), 1);  // shifted ones do
+  QCOMPARE(sh[0].toArray()[63].toInt(), 2);   // the wrapped group sees a future token
+  const QString png = QDir(shots_).filePath("s2attn.png");
+  QVERIFY(w.export_view("s2attn", png));
+  QVERIFY(distinct_colours(QImage(png)) > 3);
 }
 
 QTEST_MAIN(AppTest)

@@ -1,0 +1,70 @@
+// longscope-cli passkey / needle / longeval: JSON contract, errors, exit codes.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "tests/cli/cli_runner.h"
+
+namespace ls::test {
+namespace {
+
+using nlohmann::json;
+const std::string kDoc = std::string(LONGSCOPE_TEST_DIR) + "/data/tinystories_excerpt.txt";
+
+json ok_json(const std::string& args) {
+  CliRun r = run_cli(args + " --json");
+  EXPECT_EQ(r.code, 0) << args << "\n" << r.err;
+  return r.code == 0 ? json::parse(r.out) : json();
+}
+
+TEST(CliRetrieval, PasskeyGridJson) {
+  json j = ok_json("passkey --methods 'rope;rerope:window=128' --lengths 200,400 --depths 0,1 --trials 2 --nbce 2");
+  EXPECT_EQ(j["task"], "passkey");
+  EXPECT_EQ(j["methods"].size(), 3u);
+  EXPECT_EQ(j["methods"][2], "nbce:k=2");
+  ASSERT_EQ(j["cells"].size(), 3u * 2 * 2);
+  for (const auto& c : j["cells"]) {
+    EXPECT_EQ(c["trials"], 2);
+    EXPECT_EQ(c["results"].size(), 2u);
+    EXPECT_EQ(c["results"][0]["key"].get<std::string>().size(), 5u);
+  }
+  // The same keys for every method (same seed), other keys for another seed.
+  EXPECT_EQ(j["cells"][0]["results"][1]["key"], j["cells"][4]["results"][1]["key"]);
+  json k = ok_json("passkey --lengths 200 --depths 0 --trials 1 --seed 7");
+  EXPECT_NE(k["cells"][0]["results"][0]["key"], j["cells"][0]["results"][0]["key"]);
+  EXPECT_LT(k["cells"][0]["mean_logprob"].get<double>(), 0.0);
+}
+
+TEST(CliRetrieval, NeedleAndLongEval) {
+  json n = ok_json("needle --text '" + kDoc + "' --lengths 300 --depths 0.5 --trials 1 --needle 'Lily liked {key}.' "
+                   "--question 'Once upon a' --answer 'time'");
+  EXPECT_EQ(n["task"], "needle");
+  EXPECT_EQ(n["cells"][0]["found"], 1);  // the model's own story opening, answered
+  json l = ok_json("longeval --task lines --lengths 400 --trials 2");
+  EXPECT_EQ(l["task"], "lines");
+  EXPECT_EQ(l["cells"][0]["results"][0]["key"], "2416");  // LongChat's first case
+  json t = ok_json("longeval --task topics --trials 1 --methods rope");
+  EXPECT_EQ(t["lengths"][0], 0);  // as given
+  EXPECT_EQ(t["cells"][0]["results"][0]["key"], "The benefits of reading for pleasure");
+  EXPECT_TRUE(t["cells"][0]["results"][0].contains("output"));
+}
+
+TEST(CliRetrieval, BadInputIsOneClearError) {
+  auto expect_error = [](const std::string& args, const std::string& text) {
+    CliRun r = run_cli(args);
+    EXPECT_EQ(r.code, 2) << args;
+    EXPECT_NE(r.err.find(text), std::string::npos) << args << "\n" << r.err;
+  };
+  expect_error("passkey --lengths 20", "cannot hold the intro");
+  expect_error("passkey --depths 0.5,2", "--depths");
+  expect_error("passkey --trials 0", "trials");
+  expect_error("needle --lengths 300", "--text");
+  expect_error("needle --text '" + kDoc + "' --lengths 100000", "the document has");
+  expect_error("needle --text '" + kDoc + "' --needle 'a fixed sentence'", "--answer");
+  expect_error("longeval --task poems", "lines or topics");
+  expect_error("longeval --cases /nonexistent.jsonl", "cannot open");
+  expect_error("passkey --methods 'alibi'", "ALiBi");
+}
+
+}  // namespace
+}  // namespace ls::test
