@@ -302,13 +302,11 @@ def cmd_train(a):
 
 
 def vocab(out):
-    lines = subprocess.run(["spm_export_vocab", f"--model={out}/tokenizer.model"], check=True,
-                           capture_output=True, text=True).stdout.splitlines()
-    pieces, scores, types = [], [], []
-    for ln in lines:
-        p, s = ln.rsplit("\t", 1)
-        pieces.append(p); scores.append(float(s))
-        types.append(2 if p == "<unk>" else 3 if p in ("<s>", "</s>") else 6 if p.startswith("<0x") and len(p) == 6 else 1)
+    sp = spm.SentencePieceProcessor(model_file=f"{out}/tokenizer.model")
+    pieces = [sp.id_to_piece(i) for i in range(sp.get_piece_size())]
+    scores = [float(sp.get_score(i)) for i in range(sp.get_piece_size())]
+    types = [2 if sp.is_unknown(i) else 3 if sp.is_control(i) else 6 if sp.is_byte(i) else 1
+             for i in range(sp.get_piece_size())]
     return pieces, scores, types
 
 
