@@ -3,6 +3,7 @@
 // the grid's bookkeeping and the retrieval head against the attention map.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <fstream>
@@ -143,6 +144,37 @@ TEST(Retrieval, FoundWhenEveryAnswerTokenIsTopOne) {
   ASSERT_TRUE(pk.ok()) << pk.error();
   EXPECT_EQ(pk->cells[0].found, 0);
   EXPECT_LT(pk->cells[0].mean_logprob(), -10.0);
+}
+
+// Found means top-1 for every answer token: the model's second choice is not found.
+TEST(Retrieval, TheSecondChoiceIsNotFound) {
+  auto f = bundled();
+  NeedleText text;
+  text.intro = "";
+  text.needle = "Lily liked {key}.";
+  text.question = "Once upon a";
+  text.answer = "time";
+  auto p = make_needle_prompt(*f.tok, text, "1", 150, 0.5, test::story_tokens(400));
+  ASSERT_TRUE(p.ok()) << p.error();
+  ASSERT_EQ(p->tokens.size(), (size_t)p->answer_begin + 1);  // one answer token
+  auto eng = AnyEngine::create(f.model, f.run.engine, p->answer_begin, Precision::F32);
+  ASSERT_TRUE(eng.ok());
+  ASSERT_TRUE((*eng)->forward(p->tokens.data(), p->answer_begin).ok());
+  std::vector<float> logits;
+  ASSERT_TRUE((*eng)->logits(p->answer_begin - 1, logits).ok());
+  std::vector<int> order(logits.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = (int)i;
+  std::partial_sort(order.begin(), order.begin() + 2, order.end(), [&](int a, int b) { return logits[a] > logits[b]; });
+  double mx = logits[(size_t)order[0]], sum = 0;
+  for (float v : logits) sum += std::exp(v - mx);
+  for (int rank = 0; rank < 2; ++rank) {
+    RetrievalPrompt q = *p;
+    q.tokens.back() = order[(size_t)rank];
+    auto t = score_prompt(f.run, *f.tok, q);
+    ASSERT_TRUE(t.ok()) << t.error();
+    EXPECT_EQ(t->found, rank == 0) << rank;
+    EXPECT_NEAR(t->logprob, logits[(size_t)order[(size_t)rank]] - mx - std::log(sum), 1e-4);
+  }
 }
 
 TEST(Retrieval, EveryMethodSeesTheSamePromptsAndCancelStops) {
