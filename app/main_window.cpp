@@ -125,7 +125,7 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
   tabs_->addTab(sweep_, tr("Loss vs length"));
   retrieval_ = new RetrievalView(&state_);
   tabs_->addTab(retrieval_, tr("Retrieval"));
-  tabs_->addTab(new S2AttnView(&state_), tr("S2-Attn (training)"));
+  tabs_->addTab(new S2AttnView(&state_), tr("S2-Attn"));
 
   // Docks: model (top), methods (left), document (right).
   auto* model_dock = new QDockWidget(tr("Model"), this);

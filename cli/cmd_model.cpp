@@ -36,6 +36,8 @@ int run_info(const Args& a) {
   json j = {{"path", in->model->path},
             {"format", format_name(c.format)},
             {"architecture", arch_name(c.arch)},
+            {"family", c.family},
+            {"qkv_bias", c.qkv_bias},
             {"name", c.name},
             {"dim", c.dim},
             {"hidden_dim", c.hidden_dim},

@@ -33,20 +33,26 @@ Status embeddings_and_classifier(WeightBuilder& b, Model& model, const std::stri
 
 }  // namespace
 
-LlamaTensorNames gguf_llama_names() {
-  return {"token_embd.weight", "output_norm.weight", "output.weight",
-          "blk.{}.attn_norm.weight", "blk.{}.attn_q.weight", "blk.{}.attn_k.weight", "blk.{}.attn_v.weight",
-          "blk.{}.attn_output.weight", "blk.{}.ffn_norm.weight", "blk.{}.ffn_gate.weight", "blk.{}.ffn_up.weight",
-          "blk.{}.ffn_down.weight"};
+LlamaTensorNames gguf_llama_names(bool qkv_bias) {
+  LlamaTensorNames n{"token_embd.weight", "output_norm.weight", "output.weight",
+                     "blk.{}.attn_norm.weight", "blk.{}.attn_q.weight", "blk.{}.attn_k.weight", "blk.{}.attn_v.weight",
+                     "blk.{}.attn_output.weight", "blk.{}.ffn_norm.weight", "blk.{}.ffn_gate.weight", "blk.{}.ffn_up.weight",
+                     "blk.{}.ffn_down.weight"};
+  if (qkv_bias) n.bq = "blk.{}.attn_q.bias", n.bk = "blk.{}.attn_k.bias", n.bv = "blk.{}.attn_v.bias";
+  return n;
 }
 
-LlamaTensorNames hf_llama_names() {
-  return {"model.embed_tokens.weight", "model.norm.weight", "lm_head.weight",
-          "model.layers.{}.input_layernorm.weight", "model.layers.{}.self_attn.q_proj.weight",
-          "model.layers.{}.self_attn.k_proj.weight", "model.layers.{}.self_attn.v_proj.weight",
-          "model.layers.{}.self_attn.o_proj.weight", "model.layers.{}.post_attention_layernorm.weight",
-          "model.layers.{}.mlp.gate_proj.weight", "model.layers.{}.mlp.up_proj.weight",
-          "model.layers.{}.mlp.down_proj.weight"};
+LlamaTensorNames hf_llama_names(bool qkv_bias) {
+  LlamaTensorNames n{"model.embed_tokens.weight", "model.norm.weight", "lm_head.weight",
+                     "model.layers.{}.input_layernorm.weight", "model.layers.{}.self_attn.q_proj.weight",
+                     "model.layers.{}.self_attn.k_proj.weight", "model.layers.{}.self_attn.v_proj.weight",
+                     "model.layers.{}.self_attn.o_proj.weight", "model.layers.{}.post_attention_layernorm.weight",
+                     "model.layers.{}.mlp.gate_proj.weight", "model.layers.{}.mlp.up_proj.weight",
+                     "model.layers.{}.mlp.down_proj.weight"};
+  if (qkv_bias)
+    n.bq = "model.layers.{}.self_attn.q_proj.bias", n.bk = "model.layers.{}.self_attn.k_proj.bias",
+    n.bv = "model.layers.{}.self_attn.v_proj.bias";
+  return n;
 }
 
 BloomTensorNames gguf_bloom_names() {
@@ -111,6 +117,11 @@ Status build_llama_weights(WeightBuilder& b, Model& model, const LlamaTensorName
     LS_TRY_ASSIGN(L.wk, b.get_matrix(at(n.wk, l), {kv, d}));
     LS_TRY_ASSIGN(L.wv, b.get_matrix(at(n.wv, l), {kv, d}));
     LS_TRY_ASSIGN(L.wo, b.get_matrix(at(n.wo, l), {d, q}));
+    if (!n.bq.empty()) {
+      LS_TRY_ASSIGN(L.bq, b.get(at(n.bq, l), {q}));
+      LS_TRY_ASSIGN(L.bk, b.get(at(n.bk, l), {kv}));
+      LS_TRY_ASSIGN(L.bv, b.get(at(n.bv, l), {kv}));
+    }
     LS_TRY_ASSIGN(L.ffn_norm, b.get(at(n.ffn_norm, l), {d}));
     LS_TRY_ASSIGN(L.w_gate, b.get_matrix(at(n.w_gate, l), {hid, d}));
     LS_TRY_ASSIGN(L.w_up, b.get_matrix(at(n.w_up, l), {hid, d}));

@@ -11,6 +11,7 @@ namespace ls {
 struct LlamaTensorNames {
   std::string tok_embd, out_norm, output;
   std::string attn_norm, wq, wk, wv, wo, ffn_norm, w_gate, w_up, w_down;
+  std::string bq, bk, bv;  // q/k/v biases (Qwen2); empty: none
 };
 
 struct BloomTensorNames {
@@ -19,8 +20,9 @@ struct BloomTensorNames {
   bool qkv_per_head = false;  // HF layout (head, {q,k,v}, head_dim) vs GGUF's (q all, k all, v all)
 };
 
-LlamaTensorNames gguf_llama_names();
-LlamaTensorNames hf_llama_names();
+// qkv_bias: with the q/k/v bias tensors (Qwen2).
+LlamaTensorNames gguf_llama_names(bool qkv_bias = false);
+LlamaTensorNames hf_llama_names(bool qkv_bias = false);
 BloomTensorNames gguf_bloom_names();
 BloomTensorNames hf_bloom_names(const std::string& prefix);
 

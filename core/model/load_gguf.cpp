@@ -1,4 +1,4 @@
-// GGUF models, architectures `llama` and `bloom` (llama.cpp's key and tensor names).
+// GGUF models, architectures `llama`, `qwen2` and `bloom` (llama.cpp's key and tensor names).
 #include <cmath>
 #include <cstdint>
 
@@ -142,9 +142,11 @@ Status read_native_scaling(const GgufFile& g, WeightBuilder& b, const std::strin
 Status read_config(const GgufFile& g, ModelConfig& c) {
   std::string a;
   LS_GGUF_TRY(a, g.get_string("general.architecture"));
+  c.family = a;
   if (a == "llama") c.arch = Arch::Llama;
+  else if (a == "qwen2") c.arch = Arch::Llama, c.qkv_bias = true;  // LLaMA with q/k/v biases
   else if (a == "bloom") c.arch = Arch::Bloom;
-  else return make_error("architecture \"" + a + "\" is not supported (llama, bloom)");
+  else return make_error("architecture \"" + a + "\" is not supported (llama, qwen2, bloom)");
   LS_GGUF_TRY(c.name, g.opt_string("general.name", a));
   constexpr int64_t kMaxInt = INT32_MAX;
   LS_GGUF_TRY(c.dim, g.get_int_in(a + ".embedding_length", 1, kMaxInt));
@@ -165,7 +167,9 @@ Status read_config(const GgufFile& g, ModelConfig& c) {
   if (vocab_tensor->second.shape[0] > (uint64_t)kMaxInt) return make_error("token_embd.weight has an absurd vocabulary");
   c.vocab_size = (int)vocab_tensor->second.shape[0];
   if (c.arch == Arch::Llama) {
-    c.layout = PairLayout::Interleaved;  // llama.cpp's converter permutes q/k into adjacent pairs
+    // llama.cpp's converter permutes LLaMA's q/k into adjacent pairs; Qwen2 keeps
+    // the half-split rows and runs with rope type NEOX.
+    c.layout = a == "qwen2" ? PairLayout::HalfSplit : PairLayout::Interleaved;
     LS_GGUF_TRY(c.rot_dim, g.opt_int_in(a + ".rope.dimension_count", c.head_dim, 0, kMaxInt));
     LS_GGUF_TRY(c.rope_base, g.opt_float(a + ".rope.freq_base", 10000.0));
     LS_GGUF_TRY(c.norm_eps, g.opt_float(a + ".attention.layer_norm_rms_epsilon", 1e-5));
@@ -192,7 +196,7 @@ Result<std::shared_ptr<Model>> load_gguf(const std::string& path) {
   WeightBuilder b(*model, g.tensors);
   if (auto st = read_native_scaling(g, b, g.get_string("general.architecture").value(), c); !st)
     return make_error(path + ": " + st.error());
-  Status st = c.arch == Arch::Llama ? build_llama_weights(b, *model, gguf_llama_names())
+  Status st = c.arch == Arch::Llama ? build_llama_weights(b, *model, gguf_llama_names(c.qkv_bias))
                                     : build_bloom_weights(b, *model, gguf_bloom_names());
   if (!st) return make_error(path + ": " + st.error());
   return model;

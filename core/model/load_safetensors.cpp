@@ -146,6 +146,7 @@ Status resolve_hf_config(const json& cfg, ModelConfig& c) {
   std::string mtype = rd.str(cfg, "model_type", "");
   if (arch == "BloomForCausalLM" || mtype == "bloom") {
     c.arch = Arch::Bloom;
+    c.family = "bloom";
     c.dim = integer(cfg, "hidden_size", num(cfg, "n_embed", 0));
     c.n_layers = integer(cfg, "n_layer", num(cfg, "num_hidden_layers", 0));
     c.n_heads = integer(cfg, "n_head", num(cfg, "num_attention_heads", 0));
@@ -158,8 +159,12 @@ Status resolve_hf_config(const json& cfg, ModelConfig& c) {
     c.declared_context = integer(cfg, "seq_length", num(cfg, "max_position_embeddings", num(cfg, "n_positions", 2048)));
     c.train_len = c.declared_context;
     c.train_len_source = cfg.contains("seq_length") ? "config.json seq_length" : "config.json (default 2048)";
-  } else if (arch == "LlamaForCausalLM" || mtype == "llama" || mtype == "mistral") {
+  } else if (arch == "LlamaForCausalLM" || arch == "MistralForCausalLM" || arch == "Qwen2ForCausalLM" ||
+             mtype == "llama" || mtype == "mistral" || mtype == "qwen2") {
     c.arch = Arch::Llama;
+    c.family = mtype == "qwen2" || arch == "Qwen2ForCausalLM" ? "qwen2"
+               : mtype == "mistral" || arch == "MistralForCausalLM" ? "mistral" : "llama";
+    c.qkv_bias = c.family == "qwen2";  // Qwen2: LLaMA with q/k/v biases
     c.dim = integer(cfg, "hidden_size", 0);
     c.hidden_dim = integer(cfg, "intermediate_size", 0);
     c.n_layers = integer(cfg, "num_hidden_layers", 0);
@@ -261,7 +266,7 @@ Status resolve_hf_config(const json& cfg, ModelConfig& c) {
     }
   } else {
     return make_error("config.json: architecture \"" + arch + "\" / model_type \"" + mtype +
-                      "\" is not supported (LlamaForCausalLM, BloomForCausalLM)");
+                      "\" is not supported (LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, BloomForCausalLM)");
   }
   c.vocab_size = integer(cfg, "vocab_size", 0);
   c.bos_id = rd.token_id(cfg, "bos_token_id", 1);
@@ -313,7 +318,7 @@ Result<std::shared_ptr<Model>> load_safetensors(const std::string& path) {
   WeightBuilder b(*model, tensors);
   Status st;
   if (model->config.arch == Arch::Llama) {
-    st = build_llama_weights(b, *model, hf_llama_names());
+    st = build_llama_weights(b, *model, hf_llama_names(model->config.qkv_bias));
   } else {
     std::string prefix = tensors.count("transformer.word_embeddings.weight") ? "transformer." : "";
     st = build_bloom_weights(b, *model, hf_bloom_names(prefix));

@@ -26,6 +26,8 @@ const char* format_name(ModelFormat f);
 
 struct ModelConfig {
   Arch arch = Arch::Llama;
+  std::string family = "llama";  // the checkpoint's own architecture name: llama, mistral, qwen2, bloom
+  bool qkv_bias = false;         // q/k/v projections carry biases (Qwen2)
   ModelFormat format = ModelFormat::Llama2c;
   std::string name;
   int dim = 0;         // model width

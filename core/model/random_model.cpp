@@ -45,8 +45,11 @@ Result<RandomModelSpec> random_model_shape(const std::string& name) {
   } else if (name == "tiny-bloom") {
     s.arch = Arch::Bloom, s.dim = 64, s.hidden_dim = 256, s.n_layers = 2, s.n_heads = 8, s.n_kv_heads = 8;
     s.vocab_size = 512, s.train_len = 256;
+  } else if (name == "tiny-qwen2") {  // Qwen2's traits at a test size: GQA, q/k/v biases, base 1e6
+    s.dim = 64, s.hidden_dim = 160, s.n_layers = 2, s.n_heads = 4, s.n_kv_heads = 2, s.vocab_size = 512;
+    s.train_len = 256, s.rope_base = 1e6, s.qkv_bias = true;
   } else {
-    return make_error("unknown shape \"" + name + "\" (accepted: bundled, tinyllama-1.1b, llama2-7b, tiny-bloom)");
+    return make_error("unknown shape \"" + name + "\" (accepted: bundled, tinyllama-1.1b, llama2-7b, tiny-bloom, tiny-qwen2)");
   }
   return s;
 }
@@ -84,6 +87,11 @@ RandomModel make_random_model(const RandomModelSpec& s) {
       fill(L(l, "attn_k.weight"), kv, d);
       fill(L(l, "attn_v.weight"), kv, d);
       fill(L(l, "attn_output.weight"), d, q);
+      if (s.qkv_bias) {
+        fill(L(l, "attn_q.bias"), 1, q);
+        fill(L(l, "attn_k.bias"), 1, kv);
+        fill(L(l, "attn_v.bias"), 1, kv);
+      }
       fill(L(l, "ffn_gate.weight"), hid, d);
       fill(L(l, "ffn_up.weight"), hid, d);
       fill(L(l, "ffn_down.weight"), d, hid);
@@ -113,12 +121,13 @@ long long random_model_params(const RandomModelSpec& s) {
   c.n_kv_heads = s.n_kv_heads;
   c.head_dim = s.dim / s.n_heads;
   c.vocab_size = s.vocab_size;
+  c.qkv_bias = s.qkv_bias;
   return count_params(c);
 }
 
 Status write_llama2c(const RandomModel& m, const std::string& path) {
   const RandomModelSpec& s = m.spec;
-  if (s.arch != Arch::Llama) return make_error("llama2.c checkpoints hold LLaMA models only");
+  if (s.arch != Arch::Llama || s.qkv_bias) return make_error("llama2.c checkpoints hold LLaMA models only (no biases)");
   std::ofstream f(path, std::ios::binary);
   if (!f) return make_error("cannot write " + path);
   int32_t h[7] = {s.dim, s.hidden_dim, s.n_layers, s.n_heads, s.n_kv_heads, -s.vocab_size, s.train_len};
@@ -141,7 +150,7 @@ Status write_llama2c(const RandomModel& m, const std::string& path) {
 Status write_gguf_model(const RandomModel& m, const std::string& path, DType matrix_type, const EmbeddedVocab* vocab,
                         const std::vector<std::pair<std::string, GgufValue>>& extra_meta) {
   const RandomModelSpec& s = m.spec;
-  const std::string a = s.arch == Arch::Llama ? "llama" : "bloom";
+  const std::string a = s.arch == Arch::Bloom ? "bloom" : s.qkv_bias ? "qwen2" : "llama";
   GgufWriter w;
   w.meta.push_back({"general.architecture", {a}});
   w.meta.push_back({"general.name", {std::string("longscope-random-") + a}});
@@ -167,7 +176,14 @@ Status write_gguf_model(const RandomModel& m, const std::string& path, DType mat
     w.meta.push_back({"tokenizer.ggml.eos_token_id", {(uint64_t)vocab->eos_id}});
   }
   w.meta.insert(w.meta.end(), extra_meta.begin(), extra_meta.end());
-  for (const auto& [name, data] : m.t) {
+  const int hd = s.dim / s.n_heads;
+  for (const auto& [name, stored] : m.t) {
+    // Qwen2 GGUFs keep Hugging Face's half-split q/k rows (llama.cpp runs them as NEOX).
+    const bool qk = name.find("attn_q.") != std::string::npos || name.find("attn_k.") != std::string::npos;
+    const std::vector<float> data =
+        a == "qwen2" && qk ? to_half_split(stored, name.find("attn_q.") != std::string::npos ? s.n_heads : s.n_kv_heads, hd,
+                                           name.find(".bias") != std::string::npos ? 1 : s.dim)
+                           : stored;
     bool is_vec = name.find("norm") != std::string::npos || name.find(".bias") != std::string::npos ||
                   name.rfind("rope_", 0) == 0;
     const auto& sp = m.spec;
@@ -199,7 +215,8 @@ Status write_hf_model(const RandomModel& m, const std::string& dir, const std::s
   };
   const uint64_t d = s.dim, hid = s.hidden_dim, V = s.vocab_size;
   if (s.arch == Arch::Llama) {
-    cfg = {{"architectures", {"LlamaForCausalLM"}}, {"model_type", "llama"}, {"hidden_size", s.dim},
+    cfg = {{"architectures", {s.qkv_bias ? "Qwen2ForCausalLM" : "LlamaForCausalLM"}},
+           {"model_type", s.qkv_bias ? "qwen2" : "llama"}, {"hidden_size", s.dim},
            {"intermediate_size", s.hidden_dim}, {"num_hidden_layers", s.n_layers}, {"num_attention_heads", s.n_heads},
            {"num_key_value_heads", s.n_kv_heads}, {"rms_norm_eps", 1e-5}, {"vocab_size", s.vocab_size},
            {"max_position_embeddings", s.train_len}, {"rope_theta", s.rope_base}, {"tie_word_embeddings", false},
@@ -214,6 +231,11 @@ Status write_hf_model(const RandomModel& m, const std::string& dir, const std::s
       add(p + "self_attn.q_proj.weight", {q, d}, to_half_split(m.t.at(L(l, "attn_q.weight")), s.n_heads, hd, s.dim));
       add(p + "self_attn.k_proj.weight", {kv, d}, to_half_split(m.t.at(L(l, "attn_k.weight")), s.n_kv_heads, hd, s.dim));
       add(p + "self_attn.v_proj.weight", {kv, d}, m.t.at(L(l, "attn_v.weight")));
+      if (s.qkv_bias) {
+        add(p + "self_attn.q_proj.bias", {q}, to_half_split(m.t.at(L(l, "attn_q.bias")), s.n_heads, hd, 1));
+        add(p + "self_attn.k_proj.bias", {kv}, to_half_split(m.t.at(L(l, "attn_k.bias")), s.n_kv_heads, hd, 1));
+        add(p + "self_attn.v_proj.bias", {kv}, m.t.at(L(l, "attn_v.bias")));
+      }
       add(p + "self_attn.o_proj.weight", {d, q}, m.t.at(L(l, "attn_output.weight")));
       add(p + "post_attention_layernorm.weight", {d}, m.t.at(L(l, "ffn_norm.weight")));
       add(p + "mlp.gate_proj.weight", {hid, d}, m.t.at(L(l, "ffn_gate.weight")));

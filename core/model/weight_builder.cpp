@@ -134,7 +134,7 @@ Status validate_config(const ModelConfig& c) {
 long long count_params(const ModelConfig& c) {
   long long d = c.dim, q = (long long)c.n_heads * c.head_dim, kv = (long long)c.n_kv_heads * c.head_dim;
   long long ffn = (c.arch == Arch::Llama ? 3 : 2) * d * c.hidden_dim;
-  long long per_layer = d * q + 2 * d * kv + q * d + ffn + 2 * d;
+  long long per_layer = d * q + 2 * d * kv + q * d + ffn + 2 * d + (c.qkv_bias ? q + 2 * kv : 0);
   return (long long)c.vocab_size * d * (c.tied_embeddings ? 1 : 2) + c.n_layers * per_layer + d;
 }
 

@@ -9,6 +9,7 @@
 #include "core/analysis/analysis.h"
 #include "core/model/dtype.h"
 #include "core/position/spec.h"
+#include "tests/engine/reference_forward.h"
 #include "tests/engine/test_support.h"
 
 namespace ls::test {
@@ -101,6 +102,42 @@ TEST(Formats, BloomGgufEqualsBloomSafetensors) {
   std::vector<int> toks;
   for (int i = 0; i < 80; ++i) toks.push_back((i * 13 + 3) % 512);
   EXPECT_LE(max_diff(last_logits(load_ok(dir + "/b.gguf"), toks), last_logits(load_ok(dir + "/hf"), toks)), 1e-4);
+}
+
+// Qwen2 (LLaMA + q/k/v biases, half-split pairs in both files, base 1e6) from
+// GGUF and from safetensors: the same logits, equal to the independent reference.
+TEST(Formats, Qwen2GgufAndSafetensorsEqualTheReferenceForward) {
+  const std::string dir = temp_dir("qwen2fmt");
+  auto spec = random_model_shape("tiny-qwen2");
+  ASSERT_TRUE(spec.ok());
+  auto rm = make_random_model(spec.value());
+  ASSERT_TRUE(write_gguf_model(rm, dir + "/q.gguf").ok());
+  ASSERT_TRUE(write_hf_model(rm, dir + "/hf").ok());
+  auto g = load_ok(dir + "/q.gguf");
+  auto h = load_ok(dir + "/hf");
+  ASSERT_TRUE(g && h);
+  for (const auto& m : {g, h}) {
+    EXPECT_EQ(m->config.family, "qwen2");
+    EXPECT_TRUE(m->config.qkv_bias);
+    EXPECT_EQ(m->config.layout, PairLayout::HalfSplit);
+    EXPECT_EQ(m->config.rope_base, 1e6);
+    ASSERT_NE(m->weights.layers[1].bv, nullptr);
+    const auto& bv = rm.t.at("blk.1.attn_v.bias");
+    for (size_t i = 0; i < bv.size(); ++i) ASSERT_EQ(m->weights.layers[1].bv[i], bv[i]);
+  }
+  std::vector<int> toks;
+  for (int i = 0; i < 90; ++i) toks.push_back((i * 17 + 11) % 512);
+  const auto lg = last_logits(g, toks), lh = last_logits(h, toks);
+  EXPECT_LE(max_diff(lg, lh), 1e-4);
+  auto ref = reference_logits(*h, toks, h->config.native_method);
+  std::vector<float> last(ref.back().begin(), ref.back().end());
+  EXPECT_LE(max_diff(lh, last), 2e-3);
+  // Without its biases the model answers otherwise (they are used, not only loaded).
+  RandomModel zero = rm;
+  for (auto& [name, t] : zero.t)
+    if (name.find(".bias") != std::string::npos) std::fill(t.begin(), t.end(), 0.0f);
+  ASSERT_TRUE(write_hf_model(zero, dir + "/hf0").ok());
+  EXPECT_GT(max_diff(last_logits(load_ok(dir + "/hf0"), toks), lh), 1e-3);
 }
 
 // Logits of every step of incremental decoding vs a full forward of each prefix.

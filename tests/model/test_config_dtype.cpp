@@ -152,6 +152,34 @@ TEST(Config, NativeSlidingWindow) {
   EXPECT_NE(st.error().find("sliding_window"), std::string::npos) << st.error();
 }
 
+// Qwen2.5-7B-Instruct (tests/data/configs/qwen2.5-7b-instruct.json, shrunk to one
+// layer): LLaMA with q/k/v biases, base 1e6, its window off; the model card's YaRN
+// for long inputs (factor 4 over 32768) is the native method when added.
+TEST(Config, Qwen25) {
+  ModelConfig c;
+  json j = read_config("qwen2.5-7b-instruct.json");
+  ASSERT_TRUE(resolve_hf_config(j, c).ok());
+  EXPECT_EQ(c.family, "qwen2");
+  EXPECT_TRUE(c.qkv_bias);
+  EXPECT_EQ(c.arch, Arch::Llama);
+  EXPECT_EQ(c.layout, PairLayout::HalfSplit);
+  EXPECT_EQ(c.rope_base, 1e6);
+  EXPECT_EQ(c.head_dim, 128);
+  EXPECT_EQ(c.n_kv_heads, 4);
+  EXPECT_EQ(c.train_len, 32768);
+  EXPECT_EQ(c.native_method.method, Method::Rope);  // use_sliding_window false
+  EXPECT_EQ(c.bos_id, 151643);
+  j["rope_scaling"] = {{"factor", 4.0}, {"original_max_position_embeddings", 32768}, {"type", "yarn"}};
+  ASSERT_TRUE(resolve_hf_config(j, c).ok());
+  EXPECT_EQ(method_spec_string(c.native_method).rfind("yarn:factor=4", 0), 0u) << method_spec_string(c.native_method);
+  EXPECT_EQ(c.train_len, 32768);
+  j["model_type"] = "qwen2_moe";
+  j["architectures"] = {"Qwen2MoeForCausalLM"};
+  auto moe = resolve_hf_config(j, c);
+  ASSERT_FALSE(moe.ok());
+  EXPECT_NE(moe.error().find("Qwen2MoeForCausalLM"), std::string::npos) << moe.error();
+}
+
 TEST(Config, LongRopeFactorLists) {
   ModelConfig c;
   json j = llama_cfg();  // head_dim 32 → 16 factors per list
