@@ -43,6 +43,12 @@ Status read_vocab(const GgufFile& g, Model& m) {
   } else {
     v->types.assign(v->tokens.size(), 1);
   }
+  if (auto it = g.meta.find("tokenizer.ggml.merges"); it != g.meta.end()) {
+    auto* mg = std::get_if<std::vector<std::string>>(&it->second.v);
+    if (!mg) return make_error("tokenizer.ggml.merges is not a string array");
+    v->merges = *mg;
+  }
+  LS_GGUF_TRY(v->pre, g.opt_string("tokenizer.ggml.pre", "default"));
   const int64_t last = (int64_t)v->tokens.size() - 1;
   LS_GGUF_TRY(v->bos_id, g.opt_int_in("tokenizer.ggml.bos_token_id", 1, 0, last));
   LS_GGUF_TRY(v->eos_id, g.opt_int_in("tokenizer.ggml.eos_token_id", 2, 0, last));
@@ -181,6 +187,15 @@ Status read_config(const GgufFile& g, ModelConfig& c) {
 }
 
 }  // namespace
+
+Result<std::shared_ptr<const EmbeddedVocab>> load_gguf_vocab(const std::string& path) {
+  auto gr = read_gguf(path);
+  if (!gr) return make_error(gr.error());
+  Model m;
+  if (auto st = read_vocab(gr.value(), m); !st) return make_error(path + ": " + st.error());
+  if (!m.vocab) return make_error(path + " holds no vocabulary (tokenizer.ggml.tokens)");
+  return std::shared_ptr<const EmbeddedVocab>(m.vocab);
+}
 
 Result<std::shared_ptr<Model>> load_gguf(const std::string& path) {
   auto gr = read_gguf(path);

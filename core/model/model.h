@@ -107,7 +107,9 @@ struct EmbeddedVocab {
   std::string kind = "llama";  // tokenizer.ggml.model: "llama" (SentencePiece), "gpt2" (byte-level BPE), …
   std::vector<std::string> tokens;
   std::vector<float> scores;
-  std::vector<int> types;  // SentencePiece piece types (1 normal, 2 unknown, 3 control, 6 byte, …)
+  std::vector<int> types;  // piece types (1 normal, 2 unknown, 3 control, 4 user-defined, 6 byte, …)
+  std::vector<std::string> merges;  // byte-level BPE: "left right", by rank (tokenizer.ggml.merges)
+  std::string pre;                  // byte-level BPE pre-tokenizer name (tokenizer.ggml.pre)
   int bos_id = 1, eos_id = 2, unk_id = 0;
 };
 
@@ -143,6 +145,8 @@ Result<std::shared_ptr<const Model>> load_model(const std::string& path, const L
 // Format-specific loaders (load_model dispatches on magic / extension).
 Result<std::shared_ptr<Model>> load_llama2c(const std::string& path);
 Result<std::shared_ptr<Model>> load_gguf(const std::string& path);
+// The vocabulary of a GGUF file alone (a vocab-only GGUF serves as a tokenizer).
+Result<std::shared_ptr<const EmbeddedVocab>> load_gguf_vocab(const std::string& path);
 Result<std::shared_ptr<Model>> load_safetensors(const std::string& path);
 
 }  // namespace ls

@@ -1,5 +1,7 @@
 #include "core/tokenizer/tokenizer.h"
 
+#include "core/tokenizer/bpe.h"
+
 #include <sentencepiece_processor.h>
 
 #include <cctype>
@@ -11,6 +13,8 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+
+#include <nlohmann/json.hpp>
 
 namespace ls {
 namespace {
@@ -82,6 +86,17 @@ Result<std::shared_ptr<const Tokenizer>> Tokenizer::from_file(const std::string&
   std::shared_ptr<Tokenizer> t(new Tokenizer());
   std::error_code ec;
   if (!std::filesystem::is_regular_file(path, ec)) return make_error("tokenizer " + path + " does not exist");
+  const std::string ext = std::filesystem::path(path).extension().string();
+  if (ext == ".json") return from_tokenizer_json(path);
+  if (ext == ".gguf") {  // the vocabulary of a GGUF (a vocab-only file, or another model of the family)
+    auto v = load_gguf_vocab(path);
+    if (!v) return make_error("tokenizer " + v.error());
+    auto r = from_vocab(*v.value());
+    if (!r) return r;
+    std::shared_ptr<Tokenizer> made = std::const_pointer_cast<Tokenizer>(r.value());  // made here, not yet shared
+    made->source_ = path;
+    return std::shared_ptr<const Tokenizer>(made);
+  }
   // SentencePiece reports most bad files through its status, but a few (a zero-length
   // piece in a unigram model: its trie builder, darts-clone) throw instead.
   sentencepiece::util::Status st;
@@ -97,12 +112,21 @@ Result<std::shared_ptr<const Tokenizer>> Tokenizer::from_file(const std::string&
 
 Result<std::shared_ptr<const Tokenizer>> Tokenizer::from_vocab(const EmbeddedVocab& v) {
   if (v.tokens.empty()) return make_error("the embedded vocabulary is empty");
-  // Only SentencePiece vocabularies rebuild as a SentencePiece model; a byte-level BPE
-  // one (Llama 3, Qwen2: "gpt2") would tokenise silently wrong, so it is refused.
+  if (v.kind == "gpt2") {  // byte-level BPE (GPT-2, Llama 3, Qwen2, …)
+    auto pattern = bpe_pretokenizer(v.pre);
+    if (!pattern) return make_error("the model's byte-level BPE tokenizer: " + pattern.error());
+    if (v.merges.empty()) return make_error("the model's byte-level BPE vocabulary has no merges (tokenizer.ggml.merges)");
+    std::vector<bool> special(v.tokens.size(), false);
+    for (size_t i = 0; i < v.types.size() && i < special.size(); ++i) special[i] = v.types[i] == 3 || v.types[i] == 4;
+    return bpe_tokenizer(v.tokens, v.merges, special, pattern.value(), bpe_ignores_merges(v.pre), v.bos_id, v.eos_id,
+                         "embedded vocabulary", "byte-level BPE (" + v.pre + ")");
+  }
+  // Only SentencePiece vocabularies rebuild as a SentencePiece model; any other kind
+  // would tokenise silently wrong, so it is refused.
   if (v.kind != "llama")
     return make_error("the model's tokenizer is tokenizer.ggml.model = \"" + v.kind +
-                      "\" (byte-level BPE for \"gpt2\"), which LongScope cannot read yet; only SentencePiece "
-                      "(\"llama\") vocabularies are supported");
+                      "\", which LongScope cannot read; SentencePiece (\"llama\") and byte-level BPE (\"gpt2\") "
+                      "vocabularies are supported");
   std::shared_ptr<Tokenizer> t(new Tokenizer());
   sentencepiece::util::Status st;
   try {
@@ -115,6 +139,96 @@ Result<std::shared_ptr<const Tokenizer>> Tokenizer::from_vocab(const EmbeddedVoc
   return std::shared_ptr<const Tokenizer>(t);
 }
 
+Result<std::shared_ptr<const Tokenizer>> Tokenizer::bpe_tokenizer(const std::vector<std::string>& tokens,
+                                                                const std::vector<std::string>& merges,
+                                                                const std::vector<bool>& special, const std::string& pattern,
+                                                                bool ignore_merges, int bos, int eos,
+                                                                const std::string& source, const std::string& kind) {
+  auto bpe = ByteLevelBpe::create(tokens, merges, special, pattern, ignore_merges);
+  if (!bpe) return make_error(source + ": " + bpe.error());
+  std::shared_ptr<Tokenizer> t(new Tokenizer());
+  t->bpe_ = bpe.take();
+  t->bpe_bos_ = bos;
+  t->bpe_eos_ = eos;
+  t->source_ = source;
+  t->kind_ = kind;
+  return std::shared_ptr<const Tokenizer>(t);
+}
+
+Result<std::shared_ptr<const Tokenizer>> Tokenizer::from_tokenizer_json(const std::string& path) {
+  std::error_code ec;
+  const auto size = std::filesystem::file_size(path, ec);
+  if (ec) return make_error("tokenizer " + path + " does not exist");
+  if (size > (64u << 20)) return make_error("tokenizer " + path + " is larger than 64 MiB");
+  if (auto st = check_memory(size * 8, "reading tokenizer " + path); !st) return make_error(st.error());
+  std::ifstream f(path, std::ios::binary);
+  auto j = nlohmann::json::parse(f, nullptr, false);
+  auto bad = [&](const std::string& why) { return make_error("tokenizer " + path + ": " + why); };
+  if (j.is_discarded() || !j.is_object()) return bad("not valid JSON");
+  const auto& model = j.contains("model") ? j["model"] : nlohmann::json();
+  if (!model.is_object() || model.value("type", std::string()) != "BPE")
+    return bad("the model is not BPE (only byte-level BPE tokenizer.json files are read; SentencePiece models "
+               "come as tokenizer.model)");
+  if (!model.contains("vocab") || !model["vocab"].is_object()) return bad("model.vocab is missing");
+  std::vector<std::string> tokens;
+  std::vector<bool> special;
+  auto put = [&](long long id, const std::string& text, bool sp) -> bool {
+    if (id < 0 || id >= (1 << 22)) return false;
+    if ((size_t)id >= tokens.size()) tokens.resize((size_t)id + 1), special.resize((size_t)id + 1, false);
+    tokens[(size_t)id] = text;
+    special[(size_t)id] = sp;
+    return true;
+  };
+  for (auto& [text, id] : model["vocab"].items())
+    if (!id.is_number_integer() || !put(id.get<long long>(), text, false)) return bad("model.vocab id of \"" + text + "\" is not a token id");
+  if (j.contains("added_tokens") && j["added_tokens"].is_array())
+    for (const auto& t : j["added_tokens"]) {  // matched verbatim in text, as tokenizers does
+      if (!t.is_object() || !t.contains("id") || !t["id"].is_number_integer() || !t.contains("content") ||
+          !t["content"].is_string() || !put(t["id"].get<long long>(), t["content"].get<std::string>(), true))
+        return bad("an added_tokens entry is not {id, content}");
+    }
+  std::vector<std::string> merges;
+  if (!model.contains("merges") || !model["merges"].is_array()) return bad("model.merges is missing");
+  for (const auto& m : model["merges"]) {
+    if (m.is_string()) merges.push_back(m.get<std::string>());
+    else if (m.is_array() && m.size() == 2 && m[0].is_string() && m[1].is_string())
+      merges.push_back(m[0].get<std::string>() + " " + m[1].get<std::string>());
+    else return bad("a merge is neither \"a b\" nor [a, b]");
+  }
+  // The pre-tokenizer: a Split on a regex (Llama 3, Qwen2), or ByteLevel with GPT-2's regex.
+  std::string pattern;
+  const auto& pre = j.contains("pre_tokenizer") ? j["pre_tokenizer"] : nlohmann::json();
+  std::vector<nlohmann::json> parts;
+  if (pre.is_object() && pre.value("type", std::string()) == "Sequence" && pre.contains("pretokenizers") &&
+      pre["pretokenizers"].is_array())
+    for (const auto& p : pre["pretokenizers"]) parts.push_back(p);
+  else if (pre.is_object()) parts.push_back(pre);
+  bool byte_level = false;
+  for (const auto& p : parts) {
+    const std::string type = p.is_object() ? p.value("type", std::string()) : "";
+    if (type == "Split" && p.contains("pattern") && p["pattern"].is_object() && p["pattern"].contains("Regex") &&
+        p["pattern"]["Regex"].is_string() && pattern.empty()) {
+      pattern = p["pattern"]["Regex"].get<std::string>();
+    } else if (type == "ByteLevel") {
+      byte_level = true;
+      if (pattern.empty() && p.value("use_regex", true)) pattern = bpe_pretokenizer("gpt-2").value();
+    } else {
+      return bad("pre-tokenizer \"" + type + "\" is not supported (Split on a regex, then ByteLevel)");
+    }
+  }
+  if (!byte_level || pattern.empty()) return bad("not a byte-level BPE tokenizer (no ByteLevel pre-tokenizer)");
+  auto find = [&](std::initializer_list<const char*> names) {
+    for (const char* n : names)
+      for (size_t i = 0; i < tokens.size(); ++i)
+        if (special[i] && tokens[i] == n) return (int)i;
+    return -1;
+  };
+  const int bos = find({"<|begin_of_text|>", "<s>", "<|endoftext|>"});
+  const int eos = find({"<|end_of_text|>", "</s>", "<|endoftext|>"});
+  return bpe_tokenizer(tokens, merges, special, pattern, model.value("ignore_merges", false), bos, eos, path,
+                       "byte-level BPE (tokenizer.json)");
+}
+
 Result<std::shared_ptr<const Tokenizer>> Tokenizer::for_model(const Model& m, const std::string& explicit_path) {
   namespace fs = std::filesystem;
   Result<std::shared_ptr<const Tokenizer>> r = make_error("");
@@ -125,15 +239,16 @@ Result<std::shared_ptr<const Tokenizer>> Tokenizer::for_model(const Model& m, co
   } else {
     fs::path p(m.path);
     fs::path dir = fs::is_directory(p) ? p : p.parent_path();
-    std::vector<fs::path> tries = {dir / "tokenizer.model", dir / ("tok" + std::to_string(m.config.vocab_size) + ".model")};
+    std::vector<fs::path> tries = {dir / "tokenizer.model", dir / ("tok" + std::to_string(m.config.vocab_size) + ".model"),
+                                   dir / "tokenizer.json"};
     for (const auto& t : tries)
       if (fs::exists(t)) {
         r = from_file(t.string());
         break;
       }
     if (!r && r.error().empty())
-      return make_error("no tokenizer found for " + m.path + " (looked for " + tries[0].string() + " and " +
-                        tries[1].string() + "; pass --tokenizer FILE)");
+      return make_error("no tokenizer found for " + m.path + " (looked for " + tries[0].string() + ", " +
+                        tries[1].string() + " and " + tries[2].string() + "; pass --tokenizer FILE)");
   }
   if (!r) return r;
   if (r.value()->vocab_size() != m.config.vocab_size)
@@ -144,6 +259,10 @@ Result<std::shared_ptr<const Tokenizer>> Tokenizer::for_model(const Model& m, co
 }
 
 Result<std::vector<int>> Tokenizer::encode(const std::string& text) const {
+  if (bpe_) {
+    if (!is_valid_utf8(text)) return make_error("tokenizer: the text is not valid UTF-8");
+    return bpe_->encode(text);
+  }
   std::vector<int> ids;
   auto st = sp_->Encode(text, &ids);
   if (!st.ok()) return make_error("tokenizer: " + st.ToString());
@@ -152,6 +271,10 @@ Result<std::vector<int>> Tokenizer::encode(const std::string& text) const {
 
 std::string Tokenizer::decode(const std::vector<int>& ids) const {
   std::string s;
+  if (bpe_) {
+    for (int id : ids) s += bpe_->token_bytes(id);
+    return s;
+  }
   std::vector<int> valid;
   for (int id : ids)
     if (id >= 0 && id < vocab_size()) valid.push_back(id);
@@ -161,6 +284,7 @@ std::string Tokenizer::decode(const std::vector<int>& ids) const {
 
 std::string Tokenizer::piece(int id) const {
   if (id < 0 || id >= vocab_size()) return "";
+  if (bpe_) return bpe_->token_bytes(id);  // may be part of a UTF-8 character
   std::string p = sp_->IdToPiece(id);
   // Byte-fallback pieces <0xXX>: ASCII bytes display as themselves (a newline as a newline);
   // bytes of a multi-byte character stay visible as <0xXX>.
@@ -174,9 +298,9 @@ std::string Tokenizer::piece(int id) const {
   return p;
 }
 
-int Tokenizer::vocab_size() const { return sp_->GetPieceSize(); }
-int Tokenizer::bos_id() const { return sp_->bos_id(); }
-int Tokenizer::eos_id() const { return sp_->eos_id(); }
+int Tokenizer::vocab_size() const { return bpe_ ? bpe_->size() : sp_->GetPieceSize(); }
+int Tokenizer::bos_id() const { return bpe_ ? bpe_bos_ : sp_->bos_id(); }
+int Tokenizer::eos_id() const { return bpe_ ? bpe_eos_ : sp_->eos_id(); }
 
 bool is_valid_utf8(const std::string& s) {
   size_t i = 0, n = s.size();

@@ -1,5 +1,7 @@
-// Text <-> token ids on the sentencepiece library: a .model file, or the
-// SentencePiece vocabulary embedded in a GGUF file (rebuilt as a model in memory).
+// Text <-> token ids: SentencePiece models on the sentencepiece library (a .model
+// file, or the vocabulary a GGUF embeds, rebuilt as a model in memory), and
+// byte-level BPE (core/tokenizer/bpe.h: a GGUF's gpt2 vocabulary and merges, or a
+// Hugging Face tokenizer.json).
 #pragma once
 
 #include <memory>
@@ -16,10 +18,14 @@ class SentencePieceProcessor;
 
 namespace ls {
 
+class ByteLevelBpe;
+
 class Tokenizer {
  public:
   static Result<std::shared_ptr<const Tokenizer>> from_file(const std::string& path);
   static Result<std::shared_ptr<const Tokenizer>> from_vocab(const EmbeddedVocab& v);
+  // A Hugging Face tokenizer.json with a byte-level BPE model.
+  static Result<std::shared_ptr<const Tokenizer>> from_tokenizer_json(const std::string& path);
   // Explicit path if given; else the vocabulary the model embeds; else a .model beside it
   // (tokenizer.model, tok<vocab>.model). Checks the vocabulary size matches the model.
   static Result<std::shared_ptr<const Tokenizer>> for_model(const Model& m, const std::string& explicit_path = "");
@@ -32,11 +38,20 @@ class Tokenizer {
   int bos_id() const;
   int eos_id() const;
   const std::string& source() const { return source_; }
+  const std::string& kind() const { return kind_; }  // "sentencepiece" or "byte-level BPE (<pre-tokenizer>)"
 
  private:
   Tokenizer();
+  static Result<std::shared_ptr<const Tokenizer>> bpe_tokenizer(const std::vector<std::string>& tokens,
+                                                               const std::vector<std::string>& merges,
+                                                               const std::vector<bool>& special, const std::string& pattern,
+                                                               bool ignore_merges, int bos, int eos,
+                                                               const std::string& source, const std::string& kind);
   std::unique_ptr<sentencepiece::SentencePieceProcessor> sp_;
+  std::unique_ptr<ByteLevelBpe> bpe_;  // set for byte-level BPE vocabularies (sp_ unused)
+  int bpe_bos_ = -1, bpe_eos_ = -1;
   std::string source_;
+  std::string kind_ = "sentencepiece";
 };
 
 // LongScope's document convention (README): stories or sections are separated by

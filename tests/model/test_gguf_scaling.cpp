@@ -144,9 +144,10 @@ TEST(GgufScaling, KeysDefaultAndPrecedenceAsLlamaCpp) {
 }
 
 // Llama 3 / Qwen2 GGUFs carry a byte-level BPE vocabulary (tokenizer.ggml.model =
-// gpt2): the model loads, but its vocabulary is refused with a clear reason instead
-// of being rebuilt as a SentencePiece model that would tokenise silently wrong.
-TEST(GgufScaling, ByteLevelBpeVocabularyIsRefusedClearly) {
+// gpt2), read by core/tokenizer/bpe (tests/model/test_bpe_tokenizer.cpp). One whose
+// pre-tokenizer LongScope does not know ("default" here: no tokenizer.ggml.pre) is
+// refused with that reason, never rebuilt as a SentencePiece model.
+TEST(GgufScaling, ByteLevelBpeWithAnUnknownPreTokenizerIsRefusedClearly) {
   const RandomModel rm = tiny_llama(10000.0, 4096);
   EmbeddedVocab v;
   v.kind = "gpt2";
@@ -161,7 +162,7 @@ TEST(GgufScaling, ByteLevelBpeVocabularyIsRefusedClearly) {
   EXPECT_EQ(m.value()->vocab->kind, "gpt2");
   auto t = Tokenizer::for_model(*m.value());
   ASSERT_FALSE(t.ok());
-  EXPECT_NE(t.error().find("byte-level BPE"), std::string::npos) << t.error();
+  EXPECT_NE(t.error().find("byte-level BPE pre-tokenizer \"default\""), std::string::npos) << t.error();
 }
 
 }  // namespace

@@ -120,7 +120,8 @@ class RetrievalText:
         else:
             filler = self.book(fill)
         at = int(round(self.rng.random() * fill))
-        return [1] + self.intro + filler[:at] + needle + filler[at:] + self.question + answer
+        prompt = [1] + self.intro + filler[:at] + needle + filler[at:] + self.question
+        return prompt + answer, len(prompt)
 
     def lines(self, n):
         out, names = [1] + list(self.lines_intro), []
@@ -133,15 +134,19 @@ class RetrievalText:
             out += line
             names.append((name, value))
         name, value = names[int(self.rng.integers(0, len(names)))]
-        return out + self.sp.encode(LINES_QUESTION.format(name=name)) + self.sp.encode(LINES_ANSWER.format(value=value))
+        prompt = out + self.sp.encode(LINES_QUESTION.format(name=name))
+        return prompt + self.sp.encode(LINES_ANSWER.format(value=value)), len(prompt)
 
     def row(self, L):
+        """(tokens[L+1], answer mask[L]): the mask marks the targets that are answer tokens."""
         n = int(self.rng.integers(48, L - 8))
-        seq = self.passkey(n) if self.rng.random() < 0.6 else self.lines(n)
+        seq, ans = self.passkey(n) if self.rng.random() < 0.6 else self.lines(n)
+        mask = np.zeros(L, dtype=bool)
+        mask[max(0, ans - 1):min(L, len(seq) - 1)] = True  # target t+1 is predicted at t
         seq = seq[:L + 1]
         if len(seq) < L + 1:
             seq += [1] + self.book(L - len(seq))
-        return np.array(seq[:L + 1], dtype=np.int64)
+        return np.array(seq[:L + 1], dtype=np.int64), mask
 
 
 class Block(nn.Module):
@@ -267,13 +272,16 @@ def cmd_train(a):
             g["lr"] = lr
         starts = rng.integers(0, len(data) - L - 1, size=B)
         rows = [data[s:s + L + 1] for s in starts]
+        weight = np.ones((B, L), dtype=np.float32)
         n_retr = int(round(B * a.retrieval))
         for i in range(n_retr):  # the first n_retr rows are retrieval text, the rest book text
-            rows[i] = retr.row(L)
+            rows[i], ans = retr.row(L)
+            weight[i][ans] = a.answer_weight
         batch = torch.from_numpy(np.stack(rows))
         x, y = batch[:, :L], batch[:, 1:]
         per_tok = F.cross_entropy(model(x).reshape(-1, SHAPE["vocab"]), y.reshape(-1), reduction="none").view(B, L)
-        loss = per_tok.mean()
+        w = torch.from_numpy(weight)
+        loss = (per_tok * w).sum() / w.sum()
         book_losses.append(float(per_tok[n_retr:].mean()) if n_retr < B else float("nan"))
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -293,7 +301,7 @@ def cmd_train(a):
     meta = {"arch": a.arch, "params": n_params, "shape": SHAPE, "heads": HEADS[a.arch], "steps": step,
             "batch": B, "train_len": L, "tokens_seen": tokens, "final_loss": float(np.mean(losses[-50:])),
             "final_book_loss": float(np.nanmean(book_losses[-50:])) if book_losses else None,
-            "retrieval_share": a.retrieval,
+            "retrieval_share": a.retrieval, "answer_weight": a.answer_weight,
             "train_seconds": round(elapsed), "lr": a.lr, "seed": 1234, "torch": torch.__version__,
             "hardware": f"{platform.processor() or platform.machine()}, {a.threads} CPU thread(s)",
             "data": json.load(open(os.path.join(a.out, "data.json")))}
@@ -408,6 +416,7 @@ def main():
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--retrieval", type=float, default=0.0, help="share of rows that are retrieval text")
+    ap.add_argument("--answer-weight", type=float, default=1.0, help="loss weight of the answer tokens of retrieval rows")
     ap.add_argument("--tokenizer", default="", help="an existing SentencePiece model to reuse (data step)")
     a = ap.parse_args()
     {"data": cmd_data, "train": cmd_train, "export": cmd_export}[a.cmd](a)
