@@ -48,7 +48,7 @@ void EngineWorker::load_model_impl(quint64 job, QString path, int train_len_over
   ModelLoaded info;
   info.path = path;
   info.config = c;
-  info.summary = QString("%1 · %11 · %2 · %3 layers · %4 heads (%5 KV) · head_dim %6 · L = %7 · base %8 · %9 · native %10 · "
+  info.summary = QString("%1 · %11 · %2 · tokenizer %12 · %3 layers · %4 heads (%5 KV) · head_dim %6 · L = %7 · base %8 · %9 · native %10 · "
                          "backend cpu")
                      .arg(QString::fromStdString(c.name), format_name(c.format))
                      .arg(c.n_layers)
@@ -60,7 +60,8 @@ void EngineWorker::load_model_impl(quint64 job, QString path, int train_len_over
                      .arg(c.arch == Arch::Llama ? layout_name(c.layout) : "ALiBi")
                      .arg(QString::fromStdString(method_spec_string(c.native_method)) +
                           (c.native_source.empty() ? QString() : QString(" (%1)").arg(QString::fromStdString(c.native_source))))
-                     .arg(QString::fromStdString(c.family) + (c.qkv_bias ? " (q/k/v bias)" : ""));
+                     .arg(QString::fromStdString(c.family) + (c.qkv_bias ? " (q/k/v bias)" : ""))
+                     .arg(QString::fromStdString(tokenizer_->kind()));
   // The longest context whose engine fits in half the memory available now.
   const size_t avail = available_memory_bytes();
   int n = 1 << 20;

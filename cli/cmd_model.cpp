@@ -64,6 +64,14 @@ int run_info(const Args& a) {
             {"backend", "cpu"},
             {"cpu_attention_isa", cpu_attention_isas().front()},
             {"blas", blas_description()}};
+  // The tokenizer this model gets (--tokenizer, the embedded vocabulary, or a file beside it).
+  if (auto tok = Tokenizer::for_model(*in->model, a.get("tokenizer"))) {
+    j["tokenizer"] = tok.value()->kind();
+    j["tokenizer_source"] = tok.value()->source();
+  } else {
+    j["tokenizer"] = nullptr;
+    j["tokenizer_error"] = tok.error();
+  }
   if (a.has("json")) print_json(j);
   else std::cout << j.dump(2) << "\n";
   return kExitOk;

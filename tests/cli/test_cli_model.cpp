@@ -26,6 +26,9 @@ TEST(CliModel, InfoShowsResolvedValues) {
   EXPECT_EQ(j["pair_layout"], "interleaved");
   EXPECT_EQ(j["head_dim"], 8);
   EXPECT_EQ(j["weights_dtype"], "F32");
+  EXPECT_EQ(j["family"], "llama");
+  EXPECT_EQ(j["tokenizer"], "sentencepiece");
+  EXPECT_EQ(j["tokenizer_source"], "embedded vocabulary");
   EXPECT_NE(j["blas"].get<std::string>().find("OpenBLAS"), std::string::npos);
   EXPECT_FALSE(j["cpu_attention_isa"].get<std::string>().empty());
   json b = ok_json("info --train-len 300");
