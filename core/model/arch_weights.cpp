@@ -31,18 +31,26 @@ Status embeddings_and_classifier(WeightBuilder& b, Model& model, const std::stri
   return Status::Ok();
 }
 
+// Rows first … of a row-major matrix of `cols` columns, as a view (no copy).
+Matrix matrix_rows(const Matrix& m, uint64_t first, uint64_t cols) {
+  Matrix r = m;
+  r.data = static_cast<const uint8_t*>(m.data) + first * cols * (m.dtype == DType::F32 ? 4 : 2);
+  return r;
+}
+
 }  // namespace
 
-LlamaTensorNames gguf_llama_names(bool qkv_bias) {
+LlamaTensorNames gguf_llama_names(bool qkv_bias, bool fused) {
   LlamaTensorNames n{"token_embd.weight", "output_norm.weight", "output.weight",
                      "blk.{}.attn_norm.weight", "blk.{}.attn_q.weight", "blk.{}.attn_k.weight", "blk.{}.attn_v.weight",
                      "blk.{}.attn_output.weight", "blk.{}.ffn_norm.weight", "blk.{}.ffn_gate.weight", "blk.{}.ffn_up.weight",
                      "blk.{}.ffn_down.weight"};
   if (qkv_bias) n.bq = "blk.{}.attn_q.bias", n.bk = "blk.{}.attn_k.bias", n.bv = "blk.{}.attn_v.bias";
+  if (fused) n.wqkv = "blk.{}.attn_qkv.weight", n.w_gate_up = "blk.{}.ffn_up.weight";  // llama.cpp's phi3 tensors
   return n;
 }
 
-LlamaTensorNames hf_llama_names(bool qkv_bias) {
+LlamaTensorNames hf_llama_names(bool qkv_bias, bool fused) {
   LlamaTensorNames n{"model.embed_tokens.weight", "model.norm.weight", "lm_head.weight",
                      "model.layers.{}.input_layernorm.weight", "model.layers.{}.self_attn.q_proj.weight",
                      "model.layers.{}.self_attn.k_proj.weight", "model.layers.{}.self_attn.v_proj.weight",
@@ -52,6 +60,7 @@ LlamaTensorNames hf_llama_names(bool qkv_bias) {
   if (qkv_bias)
     n.bq = "model.layers.{}.self_attn.q_proj.bias", n.bk = "model.layers.{}.self_attn.k_proj.bias",
     n.bv = "model.layers.{}.self_attn.v_proj.bias";
+  if (fused) n.wqkv = "model.layers.{}.self_attn.qkv_proj.weight", n.w_gate_up = "model.layers.{}.mlp.gate_up_proj.weight";
   return n;
 }
 
@@ -113,9 +122,17 @@ Status build_llama_weights(WeightBuilder& b, Model& model, const LlamaTensorName
   for (int l = 0; l < c.n_layers; ++l) {
     LayerWeights& L = w.layers[l];
     LS_TRY_ASSIGN(L.attn_norm, b.get(at(n.attn_norm, l), {d}));
-    LS_TRY_ASSIGN(L.wq, b.get_matrix(at(n.wq, l), {q, d}));
-    LS_TRY_ASSIGN(L.wk, b.get_matrix(at(n.wk, l), {kv, d}));
-    LS_TRY_ASSIGN(L.wv, b.get_matrix(at(n.wv, l), {kv, d}));
+    if (!n.wqkv.empty()) {  // rows q, then k, then v: views into the one tensor
+      Matrix qkv;
+      LS_TRY_ASSIGN(qkv, b.get_matrix(at(n.wqkv, l), {q + 2 * kv, d}));
+      L.wq = matrix_rows(qkv, 0, d);
+      L.wk = matrix_rows(qkv, q, d);
+      L.wv = matrix_rows(qkv, q + kv, d);
+    } else {
+      LS_TRY_ASSIGN(L.wq, b.get_matrix(at(n.wq, l), {q, d}));
+      LS_TRY_ASSIGN(L.wk, b.get_matrix(at(n.wk, l), {kv, d}));
+      LS_TRY_ASSIGN(L.wv, b.get_matrix(at(n.wv, l), {kv, d}));
+    }
     LS_TRY_ASSIGN(L.wo, b.get_matrix(at(n.wo, l), {d, q}));
     if (!n.bq.empty()) {
       LS_TRY_ASSIGN(L.bq, b.get(at(n.bq, l), {q}));
@@ -123,8 +140,15 @@ Status build_llama_weights(WeightBuilder& b, Model& model, const LlamaTensorName
       LS_TRY_ASSIGN(L.bv, b.get(at(n.bv, l), {kv}));
     }
     LS_TRY_ASSIGN(L.ffn_norm, b.get(at(n.ffn_norm, l), {d}));
-    LS_TRY_ASSIGN(L.w_gate, b.get_matrix(at(n.w_gate, l), {hid, d}));
-    LS_TRY_ASSIGN(L.w_up, b.get_matrix(at(n.w_up, l), {hid, d}));
+    if (!n.w_gate_up.empty()) {  // rows gate, then up (Phi3MLP: gate, up = chunk(2))
+      Matrix gu;
+      LS_TRY_ASSIGN(gu, b.get_matrix(at(n.w_gate_up, l), {2 * hid, d}));
+      L.w_gate = matrix_rows(gu, 0, d);
+      L.w_up = matrix_rows(gu, hid, d);
+    } else {
+      LS_TRY_ASSIGN(L.w_gate, b.get_matrix(at(n.w_gate, l), {hid, d}));
+      LS_TRY_ASSIGN(L.w_up, b.get_matrix(at(n.w_up, l), {hid, d}));
+    }
     LS_TRY_ASSIGN(L.w_down, b.get_matrix(at(n.w_down, l), {d, hid}));
   }
   return Status::Ok();

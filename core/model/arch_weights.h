@@ -12,6 +12,7 @@ struct LlamaTensorNames {
   std::string tok_embd, out_norm, output;
   std::string attn_norm, wq, wk, wv, wo, ffn_norm, w_gate, w_up, w_down;
   std::string bq, bk, bv;  // q/k/v biases (Qwen2); empty: none
+  std::string wqkv, w_gate_up;  // fused projections (Phi-3): q, k, v rows / gate, up rows; empty: separate
 };
 
 struct BloomTensorNames {
@@ -20,9 +21,9 @@ struct BloomTensorNames {
   bool qkv_per_head = false;  // HF layout (head, {q,k,v}, head_dim) vs GGUF's (q all, k all, v all)
 };
 
-// qkv_bias: with the q/k/v bias tensors (Qwen2).
-LlamaTensorNames gguf_llama_names(bool qkv_bias = false);
-LlamaTensorNames hf_llama_names(bool qkv_bias = false);
+// qkv_bias: with the q/k/v bias tensors (Qwen2); fused: one qkv and one gate+up tensor (Phi-3).
+LlamaTensorNames gguf_llama_names(bool qkv_bias = false, bool fused = false);
+LlamaTensorNames hf_llama_names(bool qkv_bias = false, bool fused = false);
 BloomTensorNames gguf_bloom_names();
 BloomTensorNames hf_bloom_names(const std::string& prefix);
 

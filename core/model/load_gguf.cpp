@@ -151,8 +151,9 @@ Status read_config(const GgufFile& g, ModelConfig& c) {
   c.family = a;
   if (a == "llama") c.arch = Arch::Llama;
   else if (a == "qwen2") c.arch = Arch::Llama, c.qkv_bias = true;  // LLaMA with q/k/v biases
+  else if (a == "phi3") c.arch = Arch::Llama, c.fused_projections = true;  // fused qkv and gate+up
   else if (a == "bloom") c.arch = Arch::Bloom;
-  else return make_error("architecture \"" + a + "\" is not supported (llama, qwen2, bloom)");
+  else return make_error("architecture \"" + a + "\" is not supported (llama, qwen2, phi3, bloom)");
   LS_GGUF_TRY(c.name, g.opt_string("general.name", a));
   constexpr int64_t kMaxInt = INT32_MAX;
   LS_GGUF_TRY(c.dim, g.get_int_in(a + ".embedding_length", 1, kMaxInt));
@@ -174,8 +175,8 @@ Status read_config(const GgufFile& g, ModelConfig& c) {
   c.vocab_size = (int)vocab_tensor->second.shape[0];
   if (c.arch == Arch::Llama) {
     // llama.cpp's converter permutes LLaMA's q/k into adjacent pairs; Qwen2 keeps
-    // the half-split rows and runs with rope type NEOX.
-    c.layout = a == "qwen2" ? PairLayout::HalfSplit : PairLayout::Interleaved;
+    // the half-split rows and runs with rope type NEOX, as does Phi-3.
+    c.layout = a == "qwen2" || a == "phi3" ? PairLayout::HalfSplit : PairLayout::Interleaved;
     LS_GGUF_TRY(c.rot_dim, g.opt_int_in(a + ".rope.dimension_count", c.head_dim, 0, kMaxInt));
     LS_GGUF_TRY(c.rope_base, g.opt_float(a + ".rope.freq_base", 10000.0));
     LS_GGUF_TRY(c.norm_eps, g.opt_float(a + ".attention.layer_norm_rms_epsilon", 1e-5));
@@ -211,7 +212,7 @@ Result<std::shared_ptr<Model>> load_gguf(const std::string& path) {
   WeightBuilder b(*model, g.tensors);
   if (auto st = read_native_scaling(g, b, g.get_string("general.architecture").value(), c); !st)
     return make_error(path + ": " + st.error());
-  Status st = c.arch == Arch::Llama ? build_llama_weights(b, *model, gguf_llama_names(c.qkv_bias))
+  Status st = c.arch == Arch::Llama ? build_llama_weights(b, *model, gguf_llama_names(c.qkv_bias, c.fused_projections))
                                     : build_bloom_weights(b, *model, gguf_bloom_names());
   if (!st) return make_error(path + ": " + st.error());
   return model;

@@ -160,10 +160,12 @@ Status resolve_hf_config(const json& cfg, ModelConfig& c) {
     c.train_len = c.declared_context;
     c.train_len_source = cfg.contains("seq_length") ? "config.json seq_length" : "config.json (default 2048)";
   } else if (arch == "LlamaForCausalLM" || arch == "MistralForCausalLM" || arch == "Qwen2ForCausalLM" ||
-             mtype == "llama" || mtype == "mistral" || mtype == "qwen2") {
+             arch == "Phi3ForCausalLM" || mtype == "llama" || mtype == "mistral" || mtype == "qwen2" || mtype == "phi3") {
     c.arch = Arch::Llama;
-    c.family = mtype == "qwen2" || arch == "Qwen2ForCausalLM" ? "qwen2"
+    c.family = mtype == "qwen2" || arch == "Qwen2ForCausalLM"     ? "qwen2"
+               : mtype == "phi3" || arch == "Phi3ForCausalLM"     ? "phi3"
                : mtype == "mistral" || arch == "MistralForCausalLM" ? "mistral" : "llama";
+    c.fused_projections = c.family == "phi3";  // Phi-3: qkv_proj and gate_up_proj
     c.qkv_bias = c.family == "qwen2";  // Qwen2: LLaMA with q/k/v biases
     c.dim = integer(cfg, "hidden_size", 0);
     c.hidden_dim = integer(cfg, "intermediate_size", 0);
@@ -255,7 +257,9 @@ Status resolve_hf_config(const json& cfg, ModelConfig& c) {
       auto use = cfg.find("use_sliding_window");
       const bool applied = use == cfg.end() || !use->is_boolean() || use->get<bool>();
       const int w = integer(cfg, "sliding_window", 0);
-      if (applied && w > 0) {
+      // A window no shorter than the longest context masks nothing (Phi-3-128k: 262144).
+      const int longest = integer(cfg, "max_position_embeddings", 0);
+      if (applied && w > 0 && (longest <= 0 || w < longest)) {
         if (c.native_method.method != Method::Rope)
           return make_error("config.json: a sliding_window together with rope_scaling " +
                             method_spec_string(c.native_method) + " is not supported");
@@ -266,7 +270,7 @@ Status resolve_hf_config(const json& cfg, ModelConfig& c) {
     }
   } else {
     return make_error("config.json: architecture \"" + arch + "\" / model_type \"" + mtype +
-                      "\" is not supported (LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, BloomForCausalLM)");
+                      "\" is not supported (LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, Phi3ForCausalLM, BloomForCausalLM)");
   }
   c.vocab_size = integer(cfg, "vocab_size", 0);
   c.bos_id = rd.token_id(cfg, "bos_token_id", 1);
@@ -318,7 +322,7 @@ Result<std::shared_ptr<Model>> load_safetensors(const std::string& path) {
   WeightBuilder b(*model, tensors);
   Status st;
   if (model->config.arch == Arch::Llama) {
-    st = build_llama_weights(b, *model, hf_llama_names(model->config.qkv_bias));
+    st = build_llama_weights(b, *model, hf_llama_names(model->config.qkv_bias, model->config.fused_projections));
   } else {
     std::string prefix = tensors.count("transformer.word_embeddings.weight") ? "transformer." : "";
     st = build_bloom_weights(b, *model, hf_bloom_names(prefix));

@@ -28,6 +28,7 @@ struct ModelConfig {
   Arch arch = Arch::Llama;
   std::string family = "llama";  // the checkpoint's own architecture name: llama, mistral, qwen2, bloom
   bool qkv_bias = false;         // q/k/v projections carry biases (Qwen2)
+  bool fused_projections = false;  // one qkv and one gate+up tensor per layer (Phi-3)
   ModelFormat format = ModelFormat::Llama2c;
   std::string name;
   int dim = 0;         // model width

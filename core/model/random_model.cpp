@@ -48,8 +48,11 @@ Result<RandomModelSpec> random_model_shape(const std::string& name) {
   } else if (name == "tiny-qwen2") {  // Qwen2's traits at a test size: GQA, q/k/v biases, base 1e6
     s.dim = 64, s.hidden_dim = 160, s.n_layers = 2, s.n_heads = 4, s.n_kv_heads = 2, s.vocab_size = 512;
     s.train_len = 256, s.rope_base = 1e6, s.qkv_bias = true;
+  } else if (name == "tiny-phi3") {  // Phi-3's traits at a test size: fused qkv and gate+up, no GQA
+    s.dim = 64, s.hidden_dim = 128, s.n_layers = 2, s.n_heads = 4, s.n_kv_heads = 4, s.vocab_size = 512;
+    s.train_len = 256, s.fused = true;
   } else {
-    return make_error("unknown shape \"" + name + "\" (accepted: bundled, tinyllama-1.1b, llama2-7b, tiny-bloom, tiny-qwen2)");
+    return make_error("unknown shape \"" + name + "\" (accepted: bundled, tinyllama-1.1b, llama2-7b, tiny-bloom, tiny-qwen2, tiny-phi3)");
   }
   return s;
 }
@@ -127,7 +130,8 @@ long long random_model_params(const RandomModelSpec& s) {
 
 Status write_llama2c(const RandomModel& m, const std::string& path) {
   const RandomModelSpec& s = m.spec;
-  if (s.arch != Arch::Llama || s.qkv_bias) return make_error("llama2.c checkpoints hold LLaMA models only (no biases)");
+  if (s.arch != Arch::Llama || s.qkv_bias || s.fused)
+    return make_error("llama2.c checkpoints hold LLaMA models only (no biases, no fused projections)");
   std::ofstream f(path, std::ios::binary);
   if (!f) return make_error("cannot write " + path);
   int32_t h[7] = {s.dim, s.hidden_dim, s.n_layers, s.n_heads, s.n_kv_heads, -s.vocab_size, s.train_len};
@@ -150,7 +154,7 @@ Status write_llama2c(const RandomModel& m, const std::string& path) {
 Status write_gguf_model(const RandomModel& m, const std::string& path, DType matrix_type, const EmbeddedVocab* vocab,
                         const std::vector<std::pair<std::string, GgufValue>>& extra_meta) {
   const RandomModelSpec& s = m.spec;
-  const std::string a = s.arch == Arch::Bloom ? "bloom" : s.qkv_bias ? "qwen2" : "llama";
+  const std::string a = s.arch == Arch::Bloom ? "bloom" : s.qkv_bias ? "qwen2" : s.fused ? "phi3" : "llama";
   GgufWriter w;
   w.meta.push_back({"general.architecture", {a}});
   w.meta.push_back({"general.name", {std::string("longscope-random-") + a}});
@@ -177,7 +181,20 @@ Status write_gguf_model(const RandomModel& m, const std::string& path, DType mat
   }
   w.meta.insert(w.meta.end(), extra_meta.begin(), extra_meta.end());
   const int hd = s.dim / s.n_heads;
-  for (const auto& [name, stored] : m.t) {
+  std::map<std::string, std::vector<float>> tensors = m.t;
+  if (s.fused)  // Phi-3: one qkv tensor (half-split q/k rows) and one gate+up tensor per layer
+    for (int l = 0; l < s.n_layers; ++l) {
+      auto take = [&](const std::string& n) { auto v = std::move(tensors.at(L(l, n))); tensors.erase(L(l, n)); return v; };
+      std::vector<float> qkv = to_half_split(take("attn_q.weight"), s.n_heads, hd, s.dim);
+      auto k = to_half_split(take("attn_k.weight"), s.n_kv_heads, hd, s.dim), v = take("attn_v.weight");
+      qkv.insert(qkv.end(), k.begin(), k.end());
+      qkv.insert(qkv.end(), v.begin(), v.end());
+      std::vector<float> gu = take("ffn_gate.weight"), up = take("ffn_up.weight");
+      gu.insert(gu.end(), up.begin(), up.end());
+      tensors[L(l, "attn_qkv.weight")] = std::move(qkv);
+      tensors[L(l, "ffn_up.weight")] = std::move(gu);
+    }
+  for (const auto& [name, stored] : tensors) {
     // Qwen2 GGUFs keep Hugging Face's half-split q/k rows (llama.cpp runs them as NEOX).
     const bool qk = name.find("attn_q.") != std::string::npos || name.find("attn_k.") != std::string::npos;
     const std::vector<float> data =
@@ -215,8 +232,8 @@ Status write_hf_model(const RandomModel& m, const std::string& dir, const std::s
   };
   const uint64_t d = s.dim, hid = s.hidden_dim, V = s.vocab_size;
   if (s.arch == Arch::Llama) {
-    cfg = {{"architectures", {s.qkv_bias ? "Qwen2ForCausalLM" : "LlamaForCausalLM"}},
-           {"model_type", s.qkv_bias ? "qwen2" : "llama"}, {"hidden_size", s.dim},
+    cfg = {{"architectures", {s.qkv_bias ? "Qwen2ForCausalLM" : s.fused ? "Phi3ForCausalLM" : "LlamaForCausalLM"}},
+           {"model_type", s.qkv_bias ? "qwen2" : s.fused ? "phi3" : "llama"}, {"hidden_size", s.dim},
            {"intermediate_size", s.hidden_dim}, {"num_hidden_layers", s.n_layers}, {"num_attention_heads", s.n_heads},
            {"num_key_value_heads", s.n_kv_heads}, {"rms_norm_eps", 1e-5}, {"vocab_size", s.vocab_size},
            {"max_position_embeddings", s.train_len}, {"rope_theta", s.rope_base}, {"tie_word_embeddings", false},
@@ -228,9 +245,18 @@ Status write_hf_model(const RandomModel& m, const std::string& dir, const std::s
       std::string p = "model.layers." + std::to_string(l) + ".";
       const uint64_t q = (uint64_t)s.n_heads * hd, kv = (uint64_t)s.n_kv_heads * hd;
       add(p + "input_layernorm.weight", {d}, m.t.at(L(l, "attn_norm.weight")));
-      add(p + "self_attn.q_proj.weight", {q, d}, to_half_split(m.t.at(L(l, "attn_q.weight")), s.n_heads, hd, s.dim));
-      add(p + "self_attn.k_proj.weight", {kv, d}, to_half_split(m.t.at(L(l, "attn_k.weight")), s.n_kv_heads, hd, s.dim));
-      add(p + "self_attn.v_proj.weight", {kv, d}, m.t.at(L(l, "attn_v.weight")));
+      auto wq = to_half_split(m.t.at(L(l, "attn_q.weight")), s.n_heads, hd, s.dim);
+      auto wk = to_half_split(m.t.at(L(l, "attn_k.weight")), s.n_kv_heads, hd, s.dim);
+      const auto& wv = m.t.at(L(l, "attn_v.weight"));
+      if (s.fused) {  // Phi-3's qkv_proj: q rows, k rows, v rows
+        wq.insert(wq.end(), wk.begin(), wk.end());
+        wq.insert(wq.end(), wv.begin(), wv.end());
+        add(p + "self_attn.qkv_proj.weight", {q + 2 * kv, d}, wq);
+      } else {
+        add(p + "self_attn.q_proj.weight", {q, d}, wq);
+        add(p + "self_attn.k_proj.weight", {kv, d}, wk);
+        add(p + "self_attn.v_proj.weight", {kv, d}, wv);
+      }
       if (s.qkv_bias) {
         add(p + "self_attn.q_proj.bias", {q}, to_half_split(m.t.at(L(l, "attn_q.bias")), s.n_heads, hd, 1));
         add(p + "self_attn.k_proj.bias", {kv}, to_half_split(m.t.at(L(l, "attn_k.bias")), s.n_kv_heads, hd, 1));
@@ -238,8 +264,15 @@ Status write_hf_model(const RandomModel& m, const std::string& dir, const std::s
       }
       add(p + "self_attn.o_proj.weight", {d, q}, m.t.at(L(l, "attn_output.weight")));
       add(p + "post_attention_layernorm.weight", {d}, m.t.at(L(l, "ffn_norm.weight")));
-      add(p + "mlp.gate_proj.weight", {hid, d}, m.t.at(L(l, "ffn_gate.weight")));
-      add(p + "mlp.up_proj.weight", {hid, d}, m.t.at(L(l, "ffn_up.weight")));
+      if (s.fused) {  // Phi-3's gate_up_proj: gate rows, then up rows
+        auto gu = m.t.at(L(l, "ffn_gate.weight"));
+        const auto& up = m.t.at(L(l, "ffn_up.weight"));
+        gu.insert(gu.end(), up.begin(), up.end());
+        add(p + "mlp.gate_up_proj.weight", {2 * hid, d}, gu);
+      } else {
+        add(p + "mlp.gate_proj.weight", {hid, d}, m.t.at(L(l, "ffn_gate.weight")));
+        add(p + "mlp.up_proj.weight", {hid, d}, m.t.at(L(l, "ffn_up.weight")));
+      }
       add(p + "mlp.down_proj.weight", {d, hid}, m.t.at(L(l, "ffn_down.weight")));
     }
   } else {

@@ -20,9 +20,10 @@ struct RandomModelSpec {
   unsigned long long seed = 1234;
   float scale = 0.0f;  // weight std; 0: 1/sqrt(fan-in)
   bool qkv_bias = false;  // LLaMA with q/k/v biases, written as Qwen2 (qwen2 GGUF, Qwen2ForCausalLM)
+  bool fused = false;     // fused qkv and gate+up projections, written as Phi-3 (phi3 GGUF, Phi3ForCausalLM)
 };
 
-// Named shapes: "bundled" (stories260K's), "tinyllama-1.1b", "llama2-7b", "tiny-bloom", "tiny-qwen2".
+// Named shapes: "bundled" (stories260K's), "tinyllama-1.1b", "llama2-7b", "tiny-bloom", "tiny-qwen2", "tiny-phi3".
 Result<RandomModelSpec> random_model_shape(const std::string& name);
 
 // Weights in LongScope's canonical layout (interleaved rotary pairs; fused QKV split).

@@ -104,26 +104,23 @@ TEST(Formats, BloomGgufEqualsBloomSafetensors) {
   EXPECT_LE(max_diff(last_logits(load_ok(dir + "/b.gguf"), toks), last_logits(load_ok(dir + "/hf"), toks)), 1e-4);
 }
 
-// Qwen2 (LLaMA + q/k/v biases, half-split pairs in both files, base 1e6) from
-// GGUF and from safetensors: the same logits, equal to the independent reference.
-TEST(Formats, Qwen2GgufAndSafetensorsEqualTheReferenceForward) {
-  const std::string dir = temp_dir("qwen2fmt");
-  auto spec = random_model_shape("tiny-qwen2");
+// A family written as both GGUF and safetensors from one random model: the same
+// logits, equal to the independent reference forward, and every tensor used (the
+// model answers otherwise when `perturb` names a tensor suffix zeroed).
+void expect_family_matches_reference(const std::string& shape, const std::string& family, const std::string& perturb) {
+  const std::string dir = temp_dir(shape);
+  auto spec = random_model_shape(shape);
   ASSERT_TRUE(spec.ok());
   auto rm = make_random_model(spec.value());
-  ASSERT_TRUE(write_gguf_model(rm, dir + "/q.gguf").ok());
+  ASSERT_TRUE(write_gguf_model(rm, dir + "/m.gguf").ok());
   ASSERT_TRUE(write_hf_model(rm, dir + "/hf").ok());
-  auto g = load_ok(dir + "/q.gguf");
+  auto g = load_ok(dir + "/m.gguf");
   auto h = load_ok(dir + "/hf");
   ASSERT_TRUE(g && h);
   for (const auto& m : {g, h}) {
-    EXPECT_EQ(m->config.family, "qwen2");
-    EXPECT_TRUE(m->config.qkv_bias);
+    EXPECT_EQ(m->config.family, family);
     EXPECT_EQ(m->config.layout, PairLayout::HalfSplit);
-    EXPECT_EQ(m->config.rope_base, 1e6);
-    ASSERT_NE(m->weights.layers[1].bv, nullptr);
-    const auto& bv = rm.t.at("blk.1.attn_v.bias");
-    for (size_t i = 0; i < bv.size(); ++i) ASSERT_EQ(m->weights.layers[1].bv[i], bv[i]);
+    EXPECT_EQ(m->config.rope_base, spec->rope_base);
   }
   std::vector<int> toks;
   for (int i = 0; i < 90; ++i) toks.push_back((i * 17 + 11) % 512);
@@ -132,12 +129,38 @@ TEST(Formats, Qwen2GgufAndSafetensorsEqualTheReferenceForward) {
   auto ref = reference_logits(*h, toks, h->config.native_method);
   std::vector<float> last(ref.back().begin(), ref.back().end());
   EXPECT_LE(max_diff(lh, last), 2e-3);
-  // Without its biases the model answers otherwise (they are used, not only loaded).
-  RandomModel zero = rm;
-  for (auto& [name, t] : zero.t)
-    if (name.find(".bias") != std::string::npos) std::fill(t.begin(), t.end(), 0.0f);
-  ASSERT_TRUE(write_hf_model(zero, dir + "/hf0").ok());
-  EXPECT_GT(max_diff(last_logits(load_ok(dir + "/hf0"), toks), lh), 1e-3);
+  RandomModel changed = rm;
+  for (auto& [name, t] : changed.t)
+    if (name.size() >= perturb.size() && name.compare(name.size() - perturb.size(), perturb.size(), perturb) == 0)
+      std::fill(t.begin(), t.end(), 0.0f);
+  ASSERT_TRUE(write_hf_model(changed, dir + "/hf0").ok());
+  EXPECT_GT(max_diff(last_logits(load_ok(dir + "/hf0"), toks), lh), 1e-3) << perturb;
+}
+
+// Qwen2: LLaMA + q/k/v biases, half-split pairs in both files, base 1e6.
+TEST(Formats, Qwen2GgufAndSafetensorsEqualTheReferenceForward) {
+  expect_family_matches_reference("tiny-qwen2", "qwen2", ".bias");
+  auto m = load_ok(temp_dir("tiny-qwen2") + "/m.gguf");
+  ASSERT_TRUE(m && m->config.qkv_bias);
+  ASSERT_NE(m->weights.layers[1].bv, nullptr);
+}
+
+// Phi-3: fused qkv_proj / attn_qkv and gate_up_proj / ffn_up (gate rows first).
+TEST(Formats, Phi3GgufAndSafetensorsEqualTheReferenceForward) {
+  expect_family_matches_reference("tiny-phi3", "phi3", "ffn_gate.weight");
+  expect_family_matches_reference("tiny-phi3", "phi3", "attn_k.weight");
+  auto m = load_ok(temp_dir("tiny-phi3") + "/hf");
+  ASSERT_TRUE(m && m->config.fused_projections);
+  // The same weights unfused, as a plain LLaMA GGUF: the fused rows are split in the right order.
+  RandomModel plain = make_random_model(random_model_shape("tiny-phi3").value());
+  plain.spec.fused = false;
+  ASSERT_TRUE(write_gguf_model(plain, temp_dir("tiny-phi3") + "/plain.gguf").ok());
+  auto p = load_ok(temp_dir("tiny-phi3") + "/plain.gguf");
+  ASSERT_TRUE(p);
+  EXPECT_EQ(p->config.family, "llama");
+  std::vector<int> toks;
+  for (int i = 0; i < 90; ++i) toks.push_back((i * 17 + 11) % 512);
+  EXPECT_LE(max_diff(last_logits(p, toks), last_logits(m, toks)), 1e-4);
 }
 
 // Logits of every step of incremental decoding vs a full forward of each prefix.

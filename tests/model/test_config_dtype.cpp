@@ -180,6 +180,31 @@ TEST(Config, Qwen25) {
   EXPECT_NE(moe.error().find("Qwen2MoeForCausalLM"), std::string::npos) << moe.error();
 }
 
+// Phi-3-shaped configs (not copied files): the 4k model's 2047-token window is its
+// native method; the 128k model's window (262144) is longer than any context and
+// masks nothing, so its LongRoPE is the native method.
+TEST(Config, Phi3WindowAndLongRope) {
+  ModelConfig c;
+  json j = {{"architectures", {"Phi3ForCausalLM"}}, {"model_type", "phi3"}, {"hidden_size", 3072},
+            {"intermediate_size", 8192}, {"num_hidden_layers", 1}, {"num_attention_heads", 32},
+            {"num_key_value_heads", 32}, {"max_position_embeddings", 4096}, {"original_max_position_embeddings", 4096},
+            {"rms_norm_eps", 1e-5}, {"rope_theta", 10000.0}, {"rope_scaling", nullptr}, {"sliding_window", 2047},
+            {"vocab_size", 32064}, {"bos_token_id", 1}, {"eos_token_id", 32000}};
+  ASSERT_TRUE(resolve_hf_config(j, c).ok());
+  EXPECT_EQ(c.family, "phi3");
+  EXPECT_TRUE(c.fused_projections);
+  EXPECT_EQ(c.head_dim, 96);
+  EXPECT_EQ(method_spec_string(c.native_method), "sliding-window:window=2047,sinks=0");
+  std::vector<double> sf(48, 1.0), lf(48, 4.0);
+  j["max_position_embeddings"] = 131072;
+  j["sliding_window"] = 262144;
+  j["rope_scaling"] = {{"type", "longrope"}, {"short_factor", sf}, {"long_factor", lf}};
+  ASSERT_TRUE(resolve_hf_config(j, c).ok());
+  EXPECT_EQ(c.native_method.method, Method::LongRope);
+  EXPECT_EQ(c.train_len, 4096);
+  EXPECT_EQ(c.longrope_long.size(), 48u);
+}
+
 TEST(Config, LongRopeFactorLists) {
   ModelConfig c;
   json j = llama_cfg();  // head_dim 32 → 16 factors per list
