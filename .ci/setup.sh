@@ -47,7 +47,7 @@ sanitizer_stage() {
   rm -rf "$asan_dir/fuzz-corpus"
   "$asan_dir/tests/fuzz/fuzz_seeds" "$asan_dir/fuzz-corpus"
   local t
-  for t in gguf safetensors llama2c tokenizer_model document gguf_vocab method_spec; do
+  for t in gguf safetensors llama2c tokenizer_model tokenizer_json document gguf_vocab method_spec; do
     echo "fuzz_$t: ${secs} s"
     mkdir -p "$asan_dir/fuzz-findings/$t"
     local rc=0

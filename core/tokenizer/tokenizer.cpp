@@ -164,9 +164,16 @@ Result<std::shared_ptr<const Tokenizer>> Tokenizer::from_tokenizer_json(const st
   std::ifstream f(path, std::ios::binary);
   auto j = nlohmann::json::parse(f, nullptr, false);
   auto bad = [&](const std::string& why) { return make_error("tokenizer " + path + ": " + why); };
+  // Typed reads that never throw: a field of the wrong type reads as absent.
+  auto str = [](const nlohmann::json& o, const char* k) {
+    return o.is_object() && o.contains(k) && o[k].is_string() ? o[k].get<std::string>() : std::string();
+  };
+  auto flag = [](const nlohmann::json& o, const char* k, bool fallback) {
+    return o.is_object() && o.contains(k) && o[k].is_boolean() ? o[k].get<bool>() : fallback;
+  };
   if (j.is_discarded() || !j.is_object()) return bad("not valid JSON");
   const auto& model = j.contains("model") ? j["model"] : nlohmann::json();
-  if (!model.is_object() || model.value("type", std::string()) != "BPE")
+  if (!model.is_object() || str(model, "type") != "BPE")
     return bad("the model is not BPE (only byte-level BPE tokenizer.json files are read; SentencePiece models "
                "come as tokenizer.model)");
   if (!model.contains("vocab") || !model["vocab"].is_object()) return bad("model.vocab is missing");
@@ -199,19 +206,19 @@ Result<std::shared_ptr<const Tokenizer>> Tokenizer::from_tokenizer_json(const st
   std::string pattern;
   const auto& pre = j.contains("pre_tokenizer") ? j["pre_tokenizer"] : nlohmann::json();
   std::vector<nlohmann::json> parts;
-  if (pre.is_object() && pre.value("type", std::string()) == "Sequence" && pre.contains("pretokenizers") &&
+  if (str(pre, "type") == "Sequence" && pre.contains("pretokenizers") &&
       pre["pretokenizers"].is_array())
     for (const auto& p : pre["pretokenizers"]) parts.push_back(p);
   else if (pre.is_object()) parts.push_back(pre);
   bool byte_level = false;
   for (const auto& p : parts) {
-    const std::string type = p.is_object() ? p.value("type", std::string()) : "";
+    const std::string type = str(p, "type");
     if (type == "Split" && p.contains("pattern") && p["pattern"].is_object() && p["pattern"].contains("Regex") &&
         p["pattern"]["Regex"].is_string() && pattern.empty()) {
       pattern = p["pattern"]["Regex"].get<std::string>();
     } else if (type == "ByteLevel") {
       byte_level = true;
-      if (pattern.empty() && p.value("use_regex", true)) pattern = bpe_pretokenizer("gpt-2").value();
+      if (pattern.empty() && flag(p, "use_regex", true)) pattern = bpe_pretokenizer("gpt-2").value();
     } else {
       return bad("pre-tokenizer \"" + type + "\" is not supported (Split on a regex, then ByteLevel)");
     }
@@ -225,7 +232,7 @@ Result<std::shared_ptr<const Tokenizer>> Tokenizer::from_tokenizer_json(const st
   };
   const int bos = find({"<|begin_of_text|>", "<s>", "<|endoftext|>"});
   const int eos = find({"<|end_of_text|>", "</s>", "<|endoftext|>"});
-  return bpe_tokenizer(tokens, merges, special, pattern, model.value("ignore_merges", false), bos, eos, path,
+  return bpe_tokenizer(tokens, merges, special, pattern, flag(model, "ignore_merges", false), bos, eos, path,
                        "byte-level BPE (tokenizer.json)");
 }
 

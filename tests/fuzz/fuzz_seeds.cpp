@@ -44,7 +44,8 @@ int main(int argc, char** argv) {
   }
   const fs::path out = argv[1], res = LONGSCOPE_RESOURCES_DIR, bad = LONGSCOPE_TEST_DIR "/data/bad";
   const fs::path tmp = out / "tmp";
-  for (const char* t : {"tmp", "gguf", "safetensors", "llama2c", "tokenizer_model", "document", "gguf_vocab", "method_spec"})
+  for (const char* t : {"tmp", "gguf", "safetensors", "llama2c", "tokenizer_model", "tokenizer_json", "document",
+                        "gguf_vocab", "method_spec"})
     fs::create_directories(out / t);
   auto bundled = load_model((res / "models/stories260K.gguf").string());
   if (!bundled || !bundled.value()->vocab) {
@@ -81,6 +82,16 @@ int main(int argc, char** argv) {
   for (const auto& e : fs::directory_iterator(bad))
     if (e.path().extension() == ".model")
       fs::copy_file(e.path(), out / "tokenizer_model" / e.path().filename(), fs::copy_options::overwrite_existing);
+
+  // tokenizer.json: small byte-level BPE files in both pre-tokenizer forms.
+  put(out / "tokenizer_json/bytelevel.json",
+      R"({"model": {"type": "BPE", "vocab": {"a": 0, "b": 1, "ab": 2, "\u0120": 3, "\u0120a": 4}, "merges": ["a b", "\u0120 a"]},)"
+      R"( "added_tokens": [{"id": 5, "content": "<|endoftext|>", "special": true}],)"
+      R"( "pre_tokenizer": {"type": "ByteLevel", "use_regex": true}})");
+  put(out / "tokenizer_json/split.json",
+      R"({"model": {"type": "BPE", "ignore_merges": true, "vocab": {"1": 0, "2": 1, "12": 2}, "merges": [["1", "2"]]},)"
+      R"( "pre_tokenizer": {"type": "Sequence", "pretokenizers": [{"type": "Split", "pattern": {"Regex": "\p{N}{1,3}|\s+|[^\s\p{N}]+"}},)"
+      R"( {"type": "ByteLevel", "use_regex": false}]}})");
 
   // documents: heads of the bundled ones, and the story separator.
   for (const auto& e : fs::directory_iterator(res / "documents"))

@@ -106,6 +106,15 @@ TEST(BpeTokenizer, TokenizerJsonGivesTheSameIds) {
   auto b = Tokenizer::from_file(dir + "/tokenizer2.json");
   ASSERT_TRUE(b.ok()) << b.error();
   expect_all_cases(*b.value());
+  for (const char* broken : {R"({"model": {"type": 5}})", R"({"model": {"type": "BPE", "vocab": {"a": "x"}, "merges": []}})",
+                             R"({"model": {"type": "BPE", "vocab": {"a": 0}, "merges": [1]}})",
+                             R"({"model": {"type": "BPE", "vocab": {"a": 0}, "merges": []}, "pre_tokenizer": {"type": ["x"]}})",
+                             R"({"model": {"type": "BPE", "vocab": {"a": 0}, "merges": []}, "pre_tokenizer": {"type": "ByteLevel", "use_regex": "yes"}, "added_tokens": [{"id": -1}]})",
+                             "[1, 2]", "{not json"}) {
+    std::ofstream(dir + "/broken.json") << broken;
+    auto r = Tokenizer::from_file(dir + "/broken.json");  // one clear error, never an exception
+    EXPECT_FALSE(r.ok()) << broken;
+  }
   j["model"]["type"] = "Unigram";
   std::ofstream(dir + "/tokenizer3.json") << j.dump();
   auto c = Tokenizer::from_file(dir + "/tokenizer3.json");
