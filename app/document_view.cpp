@@ -9,6 +9,7 @@
 #include <QHelpEvent>
 #include <QTextBlock>
 #include <QTextCursor>
+#include <QTimer>
 #include <QToolTip>
 #include <QVBoxLayout>
 #include <algorithm>
@@ -118,12 +119,15 @@ void DocumentView::show_prompt(const RetrievalDetailSnapshot& d) {
                        .arg(d.head.layer)
                        .arg(d.head.head)
                        .arg(100.0 * d.head.needle_mass, 0, 'f', 1));
-  // Scroll to the needle.
+  // Scroll to the needle once the text is laid out.
   if (p.needle_begin < (int)starts_.size()) {
-    QTextCursor c(text_->document());
-    c.setPosition(starts_[(size_t)p.needle_begin]);
-    text_->setTextCursor(c);
-    text_->ensureCursorVisible();
+    const int at = starts_[(size_t)p.needle_begin];
+    QTimer::singleShot(0, text_, [t = text_, at] {
+      QTextCursor c(t->document());
+      c.setPosition(std::min(at, t->document()->characterCount() - 1));
+      t->setTextCursor(c);
+      t->ensureCursorVisible();
+    });
   }
 }
 

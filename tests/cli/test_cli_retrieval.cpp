@@ -49,6 +49,24 @@ TEST(CliRetrieval, NeedleAndLongEval) {
   EXPECT_TRUE(t["cells"][0]["results"][0].contains("output"));
 }
 
+// The shipped RoPE twin (trained at L = 256 with retrieval text) tells the story:
+// it finds the key inside L, loses it at 4L with plain RoPE, and ReRoPE + log-n
+// brings it back.
+TEST(CliRetrieval, RopeTwinFindsKeysInsideLAndLosesThemBeyond) {
+  json j = ok_json(std::string("passkey --model '") + LONGSCOPE_RESOURCES_DIR +
+                   "/models/twins/rope_twin.gguf' --methods 'rope;rerope:window=128,logn=1' --lengths 256,1024 "
+                   "--depths 0,0.5,1 --trials 3");
+  ASSERT_EQ(j["cells"].size(), 2u * 2 * 3);
+  auto found = [&](int method, int length) {
+    int f = 0;
+    for (int d = 0; d < 3; ++d) f += j["cells"][(method * 2 + length) * 3 + d]["found"].get<int>();
+    return f;  // of 9
+  };
+  EXPECT_GE(found(0, 0), 7) << "rope inside L";
+  EXPECT_LE(found(0, 1), 2) << "rope at 4L";
+  EXPECT_GE(found(1, 1), 7) << "rerope + log-n at 4L";
+}
+
 TEST(CliRetrieval, BadInputIsOneClearError) {
   auto expect_error = [](const std::string& args, const std::string& text) {
     CliRun r = run_cli(args);
