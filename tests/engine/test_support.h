@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -21,6 +22,9 @@ inline std::string bundled_tokenizer() { return LONGSCOPE_RESOURCES_DIR "/models
 
 inline std::string temp_dir(const std::string& name) {
   auto p = std::filesystem::temp_directory_path() / ("longscope_test_" + name + "_" + std::to_string(::getpid()));
+  // The first use in this process empties a folder an earlier run with the same pid left.
+  static std::set<std::string> made;
+  if (made.insert(p.string()).second) std::filesystem::remove_all(p);
   std::filesystem::create_directories(p);
   return p.string();
 }
