@@ -264,32 +264,6 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     }
     finish_job(r->job);
   });
-  connect(worker_, &EngineWorker::retrieval_ready, this, [this](std::shared_ptr<const RetrievalSnapshot> r) {
-    if (latest_["retrieval"] == r->job) {
-      state_.retrieval = r;
-      state_.retrieval_detail.reset();
-      state_.touch();
-      message_->setText(tr("Retrieval: %1 method(s) × %2 length(s) × %3 depth(s). Click a cell to open its prompt.")
-                            .arg(r->grid.methods.size())
-                            .arg(r->grid.lengths.size())
-                            .arg(r->grid.depths.size()));
-    }
-    finish_job(r->job);
-  });
-  connect(worker_, &EngineWorker::retrieval_detail_ready, this, [this](std::shared_ptr<const RetrievalDetailSnapshot> r) {
-    if (latest_["retrieval_detail"] == r->job) {
-      state_.retrieval_detail = r;
-      state_.touch();
-      message_->setText(tr("Prompt of %1 at %2 tokens, depth %3 in the document pane (layer %4 head %5 looks at the "
-                           "needle most).")
-                            .arg(r->method)
-                            .arg(r->length)
-                            .arg(r->depth, 0, 'f', 2)
-                            .arg(r->head.layer)
-                            .arg(r->head.head));
-    }
-    finish_job(r->job);
-  });
   connect(worker_, &EngineWorker::progress, this, [this](quint64 job, double f) {
     if (pending_.count(job)) progress_->setValue((int)(f * 1000));
   });
@@ -305,8 +279,7 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
   connect(attention_, &AttentionView::request, this, &MainWindow::start_attention);
   connect(attention_, &AttentionView::request_detail, this, &MainWindow::start_attention_detail);
   connect(sweep_, &SweepView::request, this, [this] { run_sweep(); });
-  connect(retrieval_, &RetrievalView::request, this, &MainWindow::run_retrieval);
-  connect(retrieval_, &RetrievalView::open_cell, this, &MainWindow::open_retrieval_cell);
+  wire_retrieval();
   connect(tabs_, &QTabWidget::currentChanged, this, [this] { refresh_views(); });
   run_debounce_.setSingleShot(true);
   run_debounce_.setInterval(250);  // restart a run once a slider settles
@@ -568,36 +541,6 @@ void MainWindow::run_sweep(bool up_to_n) {
   message_->setText(tr("Running the loss-vs-length sweep…"));
   QMetaObject::invokeMethod(worker_, [w = worker_, job, c = cancels_[job], specs = state_.method_specs(), lengths] {
     w->run_sweep(job, c, specs, lengths, kScoredTokens);
-  }, Qt::QueuedConnection);
-}
-
-void MainWindow::run_retrieval() {
-  if (state_.model_path.isEmpty()) return show_error(tr("load a model first"));
-  const QString task = retrieval_->task();
-  if (task == "needle" && !state_.document) return show_error(tr("open a document first: it is the haystack"));
-  QList<int> lengths;
-  for (int n : retrieval_->lengths())
-    if (n <= state_.max_length) lengths << n;
-  if (lengths.isEmpty()) return show_error(tr("choose prompt lengths (up to %1 tokens fit in memory)").arg(state_.max_length));
-  const QList<double> depths = retrieval_->depths();
-  if (depths.isEmpty() && task != "lines") return show_error(tr("choose depths in [0, 1]"));
-  const quint64 job = start_job("retrieval");
-  message_->setText(tr("Retrieval: %1 with %2 method(s)…").arg(task).arg(state_.method_specs().size()));
-  QMetaObject::invokeMethod(worker_, [w = worker_, job, c = cancels_[job], specs = state_.method_specs(), task, lengths,
-                                      depths = depths.isEmpty() ? QList<double>{0.5} : depths, t = retrieval_->trials(),
-                                      k = retrieval_->nbce_chunks()] {
-    w->run_retrieval(job, c, specs, task, lengths, depths, t, k);
-  }, Qt::QueuedConnection);
-}
-
-void MainWindow::set_retrieval_lengths(const QString& lengths) { retrieval_->set_lengths(lengths); }
-
-void MainWindow::open_retrieval_cell(int method, int length, int depth) {
-  if (!state_.retrieval) return;
-  const quint64 job = start_job("retrieval_detail");
-  message_->setText(tr("Opening the prompt and finding the retrieval head…"));
-  QMetaObject::invokeMethod(worker_, [w = worker_, job, c = cancels_[job], g = state_.retrieval, method, length, depth] {
-    w->run_retrieval_detail(job, c, g, method, length, depth);
   }, Qt::QueuedConnection);
 }
 

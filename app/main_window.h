@@ -77,6 +77,7 @@ class MainWindow : public QMainWindow {
   void start_attention();
   void show_error(const QString& message);
   void build_menus();
+  void wire_retrieval();  // main_window_retrieval.cpp
   void add_recent(const QString& path);
   void refresh_views();
   void drop_results();

@@ -90,6 +90,25 @@ inline void attach_axes(QChart* c, QAbstractAxis* x, QAbstractAxis* y) {
 }
 
 // Removes every series and axis (series are refilled whole on each redraw).
+// "256,512,1024" → the whole numbers ≥ lo in it (junk entries skipped).
+inline QList<int> parse_lengths(const QString& text, int lo) {
+  QList<int> out;
+  for (const auto& p : text.split(',', Qt::SkipEmptyParts)) {
+    bool ok = false;
+    const int n = p.trimmed().toInt(&ok);
+    if (ok && n >= lo) out << n;
+  }
+  return out;
+}
+
+// L/2, L, 2L, 4L, 8L that lie in [lo, hi], as a comma list.
+inline QString suggested_lengths(int L, int lo, int hi) {
+  QStringList out;
+  for (int n : {L / 2, L, 2 * L, 4 * L, 8 * L})
+    if (n >= lo && n <= hi) out << QString::number(n);
+  return out.join(",");
+}
+
 inline void clear_chart(QChart* c) {
   c->removeAllSeries();
   for (auto* a : c->axes()) {

@@ -206,22 +206,10 @@ RetrievalView::RetrievalView(AppState* s, QWidget* parent) : View(s, parent) {
 QString RetrievalView::task() const { return task_->currentData().toString(); }
 
 void RetrievalView::suggest_lengths() {
-  const int L = state_->config.train_len;
-  QStringList out;
-  for (int n : {L / 2, L, 2 * L, 4 * L, 8 * L})
-    if (n >= 160 && n <= state_->max_length) out << QString::number(n);
-  lengths_->setText(out.join(","));
+  lengths_->setText(suggested_lengths(state_->config.train_len, 160, state_->max_length));  // a prompt needs ~160 tokens
 }
 
-QList<int> RetrievalView::lengths() const {
-  QList<int> out;
-  for (const auto& p : lengths_->text().split(',', Qt::SkipEmptyParts)) {
-    bool ok = false;
-    const int n = p.trimmed().toInt(&ok);
-    if (ok && n >= 1) out << n;
-  }
-  return out;
-}
+QList<int> RetrievalView::lengths() const { return parse_lengths(lengths_->text(), 1); }
 
 QList<double> RetrievalView::depths() const {
   QList<double> out;

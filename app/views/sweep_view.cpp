@@ -25,23 +25,9 @@ SweepView::SweepView(AppState* s, QWidget* parent) : View(s, parent) {
   connect(run_, &QPushButton::clicked, this, &SweepView::request);
 }
 
-void SweepView::suggest_lengths() {
-  const int L = state_->config.train_len;
-  QStringList out;
-  for (int n : {L / 2, L, 2 * L, 4 * L, 8 * L})
-    if (n >= 16 && n <= state_->max_length) out << QString::number(n);
-  lengths_->setText(out.join(","));
-}
+void SweepView::suggest_lengths() { lengths_->setText(suggested_lengths(state_->config.train_len, 16, state_->max_length)); }
 
-QList<int> SweepView::lengths() const {
-  QList<int> out;
-  for (const auto& p : lengths_->text().split(',', Qt::SkipEmptyParts)) {
-    bool ok = false;
-    int n = p.trimmed().toInt(&ok);
-    if (ok && n >= 2) out << n;
-  }
-  return out;
-}
+QList<int> SweepView::lengths() const { return parse_lengths(lengths_->text(), 2); }
 
 void SweepView::refresh() {
   if (lengths_->text().isEmpty()) suggest_lengths();

@@ -10,6 +10,9 @@
 #include <string>
 #include <unistd.h>
 
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
 namespace ls::test {
 
 struct CliRun {
@@ -37,6 +40,13 @@ inline CliRun run_cli(const std::string& args, const std::string& shell_prefix =
   r.err = ss.str();
   std::remove(tmpl);
   return r;
+}
+
+// Runs `args --json`, expects exit 0, and parses stdout.
+inline nlohmann::json ok_json(const std::string& args) {
+  CliRun r = run_cli(args + " --json");
+  EXPECT_EQ(r.code, 0) << args << "\n" << r.err;
+  return r.code == 0 ? nlohmann::json::parse(r.out) : nlohmann::json();
 }
 
 }  // namespace ls::test

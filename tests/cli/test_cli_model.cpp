@@ -13,11 +13,6 @@ namespace {
 using nlohmann::json;
 const std::string kDoc = std::string(LONGSCOPE_TEST_DIR) + "/data/tinystories_excerpt.txt";
 
-json ok_json(const std::string& args) {
-  CliRun r = run_cli(args + " --json");
-  EXPECT_EQ(r.code, 0) << args << "\n" << r.err;
-  return r.code == 0 ? json::parse(r.out) : json();
-}
 
 TEST(CliModel, InfoShowsResolvedValues) {
   json j = ok_json("info");

@@ -11,11 +11,6 @@ namespace {
 using nlohmann::json;
 const std::string kDoc = std::string(LONGSCOPE_TEST_DIR) + "/data/tinystories_excerpt.txt";
 
-json ok_json(const std::string& args) {
-  CliRun r = run_cli(args + " --json");
-  EXPECT_EQ(r.code, 0) << args << "\n" << r.err;
-  return r.code == 0 ? json::parse(r.out) : json();
-}
 
 TEST(CliRetrieval, PasskeyGridJson) {
   json j = ok_json("passkey --methods 'rope;rerope:window=128' --lengths 200,400 --depths 0,1 --trials 2 --nbce 2");

@@ -34,6 +34,16 @@ Fixture bundled() {
   return f;
 }
 
+// A needle task the bundled model answers: the answer is the story's own next word.
+NeedleText answered_needle() {
+  NeedleText t;
+  t.intro = "";
+  t.needle = "Lily liked {key}.";
+  t.question = "Once upon a";
+  t.answer = "time";
+  return t;
+}
+
 std::string longeval_path(const char* name) { return std::string(LONGSCOPE_RESOURCES_DIR "/documents/longeval/") + name; }
 
 TEST(Retrieval, PasskeyPromptIsExactInLengthAndDepth) {
@@ -110,11 +120,7 @@ TEST(Retrieval, ScoreMatchesTheReferenceForward) {
 // A needle the bundled model answers: the answer is the story's own next word.
 TEST(Retrieval, FoundWhenEveryAnswerTokenIsTopOne) {
   auto f = bundled();
-  NeedleText text;
-  text.intro = "";
-  text.needle = "Lily liked {key}.";
-  text.question = "Once upon a";
-  text.answer = "time";
+  const NeedleText text = answered_needle();
   RetrievalOptions o;
   o.task = RetrievalTask::Needle;
   o.filler_doc = test::story_tokens(400);
@@ -149,11 +155,7 @@ TEST(Retrieval, FoundWhenEveryAnswerTokenIsTopOne) {
 // Found means top-1 for every answer token: the model's second choice is not found.
 TEST(Retrieval, TheSecondChoiceIsNotFound) {
   auto f = bundled();
-  NeedleText text;
-  text.intro = "";
-  text.needle = "Lily liked {key}.";
-  text.question = "Once upon a";
-  text.answer = "time";
+  const NeedleText text = answered_needle();
   auto p = make_needle_prompt(*f.tok, text, "1", 150, 0.5, test::story_tokens(400));
   ASSERT_TRUE(p.ok()) << p.error();
   ASSERT_EQ(p->tokens.size(), (size_t)p->answer_begin + 1);  // one answer token
