@@ -1,6 +1,7 @@
 #include "app/app_state.h"
 
 #include "app/views/chart_util.h"
+#include "core/engine/engine.h"
 #include "core/position/spec.h"
 
 namespace ls::app {
@@ -14,6 +15,24 @@ AppState::AppState(QObject* parent) : QObject(parent) {
   for (const char* spec : {"rope", "ntk:alpha=4", "yarn:factor=4", "rerope:window=256,logn=1"})
     story.push_back(parse_method_spec(spec).value());
   set_methods(story);
+}
+
+std::vector<MethodParams> AppState::fit_methods(const std::vector<MethodParams>& methods, const ModelConfig& c,
+                                                QStringList& dropped, bool& switched) {
+  std::vector<MethodParams> keep;
+  for (const auto& m : methods)
+    if (check_method_for_model(m, c)) keep.push_back(m);
+    else dropped << QString::fromStdString(method_spec_string(m));
+  switched = keep.empty();
+  if (!switched) return keep;
+  const char* family = arch_alibi(c.arch) ? "alibi;alibi-linear:a=4;ntk-alibi:a=4"
+                                          : "rope;ntk:alpha=4;yarn:factor=4;rerope:window=256,logn=1";
+  keep.push_back(c.native_method);
+  for (const auto& spec : QString(family).split(';'))
+    if (auto m = parse_method_spec(spec.toStdString());
+        m && check_method_for_model(m.value(), c) && method_spec_string(m.value()) != method_spec_string(keep[0]))
+      keep.push_back(m.value());
+  return keep;
 }
 
 QStringList AppState::method_specs() const {

@@ -101,9 +101,14 @@ class AppState : public QObject {
                            (double)n};
   }
   QStringList method_specs() const;
-  bool alibi_model() const { return config.arch == Arch::Bloom; }
+  bool alibi_model() const { return arch_alibi(config.arch); }
 
   void set_methods(std::vector<MethodParams> m);
+  // The methods of `methods` that can run on `c`; those that cannot go to `dropped`.
+  // When none can (a RoPE list on an ALiBi model, or the reverse), the model's native
+  // method and its position family's comparison set instead (`switched` is set).
+  static std::vector<MethodParams> fit_methods(const std::vector<MethodParams>& methods, const ModelConfig& c,
+                                               QStringList& dropped, bool& switched);
   // The colour of a selected method (canonical spec) in every view and export.
   QColor colour_of(const QString& spec) const;
   // Selected and not hidden by its check box: what views draw and export.

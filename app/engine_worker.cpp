@@ -57,7 +57,7 @@ void EngineWorker::load_model_impl(quint64 job, QString path, int train_len_over
                      .arg(c.head_dim)
                      .arg(c.train_len)
                      .arg(c.rope_base)
-                     .arg(c.arch == Arch::Llama ? layout_name(c.layout) : "ALiBi")
+                     .arg(!arch_alibi(c.arch) ? layout_name(c.layout) : "ALiBi")
                      .arg(QString::fromStdString(method_spec_string(c.native_method)) +
                           (c.native_source.empty() ? QString() : QString(" (%1)").arg(QString::fromStdString(c.native_source))))
                      .arg(QString::fromStdString(c.family) + (c.qkv_bias ? " (q/k/v bias)" : ""))

@@ -188,17 +188,14 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     state_.max_length = info.max_length;
     model_path_ = info.path;
     model_label_->setText(info.summary + "\n" + info.path);
-    // Keep methods the model can run; otherwise start from its native method.
-    std::vector<MethodParams> keep;
+    // Keep methods the model can run; when none can, the model's own position family.
     QStringList dropped;
-    for (const auto& m : state_.methods)
-      if (check_method_for_model(m, state_.config)) keep.push_back(m);
-      else dropped << QString::fromStdString(method_spec_string(m));
-    if (!dropped.isEmpty())  // said, never silent
+    bool switched = false;
+    std::vector<MethodParams> keep = AppState::fit_methods(state_.methods, state_.config, dropped, switched);
+    if (!switched && !dropped.isEmpty())  // said, never silent
       show_error(tr("%1 cannot run on this model and left the method list (%2)")
                      .arg(dropped.join(", "), QString::fromStdString(check_method_for_model(
                                                   parse_method_spec(dropped[0].toStdString()).value(), state_.config).error())));
-    if (keep.empty()) keep.push_back(state_.config.native_method);
     for (auto& p : keep) attach_model_tables(p, state_.config);  // point at the new model's tables
     state_.methods = keep;
     state_.length = std::min(state_.length, state_.max_length);
@@ -208,7 +205,10 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     methods_->sync_from_state();
     sweep_->suggest_lengths();
     retrieval_->suggest_lengths();
-    message_->setText(tr("Model loaded: %1").arg(QFileInfo(info.path).fileName()));
+    message_->setText(tr("Model loaded: %1").arg(QFileInfo(info.path).fileName()) +
+                      (switched ? tr(" · methods set to this model's position family (%1 cannot run on it)")
+                                      .arg(dropped.join(", "))
+                                : QString()));
     state_.touch();
     schedule_runs();
     finish_job(job);

@@ -95,7 +95,11 @@ void FrequencyView::fill_rope() {
   QChart* c1 = top_->chart();
   QChart* cw = middle_->chart();
   QChart* c2 = bottom_->chart();
-  c1->setTitle(QString("Angular speed θ'_i per rotary pair (radians/token), d = %1, base %2").arg(g.rot_dim).arg(g.base));
+  // A partial-rotary head (GPT-NeoX, Phi-2) rotates only its first d dims: only those pairs are plotted.
+  const int hd = state_->config.head_dim;
+  const QString dims = hd > g.rot_dim ? QString("d = %1 of the head's %2 dims (the rest do not rotate)").arg(g.rot_dim).arg(hd)
+                                      : QString("d = %1").arg(g.rot_dim);
+  c1->setTitle(QString("θ'_i per rotary pair (radians/token), %1, base %2").arg(dims).arg(g.base));
   cw->setTitle(QString("Wavelength λ'_i = 2π/θ'_i (tokens) against L = %1 (dotted) and n = %2 (dash-dot)")
                    .arg((int)g.train_len).arg((int)g.cur_len));
   const std::vector<double> span = {0.0, (double)std::max(1, half - 1)};

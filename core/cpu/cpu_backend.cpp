@@ -135,7 +135,7 @@ void CpuBackend<T>::layernorm(const T* x, const float* w, const float* b, int ro
     mean /= dim;
     for (int i = 0; i < dim; ++i) var += (xr[i] - mean) * (xr[i] - mean);
     T scale = T(1) / std::sqrt(var / dim + (T)eps);
-    for (int i = 0; i < dim; ++i) y[(size_t)r * dim + i] = (xr[i] - mean) * scale * (T)w[i] + (T)b[i];
+    for (int i = 0; i < dim; ++i) y[(size_t)r * dim + i] = (xr[i] - mean) * scale * (T)w[i] + (b ? (T)b[i] : T(0));
   });
 }
 
@@ -190,7 +190,12 @@ void CpuBackend<T>::swiglu(T* gate, const T* up, size_t n) {
 }
 
 template <typename T>
-void CpuBackend<T>::gelu(T* x, size_t n) {
+void CpuBackend<T>::gelu(T* x, size_t n, bool exact) {
+  if (exact) {  // x·Φ(x) = x/2·(1 + erf(x/√2)): GPT-NeoX's and MPT's nn.GELU()
+    const T r = (T)0.7071067811865476;
+    for (size_t i = 0; i < n; ++i) x[i] = x[i] * T(0.5) * (T(1) + std::erf(x[i] * r));
+    return;
+  }
   const T k = (T)0.7978845608028654;  // sqrt(2/π), BLOOM's bloom_gelu_forward
   for (size_t i = 0; i < n; ++i) x[i] = x[i] * T(0.5) * (T(1) + std::tanh(k * x[i] * (T(1) + T(0.044715) * x[i] * x[i])));
 }

@@ -66,7 +66,7 @@ class CpuBackend final : public Backend<T> {
   void layernorm(const T* x, const float* w, const float* b, int rows, int dim, double eps, T* y) override;
   void matmul(const T* x, int rows, int in, const Matrix& W, const float* b, int out, T* y) override;
   void swiglu(T* gate, const T* up, size_t n) override;
-  void gelu(T* x, size_t n) override;
+  void gelu(T* x, size_t n, bool exact) override;
   void add(T* x, const T* y, size_t n) override;
   Status attention(KvCache& cache, const AttentionParams& p, const T* q, const T* k_new, const T* v_new, T* out,
                    const AttentionObserver* observer, const std::atomic<bool>* cancel) override;

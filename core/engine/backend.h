@@ -159,12 +159,14 @@ class Backend {
 
   virtual void embed(const int* tokens, int n, const Matrix& table, int dim, T* out) = 0;  // out (n, dim)
   virtual void rmsnorm(const T* x, const float* w, int rows, int dim, double eps, T* y) = 0;
+  // b may be null (MPT's LayerNorm has no bias).
   virtual void layernorm(const T* x, const float* w, const float* b, int rows, int dim, double eps, T* y) = 0;
   // y (rows, out) = x (rows, in) · Wᵀ (+ b); W (out, in) row-major.
   // W is read in its own dtype (f16 / bf16 converted inside, never copied whole).
   virtual void matmul(const T* x, int rows, int in, const Matrix& W, const float* b, int out, T* y) = 0;
   virtual void swiglu(T* gate, const T* up, size_t n) = 0;  // gate ← silu(gate)·up
-  virtual void gelu(T* x, size_t n) = 0;                    // tanh approximation (BLOOM)
+  // x·Φ(x): erf-exact (GPT-NeoX, MPT) or the tanh approximation (BLOOM).
+  virtual void gelu(T* x, size_t n, bool exact) = 0;
   virtual void add(T* x, const T* y, size_t n) = 0;         // x ← x + y
   // Appends k_new, v_new (n_new, kv_dim; keys before RoPE) to the layer's rows of
   // `cache` at p0, then out (n_new, n_heads·head_dim) = attention of q (before RoPE) over

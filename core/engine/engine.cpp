@@ -14,10 +14,10 @@ namespace ls {
 
 Status check_method_for_model(const MethodParams& m, const ModelConfig& c) {
   const std::string name = method_info(m.method).name;
-  if (c.arch == Arch::Bloom && !method_is_alibi(m.method))
+  if (arch_alibi(c.arch) && !method_is_alibi(m.method))
     return make_error("method " + name + " needs rotary positions, but this is an ALiBi model (" + c.name +
                       "); use alibi, alibi-linear, ntk-alibi or dynamic-ntk-alibi");
-  if (c.arch == Arch::Llama && method_is_alibi(m.method))
+  if (!arch_alibi(c.arch) && method_is_alibi(m.method))
     return make_error("method " + name + " needs an ALiBi model, but this model uses rotary positions; use a RoPE method");
   if (m.method == Method::LongRope &&
       (c.longrope_short.size() != (size_t)c.rot_dim / 2 || c.longrope_long.size() != (size_t)c.rot_dim / 2))
@@ -192,7 +192,7 @@ Status Engine<T>::forward(const int* tokens, int n) {
                         " is outside the vocabulary [0, " + std::to_string(c.vocab_size) + ")");
   if (auto st = reserve(pos_ + n, n); !st) return st;
   const int dim = c.dim, hid = c.hidden_dim, q_dim = c.n_heads * c.head_dim, kv_dim = c.n_kv_heads * c.head_dim;
-  const bool llama = c.arch == Arch::Llama;
+  const bool rms = c.arch == Arch::Llama, gated = c.arch == Arch::Llama;
   // Every token of this call sees the same current length n (dynamic methods).
   // The position tables are computed here, on the host, from core/position.
   const PositionContext ctx{c.rot_dim, c.rope_base, (double)c.train_len, (double)(pos_ + n)};
@@ -200,7 +200,7 @@ Status Engine<T>::forward(const int* tokens, int n) {
   AttentionParams ap =
       attention_params(opts_.method, c.n_heads, c.n_kv_heads, c.head_dim, c.rot_dim, c.layout, (double)c.train_len);
   auto norm = [&](const T* x, const float* wt, const float* bias, int rows, T* y) {
-    if (llama) b.rmsnorm(x, wt, rows, dim, c.norm_eps, y);
+    if (rms) b.rmsnorm(x, wt, rows, dim, c.norm_eps, y);
     else b.layernorm(x, wt, bias, rows, dim, c.norm_eps, y);
   };
 
@@ -208,7 +208,7 @@ Status Engine<T>::forward(const int* tokens, int n) {
     const int rows = std::min(opts_.chunk, n - c0), p0 = pos_ + c0;
     // token embedding (+ BLOOM's embedding LayerNorm)
     b.embed(tokens + c0, rows, w.tok_embd, dim, x_);                                   // x (rows, dim)
-    if (!llama) b.layernorm(x_, w.embd_norm, w.embd_norm_b, rows, dim, c.norm_eps, x_);
+    if (w.embd_norm) b.layernorm(x_, w.embd_norm, w.embd_norm_b, rows, dim, c.norm_eps, x_);
     for (int l = 0; l < c.n_layers; ++l) {
       if (auto st = b.sync(); !st) return st;  // a device's asynchronous errors, once per layer
       if (opts_.cancel && opts_.cancel->load()) return make_error("cancelled");
@@ -223,16 +223,18 @@ Status Engine<T>::forward(const int* tokens, int n) {
       ap.n_new = rows;
       if (auto st = b.attention(*cache_, ap, q_, k_new_, v_new_, att_, opts_.observer, opts_.cancel); !st) return st;  // att (rows, q_dim)
       b.matmul(att_, rows, q_dim, L.wo, L.bo, dim, tmp_);                                // (rows, dim)
+      // feed-forward block: SwiGLU (LLaMA) or GELU. Its norm reads x before the
+      // attention output is added when the residual is parallel (GPT-NeoX).
+      if (c.parallel_residual) norm(x_, L.ffn_norm, L.ffn_norm_b, rows, xn_);
       b.add(x_, tmp_, (size_t)rows * dim);                                               // residual
-      // feed-forward block: SwiGLU (LLaMA) or GELU (BLOOM)
-      norm(x_, L.ffn_norm, L.ffn_norm_b, rows, xn_);
-      if (llama) {
+      if (!c.parallel_residual) norm(x_, L.ffn_norm, L.ffn_norm_b, rows, xn_);
+      if (gated) {
         b.matmul(xn_, rows, dim, L.w_gate, nullptr, hid, gate_);                         // (rows, hidden)
         b.matmul(xn_, rows, dim, L.w_up, nullptr, hid, up_);                             // (rows, hidden)
         b.swiglu(gate_, up_, (size_t)rows * hid);
       } else {
         b.matmul(xn_, rows, dim, L.w_up, L.b_up, hid, gate_);
-        b.gelu(gate_, (size_t)rows * hid);
+        b.gelu(gate_, (size_t)rows * hid, c.gelu_exact);
       }
       b.matmul(gate_, rows, hid, L.w_down, L.b_down, dim, tmp_);                         // (rows, dim)
       b.add(x_, tmp_, (size_t)rows * dim);                                               // residual

@@ -112,6 +112,61 @@ BloomTensorNames hf_bloom_names(const std::string& p) {
   return n;
 }
 
+BloomTensorNames gguf_neox_names() {
+  BloomTensorNames n = gguf_bloom_names();
+  n.embd_norm = n.embd_norm_b = "";
+  return n;
+}
+
+// transformers' GPTNeoXForCausalLM (modeling_gpt_neox.py): query_key_value is
+// per head (head, {q,k,v}, head_dim), as in BLOOM.
+BloomTensorNames hf_neox_names() {
+  BloomTensorNames n;
+  const std::string p = "gpt_neox.", h = p + "layers.{}.";
+  n.tok_embd = p + "embed_in.weight";
+  n.out_norm = p + "final_layer_norm.weight";
+  n.out_norm_b = p + "final_layer_norm.bias";
+  n.output = "embed_out.weight";
+  n.attn_norm = h + "input_layernorm.weight";
+  n.attn_norm_b = h + "input_layernorm.bias";
+  n.qkv = h + "attention.query_key_value.weight";
+  n.qkv_b = h + "attention.query_key_value.bias";
+  n.wo = h + "attention.dense.weight";
+  n.bo = h + "attention.dense.bias";
+  n.ffn_norm = h + "post_attention_layernorm.weight";
+  n.ffn_norm_b = h + "post_attention_layernorm.bias";
+  n.w_up = h + "mlp.dense_h_to_4h.weight";
+  n.b_up = h + "mlp.dense_h_to_4h.bias";
+  n.w_down = h + "mlp.dense_4h_to_h.weight";
+  n.b_down = h + "mlp.dense_4h_to_h.bias";
+  n.qkv_per_head = true;
+  return n;
+}
+
+BloomTensorNames gguf_mpt_names() {
+  BloomTensorNames n = gguf_neox_names();
+  n.optional_biases = true;
+  return n;
+}
+
+// transformers' MptForCausalLM (modeling_mpt.py): Wqkv splits into q, k, v by
+// chunks (q all heads, k all, v all); no biases; the classifier is tied to wte.
+BloomTensorNames hf_mpt_names() {
+  BloomTensorNames n;
+  const std::string p = "transformer.", h = p + "blocks.{}.";
+  n.tok_embd = p + "wte.weight";
+  n.out_norm = p + "norm_f.weight";
+  n.output = "lm_head.weight";
+  n.attn_norm = h + "norm_1.weight";
+  n.qkv = h + "attn.Wqkv.weight";
+  n.wo = h + "attn.out_proj.weight";
+  n.ffn_norm = h + "norm_2.weight";
+  n.w_up = h + "ffn.up_proj.weight";
+  n.w_down = h + "ffn.down_proj.weight";
+  n.qkv_per_head = false;
+  return n;
+}
+
 Status build_llama_weights(WeightBuilder& b, Model& model, const LlamaTensorNames& n) {
   const ModelConfig& c = model.config;
   const uint64_t d = c.dim, hid = c.hidden_dim;
@@ -158,25 +213,32 @@ Status build_bloom_weights(WeightBuilder& b, Model& model, const BloomTensorName
   const ModelConfig& c = model.config;
   const uint64_t d = c.dim, hid = c.hidden_dim, hd = c.head_dim, H = c.n_heads;
   ModelWeights& w = model.weights;
+  // A vector that may be absent: an empty name, or an optional bias the file lacks.
+  auto vec = [&](const std::string& name, uint64_t len, bool optional) -> Result<const float*> {
+    if (name.empty() || (optional && !b.has(name))) return (const float*)nullptr;
+    return b.get(name, {len});
+  };
+  const bool ob = n.optional_biases;
   if (auto st = embeddings_and_classifier(b, model, n.tok_embd, n.output); !st) return st;
-  LS_TRY_ASSIGN(w.embd_norm, b.get(n.embd_norm, {d}));
-  LS_TRY_ASSIGN(w.embd_norm_b, b.get(n.embd_norm_b, {d}));
+  LS_TRY_ASSIGN(w.embd_norm, vec(n.embd_norm, d, false));
+  LS_TRY_ASSIGN(w.embd_norm_b, vec(n.embd_norm_b, d, false));
   LS_TRY_ASSIGN(w.out_norm, b.get(n.out_norm, {d}));
-  LS_TRY_ASSIGN(w.out_norm_b, b.get(n.out_norm_b, {d}));
+  LS_TRY_ASSIGN(w.out_norm_b, vec(n.out_norm_b, d, ob));
   for (int l = 0; l < c.n_layers; ++l) {
     LayerWeights& L = w.layers[l];
     const float *qkv, *qkv_b;
     LS_TRY_ASSIGN(qkv, b.get(at(n.qkv, l), {3 * d, d}));
-    LS_TRY_ASSIGN(qkv_b, b.get(at(n.qkv_b, l), {3 * d}));
+    LS_TRY_ASSIGN(qkv_b, vec(at(n.qkv_b, l), 3 * d, ob));
     // Split the fused projection into q, k, v (rows of `d` inputs each).
     float* parts[3] = {b.own(d * d), b.own(d * d), b.own(d * d)};
-    float* biases[3] = {b.own(d), b.own(d), b.own(d)};
+    float* biases[3] = {nullptr, nullptr, nullptr};
+    if (qkv_b) biases[0] = b.own(d), biases[1] = b.own(d), biases[2] = b.own(d);
     for (uint64_t h = 0; h < H; ++h)
       for (int part = 0; part < 3; ++part)
         for (uint64_t r = 0; r < hd; ++r) {
           uint64_t src = n.qkv_per_head ? (h * 3 + part) * hd + r : part * d + h * hd + r;
           std::memcpy(parts[part] + (h * hd + r) * d, qkv + src * d, d * sizeof(float));
-          biases[part][h * hd + r] = qkv_b[src];
+          if (qkv_b) biases[part][h * hd + r] = qkv_b[src];
         }
     L.wq = Matrix{parts[0], DType::F32};
     L.wk = Matrix{parts[1], DType::F32};
@@ -185,15 +247,15 @@ Status build_bloom_weights(WeightBuilder& b, Model& model, const BloomTensorName
     L.bk = biases[1];
     L.bv = biases[2];
     LS_TRY_ASSIGN(L.attn_norm, b.get(at(n.attn_norm, l), {d}));
-    LS_TRY_ASSIGN(L.attn_norm_b, b.get(at(n.attn_norm_b, l), {d}));
+    LS_TRY_ASSIGN(L.attn_norm_b, vec(at(n.attn_norm_b, l), d, ob));
     LS_TRY_ASSIGN(L.wo, b.get_matrix(at(n.wo, l), {d, d}));
-    LS_TRY_ASSIGN(L.bo, b.get(at(n.bo, l), {d}));
+    LS_TRY_ASSIGN(L.bo, vec(at(n.bo, l), d, ob));
     LS_TRY_ASSIGN(L.ffn_norm, b.get(at(n.ffn_norm, l), {d}));
-    LS_TRY_ASSIGN(L.ffn_norm_b, b.get(at(n.ffn_norm_b, l), {d}));
+    LS_TRY_ASSIGN(L.ffn_norm_b, vec(at(n.ffn_norm_b, l), d, ob));
     LS_TRY_ASSIGN(L.w_up, b.get_matrix(at(n.w_up, l), {hid, d}));
-    LS_TRY_ASSIGN(L.b_up, b.get(at(n.b_up, l), {hid}));
+    LS_TRY_ASSIGN(L.b_up, vec(at(n.b_up, l), hid, ob));
     LS_TRY_ASSIGN(L.w_down, b.get_matrix(at(n.w_down, l), {d, hid}));
-    LS_TRY_ASSIGN(L.b_down, b.get(at(n.b_down, l), {d}));
+    LS_TRY_ASSIGN(L.b_down, vec(at(n.b_down, l), d, ob));
   }
   return Status::Ok();
 }

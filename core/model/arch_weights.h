@@ -1,4 +1,4 @@
-// Assembles LLaMA / BLOOM weights from named tensors, whatever the file format:
+// Assembles LLaMA / BLOOM / GPT-NeoX / MPT weights from named tensors, whatever the file format:
 // each format supplies its own tensor names ("{}" stands for the layer index).
 #pragma once
 
@@ -15,10 +15,14 @@ struct LlamaTensorNames {
   std::string wqkv, w_gate_up;  // fused projections (Phi-3): q, k, v rows / gate, up rows; empty: separate
 };
 
+// Models with one fused QKV tensor, LayerNorm and a GELU feed-forward: BLOOM,
+// GPT-NeoX, MPT. An empty name: the model has no such tensor (MPT's biases, NeoX's
+// and MPT's embedding norm).
 struct BloomTensorNames {
   std::string tok_embd, embd_norm, embd_norm_b, out_norm, out_norm_b, output;
   std::string attn_norm, attn_norm_b, qkv, qkv_b, wo, bo, ffn_norm, ffn_norm_b, w_up, b_up, w_down, b_down;
   bool qkv_per_head = false;  // HF layout (head, {q,k,v}, head_dim) vs GGUF's (q all, k all, v all)
+  bool optional_biases = false;  // biases (norm biases too) read when present (llama.cpp's MPT: all optional)
 };
 
 // qkv_bias: with the q/k/v bias tensors (Qwen2); fused: one qkv and one gate+up tensor (Phi-3).
@@ -26,6 +30,10 @@ LlamaTensorNames gguf_llama_names(bool qkv_bias = false, bool fused = false);
 LlamaTensorNames hf_llama_names(bool qkv_bias = false, bool fused = false);
 BloomTensorNames gguf_bloom_names();
 BloomTensorNames hf_bloom_names(const std::string& prefix);
+BloomTensorNames gguf_neox_names();  // llama.cpp's gptneox: BLOOM's names without the embedding norm
+BloomTensorNames hf_neox_names();
+BloomTensorNames gguf_mpt_names();   // llama.cpp's mpt: biases optional
+BloomTensorNames hf_mpt_names();     // transformers' MptForCausalLM (no_bias)
 
 // Fills model.weights from the builder (the config must be resolved and valid).
 Status build_llama_weights(WeightBuilder& b, Model& model, const LlamaTensorNames& n);

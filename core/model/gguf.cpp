@@ -161,6 +161,13 @@ Result<std::string> GgufFile::opt_string(const std::string& k, const std::string
   return has(k) ? get_string(k) : Result<std::string>(fallback);
 }
 
+Result<bool> GgufFile::opt_bool(const std::string& k, bool fallback) const {
+  auto it = meta.find(k);
+  if (it == meta.end()) return fallback;
+  if (auto* b = std::get_if<bool>(&it->second.v)) return *b;
+  return make_error("metadata key " + k + " is not a boolean");
+}
+
 Result<double> GgufFile::get_float(const std::string& k) const {
   auto it = meta.find(k);
   if (it == meta.end()) return make_error("metadata key " + k + " is missing");

@@ -37,6 +37,7 @@ struct GgufFile {
   Result<int> opt_int_in(const std::string& k, int fallback, int64_t lo, int64_t hi) const;
   Result<double> opt_float(const std::string& k, double fallback) const;
   Result<std::string> opt_string(const std::string& k, const std::string& fallback) const;
+  Result<bool> opt_bool(const std::string& k, bool fallback) const;
 };
 
 Result<GgufFile> read_gguf(const std::string& path);

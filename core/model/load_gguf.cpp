@@ -1,4 +1,4 @@
-// GGUF models, architectures `llama`, `qwen2` and `bloom` (llama.cpp's key and tensor names).
+// GGUF models, architectures llama, qwen2, phi3, bloom, gptneox and mpt (llama.cpp's key and tensor names).
 #include <cmath>
 #include <cstdint>
 
@@ -76,9 +76,9 @@ Status read_vocab(const GgufFile& g, Model& m) {
 Status read_native_scaling(const GgufFile& g, WeightBuilder& b, const std::string& a, ModelConfig& c) {
   MethodParams& m = c.native_method;
   m = MethodParams{};
-  m.method = c.arch == Arch::Bloom ? Method::Alibi : Method::Rope;
+  m.method = arch_alibi(c.arch) ? Method::Alibi : Method::Rope;
   c.native_source = "";
-  if (c.arch == Arch::Bloom) return Status::Ok();
+  if (arch_alibi(c.arch)) return Status::Ok();
   std::string type;
   double factor = 0.0, attn = 1.0, yarn_attn = 1.0;
   LS_GGUF_TRY(type, g.opt_string(a + ".rope.scaling.type", "linear"));
@@ -153,7 +153,9 @@ Status read_config(const GgufFile& g, ModelConfig& c) {
   else if (a == "qwen2") c.arch = Arch::Llama, c.qkv_bias = true;  // LLaMA with q/k/v biases
   else if (a == "phi3") c.arch = Arch::Llama, c.fused_projections = true;  // fused qkv and gate+up
   else if (a == "bloom") c.arch = Arch::Bloom;
-  else return make_error("architecture \"" + a + "\" is not supported (llama, qwen2, phi3, bloom)");
+  else if (a == "gptneox") c.arch = Arch::NeoX, c.gelu_exact = true;
+  else if (a == "mpt") c.arch = Arch::Mpt, c.gelu_exact = true;
+  else return make_error("architecture \"" + a + "\" is not supported (llama, qwen2, phi3, bloom, gptneox, mpt)");
   LS_GGUF_TRY(c.name, g.opt_string("general.name", a));
   constexpr int64_t kMaxInt = INT32_MAX;
   LS_GGUF_TRY(c.dim, g.get_int_in(a + ".embedding_length", 1, kMaxInt));
@@ -173,16 +175,35 @@ Status read_config(const GgufFile& g, ModelConfig& c) {
   if (vocab_tensor == g.tensors.end()) return make_error("tensor token_embd.weight is missing");
   if (vocab_tensor->second.shape[0] > (uint64_t)kMaxInt) return make_error("token_embd.weight has an absurd vocabulary");
   c.vocab_size = (int)vocab_tensor->second.shape[0];
-  if (c.arch == Arch::Llama) {
-    // llama.cpp's converter permutes LLaMA's q/k into adjacent pairs; Qwen2 keeps
-    // the half-split rows and runs with rope type NEOX, as does Phi-3.
-    c.layout = a == "qwen2" || a == "phi3" ? PairLayout::HalfSplit : PairLayout::Interleaved;
+  if (!arch_alibi(c.arch)) {
+    // llama.cpp's converter permutes LLaMA's q/k into adjacent pairs; Qwen2, Phi-3
+    // and GPT-NeoX keep the half-split rows and run with rope type NEOX.
+    c.layout = a == "llama" ? PairLayout::Interleaved : PairLayout::HalfSplit;
     LS_GGUF_TRY(c.rot_dim, g.opt_int_in(a + ".rope.dimension_count", c.head_dim, 0, kMaxInt));
     LS_GGUF_TRY(c.rope_base, g.opt_float(a + ".rope.freq_base", 10000.0));
-    LS_GGUF_TRY(c.norm_eps, g.opt_float(a + ".attention.layer_norm_rms_epsilon", 1e-5));
   } else {
     c.rot_dim = 0;
+  }
+  if (c.arch == Arch::Llama) {
+    LS_GGUF_TRY(c.norm_eps, g.opt_float(a + ".attention.layer_norm_rms_epsilon", 1e-5));
+  } else {
     LS_GGUF_TRY(c.norm_eps, g.opt_float(a + ".attention.layer_norm_epsilon", 1e-5));
+  }
+  if (c.arch == Arch::NeoX) LS_GGUF_TRY(c.parallel_residual, g.opt_bool(a + ".use_parallel_residual", true));
+  if (c.arch == Arch::Mpt) {
+    // llama.cpp's mpt: max_alibi_bias 0 means learned absolute positions (no ALiBi);
+    // clamp_kqv clips q, k, v (MPT's clip_qkv). Neither is a method LongScope has.
+    double max_bias = 0.0;
+    LS_GGUF_TRY(max_bias, g.opt_float(a + ".attention.max_alibi_bias", 0.0));
+    if (max_bias != 8.0)
+      return make_error("an MPT model with " + a + ".attention.max_alibi_bias = " + std::to_string(max_bias) +
+                        " is not supported: LongScope's ALiBi slopes are those of alibi_bias_max 8 (MPT's default)");
+    if (g.has(a + ".attention.clamp_kqv"))
+      return make_error("an MPT model with " + a + ".attention.clamp_kqv (clip_qkv) is not supported");
+    if (g.tensors.count("pos_embd.weight"))
+      return make_error("an MPT model with learned absolute position embeddings (pos_embd) is not supported");
+    if (g.tensors.count("blk.0.attn_q_norm.weight") || g.tensors.count("blk.0.ffn_act.scales"))
+      return make_error("an MPT model with q/k LayerNorms (qk_ln) or AWQ activation scales is not supported");
   }
   return validate_config(c);
 }
@@ -213,7 +234,9 @@ Result<std::shared_ptr<Model>> load_gguf(const std::string& path) {
   if (auto st = read_native_scaling(g, b, g.get_string("general.architecture").value(), c); !st)
     return make_error(path + ": " + st.error());
   Status st = c.arch == Arch::Llama ? build_llama_weights(b, *model, gguf_llama_names(c.qkv_bias, c.fused_projections))
-                                    : build_bloom_weights(b, *model, gguf_bloom_names());
+              : c.arch == Arch::NeoX ? build_bloom_weights(b, *model, gguf_neox_names())
+              : c.arch == Arch::Mpt  ? build_bloom_weights(b, *model, gguf_mpt_names())
+                                     : build_bloom_weights(b, *model, gguf_bloom_names());
   if (!st) return make_error(path + ": " + st.error());
   return model;
 }

@@ -131,6 +131,109 @@ struct ConfigReader {
   }
 };
 
+// Rotary settings shared by every rotary family: rope_theta (base_default when the
+// config names none: GPT-NeoX's rotary_emb_base), the partial rotary factor
+// (GPT-NeoX's rotary_pct), L, rope_scaling as transformers' modeling_rope_utils.py
+// resolves it, and Mistral's native sliding window.
+Status resolve_hf_rope(const json& cfg, ConfigReader& rd, ModelConfig& c, double base_default, double partial_default) {
+  auto num = [&](const json& j, const char* k, double fallback) { return rd.num(j, k, fallback); };
+  auto integer = [&](const json& j, const char* k, double fallback) { return rd.integer(j, k, fallback); };
+  const json* rs = nullptr;
+  if (cfg.contains("rope_scaling") && cfg["rope_scaling"].is_object()) rs = &cfg["rope_scaling"];
+  else if (cfg.contains("rope_parameters") && cfg["rope_parameters"].is_object()) rs = &cfg["rope_parameters"];
+  // rope_theta inside rope_parameters (transformers v5) first, then at top level;
+  // never dropped when scaling is present.
+  c.rope_base = rs && rs->contains("rope_theta") ? num(*rs, "rope_theta", 10000.0) : num(cfg, "rope_theta", base_default);
+  double partial = num(cfg, "partial_rotary_factor", rs ? num(*rs, "partial_rotary_factor", partial_default) : partial_default);
+  if (!(partial > 0 && partial <= 1)) return make_error("config.json: partial_rotary_factor must be in (0, 1]");
+  c.rot_dim = (int)(c.head_dim * partial);
+  c.rot_dim -= c.rot_dim % 2;
+  c.declared_context = integer(cfg, "max_position_embeddings", 2048);
+  double orig = num(cfg, "original_max_position_embeddings", rs ? num(*rs, "original_max_position_embeddings", 0) : 0);
+  if (!(orig >= 0 && orig <= INT32_MAX)) return make_error("config.json: original_max_position_embeddings is out of range");
+  c.train_len = orig > 0 ? (int)orig : c.declared_context;
+  c.train_len_source = orig > 0 ? "original_max_position_embeddings" : "max_position_embeddings";
+  c.native_method = MethodParams{};
+  if (rs) {
+    std::string type = rd.str(*rs, "rope_type", rd.str(*rs, "type", "default"));
+    double factor = num(*rs, "factor", 1.0);
+    if (!(factor >= 1e-3 && factor <= 1e6)) return make_error("rope_scaling.factor must be in [0.001, 1e6]");
+    MethodParams& m = c.native_method;
+    m.rope.factor = factor;
+    if (type == "default") {
+      m.method = Method::Rope;
+    } else if (type == "linear") {
+      m.method = Method::Linear;
+    } else if (type == "dynamic") {
+      // HF measures n against max_position_embeddings (METHODS.md §7).
+      // (_compute_dynamic_ntk_parameters), even when an original length is given.
+      m.method = Method::DynamicNtk;
+      m.rope.alpha = factor;
+      c.train_len = c.declared_context;
+      c.train_len_source = "max_position_embeddings (HF dynamic)";
+    } else if (type == "yarn") {
+      m.method = Method::Yarn;
+      m.rope.attention_factor = num(*rs, "attention_factor", 0.0);
+      m.rope.beta_fast = num(*rs, "beta_fast", 32.0);
+      m.rope.beta_slow = num(*rs, "beta_slow", 1.0);
+      if (rs->contains("truncate") && (*rs)["truncate"].is_boolean()) m.rope.truncate = (*rs)["truncate"].get<bool>();
+      // HF _compute_yarn_parameters: the correction range is measured against
+      // max_position_embeddings when no original length is given (L stays as resolved
+      // above); without an explicit attention_factor, mscale / mscale_all_dim
+      // (DeepSeek) give get_mscale(s, mscale) / get_mscale(s, mscale_all_dim).
+      const double mscale = num(*rs, "mscale", 0.0), mscale_all = num(*rs, "mscale_all_dim", 0.0);
+      if (m.rope.attention_factor <= 0 && mscale > 0 && mscale_all > 0) {
+        m.rope.attention_factor = rope_yarn_mscale(factor, mscale) / rope_yarn_mscale(factor, mscale_all);
+      }
+    } else if (type == "llama3") {
+      m.method = Method::Llama3;
+      m.rope.low_freq_factor = num(*rs, "low_freq_factor", 1.0);
+      m.rope.high_freq_factor = num(*rs, "high_freq_factor", 4.0);
+    } else if (type == "longrope" || type == "su") {
+      m.method = Method::LongRope;
+      auto list = [&](const char* key, std::vector<double>& out) -> Status {
+        if (!rs->contains(key) || !(*rs)[key].is_array()) return make_error(std::string("rope_scaling.") + key + " is missing");
+        for (const auto& x : (*rs)[key]) {
+          if (!x.is_number() || !(x.get<double>() > 0) || !std::isfinite(x.get<double>())) return make_error(std::string("rope_scaling.") + key + " must hold positive numbers");
+          out.push_back(x.get<double>());
+        }
+        if ((int)out.size() != c.rot_dim / 2)
+          return make_error(std::string("rope_scaling.") + key + " has " + std::to_string(out.size()) +
+                            " factors; the rotary dimension needs " + std::to_string(c.rot_dim / 2));
+        return Status::Ok();
+      };
+      if (auto st = list("short_factor", c.longrope_short); !st) return st;
+      if (auto st = list("long_factor", c.longrope_long); !st) return st;
+      m.rope.attention_factor = num(*rs, "attention_factor", 0.0);
+      // HF: factor = max_position_embeddings / original_max_position_embeddings when the
+      // latter is given, else the config's own factor (default 1).
+      m.rope.factor = orig > 0 ? (double)c.declared_context / orig : factor;
+    } else {
+      return make_error("rope_scaling type \"" + type + "\" is not supported (default, linear, dynamic, yarn, llama3, "
+                        "longrope)");
+    }
+  }
+  if (rs) c.native_source = "config.json rope_scaling";
+  // Mistral's native window: transformers masks keys with m - j >= sliding_window.
+  // Qwen2 configs carry a window with use_sliding_window = false (not applied).
+  if (auto it = cfg.find("sliding_window"); it != cfg.end() && !it->is_null()) {
+    auto use = cfg.find("use_sliding_window");
+    const bool applied = use == cfg.end() || !use->is_boolean() || use->get<bool>();
+    const int w = integer(cfg, "sliding_window", 0);
+    // A window no shorter than the longest context masks nothing (Phi-3-128k: 262144).
+    const int longest = integer(cfg, "max_position_embeddings", 0);
+    if (applied && w > 0 && (longest <= 0 || w < longest)) {
+      if (c.native_method.method != Method::Rope)
+        return make_error("config.json: a sliding_window together with rope_scaling " +
+                          method_spec_string(c.native_method) + " is not supported");
+      c.native_method.method = Method::SlidingWindow;
+      c.native_method.remap.window = w;
+      c.native_source = "config.json sliding_window";
+    }
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 Status resolve_hf_config(const json& cfg, ModelConfig& c) {
@@ -175,102 +278,75 @@ Status resolve_hf_config(const json& cfg, ModelConfig& c) {
     c.head_dim = integer(cfg, "head_dim", c.n_heads ? c.dim / c.n_heads : 0);
     c.norm_eps = num(cfg, "rms_norm_eps", 1e-6);
     c.layout = PairLayout::HalfSplit;  // HF rotate_half
-    const json* rs = nullptr;
-    if (cfg.contains("rope_scaling") && cfg["rope_scaling"].is_object()) rs = &cfg["rope_scaling"];
-    else if (cfg.contains("rope_parameters") && cfg["rope_parameters"].is_object()) rs = &cfg["rope_parameters"];
-    // rope_theta inside rope_parameters (transformers v5) first, then at top level;
-    // never dropped when scaling is present.
-    c.rope_base = rs && rs->contains("rope_theta") ? num(*rs, "rope_theta", 10000.0) : num(cfg, "rope_theta", 10000.0);
-    double partial = num(cfg, "partial_rotary_factor", rs ? num(*rs, "partial_rotary_factor", 1.0) : 1.0);
-    if (!(partial > 0 && partial <= 1)) return make_error("config.json: partial_rotary_factor must be in (0, 1]");
-    c.rot_dim = (int)(c.head_dim * partial);
-    c.rot_dim -= c.rot_dim % 2;
-    c.declared_context = integer(cfg, "max_position_embeddings", 2048);
-    double orig = num(cfg, "original_max_position_embeddings", rs ? num(*rs, "original_max_position_embeddings", 0) : 0);
-    if (!(orig >= 0 && orig <= INT32_MAX)) return make_error("config.json: original_max_position_embeddings is out of range");
-    c.train_len = orig > 0 ? (int)orig : c.declared_context;
-    c.train_len_source = orig > 0 ? "original_max_position_embeddings" : "max_position_embeddings";
-    c.native_method = MethodParams{};
-    if (rs) {
-      std::string type = rd.str(*rs, "rope_type", rd.str(*rs, "type", "default"));
-      double factor = num(*rs, "factor", 1.0);
-      if (!(factor >= 1e-3 && factor <= 1e6)) return make_error("rope_scaling.factor must be in [0.001, 1e6]");
-      MethodParams& m = c.native_method;
-      m.rope.factor = factor;
-      if (type == "default") {
-        m.method = Method::Rope;
-      } else if (type == "linear") {
-        m.method = Method::Linear;
-      } else if (type == "dynamic") {
-        // HF measures n against max_position_embeddings (METHODS.md §7).
-        // (_compute_dynamic_ntk_parameters), even when an original length is given.
-        m.method = Method::DynamicNtk;
-        m.rope.alpha = factor;
-        c.train_len = c.declared_context;
-        c.train_len_source = "max_position_embeddings (HF dynamic)";
-      } else if (type == "yarn") {
-        m.method = Method::Yarn;
-        m.rope.attention_factor = num(*rs, "attention_factor", 0.0);
-        m.rope.beta_fast = num(*rs, "beta_fast", 32.0);
-        m.rope.beta_slow = num(*rs, "beta_slow", 1.0);
-        if (rs->contains("truncate") && (*rs)["truncate"].is_boolean()) m.rope.truncate = (*rs)["truncate"].get<bool>();
-        // HF _compute_yarn_parameters: the correction range is measured against
-        // max_position_embeddings when no original length is given (L stays as resolved
-        // above); without an explicit attention_factor, mscale / mscale_all_dim
-        // (DeepSeek) give get_mscale(s, mscale) / get_mscale(s, mscale_all_dim).
-        const double mscale = num(*rs, "mscale", 0.0), mscale_all = num(*rs, "mscale_all_dim", 0.0);
-        if (m.rope.attention_factor <= 0 && mscale > 0 && mscale_all > 0) {
-          m.rope.attention_factor = rope_yarn_mscale(factor, mscale) / rope_yarn_mscale(factor, mscale_all);
-        }
-      } else if (type == "llama3") {
-        m.method = Method::Llama3;
-        m.rope.low_freq_factor = num(*rs, "low_freq_factor", 1.0);
-        m.rope.high_freq_factor = num(*rs, "high_freq_factor", 4.0);
-      } else if (type == "longrope" || type == "su") {
-        m.method = Method::LongRope;
-        auto list = [&](const char* key, std::vector<double>& out) -> Status {
-          if (!rs->contains(key) || !(*rs)[key].is_array()) return make_error(std::string("rope_scaling.") + key + " is missing");
-          for (const auto& x : (*rs)[key]) {
-            if (!x.is_number() || !(x.get<double>() > 0) || !std::isfinite(x.get<double>())) return make_error(std::string("rope_scaling.") + key + " must hold positive numbers");
-            out.push_back(x.get<double>());
-          }
-          if ((int)out.size() != c.rot_dim / 2)
-            return make_error(std::string("rope_scaling.") + key + " has " + std::to_string(out.size()) +
-                              " factors; the rotary dimension needs " + std::to_string(c.rot_dim / 2));
-          return Status::Ok();
-        };
-        if (auto st = list("short_factor", c.longrope_short); !st) return st;
-        if (auto st = list("long_factor", c.longrope_long); !st) return st;
-        m.rope.attention_factor = num(*rs, "attention_factor", 0.0);
-        // HF: factor = max_position_embeddings / original_max_position_embeddings when the
-        // latter is given, else the config's own factor (default 1).
-        m.rope.factor = orig > 0 ? (double)c.declared_context / orig : factor;
-      } else {
-        return make_error("rope_scaling type \"" + type + "\" is not supported (default, linear, dynamic, yarn, llama3, "
-                          "longrope)");
-      }
-    }
-    if (rs) c.native_source = "config.json rope_scaling";
-    // Mistral's native window: transformers masks keys with m - j >= sliding_window.
-    // Qwen2 configs carry a window with use_sliding_window = false (not applied).
-    if (auto it = cfg.find("sliding_window"); it != cfg.end() && !it->is_null()) {
-      auto use = cfg.find("use_sliding_window");
-      const bool applied = use == cfg.end() || !use->is_boolean() || use->get<bool>();
-      const int w = integer(cfg, "sliding_window", 0);
-      // A window no shorter than the longest context masks nothing (Phi-3-128k: 262144).
-      const int longest = integer(cfg, "max_position_embeddings", 0);
-      if (applied && w > 0 && (longest <= 0 || w < longest)) {
-        if (c.native_method.method != Method::Rope)
-          return make_error("config.json: a sliding_window together with rope_scaling " +
-                            method_spec_string(c.native_method) + " is not supported");
-        c.native_method.method = Method::SlidingWindow;
-        c.native_method.remap.window = w;
-        c.native_source = "config.json sliding_window";
-      }
-    }
+    if (auto st = resolve_hf_rope(cfg, rd, c, 10000.0, 1.0); !st) return st;
+  } else if (arch == "GPTNeoXForCausalLM" || mtype == "gpt_neox") {
+    // transformers' modeling_gpt_neox.py: LayerNorm, partial rotary (rotary_pct of each
+    // head, rotate_half pairs), parallel residual unless use_parallel_residual is false.
+    c.arch = Arch::NeoX;
+    c.family = "gptneox";
+    c.dim = integer(cfg, "hidden_size", 0);
+    c.hidden_dim = integer(cfg, "intermediate_size", 0);
+    c.n_layers = integer(cfg, "num_hidden_layers", 0);
+    c.n_heads = integer(cfg, "num_attention_heads", 0);
+    c.n_kv_heads = c.n_heads;
+    c.head_dim = c.n_heads ? c.dim / c.n_heads : 0;
+    c.norm_eps = num(cfg, "layer_norm_eps", 1e-5);
+    c.layout = PairLayout::HalfSplit;
+    auto par = cfg.find("use_parallel_residual");
+    c.parallel_residual = par == cfg.end() || !par->is_boolean() || par->get<bool>();
+    const std::string act = rd.str(cfg, "hidden_act", "gelu");
+    if (act != "gelu" && act != "gelu_new" && act != "gelu_fast" && act != "gelu_pytorch_tanh")
+      return make_error("config.json: hidden_act \"" + act + "\" is not supported for GPT-NeoX (gelu, gelu_new, "
+                        "gelu_fast, gelu_pytorch_tanh)");
+    c.gelu_exact = act == "gelu";
+    if (auto st = resolve_hf_rope(cfg, rd, c, num(cfg, "rotary_emb_base", 10000.0), num(cfg, "rotary_pct", 0.25)); !st)
+      return st;
+  } else if (arch == "MptForCausalLM" || arch == "MPTForCausalLM" || mtype == "mpt") {
+    // transformers' modeling_mpt.py: LayerNorm without bias, fused Wqkv (q, k, v
+    // chunks), exact GELU, ALiBi with alibi_bias_max 8, classifier tied to wte.
+    c.arch = Arch::Mpt;
+    c.family = "mpt";
+    c.gelu_exact = true;
+    c.dim = integer(cfg, "d_model", 0);
+    c.n_layers = integer(cfg, "n_layers", 0);
+    c.n_heads = integer(cfg, "n_heads", 0);
+    c.n_kv_heads = c.n_heads;
+    c.head_dim = c.n_heads ? c.dim / c.n_heads : 0;
+    const double expansion = num(cfg, "expansion_ratio", 4.0);
+    c.hidden_dim = expansion > 0 && expansion <= 64 && c.dim <= (1 << 16) ? (int)(expansion * c.dim) : 0;
+    c.norm_eps = num(cfg, "layer_norm_epsilon", 1e-5);
+    c.rot_dim = 0;
+    c.native_method.method = Method::Alibi;
+    c.declared_context = integer(cfg, "max_seq_len", 2048);
+    c.train_len = c.declared_context;
+    c.train_len_source = "config.json max_seq_len";
+    const json no_attn = json::object();
+    auto ac = cfg.find("attn_config");
+    const json& attn = ac != cfg.end() && ac->is_object() ? *ac : no_attn;
+    auto flag = [&](const json& j, const char* k) { auto it = j.find(k); return it != j.end() && it->is_boolean() && it->get<bool>(); };
+    if (attn.contains("alibi") && !flag(attn, "alibi"))
+      return make_error("config.json: an MPT model without ALiBi (learned absolute positions) is not supported");
+    if (num(attn, "alibi_bias_max", 8.0) != 8.0)
+      return make_error("config.json: MPT alibi_bias_max other than 8 is not supported (LongScope's ALiBi slopes)");
+    if (num(attn, "clip_qkv", 0.0) != 0.0 || flag(attn, "qk_ln"))
+      return make_error("config.json: MPT clip_qkv and qk_ln are not supported");
+    if (num(attn, "softmax_scale", 0.0) != 0.0)
+      return make_error("config.json: an MPT softmax_scale other than 1/sqrt(head_dim) is not supported");
+    if (num(attn, "kv_n_heads", c.n_heads) != c.n_heads)
+      return make_error("config.json: MPT grouped key/value heads (kv_n_heads) are not supported");
+    if (auto it = cfg.find("no_bias"); it != cfg.end() && it->is_boolean() && !it->get<bool>())
+      return make_error("config.json: an MPT model with biases (no_bias = false) is not supported");
+    if (num(cfg, "logit_scale", 0.0) != 0.0) return make_error("config.json: MPT logit_scale is not supported");
   } else {
-    return make_error("config.json: architecture \"" + arch + "\" / model_type \"" + mtype +
-                      "\" is not supported (LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, Phi3ForCausalLM, BloomForCausalLM)");
+    // Named so a user knows it is a decision, not a parsing slip.
+    const bool moe_or_mla = mtype == "deepseek_v2" || mtype == "deepseek_v3" || mtype == "mixtral" ||
+                            mtype == "qwen2_moe" || mtype == "gpt_oss" || mtype == "phimoe";
+    return make_error("config.json: architecture \"" + arch + "\" / model_type \"" + mtype + "\" is not supported" +
+                      (moe_or_mla ? std::string(" (mixture-of-experts and multi-head latent attention models are outside "
+                                                "LongScope's engine)")
+                                  : std::string("")) +
+                      " (supported: LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, Phi3ForCausalLM, "
+                      "BloomForCausalLM, GPTNeoXForCausalLM, MptForCausalLM)");
   }
   c.vocab_size = integer(cfg, "vocab_size", 0);
   c.bos_id = rd.token_id(cfg, "bos_token_id", 1);
@@ -323,6 +399,12 @@ Result<std::shared_ptr<Model>> load_safetensors(const std::string& path) {
   Status st;
   if (model->config.arch == Arch::Llama) {
     st = build_llama_weights(b, *model, hf_llama_names(model->config.qkv_bias, model->config.fused_projections));
+  } else if (model->config.arch == Arch::NeoX) {
+    st = build_bloom_weights(b, *model, hf_neox_names());
+  } else if (model->config.arch == Arch::Mpt) {
+    if (tensors.count("transformer.wpe.weight"))
+      return make_error(path + ": an MPT model with learned absolute position embeddings (wpe) is not supported");
+    st = build_bloom_weights(b, *model, hf_mpt_names());
   } else {
     std::string prefix = tensors.count("transformer.word_embeddings.weight") ? "transformer." : "";
     st = build_bloom_weights(b, *model, hf_bloom_names(prefix));

@@ -16,19 +16,27 @@
 
 namespace ls {
 
-enum class Arch { Llama, Bloom };
+// The block structure. Llama: RMSNorm, SwiGLU, rotary. Bloom: LayerNorm (+ one on the
+// embedding), tanh-GELU, ALiBi, biases. NeoX (GPT-NeoX / Pythia): LayerNorm, GELU,
+// partial rotary in half-split pairs, biases, parallel residual (optional). Mpt:
+// LayerNorm without biases, GELU, ALiBi, no biases anywhere.
+enum class Arch { Llama, Bloom, NeoX, Mpt };
 enum class PairLayout { Interleaved, HalfSplit };  // (x[2i], x[2i+1]) vs (x[i], x[i+d/2])
 enum class ModelFormat { Llama2c, Gguf, Safetensors };
 
 const char* arch_name(Arch a);
+// Whether the architecture positions by ALiBi (no rotary dimensions).
+inline bool arch_alibi(Arch a) { return a == Arch::Bloom || a == Arch::Mpt; }
 const char* layout_name(PairLayout l);
 const char* format_name(ModelFormat f);
 
 struct ModelConfig {
   Arch arch = Arch::Llama;
-  std::string family = "llama";  // the checkpoint's own architecture name: llama, mistral, qwen2, bloom
+  std::string family = "llama";  // the checkpoint's own architecture name: llama, mistral, qwen2, bloom, gptneox, mpt
   bool qkv_bias = false;         // q/k/v projections carry biases (Qwen2)
   bool fused_projections = false;  // one qkv and one gate+up tensor per layer (Phi-3)
+  bool parallel_residual = false;  // x + attn(ln1(x)) + mlp(ln2(x)) (GPT-NeoX use_parallel_residual)
+  bool gelu_exact = false;         // the feed-forward GELU is erf-exact, not the tanh approximation
   ModelFormat format = ModelFormat::Llama2c;
   std::string name;
   int dim = 0;         // model width

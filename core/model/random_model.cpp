@@ -30,6 +30,20 @@ std::vector<float> to_half_split(const std::vector<float>& w, int heads, int hd,
   return out;
 }
 
+// GGUF's fused (q all heads, k all, v all) rows → HF's per-head (head, {q,k,v}, head_dim)
+// (BLOOM, GPT-NeoX); `in` columns per row (1 for a bias).
+std::vector<float> to_per_head_qkv(const std::vector<float>& w, int heads, int hd, int in) {
+  std::vector<float> out(w.size());
+  const size_t d = (size_t)heads * hd;
+  for (int h = 0; h < heads; ++h)
+    for (int part = 0; part < 3; ++part)
+      for (int r = 0; r < hd; ++r) {
+        size_t src = (size_t)part * d + (size_t)h * hd + r, dst = ((size_t)h * 3 + part) * hd + r;
+        std::copy(&w[src * in], &w[src * in] + in, &out[dst * in]);
+      }
+  return out;
+}
+
 }  // namespace
 
 Result<RandomModelSpec> random_model_shape(const std::string& name) {
@@ -51,8 +65,15 @@ Result<RandomModelSpec> random_model_shape(const std::string& name) {
   } else if (name == "tiny-phi3") {  // Phi-3's traits at a test size: fused qkv and gate+up, no GQA
     s.dim = 64, s.hidden_dim = 128, s.n_layers = 2, s.n_heads = 4, s.n_kv_heads = 4, s.vocab_size = 512;
     s.train_len = 256, s.fused = true;
+  } else if (name == "tiny-neox") {  // GPT-NeoX's traits: a quarter of each head rotary, parallel residual
+    s.arch = Arch::NeoX, s.dim = 64, s.hidden_dim = 256, s.n_layers = 2, s.n_heads = 4, s.n_kv_heads = 4;
+    s.vocab_size = 512, s.train_len = 256, s.rot_dim = 4;
+  } else if (name == "tiny-mpt") {  // MPT's traits: ALiBi over 6 heads (not a power of two), no biases, tied
+    s.arch = Arch::Mpt, s.dim = 96, s.hidden_dim = 384, s.n_layers = 2, s.n_heads = 6, s.n_kv_heads = 6;
+    s.vocab_size = 512, s.train_len = 256;
   } else {
-    return make_error("unknown shape \"" + name + "\" (accepted: bundled, tinyllama-1.1b, llama2-7b, tiny-bloom, tiny-qwen2, tiny-phi3)");
+    return make_error("unknown shape \"" + name + "\" (accepted: bundled, tinyllama-1.1b, llama2-7b, tiny-bloom, tiny-qwen2, "
+                      "tiny-phi3, tiny-neox, tiny-mpt)");
   }
   return s;
 }
@@ -76,12 +97,13 @@ RandomModel make_random_model(const RandomModelSpec& s) {
   const size_t q = s.n_heads * hd, kv = s.n_kv_heads * hd;
   fill("token_embd.weight", s.vocab_size, d);
   fill("output_norm.weight", 1, d, true);
-  fill("output.weight", s.vocab_size, d);
+  if (s.arch != Arch::Mpt) fill("output.weight", s.vocab_size, d);  // MPT: tied to the embedding
   if (s.arch == Arch::Bloom) {
     fill("token_embd_norm.weight", 1, d, true);
     fill("token_embd_norm.bias", 1, d);
-    fill("output_norm.bias", 1, d);
   }
+  const bool biases = s.arch == Arch::Bloom || s.arch == Arch::NeoX;
+  if (biases) fill("output_norm.bias", 1, d);
   for (int l = 0; l < s.n_layers; ++l) {
     fill(L(l, "attn_norm.weight"), 1, d, true);
     fill(L(l, "ffn_norm.weight"), 1, d, true);
@@ -99,16 +121,18 @@ RandomModel make_random_model(const RandomModelSpec& s) {
       fill(L(l, "ffn_up.weight"), hid, d);
       fill(L(l, "ffn_down.weight"), d, hid);
     } else {
-      fill(L(l, "attn_norm.bias"), 1, d);
-      fill(L(l, "ffn_norm.bias"), 1, d);
       fill(L(l, "attn_qkv.weight"), 3 * d, d);  // GGUF order: q all heads, k all, v all
-      fill(L(l, "attn_qkv.bias"), 1, 3 * d);
       fill(L(l, "attn_output.weight"), d, d);
-      fill(L(l, "attn_output.bias"), 1, d);
       fill(L(l, "ffn_up.weight"), hid, d);
-      fill(L(l, "ffn_up.bias"), 1, hid);
       fill(L(l, "ffn_down.weight"), d, hid);
-      fill(L(l, "ffn_down.bias"), 1, d);
+      if (biases) {
+        fill(L(l, "attn_norm.bias"), 1, d);
+        fill(L(l, "ffn_norm.bias"), 1, d);
+        fill(L(l, "attn_qkv.bias"), 1, 3 * d);
+        fill(L(l, "attn_output.bias"), 1, d);
+        fill(L(l, "ffn_up.bias"), 1, hid);
+        fill(L(l, "ffn_down.bias"), 1, d);
+      }
     }
   }
   return m;
@@ -154,7 +178,8 @@ Status write_llama2c(const RandomModel& m, const std::string& path) {
 Status write_gguf_model(const RandomModel& m, const std::string& path, DType matrix_type, const EmbeddedVocab* vocab,
                         const std::vector<std::pair<std::string, GgufValue>>& extra_meta) {
   const RandomModelSpec& s = m.spec;
-  const std::string a = s.arch == Arch::Bloom ? "bloom" : s.qkv_bias ? "qwen2" : s.fused ? "phi3" : "llama";
+  const std::string a = s.arch == Arch::Bloom ? "bloom" : s.arch == Arch::NeoX ? "gptneox" : s.arch == Arch::Mpt ? "mpt"
+                        : s.qkv_bias ? "qwen2" : s.fused ? "phi3" : "llama";
   GgufWriter w;
   w.meta.push_back({"general.architecture", {a}});
   w.meta.push_back({"general.name", {std::string("longscope-random-") + a}});
@@ -164,13 +189,14 @@ Status write_gguf_model(const RandomModel& m, const std::string& path, DType mat
   w.meta.push_back({a + ".block_count", {(uint64_t)s.n_layers}});
   w.meta.push_back({a + ".attention.head_count", {(uint64_t)s.n_heads}});
   w.meta.push_back({a + ".attention.head_count_kv", {(uint64_t)s.n_kv_heads}});
-  if (s.arch == Arch::Llama) {
+  if (s.arch == Arch::Llama || s.arch == Arch::NeoX) {
     w.meta.push_back({a + ".rope.freq_base", {s.rope_base}});
-    w.meta.push_back({a + ".rope.dimension_count", {(uint64_t)(s.dim / s.n_heads)}});
-    w.meta.push_back({a + ".attention.layer_norm_rms_epsilon", {1e-5}});
-  } else {
-    w.meta.push_back({a + ".attention.layer_norm_epsilon", {1e-5}});
+    w.meta.push_back({a + ".rope.dimension_count", {(uint64_t)(s.rot_dim > 0 ? s.rot_dim : s.dim / s.n_heads)}});
   }
+  if (s.arch == Arch::Llama) w.meta.push_back({a + ".attention.layer_norm_rms_epsilon", {1e-5}});
+  else w.meta.push_back({a + ".attention.layer_norm_epsilon", {1e-5}});
+  if (s.arch == Arch::NeoX) w.meta.push_back({a + ".use_parallel_residual", {s.parallel_residual}});
+  if (s.arch == Arch::Mpt) w.meta.push_back({a + ".attention.max_alibi_bias", {8.0}});
   if (vocab) {
     w.meta.push_back({"tokenizer.ggml.model", {vocab->kind}});
     w.meta.push_back({"tokenizer.ggml.tokens", {vocab->tokens}});
@@ -275,6 +301,49 @@ Status write_hf_model(const RandomModel& m, const std::string& dir, const std::s
       }
       add(p + "mlp.down_proj.weight", {d, hid}, m.t.at(L(l, "ffn_down.weight")));
     }
+  } else if (s.arch == Arch::NeoX) {
+    cfg = {{"architectures", {"GPTNeoXForCausalLM"}}, {"model_type", "gpt_neox"}, {"hidden_size", s.dim},
+           {"intermediate_size", s.hidden_dim}, {"num_hidden_layers", s.n_layers}, {"num_attention_heads", s.n_heads},
+           {"rotary_pct", (double)(s.rot_dim > 0 ? s.rot_dim : hd) / hd}, {"rotary_emb_base", s.rope_base},
+           {"max_position_embeddings", s.train_len}, {"layer_norm_eps", 1e-5}, {"hidden_act", "gelu"},
+           {"use_parallel_residual", s.parallel_residual}, {"tie_word_embeddings", false}, {"vocab_size", s.vocab_size},
+           {"bos_token_id", 0}, {"eos_token_id", 0}};
+    add("gpt_neox.embed_in.weight", {V, d}, m.t.at("token_embd.weight"));
+    add("gpt_neox.final_layer_norm.weight", {d}, m.t.at("output_norm.weight"));
+    add("gpt_neox.final_layer_norm.bias", {d}, m.t.at("output_norm.bias"));
+    add("embed_out.weight", {V, d}, m.t.at("output.weight"));
+    for (int l = 0; l < s.n_layers; ++l) {
+      std::string p = "gpt_neox.layers." + std::to_string(l) + ".";
+      add(p + "input_layernorm.weight", {d}, m.t.at(L(l, "attn_norm.weight")));
+      add(p + "input_layernorm.bias", {d}, m.t.at(L(l, "attn_norm.bias")));
+      add(p + "attention.query_key_value.weight", {3 * d, d}, to_per_head_qkv(m.t.at(L(l, "attn_qkv.weight")), s.n_heads, hd, s.dim));
+      add(p + "attention.query_key_value.bias", {3 * d}, to_per_head_qkv(m.t.at(L(l, "attn_qkv.bias")), s.n_heads, hd, 1));
+      add(p + "attention.dense.weight", {d, d}, m.t.at(L(l, "attn_output.weight")));
+      add(p + "attention.dense.bias", {d}, m.t.at(L(l, "attn_output.bias")));
+      add(p + "post_attention_layernorm.weight", {d}, m.t.at(L(l, "ffn_norm.weight")));
+      add(p + "post_attention_layernorm.bias", {d}, m.t.at(L(l, "ffn_norm.bias")));
+      add(p + "mlp.dense_h_to_4h.weight", {hid, d}, m.t.at(L(l, "ffn_up.weight")));
+      add(p + "mlp.dense_h_to_4h.bias", {hid}, m.t.at(L(l, "ffn_up.bias")));
+      add(p + "mlp.dense_4h_to_h.weight", {d, hid}, m.t.at(L(l, "ffn_down.weight")));
+      add(p + "mlp.dense_4h_to_h.bias", {d}, m.t.at(L(l, "ffn_down.bias")));
+    }
+  } else if (s.arch == Arch::Mpt) {
+    cfg = {{"architectures", {"MptForCausalLM"}}, {"model_type", "mpt"}, {"d_model", s.dim}, {"n_heads", s.n_heads},
+           {"n_layers", s.n_layers}, {"expansion_ratio", s.hidden_dim / s.dim}, {"max_seq_len", s.train_len},
+           {"vocab_size", s.vocab_size}, {"no_bias", true}, {"layer_norm_epsilon", 1e-5},
+           {"attn_config", {{"alibi", true}, {"alibi_bias_max", 8}, {"clip_qkv", nullptr}, {"qk_ln", false},
+                            {"softmax_scale", nullptr}}}};
+    add("transformer.wte.weight", {V, d}, m.t.at("token_embd.weight"));
+    add("transformer.norm_f.weight", {d}, m.t.at("output_norm.weight"));
+    for (int l = 0; l < s.n_layers; ++l) {
+      std::string p = "transformer.blocks." + std::to_string(l) + ".";
+      add(p + "norm_1.weight", {d}, m.t.at(L(l, "attn_norm.weight")));
+      add(p + "attn.Wqkv.weight", {3 * d, d}, m.t.at(L(l, "attn_qkv.weight")));  // q, k, v chunks as GGUF
+      add(p + "attn.out_proj.weight", {d, d}, m.t.at(L(l, "attn_output.weight")));
+      add(p + "norm_2.weight", {d}, m.t.at(L(l, "ffn_norm.weight")));
+      add(p + "ffn.up_proj.weight", {hid, d}, m.t.at(L(l, "ffn_up.weight")));
+      add(p + "ffn.down_proj.weight", {d, hid}, m.t.at(L(l, "ffn_down.weight")));
+    }
   } else {
     cfg = {{"architectures", {"BloomForCausalLM"}}, {"model_type", "bloom"}, {"hidden_size", s.dim},
            {"n_layer", s.n_layers}, {"n_head", s.n_heads}, {"layer_norm_epsilon", 1e-5}, {"vocab_size", s.vocab_size},
@@ -287,17 +356,8 @@ Status write_hf_model(const RandomModel& m, const std::string& dir, const std::s
     add("lm_head.weight", {V, d}, m.t.at("output.weight"));
     for (int l = 0; l < s.n_layers; ++l) {
       std::string p = "transformer.h." + std::to_string(l) + ".";
-      // GGUF's (q all, k all, v all) → HF's per-head (head, {q,k,v}, head_dim)
-      const auto& qkv = m.t.at(L(l, "attn_qkv.weight"));
-      const auto& qkv_b = m.t.at(L(l, "attn_qkv.bias"));
-      std::vector<float> w(qkv.size()), b(qkv_b.size());
-      for (int h = 0; h < s.n_heads; ++h)
-        for (int part = 0; part < 3; ++part)
-          for (int r = 0; r < hd; ++r) {
-            size_t src = (size_t)part * d + (size_t)h * hd + r, dst = ((size_t)h * 3 + part) * hd + r;
-            std::copy(&qkv[src * d], &qkv[src * d] + d, &w[dst * d]);
-            b[dst] = qkv_b[src];
-          }
+      const auto w = to_per_head_qkv(m.t.at(L(l, "attn_qkv.weight")), s.n_heads, hd, s.dim);
+      const auto b = to_per_head_qkv(m.t.at(L(l, "attn_qkv.bias")), s.n_heads, hd, 1);
       add(p + "input_layernorm.weight", {d}, m.t.at(L(l, "attn_norm.weight")));
       add(p + "input_layernorm.bias", {d}, m.t.at(L(l, "attn_norm.bias")));
       add(p + "self_attention.query_key_value.weight", {3 * d, d}, w);

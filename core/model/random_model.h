@@ -21,12 +21,17 @@ struct RandomModelSpec {
   float scale = 0.0f;  // weight std; 0: 1/sqrt(fan-in)
   bool qkv_bias = false;  // LLaMA with q/k/v biases, written as Qwen2 (qwen2 GGUF, Qwen2ForCausalLM)
   bool fused = false;     // fused qkv and gate+up projections, written as Phi-3 (phi3 GGUF, Phi3ForCausalLM)
+  int rot_dim = 0;        // Arch::NeoX: rotary dims per head (0: the whole head)
+  bool parallel_residual = true;  // Arch::NeoX: use_parallel_residual
 };
 
-// Named shapes: "bundled" (stories260K's), "tinyllama-1.1b", "llama2-7b", "tiny-bloom", "tiny-qwen2", "tiny-phi3".
+// Named shapes: "bundled" (stories260K's), "tinyllama-1.1b", "llama2-7b", "tiny-bloom", "tiny-qwen2", "tiny-phi3",
+// "tiny-neox", "tiny-mpt".
 Result<RandomModelSpec> random_model_shape(const std::string& name);
 
-// Weights in LongScope's canonical layout (interleaved rotary pairs; fused QKV split).
+// Weights in LongScope's canonical layout (interleaved rotary pairs; fused QKV as
+// q all heads, k all, v all). GPT-NeoX weights are kept half-split, as both its
+// formats store them.
 struct RandomModel {
   RandomModelSpec spec;
   std::map<std::string, std::vector<float>> t;  // names as in GGUF ("blk.0.attn_q.weight", …)

@@ -28,7 +28,15 @@ size_t element_count(const std::vector<uint64_t>& shape) {
 
 }  // namespace
 
-const char* arch_name(Arch a) { return a == Arch::Llama ? "llama" : "bloom"; }
+const char* arch_name(Arch a) {
+  switch (a) {
+    case Arch::Llama: return "llama";
+    case Arch::Bloom: return "bloom";
+    case Arch::NeoX: return "gptneox";
+    case Arch::Mpt: return "mpt";
+  }
+  return "?";
+}
 const char* layout_name(PairLayout l) { return l == PairLayout::Interleaved ? "interleaved" : "half-split"; }
 const char* format_name(ModelFormat f) {
   switch (f) {
@@ -113,16 +121,16 @@ Status validate_config(const ModelConfig& c) {
   if (c.head_dim < 1 || c.head_dim > 4096) return bad("head dimension " + std::to_string(c.head_dim) + " is outside [1, 4096]");
   if (c.vocab_size < 1 || c.vocab_size > (1 << 22))
     return bad("vocabulary size " + std::to_string(c.vocab_size) + " is outside [1, 4194304]");
-  if (c.arch == Arch::Llama) {
+  if (!arch_alibi(c.arch)) {
     // At least 4, as core/position requires: NTK's exponent d/(d-2) has no value at d = 2.
     if (c.rot_dim < 4 || c.rot_dim > c.head_dim || c.rot_dim % 2)
       return bad("rotary dimension " + std::to_string(c.rot_dim) + " must be even, at least 4 and at most the head "
                  "dimension " + std::to_string(c.head_dim));
     if (!std::isfinite(c.rope_base) || c.rope_base <= 1.0) return bad("rope base must be > 1");
   }
-  if (c.arch == Arch::Bloom && ((long long)c.n_heads * c.head_dim != c.dim || c.n_kv_heads != c.n_heads))
-    // BLOOM's fused QKV projection is (3·dim, dim): the heads must tile the width exactly.
-    return bad("a BLOOM model needs heads × head dimension = width and no grouped KV heads (got " +
+  if (c.arch != Arch::Llama && ((long long)c.n_heads * c.head_dim != c.dim || c.n_kv_heads != c.n_heads))
+    // A fused QKV projection of (3·dim, dim): the heads must tile the width exactly.
+    return bad(std::string("a ") + arch_name(c.arch) + " model needs heads × head dimension = width and no grouped KV heads (got " +
                std::to_string(c.n_heads) + " × " + std::to_string(c.head_dim) + " vs " + std::to_string(c.dim) + ", " +
                std::to_string(c.n_kv_heads) + " KV heads)");
   if (!(c.norm_eps > 0) || c.norm_eps > 1) return bad("norm epsilon must be in (0, 1]");
@@ -135,6 +143,8 @@ long long count_params(const ModelConfig& c) {
   long long d = c.dim, q = (long long)c.n_heads * c.head_dim, kv = (long long)c.n_kv_heads * c.head_dim;
   long long ffn = (c.arch == Arch::Llama ? 3 : 2) * d * c.hidden_dim;
   long long per_layer = d * q + 2 * d * kv + q * d + ffn + 2 * d + (c.qkv_bias ? q + 2 * kv : 0);
+  // BLOOM and GPT-NeoX: biases on q, k, v, the output, both FFN matrices and both norms.
+  if (c.arch == Arch::Bloom || c.arch == Arch::NeoX) per_layer += q + 2 * kv + d + c.hidden_dim + d + 2 * d;
   return (long long)c.vocab_size * d * (c.tied_embeddings ? 1 : 2) + c.n_layers * per_layer + d;
 }
 

@@ -451,15 +451,25 @@ void AppTest::nothing_stale_after_a_model_switch() {
   QSignalSpy errors(&w, &MainWindow::error_shown);
   w.open_model(LONGSCOPE_RESOURCES_DIR "/models/twins/alibi_twin");
   QVERIFY(wait_idle(w, 120000));
-  QVERIFY(errors.count() >= 1);  // "rope … cannot run on this model"
-  QVERIFY(w.last_error().contains("cannot run on this model"));
-  QCOMPARE(w.state()->method_specs(), QStringList({"alibi"}));
+  // No RoPE method can run on an ALiBi model: the list becomes the ALiBi family
+  // (native first), said in the status line, not raised as an error.
+  QCOMPARE(errors.count(), 0);
+  QVERIFY2(w.status_text().contains("position family"), qPrintable(w.status_text()));
+  const QStringList family = w.state()->method_specs();
+  QCOMPARE(family.size(), 3);
+  QCOMPARE(family[0], QString("alibi"));
+  QVERIFY(family[2].startsWith("ntk-alibi"));
   w.run_now();
   QVERIFY(wait_idle(w, 120000));
   QVERIFY2(w.state()->attention, qPrintable(w.last_error() + " / " + w.status_text()));
   QCOMPARE((int)w.state()->attention->map.heads.size(), w.state()->config.n_heads);
   QVERIFY(w.state()->config.n_heads != 8);
-  QVERIFY(w.state()->ppl && w.state()->ppl->methods == std::vector<QString>{"alibi"});
+  QVERIFY(w.state()->ppl && w.state()->ppl->methods.size() == 3 && w.state()->ppl->methods[0] == "alibi");
+  // A mixed list keeps what fits and says what left.
+  w.set_methods({"rope", "alibi"});
+  QVERIFY(wait_idle(w, 120000));
+  QCOMPARE(w.state()->method_specs(), QStringList({"alibi"}));
+  QVERIFY(errors.count() >= 1);
   // Image exports show the plot, not the controls above it.
   QTemporaryDir dir;
   QVERIFY(w.export_view("relpos", dir.filePath("r.png")));

@@ -42,7 +42,7 @@ inline std::vector<std::vector<double>> reference_logits(const Model& model, con
   const ModelWeights& W = model.weights;
   const int n = (int)tokens.size(), D = c.dim, hd = c.head_dim, H = c.n_heads, KV = c.n_kv_heads;
   const int rd = c.rot_dim, half = rd / 2, hid = c.hidden_dim;
-  const bool llama = c.arch == Arch::Llama, alibi = method_is_alibi(p.method);
+  const bool rms = c.arch == Arch::Llama, alibi = method_is_alibi(p.method);
   const PositionContext ctx{c.rot_dim, c.rope_base, (double)c.train_len, (double)n};
   RopeTable tab;
   if (!alibi && rd > 0) tab = rope_table(p, ctx);
@@ -67,7 +67,7 @@ inline std::vector<std::vector<double>> reference_logits(const Model& model, con
     Mat y = x;
     for (auto& row : y) {
       double mean = 0, ss = 0;
-      if (!llama) {
+      if (!rms) {
         for (double v : row) mean += v;
         mean /= D;
       }
@@ -83,7 +83,7 @@ inline std::vector<std::vector<double>> reference_logits(const Model& model, con
     W.tok_embd.row((size_t)tokens[t], D, er.data());
     for (int i = 0; i < D; ++i) x[t][i] = er[i];
   }
-  if (!llama) x = norm(x, W.embd_norm, W.embd_norm_b);
+  if (W.embd_norm) x = norm(x, W.embd_norm, W.embd_norm_b);
   for (int l = 0; l < c.n_layers; ++l) {
     const LayerWeights& Lw = W.layers[l];
     Mat xn = norm(x, Lw.attn_norm, Lw.attn_norm_b);
@@ -119,11 +119,13 @@ inline std::vector<std::vector<double>> reference_logits(const Model& model, con
       }
     }
     Mat o = linear(att, Lw.wo, Lw.bo, D);
+    // GPT-NeoX's parallel residual: both blocks read the same x.
+    if (c.parallel_residual) xn = norm(x, Lw.ffn_norm, Lw.ffn_norm_b);
     for (int t = 0; t < n; ++t)
       for (int i = 0; i < D; ++i) x[t][i] += o[t][i];
-    xn = norm(x, Lw.ffn_norm, Lw.ffn_norm_b);
+    if (!c.parallel_residual) xn = norm(x, Lw.ffn_norm, Lw.ffn_norm_b);
     Mat h1;
-    if (llama) {
+    if (c.arch == Arch::Llama) {
       Mat g = linear(xn, Lw.w_gate, nullptr, hid), u = linear(xn, Lw.w_up, nullptr, hid);
       for (int t = 0; t < n; ++t)
         for (int i = 0; i < hid; ++i) g[t][i] = g[t][i] / (1 + std::exp(-g[t][i])) * u[t][i];
@@ -131,7 +133,9 @@ inline std::vector<std::vector<double>> reference_logits(const Model& model, con
     } else {
       h1 = linear(xn, Lw.w_up, Lw.b_up, hid);
       for (auto& row : h1)
-        for (auto& e : row) e = 0.5 * e * (1 + std::tanh(0.7978845608028654 * e * (1 + 0.044715 * e * e)));
+        for (auto& e : row)
+          e = c.gelu_exact ? 0.5 * e * std::erfc(-e / std::sqrt(2.0))  // x·Φ(x)
+                           : 0.5 * e * (1 + std::tanh(0.7978845608028654 * e * (1 + 0.044715 * e * e)));
     }
     Mat dn = linear(h1, Lw.w_down, Lw.b_down, D);
     for (int t = 0; t < n; ++t)

@@ -175,6 +175,24 @@ TEST(AttentionKernels, IsaListEndsWithGenericAndUnknownNamesFallBackToTheBest) {
   EXPECT_EQ(CpuBackend<float>(opts(CpuAttention::Tiled, "generic")).isa(), "generic");
 }
 
+// The feed-forward GELUs: erf-exact (GPT-NeoX, MPT: torch's nn.GELU()) and BLOOM's
+// tanh form, against values written out here (x·Φ(x) with Φ from erfc; the tanh
+// form of bloom_gelu_forward). At x = -3 they differ by 10 %.
+TEST(Activations, ExactAndTanhGelu) {
+  CpuBackend<double> b(opts(CpuAttention::Rows, "generic"));
+  const std::vector<double> xs = {-3.0, -1.0, -0.25, 0.0, 0.5, 2.0, 4.0};
+  std::vector<double> exact = xs, approx = xs;
+  b.gelu(exact.data(), exact.size(), true);
+  b.gelu(approx.data(), approx.size(), false);
+  for (size_t i = 0; i < xs.size(); ++i) {
+    const double x = xs[i];
+    EXPECT_NEAR(exact[i], 0.5 * x * std::erfc(-x / std::sqrt(2.0)), 1e-15) << x;
+    EXPECT_NEAR(approx[i], 0.5 * x * (1 + std::tanh(std::sqrt(2 / M_PI) * (x + 0.044715 * x * x * x))), 1e-15) << x;
+  }
+  EXPECT_NEAR(exact[0], -0.0040496, 1e-7);
+  EXPECT_NEAR(approx[0], -0.0036374, 1e-7);
+}
+
 TEST(DtypeConversions, EveryHalfRoundTripsAndFloatsRoundToNearestEven) {
   for (uint32_t h = 0; h < 65536; ++h) {
     const float f = half_to_float((uint16_t)h);

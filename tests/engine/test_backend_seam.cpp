@@ -49,7 +49,7 @@ class ForwardingBackend final : public Backend<float> {
     in.matmul(x, r, i, W, b, o, y);
   }
   void swiglu(float* g, const float* u, size_t n) override { in.swiglu(g, u, n); }
-  void gelu(float* x, size_t n) override { in.gelu(x, n); }
+  void gelu(float* x, size_t n, bool exact) override { in.gelu(x, n, exact); }
   void add(float* x, const float* y, size_t n) override { in.add(x, y, n); }
   Status attention(KvCache& c, const AttentionParams& p, const float* q, const float* k, const float* v, float* out,
                    const AttentionObserver* obs, const std::atomic<bool>* cancel) override {

@@ -47,7 +47,7 @@ TEST(Golden, GreedyTextDecodesToReferenceText) {
 
 std::vector<float> last_logits(std::shared_ptr<const Model> m, const std::vector<int>& toks) {
   EngineOptions o;
-  o.method = m->config.arch == Arch::Bloom ? parse_method_spec("alibi").value() : MethodParams{};
+  o.method = arch_alibi(m->config.arch) ? parse_method_spec("alibi").value() : MethodParams{};
   auto e = Engine<float>::create(m, o, (int)toks.size());
   EXPECT_TRUE(e.ok());
   EXPECT_TRUE((*e)->forward(toks.data(), (int)toks.size()).ok());
@@ -119,6 +119,7 @@ void expect_family_matches_reference(const std::string& shape, const std::string
   ASSERT_TRUE(g && h);
   for (const auto& m : {g, h}) {
     EXPECT_EQ(m->config.family, family);
+    if (arch_alibi(m->config.arch)) continue;
     EXPECT_EQ(m->config.layout, PairLayout::HalfSplit);
     EXPECT_EQ(m->config.rope_base, spec->rope_base);
   }
@@ -161,6 +162,65 @@ TEST(Formats, Phi3GgufAndSafetensorsEqualTheReferenceForward) {
   std::vector<int> toks;
   for (int i = 0; i < 90; ++i) toks.push_back((i * 17 + 11) % 512);
   EXPECT_LE(max_diff(last_logits(p, toks), last_logits(m, toks)), 1e-4);
+}
+
+// GPT-NeoX (Pythia): a quarter of each head rotary (rotate_half over the first
+// rot_dim dims), LayerNorm with biases, erf GELU, per-head fused QKV in safetensors
+// and q/k/v blocks in GGUF, the parallel residual, an untied classifier.
+TEST(Formats, NeoXGgufAndSafetensorsEqualTheReferenceForward) {
+  expect_family_matches_reference("tiny-neox", "gptneox", "attn_qkv.bias");
+  expect_family_matches_reference("tiny-neox", "gptneox", "ffn_norm.bias");
+  auto g = load_ok(temp_dir("tiny-neox") + "/m.gguf"), h = load_ok(temp_dir("tiny-neox") + "/hf");
+  ASSERT_TRUE(g && h);
+  for (const auto& m : {g, h}) {
+    EXPECT_EQ(m->config.arch, Arch::NeoX);
+    EXPECT_EQ(m->config.rot_dim, 4);
+    EXPECT_EQ(m->config.head_dim, 16);
+    EXPECT_TRUE(m->config.parallel_residual);
+    EXPECT_TRUE(m->config.gelu_exact);
+    EXPECT_FALSE(m->config.tied_embeddings);
+  }
+  // The sequential residual (use_parallel_residual = false) is another model, also
+  // equal to the reference.
+  RandomModel rm = make_random_model(random_model_shape("tiny-neox").value());
+  rm.spec.parallel_residual = false;
+  const std::string dir = temp_dir("tiny-neox");
+  ASSERT_TRUE(write_hf_model(rm, dir + "/seq").ok());
+  ASSERT_TRUE(write_gguf_model(rm, dir + "/seq.gguf").ok());
+  auto s = load_ok(dir + "/seq"), sg = load_ok(dir + "/seq.gguf");
+  ASSERT_TRUE(s && sg);
+  EXPECT_FALSE(s->config.parallel_residual);
+  EXPECT_FALSE(sg->config.parallel_residual);
+  std::vector<int> toks;
+  for (int i = 0; i < 90; ++i) toks.push_back((i * 17 + 11) % 512);
+  const auto ls = last_logits(s, toks);
+  EXPECT_LE(max_diff(ls, last_logits(sg, toks)), 1e-4);
+  auto ref = reference_logits(*s, toks, s->config.native_method);
+  EXPECT_LE(max_diff(ls, std::vector<float>(ref.back().begin(), ref.back().end())), 2e-3);
+  EXPECT_GT(max_diff(ls, last_logits(h, toks)), 1e-2);
+}
+
+// MPT: ALiBi over 6 heads (slopes of the non-power-of-two rule), LayerNorm without
+// biases, no biases anywhere, Wqkv as q/k/v chunks in both formats, tied classifier.
+TEST(Formats, MptGgufAndSafetensorsEqualTheReferenceForward) {
+  expect_family_matches_reference("tiny-mpt", "mpt", "attn_qkv.weight");
+  expect_family_matches_reference("tiny-mpt", "mpt", "ffn_norm.weight");
+  auto g = load_ok(temp_dir("tiny-mpt") + "/m.gguf"), h = load_ok(temp_dir("tiny-mpt") + "/hf");
+  ASSERT_TRUE(g && h);
+  for (const auto& m : {g, h}) {
+    EXPECT_EQ(m->config.arch, Arch::Mpt);
+    EXPECT_EQ(m->config.rot_dim, 0);
+    EXPECT_EQ(m->config.native_method.method, Method::Alibi);
+    EXPECT_TRUE(m->config.tied_embeddings);
+    EXPECT_EQ(m->weights.layers[0].bq, nullptr);
+    EXPECT_EQ(m->weights.layers[0].attn_norm_b, nullptr);
+  }
+  // A rotary method on an ALiBi model is refused by name.
+  EngineOptions o;
+  o.method.method = Method::Rope;
+  auto e = Engine<float>::create(h, o, 64);
+  ASSERT_FALSE(e.ok());
+  EXPECT_NE(e.error().find("ALiBi model"), std::string::npos) << e.error();
 }
 
 // Logits of every step of incremental decoding vs a full forward of each prefix.

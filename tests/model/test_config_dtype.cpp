@@ -1,6 +1,8 @@
 // Config resolution (METHODS.md §7 pitfalls) and tensor type decoding.
 #include <gtest/gtest.h>
 
+#include <tuple>
+
 #include <cmath>
 #include <cstring>
 #include <fstream>
@@ -203,6 +205,79 @@ TEST(Config, Phi3WindowAndLongRope) {
   EXPECT_EQ(c.native_method.method, Method::LongRope);
   EXPECT_EQ(c.train_len, 4096);
   EXPECT_EQ(c.longrope_long.size(), 48u);
+}
+
+// A Pythia-160m-shaped GPT-NeoX config (its published fields, built here, one
+// layer): rotary_pct 0.25 of head_dim 64 → 16 rotary dims, rotary_emb_base,
+// half-split pairs, the parallel residual, erf GELU; transformers' newer names
+// (rope_theta, partial_rotary_factor) win when present.
+TEST(Config, GptNeoX) {
+  ModelConfig c;
+  json j = {{"architectures", {"GPTNeoXForCausalLM"}}, {"model_type", "gpt_neox"}, {"hidden_size", 768},
+            {"intermediate_size", 3072}, {"num_hidden_layers", 1}, {"num_attention_heads", 12},
+            {"rotary_pct", 0.25}, {"rotary_emb_base", 10000}, {"max_position_embeddings", 2048},
+            {"layer_norm_eps", 1e-5}, {"hidden_act", "gelu"}, {"use_parallel_residual", true},
+            {"tie_word_embeddings", false}, {"vocab_size", 50304}, {"bos_token_id", 0}, {"eos_token_id", 0}};
+  ASSERT_TRUE(resolve_hf_config(j, c).ok());
+  EXPECT_EQ(c.arch, Arch::NeoX);
+  EXPECT_EQ(c.family, "gptneox");
+  EXPECT_EQ(c.head_dim, 64);
+  EXPECT_EQ(c.rot_dim, 16);
+  EXPECT_EQ(c.layout, PairLayout::HalfSplit);
+  EXPECT_EQ(c.rope_base, 10000.0);
+  EXPECT_EQ(c.train_len, 2048);
+  EXPECT_TRUE(c.parallel_residual);
+  EXPECT_TRUE(c.gelu_exact);
+  EXPECT_EQ(c.native_method.method, Method::Rope);
+  j["use_parallel_residual"] = false;
+  j["rope_theta"] = 500000.0;
+  j["partial_rotary_factor"] = 0.5;
+  j["hidden_act"] = "gelu_new";
+  j["rope_scaling"] = {{"type", "linear"}, {"factor", 2.0}};
+  ASSERT_TRUE(resolve_hf_config(j, c).ok());
+  EXPECT_FALSE(c.parallel_residual);
+  EXPECT_FALSE(c.gelu_exact);
+  EXPECT_EQ(c.rope_base, 500000.0);
+  EXPECT_EQ(c.rot_dim, 32);
+  EXPECT_EQ(method_spec_string(c.native_method).rfind("linear:factor=2", 0), 0u) << method_spec_string(c.native_method);
+  j["hidden_act"] = "relu";
+  auto st = resolve_hf_config(j, c);
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.error().find("relu"), std::string::npos) << st.error();
+}
+
+// An MPT-7B-shaped config (its published fields, built here, one layer): ALiBi
+// with alibi_bias_max 8, expansion_ratio 4, max_seq_len as L; what LongScope
+// cannot run is refused by name.
+TEST(Config, Mpt) {
+  ModelConfig c;
+  json j = {{"architectures", {"MPTForCausalLM"}}, {"model_type", "mpt"}, {"d_model", 4096}, {"n_heads", 32},
+            {"n_layers", 1}, {"expansion_ratio", 4}, {"max_seq_len", 2048}, {"vocab_size", 50432},
+            {"no_bias", true}, {"learned_pos_emb", true},
+            {"attn_config", {{"alibi", true}, {"alibi_bias_max", 8}, {"clip_qkv", nullptr}, {"qk_ln", false},
+                             {"softmax_scale", nullptr}, {"attn_type", "multihead_attention"}}}};
+  ASSERT_TRUE(resolve_hf_config(j, c).ok());
+  EXPECT_EQ(c.arch, Arch::Mpt);
+  EXPECT_EQ(c.hidden_dim, 16384);
+  EXPECT_EQ(c.head_dim, 128);
+  EXPECT_EQ(c.rot_dim, 0);
+  EXPECT_EQ(c.train_len, 2048);
+  EXPECT_TRUE(c.gelu_exact);
+  EXPECT_EQ(c.native_method.method, Method::Alibi);
+  for (auto [key, value, says] : std::vector<std::tuple<std::string, json, std::string>>{
+           {"alibi_bias_max", 16, "alibi_bias_max"}, {"clip_qkv", 6.0, "clip_qkv"}, {"alibi", false, "without ALiBi"},
+           {"qk_ln", true, "qk_ln"}, {"kv_n_heads", 8, "kv_n_heads"}}) {
+    json bad = j;
+    bad["attn_config"][key] = value;
+    auto st = resolve_hf_config(bad, c);
+    ASSERT_FALSE(st.ok()) << key;
+    EXPECT_NE(st.error().find(says), std::string::npos) << st.error();
+  }
+  // Mixture-of-experts and MLA models are named as outside the engine.
+  json moe = {{"architectures", {"DeepseekV2ForCausalLM"}}, {"model_type", "deepseek_v2"}};
+  auto st = resolve_hf_config(moe, c);
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.error().find("mixture-of-experts"), std::string::npos) << st.error();
 }
 
 TEST(Config, LongRopeFactorLists) {

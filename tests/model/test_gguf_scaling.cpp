@@ -167,3 +167,28 @@ TEST(GgufScaling, ByteLevelBpeWithAnUnknownPreTokenizerIsRefusedClearly) {
 
 }  // namespace
 }  // namespace ls::test
+
+namespace ls::test {
+namespace {
+
+// llama.cpp's mpt GGUFs: max_alibi_bias 0 (learned positions), another maximum,
+// clamp_kqv and a pos_embd tensor are each refused by name, never run as plain ALiBi.
+TEST(GgufScaling, MptWhatLongScopeCannotRunIsRefused) {
+  RandomModel rm = make_random_model(random_model_shape("tiny-mpt").value());
+  ASSERT_TRUE(load_with(rm, {}, "mpt_ok").ok());
+  for (auto [meta, says] : std::vector<std::pair<Meta, std::string>>{
+           {{{"mpt.attention.max_alibi_bias", {0.0}}}, "max_alibi_bias"},
+           {{{"mpt.attention.max_alibi_bias", {16.0}}}, "max_alibi_bias"},
+           {{{"mpt.attention.clamp_kqv", {6.0}}}, "clamp_kqv"}}) {
+    auto r = load_with(rm, meta, "mpt_bad");
+    ASSERT_FALSE(r.ok()) << says;
+    EXPECT_NE(r.error().find(says), std::string::npos) << r.error();
+  }
+  rm.t["pos_embd.weight"] = std::vector<float>(256 * 96, 0.0f);
+  auto r = load_with(rm, {}, "mpt_pos");
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().find("pos_embd"), std::string::npos) << r.error();
+}
+
+}  // namespace
+}  // namespace ls::test

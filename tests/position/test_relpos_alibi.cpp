@@ -124,6 +124,30 @@ TEST(Alibi, HandSlopes) {
   EXPECT_DOUBLE_EQ(s20[19], std::pow(2.0, -1.75));
 }
 
+// MPT's own rule (llm-foundry / transformers modeling_mpt.py gen_slopes, written out
+// here): over the next power of two P ≥ H, m_k = 2^(-8k/P), k = 1 … P; when P ≠ H the
+// odd-numbered k first, then the even, the first H kept. It gives the same slopes
+// as BLOOM's rule, which core/position implements, for every head count.
+TEST(Alibi, MptRuleGivesTheSameSlopes) {
+  MethodParams p;
+  p.method = Method::Alibi;
+  for (int H : {1, 2, 6, 8, 12, 20, 32, 48, 64}) {
+    int P = 1;
+    while (P < H) P *= 2;
+    std::vector<double> all, mpt;
+    for (int k = 1; k <= P; ++k) all.push_back(std::pow(2.0, -8.0 * k / P));
+    if (P == H) mpt = all;
+    else {
+      for (int i = 1; i < P; i += 2) mpt.push_back(all[i]);
+      for (int i = 0; i < P; i += 2) mpt.push_back(all[i]);
+      mpt.resize(H);
+    }
+    auto s = alibi_slopes(p, kCtx, H);
+    ASSERT_EQ((int)s.size(), H);
+    for (int h = 0; h < H; ++h) EXPECT_NEAR(s[h], mpt[h], 1e-15 * mpt[h]) << "H=" << H << " h=" << h;
+  }
+}
+
 TEST(Alibi, NtkScalesLowFrequencyHeadsOnly) {
   // power of two: first head unchanged, last divided by a; default == seed form
   for (int H : {8, 16, 32}) {
