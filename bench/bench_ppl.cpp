@@ -6,7 +6,10 @@
 //                  algorithm LongScope shipped before the tiled kernel);
 //   method / rope = a method's time against plain RoPE's, both tiled;
 //   f16 KV / f32 KV = the same run with the cache stored in f16;
-//   naive (optional, --naive-max) = plain loops, one thread.
+//   naive (optional, --naive-max) = plain loops, one thread;
+//   probed / plain = an attention map of one layer (every head's probabilities,
+//                  the Attention view's run) against the same window unprobed: the
+//                  probe's cost (the probed layer runs tiled plus a score recompute).
 // Medians over --reps runs; machines are noisy, so only ratios are reported as results.
 //
 // usage: bench_ppl [--lengths 512,2048,8192] [--reps 3] [--threads T] [--rows-max 8192] [--naive-max 0]
@@ -129,6 +132,21 @@ int main(int argc, char** argv) {
       if (!f16.empty()) std::snprintf(f16_s, sizeof f16_s, "%.0f", ctx / median(f16));
       if (!naive.empty()) std::snprintf(naive_s, sizeof naive_s, "%.0f", ctx / median(naive));
       std::printf("%-31s %6d %11.0f %11s %12s %11s %12s\n", row.spec, ctx, ctx / t, rows_s, ratio_s, f16_s, naive_s);
+    }
+    {  // the probe's cost: run_attention (layer 2, every head summarised, pooled) vs a plain window
+      RunConfig run;
+      run.model = model.value();
+      run.engine.threads = threads;
+      std::vector<double> probed, plain;
+      for (int r = 0; r < reps; ++r) {
+        auto t0 = std::chrono::steady_clock::now();
+        auto a = run_attention(run, toks, ctx, 2, 0, 256, PoolMode::Max);
+        probed.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+        if (!a) return std::fprintf(stderr, "error: %s\n", a.error().c_str()), 1;
+        plain.push_back(time_window(model.value(), MethodParams{}, toks, ctx, Path::Tiled, threads));
+      }
+      std::printf("  attention probe (layer 2, all heads) %6d probed / plain time = %.2fx\n", ctx,
+                  median(probed) / median(plain));
     }
     for (auto& [spec, ratio] : method_ratio)
       std::printf("  %-29s %6d time / rope time = %.3fx%s\n", spec, ctx, ratio,

@@ -2,9 +2,11 @@
 // rotated or raw: KeyForm). Two paths:
 // - tiled (float, default): the flash kernel of flash_kernel_impl.h, built for
 //   generic x86-64 / AVX2 / AVX-512 and chosen at run time;
-// - rows (double, the naive baseline, and the layer an observer probes): one
-//   (query, head) at a time with the score row materialised, the reference the
-//   tiled path is tested against.
+// - rows (double, the naive baseline): one (query, head) at a time with the score
+//   row materialised, the reference the tiled path is tested against.
+// A probed layer runs tiled too: the kernel also returns each row's log-sum-exp,
+// and a probe pass recomputes the probed heads' scores as exp(s - lse) (the
+// flash-attention backward's recompute), never a second softmax.
 // Remapping methods (rerope, leaky-rerope, self-extend) score keys in the near
 // band against R(j)k with the query at R(m)q, and keys in the far band against
 // R(far_key_pos(j))k with the query at R(far_query_pos(m))q: one dot product per
@@ -166,10 +168,9 @@ Status CpuBackend<T>::attention(KvCache& cache, const AttentionParams& p, const 
   if (p.rot_dim > 0 && !c.tables.inv_freq.empty()) c.angles.prepare(n);
   if (!c.tables.inv_freq.empty() && method_is_remap(p.method)) prepare_far_keys(c, p, n);
   append_kv(c, p, k_new, v_new);
-  const bool observed = observer && observer->on_row && observer->layer == p.layer;
-  if (opts_.attention == CpuAttention::Rows || observed || p.head_dim > kFlashMaxHeadDim)
+  if (opts_.attention == CpuAttention::Rows || p.head_dim > kFlashMaxHeadDim)
     return attention_rows(c, p, q, out, observer, cancel);
-  return attention_tiled(c, p, q, out, cancel);
+  return attention_tiled(c, p, q, out, observer, cancel);
 }
 
 template <typename T>
@@ -254,9 +255,10 @@ Status CpuBackend<T>::attention_rows(Cache& c, const AttentionParams& p, const T
 }
 
 template <typename T>
-Status CpuBackend<T>::attention_tiled(Cache& c, const AttentionParams& p, const T* q_in, T* out, const std::atomic<bool>* cancel) {
+Status CpuBackend<T>::attention_tiled(Cache& c, const AttentionParams& p, const T* q_in, T* out,
+                                      const AttentionObserver* observer, const std::atomic<bool>* cancel) {
   if constexpr (!std::is_same_v<T, float>) {
-    return attention_rows(c, p, q_in, out, nullptr, cancel);
+    return attention_rows(c, p, q_in, out, observer, cancel);
   } else {
     const int hd = p.head_dim, rd = p.rot_dim, half = rd / 2, q_dim = p.n_heads * hd;
     const int group = p.n_heads / p.n_kv_heads;
@@ -288,6 +290,10 @@ Status CpuBackend<T>::attention_tiled(Cache& c, const AttentionParams& p, const 
     std::vector<float> slopes(c.tables.alibi_slopes.begin(), c.tables.alibi_slopes.end());
     a.slopes = slopes.empty() ? nullptr : slopes.data();
     a.out = out;
+    // A probed layer: the kernel also gives each row's log-sum-exp for the probe pass.
+    const bool observe = observer && observer->on_row && observer->layer == p.layer;
+    std::vector<float> lse(observe ? (size_t)p.n_new * p.n_heads : 0);
+    a.lse = observe ? lse.data() : nullptr;
     // Query operands: rotated for each band, with the softmax and log-n scales folded in.
     std::vector<float> qn((size_t)p.n_new * q_dim), qf(a.bands.remap ? (size_t)p.n_new * q_dim : 0);
     parallel_for(p.n_new, opts_.threads, [&](int t) {
@@ -318,8 +324,49 @@ Status CpuBackend<T>::attention_tiled(Cache& c, const AttentionParams& p, const 
       fn(a, task, scratch.data());
     });
     if (stopped) return make_error("cancelled");
+    if (observe) return probe_rows(c, p, a.qn, a.qf, lse.data(), *observer, cancel);
     return Status::Ok();
   }
+}
+
+template <typename T>
+Status CpuBackend<T>::probe_rows(Cache& c, const AttentionParams& p, const float* qn, const float* qf, const float* lse,
+                                 const AttentionObserver& observer, const std::atomic<bool>* cancel) {
+  if constexpr (std::is_same_v<T, float>) {
+    const int hd = p.head_dim, kv_dim = p.n_kv_heads * hd, q_dim = p.n_heads * hd, group = p.n_heads / p.n_kv_heads;
+    const int n = p.p0 + p.n_new;
+    const TileBands bands = tile_bands(p.method, p.remap);
+    const bool remap = !c.tables.inv_freq.empty() && bands.remap;
+    std::vector<float> k_near, k_far;  // keys as each band sees them
+    keys_as(c, p, n, false, k_near);
+    if (remap) keys_as(c, p, n, true, k_far);
+    const int h0 = observer.head < 0 ? 0 : observer.head, nh = observer.head < 0 ? p.n_heads : 1;
+    std::atomic<bool> stopped{false};
+    parallel_for(p.n_new * nh, opts_.threads, [&](int task) {
+      if (stopped.load(std::memory_order_relaxed)) return;
+      if (cancel && cancel->load(std::memory_order_relaxed)) {
+        stopped = true;
+        return;
+      }
+      const int t = task / nh, h = h0 + task % nh, kh = h / group, m = p.p0 + t;
+      const float* qq = qn + (size_t)t * q_dim + (size_t)h * hd;
+      const float* qqf = remap ? qf + (size_t)t * q_dim + (size_t)h * hd : nullptr;
+      const float slope = c.tables.alibi_slopes.empty() ? 0.0f : (float)c.tables.alibi_slopes[h];
+      const float l = lse[(size_t)t * p.n_heads + h];
+      std::vector<float> probs(m + 1, 0.0f);
+      auto range = [&](int j0, int j1, const std::vector<float>& keys, const float* q) {
+        for (int j = j0; j < j1; ++j)
+          probs[j] = std::exp(dot(q, &keys[(size_t)j * kv_dim + kh * hd], hd) - slope * (float)(m - j) - l);
+      };
+      const int near_from = remap || bands.sliding ? band_near_from(bands, m) : 0;
+      if (remap) range(0, near_from, k_far, qqf);
+      range(0, band_sink_end(bands, m), k_near, qq);
+      range(near_from, m + 1, k_near, qq);
+      observer.on_row(h, m, probs.data(), m + 1);
+    });
+    if (stopped) return make_error("cancelled");
+  }
+  return Status::Ok();
 }
 
 #define LS_INSTANTIATE(T)                                                                                   \

@@ -88,7 +88,12 @@ class CpuBackend final : public Backend<T> {
   void prepare_far_keys(Cache& c, const AttentionParams& p, int n);
   Status attention_rows(Cache& c, const AttentionParams& p, const T* q, T* out, const AttentionObserver* observer,
                         const std::atomic<bool>* cancel);
-  Status attention_tiled(Cache& c, const AttentionParams& p, const T* q, T* out, const std::atomic<bool>* cancel);
+  Status attention_tiled(Cache& c, const AttentionParams& p, const T* q, T* out, const AttentionObserver* observer,
+                         const std::atomic<bool>* cancel);
+  // The probed heads' probabilities after a tiled pass: each score recomputed from the
+  // same query operands and keys, exp(s - lse) with the row's log-sum-exp from the kernel.
+  Status probe_rows(Cache& c, const AttentionParams& p, const float* qn, const float* qf, const float* lse,
+                    const AttentionObserver& observer, const std::atomic<bool>* cancel);
 
   CpuOptions opts_;
   std::string isa_;

@@ -37,6 +37,7 @@ struct FlashArgs {
   const float* far_sin = nullptr;
   const float* slopes = nullptr;    // (n_heads) ALiBi slopes, or null
   float* out = nullptr;             // (n_new, n_heads·head_dim)
+  float* lse = nullptr;             // (n_new, n_heads) each row's log Σ_j exp(s_j), or null (a probe's pass)
 };
 
 inline int flash_tasks(const FlashArgs& a) { return (a.n_new + a.q_block - 1) / a.q_block * a.n_kv_heads; }

@@ -298,6 +298,7 @@ void task(const FlashArgs& a, int task_index, float* scratch) {
     float* dst = a.out + (size_t)(t0 + r / group) * q_dim + (size_t)(kh * group + r % group) * hd;
     const float inv = 1.0f / sum[r];
     for (int d = 0; d < hd; ++d) dst[d] = O[r * hd + d] * inv;
+    if (a.lse) a.lse[(size_t)(t0 + r / group) * a.n_heads + kh * group + r % group] = mx[r] + logf(sum[r]);
   }
 }
 

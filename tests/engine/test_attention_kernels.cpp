@@ -7,6 +7,9 @@
 // double-precision reference is at most twice that of a plain float computation.
 #include <gtest/gtest.h>
 
+#include <map>
+#include <mutex>
+
 #include <atomic>
 #include <cmath>
 #include <random>
@@ -56,8 +59,11 @@ Case make_case(const Shape& s, const char* spec, int n, int split, unsigned seed
 }
 
 // Runs the two calls of `u` through one backend and returns the outputs of every query.
+// Probabilities an observer received: (query position, head) → row.
+using Probes = std::map<std::pair<int, int>, std::vector<float>>;
+
 template <typename T>
-std::vector<double> run(const Case& u, CpuOptions o, KvDtype kv) {
+std::vector<double> run(const Case& u, CpuOptions o, KvDtype kv, int probe_head = -2, Probes* probes = nullptr) {
   const Shape& s = u.shape;
   CpuBackend<T> b(o);
   const PositionContext ctx{s.rot_dim, 10000.0, 64.0, (double)u.n};
@@ -80,7 +86,15 @@ std::vector<double> run(const Case& u, CpuOptions o, KvDtype kv) {
     std::vector<T> k(u.k.begin() + (size_t)p0 * kv_dim, u.k.begin() + (size_t)(p0 + n_new) * kv_dim);
     std::vector<T> v(u.v.begin() + (size_t)p0 * kv_dim, u.v.begin() + (size_t)(p0 + n_new) * kv_dim);
     std::vector<T> o_buf((size_t)n_new * q_dim);
-    auto st = b.attention(*cache, p, q.data(), k.data(), v.data(), o_buf.data(), nullptr, nullptr);
+    AttentionObserver obs;
+    std::mutex mu;
+    obs.layer = 0;
+    obs.head = probe_head;
+    obs.on_row = [&](int h, int m, const float* pr, int n_keys) {
+      std::lock_guard<std::mutex> lock(mu);
+      (*probes)[{m, h}] = std::vector<float>(pr, pr + n_keys);
+    };
+    auto st = b.attention(*cache, p, q.data(), k.data(), v.data(), o_buf.data(), probes ? &obs : nullptr, nullptr);
     EXPECT_TRUE(st.ok()) << (st.ok() ? "" : st.error());
     out.insert(out.end(), o_buf.begin(), o_buf.end());
   }
@@ -128,6 +142,37 @@ TEST(AttentionKernels, TiledMatchesReferenceOnEveryIsaShapeAndMethod) {
       }
     }
   EXPECT_GE(checked, 40);
+}
+
+// A probed layer runs tiled: its output is the unprobed tiled output, and the
+// probabilities (log-sum-exp from the kernel, scores recomputed) equal the row
+// path's, for every shape and method, every head or one.
+TEST(AttentionKernels, TiledProbeEqualsTheRowPathProbabilities) {
+  int shape_i = 0;
+  for (const Shape& sh : kShapes) {
+    for (const char* spec : kMethods) {
+      const Case u = make_case(sh, spec, 150, 97, 7 + shape_i);
+      for (int head : {-1, sh.n_heads - 1}) {
+        Probes rows, tiled;
+        run<float>(u, opts(CpuAttention::Rows), KvDtype::Same, head, &rows);
+        const auto out = run<float>(u, opts(CpuAttention::Tiled), KvDtype::Same, head, &tiled);
+        EXPECT_EQ(out, run<float>(u, opts(CpuAttention::Tiled), KvDtype::Same)) << spec;
+        ASSERT_EQ(rows.size(), tiled.size()) << spec;
+        ASSERT_EQ(rows.size(), (size_t)150 * (head < 0 ? sh.n_heads : 1)) << spec;
+        double w = 0, mass = 0;
+        for (const auto& [key, r] : rows) {
+          const auto& t = tiled.at(key);
+          ASSERT_EQ(r.size(), t.size());
+          double sum = 0;
+          for (size_t j = 0; j < r.size(); ++j) w = std::max(w, (double)std::fabs(r[j] - t[j])), sum += t[j];
+          mass = std::max(mass, std::fabs(sum - 1.0));
+        }
+        EXPECT_LE(w, 2e-5) << spec << " shape " << shape_i << " head " << head;
+        EXPECT_LE(mass, 1e-4) << spec;
+      }
+    }
+    ++shape_i;
+  }
 }
 
 TEST(AttentionKernels, AlibiSlopesThroughTheKernel) {
