@@ -1,5 +1,6 @@
 #include "app/views/frequency_view.h"
 
+#include <QGraphicsLayout>
 #include <QJsonArray>
 #include <QVBoxLayout>
 #include <QtCharts/QLineSeries>
@@ -24,8 +25,13 @@ FrequencyView::FrequencyView(AppState* s, QWidget* parent) : View(s, parent) {
   bottom_ = new QChartView(new QChart());
   for (auto* v : {top_, middle_, bottom_}) {
     v->setRenderHint(QPainter::Antialiasing);
+    // Three stacked charts share a 720-pixel window: thin frames keep room for the axes' labels.
+    v->chart()->setMargins(QMargins(2, 2, 2, 2));
+    v->chart()->layout()->setContentsMargins(0, 0, 0, 0);
+    v->chart()->setBackgroundRoundness(0);
     lay->addWidget(v);
   }
+  lay->setSpacing(2);
 }
 
 namespace {
