@@ -72,11 +72,11 @@ Result<std::string> bpe_pretokenizer(const std::string& pre) {
       R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
   static const char* kQwen2 =
       R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
-  if (pre == "gpt-2" || pre == "gpt2") return std::string(kGpt2);
+  if (pre == "gpt-2" || pre == "gpt2" || pre == "mpt" || pre == "olmo" || pre == "phi-2") return std::string(kGpt2);
   if (pre == "llama-bpe" || pre == "llama3" || pre == "smaug-bpe") return std::string(kLlama3);
   if (pre == "qwen2" || pre == "deepseek-r1-qwen") return std::string(kQwen2);
   return make_error("byte-level BPE pre-tokenizer \"" + pre +
-                    "\" is not known to LongScope (known: gpt-2, llama-bpe, smaug-bpe, qwen2, deepseek-r1-qwen)");
+                    "\" is not known to LongScope (known: gpt-2, mpt, olmo, phi-2, llama-bpe, smaug-bpe, qwen2, deepseek-r1-qwen)");
 }
 
 bool bpe_ignores_merges(const std::string& pre) { return pre == "llama-bpe" || pre == "llama3" || pre == "smaug-bpe"; }

@@ -32,8 +32,8 @@ struct Case {
 
 // llama.cpp's test-tokenizer-0 format: inputs separated by "\n__ggml_vocab_test__\n",
 // one line of ids per input.
-std::vector<Case> cases() {
-  const std::string raw = slurp(kVocab + ".inp"), sep = "\n__ggml_vocab_test__\n";
+std::vector<Case> cases(const std::string& vocab = kVocab) {
+  const std::string raw = slurp(vocab + ".inp"), sep = "\n__ggml_vocab_test__\n";
   std::vector<Case> out;
   for (size_t pos = 0; pos < raw.size();) {
     const size_t next = raw.find(sep, pos);
@@ -41,7 +41,7 @@ std::vector<Case> cases() {
     if (next == std::string::npos) break;
     pos = next + sep.size();
   }
-  std::istringstream o(slurp(kVocab + ".out"));
+  std::istringstream o(slurp(vocab + ".out"));
   std::string line;
   for (size_t i = 0; std::getline(o, line); ++i) {
     std::istringstream ls(line);
@@ -51,8 +51,8 @@ std::vector<Case> cases() {
   return out;
 }
 
-void expect_all_cases(const Tokenizer& tok) {
-  auto cs = cases();
+void expect_all_cases(const Tokenizer& tok, const std::string& vocab = kVocab) {
+  auto cs = cases(vocab);
   ASSERT_EQ(cs.size(), 46u);
   for (const auto& c : cs) {
     auto ids = tok.encode(c.text);
@@ -75,6 +75,17 @@ TEST(BpeTokenizer, Gpt2GgufVocabularyMatchesHuggingFaceIds) {
   EXPECT_EQ(ids.value(), (std::vector<int>{15496, 50256, 6894}));
   EXPECT_EQ(tok.value()->piece(15496), "Hello");
   EXPECT_EQ(tok.value()->piece(995), " world");
+}
+
+// MPT's vocabulary (EleutherAI's GPT-NeoX-20B BPE, 50,432 pieces; llama.cpp pre "mpt",
+// GPT-2's regex) against the ids Hugging Face tokenizers gave for the same 46 texts.
+TEST(BpeTokenizer, MptGgufVocabularyMatchesHuggingFaceIds) {
+  const std::string vocab = std::string(LONGSCOPE_TEST_DIR) + "/data/vocab/ggml-vocab-mpt.gguf";
+  auto tok = Tokenizer::from_file(vocab);
+  ASSERT_TRUE(tok.ok()) << tok.error();
+  EXPECT_EQ(tok.value()->kind(), "byte-level BPE (mpt)");
+  EXPECT_EQ(tok.value()->vocab_size(), 50432);
+  expect_all_cases(*tok.value(), vocab);
 }
 
 // The same vocabulary written as a tokenizer.json, in both pre-tokenizer forms.
