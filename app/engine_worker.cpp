@@ -60,7 +60,10 @@ void EngineWorker::load_model_impl(quint64 job, QString path, int train_len_over
                      .arg(!arch_alibi(c.arch) ? layout_name(c.layout) : "ALiBi")
                      .arg(QString::fromStdString(method_spec_string(c.native_method)) +
                           (c.native_source.empty() ? QString() : QString(" (%1)").arg(QString::fromStdString(c.native_source))))
-                     .arg(QString::fromStdString(c.family) + (c.qkv_bias ? " (q/k/v bias)" : ""))
+                     .arg(QString::fromStdString(c.family) + (c.qkv_bias ? " (q/k/v bias)" : "") +
+                          (c.local_window > 0 ? QString(" (local layers: window %1)").arg(c.local_window) : QString()) +
+                          (c.attn_softcap > 0 ? QString(" (score cap %1)").arg(c.attn_softcap) : QString()) +
+                          (c.parallel_residual ? QString(" (parallel residual)") : QString()))
                      .arg(QString::fromStdString(tokenizer_->kind()));
   // The longest context whose engine fits in half the memory available now.
   const size_t avail = available_memory_bytes();

@@ -58,13 +58,14 @@ void load_row(KvDtype d, const uint8_t* src, T* dst, int n) {
 }
 
 // Query operands of one head at position m: qn = R(m)q and, for a remapping
-// method, qf = R(far_query_pos(m))q, both times the softmax scale 1/√hd and the
-// log-n factor. near_cs = null: no rotation (ALiBi); far_cs = null: no far band.
+// method, qf = R(far_query_pos(m))q, both times the softmax scale (1/√hd unless
+// the model sets its own) and the log-n factor. near_cs = null: no rotation (ALiBi); far_cs = null: no far band.
 template <typename T>
 void query_operands(const AttentionParams& p, const T* q, int m, const T* near_cs, const T* near_sn, const T* far_cs,
                     const T* far_sn, T* qn, T* qf) {
   const int hd = p.head_dim;
-  const T qscale = (T)((p.logn ? logn_scale(m, p.train_len) : 1.0) / std::sqrt((double)hd));
+  const double base = p.scale > 0 ? p.scale : 1.0 / std::sqrt((double)hd);
+  const T qscale = (T)((p.logn ? logn_scale(m, p.train_len) : 1.0) * base);
   if (near_cs) rope_rotate(q, qn, hd, p.rot_dim, p.layout, near_cs, near_sn);
   else std::memcpy(qn, q, (size_t)hd * sizeof(T));
   for (int i = 0; i < hd; ++i) qn[i] *= qscale;
@@ -215,9 +216,12 @@ Status CpuBackend<T>::attention_rows(Cache& c, const AttentionParams& p, const T
     const int sink_end = band_sink_end(bands, m);
     const T slope = c.tables.alibi_slopes.empty() ? T(0) : (T)c.tables.alibi_slopes[h];
     T mx = -std::numeric_limits<T>::infinity();
+    const T cap = (T)p.softcap;
     auto score_range = [&](int j0, int j1, const std::vector<T>& keys, const T* qq) {
       for (int j = j0; j < j1; ++j) {
-        T s = dot(qq, &keys[(size_t)j * kv_dim + kh * hd], hd) - slope * (T)(m - j);
+        T s = dot(qq, &keys[(size_t)j * kv_dim + kh * hd], hd);
+        if (cap > 0) s = cap * std::tanh(s / cap);  // Gemma-2's logit soft-capping, before any bias
+        s -= slope * (T)(m - j);
         scores[j] = s;
         mx = std::max(mx, s);
       }
@@ -273,6 +277,7 @@ Status CpuBackend<T>::attention_tiled(Cache& c, const AttentionParams& p, const 
     a.layout = p.layout;
     a.q_block = std::clamp(128 / group, 1, 64);
     a.bands = tile_bands(p.method, p.remap);
+    a.softcap = (float)p.softcap;
     const bool rope = !c.tables.inv_freq.empty();
     if (!rope) a.bands.remap = 0;
     a.rotate_near = rope && c.spec.keys == KeyForm::Raw;
@@ -354,9 +359,13 @@ Status CpuBackend<T>::probe_rows(Cache& c, const AttentionParams& p, const float
       const float slope = c.tables.alibi_slopes.empty() ? 0.0f : (float)c.tables.alibi_slopes[h];
       const float l = lse[(size_t)t * p.n_heads + h];
       std::vector<float> probs(m + 1, 0.0f);
+      const float cap = (float)p.softcap;
       auto range = [&](int j0, int j1, const std::vector<float>& keys, const float* q) {
-        for (int j = j0; j < j1; ++j)
-          probs[j] = std::exp(dot(q, &keys[(size_t)j * kv_dim + kh * hd], hd) - slope * (float)(m - j) - l);
+        for (int j = j0; j < j1; ++j) {
+          float sc = dot(q, &keys[(size_t)j * kv_dim + kh * hd], hd);
+          if (cap > 0) sc = cap * std::tanh(sc / cap);
+          probs[j] = std::exp(sc - slope * (float)(m - j) - l);
+        }
       };
       const int near_from = remap || bands.sliding ? band_near_from(bands, m) : 0;
       if (remap) range(0, near_from, k_far, qqf);

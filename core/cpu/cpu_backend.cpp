@@ -201,6 +201,23 @@ void CpuBackend<T>::gelu(T* x, size_t n, bool exact) {
 }
 
 template <typename T>
+void CpuBackend<T>::geglu(T* gate, const T* up, size_t n) {
+  gelu(gate, n, false);  // gelu_pytorch_tanh
+  for (size_t i = 0; i < n; ++i) gate[i] *= up[i];
+}
+
+template <typename T>
+void CpuBackend<T>::scale(T* x, size_t n, double s) {
+  for (size_t i = 0; i < n; ++i) x[i] *= (T)s;
+}
+
+template <typename T>
+void CpuBackend<T>::softcap(T* x, size_t n, double cap) {
+  const T c = (T)cap, inv = (T)(1.0 / cap);
+  for (size_t i = 0; i < n; ++i) x[i] = c * std::tanh(x[i] * inv);
+}
+
+template <typename T>
 void CpuBackend<T>::add(T* x, const T* y, size_t n) {
   for (size_t i = 0; i < n; ++i) x[i] += y[i];
 }

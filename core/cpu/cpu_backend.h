@@ -67,6 +67,9 @@ class CpuBackend final : public Backend<T> {
   void matmul(const T* x, int rows, int in, const Matrix& W, const float* b, int out, T* y) override;
   void swiglu(T* gate, const T* up, size_t n) override;
   void gelu(T* x, size_t n, bool exact) override;
+  void geglu(T* gate, const T* up, size_t n) override;
+  void scale(T* x, size_t n, double s) override;
+  void softcap(T* x, size_t n, double cap) override;
   void add(T* x, const T* y, size_t n) override;
   Status attention(KvCache& cache, const AttentionParams& p, const T* q, const T* k_new, const T* v_new, T* out,
                    const AttentionObserver* observer, const std::atomic<bool>* cancel) override;

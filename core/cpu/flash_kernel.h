@@ -36,6 +36,7 @@ struct FlashArgs {
   const float* far_cos = nullptr;   // (p0 + n_new, rot_dim/2) far-band key angles (remapping methods)
   const float* far_sin = nullptr;
   const float* slopes = nullptr;    // (n_heads) ALiBi slopes, or null
+  float softcap = 0.0f;             // > 0: scores → softcap·tanh(s / softcap) (Gemma-2)
   float* out = nullptr;             // (n_new, n_heads·head_dim)
   float* lse = nullptr;             // (n_new, n_heads) each row's log Σ_j exp(s_j), or null (a probe's pass)
 };

@@ -18,6 +18,7 @@
 #endif
 
 #define LS_HD static inline
+#include <math.h>
 #include <stdint.h>
 #include <string.h>
 #if defined(__F16C__)
@@ -258,6 +259,10 @@ void task(const FlashArgs& a, int task_index, float* scratch) {
           const float* sf = SF + i * BN;
           for (int jj = 0; jj < bn; ++jj)
             if (!band_is_near(a.bands, m - (j0 + jj))) s[jj] = sf[jj];
+        }
+        if (a.softcap > 0) {  // Gemma-2: capped before any bias or mask
+          const float cap = a.softcap, inv = 1.0f / a.softcap;
+          for (int jj = 0; jj < bn; ++jj) s[jj] = cap * tanhf(s[jj] * inv);
         }
         if (a.slopes) {
           const float slope = a.slopes[h];

@@ -103,6 +103,8 @@ struct AttentionParams {
   RelposRemap remap;        // bands: window, leak k, group, sinks
   int logn = 0;             // log-n query scale
   double train_len = 2048;  // L (log-n)
+  double scale = 0.0;       // softmax scale of q·k; 0: 1/√head_dim
+  double softcap = 0.0;     // scores → softcap·tanh(s / softcap) before the softmax; 0: none
 };
 
 // The tables of method `m` at one moment (ctx.cur_len): θ' and the attention
@@ -165,6 +167,9 @@ class Backend {
   // W is read in its own dtype (f16 / bf16 converted inside, never copied whole).
   virtual void matmul(const T* x, int rows, int in, const Matrix& W, const float* b, int out, T* y) = 0;
   virtual void swiglu(T* gate, const T* up, size_t n) = 0;  // gate ← silu(gate)·up
+  virtual void geglu(T* gate, const T* up, size_t n) = 0;   // gate ← gelu_tanh(gate)·up (Gemma)
+  virtual void scale(T* x, size_t n, double s) = 0;         // x ← s·x
+  virtual void softcap(T* x, size_t n, double cap) = 0;     // x ← cap·tanh(x / cap)
   // x·Φ(x): erf-exact (GPT-NeoX, MPT) or the tanh approximation (BLOOM).
   virtual void gelu(T* x, size_t n, bool exact) = 0;
   virtual void add(T* x, const T* y, size_t n) = 0;         // x ← x + y

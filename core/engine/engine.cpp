@@ -199,6 +199,25 @@ Status Engine<T>::forward(const int* tokens, int n) {
   b.set_positions(*cache_, position_tables(opts_.method, ctx, c.n_heads));
   AttentionParams ap =
       attention_params(opts_.method, c.n_heads, c.n_kv_heads, c.head_dim, c.rot_dim, c.layout, (double)c.train_len);
+  ap.scale = c.attn_scale;
+  ap.softcap = c.attn_softcap;
+  // Local layers (Gemma-2's sliding ones) see keys m - j < W: the method's bands with
+  // that window on top. A remapping method has bands of its own, which cannot be
+  // combined with the window: refused once the window matters.
+  AttentionParams local = ap;
+  if (c.local_window > 0) {
+    if (method_is_remap(local.method) && pos_ + n > c.local_window)
+      return make_error("method " + method_spec_string(opts_.method) + " cannot run beyond " +
+                        std::to_string(c.local_window) + " tokens on this model: its local layers' sliding window "
+                        "cannot be combined with a remapping method's bands");
+    if (local.method == Method::SlidingWindow) {
+      local.remap.window = std::min(local.remap.window, (double)c.local_window);
+    } else if (!method_is_remap(local.method)) {
+      local.method = Method::SlidingWindow;
+      local.remap = RelposRemap{};
+      local.remap.window = c.local_window;
+    }
+  }
   auto norm = [&](const T* x, const float* wt, const float* bias, int rows, T* y) {
     if (rms) b.rmsnorm(x, wt, rows, dim, c.norm_eps, y);
     else b.layernorm(x, wt, bias, rows, dim, c.norm_eps, y);
@@ -209,6 +228,7 @@ Status Engine<T>::forward(const int* tokens, int n) {
     // token embedding (+ BLOOM's embedding LayerNorm)
     b.embed(tokens + c0, rows, w.tok_embd, dim, x_);                                   // x (rows, dim)
     if (w.embd_norm) b.layernorm(x_, w.embd_norm, w.embd_norm_b, rows, dim, c.norm_eps, x_);
+    if (c.embed_scale) b.scale(x_, (size_t)rows * dim, std::sqrt((double)dim));  // Gemma: × √dim
     for (int l = 0; l < c.n_layers; ++l) {
       if (auto st = b.sync(); !st) return st;  // a device's asynchronous errors, once per layer
       if (opts_.cancel && opts_.cancel->load()) return make_error("cancelled");
@@ -218,11 +238,13 @@ Status Engine<T>::forward(const int* tokens, int n) {
       b.matmul(xn_, rows, dim, L.wq, L.bq, q_dim, q_);                                   // q (rows, q_dim)
       b.matmul(xn_, rows, dim, L.wk, L.bk, kv_dim, k_new_);                               // k before RoPE
       b.matmul(xn_, rows, dim, L.wv, L.bv, kv_dim, v_new_);                               // v
-      ap.layer = l;
-      ap.p0 = p0;
-      ap.n_new = rows;
-      if (auto st = b.attention(*cache_, ap, q_, k_new_, v_new_, att_, opts_.observer, opts_.cancel); !st) return st;  // att (rows, q_dim)
+      AttentionParams& lp = layer_is_local(c, l) ? local : ap;
+      lp.layer = l;
+      lp.p0 = p0;
+      lp.n_new = rows;
+      if (auto st = b.attention(*cache_, lp, q_, k_new_, v_new_, att_, opts_.observer, opts_.cancel); !st) return st;  // att (rows, q_dim)
       b.matmul(att_, rows, q_dim, L.wo, L.bo, dim, tmp_);                                // (rows, dim)
+      if (L.post_attn_norm) b.rmsnorm(tmp_, L.post_attn_norm, rows, dim, c.norm_eps, tmp_);
       // feed-forward block: SwiGLU (LLaMA) or GELU. Its norm reads x before the
       // attention output is added when the residual is parallel (GPT-NeoX).
       if (c.parallel_residual) norm(x_, L.ffn_norm, L.ffn_norm_b, rows, xn_);
@@ -231,12 +253,14 @@ Status Engine<T>::forward(const int* tokens, int n) {
       if (gated) {
         b.matmul(xn_, rows, dim, L.w_gate, nullptr, hid, gate_);                         // (rows, hidden)
         b.matmul(xn_, rows, dim, L.w_up, nullptr, hid, up_);                             // (rows, hidden)
-        b.swiglu(gate_, up_, (size_t)rows * hid);
+        if (c.geglu) b.geglu(gate_, up_, (size_t)rows * hid);
+        else b.swiglu(gate_, up_, (size_t)rows * hid);
       } else {
         b.matmul(xn_, rows, dim, L.w_up, L.b_up, hid, gate_);
         b.gelu(gate_, (size_t)rows * hid, c.gelu_exact);
       }
       b.matmul(gate_, rows, hid, L.w_down, L.b_down, dim, tmp_);                         // (rows, dim)
+      if (L.post_ffn_norm) b.rmsnorm(tmp_, L.post_ffn_norm, rows, dim, c.norm_eps, tmp_);
       b.add(x_, tmp_, (size_t)rows * dim);                                               // residual
     }
     // final norm; the classifier runs on demand (nll / logits)
@@ -259,6 +283,7 @@ Status Engine<T>::nll(int first, int rows, const int* targets, double* out, int*
   for (int r0 = 0; r0 < rows; r0 += opts_.chunk) {
     int n = std::min(opts_.chunk, rows - r0);
     b.matmul(hidden_ + (size_t)(first + r0) * c.dim, n, c.dim, model_->weights.output, nullptr, c.vocab_size, logits_);
+    if (c.final_softcap > 0) b.softcap(logits_, (size_t)n * c.vocab_size, c.final_softcap);
     b.nll(logits_, n, c.vocab_size, targets + r0, out + r0, rank ? rank + r0 : nullptr);
   }
   if (auto st = b.sync(); !st) return st;
@@ -278,6 +303,7 @@ Status Engine<T>::logits(int row, std::vector<float>& out) {
   Backend<T>& b = *shared_->backend;
   if (row < 0 || row >= last_rows_) return make_error("logits row outside the last forward");
   b.matmul(hidden_ + (size_t)row * c.dim, 1, c.dim, model_->weights.output, nullptr, c.vocab_size, logits_);
+  if (c.final_softcap > 0) b.softcap(logits_, (size_t)c.vocab_size, c.final_softcap);
   std::vector<T> host(c.vocab_size);
   b.to_host(logits_, host.data(), host.size());
   if (auto st = b.sync(); !st) return st;

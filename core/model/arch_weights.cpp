@@ -64,6 +64,24 @@ LlamaTensorNames hf_llama_names(bool qkv_bias, bool fused) {
   return n;
 }
 
+LlamaTensorNames gguf_gemma2_names() {
+  LlamaTensorNames n = gguf_llama_names();
+  n.post_attn_norm = "blk.{}.post_attention_norm.weight";
+  n.post_ffn_norm = "blk.{}.post_ffw_norm.weight";
+  return n;
+}
+
+// Gemma-2's post_attention_layernorm is applied to the attention output; the norm
+// before the feed-forward is pre_feedforward_layernorm.
+LlamaTensorNames hf_gemma2_names() {
+  LlamaTensorNames n = hf_llama_names();
+  n.ffn_norm = "model.layers.{}.pre_feedforward_layernorm.weight";
+  n.post_attn_norm = "model.layers.{}.post_attention_layernorm.weight";
+  n.post_ffn_norm = "model.layers.{}.post_feedforward_layernorm.weight";
+  n.norm_plus_one = true;
+  return n;
+}
+
 BloomTensorNames gguf_bloom_names() {
   BloomTensorNames n;
   n.tok_embd = "token_embd.weight";
@@ -173,10 +191,22 @@ Status build_llama_weights(WeightBuilder& b, Model& model, const LlamaTensorName
   const uint64_t q = (uint64_t)c.n_heads * c.head_dim, kv = (uint64_t)c.n_kv_heads * c.head_dim;
   ModelWeights& w = model.weights;
   if (auto st = embeddings_and_classifier(b, model, n.tok_embd, n.output); !st) return st;
-  LS_TRY_ASSIGN(w.out_norm, b.get(n.out_norm, {d}));
+  // A norm weight, as 1 + w when the file stores w (Gemma in transformers).
+  auto norm = [&](const std::string& name) -> Result<const float*> {
+    auto r = b.get(name, {d});
+    if (!r || !n.norm_plus_one) return r;
+    float* one = b.own(d);
+    for (uint64_t i = 0; i < d; ++i) one[i] = 1.0f + r.value()[i];
+    return (const float*)one;
+  };
+  LS_TRY_ASSIGN(w.out_norm, norm(n.out_norm));
   for (int l = 0; l < c.n_layers; ++l) {
     LayerWeights& L = w.layers[l];
-    LS_TRY_ASSIGN(L.attn_norm, b.get(at(n.attn_norm, l), {d}));
+    LS_TRY_ASSIGN(L.attn_norm, norm(at(n.attn_norm, l)));
+    if (!n.post_attn_norm.empty()) {
+      LS_TRY_ASSIGN(L.post_attn_norm, norm(at(n.post_attn_norm, l)));
+      LS_TRY_ASSIGN(L.post_ffn_norm, norm(at(n.post_ffn_norm, l)));
+    }
     if (!n.wqkv.empty()) {  // rows q, then k, then v: views into the one tensor
       Matrix qkv;
       LS_TRY_ASSIGN(qkv, b.get_matrix(at(n.wqkv, l), {q + 2 * kv, d}));
@@ -194,7 +224,7 @@ Status build_llama_weights(WeightBuilder& b, Model& model, const LlamaTensorName
       LS_TRY_ASSIGN(L.bk, b.get(at(n.bk, l), {kv}));
       LS_TRY_ASSIGN(L.bv, b.get(at(n.bv, l), {kv}));
     }
-    LS_TRY_ASSIGN(L.ffn_norm, b.get(at(n.ffn_norm, l), {d}));
+    LS_TRY_ASSIGN(L.ffn_norm, norm(at(n.ffn_norm, l)));
     if (!n.w_gate_up.empty()) {  // rows gate, then up (Phi3MLP: gate, up = chunk(2))
       Matrix gu;
       LS_TRY_ASSIGN(gu, b.get_matrix(at(n.w_gate_up, l), {2 * hid, d}));

@@ -13,6 +13,8 @@ struct LlamaTensorNames {
   std::string attn_norm, wq, wk, wv, wo, ffn_norm, w_gate, w_up, w_down;
   std::string bq, bk, bv;  // q/k/v biases (Qwen2); empty: none
   std::string wqkv, w_gate_up;  // fused projections (Phi-3): q, k, v rows / gate, up rows; empty: separate
+  std::string post_attn_norm, post_ffn_norm;  // Gemma-2's norms on each block's output; empty: none
+  bool norm_plus_one = false;  // RMSNorm weights stored as w - 1 (transformers' Gemma: x·(1 + w))
 };
 
 // Models with one fused QKV tensor, LayerNorm and a GELU feed-forward: BLOOM,
@@ -28,6 +30,8 @@ struct BloomTensorNames {
 // qkv_bias: with the q/k/v bias tensors (Qwen2); fused: one qkv and one gate+up tensor (Phi-3).
 LlamaTensorNames gguf_llama_names(bool qkv_bias = false, bool fused = false);
 LlamaTensorNames hf_llama_names(bool qkv_bias = false, bool fused = false);
+LlamaTensorNames gguf_gemma2_names();  // llama.cpp's gemma2 (its converter stores the norms as 1 + w)
+LlamaTensorNames hf_gemma2_names();    // transformers' Gemma2ForCausalLM
 BloomTensorNames gguf_bloom_names();
 BloomTensorNames hf_bloom_names(const std::string& prefix);
 BloomTensorNames gguf_neox_names();  // llama.cpp's gptneox: BLOOM's names without the embedding norm

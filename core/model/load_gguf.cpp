@@ -153,9 +153,10 @@ Status read_config(const GgufFile& g, ModelConfig& c) {
   else if (a == "qwen2") c.arch = Arch::Llama, c.qkv_bias = true;  // LLaMA with q/k/v biases
   else if (a == "phi3") c.arch = Arch::Llama, c.fused_projections = true;  // fused qkv and gate+up
   else if (a == "bloom") c.arch = Arch::Bloom;
+  else if (a == "gemma2") c.arch = Arch::Llama, c.embed_scale = c.geglu = true;
   else if (a == "gptneox") c.arch = Arch::NeoX, c.gelu_exact = true;
   else if (a == "mpt") c.arch = Arch::Mpt, c.gelu_exact = true;
-  else return make_error("architecture \"" + a + "\" is not supported (llama, qwen2, phi3, bloom, gptneox, mpt)");
+  else return make_error("architecture \"" + a + "\" is not supported (llama, qwen2, phi3, gemma2, bloom, gptneox, mpt)");
   LS_GGUF_TRY(c.name, g.opt_string("general.name", a));
   constexpr int64_t kMaxInt = INT32_MAX;
   LS_GGUF_TRY(c.dim, g.get_int_in(a + ".embedding_length", 1, kMaxInt));
@@ -190,6 +191,15 @@ Status read_config(const GgufFile& g, ModelConfig& c) {
     LS_GGUF_TRY(c.norm_eps, g.opt_float(a + ".attention.layer_norm_epsilon", 1e-5));
   }
   if (c.arch == Arch::NeoX) LS_GGUF_TRY(c.parallel_residual, g.opt_bool(a + ".use_parallel_residual", true));
+  if (a == "gemma2") {
+    // llama.cpp b4747 (llama-model.cpp, build_gemma2): even layers slide; the query
+    // scale is 1/√head_dim, except the 46-layer 27B model's 1/√(dim / heads).
+    LS_GGUF_TRY(c.local_window, g.opt_int_in(a + ".attention.sliding_window", 0, 0, kMaxInt));
+    LS_GGUF_TRY(c.attn_softcap, g.opt_float(a + ".attn_logit_softcapping", 0.0));
+    LS_GGUF_TRY(c.final_softcap, g.opt_float(a + ".final_logit_softcapping", 0.0));
+    if (c.attn_softcap < 0 || c.final_softcap < 0) return make_error(a + " soft-capping values must be >= 0");
+    c.attn_scale = 1.0 / std::sqrt(c.n_layers == 46 ? (double)c.dim / c.n_heads : (double)c.head_dim);
+  }
   if (c.arch == Arch::Mpt) {
     // llama.cpp's mpt: max_alibi_bias 0 means learned absolute positions (no ALiBi);
     // clamp_kqv clips q, k, v (MPT's clip_qkv). Neither is a method LongScope has.
@@ -233,7 +243,8 @@ Result<std::shared_ptr<Model>> load_gguf(const std::string& path) {
   WeightBuilder b(*model, g.tensors);
   if (auto st = read_native_scaling(g, b, g.get_string("general.architecture").value(), c); !st)
     return make_error(path + ": " + st.error());
-  Status st = c.arch == Arch::Llama ? build_llama_weights(b, *model, gguf_llama_names(c.qkv_bias, c.fused_projections))
+  Status st = c.family == "gemma2"   ? build_llama_weights(b, *model, gguf_gemma2_names())
+              : c.arch == Arch::Llama ? build_llama_weights(b, *model, gguf_llama_names(c.qkv_bias, c.fused_projections))
               : c.arch == Arch::NeoX ? build_bloom_weights(b, *model, gguf_neox_names())
               : c.arch == Arch::Mpt  ? build_bloom_weights(b, *model, gguf_mpt_names())
                                      : build_bloom_weights(b, *model, gguf_bloom_names());

@@ -279,6 +279,42 @@ Status resolve_hf_config(const json& cfg, ModelConfig& c) {
     c.norm_eps = num(cfg, "rms_norm_eps", 1e-6);
     c.layout = PairLayout::HalfSplit;  // HF rotate_half
     if (auto st = resolve_hf_rope(cfg, rd, c, 10000.0, 1.0); !st) return st;
+  } else if (arch == "Gemma2ForCausalLM" || mtype == "gemma2") {
+    // transformers' modeling_gemma2.py: LLaMA's blocks with RMSNorm x·(1 + w), norms
+    // on both blocks' outputs, GeGLU, embeddings × √dim, query_pre_attn_scalar^-½,
+    // soft-capped scores and logits, and every other layer (0, 2, …) local.
+    c.arch = Arch::Llama;
+    c.family = "gemma2";
+    c.embed_scale = c.geglu = true;
+    c.dim = integer(cfg, "hidden_size", 0);
+    c.hidden_dim = integer(cfg, "intermediate_size", 0);
+    c.n_layers = integer(cfg, "num_hidden_layers", 0);
+    c.n_heads = integer(cfg, "num_attention_heads", 0);
+    c.n_kv_heads = integer(cfg, "num_key_value_heads", c.n_heads);
+    c.head_dim = integer(cfg, "head_dim", c.n_heads ? c.dim / c.n_heads : 0);
+    c.norm_eps = num(cfg, "rms_norm_eps", 1e-6);
+    c.layout = PairLayout::HalfSplit;
+    const std::string act = rd.str(cfg, "hidden_activation", rd.str(cfg, "hidden_act", "gelu_pytorch_tanh"));
+    if (act != "gelu_pytorch_tanh" && act != "gelu_new" && act != "gelu_fast")
+      return make_error("config.json: Gemma-2 hidden_activation \"" + act + "\" is not supported (gelu_pytorch_tanh)");
+    const double qpas = num(cfg, "query_pre_attn_scalar", c.head_dim);
+    if (!(qpas > 0)) return make_error("config.json: query_pre_attn_scalar must be positive");
+    c.attn_scale = 1.0 / std::sqrt(qpas);
+    c.attn_softcap = num(cfg, "attn_logit_softcapping", 0.0);
+    c.final_softcap = num(cfg, "final_logit_softcapping", 0.0);
+    if (c.attn_softcap < 0 || c.final_softcap < 0) return make_error("config.json: soft-capping values must be >= 0");
+    c.local_window = integer(cfg, "sliding_window", 0);
+    c.local_pattern = 2;
+    if (auto it = cfg.find("layer_types"); it != cfg.end() && it->is_array()) {  // transformers ≥ 4.53 spells them out
+      for (size_t l = 0; l < it->size(); ++l) {
+        const bool local = (*it)[l].is_string() && (*it)[l].get<std::string>() == "sliding_attention";
+        if (local != layer_is_local(c, (int)l))
+          return make_error("config.json: layer_types other than Gemma-2's alternation (sliding, full, …) are not supported");
+      }
+    }
+    json rope_cfg = cfg;
+    rope_cfg.erase("sliding_window");  // per layer kind here, not the whole model's native method
+    if (auto st = resolve_hf_rope(rope_cfg, rd, c, 10000.0, 1.0); !st) return st;
   } else if (arch == "GPTNeoXForCausalLM" || mtype == "gpt_neox") {
     // transformers' modeling_gpt_neox.py: LayerNorm, partial rotary (rotary_pct of each
     // head, rotate_half pairs), parallel residual unless use_parallel_residual is false.
@@ -346,7 +382,7 @@ Status resolve_hf_config(const json& cfg, ModelConfig& c) {
                                                 "LongScope's engine)")
                                   : std::string("")) +
                       " (supported: LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, Phi3ForCausalLM, "
-                      "BloomForCausalLM, GPTNeoXForCausalLM, MptForCausalLM)");
+                      "Gemma2ForCausalLM, BloomForCausalLM, GPTNeoXForCausalLM, MptForCausalLM)");
   }
   c.vocab_size = integer(cfg, "vocab_size", 0);
   c.bos_id = rd.token_id(cfg, "bos_token_id", 1);
@@ -397,7 +433,9 @@ Result<std::shared_ptr<Model>> load_safetensors(const std::string& path) {
 
   WeightBuilder b(*model, tensors);
   Status st;
-  if (model->config.arch == Arch::Llama) {
+  if (model->config.family == "gemma2") {
+    st = build_llama_weights(b, *model, hf_gemma2_names());
+  } else if (model->config.arch == Arch::Llama) {
     st = build_llama_weights(b, *model, hf_llama_names(model->config.qkv_bias, model->config.fused_projections));
   } else if (model->config.arch == Arch::NeoX) {
     st = build_bloom_weights(b, *model, hf_neox_names());

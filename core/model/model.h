@@ -37,6 +37,17 @@ struct ModelConfig {
   bool fused_projections = false;  // one qkv and one gate+up tensor per layer (Phi-3)
   bool parallel_residual = false;  // x + attn(ln1(x)) + mlp(ln2(x)) (GPT-NeoX use_parallel_residual)
   bool gelu_exact = false;         // the feed-forward GELU is erf-exact, not the tanh approximation
+  // Gemma-2 (transformers' modeling_gemma2.py): embeddings × √dim, a gated tanh-GELU
+  // feed-forward (GeGLU), norms after attention and after the feed-forward too,
+  // scores × attn_scale then capped by attn_softcap·tanh(s/attn_softcap), logits
+  // capped likewise, and local layers that see only keys m - j < local_window.
+  bool embed_scale = false;
+  bool geglu = false;
+  double attn_scale = 0.0;     // query scale; 0: 1/√head_dim
+  double attn_softcap = 0.0;   // 0: none
+  double final_softcap = 0.0;  // 0: none
+  int local_window = 0;        // 0: every layer global
+  int local_pattern = 2;       // layer l is local iff (l + 1) % local_pattern != 0 (Gemma-2: even layers)
   ModelFormat format = ModelFormat::Llama2c;
   std::string name;
   int dim = 0;         // model width
@@ -60,6 +71,11 @@ struct ModelConfig {
   long long n_params = 0;
   std::vector<double> longrope_short, longrope_long;  // per-pair LongRoPE factors (rot_dim/2 each)
 };
+
+// Whether layer l attends only within the model's local window (Gemma-2's sliding layers).
+inline bool layer_is_local(const ModelConfig& c, int l) {
+  return c.local_window > 0 && c.local_pattern > 0 && (l + 1) % c.local_pattern != 0;
+}
 
 // Points a longrope method at the model's factor lists (no-op for other methods).
 inline void attach_model_tables(MethodParams& p, const ModelConfig& c) {
@@ -95,6 +111,8 @@ struct LayerWeights {
   const float *bq = nullptr, *bk = nullptr, *bv = nullptr, *bo = nullptr;  // biases (BLOOM)
   const float* ffn_norm = nullptr;    // (dim)
   const float* ffn_norm_b = nullptr;  // (dim)
+  const float* post_attn_norm = nullptr;  // (dim) on the attention output before the residual (Gemma-2)
+  const float* post_ffn_norm = nullptr;   // (dim) on the feed-forward output before the residual (Gemma-2)
   Matrix w_gate;  // (hidden, dim), SwiGLU gate (LLaMA)
   Matrix w_up;    // (hidden, dim)
   Matrix w_down;  // (dim, hidden)

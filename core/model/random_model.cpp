@@ -65,6 +65,9 @@ Result<RandomModelSpec> random_model_shape(const std::string& name) {
   } else if (name == "tiny-phi3") {  // Phi-3's traits at a test size: fused qkv and gate+up, no GQA
     s.dim = 64, s.hidden_dim = 128, s.n_layers = 2, s.n_heads = 4, s.n_kv_heads = 4, s.vocab_size = 512;
     s.train_len = 256, s.fused = true;
+  } else if (name == "tiny-gemma2") {  // Gemma-2's traits: GQA, local layers (window 24), soft caps that bite
+    s.dim = 64, s.hidden_dim = 160, s.n_layers = 2, s.n_heads = 4, s.n_kv_heads = 2, s.vocab_size = 512;
+    s.train_len = 256, s.gemma2 = true, s.window = 24, s.attn_softcap = 2.0, s.final_softcap = 3.0;
   } else if (name == "tiny-neox") {  // GPT-NeoX's traits: a quarter of each head rotary, parallel residual
     s.arch = Arch::NeoX, s.dim = 64, s.hidden_dim = 256, s.n_layers = 2, s.n_heads = 4, s.n_kv_heads = 4;
     s.vocab_size = 512, s.train_len = 256, s.rot_dim = 4;
@@ -73,7 +76,7 @@ Result<RandomModelSpec> random_model_shape(const std::string& name) {
     s.vocab_size = 512, s.train_len = 256;
   } else {
     return make_error("unknown shape \"" + name + "\" (accepted: bundled, tinyllama-1.1b, llama2-7b, tiny-bloom, tiny-qwen2, "
-                      "tiny-phi3, tiny-neox, tiny-mpt)");
+                      "tiny-phi3, tiny-gemma2, tiny-neox, tiny-mpt)");
   }
   return s;
 }
@@ -97,7 +100,7 @@ RandomModel make_random_model(const RandomModelSpec& s) {
   const size_t q = s.n_heads * hd, kv = s.n_kv_heads * hd;
   fill("token_embd.weight", s.vocab_size, d);
   fill("output_norm.weight", 1, d, true);
-  if (s.arch != Arch::Mpt) fill("output.weight", s.vocab_size, d);  // MPT: tied to the embedding
+  if (s.arch != Arch::Mpt && !s.gemma2) fill("output.weight", s.vocab_size, d);  // MPT, Gemma: tied to the embedding
   if (s.arch == Arch::Bloom) {
     fill("token_embd_norm.weight", 1, d, true);
     fill("token_embd_norm.bias", 1, d);
@@ -120,6 +123,10 @@ RandomModel make_random_model(const RandomModelSpec& s) {
       fill(L(l, "ffn_gate.weight"), hid, d);
       fill(L(l, "ffn_up.weight"), hid, d);
       fill(L(l, "ffn_down.weight"), d, hid);
+      if (s.gemma2) {
+        fill(L(l, "post_attention_norm.weight"), 1, d, true);
+        fill(L(l, "post_ffw_norm.weight"), 1, d, true);
+      }
     } else {
       fill(L(l, "attn_qkv.weight"), 3 * d, d);  // GGUF order: q all heads, k all, v all
       fill(L(l, "attn_output.weight"), d, d);
@@ -154,7 +161,7 @@ long long random_model_params(const RandomModelSpec& s) {
 
 Status write_llama2c(const RandomModel& m, const std::string& path) {
   const RandomModelSpec& s = m.spec;
-  if (s.arch != Arch::Llama || s.qkv_bias || s.fused)
+  if (s.arch != Arch::Llama || s.qkv_bias || s.fused || s.gemma2)
     return make_error("llama2.c checkpoints hold LLaMA models only (no biases, no fused projections)");
   std::ofstream f(path, std::ios::binary);
   if (!f) return make_error("cannot write " + path);
@@ -179,7 +186,7 @@ Status write_gguf_model(const RandomModel& m, const std::string& path, DType mat
                         const std::vector<std::pair<std::string, GgufValue>>& extra_meta) {
   const RandomModelSpec& s = m.spec;
   const std::string a = s.arch == Arch::Bloom ? "bloom" : s.arch == Arch::NeoX ? "gptneox" : s.arch == Arch::Mpt ? "mpt"
-                        : s.qkv_bias ? "qwen2" : s.fused ? "phi3" : "llama";
+                        : s.qkv_bias ? "qwen2" : s.fused ? "phi3" : s.gemma2 ? "gemma2" : "llama";
   GgufWriter w;
   w.meta.push_back({"general.architecture", {a}});
   w.meta.push_back({"general.name", {std::string("longscope-random-") + a}});
@@ -197,6 +204,12 @@ Status write_gguf_model(const RandomModel& m, const std::string& path, DType mat
   else w.meta.push_back({a + ".attention.layer_norm_epsilon", {1e-5}});
   if (s.arch == Arch::NeoX) w.meta.push_back({a + ".use_parallel_residual", {s.parallel_residual}});
   if (s.arch == Arch::Mpt) w.meta.push_back({a + ".attention.max_alibi_bias", {8.0}});
+  if (s.gemma2) {  // the norms are stored as the effective weights (llama.cpp's converter adds the 1)
+    w.meta.push_back({a + ".attention.key_length", {(uint64_t)(s.dim / s.n_heads)}});
+    w.meta.push_back({a + ".attention.sliding_window", {(uint64_t)s.window}});
+    w.meta.push_back({a + ".attn_logit_softcapping", {s.attn_softcap}});
+    w.meta.push_back({a + ".final_logit_softcapping", {s.final_softcap}});
+  }
   if (vocab) {
     w.meta.push_back({"tokenizer.ggml.model", {vocab->kind}});
     w.meta.push_back({"tokenizer.ggml.tokens", {vocab->tokens}});
@@ -221,10 +234,10 @@ Status write_gguf_model(const RandomModel& m, const std::string& path, DType mat
       tensors[L(l, "ffn_up.weight")] = std::move(gu);
     }
   for (const auto& [name, stored] : tensors) {
-    // Qwen2 GGUFs keep Hugging Face's half-split q/k rows (llama.cpp runs them as NEOX).
+    // Qwen2 and Gemma-2 GGUFs keep Hugging Face's half-split q/k rows (llama.cpp runs them as NEOX).
     const bool qk = name.find("attn_q.") != std::string::npos || name.find("attn_k.") != std::string::npos;
     const std::vector<float> data =
-        a == "qwen2" && qk ? to_half_split(stored, name.find("attn_q.") != std::string::npos ? s.n_heads : s.n_kv_heads, hd,
+        (a == "qwen2" || a == "gemma2") && qk ? to_half_split(stored, name.find("attn_q.") != std::string::npos ? s.n_heads : s.n_kv_heads, hd,
                                            name.find(".bias") != std::string::npos ? 1 : s.dim)
                            : stored;
     bool is_vec = name.find("norm") != std::string::npos || name.find(".bias") != std::string::npos ||
@@ -258,19 +271,35 @@ Status write_hf_model(const RandomModel& m, const std::string& dir, const std::s
   };
   const uint64_t d = s.dim, hid = s.hidden_dim, V = s.vocab_size;
   if (s.arch == Arch::Llama) {
-    cfg = {{"architectures", {s.qkv_bias ? "Qwen2ForCausalLM" : s.fused ? "Phi3ForCausalLM" : "LlamaForCausalLM"}},
-           {"model_type", s.qkv_bias ? "qwen2" : s.fused ? "phi3" : "llama"}, {"hidden_size", s.dim},
+    cfg = {{"architectures", {s.qkv_bias ? "Qwen2ForCausalLM" : s.fused ? "Phi3ForCausalLM" : s.gemma2 ? "Gemma2ForCausalLM" : "LlamaForCausalLM"}},
+           {"model_type", s.qkv_bias ? "qwen2" : s.fused ? "phi3" : s.gemma2 ? "gemma2" : "llama"}, {"hidden_size", s.dim},
            {"intermediate_size", s.hidden_dim}, {"num_hidden_layers", s.n_layers}, {"num_attention_heads", s.n_heads},
            {"num_key_value_heads", s.n_kv_heads}, {"rms_norm_eps", 1e-5}, {"vocab_size", s.vocab_size},
            {"max_position_embeddings", s.train_len}, {"rope_theta", s.rope_base}, {"tie_word_embeddings", false},
            {"bos_token_id", 1}, {"eos_token_id", 2}, {"torch_dtype", "float32"}};
     add("model.embed_tokens.weight", {V, d}, m.t.at("token_embd.weight"));
-    add("model.norm.weight", {d}, m.t.at("output_norm.weight"));
-    add("lm_head.weight", {V, d}, m.t.at("output.weight"));
+    // Gemma stores RMSNorm weights as w with the norm computing x·(1 + w).
+    auto nrm = [&](const std::string& name) {
+      std::vector<float> v = m.t.at(name);
+      if (s.gemma2)
+        for (float& x : v) x -= 1.0f;
+      return v;
+    };
+    if (s.gemma2) {
+      cfg["head_dim"] = hd;
+      cfg["query_pre_attn_scalar"] = hd;
+      cfg["sliding_window"] = s.window;
+      cfg["attn_logit_softcapping"] = s.attn_softcap;
+      cfg["final_logit_softcapping"] = s.final_softcap;
+      cfg["hidden_activation"] = "gelu_pytorch_tanh";
+      cfg["tie_word_embeddings"] = true;
+    }
+    add("model.norm.weight", {d}, nrm("output_norm.weight"));
+    if (!s.gemma2) add("lm_head.weight", {V, d}, m.t.at("output.weight"));
     for (int l = 0; l < s.n_layers; ++l) {
       std::string p = "model.layers." + std::to_string(l) + ".";
       const uint64_t q = (uint64_t)s.n_heads * hd, kv = (uint64_t)s.n_kv_heads * hd;
-      add(p + "input_layernorm.weight", {d}, m.t.at(L(l, "attn_norm.weight")));
+      add(p + "input_layernorm.weight", {d}, nrm(L(l, "attn_norm.weight")));
       auto wq = to_half_split(m.t.at(L(l, "attn_q.weight")), s.n_heads, hd, s.dim);
       auto wk = to_half_split(m.t.at(L(l, "attn_k.weight")), s.n_kv_heads, hd, s.dim);
       const auto& wv = m.t.at(L(l, "attn_v.weight"));
@@ -289,7 +318,13 @@ Status write_hf_model(const RandomModel& m, const std::string& dir, const std::s
         add(p + "self_attn.v_proj.bias", {kv}, m.t.at(L(l, "attn_v.bias")));
       }
       add(p + "self_attn.o_proj.weight", {d, q}, m.t.at(L(l, "attn_output.weight")));
-      add(p + "post_attention_layernorm.weight", {d}, m.t.at(L(l, "ffn_norm.weight")));
+      if (s.gemma2) {
+        add(p + "post_attention_layernorm.weight", {d}, nrm(L(l, "post_attention_norm.weight")));
+        add(p + "pre_feedforward_layernorm.weight", {d}, nrm(L(l, "ffn_norm.weight")));
+        add(p + "post_feedforward_layernorm.weight", {d}, nrm(L(l, "post_ffw_norm.weight")));
+      } else {
+        add(p + "post_attention_layernorm.weight", {d}, m.t.at(L(l, "ffn_norm.weight")));
+      }
       if (s.fused) {  // Phi-3's gate_up_proj: gate rows, then up rows
         auto gu = m.t.at(L(l, "ffn_gate.weight"));
         const auto& up = m.t.at(L(l, "ffn_up.weight"));

@@ -23,10 +23,15 @@ struct RandomModelSpec {
   bool fused = false;     // fused qkv and gate+up projections, written as Phi-3 (phi3 GGUF, Phi3ForCausalLM)
   int rot_dim = 0;        // Arch::NeoX: rotary dims per head (0: the whole head)
   bool parallel_residual = true;  // Arch::NeoX: use_parallel_residual
+  // Gemma-2 (written as gemma2 GGUF / Gemma2ForCausalLM): post-block norms, GeGLU,
+  // tied classifier, local layers with this window, these soft caps.
+  bool gemma2 = false;
+  int window = 0;
+  double attn_softcap = 0.0, final_softcap = 0.0;
 };
 
 // Named shapes: "bundled" (stories260K's), "tinyllama-1.1b", "llama2-7b", "tiny-bloom", "tiny-qwen2", "tiny-phi3",
-// "tiny-neox", "tiny-mpt".
+// "tiny-neox", "tiny-mpt", "tiny-gemma2".
 Result<RandomModelSpec> random_model_shape(const std::string& name);
 
 // Weights in LongScope's canonical layout (interleaved rotary pairs; fused QKV as

@@ -84,11 +84,17 @@ inline std::vector<std::vector<double>> reference_logits(const Model& model, con
     for (int i = 0; i < D; ++i) x[t][i] = er[i];
   }
   if (W.embd_norm) x = norm(x, W.embd_norm, W.embd_norm_b);
+  if (c.embed_scale)
+    for (auto& row : x)
+      for (auto& e : row) e *= std::sqrt((double)D);
   for (int l = 0; l < c.n_layers; ++l) {
     const LayerWeights& Lw = W.layers[l];
     Mat xn = norm(x, Lw.attn_norm, Lw.attn_norm_b);
     Mat q = linear(xn, Lw.wq, Lw.bq, H * hd), k = linear(xn, Lw.wk, Lw.bk, KV * hd), v = linear(xn, Lw.wv, Lw.bv, KV * hd);
     Mat att(n, std::vector<double>(H * hd, 0.0));
+    // Gemma-2: even layers are local (keys m - j < window), written out here.
+    const bool local = c.local_window > 0 && l % 2 == 0;
+    const double qk_scale = c.attn_scale > 0 ? c.attn_scale : 1.0 / std::sqrt((double)hd);
     for (int h = 0; h < H; ++h) {
       const int kh = h / (H / KV);
       const double slope = alibi ? alibi_slope(p, ctx, h + 1, H) : 0.0;
@@ -98,7 +104,7 @@ inline std::vector<std::vector<double>> reference_logits(const Model& model, con
         std::vector<double> s(m + 1, -INFINITY);
         double mx = -INFINITY;
         for (int j = 0; j <= m; ++j) {
-          if (!ref_visible(p, m, j)) continue;
+          if (!ref_visible(p, m, j) || (local && m - j >= c.local_window)) continue;
           const double* kj = &k[j][kh * hd];
           const double r = ref_remapped_distance(p, m, j);
           double rot = 0, pass = 0;
@@ -109,7 +115,9 @@ inline std::vector<std::vector<double>> reference_logits(const Model& model, con
             rot += std::cos(ang) * (qm[a] * kj[a] + qm[b] * kj[b]) + std::sin(ang) * (qm[a] * kj[b] - qm[b] * kj[a]);
           }
           for (int i = (alibi ? 0 : rd); i < hd; ++i) pass += qm[i] * kj[i];
-          s[j] = (rot * af2 + pass) * logn / std::sqrt((double)hd) - slope * (m - j);
+          double sc = (rot * af2 + pass) * logn * qk_scale;
+          if (c.attn_softcap > 0) sc = c.attn_softcap * std::tanh(sc / c.attn_softcap);
+          s[j] = sc - slope * (m - j);
           mx = std::max(mx, s[j]);
         }
         double sum = 0;
@@ -119,6 +127,7 @@ inline std::vector<std::vector<double>> reference_logits(const Model& model, con
       }
     }
     Mat o = linear(att, Lw.wo, Lw.bo, D);
+    if (Lw.post_attn_norm) o = norm(o, Lw.post_attn_norm, nullptr);
     // GPT-NeoX's parallel residual: both blocks read the same x.
     if (c.parallel_residual) xn = norm(x, Lw.ffn_norm, Lw.ffn_norm_b);
     for (int t = 0; t < n; ++t)
@@ -128,7 +137,11 @@ inline std::vector<std::vector<double>> reference_logits(const Model& model, con
     if (c.arch == Arch::Llama) {
       Mat g = linear(xn, Lw.w_gate, nullptr, hid), u = linear(xn, Lw.w_up, nullptr, hid);
       for (int t = 0; t < n; ++t)
-        for (int i = 0; i < hid; ++i) g[t][i] = g[t][i] / (1 + std::exp(-g[t][i])) * u[t][i];
+        for (int i = 0; i < hid; ++i) {
+          const double e = g[t][i];
+          g[t][i] = (c.geglu ? 0.5 * e * (1 + std::tanh(0.7978845608028654 * (e + 0.044715 * e * e * e)))
+                             : e / (1 + std::exp(-e))) * u[t][i];
+        }
       h1 = g;
     } else {
       h1 = linear(xn, Lw.w_up, Lw.b_up, hid);
@@ -138,11 +151,16 @@ inline std::vector<std::vector<double>> reference_logits(const Model& model, con
                            : 0.5 * e * (1 + std::tanh(0.7978845608028654 * e * (1 + 0.044715 * e * e)));
     }
     Mat dn = linear(h1, Lw.w_down, Lw.b_down, D);
+    if (Lw.post_ffn_norm) dn = norm(dn, Lw.post_ffn_norm, nullptr);
     for (int t = 0; t < n; ++t)
       for (int i = 0; i < D; ++i) x[t][i] += dn[t][i];
   }
   x = norm(x, W.out_norm, W.out_norm_b);
-  return linear(x, W.output, nullptr, c.vocab_size);
+  Mat logits = linear(x, W.output, nullptr, c.vocab_size);
+  if (c.final_softcap > 0)
+    for (auto& row : logits)
+      for (auto& e : row) e = c.final_softcap * std::tanh(e / c.final_softcap);
+  return logits;
 }
 
 inline std::vector<double> reference_nll(const Model& model, const std::vector<int>& tokens, const MethodParams& p) {

@@ -50,6 +50,9 @@ class ForwardingBackend final : public Backend<float> {
   }
   void swiglu(float* g, const float* u, size_t n) override { in.swiglu(g, u, n); }
   void gelu(float* x, size_t n, bool exact) override { in.gelu(x, n, exact); }
+  void geglu(float* g, const float* u, size_t n) override { in.geglu(g, u, n); }
+  void scale(float* x, size_t n, double s) override { in.scale(x, n, s); }
+  void softcap(float* x, size_t n, double cap) override { in.softcap(x, n, cap); }
   void add(float* x, const float* y, size_t n) override { in.add(x, y, n); }
   Status attention(KvCache& c, const AttentionParams& p, const float* q, const float* k, const float* v, float* out,
                    const AttentionObserver* obs, const std::atomic<bool>* cancel) override {

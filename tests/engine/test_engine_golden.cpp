@@ -164,6 +164,54 @@ TEST(Formats, Phi3GgufAndSafetensorsEqualTheReferenceForward) {
   EXPECT_LE(max_diff(last_logits(p, toks), last_logits(m, toks)), 1e-4);
 }
 
+// Gemma-2: RMSNorm x·(1 + w) (HF stores w, the GGUF 1 + w), norms on both blocks'
+// outputs, GeGLU, embeddings × √dim, soft-capped scores and logits, even layers
+// local (window 24 < the 90 tokens run), classifier tied.
+TEST(Formats, Gemma2GgufAndSafetensorsEqualTheReferenceForward) {
+  expect_family_matches_reference("tiny-gemma2", "gemma2", "post_ffw_norm.weight");
+  expect_family_matches_reference("tiny-gemma2", "gemma2", "post_attention_norm.weight");
+  auto h = load_ok(temp_dir("tiny-gemma2") + "/hf"), g = load_ok(temp_dir("tiny-gemma2") + "/m.gguf");
+  ASSERT_TRUE(h && g);
+  for (const auto& m : {h, g}) {
+    EXPECT_EQ(m->config.local_window, 24);
+    EXPECT_EQ(m->config.attn_softcap, 2.0);
+    EXPECT_EQ(m->config.final_softcap, 3.0);
+    EXPECT_TRUE(m->config.embed_scale && m->config.geglu && m->config.tied_embeddings);
+    EXPECT_TRUE(layer_is_local(m->config, 0));
+    EXPECT_FALSE(layer_is_local(m->config, 1));
+  }
+  // Each trait matters here: without the window, or without either cap, the logits move.
+  std::vector<int> toks;
+  for (int i = 0; i < 90; ++i) toks.push_back((i * 17 + 11) % 512);
+  const auto base = last_logits(h, toks);
+  for (int variant = 0; variant < 3; ++variant) {
+    RandomModelSpec sp = random_model_shape("tiny-gemma2").value();
+    if (variant == 0) sp.window = 1000;
+    if (variant == 1) sp.attn_softcap = 0;
+    if (variant == 2) sp.final_softcap = 0;
+    const std::string dir = temp_dir("tiny-gemma2") + "/v" + std::to_string(variant);
+    ASSERT_TRUE(write_hf_model(make_random_model(sp), dir).ok());
+    EXPECT_GT(max_diff(last_logits(load_ok(dir), toks), base), 1e-3) << variant;
+  }
+  // A remapping method is refused once the local window matters, not run wrong.
+  EngineOptions o;
+  o.method = parse_method_spec("rerope:window=8").value();
+  auto e = Engine<float>::create(h, o, 90);
+  ASSERT_TRUE(e.ok());
+  EXPECT_TRUE((*e)->forward(toks.data(), 20).ok());
+  auto st = (*e)->forward(toks.data() + 20, 20);
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.error().find("sliding window"), std::string::npos) << st.error();
+  // Scaled RoPE methods run with the window on the local layers, as the reference does.
+  o.method = parse_method_spec("yarn:factor=4").value();
+  auto y = Engine<float>::create(h, o, 90);
+  ASSERT_TRUE(y.ok() && (*y)->forward(toks.data(), 90).ok());
+  std::vector<float> yl;
+  ASSERT_TRUE((*y)->logits(89, yl).ok());
+  auto ref = reference_logits(*h, toks, o.method);
+  EXPECT_LE(max_diff(yl, std::vector<float>(ref.back().begin(), ref.back().end())), 2e-3);
+}
+
 // GPT-NeoX (Pythia): a quarter of each head rotary (rotate_half over the first
 // rot_dim dims), LayerNorm with biases, erf GELU, per-head fused QKV in safetensors
 // and q/k/v blocks in GGUF, the parallel residual, an untied classifier.

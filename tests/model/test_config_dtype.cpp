@@ -207,6 +207,36 @@ TEST(Config, Phi3WindowAndLongRope) {
   EXPECT_EQ(c.longrope_long.size(), 48u);
 }
 
+// A Gemma-2-9B-shaped config (its published fields, built here, one layer): head_dim
+// 256, query_pre_attn_scalar, the 4096-token window of the local layers (not the
+// model's native method), soft caps 50 / 30, L = 8192.
+TEST(Config, Gemma2) {
+  ModelConfig c;
+  json j = {{"architectures", {"Gemma2ForCausalLM"}}, {"model_type", "gemma2"}, {"hidden_size", 3584},
+            {"intermediate_size", 14336}, {"num_hidden_layers", 1}, {"num_attention_heads", 16},
+            {"num_key_value_heads", 8}, {"head_dim", 256}, {"query_pre_attn_scalar", 256},
+            {"sliding_window", 4096}, {"attn_logit_softcapping", 50.0}, {"final_logit_softcapping", 30.0},
+            {"max_position_embeddings", 8192}, {"rope_theta", 10000.0}, {"rms_norm_eps", 1e-6},
+            {"hidden_activation", "gelu_pytorch_tanh"}, {"vocab_size", 256000}, {"bos_token_id", 2},
+            {"eos_token_id", 1}};
+  ASSERT_TRUE(resolve_hf_config(j, c).ok());
+  EXPECT_EQ(c.family, "gemma2");
+  EXPECT_EQ(c.head_dim, 256);
+  EXPECT_EQ(c.rot_dim, 256);
+  EXPECT_EQ(c.layout, PairLayout::HalfSplit);
+  EXPECT_EQ(c.train_len, 8192);
+  EXPECT_EQ(c.local_window, 4096);
+  EXPECT_EQ(c.native_method.method, Method::Rope);  // the window is per layer, not the model's method
+  EXPECT_DOUBLE_EQ(c.attn_scale, 1.0 / 16.0);
+  EXPECT_EQ(c.attn_softcap, 50.0);
+  EXPECT_EQ(c.final_softcap, 30.0);
+  j["query_pre_attn_scalar"] = 144;  // the 27B model's
+  ASSERT_TRUE(resolve_hf_config(j, c).ok());
+  EXPECT_DOUBLE_EQ(c.attn_scale, 1.0 / 12.0);
+  j["hidden_activation"] = "relu";
+  ASSERT_FALSE(resolve_hf_config(j, c).ok());
+}
+
 // A Pythia-160m-shaped GPT-NeoX config (its published fields, built here, one
 // layer): rotary_pct 0.25 of head_dim 64 → 16 rotary dims, rotary_emb_base,
 // half-split pairs, the parallel residual, erf GELU; transformers' newer names
