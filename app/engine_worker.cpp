@@ -61,7 +61,11 @@ void EngineWorker::load_model_impl(quint64 job, QString path, int train_len_over
                      .arg(QString::fromStdString(method_spec_string(c.native_method)) +
                           (c.native_source.empty() ? QString() : QString(" (%1)").arg(QString::fromStdString(c.native_source))))
                      .arg(QString::fromStdString(c.family) + (c.qkv_bias ? " (q/k/v bias)" : "") +
-                          (c.local_window > 0 ? QString(" (local layers: window %1)").arg(c.local_window) : QString()) +
+                          (c.local_window > 0 ? QString(" (local layers: window %1%2)")
+                                                    .arg(c.local_window)
+                                                    .arg(c.local_rope_base > 0 ? QString(", base %1").arg(c.local_rope_base)
+                                                                               : QString())
+                                              : QString()) +
                           (c.attn_softcap > 0 ? QString(" (score cap %1)").arg(c.attn_softcap) : QString()) +
                           (c.parallel_residual ? QString(" (parallel residual)") : QString()))
                      .arg(QString::fromStdString(tokenizer_->kind()));

@@ -154,6 +154,25 @@ void FrequencyView::fill_rope() {
     series_.push_back({name + " θ'", pairs, t.inv_freq});
     series_.push_back({name + " turns over n", pairs, turns});
   }
+  // A model whose local layers rotate with their own base (Gemma-3): that layer
+  // kind's table too, plain RoPE as the model runs it whatever the method (the
+  // methods above are the global layers').
+  const ModelConfig& mc = state_->config;
+  if (mc.local_rope_base > 0) {
+    const PositionContext lg{g.rot_dim, mc.local_rope_base, g.train_len, g.cur_len};
+    const RopeTable lt = rope_table(MethodParams{}, lg);
+    const QString name = QString("local layers (base %1, window %2)").arg(mc.local_rope_base).arg(mc.local_window);
+    std::vector<double> turns(half);
+    for (int i = 0; i < half; ++i) turns[i] = std::min<double>(g.cur_len, mc.local_window) * lt.inv_freq[i] / (2 * kPi);
+    legend.push_back({name + ", dotted", Qt::darkGray});
+    c1->addSeries(line(name, pairs, lt.inv_freq, Qt::DotLine, Qt::darkGray));
+    cw->addSeries(line(name + " λ", pairs, lt.wavelength, Qt::DotLine, Qt::darkGray));
+    c2->addSeries(line(name + " over min(n, window)", pairs, turns, Qt::DotLine, Qt::darkGray));
+    series_.push_back({name + " θ", pairs, lt.inv_freq});
+    series_.push_back({name + " λ", pairs, lt.wavelength});
+    series_.push_back({name + " turns over min(n, window)", pairs, turns});
+    c1->setTitle(c1->title() + " (global layers; local layers dotted)");
+  }
   c2->addSeries(unseen);
   series_.push_back({"beyond training", ux, uy});
   legend.push_back({"● pair rotates beyond anything seen in training", Qt::black});

@@ -104,17 +104,19 @@ std::vector<std::string> cpu_attention_isas() {
 
 template <typename T>
 void CpuBackend<T>::append_kv(Cache& c, const AttentionParams& p, const T* k_new, const T* v_new) {
+  auto& ps = c.pos[p.table];
+
   const int hd = p.head_dim, kv_dim = p.n_kv_heads * hd, half = p.rot_dim / 2;
   const size_t row = (size_t)kv_dim * kv_elem_bytes(c.spec.dtype, sizeof(T));
   typename Cache::Layer& L = c.layers[p.layer];
-  const bool rotate = c.spec.keys == KeyForm::Rotated && !c.tables.inv_freq.empty();
+  const bool rotate = c.spec.keys == KeyForm::Rotated && !ps.tables.inv_freq.empty();
   parallel_for(p.n_new, opts_.threads, [&](int t) {
     const int j = p.p0 + t;
     std::vector<T> k(k_new + (size_t)t * kv_dim, k_new + (size_t)(t + 1) * kv_dim);
     if (rotate)
       for (int kh = 0; kh < p.n_kv_heads; ++kh)
-        rope_rotate(&k[(size_t)kh * hd], &k[(size_t)kh * hd], hd, p.rot_dim, p.layout, &c.angles.cos[(size_t)j * half],
-                    &c.angles.sin[(size_t)j * half]);
+        rope_rotate(&k[(size_t)kh * hd], &k[(size_t)kh * hd], hd, p.rot_dim, p.layout, &ps.angles.cos[(size_t)j * half],
+                    &ps.angles.sin[(size_t)j * half]);
     store_row(c.spec.dtype, k.data(), L.k.data() + (size_t)j * row, kv_dim);
     store_row(c.spec.dtype, v_new + (size_t)t * kv_dim, L.v.data() + (size_t)j * row, kv_dim);
   });
@@ -122,26 +124,30 @@ void CpuBackend<T>::append_kv(Cache& c, const AttentionParams& p, const T* k_new
 
 template <typename T>
 void CpuBackend<T>::prepare_far_keys(Cache& c, const AttentionParams& p, int n) {
+  auto& ps = c.pos[p.table];
+
   const MethodParams bp = band_params(p);
-  if (bp.method != c.far_bands.method || bp.remap.k != c.far_bands.remap.k || bp.remap.group != c.far_bands.remap.group) {
-    c.far_bands = bp;  // remap_far_key_pos depends on these alone
-    c.far_angles.rows = 0;
+  if (bp.method != ps.far_bands.method || bp.remap.k != ps.far_bands.remap.k || bp.remap.group != ps.far_bands.remap.group) {
+    ps.far_bands = bp;  // remap_far_key_pos depends on these alone
+    ps.far_angles.rows = 0;
   }
-  c.far_angles.prepare(n, [&](int j) { return remap_far_key_pos(bp, j); });
+  ps.far_angles.prepare(n, [&](int j) { return remap_far_key_pos(bp, j); });
 }
 
 template <typename T>
 void CpuBackend<T>::keys_as(const Cache& c, const AttentionParams& p, int n, bool far, std::vector<T>& out) {
+  const auto& ps = c.pos[p.table];
+
   const int hd = p.head_dim, kv_dim = p.n_kv_heads * hd, half = p.rot_dim / 2;
   const size_t row = (size_t)kv_dim * kv_elem_bytes(c.spec.dtype, sizeof(T));
   const typename Cache::Layer& L = c.layers[p.layer];
-  const bool rope = !c.tables.inv_freq.empty();
+  const bool rope = !ps.tables.inv_freq.empty();
   out.resize((size_t)n * kv_dim);
   parallel_for(n, opts_.threads, [&](int j) {
     T* k = &out[(size_t)j * kv_dim];
     load_row(c.spec.dtype, L.k.data() + (size_t)j * row, k, kv_dim);
     if (!rope || (!far && c.spec.keys == KeyForm::Rotated)) return;
-    const RopeAngleCache<T>& ang = far ? c.far_angles : c.angles;
+    const RopeAngleCache<T>& ang = far ? ps.far_angles : ps.angles;
     const T* cs = &ang.cos[(size_t)j * half];
     const T* sn = &ang.sin[(size_t)j * half];
     for (int kh = 0; kh < p.n_kv_heads; ++kh) rope_rotate(k + kh * hd, k + kh * hd, hd, p.rot_dim, p.layout, cs, sn);
@@ -162,12 +168,14 @@ Status CpuBackend<T>::attention(KvCache& cache, const AttentionParams& p, const 
   Cache* cp = own(cache);
   if (!cp) return make_error("attention: the KV cache was made by another backend");
   Cache& c = *cp;
+  if (p.table < 0 || p.table >= kPositionTableKinds) return make_error("attention: no position table " + std::to_string(p.table));
+  auto& ps = c.pos[p.table];
   const int n = p.p0 + p.n_new;
   if (p.layer < 0 || p.layer >= (int)c.layers.size() || n > c.tokens)
     return make_error("attention: the KV cache has no room for layer " + std::to_string(p.layer) + " at " +
                       std::to_string(n) + " tokens");
-  if (p.rot_dim > 0 && !c.tables.inv_freq.empty()) c.angles.prepare(n);
-  if (!c.tables.inv_freq.empty() && method_is_remap(p.method)) prepare_far_keys(c, p, n);
+  if (p.rot_dim > 0 && !ps.tables.inv_freq.empty()) ps.angles.prepare(n);
+  if (!ps.tables.inv_freq.empty() && method_is_remap(p.method)) prepare_far_keys(c, p, n);
   append_kv(c, p, k_new, v_new);
   if (opts_.attention == CpuAttention::Rows || p.head_dim > kFlashMaxHeadDim)
     return attention_rows(c, p, q, out, observer, cancel);
@@ -178,11 +186,12 @@ template <typename T>
 Status CpuBackend<T>::attention_rows(Cache& c, const AttentionParams& p, const T* q_in, T* out_, const AttentionObserver* observer,
                                      const std::atomic<bool>* cancel) {
   const int hd = p.head_dim, rd = p.rot_dim, half = rd / 2;
+  const auto& ps = c.pos[p.table];
   const int kv_dim = p.n_kv_heads * hd, q_dim = p.n_heads * hd, group = p.n_heads / p.n_kv_heads;
   const int n = p.p0 + p.n_new;
   const MethodParams mp = band_params(p);
   const TileBands bands = tile_bands(p.method, p.remap);
-  const bool rope = !c.tables.inv_freq.empty();
+  const bool rope = !ps.tables.inv_freq.empty();
   const bool remap = rope && bands.remap;
   std::vector<T> k_near, k_far, vals;
   keys_as(c, p, n, false, k_near);
@@ -207,14 +216,14 @@ Status CpuBackend<T>::attention_rows(Cache& c, const AttentionParams& p, const T
     scores.assign(m + 1, T(0));
     cs.resize(half);
     sn.resize(half);
-    if (remap) rope_angles_at(c.tables.inv_freq, c.tables.attention_factor, remap_far_query_pos(mp, m), cs.data(), sn.data());
-    query_operands(p, q, m, rope ? &c.angles.cos[(size_t)m * half] : nullptr, rope ? &c.angles.sin[(size_t)m * half] : nullptr,
+    if (remap) rope_angles_at(ps.tables.inv_freq, ps.tables.attention_factor, remap_far_query_pos(mp, m), cs.data(), sn.data());
+    query_operands(p, q, m, rope ? &ps.angles.cos[(size_t)m * half] : nullptr, rope ? &ps.angles.sin[(size_t)m * half] : nullptr,
                    remap ? cs.data() : nullptr, remap ? sn.data() : nullptr, qn.data(), qf.data());
     // Key ranges: far band [0, near_from) of a remap, near band [near_from, m];
     // a sliding window sees [0, sink_end) and [near_from, m].
     const int near_from = remap || bands.sliding ? band_near_from(bands, m) : 0;
     const int sink_end = band_sink_end(bands, m);
-    const T slope = c.tables.alibi_slopes.empty() ? T(0) : (T)c.tables.alibi_slopes[h];
+    const T slope = ps.tables.alibi_slopes.empty() ? T(0) : (T)ps.tables.alibi_slopes[h];
     T mx = -std::numeric_limits<T>::infinity();
     const T cap = (T)p.softcap;
     auto score_range = [&](int j0, int j1, const std::vector<T>& keys, const T* qq) {
@@ -264,6 +273,7 @@ Status CpuBackend<T>::attention_tiled(Cache& c, const AttentionParams& p, const 
   if constexpr (!std::is_same_v<T, float>) {
     return attention_rows(c, p, q_in, out, observer, cancel);
   } else {
+    const auto& ps = c.pos[p.table];
     const int hd = p.head_dim, rd = p.rot_dim, half = rd / 2, q_dim = p.n_heads * hd;
     const int group = p.n_heads / p.n_kv_heads;
     const MethodParams mp = band_params(p);
@@ -273,26 +283,26 @@ Status CpuBackend<T>::attention_tiled(Cache& c, const AttentionParams& p, const 
     a.n_heads = p.n_heads;
     a.n_kv_heads = p.n_kv_heads;
     a.head_dim = hd;
-    a.rot_dim = c.tables.inv_freq.empty() ? 0 : rd;
+    a.rot_dim = ps.tables.inv_freq.empty() ? 0 : rd;
     a.layout = p.layout;
     a.q_block = std::clamp(128 / group, 1, 64);
     a.bands = tile_bands(p.method, p.remap);
     a.softcap = (float)p.softcap;
-    const bool rope = !c.tables.inv_freq.empty();
+    const bool rope = !ps.tables.inv_freq.empty();
     if (!rope) a.bands.remap = 0;
     a.rotate_near = rope && c.spec.keys == KeyForm::Raw;
     a.kv_dtype = c.spec.dtype == KvDtype::Same ? 0 : c.spec.dtype == KvDtype::F16 ? 1 : 2;
     a.k = c.layers[p.layer].k.data();
     a.v = c.layers[p.layer].v.data();
     if (rope) {
-      a.cos = c.angles.cos.data();
-      a.sin = c.angles.sin.data();
+      a.cos = ps.angles.cos.data();
+      a.sin = ps.angles.sin.data();
       if (a.bands.remap) {
-        a.far_cos = c.far_angles.cos.data();
-        a.far_sin = c.far_angles.sin.data();
+        a.far_cos = ps.far_angles.cos.data();
+        a.far_sin = ps.far_angles.sin.data();
       }
     }
-    std::vector<float> slopes(c.tables.alibi_slopes.begin(), c.tables.alibi_slopes.end());
+    std::vector<float> slopes(ps.tables.alibi_slopes.begin(), ps.tables.alibi_slopes.end());
     a.slopes = slopes.empty() ? nullptr : slopes.data();
     a.out = out;
     // A probed layer: the kernel also gives each row's log-sum-exp for the probe pass.
@@ -305,11 +315,11 @@ Status CpuBackend<T>::attention_tiled(Cache& c, const AttentionParams& p, const 
       const int m = p.p0 + t;
       std::vector<float> cs(half), sn(half);
       if (a.bands.remap)
-        rope_angles_at(c.tables.inv_freq, c.tables.attention_factor, remap_far_query_pos(mp, m), cs.data(), sn.data());
+        rope_angles_at(ps.tables.inv_freq, ps.tables.attention_factor, remap_far_query_pos(mp, m), cs.data(), sn.data());
       for (int h = 0; h < p.n_heads; ++h) {
         const size_t off = (size_t)t * q_dim + (size_t)h * hd;
-        query_operands(p, q_in + off, m, rope ? &c.angles.cos[(size_t)m * half] : nullptr,
-                       rope ? &c.angles.sin[(size_t)m * half] : nullptr, a.bands.remap ? cs.data() : nullptr,
+        query_operands(p, q_in + off, m, rope ? &ps.angles.cos[(size_t)m * half] : nullptr,
+                       rope ? &ps.angles.sin[(size_t)m * half] : nullptr, a.bands.remap ? cs.data() : nullptr,
                        a.bands.remap ? sn.data() : nullptr, &qn[off], a.bands.remap ? &qf[off] : nullptr);
       }
     });
@@ -339,9 +349,10 @@ Status CpuBackend<T>::probe_rows(Cache& c, const AttentionParams& p, const float
                                  const AttentionObserver& observer, const std::atomic<bool>* cancel) {
   if constexpr (std::is_same_v<T, float>) {
     const int hd = p.head_dim, kv_dim = p.n_kv_heads * hd, q_dim = p.n_heads * hd, group = p.n_heads / p.n_kv_heads;
+    const auto& ps = c.pos[p.table];
     const int n = p.p0 + p.n_new;
     const TileBands bands = tile_bands(p.method, p.remap);
-    const bool remap = !c.tables.inv_freq.empty() && bands.remap;
+    const bool remap = !ps.tables.inv_freq.empty() && bands.remap;
     std::vector<float> k_near, k_far;  // keys as each band sees them
     keys_as(c, p, n, false, k_near);
     if (remap) keys_as(c, p, n, true, k_far);
@@ -356,7 +367,7 @@ Status CpuBackend<T>::probe_rows(Cache& c, const AttentionParams& p, const float
       const int t = task / nh, h = h0 + task % nh, kh = h / group, m = p.p0 + t;
       const float* qq = qn + (size_t)t * q_dim + (size_t)h * hd;
       const float* qqf = remap ? qf + (size_t)t * q_dim + (size_t)h * hd : nullptr;
-      const float slope = c.tables.alibi_slopes.empty() ? 0.0f : (float)c.tables.alibi_slopes[h];
+      const float slope = ps.tables.alibi_slopes.empty() ? 0.0f : (float)ps.tables.alibi_slopes[h];
       const float l = lse[(size_t)t * p.n_heads + h];
       std::vector<float> probs(m + 1, 0.0f);
       const float cap = (float)p.softcap;

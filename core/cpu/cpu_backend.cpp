@@ -98,12 +98,13 @@ Status CpuBackend<T>::reserve_kv(KvCache& cache, int tokens, int keep) {
 }
 
 template <typename T>
-void CpuBackend<T>::set_positions(KvCache& cache, const PositionTables& tables) {
+void CpuBackend<T>::set_positions(KvCache& cache, const PositionTables& tables, int kind) {
   Cache* c = own(cache);
-  if (!c) return;  // attention reports the mismatch
-  c->tables = tables;
-  c->angles.set_table(tables.inv_freq, tables.attention_factor);
-  c->far_angles.set_table(tables.inv_freq, tables.attention_factor);
+  if (!c || kind < 0 || kind >= kPositionTableKinds) return;  // attention reports the mismatch
+  auto& ps = c->pos[kind];
+  ps.tables = tables;
+  ps.angles.set_table(tables.inv_freq, tables.attention_factor);
+  ps.far_angles.set_table(tables.inv_freq, tables.attention_factor);
 }
 
 template <typename T>

@@ -38,10 +38,15 @@ struct CpuKvCache final : KvCache {
     std::vector<uint8_t> k, v;
   };
   std::vector<Layer> layers;
-  PositionTables tables;
-  RopeAngleCache<T> angles;      // cos/sin at key positions j, current table
-  RopeAngleCache<T> far_angles;  // cos/sin at far_key_pos(j) (remapping methods)
-  MethodParams far_bands;        // the bands far_angles were built for
+  // Position state per table kind (AttentionParams::table): 0 every layer's, 1 the
+  // local layers' of a model whose local layers rotate with their own base (Gemma-3).
+  struct Positions {
+    PositionTables tables;
+    RopeAngleCache<T> angles;      // cos/sin at key positions j, current table
+    RopeAngleCache<T> far_angles;  // cos/sin at far_key_pos(j) (remapping methods)
+    MethodParams far_bands;        // the bands far_angles were built for
+  };
+  Positions pos[kPositionTableKinds];
 };
 
 template <typename T>
@@ -60,7 +65,7 @@ class CpuBackend final : public Backend<T> {
   size_t kv_bytes_per_token(const KvSpec& spec) const override;
   std::unique_ptr<KvCache> make_cache(const KvSpec& spec) override;
   Status reserve_kv(KvCache& cache, int tokens, int keep) override;
-  void set_positions(KvCache& cache, const PositionTables& tables) override;
+  void set_positions(KvCache& cache, const PositionTables& tables, int kind) override;
   void embed(const int* tokens, int n, const Matrix& table, int dim, T* out) override;
   void rmsnorm(const T* x, const float* w, int rows, int dim, double eps, T* y) override;
   void layernorm(const T* x, const float* w, const float* b, int rows, int dim, double eps, T* y) override;

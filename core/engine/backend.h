@@ -43,6 +43,11 @@ struct AttentionObserver {
   std::function<void(int head, int query_pos, const float* probs, int n_keys)> on_row;
 };
 
+// Kinds of position tables a cache holds: the model's, and its local layers' own
+// (Gemma-3's local layers rotate with base 10000, its global layers with 1e6 and
+// the method).
+constexpr int kPositionTableKinds = 2;
+
 // Storage type of the KV cache. Same: the activation type (f32, or f64 for reference runs).
 enum class KvDtype : int { Same, F16, BF16 };
 
@@ -104,6 +109,7 @@ struct AttentionParams {
   int logn = 0;             // log-n query scale
   double train_len = 2048;  // L (log-n)
   double scale = 0.0;       // softmax scale of q·k; 0: 1/√head_dim
+  int table = 0;            // which position tables (set_positions kind): 0 every layer's, 1 local layers' (Gemma-3)
   double softcap = 0.0;     // scores → softcap·tanh(s / softcap) before the softmax; 0: none
 };
 
@@ -156,8 +162,9 @@ class Backend {
   virtual size_t kv_bytes_per_token(const KvSpec& spec) const = 0;
   virtual std::unique_ptr<KvCache> make_cache(const KvSpec& spec) = 0;
   virtual Status reserve_kv(KvCache& cache, int tokens, int keep) = 0;
-  // Position tables for the following attention calls on `cache` (once per forward).
-  virtual void set_positions(KvCache& cache, const PositionTables& tables) = 0;
+  // Position tables of kind `kind` (AttentionParams::table) for the following
+  // attention calls on `cache` (once per forward and kind).
+  virtual void set_positions(KvCache& cache, const PositionTables& tables, int kind) = 0;
 
   virtual void embed(const int* tokens, int n, const Matrix& table, int dim, T* out) = 0;  // out (n, dim)
   virtual void rmsnorm(const T* x, const float* w, int rows, int dim, double eps, T* y) = 0;

@@ -196,7 +196,7 @@ Status Engine<T>::forward(const int* tokens, int n) {
   // Every token of this call sees the same current length n (dynamic methods).
   // The position tables are computed here, on the host, from core/position.
   const PositionContext ctx{c.rot_dim, c.rope_base, (double)c.train_len, (double)(pos_ + n)};
-  b.set_positions(*cache_, position_tables(opts_.method, ctx, c.n_heads));
+  b.set_positions(*cache_, position_tables(opts_.method, ctx, c.n_heads), 0);
   AttentionParams ap =
       attention_params(opts_.method, c.n_heads, c.n_kv_heads, c.head_dim, c.rot_dim, c.layout, (double)c.train_len);
   ap.scale = c.attn_scale;
@@ -205,7 +205,17 @@ Status Engine<T>::forward(const int* tokens, int n) {
   // that window on top. A remapping method has bands of its own, which cannot be
   // combined with the window: refused once the window matters.
   AttentionParams local = ap;
-  if (c.local_window > 0) {
+  if (c.local_window > 0 && c.local_rope_base > 0) {
+    // Gemma-3: local layers keep their native plain RoPE at their own base, windowed;
+    // the method (and any remapping) is the global layers'.
+    const PositionContext lctx{c.rot_dim, c.local_rope_base, (double)c.train_len, (double)(pos_ + n)};
+    b.set_positions(*cache_, position_tables(MethodParams{}, lctx, c.n_heads), 1);
+    local.table = 1;
+    local.method = Method::SlidingWindow;
+    local.remap = RelposRemap{};
+    local.remap.window = c.local_window;
+    local.logn = 0;
+  } else if (c.local_window > 0) {
     if (method_is_remap(local.method) && pos_ + n > c.local_window)
       return make_error("method " + method_spec_string(opts_.method) + " cannot run beyond " +
                         std::to_string(c.local_window) + " tokens on this model: its local layers' sliding window "
@@ -238,6 +248,8 @@ Status Engine<T>::forward(const int* tokens, int n) {
       b.matmul(xn_, rows, dim, L.wq, L.bq, q_dim, q_);                                   // q (rows, q_dim)
       b.matmul(xn_, rows, dim, L.wk, L.bk, kv_dim, k_new_);                               // k before RoPE
       b.matmul(xn_, rows, dim, L.wv, L.bv, kv_dim, v_new_);                               // v
+      if (L.q_norm) b.rmsnorm(q_, L.q_norm, rows * c.n_heads, c.head_dim, c.norm_eps, q_);          // per head (Gemma-3)
+      if (L.k_norm) b.rmsnorm(k_new_, L.k_norm, rows * c.n_kv_heads, c.head_dim, c.norm_eps, k_new_);
       AttentionParams& lp = layer_is_local(c, l) ? local : ap;
       lp.layer = l;
       lp.p0 = p0;

@@ -82,6 +82,17 @@ LlamaTensorNames hf_gemma2_names() {
   return n;
 }
 
+LlamaTensorNames hf_gemma3_names(const std::string& prefix) {
+  LlamaTensorNames n = hf_gemma2_names();
+  for (std::string* f : {&n.tok_embd, &n.out_norm, &n.attn_norm, &n.wq, &n.wk, &n.wv, &n.wo, &n.ffn_norm, &n.w_gate,
+                         &n.w_up, &n.w_down, &n.post_attn_norm, &n.post_ffn_norm})
+    f->replace(0, 6, prefix);  // "model." → prefix
+  n.q_norm = prefix + "layers.{}.self_attn.q_norm.weight";
+  n.k_norm = prefix + "layers.{}.self_attn.k_norm.weight";
+  n.output = "";  // tied
+  return n;
+}
+
 BloomTensorNames gguf_bloom_names() {
   BloomTensorNames n;
   n.tok_embd = "token_embd.weight";
@@ -206,6 +217,16 @@ Status build_llama_weights(WeightBuilder& b, Model& model, const LlamaTensorName
     if (!n.post_attn_norm.empty()) {
       LS_TRY_ASSIGN(L.post_attn_norm, norm(at(n.post_attn_norm, l)));
       LS_TRY_ASSIGN(L.post_ffn_norm, norm(at(n.post_ffn_norm, l)));
+    }
+    if (!n.q_norm.empty()) {  // per-head norms: head_dim weights
+      const uint64_t hd = c.head_dim;
+      for (auto [name, dst] : {std::pair{&n.q_norm, &L.q_norm}, std::pair{&n.k_norm, &L.k_norm}}) {
+        const float* r;
+        LS_TRY_ASSIGN(r, b.get(at(*name, l), {hd}));
+        float* one = b.own(hd);
+        for (uint64_t i = 0; i < hd; ++i) one[i] = (n.norm_plus_one ? 1.0f : 0.0f) + r[i];
+        *dst = one;
+      }
     }
     if (!n.wqkv.empty()) {  // rows q, then k, then v: views into the one tensor
       Matrix qkv;

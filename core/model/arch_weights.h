@@ -14,6 +14,7 @@ struct LlamaTensorNames {
   std::string bq, bk, bv;  // q/k/v biases (Qwen2); empty: none
   std::string wqkv, w_gate_up;  // fused projections (Phi-3): q, k, v rows / gate, up rows; empty: separate
   std::string post_attn_norm, post_ffn_norm;  // Gemma-2's norms on each block's output; empty: none
+  std::string q_norm, k_norm;  // Gemma-3's per-head RMSNorms of q and k; empty: none
   bool norm_plus_one = false;  // RMSNorm weights stored as w - 1 (transformers' Gemma: x·(1 + w))
 };
 
@@ -32,6 +33,9 @@ LlamaTensorNames gguf_llama_names(bool qkv_bias = false, bool fused = false);
 LlamaTensorNames hf_llama_names(bool qkv_bias = false, bool fused = false);
 LlamaTensorNames gguf_gemma2_names();  // llama.cpp's gemma2 (its converter stores the norms as 1 + w)
 LlamaTensorNames hf_gemma2_names();    // transformers' Gemma2ForCausalLM
+// transformers' Gemma3ForCausalLM (prefix "model.") or the text model of
+// Gemma3ForConditionalGeneration (prefix "language_model.model.").
+LlamaTensorNames hf_gemma3_names(const std::string& prefix);
 BloomTensorNames gguf_bloom_names();
 BloomTensorNames hf_bloom_names(const std::string& prefix);
 BloomTensorNames gguf_neox_names();  // llama.cpp's gptneox: BLOOM's names without the embedding norm

@@ -156,6 +156,9 @@ Status read_config(const GgufFile& g, ModelConfig& c) {
   else if (a == "gemma2") c.arch = Arch::Llama, c.embed_scale = c.geglu = true;
   else if (a == "gptneox") c.arch = Arch::NeoX, c.gelu_exact = true;
   else if (a == "mpt") c.arch = Arch::Mpt, c.gelu_exact = true;
+  else if (a == "gemma3")
+    return make_error("architecture \"gemma3\" is not supported in GGUF (LongScope's GGUF reader follows llama.cpp "
+                      "b4747, which predates Gemma-3): open the safetensors checkpoint with its config.json");
   else return make_error("architecture \"" + a + "\" is not supported (llama, qwen2, phi3, gemma2, bloom, gptneox, mpt)");
   LS_GGUF_TRY(c.name, g.opt_string("general.name", a));
   constexpr int64_t kMaxInt = INT32_MAX;

@@ -315,6 +315,52 @@ Status resolve_hf_config(const json& cfg, ModelConfig& c) {
     json rope_cfg = cfg;
     rope_cfg.erase("sliding_window");  // per layer kind here, not the whole model's native method
     if (auto st = resolve_hf_rope(rope_cfg, rd, c, 10000.0, 1.0); !st) return st;
+  } else if (arch == "Gemma3ForCausalLM" || arch == "Gemma3ForConditionalGeneration" || mtype == "gemma3" ||
+             mtype == "gemma3_text") {
+    // transformers' modeling_gemma3.py (text model): Gemma-2's blocks without soft caps,
+    // q and k RMS-normed per head, five local layers (window, plain RoPE at
+    // rope_local_base_freq) to each global one (rope_theta and rope_scaling). The
+    // multimodal checkpoint keeps the text model's fields in text_config.
+    auto tc = cfg.find("text_config");
+    const json& t = tc != cfg.end() && tc->is_object() ? *tc : cfg;
+    c.arch = Arch::Llama;
+    c.family = "gemma3";
+    c.embed_scale = c.geglu = c.qk_norm = true;
+    c.dim = integer(t, "hidden_size", 0);
+    c.hidden_dim = integer(t, "intermediate_size", 0);
+    c.n_layers = integer(t, "num_hidden_layers", 0);
+    c.n_heads = integer(t, "num_attention_heads", 0);
+    c.n_kv_heads = integer(t, "num_key_value_heads", c.n_heads);
+    c.head_dim = integer(t, "head_dim", 256);
+    c.norm_eps = num(t, "rms_norm_eps", 1e-6);
+    c.layout = PairLayout::HalfSplit;
+    const std::string act = rd.str(t, "hidden_activation", rd.str(t, "hidden_act", "gelu_pytorch_tanh"));
+    if (act != "gelu_pytorch_tanh" && act != "gelu_new" && act != "gelu_fast")
+      return make_error("config.json: Gemma-3 hidden_activation \"" + act + "\" is not supported (gelu_pytorch_tanh)");
+    const double qpas = num(t, "query_pre_attn_scalar", c.head_dim);
+    if (!(qpas > 0)) return make_error("config.json: query_pre_attn_scalar must be positive");
+    c.attn_scale = 1.0 / std::sqrt(qpas);
+    c.attn_softcap = num(t, "attn_logit_softcapping", 0.0);
+    c.final_softcap = num(t, "final_logit_softcapping", 0.0);
+    if (c.attn_softcap < 0 || c.final_softcap < 0) return make_error("config.json: soft-capping values must be >= 0");
+    c.local_window = integer(t, "sliding_window", 4096);
+    c.local_pattern = integer(t, "sliding_window_pattern", 6);
+    c.local_rope_base = num(t, "rope_local_base_freq", 10000.0);
+    if (!(c.local_rope_base > 1)) return make_error("config.json: rope_local_base_freq must be > 1");
+    if (auto it = t.find("layer_types"); it != t.end() && it->is_array()) {
+      for (size_t l = 0; l < it->size(); ++l) {
+        const bool local = (*it)[l].is_string() && (*it)[l].get<std::string>() == "sliding_attention";
+        if (local != layer_is_local(c, (int)l))
+          return make_error("config.json: layer_types other than every sliding_window_pattern-th layer global are "
+                            "not supported");
+      }
+    }
+    json rope_cfg = t;
+    rope_cfg.erase("sliding_window");  // per layer kind here, not the whole model's native method
+    if (auto st = resolve_hf_rope(rope_cfg, rd, c, 1000000.0, 1.0); !st) return st;
+    c.vocab_size = integer(t, "vocab_size", 0);
+    c.bos_id = rd.token_id(t, "bos_token_id", 2);
+    c.eos_id = rd.token_id(t, "eos_token_id", 1);
   } else if (arch == "GPTNeoXForCausalLM" || mtype == "gpt_neox") {
     // transformers' modeling_gpt_neox.py: LayerNorm, partial rotary (rotary_pct of each
     // head, rotate_half pairs), parallel residual unless use_parallel_residual is false.
@@ -382,11 +428,12 @@ Status resolve_hf_config(const json& cfg, ModelConfig& c) {
                                                 "LongScope's engine)")
                                   : std::string("")) +
                       " (supported: LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, Phi3ForCausalLM, "
-                      "Gemma2ForCausalLM, BloomForCausalLM, GPTNeoXForCausalLM, MptForCausalLM)");
+                      "Gemma2ForCausalLM, Gemma3ForCausalLM, BloomForCausalLM, GPTNeoXForCausalLM, MptForCausalLM)");
   }
-  c.vocab_size = integer(cfg, "vocab_size", 0);
-  c.bos_id = rd.token_id(cfg, "bos_token_id", 1);
-  c.eos_id = rd.token_id(cfg, "eos_token_id", 2);
+  // (Gemma-3's multimodal config has them in text_config, read above.)
+  c.vocab_size = integer(cfg, "vocab_size", c.vocab_size);
+  c.bos_id = rd.token_id(cfg, "bos_token_id", c.family == "gemma3" ? c.bos_id : 1);
+  c.eos_id = rd.token_id(cfg, "eos_token_id", c.family == "gemma3" ? c.eos_id : 2);
   c.name = rd.str(cfg, "_name_or_path", arch);
   if (!rd.error.empty()) return make_error(rd.error);
   return validate_config(c);
@@ -435,6 +482,10 @@ Result<std::shared_ptr<Model>> load_safetensors(const std::string& path) {
   Status st;
   if (model->config.family == "gemma2") {
     st = build_llama_weights(b, *model, hf_gemma2_names());
+  } else if (model->config.family == "gemma3") {
+    // Gemma3ForConditionalGeneration keeps the text model under language_model.
+    const bool multimodal = tensors.count("language_model.model.embed_tokens.weight") > 0;
+    st = build_llama_weights(b, *model, hf_gemma3_names(multimodal ? "language_model.model." : "model."));
   } else if (model->config.arch == Arch::Llama) {
     st = build_llama_weights(b, *model, hf_llama_names(model->config.qkv_bias, model->config.fused_projections));
   } else if (model->config.arch == Arch::NeoX) {

@@ -48,6 +48,10 @@ struct ModelConfig {
   double final_softcap = 0.0;  // 0: none
   int local_window = 0;        // 0: every layer global
   int local_pattern = 2;       // layer l is local iff (l + 1) % local_pattern != 0 (Gemma-2: even layers)
+  // Gemma-3: local layers rotate with their own base and plain RoPE (the method and
+  // the native scaling apply to the global layers); q and k RMS-normed per head.
+  double local_rope_base = 0.0;  // 0: local layers share the global table
+  bool qk_norm = false;
   ModelFormat format = ModelFormat::Llama2c;
   std::string name;
   int dim = 0;         // model width
@@ -113,6 +117,8 @@ struct LayerWeights {
   const float* ffn_norm_b = nullptr;  // (dim)
   const float* post_attn_norm = nullptr;  // (dim) on the attention output before the residual (Gemma-2)
   const float* post_ffn_norm = nullptr;   // (dim) on the feed-forward output before the residual (Gemma-2)
+  const float* q_norm = nullptr;  // (head_dim) RMSNorm of each query head before RoPE (Gemma-3)
+  const float* k_norm = nullptr;  // (head_dim) RMSNorm of each key head before RoPE
   Matrix w_gate;  // (hidden, dim), SwiGLU gate (LLaMA)
   Matrix w_up;    // (hidden, dim)
   Matrix w_down;  // (dim, hidden)

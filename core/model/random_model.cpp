@@ -68,6 +68,10 @@ Result<RandomModelSpec> random_model_shape(const std::string& name) {
   } else if (name == "tiny-gemma2") {  // Gemma-2's traits: GQA, local layers (window 24), soft caps that bite
     s.dim = 64, s.hidden_dim = 160, s.n_layers = 2, s.n_heads = 4, s.n_kv_heads = 2, s.vocab_size = 512;
     s.train_len = 256, s.gemma2 = true, s.window = 24, s.attn_softcap = 2.0, s.final_softcap = 3.0;
+  } else if (name == "tiny-gemma3") {  // Gemma-3's traits: q/k norms, two local layers to one global, two bases
+    s.dim = 64, s.hidden_dim = 160, s.n_layers = 3, s.n_heads = 4, s.n_kv_heads = 2, s.vocab_size = 512;
+    s.train_len = 256, s.gemma2 = s.gemma3 = true, s.window = 24, s.pattern = 3, s.rope_base = 1e6;
+    s.local_base = 10000.0, s.linear_factor = 4.0;
   } else if (name == "tiny-neox") {  // GPT-NeoX's traits: a quarter of each head rotary, parallel residual
     s.arch = Arch::NeoX, s.dim = 64, s.hidden_dim = 256, s.n_layers = 2, s.n_heads = 4, s.n_kv_heads = 4;
     s.vocab_size = 512, s.train_len = 256, s.rot_dim = 4;
@@ -76,7 +80,7 @@ Result<RandomModelSpec> random_model_shape(const std::string& name) {
     s.vocab_size = 512, s.train_len = 256;
   } else {
     return make_error("unknown shape \"" + name + "\" (accepted: bundled, tinyllama-1.1b, llama2-7b, tiny-bloom, tiny-qwen2, "
-                      "tiny-phi3, tiny-gemma2, tiny-neox, tiny-mpt)");
+                      "tiny-phi3, tiny-gemma2, tiny-gemma3, tiny-neox, tiny-mpt)");
   }
   return s;
 }
@@ -126,6 +130,10 @@ RandomModel make_random_model(const RandomModelSpec& s) {
       if (s.gemma2) {
         fill(L(l, "post_attention_norm.weight"), 1, d, true);
         fill(L(l, "post_ffw_norm.weight"), 1, d, true);
+      }
+      if (s.gemma3) {
+        fill(L(l, "attn_q_norm.weight"), 1, hd, true);
+        fill(L(l, "attn_k_norm.weight"), 1, hd, true);
       }
     } else {
       fill(L(l, "attn_qkv.weight"), 3 * d, d);  // GGUF order: q all heads, k all, v all
@@ -185,6 +193,7 @@ Status write_llama2c(const RandomModel& m, const std::string& path) {
 Status write_gguf_model(const RandomModel& m, const std::string& path, DType matrix_type, const EmbeddedVocab* vocab,
                         const std::vector<std::pair<std::string, GgufValue>>& extra_meta) {
   const RandomModelSpec& s = m.spec;
+  if (s.gemma3) return make_error("Gemma-3 random models are written as safetensors only (no gemma3 GGUF reader)");
   const std::string a = s.arch == Arch::Bloom ? "bloom" : s.arch == Arch::NeoX ? "gptneox" : s.arch == Arch::Mpt ? "mpt"
                         : s.qkv_bias ? "qwen2" : s.fused ? "phi3" : s.gemma2 ? "gemma2" : "llama";
   GgufWriter w;
@@ -285,12 +294,19 @@ Status write_hf_model(const RandomModel& m, const std::string& dir, const std::s
         for (float& x : v) x -= 1.0f;
       return v;
     };
+    if (s.gemma3) {
+      cfg["architectures"] = {"Gemma3ForCausalLM"};
+      cfg["model_type"] = "gemma3_text";
+      cfg["sliding_window_pattern"] = s.pattern;
+      cfg["rope_local_base_freq"] = s.local_base;
+      if (s.linear_factor > 0) cfg["rope_scaling"] = {{"rope_type", "linear"}, {"factor", s.linear_factor}};
+    }
     if (s.gemma2) {
       cfg["head_dim"] = hd;
       cfg["query_pre_attn_scalar"] = hd;
       cfg["sliding_window"] = s.window;
-      cfg["attn_logit_softcapping"] = s.attn_softcap;
-      cfg["final_logit_softcapping"] = s.final_softcap;
+      cfg["attn_logit_softcapping"] = s.attn_softcap > 0 ? nlohmann::json(s.attn_softcap) : nlohmann::json(nullptr);
+      cfg["final_logit_softcapping"] = s.final_softcap > 0 ? nlohmann::json(s.final_softcap) : nlohmann::json(nullptr);
       cfg["hidden_activation"] = "gelu_pytorch_tanh";
       cfg["tie_word_embeddings"] = true;
     }
@@ -300,6 +316,10 @@ Status write_hf_model(const RandomModel& m, const std::string& dir, const std::s
       std::string p = "model.layers." + std::to_string(l) + ".";
       const uint64_t q = (uint64_t)s.n_heads * hd, kv = (uint64_t)s.n_kv_heads * hd;
       add(p + "input_layernorm.weight", {d}, nrm(L(l, "attn_norm.weight")));
+      if (s.gemma3) {
+        add(p + "self_attn.q_norm.weight", {(uint64_t)hd}, nrm(L(l, "attn_q_norm.weight")));
+        add(p + "self_attn.k_norm.weight", {(uint64_t)hd}, nrm(L(l, "attn_k_norm.weight")));
+      }
       auto wq = to_half_split(m.t.at(L(l, "attn_q.weight")), s.n_heads, hd, s.dim);
       auto wk = to_half_split(m.t.at(L(l, "attn_k.weight")), s.n_kv_heads, hd, s.dim);
       const auto& wv = m.t.at(L(l, "attn_v.weight"));

@@ -28,10 +28,15 @@ struct RandomModelSpec {
   bool gemma2 = false;
   int window = 0;
   double attn_softcap = 0.0, final_softcap = 0.0;
+  // Gemma-3 (with gemma2 set; safetensors only): q/k norms, every pattern-th layer
+  // global, local layers at local_base, global layers at rope_base with linear_factor.
+  bool gemma3 = false;
+  int pattern = 0;
+  double local_base = 0.0, linear_factor = 0.0;
 };
 
 // Named shapes: "bundled" (stories260K's), "tinyllama-1.1b", "llama2-7b", "tiny-bloom", "tiny-qwen2", "tiny-phi3",
-// "tiny-neox", "tiny-mpt", "tiny-gemma2".
+// "tiny-neox", "tiny-mpt", "tiny-gemma2", "tiny-gemma3".
 Result<RandomModelSpec> random_model_shape(const std::string& name);
 
 // Weights in LongScope's canonical layout (interleaved rotary pairs; fused QKV as

@@ -46,7 +46,6 @@ inline std::vector<std::vector<double>> reference_logits(const Model& model, con
   const PositionContext ctx{c.rot_dim, c.rope_base, (double)c.train_len, (double)n};
   RopeTable tab;
   if (!alibi && rd > 0) tab = rope_table(p, ctx);
-  const double af2 = tab.attention_factor * tab.attention_factor;
   using Mat = std::vector<std::vector<double>>;
   // Weights as stored (fp32, or f16 / bf16 rows widened exactly to fp32 first).
   auto linear = [](const Mat& x, const Matrix& w, const float* b, int out) {
@@ -91,31 +90,51 @@ inline std::vector<std::vector<double>> reference_logits(const Model& model, con
     const LayerWeights& Lw = W.layers[l];
     Mat xn = norm(x, Lw.attn_norm, Lw.attn_norm_b);
     Mat q = linear(xn, Lw.wq, Lw.bq, H * hd), k = linear(xn, Lw.wk, Lw.bk, KV * hd), v = linear(xn, Lw.wv, Lw.bv, KV * hd);
+    // Gemma-3: each q and k head RMS-normed (weights as loaded) before the rotation.
+    auto head_norm = [&](Mat& xs, const float* w, int heads) {
+      for (auto& row : xs)
+        for (int h = 0; h < heads; ++h) {
+          double ss = 0;
+          for (int i = 0; i < hd; ++i) ss += row[h * hd + i] * row[h * hd + i];
+          const double inv = 1.0 / std::sqrt(ss / hd + c.norm_eps);
+          for (int i = 0; i < hd; ++i) row[h * hd + i] *= inv * w[i];
+        }
+    };
+    if (Lw.q_norm) head_norm(q, Lw.q_norm, H);
+    if (Lw.k_norm) head_norm(k, Lw.k_norm, KV);
     Mat att(n, std::vector<double>(H * hd, 0.0));
-    // Gemma-2: even layers are local (keys m - j < window), written out here.
-    const bool local = c.local_window > 0 && l % 2 == 0;
+    // Local layers (keys m - j < window), written out here: Gemma-2's even layers;
+    // Gemma-3's all but every local_pattern-th, with plain RoPE at their own base.
+    const bool local = c.local_window > 0 && (c.local_rope_base > 0 ? (l + 1) % c.local_pattern != 0 : l % 2 == 0);
+    const bool own_table = local && c.local_rope_base > 0;
+    const MethodParams plain;
+    const MethodParams& lp = own_table ? plain : p;
+    RopeTable local_tab;
+    if (own_table) local_tab = rope_table(plain, PositionContext{rd, c.local_rope_base, (double)c.train_len, (double)n});
+    const RopeTable& lt = own_table ? local_tab : tab;
+    const double laf2 = lt.attention_factor * lt.attention_factor;
     const double qk_scale = c.attn_scale > 0 ? c.attn_scale : 1.0 / std::sqrt((double)hd);
     for (int h = 0; h < H; ++h) {
       const int kh = h / (H / KV);
       const double slope = alibi ? alibi_slope(p, ctx, h + 1, H) : 0.0;
       for (int m = 0; m < n; ++m) {
         const double* qm = &q[m][h * hd];
-        const double logn = p.logn ? std::max(1.0, std::log(m + 1.0) / std::log((double)c.train_len)) : 1.0;
+        const double logn = lp.logn ? std::max(1.0, std::log(m + 1.0) / std::log((double)c.train_len)) : 1.0;
         std::vector<double> s(m + 1, -INFINITY);
         double mx = -INFINITY;
         for (int j = 0; j <= m; ++j) {
-          if (!ref_visible(p, m, j) || (local && m - j >= c.local_window)) continue;
+          if (!ref_visible(lp, m, j) || (local && m - j >= c.local_window)) continue;
           const double* kj = &k[j][kh * hd];
-          const double r = ref_remapped_distance(p, m, j);
+          const double r = ref_remapped_distance(lp, m, j);
           double rot = 0, pass = 0;
           for (int i = 0; i < half; ++i) {
             int a = c.layout == PairLayout::Interleaved ? 2 * i : i;
             int b = c.layout == PairLayout::Interleaved ? 2 * i + 1 : i + half;
-            double ang = r * tab.inv_freq[i];
+            double ang = r * lt.inv_freq[i];
             rot += std::cos(ang) * (qm[a] * kj[a] + qm[b] * kj[b]) + std::sin(ang) * (qm[a] * kj[b] - qm[b] * kj[a]);
           }
           for (int i = (alibi ? 0 : rd); i < hd; ++i) pass += qm[i] * kj[i];
-          double sc = (rot * af2 + pass) * logn * qk_scale;
+          double sc = (rot * laf2 + pass) * logn * qk_scale;
           if (c.attn_softcap > 0) sc = c.attn_softcap * std::tanh(sc / c.attn_softcap);
           s[j] = sc - slope * (m - j);
           mx = std::max(mx, s[j]);

@@ -74,7 +74,7 @@ std::vector<double> run(const Case& u, CpuOptions o, KvDtype kv, int probe_head 
   spec.keys = key_form_for(u.method);
   auto cache = b.make_cache(spec);
   EXPECT_TRUE(b.reserve_kv(*cache, u.n, 0).ok());
-  b.set_positions(*cache, position_tables(u.method, ctx, s.n_heads));
+  b.set_positions(*cache, position_tables(u.method, ctx, s.n_heads), 0);
   const int q_dim = s.n_heads * s.head_dim, kv_dim = spec.kv_dim;
   std::vector<double> out;
   for (int part = 0; part < 2; ++part) {

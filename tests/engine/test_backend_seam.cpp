@@ -39,7 +39,7 @@ class ForwardingBackend final : public Backend<float> {
   size_t kv_bytes_per_token(const KvSpec& s) const override { return in.kv_bytes_per_token(s); }
   std::unique_ptr<KvCache> make_cache(const KvSpec& s) override { return in.make_cache(s); }
   Status reserve_kv(KvCache& c, int t, int keep) override { return in.reserve_kv(c, t, keep); }
-  void set_positions(KvCache& c, const PositionTables& t) override { in.set_positions(c, t); }
+  void set_positions(KvCache& c, const PositionTables& t, int kind) override { in.set_positions(c, t, kind); }
   void embed(const int* t, int n, const Matrix& tab, int dim, float* out) override { in.embed(t, n, tab, dim, out); }
   void rmsnorm(const float* x, const float* w, int r, int d, double e, float* y) override { in.rmsnorm(x, w, r, d, e, y); }
   void layernorm(const float* x, const float* w, const float* b, int r, int d, double e, float* y) override {

@@ -212,6 +212,52 @@ TEST(Formats, Gemma2GgufAndSafetensorsEqualTheReferenceForward) {
   EXPECT_LE(max_diff(yl, std::vector<float>(ref.back().begin(), ref.back().end())), 2e-3);
 }
 
+// Gemma-3 (safetensors): q and k RMS-normed per head, two local layers (window 24,
+// plain RoPE at base 10000) to each global one (base 1e6 with the native linear
+// factor, or the method run): equal to the reference forward, with the method, a
+// remapping one included, applied to the global layers only.
+TEST(Formats, Gemma3SafetensorsEqualsTheReferenceForward) {
+  const std::string dir = temp_dir("tiny-gemma3");
+  RandomModel rm = make_random_model(random_model_shape("tiny-gemma3").value());
+  ASSERT_TRUE(write_hf_model(rm, dir + "/hf").ok());
+  EXPECT_FALSE(write_gguf_model(rm, dir + "/m.gguf").ok());
+  auto h = load_ok(dir + "/hf");
+  ASSERT_TRUE(h);
+  const ModelConfig& c = h->config;
+  EXPECT_EQ(c.family, "gemma3");
+  EXPECT_EQ(c.local_rope_base, 10000.0);
+  EXPECT_EQ(c.rope_base, 1e6);
+  EXPECT_EQ(method_spec_string(c.native_method).rfind("linear:factor=4", 0), 0u) << method_spec_string(c.native_method);
+  EXPECT_TRUE(layer_is_local(c, 0) && layer_is_local(c, 1) && !layer_is_local(c, 2));
+  ASSERT_NE(h->weights.layers[2].q_norm, nullptr);
+  std::vector<int> toks;
+  for (int i = 0; i < 90; ++i) toks.push_back((i * 17 + 11) % 512);
+  for (const char* spec : {"", "yarn:factor=8", "rerope:window=8,logn=1"}) {
+    EngineOptions o;
+    o.method = *spec ? parse_method_spec(spec).value() : c.native_method;
+    auto e = Engine<float>::create(h, o, 90);
+    ASSERT_TRUE(e.ok());
+    ASSERT_TRUE((*e)->forward(toks.data(), 60).ok());  // in two calls: the cache keeps both tables' keys
+    ASSERT_TRUE((*e)->forward(toks.data() + 60, 30).ok()) << spec;
+    std::vector<float> got;
+    ASSERT_TRUE((*e)->logits(29, got).ok());  // the last row of the second call
+    auto ref = reference_logits(*h, toks, o.method);
+    EXPECT_LE(max_diff(got, std::vector<float>(ref.back().begin(), ref.back().end())), 2e-3) << spec;
+  }
+  // The traits matter: one base for all layers, or no q/k norms, moves the logits.
+  const auto base = last_logits(h, toks);
+  for (int variant = 0; variant < 2; ++variant) {
+    RandomModel v = rm;
+    if (variant == 0) v.spec.local_base = 1e6;
+    if (variant == 1)
+      for (auto& [name, t] : v.t)
+        if (name.find("_norm.weight") != std::string::npos && name.find("attn_q") != std::string::npos)
+          std::fill(t.begin(), t.end(), 3.0f);
+    ASSERT_TRUE(write_hf_model(v, dir + "/v" + std::to_string(variant)).ok());
+    EXPECT_GT(max_diff(last_logits(load_ok(dir + "/v" + std::to_string(variant)), toks), base), 1e-3) << variant;
+  }
+}
+
 // GPT-NeoX (Pythia): a quarter of each head rotary (rotate_half over the first
 // rot_dim dims), LayerNorm with biases, erf GELU, per-head fused QKV in safetensors
 // and q/k/v blocks in GGUF, the parallel residual, an untied classifier.

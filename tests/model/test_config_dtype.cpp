@@ -237,6 +237,34 @@ TEST(Config, Gemma2) {
   ASSERT_FALSE(resolve_hf_config(j, c).ok());
 }
 
+// A Gemma-3-4B-shaped multimodal config (its published text fields, built here, one
+// layer kept): the text model under text_config, local layers at base 10000 with a
+// 1024 window, one global layer in six at 1e6 with linear factor 8.
+TEST(Config, Gemma3) {
+  ModelConfig c;
+  json j = {{"architectures", {"Gemma3ForConditionalGeneration"}}, {"model_type", "gemma3"},
+            {"text_config", {{"model_type", "gemma3_text"}, {"hidden_size", 2560}, {"intermediate_size", 10240},
+                             {"num_hidden_layers", 1}, {"num_attention_heads", 8}, {"num_key_value_heads", 4},
+                             {"head_dim", 256}, {"query_pre_attn_scalar", 256}, {"sliding_window", 1024},
+                             {"sliding_window_pattern", 6}, {"rope_theta", 1000000.0},
+                             {"rope_local_base_freq", 10000.0}, {"rope_scaling", {{"factor", 8.0}, {"rope_type", "linear"}}},
+                             {"max_position_embeddings", 131072}, {"rms_norm_eps", 1e-6},
+                             {"hidden_activation", "gelu_pytorch_tanh"}, {"vocab_size", 262208}}}};
+  ASSERT_TRUE(resolve_hf_config(j, c).ok());
+  EXPECT_EQ(c.family, "gemma3");
+  EXPECT_TRUE(c.qk_norm);
+  EXPECT_EQ(c.vocab_size, 262208);
+  EXPECT_EQ(c.head_dim, 256);
+  EXPECT_EQ(c.local_window, 1024);
+  EXPECT_EQ(c.local_pattern, 6);
+  EXPECT_EQ(c.local_rope_base, 10000.0);
+  EXPECT_EQ(c.rope_base, 1e6);
+  EXPECT_EQ(c.native_method.method, Method::Linear);
+  EXPECT_EQ(c.native_method.rope.factor, 8.0);
+  EXPECT_EQ(c.attn_softcap, 0.0);
+  for (int l = 0; l < 12; ++l) EXPECT_EQ(layer_is_local(c, l), l != 5 && l != 11) << l;
+}
+
 // A Pythia-160m-shaped GPT-NeoX config (its published fields, built here, one
 // layer): rotary_pct 0.25 of head_dim 64 → 16 rotary dims, rotary_emb_base,
 // half-split pairs, the parallel residual, erf GELU; transformers' newer names
