@@ -82,6 +82,13 @@ LlamaTensorNames hf_gemma2_names() {
   return n;
 }
 
+LlamaTensorNames gguf_gemma3_names() {
+  LlamaTensorNames n = gguf_gemma2_names();
+  n.q_norm = "blk.{}.attn_q_norm.weight";
+  n.k_norm = "blk.{}.attn_k_norm.weight";
+  return n;
+}
+
 LlamaTensorNames hf_gemma3_names(const std::string& prefix) {
   LlamaTensorNames n = hf_gemma2_names();
   for (std::string* f : {&n.tok_embd, &n.out_norm, &n.attn_norm, &n.wq, &n.wk, &n.wv, &n.wo, &n.ffn_norm, &n.w_gate,

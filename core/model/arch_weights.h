@@ -32,6 +32,7 @@ struct BloomTensorNames {
 LlamaTensorNames gguf_llama_names(bool qkv_bias = false, bool fused = false);
 LlamaTensorNames hf_llama_names(bool qkv_bias = false, bool fused = false);
 LlamaTensorNames gguf_gemma2_names();  // llama.cpp's gemma2 (its converter stores the norms as 1 + w)
+LlamaTensorNames gguf_gemma3_names();  // llama.cpp's gemma3 (norms, q/k norms included, as 1 + w)
 LlamaTensorNames hf_gemma2_names();    // transformers' Gemma2ForCausalLM
 // transformers' Gemma3ForCausalLM (prefix "model.") or the text model of
 // Gemma3ForConditionalGeneration (prefix "language_model.model.").

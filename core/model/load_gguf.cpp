@@ -1,4 +1,4 @@
-// GGUF models, architectures llama, qwen2, phi3, bloom, gptneox and mpt (llama.cpp's key and tensor names).
+// GGUF models, architectures llama, qwen2, phi3, gemma2, gemma3, bloom, gptneox and mpt (llama.cpp's key and tensor names).
 #include <cmath>
 #include <cstdint>
 
@@ -156,10 +156,8 @@ Status read_config(const GgufFile& g, ModelConfig& c) {
   else if (a == "gemma2") c.arch = Arch::Llama, c.embed_scale = c.geglu = true;
   else if (a == "gptneox") c.arch = Arch::NeoX, c.gelu_exact = true;
   else if (a == "mpt") c.arch = Arch::Mpt, c.gelu_exact = true;
-  else if (a == "gemma3")
-    return make_error("architecture \"gemma3\" is not supported in GGUF (LongScope's GGUF reader follows llama.cpp "
-                      "b4747, which predates Gemma-3): open the safetensors checkpoint with its config.json");
-  else return make_error("architecture \"" + a + "\" is not supported (llama, qwen2, phi3, gemma2, bloom, gptneox, mpt)");
+  else if (a == "gemma3") c.arch = Arch::Llama, c.embed_scale = c.geglu = c.qk_norm = true;
+  else return make_error("architecture \"" + a + "\" is not supported (llama, qwen2, phi3, gemma2, gemma3, bloom, gptneox, mpt)");
   LS_GGUF_TRY(c.name, g.opt_string("general.name", a));
   constexpr int64_t kMaxInt = INT32_MAX;
   LS_GGUF_TRY(c.dim, g.get_int_in(a + ".embedding_length", 1, kMaxInt));
@@ -202,6 +200,16 @@ Status read_config(const GgufFile& g, ModelConfig& c) {
     LS_GGUF_TRY(c.final_softcap, g.opt_float(a + ".final_logit_softcapping", 0.0));
     if (c.attn_softcap < 0 || c.final_softcap < 0) return make_error(a + " soft-capping values must be >= 0");
     c.attn_scale = 1.0 / std::sqrt(c.n_layers == 46 ? (double)c.dim / c.n_heads : (double)c.head_dim);
+  }
+  if (a == "gemma3") {
+    // llama.cpp (llama-model.cpp, LLM_ARCH_GEMMA3; convert_hf_to_gguf.py Gemma3Model):
+    // five local layers in six with plain RoPE at base 10000; rope.freq_base and the
+    // linear rope.scaling are the global layers'; the query scale is 1/√head_dim,
+    // except the 62-layer 27B model's 1/√(dim / heads); no soft caps.
+    LS_GGUF_TRY(c.local_window, g.get_int_in(a + ".attention.sliding_window", 1, kMaxInt));
+    c.local_pattern = 6;
+    c.local_rope_base = 10000.0;
+    c.attn_scale = 1.0 / std::sqrt(c.n_layers == 62 ? (double)c.dim / c.n_heads : (double)c.head_dim);
   }
   if (c.arch == Arch::Mpt) {
     // llama.cpp's mpt: max_alibi_bias 0 means learned absolute positions (no ALiBi);
@@ -247,6 +255,7 @@ Result<std::shared_ptr<Model>> load_gguf(const std::string& path) {
   if (auto st = read_native_scaling(g, b, g.get_string("general.architecture").value(), c); !st)
     return make_error(path + ": " + st.error());
   Status st = c.family == "gemma2"   ? build_llama_weights(b, *model, gguf_gemma2_names())
+              : c.family == "gemma3" ? build_llama_weights(b, *model, gguf_gemma3_names())
               : c.arch == Arch::Llama ? build_llama_weights(b, *model, gguf_llama_names(c.qkv_bias, c.fused_projections))
               : c.arch == Arch::NeoX ? build_bloom_weights(b, *model, gguf_neox_names())
               : c.arch == Arch::Mpt  ? build_bloom_weights(b, *model, gguf_mpt_names())

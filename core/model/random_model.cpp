@@ -68,9 +68,9 @@ Result<RandomModelSpec> random_model_shape(const std::string& name) {
   } else if (name == "tiny-gemma2") {  // Gemma-2's traits: GQA, local layers (window 24), soft caps that bite
     s.dim = 64, s.hidden_dim = 160, s.n_layers = 2, s.n_heads = 4, s.n_kv_heads = 2, s.vocab_size = 512;
     s.train_len = 256, s.gemma2 = true, s.window = 24, s.attn_softcap = 2.0, s.final_softcap = 3.0;
-  } else if (name == "tiny-gemma3") {  // Gemma-3's traits: q/k norms, two local layers to one global, two bases
-    s.dim = 64, s.hidden_dim = 160, s.n_layers = 3, s.n_heads = 4, s.n_kv_heads = 2, s.vocab_size = 512;
-    s.train_len = 256, s.gemma2 = s.gemma3 = true, s.window = 24, s.pattern = 3, s.rope_base = 1e6;
+  } else if (name == "tiny-gemma3") {  // Gemma-3's traits: q/k norms, five local layers to one global, two bases
+    s.dim = 64, s.hidden_dim = 96, s.n_layers = 6, s.n_heads = 4, s.n_kv_heads = 2, s.vocab_size = 512;
+    s.train_len = 256, s.gemma2 = s.gemma3 = true, s.window = 24, s.pattern = 6, s.rope_base = 1e6;
     s.local_base = 10000.0, s.linear_factor = 4.0;
   } else if (name == "tiny-neox") {  // GPT-NeoX's traits: a quarter of each head rotary, parallel residual
     s.arch = Arch::NeoX, s.dim = 64, s.hidden_dim = 256, s.n_layers = 2, s.n_heads = 4, s.n_kv_heads = 4;
@@ -193,9 +193,9 @@ Status write_llama2c(const RandomModel& m, const std::string& path) {
 Status write_gguf_model(const RandomModel& m, const std::string& path, DType matrix_type, const EmbeddedVocab* vocab,
                         const std::vector<std::pair<std::string, GgufValue>>& extra_meta) {
   const RandomModelSpec& s = m.spec;
-  if (s.gemma3) return make_error("Gemma-3 random models are written as safetensors only (no gemma3 GGUF reader)");
+  if (s.gemma3 && s.pattern != 6) return make_error("a gemma3 GGUF has llama.cpp's fixed pattern: one global layer in 6");
   const std::string a = s.arch == Arch::Bloom ? "bloom" : s.arch == Arch::NeoX ? "gptneox" : s.arch == Arch::Mpt ? "mpt"
-                        : s.qkv_bias ? "qwen2" : s.fused ? "phi3" : s.gemma2 ? "gemma2" : "llama";
+                        : s.qkv_bias ? "qwen2" : s.fused ? "phi3" : s.gemma3 ? "gemma3" : s.gemma2 ? "gemma2" : "llama";
   GgufWriter w;
   w.meta.push_back({"general.architecture", {a}});
   w.meta.push_back({"general.name", {std::string("longscope-random-") + a}});
@@ -216,8 +216,13 @@ Status write_gguf_model(const RandomModel& m, const std::string& path, DType mat
   if (s.gemma2) {  // the norms are stored as the effective weights (llama.cpp's converter adds the 1)
     w.meta.push_back({a + ".attention.key_length", {(uint64_t)(s.dim / s.n_heads)}});
     w.meta.push_back({a + ".attention.sliding_window", {(uint64_t)s.window}});
-    w.meta.push_back({a + ".attn_logit_softcapping", {s.attn_softcap}});
-    w.meta.push_back({a + ".final_logit_softcapping", {s.final_softcap}});
+    if (!s.gemma3) {
+      w.meta.push_back({a + ".attn_logit_softcapping", {s.attn_softcap}});
+      w.meta.push_back({a + ".final_logit_softcapping", {s.final_softcap}});
+    } else if (s.linear_factor > 0) {
+      w.meta.push_back({a + ".rope.scaling.type", {std::string("linear")}});
+      w.meta.push_back({a + ".rope.scaling.factor", {s.linear_factor}});
+    }
   }
   if (vocab) {
     w.meta.push_back({"tokenizer.ggml.model", {vocab->kind}});
@@ -243,10 +248,10 @@ Status write_gguf_model(const RandomModel& m, const std::string& path, DType mat
       tensors[L(l, "ffn_up.weight")] = std::move(gu);
     }
   for (const auto& [name, stored] : tensors) {
-    // Qwen2 and Gemma-2 GGUFs keep Hugging Face's half-split q/k rows (llama.cpp runs them as NEOX).
+    // Qwen2 and Gemma GGUFs keep Hugging Face's half-split q/k rows (llama.cpp runs them as NEOX).
     const bool qk = name.find("attn_q.") != std::string::npos || name.find("attn_k.") != std::string::npos;
     const std::vector<float> data =
-        (a == "qwen2" || a == "gemma2") && qk ? to_half_split(stored, name.find("attn_q.") != std::string::npos ? s.n_heads : s.n_kv_heads, hd,
+        (a == "qwen2" || a == "gemma2" || a == "gemma3") && qk && name.find("_norm") == std::string::npos ? to_half_split(stored, name.find("attn_q.") != std::string::npos ? s.n_heads : s.n_kv_heads, hd,
                                            name.find(".bias") != std::string::npos ? 1 : s.dim)
                            : stored;
     bool is_vec = name.find("norm") != std::string::npos || name.find(".bias") != std::string::npos ||

@@ -127,7 +127,8 @@ void expect_family_matches_reference(const std::string& shape, const std::string
   for (int i = 0; i < 90; ++i) toks.push_back((i * 17 + 11) % 512);
   const auto lg = last_logits(g, toks), lh = last_logits(h, toks);
   EXPECT_LE(max_diff(lg, lh), 1e-4);
-  auto ref = reference_logits(*h, toks, h->config.native_method);
+  // the method last_logits runs: plain RoPE, or ALiBi
+  auto ref = reference_logits(*h, toks, arch_alibi(h->config.arch) ? parse_method_spec("alibi").value() : MethodParams{});
   std::vector<float> last(ref.back().begin(), ref.back().end());
   EXPECT_LE(max_diff(lh, last), 2e-3);
   RandomModel changed = rm;
@@ -212,24 +213,28 @@ TEST(Formats, Gemma2GgufAndSafetensorsEqualTheReferenceForward) {
   EXPECT_LE(max_diff(yl, std::vector<float>(ref.back().begin(), ref.back().end())), 2e-3);
 }
 
-// Gemma-3 (safetensors): q and k RMS-normed per head, two local layers (window 24,
-// plain RoPE at base 10000) to each global one (base 1e6 with the native linear
-// factor, or the method run): equal to the reference forward, with the method, a
-// remapping one included, applied to the global layers only.
-TEST(Formats, Gemma3SafetensorsEqualsTheReferenceForward) {
+// Gemma-3 (GGUF and safetensors): q and k RMS-normed per head, five local layers
+// (window 24, plain RoPE at base 10000) to each global one (base 1e6 with the native
+// linear factor, or the method run): equal to the reference forward, with the
+// method, a remapping one included, applied to the global layers only.
+TEST(Formats, Gemma3GgufAndSafetensorsEqualTheReferenceForward) {
+  expect_family_matches_reference("tiny-gemma3", "gemma3", "attn_q_norm.weight");
+  expect_family_matches_reference("tiny-gemma3", "gemma3", "attn_k_norm.weight");
   const std::string dir = temp_dir("tiny-gemma3");
   RandomModel rm = make_random_model(random_model_shape("tiny-gemma3").value());
-  ASSERT_TRUE(write_hf_model(rm, dir + "/hf").ok());
-  EXPECT_FALSE(write_gguf_model(rm, dir + "/m.gguf").ok());
-  auto h = load_ok(dir + "/hf");
-  ASSERT_TRUE(h);
+  auto h = load_ok(dir + "/hf"), g = load_ok(dir + "/m.gguf");
+  ASSERT_TRUE(h && g);
+  for (const auto& m : {h, g}) {
+    const ModelConfig& mc = m->config;
+    EXPECT_EQ(mc.family, "gemma3");
+    EXPECT_EQ(mc.local_rope_base, 10000.0);
+    EXPECT_EQ(mc.local_window, 24);
+    EXPECT_EQ(mc.rope_base, 1e6);
+    EXPECT_EQ(method_spec_string(mc.native_method).rfind("linear:factor=4", 0), 0u) << method_spec_string(mc.native_method);
+    for (int l = 0; l < 6; ++l) EXPECT_EQ(layer_is_local(mc, l), l != 5) << l;
+    ASSERT_NE(m->weights.layers[5].k_norm, nullptr);
+  }
   const ModelConfig& c = h->config;
-  EXPECT_EQ(c.family, "gemma3");
-  EXPECT_EQ(c.local_rope_base, 10000.0);
-  EXPECT_EQ(c.rope_base, 1e6);
-  EXPECT_EQ(method_spec_string(c.native_method).rfind("linear:factor=4", 0), 0u) << method_spec_string(c.native_method);
-  EXPECT_TRUE(layer_is_local(c, 0) && layer_is_local(c, 1) && !layer_is_local(c, 2));
-  ASSERT_NE(h->weights.layers[2].q_norm, nullptr);
   std::vector<int> toks;
   for (int i = 0; i < 90; ++i) toks.push_back((i * 17 + 11) % 512);
   for (const char* spec : {"", "yarn:factor=8", "rerope:window=8,logn=1"}) {
