@@ -1,10 +1,23 @@
 #include "app/engine_worker.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "core/position/spec.h"
 
 namespace ls::app {
+
+namespace {
+
+// " (factors short a–b, long c–d)" for a model with per-pair factor lists, else "".
+QString factor_range(const ModelConfig& c) {
+  if (c.longrope_short.empty() || c.longrope_long.empty()) return {};
+  auto [s0, s1] = std::minmax_element(c.longrope_short.begin(), c.longrope_short.end());
+  auto [l0, l1] = std::minmax_element(c.longrope_long.begin(), c.longrope_long.end());
+  return QString(" (factors short %1–%2, long %3–%4)").arg(*s0, 0, 'g', 4).arg(*s1, 0, 'g', 4).arg(*l0, 0, 'g', 4).arg(*l1, 0, 'g', 4);
+}
+
+}  // namespace
 
 EngineWorker::EngineWorker(QObject* parent) : QObject(parent) {}
 
@@ -58,7 +71,7 @@ void EngineWorker::load_model_impl(quint64 job, QString path, int train_len_over
                      .arg(c.train_len)
                      .arg(c.rope_base)
                      .arg(!arch_alibi(c.arch) ? layout_name(c.layout) : "ALiBi")
-                     .arg(QString::fromStdString(method_spec_string(c.native_method)) +
+                     .arg(QString::fromStdString(method_spec_string(c.native_method)) + factor_range(c) +
                           (c.native_source.empty() ? QString() : QString(" (%1)").arg(QString::fromStdString(c.native_source))))
                      .arg(QString::fromStdString(c.family) + (c.qkv_bias ? " (q/k/v bias)" : "") +
                           (c.local_window > 0 ? QString(" (local layers: window %1%2)")

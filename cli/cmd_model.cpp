@@ -1,4 +1,5 @@
 // longscope-cli commands that run a model: info, ppl, sweep, attention, generate, nbce.
+#include <algorithm>
 #include <cmath>
 #include <iomanip>
 #include <iostream>
@@ -28,6 +29,15 @@ std::vector<OptionSpec> with(std::vector<OptionSpec> a, const std::vector<Option
 const OptionSpec kJson{"json", "", "print JSON to stdout"};
 const OptionSpec kText{"text", "FILE", "UTF-8 document (stories separated by a line <|endoftext|>; BOS before each)"};
 const OptionSpec kTokens{"tokens", "FILE", "token ids, whitespace- or JSON-array-separated (no BOS added)"};
+
+// LongRoPE / rope_freqs per-pair factor lists, summarised (count, min, max).
+json factor_summary(const ModelConfig& c) {
+  auto one = [](const std::vector<double>& f) {
+    return json{{"count", f.size()}, {"min", *std::min_element(f.begin(), f.end())},
+                {"max", *std::max_element(f.begin(), f.end())}};
+  };
+  return json{{"short", one(c.longrope_short)}, {"long", one(c.longrope_long)}};
+}
 
 int run_info(const Args& a) {
   auto in = load_model_inputs(a, false);
@@ -64,6 +74,7 @@ int run_info(const Args& a) {
             {"declared_context", c.declared_context},
             {"native_method", method_spec_string(c.native_method)},
             {"native_source", c.native_source.empty() ? json(nullptr) : json(c.native_source)},
+            {"native_factors", c.longrope_short.empty() ? json(nullptr) : factor_summary(c)},
             {"tied_embeddings", c.tied_embeddings},
             {"n_params", c.n_params},
             {"embedded_vocab", in->model->vocab != nullptr},

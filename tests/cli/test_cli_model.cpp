@@ -4,6 +4,8 @@
 #include <cmath>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <unistd.h>
+#include <vector>
 
 #include "tests/cli/cli_runner.h"
 
@@ -29,6 +31,35 @@ TEST(CliModel, InfoShowsResolvedValues) {
   json b = ok_json("info --train-len 300");
   EXPECT_EQ(b["train_len"], 300);
   EXPECT_EQ(b["train_len_source"], "user setting");
+}
+
+// Gemma-3 and a LongRoPE checkpoint: info names the layer kinds, both bases, the
+// window, the norms and a summary of the per-pair factor lists.
+TEST(CliModel, InfoShowsLayerKindsAndFactorLists) {
+  const std::string dir = "/tmp/longscope_cli_info_" + std::to_string(::getpid());
+  ok_json("make-random --shape tiny-gemma3 --format gguf --out " + dir + "_g3.gguf");
+  json g = ok_json("info --model " + dir + "_g3.gguf --tokenizer '" + std::string(LONGSCOPE_RESOURCES_DIR) +
+                   "/models/tok512.model'");
+  EXPECT_EQ(g["family"], "gemma3");
+  EXPECT_EQ(g["local_window"], 24);
+  EXPECT_EQ(g["local_pattern"], 6);
+  EXPECT_EQ(g["local_rope_base"], 10000.0);
+  EXPECT_EQ(g["rope_base"], 1e6);
+  EXPECT_EQ(g["qk_norm"], true);
+  EXPECT_EQ(g["feed_forward"], "geglu");
+  EXPECT_EQ(g["native_method"].get<std::string>().rfind("linear:factor=4", 0), 0u) << g["native_method"];
+  ok_json("make-random --shape tiny-phi3 --out " + dir + "_phi3");
+  std::ifstream in(dir + "_phi3/config.json");
+  json cfg = json::parse(in);
+  std::vector<double> sf(8, 1.0), lf = {1, 1.5, 2, 3, 4, 6, 8, 12};
+  cfg["original_max_position_embeddings"] = 64;
+  cfg["rope_scaling"] = {{"type", "longrope"}, {"short_factor", sf}, {"long_factor", lf}};
+  std::ofstream(dir + "_phi3/config.json") << cfg.dump();
+  json p = ok_json("info --model " + dir + "_phi3 --tokenizer '" + std::string(LONGSCOPE_RESOURCES_DIR) +
+                   "/models/tok512.model'");
+  EXPECT_EQ(p["native_factors"]["long"]["count"], 8);
+  EXPECT_EQ(p["native_factors"]["long"]["max"], 12.0);
+  EXPECT_EQ(p["native_factors"]["short"]["min"], 1.0);
 }
 
 TEST(CliModel, PplJson) {
