@@ -59,6 +59,11 @@ std::string vocab_model_proto(const EmbeddedVocab& v) {
     p.bytes(1, v.tokens[i]);
     p.f32(2, v.scores[i]);
     int type = v.types[i] >= 1 && v.types[i] <= 6 ? v.types[i] : 1;
+    // SentencePiece wants exactly one UNKNOWN piece: the vocabulary's unk id (Phi-3's
+    // GGUF marks <unk> CONTROL and its [PAD…] rows UNKNOWN, as llama.cpp reads them).
+    // Other UNKNOWN rows become UNUSED: never produced, ids kept.
+    if ((int)i == v.unk_id) type = 2;
+    else if (type == 2) type = 5;
     has_bytes |= type == 6;
     p.u(3, (uint64_t)type);
     m.bytes(1, p.out);
@@ -66,6 +71,7 @@ std::string vocab_model_proto(const EmbeddedVocab& v) {
   ProtoWriter trainer;
   trainer.u(3, 2);  // BPE: pieces merge by score, as llama's SentencePiece models do
   trainer.u(4, v.tokens.size());
+  if (v.unk_id != 0) trainer.u(40, (uint64_t)v.unk_id);  // TrainerSpec.unk_id
   if (has_bytes) trainer.u(35, 1);
   m.bytes(2, trainer.out);
   ProtoWriter norm;

@@ -88,6 +88,26 @@ TEST(BpeTokenizer, MptGgufVocabularyMatchesHuggingFaceIds) {
   expect_all_cases(*tok.value(), vocab);
 }
 
+// Phi-3's SentencePiece vocabulary (LLaMA's 32,000 pieces plus Phi-3's added tokens),
+// rebuilt from the GGUF as a SentencePiece model, against the ids Hugging Face
+// tokenizers gave for the same 46 texts.
+TEST(SentencePieceFromGguf, Phi3VocabularyMatchesHuggingFaceIds) {
+  const std::string vocab = std::string(LONGSCOPE_TEST_DIR) + "/data/vocab/ggml-vocab-phi-3.gguf";
+  auto tok = Tokenizer::from_file(vocab);
+  ASSERT_TRUE(tok.ok()) << tok.error();
+  EXPECT_EQ(tok.value()->kind(), "sentencepiece");
+  auto cs = cases(vocab);
+  ASSERT_EQ(cs.size(), 46u);
+  int matched = 0;
+  for (const auto& c : cs) {
+    auto ids = tok.value()->encode(c.text);
+    ASSERT_TRUE(ids.ok()) << ids.error();
+    EXPECT_EQ(ids.value(), c.ids) << "text: \"" << c.text << "\"";
+    matched += ids.value() == c.ids;
+  }
+  EXPECT_EQ(matched, 46);
+}
+
 // The same vocabulary written as a tokenizer.json, in both pre-tokenizer forms.
 TEST(BpeTokenizer, TokenizerJsonGivesTheSameIds) {
   auto v = load_gguf_vocab(kVocab);
