@@ -68,7 +68,7 @@ void EngineWorker::load_model_impl(quint64 job, QString path, int train_len_over
                      .arg(c.n_heads)
                      .arg(c.n_kv_heads)
                      .arg(c.head_dim)
-                     .arg(c.train_len)
+                     .arg(QString("%1 (%2)").arg(c.train_len).arg(QString::fromStdString(c.train_len_source)))
                      .arg(c.rope_base)
                      .arg(!arch_alibi(c.arch) ? layout_name(c.layout) : "ALiBi")
                      .arg(QString::fromStdString(method_spec_string(c.native_method)) + factor_range(c) +
