@@ -234,6 +234,46 @@ Status resolve_hf_rope(const json& cfg, ConfigReader& rd, ModelConfig& c, double
   return Status::Ok();
 }
 
+// The text-model fields Gemma-2 and Gemma-3 share: sizes, RMSNorm epsilon,
+// half-split pairs, the tanh GELU, query_pre_attn_scalar and the soft caps.
+// head_dim_default 0: hidden_size / heads.
+Status read_gemma_text(const json& t, ConfigReader& rd, ModelConfig& c, const char* name, int head_dim_default) {
+  c.arch = Arch::Llama;
+  c.embed_scale = c.geglu = true;
+  c.dim = rd.integer(t, "hidden_size", 0);
+  c.hidden_dim = rd.integer(t, "intermediate_size", 0);
+  c.n_layers = rd.integer(t, "num_hidden_layers", 0);
+  c.n_heads = rd.integer(t, "num_attention_heads", 0);
+  c.n_kv_heads = rd.integer(t, "num_key_value_heads", c.n_heads);
+  c.head_dim = rd.integer(t, "head_dim", head_dim_default > 0 ? head_dim_default : c.n_heads ? c.dim / c.n_heads : 0);
+  c.norm_eps = rd.num(t, "rms_norm_eps", 1e-6);
+  c.layout = PairLayout::HalfSplit;
+  const std::string act = rd.str(t, "hidden_activation", rd.str(t, "hidden_act", "gelu_pytorch_tanh"));
+  if (act != "gelu_pytorch_tanh" && act != "gelu_new" && act != "gelu_fast")
+    return make_error(std::string("config.json: ") + name + " hidden_activation \"" + act +
+                      "\" is not supported (gelu_pytorch_tanh)");
+  const double qpas = rd.num(t, "query_pre_attn_scalar", c.head_dim);
+  if (!(qpas > 0)) return make_error("config.json: query_pre_attn_scalar must be positive");
+  c.attn_scale = 1.0 / std::sqrt(qpas);
+  c.attn_softcap = rd.num(t, "attn_logit_softcapping", 0.0);
+  c.final_softcap = rd.num(t, "final_logit_softcapping", 0.0);
+  if (c.attn_softcap < 0 || c.final_softcap < 0) return make_error("config.json: soft-capping values must be >= 0");
+  return Status::Ok();
+}
+
+// Whether a config's layer_types (transformers >= 4.53 spells them out) agree with
+// the local / global pattern resolved for c.
+Status check_layer_types(const json& t, const ModelConfig& c) {
+  auto it = t.find("layer_types");
+  if (it == t.end() || !it->is_array()) return Status::Ok();
+  for (size_t l = 0; l < it->size(); ++l) {
+    const bool local = (*it)[l].is_string() && (*it)[l].get<std::string>() == "sliding_attention";
+    if (local != layer_is_local(c, (int)l))
+      return make_error("config.json: layer_types other than the model's own local / global pattern are not supported");
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 Status resolve_hf_config(const json& cfg, ModelConfig& c) {
@@ -283,35 +323,11 @@ Status resolve_hf_config(const json& cfg, ModelConfig& c) {
     // transformers' modeling_gemma2.py: LLaMA's blocks with RMSNorm x·(1 + w), norms
     // on both blocks' outputs, GeGLU, embeddings × √dim, query_pre_attn_scalar^-½,
     // soft-capped scores and logits, and every other layer (0, 2, …) local.
-    c.arch = Arch::Llama;
     c.family = "gemma2";
-    c.embed_scale = c.geglu = true;
-    c.dim = integer(cfg, "hidden_size", 0);
-    c.hidden_dim = integer(cfg, "intermediate_size", 0);
-    c.n_layers = integer(cfg, "num_hidden_layers", 0);
-    c.n_heads = integer(cfg, "num_attention_heads", 0);
-    c.n_kv_heads = integer(cfg, "num_key_value_heads", c.n_heads);
-    c.head_dim = integer(cfg, "head_dim", c.n_heads ? c.dim / c.n_heads : 0);
-    c.norm_eps = num(cfg, "rms_norm_eps", 1e-6);
-    c.layout = PairLayout::HalfSplit;
-    const std::string act = rd.str(cfg, "hidden_activation", rd.str(cfg, "hidden_act", "gelu_pytorch_tanh"));
-    if (act != "gelu_pytorch_tanh" && act != "gelu_new" && act != "gelu_fast")
-      return make_error("config.json: Gemma-2 hidden_activation \"" + act + "\" is not supported (gelu_pytorch_tanh)");
-    const double qpas = num(cfg, "query_pre_attn_scalar", c.head_dim);
-    if (!(qpas > 0)) return make_error("config.json: query_pre_attn_scalar must be positive");
-    c.attn_scale = 1.0 / std::sqrt(qpas);
-    c.attn_softcap = num(cfg, "attn_logit_softcapping", 0.0);
-    c.final_softcap = num(cfg, "final_logit_softcapping", 0.0);
-    if (c.attn_softcap < 0 || c.final_softcap < 0) return make_error("config.json: soft-capping values must be >= 0");
+    if (auto st = read_gemma_text(cfg, rd, c, "Gemma-2", 0); !st) return st;
     c.local_window = integer(cfg, "sliding_window", 0);
     c.local_pattern = 2;
-    if (auto it = cfg.find("layer_types"); it != cfg.end() && it->is_array()) {  // transformers ≥ 4.53 spells them out
-      for (size_t l = 0; l < it->size(); ++l) {
-        const bool local = (*it)[l].is_string() && (*it)[l].get<std::string>() == "sliding_attention";
-        if (local != layer_is_local(c, (int)l))
-          return make_error("config.json: layer_types other than Gemma-2's alternation (sliding, full, …) are not supported");
-      }
-    }
+    if (auto st = check_layer_types(cfg, c); !st) return st;
     json rope_cfg = cfg;
     rope_cfg.erase("sliding_window");  // per layer kind here, not the whole model's native method
     if (auto st = resolve_hf_rope(rope_cfg, rd, c, 10000.0, 1.0); !st) return st;
@@ -323,38 +339,14 @@ Status resolve_hf_config(const json& cfg, ModelConfig& c) {
     // multimodal checkpoint keeps the text model's fields in text_config.
     auto tc = cfg.find("text_config");
     const json& t = tc != cfg.end() && tc->is_object() ? *tc : cfg;
-    c.arch = Arch::Llama;
     c.family = "gemma3";
-    c.embed_scale = c.geglu = c.qk_norm = true;
-    c.dim = integer(t, "hidden_size", 0);
-    c.hidden_dim = integer(t, "intermediate_size", 0);
-    c.n_layers = integer(t, "num_hidden_layers", 0);
-    c.n_heads = integer(t, "num_attention_heads", 0);
-    c.n_kv_heads = integer(t, "num_key_value_heads", c.n_heads);
-    c.head_dim = integer(t, "head_dim", 256);
-    c.norm_eps = num(t, "rms_norm_eps", 1e-6);
-    c.layout = PairLayout::HalfSplit;
-    const std::string act = rd.str(t, "hidden_activation", rd.str(t, "hidden_act", "gelu_pytorch_tanh"));
-    if (act != "gelu_pytorch_tanh" && act != "gelu_new" && act != "gelu_fast")
-      return make_error("config.json: Gemma-3 hidden_activation \"" + act + "\" is not supported (gelu_pytorch_tanh)");
-    const double qpas = num(t, "query_pre_attn_scalar", c.head_dim);
-    if (!(qpas > 0)) return make_error("config.json: query_pre_attn_scalar must be positive");
-    c.attn_scale = 1.0 / std::sqrt(qpas);
-    c.attn_softcap = num(t, "attn_logit_softcapping", 0.0);
-    c.final_softcap = num(t, "final_logit_softcapping", 0.0);
-    if (c.attn_softcap < 0 || c.final_softcap < 0) return make_error("config.json: soft-capping values must be >= 0");
+    c.qk_norm = true;
+    if (auto st = read_gemma_text(t, rd, c, "Gemma-3", 256); !st) return st;
     c.local_window = integer(t, "sliding_window", 4096);
     c.local_pattern = integer(t, "sliding_window_pattern", 6);
     c.local_rope_base = num(t, "rope_local_base_freq", 10000.0);
     if (!(c.local_rope_base > 1)) return make_error("config.json: rope_local_base_freq must be > 1");
-    if (auto it = t.find("layer_types"); it != t.end() && it->is_array()) {
-      for (size_t l = 0; l < it->size(); ++l) {
-        const bool local = (*it)[l].is_string() && (*it)[l].get<std::string>() == "sliding_attention";
-        if (local != layer_is_local(c, (int)l))
-          return make_error("config.json: layer_types other than every sliding_window_pattern-th layer global are "
-                            "not supported");
-      }
-    }
+    if (auto st = check_layer_types(t, c); !st) return st;
     json rope_cfg = t;
     rope_cfg.erase("sliding_window");  // per layer kind here, not the whole model's native method
     if (auto st = resolve_hf_rope(rope_cfg, rd, c, 1000000.0, 1.0); !st) return st;

@@ -284,6 +284,21 @@ Status write_hf_model(const RandomModel& m, const std::string& dir, const std::s
     all.push_back({name, std::move(shape), dt, std::move(data)});
   };
   const uint64_t d = s.dim, hid = s.hidden_dim, V = s.vocab_size;
+  // One BLOOM / GPT-NeoX block (the same tensors; the attention module's name differs).
+  auto fused_layer = [&](int l, const std::string& p, const std::string& attn) {
+    add(p + "input_layernorm.weight", {d}, m.t.at(L(l, "attn_norm.weight")));
+    add(p + "input_layernorm.bias", {d}, m.t.at(L(l, "attn_norm.bias")));
+    add(p + attn + ".query_key_value.weight", {3 * d, d}, to_per_head_qkv(m.t.at(L(l, "attn_qkv.weight")), s.n_heads, hd, s.dim));
+    add(p + attn + ".query_key_value.bias", {3 * d}, to_per_head_qkv(m.t.at(L(l, "attn_qkv.bias")), s.n_heads, hd, 1));
+    add(p + attn + ".dense.weight", {d, d}, m.t.at(L(l, "attn_output.weight")));
+    add(p + attn + ".dense.bias", {d}, m.t.at(L(l, "attn_output.bias")));
+    add(p + "post_attention_layernorm.weight", {d}, m.t.at(L(l, "ffn_norm.weight")));
+    add(p + "post_attention_layernorm.bias", {d}, m.t.at(L(l, "ffn_norm.bias")));
+    add(p + "mlp.dense_h_to_4h.weight", {hid, d}, m.t.at(L(l, "ffn_up.weight")));
+    add(p + "mlp.dense_h_to_4h.bias", {hid}, m.t.at(L(l, "ffn_up.bias")));
+    add(p + "mlp.dense_4h_to_h.weight", {d, hid}, m.t.at(L(l, "ffn_down.weight")));
+    add(p + "mlp.dense_4h_to_h.bias", {d}, m.t.at(L(l, "ffn_down.bias")));
+  };
   if (s.arch == Arch::Llama) {
     cfg = {{"architectures", {s.qkv_bias ? "Qwen2ForCausalLM" : s.fused ? "Phi3ForCausalLM" : s.gemma2 ? "Gemma2ForCausalLM" : "LlamaForCausalLM"}},
            {"model_type", s.qkv_bias ? "qwen2" : s.fused ? "phi3" : s.gemma2 ? "gemma2" : "llama"}, {"hidden_size", s.dim},
@@ -374,18 +389,7 @@ Status write_hf_model(const RandomModel& m, const std::string& dir, const std::s
     add("embed_out.weight", {V, d}, m.t.at("output.weight"));
     for (int l = 0; l < s.n_layers; ++l) {
       std::string p = "gpt_neox.layers." + std::to_string(l) + ".";
-      add(p + "input_layernorm.weight", {d}, m.t.at(L(l, "attn_norm.weight")));
-      add(p + "input_layernorm.bias", {d}, m.t.at(L(l, "attn_norm.bias")));
-      add(p + "attention.query_key_value.weight", {3 * d, d}, to_per_head_qkv(m.t.at(L(l, "attn_qkv.weight")), s.n_heads, hd, s.dim));
-      add(p + "attention.query_key_value.bias", {3 * d}, to_per_head_qkv(m.t.at(L(l, "attn_qkv.bias")), s.n_heads, hd, 1));
-      add(p + "attention.dense.weight", {d, d}, m.t.at(L(l, "attn_output.weight")));
-      add(p + "attention.dense.bias", {d}, m.t.at(L(l, "attn_output.bias")));
-      add(p + "post_attention_layernorm.weight", {d}, m.t.at(L(l, "ffn_norm.weight")));
-      add(p + "post_attention_layernorm.bias", {d}, m.t.at(L(l, "ffn_norm.bias")));
-      add(p + "mlp.dense_h_to_4h.weight", {hid, d}, m.t.at(L(l, "ffn_up.weight")));
-      add(p + "mlp.dense_h_to_4h.bias", {hid}, m.t.at(L(l, "ffn_up.bias")));
-      add(p + "mlp.dense_4h_to_h.weight", {d, hid}, m.t.at(L(l, "ffn_down.weight")));
-      add(p + "mlp.dense_4h_to_h.bias", {d}, m.t.at(L(l, "ffn_down.bias")));
+      fused_layer(l, p, "attention");
     }
   } else if (s.arch == Arch::Mpt) {
     cfg = {{"architectures", {"MptForCausalLM"}}, {"model_type", "mpt"}, {"d_model", s.dim}, {"n_heads", s.n_heads},
@@ -416,20 +420,7 @@ Status write_hf_model(const RandomModel& m, const std::string& dir, const std::s
     add("lm_head.weight", {V, d}, m.t.at("output.weight"));
     for (int l = 0; l < s.n_layers; ++l) {
       std::string p = "transformer.h." + std::to_string(l) + ".";
-      const auto w = to_per_head_qkv(m.t.at(L(l, "attn_qkv.weight")), s.n_heads, hd, s.dim);
-      const auto b = to_per_head_qkv(m.t.at(L(l, "attn_qkv.bias")), s.n_heads, hd, 1);
-      add(p + "input_layernorm.weight", {d}, m.t.at(L(l, "attn_norm.weight")));
-      add(p + "input_layernorm.bias", {d}, m.t.at(L(l, "attn_norm.bias")));
-      add(p + "self_attention.query_key_value.weight", {3 * d, d}, w);
-      add(p + "self_attention.query_key_value.bias", {3 * d}, b);
-      add(p + "self_attention.dense.weight", {d, d}, m.t.at(L(l, "attn_output.weight")));
-      add(p + "self_attention.dense.bias", {d}, m.t.at(L(l, "attn_output.bias")));
-      add(p + "post_attention_layernorm.weight", {d}, m.t.at(L(l, "ffn_norm.weight")));
-      add(p + "post_attention_layernorm.bias", {d}, m.t.at(L(l, "ffn_norm.bias")));
-      add(p + "mlp.dense_h_to_4h.weight", {hid, d}, m.t.at(L(l, "ffn_up.weight")));
-      add(p + "mlp.dense_h_to_4h.bias", {hid}, m.t.at(L(l, "ffn_up.bias")));
-      add(p + "mlp.dense_4h_to_h.weight", {d, hid}, m.t.at(L(l, "ffn_down.weight")));
-      add(p + "mlp.dense_4h_to_h.bias", {d}, m.t.at(L(l, "ffn_down.bias")));
+      fused_layer(l, p, "self_attention");
     }
   }
   std::ofstream cf(fs::path(dir) / "config.json");
