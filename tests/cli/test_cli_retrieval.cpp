@@ -62,6 +62,24 @@ TEST(CliRetrieval, RopeTwinFindsKeysInsideLAndLosesThemBeyond) {
   EXPECT_GE(found(1, 1), 7) << "rerope + log-n at 4L";
 }
 
+// The shipped ALiBi twin tells seed 002's story: plain ALiBi finds the key inside L
+// and loses the far ones at 4L; NTK-ALiBi brings them back.
+TEST(CliRetrieval, AlibiTwinLosesFarKeysAndNtkAlibiBringsThemBack) {
+  json j = ok_json(std::string("passkey --model '") + LONGSCOPE_RESOURCES_DIR +
+                   "/models/twins/alibi_twin' --methods 'alibi;ntk-alibi:a=8' --lengths 256,1024 "
+                   "--depths 0,0.25,0.5,0.75,1 --trials 2");
+  ASSERT_EQ(j["cells"].size(), 2u * 2 * 5);
+  auto found = [&](int method, int length, int d0, int d1) {
+    int f = 0;
+    for (int d = d0; d < d1; ++d) f += j["cells"][(method * 2 + length) * 5 + d]["found"].get<int>();
+    return f;
+  };
+  EXPECT_GE(found(0, 0, 0, 5), 9) << "alibi inside L";
+  EXPECT_LE(found(0, 1, 0, 3), 2) << "alibi at 4L, key in the first half";
+  EXPECT_GE(found(1, 1, 0, 3), 4) << "ntk-alibi at 4L, key in the first half";
+  EXPECT_GT(found(1, 1, 0, 5), found(0, 1, 0, 5) + 2) << "ntk-alibi over alibi at 4L";
+}
+
 TEST(CliRetrieval, BadInputIsOneClearError) {
   auto expect_error = [](const std::string& args, const std::string& text) {
     CliRun r = run_cli(args);
