@@ -10,10 +10,9 @@ AppState::AppState(QObject* parent) : QObject(parent) {
   coalesce_.setSingleShot(true);
   coalesce_.setInterval(15);  // one redraw per burst of changes (e.g. a slider drag)
   connect(&coalesce_, &QTimer::timeout, this, &AppState::changed);
-  // The story on the first screen (stories260K, n = 8L): RoPE breaks beyond L; NTK, YaRN and ReRoPE repair it.
+  // The story on the first screen (stories260K, n = 8L).
   std::vector<MethodParams> story;
-  for (const char* spec : {"rope", "ntk:alpha=4", "yarn:factor=4", "rerope:window=256,logn=1"})
-    story.push_back(parse_method_spec(spec).value());
+  for (const auto& spec : QString(kRopeStory).split(';')) story.push_back(parse_method_spec(spec.toStdString()).value());
   set_methods(story);
 }
 
@@ -25,8 +24,7 @@ std::vector<MethodParams> AppState::fit_methods(const std::vector<MethodParams>&
     else dropped << QString::fromStdString(method_spec_string(m));
   switched = keep.empty();
   if (!switched) return keep;
-  const char* family = arch_alibi(c.arch) ? "alibi;alibi-linear:a=4;ntk-alibi:a=4"
-                                          : "rope;ntk:alpha=4;yarn:factor=4;rerope:window=256,logn=1";
+  const char* family = arch_alibi(c.arch) ? kAlibiStory : kRopeStory;
   keep.push_back(c.native_method);
   for (const auto& spec : QString(family).split(';'))
     if (auto m = parse_method_spec(spec.toStdString());

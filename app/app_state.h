@@ -104,6 +104,10 @@ class AppState : public QObject {
   bool alibi_model() const { return arch_alibi(config.arch); }
 
   void set_methods(std::vector<MethodParams> m);
+  // The comparison sets the app starts from: the Story on a RoPE model (RoPE breaks
+  // beyond L; NTK, YaRN and ReRoPE repair it) and its ALiBi counterpart.
+  static constexpr const char* kRopeStory = "rope;ntk:alpha=4;yarn:factor=4;rerope:window=256,logn=1";
+  static constexpr const char* kAlibiStory = "alibi;alibi-linear:a=4;ntk-alibi:a=4";
   // The methods of `methods` that can run on `c`; those that cannot go to `dropped`.
   // When none can (a RoPE list on an ALiBi model, or the reverse), the model's native
   // method and its position family's comparison set instead (`switched` is set).

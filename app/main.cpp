@@ -6,6 +6,7 @@
 #include <QTimer>
 #include <cstdio>
 
+#include "app/app_state.h"
 #include "app/main_window.h"
 
 namespace {
@@ -28,7 +29,7 @@ int main(int argc, char** argv) {
   QCommandLineOption doc("document", "document to open (default: bundled TinyStories)", "F",
                          resource("documents/tinystories_1.txt"));
   QCommandLineOption methods("methods", "methods to compare, \"A;B\"", "SPECS",
-                             "rope;ntk:alpha=4;yarn:factor=4;rerope:window=256,logn=1");
+                             ls::app::AppState::kRopeStory);
   QCommandLineOption length("length", "context length n", "N", "4096");
   QCommandLineOption size("size", "window size for --view window screenshots, e.g. 1280x720", "WxH", "1700x1000");
   QCommandLineOption train_len("train-len", "training length L override", "L", "0");

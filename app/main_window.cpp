@@ -7,18 +7,14 @@
 #include <QFileDialog>
 #include <QFileInfo>
 #include <QInputDialog>
-#include <QJsonArray>
-#include <QJsonDocument>
 #include <QMenuBar>
 #include <QMessageBox>
 #include <QMimeData>
-#include <QPainter>
 #include <QScreen>
 #include <QScrollArea>
 #include <QSettings>
 #include <QSpinBox>
 #include <QStatusBar>
-#include <QSvgGenerator>
 #include <QHBoxLayout>
 #include <QVBoxLayout>
 
@@ -595,99 +591,6 @@ void MainWindow::show_view(const QString& name) {
     tabs_->setCurrentWidget(v);
     refresh_views();  // the view and the document pane (a retrieval prompt shows there)
   }
-}
-
-bool MainWindow::export_view(const QString& name, const QString& path) {
-  View* v = view(name);
-  if (!v) return false;
-  v->refresh();
-  // Charts lay out their titles and axes on the event loop: let that happen first.
-  QCoreApplication::processEvents(QEventLoop::ExcludeUserInputEvents);
-  const QString ext = QFileInfo(path).suffix().toLower();
-  bool ok = false;
-  if (ext == "png") {
-    ok = v->export_widget()->grab().save(path, "PNG");
-  } else if (ext == "svg") {
-    QSvgGenerator gen;
-    gen.setFileName(path);
-    QWidget* shown = v->export_widget();
-    gen.setSize(shown->size());
-    gen.setViewBox(shown->rect());
-    gen.setTitle("LongScope " + name);
-    QPainter p;
-    ok = p.begin(&gen);
-    if (ok) {
-      shown->render(&p);
-      ok = p.end();
-    }
-  } else if (ext == "csv" || ext == "json") {
-    QFile f(path);
-    ok = f.open(QIODevice::WriteOnly);
-    if (ok) ok = f.write(ext == "csv" ? v->data_csv().toUtf8() : QJsonDocument(v->data_json()).toJson()) >= 0;
-  }
-  if (!ok) show_error(tr("could not export %1 to %2").arg(name, path));
-  else message_->setText(tr("Exported %1 to %2").arg(name, path));
-  return ok;
-}
-
-bool MainWindow::save_session(const QString& path) {
-  QJsonObject views;
-  for (int i = 0; i < tabs_->count(); ++i)
-    if (auto* v = qobject_cast<View*>(tabs_->widget(i))) views[v->view_name()] = v->view_state();
-  QJsonArray methods;
-  for (const auto& s : state_.method_specs()) methods << s;
-  QJsonObject o{{"longscope_session", 1}, {"model", model_path_}, {"train_len_override", train_len_override_},
-                {"document", document_path_}, {"methods", methods}, {"length", state_.length},
-                {"layer", state_.layer}, {"head", state_.head},
-                {"current_view", qobject_cast<View*>(tabs_->currentWidget())->view_name()}, {"views", views}};
-  QFile f(path);
-  if (!f.open(QIODevice::WriteOnly) || f.write(QJsonDocument(o).toJson()) < 0) {
-    show_error(tr("could not write %1").arg(path));
-    return false;
-  }
-  message_->setText(tr("Session saved to %1").arg(path));
-  return true;
-}
-
-bool MainWindow::load_session(const QString& path) {
-  QFile f(path);
-  if (!f.open(QIODevice::ReadOnly)) {
-    show_error(tr("could not read %1").arg(path));
-    return false;
-  }
-  QJsonParseError err;
-  QJsonDocument d = QJsonDocument::fromJson(f.readAll(), &err);
-  if (d.isNull() || !d.object().contains("longscope_session")) {
-    show_error(tr("%1 is not a LongScope session (%2)").arg(path, err.errorString()));
-    return false;
-  }
-  const QJsonObject o = d.object();
-  if (o["model"].toString() != model_path_ || o["train_len_override"].toInt() != train_len_override_)
-    open_model(o["model"].toString(), o["train_len_override"].toInt());
-  if (!o["document"].toString().isEmpty()) open_document(o["document"].toString());
-  QStringList specs;
-  for (const auto& m : o["methods"].toArray()) specs << m.toString();
-  // Apply methods, length and view states once the model is in place.
-  auto apply = [this, o, specs] {
-    set_methods(specs);
-    set_length(o["length"].toInt(4096));
-    set_layer_head(o["layer"].toInt(), o["head"].toInt());
-    const QJsonObject views = o["views"].toObject();
-    for (int i = 0; i < tabs_->count(); ++i)
-      if (auto* v = qobject_cast<View*>(tabs_->widget(i))) v->restore_state(views[v->view_name()].toObject());
-    show_view(o["current_view"].toString("frequencies"));
-  };
-  if (busy()) {
-    auto* conn = new QMetaObject::Connection;
-    *conn = connect(this, &MainWindow::idle, this, [conn, apply] {
-      QObject::disconnect(*conn);
-      delete conn;
-      apply();
-    });
-  } else {
-    apply();
-  }
-  return true;
 }
 
 void MainWindow::dragEnterEvent(QDragEnterEvent* e) {

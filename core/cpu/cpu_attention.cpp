@@ -229,7 +229,7 @@ Status CpuBackend<T>::attention_rows(Cache& c, const AttentionParams& p, const T
     auto score_range = [&](int j0, int j1, const std::vector<T>& keys, const T* qq) {
       for (int j = j0; j < j1; ++j) {
         T s = dot(qq, &keys[(size_t)j * kv_dim + kh * hd], hd);
-        if (cap > 0) s = cap * std::tanh(s / cap);  // Gemma-2's logit soft-capping, before any bias
+        if (cap > 0) s = soft_cap(s, cap);  // Gemma-2's logit soft-capping, before any bias
         s -= slope * (T)(m - j);
         scores[j] = s;
         mx = std::max(mx, s);
@@ -374,7 +374,7 @@ Status CpuBackend<T>::probe_rows(Cache& c, const AttentionParams& p, const float
       auto range = [&](int j0, int j1, const std::vector<float>& keys, const float* q) {
         for (int j = j0; j < j1; ++j) {
           float sc = dot(q, &keys[(size_t)j * kv_dim + kh * hd], hd);
-          if (cap > 0) sc = cap * std::tanh(sc / cap);
+          if (cap > 0) sc = soft_cap(sc, cap);
           probs[j] = std::exp(sc - slope * (float)(m - j) - l);
         }
       };

@@ -2,6 +2,7 @@
 // split: results do not depend on the thread count); double and naive runs use
 // plain loops. The KV cache keeps one K copy per layer in the cache dtype.
 #include "core/cpu/cpu_backend.h"
+#include "core/cpu/rope_apply.h"
 
 #include <cblas.h>
 
@@ -214,8 +215,7 @@ void CpuBackend<T>::scale(T* x, size_t n, double s) {
 
 template <typename T>
 void CpuBackend<T>::softcap(T* x, size_t n, double cap) {
-  const T c = (T)cap, inv = (T)(1.0 / cap);
-  for (size_t i = 0; i < n; ++i) x[i] = c * std::tanh(x[i] * inv);
+  for (size_t i = 0; i < n; ++i) x[i] = soft_cap(x[i], (T)cap);
 }
 
 template <typename T>

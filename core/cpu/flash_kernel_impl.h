@@ -18,7 +18,6 @@
 #endif
 
 #define LS_HD static inline
-#include <math.h>
 #include <stdint.h>
 #include <string.h>
 #if defined(__F16C__)
@@ -261,8 +260,7 @@ void task(const FlashArgs& a, int task_index, float* scratch) {
             if (!band_is_near(a.bands, m - (j0 + jj))) s[jj] = sf[jj];
         }
         if (a.softcap > 0) {  // Gemma-2: capped before any bias or mask
-          const float cap = a.softcap, inv = 1.0f / a.softcap;
-          for (int jj = 0; jj < bn; ++jj) s[jj] = cap * tanhf(s[jj] * inv);
+          for (int jj = 0; jj < bn; ++jj) s[jj] = soft_cap(s[jj], a.softcap);
         }
         if (a.slopes) {
           const float slope = a.slopes[h];

@@ -1,5 +1,6 @@
-// Applying rotary angles to one head vector, in either pair layout. The angle
-// tables come from core/position (no formula here). The attention factor is
+// Applying rotary angles to one head vector, in either pair layout, and the score
+// soft-cap: the score-operand helpers the row path and the tiled kernels share. The
+// angle tables come from core/position (no formula here). The attention factor is
 // folded into cos and sin, as Hugging Face does, so pass-through dimensions of a
 // partial-rotary head stay unscaled.
 #pragma once
@@ -27,6 +28,13 @@ LS_HD void rope_rotate(const T* x, T* y, int hd, int rd, PairLayout layout, cons
     y[a] = xa * cs[i] - xb * sn[i];
     y[b] = xa * sn[i] + xb * cs[i];
   }
+}
+
+// Gemma-2's score soft-capping, cap·tanh(s/cap), the one definition the row path,
+// the tiled kernel, the probe and the logits share (cap > 0).
+template <typename T>
+LS_HD T soft_cap(T s, T cap) {
+  return cap * std::tanh(s / cap);
 }
 
 // cos/sin·attention_factor at a (possibly fractional) position, from θ'_i in double.
