@@ -80,7 +80,8 @@ void EngineWorker::load_model_impl(quint64 job, QString path, int train_len_over
                                                                                : QString())
                                               : QString()) +
                           (c.attn_softcap > 0 ? QString(" (score cap %1)").arg(c.attn_softcap) : QString()) +
-                          (c.parallel_residual ? QString(" (parallel residual)") : QString()))
+                          (c.parallel_residual ? QString(c.shared_norm ? " (parallel residual, one norm)" : " (parallel residual)")
+                                               : QString()))
                      .arg(QString::fromStdString(tokenizer_->kind()));
   // The longest context whose engine fits in half the memory available now.
   const size_t avail = available_memory_bytes();

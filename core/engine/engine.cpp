@@ -192,7 +192,7 @@ Status Engine<T>::forward(const int* tokens, int n) {
                         " is outside the vocabulary [0, " + std::to_string(c.vocab_size) + ")");
   if (auto st = reserve(pos_ + n, n); !st) return st;
   const int dim = c.dim, hid = c.hidden_dim, q_dim = c.n_heads * c.head_dim, kv_dim = c.n_kv_heads * c.head_dim;
-  const bool rms = c.arch == Arch::Llama, gated = c.arch == Arch::Llama;
+  const bool rms = c.arch == Arch::Llama, gated = ffn_gated(c);
   // Every token of this call sees the same current length n (dynamic methods).
   // The position tables are computed here, on the host, from core/position.
   const PositionContext ctx{c.rot_dim, c.rope_base, (double)c.train_len, (double)(pos_ + n)};
@@ -258,8 +258,9 @@ Status Engine<T>::forward(const int* tokens, int n) {
       b.matmul(att_, rows, q_dim, L.wo, L.bo, dim, tmp_);                                // (rows, dim)
       if (L.post_attn_norm) b.rmsnorm(tmp_, L.post_attn_norm, rows, dim, c.norm_eps, tmp_);
       // feed-forward block: SwiGLU (LLaMA) or GELU. Its norm reads x before the
-      // attention output is added when the residual is parallel (GPT-NeoX).
-      if (c.parallel_residual) norm(x_, L.ffn_norm, L.ffn_norm_b, rows, xn_);
+      // attention output is added when the residual is parallel (GPT-NeoX); with a
+      // shared norm (Phi-2) it reads the attention's normed input, still in xn.
+      if (c.parallel_residual && !c.shared_norm) norm(x_, L.ffn_norm, L.ffn_norm_b, rows, xn_);
       b.add(x_, tmp_, (size_t)rows * dim);                                               // residual
       if (!c.parallel_residual) norm(x_, L.ffn_norm, L.ffn_norm_b, rows, xn_);
       if (gated) {
@@ -294,7 +295,8 @@ Status Engine<T>::nll(int first, int rows, const int* targets, double* out, int*
     if (targets[r] < 0 || targets[r] >= c.vocab_size) return make_error("target token outside the vocabulary");
   for (int r0 = 0; r0 < rows; r0 += opts_.chunk) {
     int n = std::min(opts_.chunk, rows - r0);
-    b.matmul(hidden_ + (size_t)(first + r0) * c.dim, n, c.dim, model_->weights.output, nullptr, c.vocab_size, logits_);
+    b.matmul(hidden_ + (size_t)(first + r0) * c.dim, n, c.dim, model_->weights.output, model_->weights.output_b,
+             c.vocab_size, logits_);
     if (c.final_softcap > 0) b.softcap(logits_, (size_t)n * c.vocab_size, c.final_softcap);
     b.nll(logits_, n, c.vocab_size, targets + r0, out + r0, rank ? rank + r0 : nullptr);
   }
@@ -314,7 +316,8 @@ Status Engine<T>::logits(int row, std::vector<float>& out) {
   const ModelConfig& c = model_->config;
   Backend<T>& b = *shared_->backend;
   if (row < 0 || row >= last_rows_) return make_error("logits row outside the last forward");
-  b.matmul(hidden_ + (size_t)row * c.dim, 1, c.dim, model_->weights.output, nullptr, c.vocab_size, logits_);
+  b.matmul(hidden_ + (size_t)row * c.dim, 1, c.dim, model_->weights.output, model_->weights.output_b, c.vocab_size,
+           logits_);
   if (c.final_softcap > 0) b.softcap(logits_, (size_t)c.vocab_size, c.final_softcap);
   std::vector<T> host(c.vocab_size);
   b.to_host(logits_, host.data(), host.size());

@@ -100,6 +100,58 @@ LlamaTensorNames hf_gemma3_names(const std::string& prefix) {
   return n;
 }
 
+LlamaTensorNames gguf_stablelm_names(bool qkv_bias, bool shared_norm) {
+  LlamaTensorNames n = gguf_llama_names(qkv_bias);
+  n.attn_norm_b = "blk.{}.attn_norm.bias";
+  n.out_norm_b = "output_norm.bias";
+  if (shared_norm) n.ffn_norm = "";
+  else n.ffn_norm_b = "blk.{}.ffn_norm.bias";
+  return n;
+}
+
+// transformers' modeling_stablelm.py: LLaMA's names, LayerNorms with biases; with
+// use_parallel_residual there is no post_attention_layernorm.
+LlamaTensorNames hf_stablelm_names(bool qkv_bias, bool shared_norm) {
+  LlamaTensorNames n = hf_llama_names(qkv_bias);
+  n.attn_norm_b = "model.layers.{}.input_layernorm.bias";
+  n.out_norm_b = "model.norm.bias";
+  if (shared_norm) n.ffn_norm = "";
+  else n.ffn_norm_b = "model.layers.{}.post_attention_layernorm.bias";
+  return n;
+}
+
+LlamaTensorNames gguf_phi2_names(bool fused_qkv) {
+  LlamaTensorNames n = gguf_llama_names(!fused_qkv);
+  if (fused_qkv) n.wqkv = "blk.{}.attn_qkv.weight", n.bqkv = "blk.{}.attn_qkv.bias";
+  n.attn_norm_b = "blk.{}.attn_norm.bias";
+  n.out_norm_b = "output_norm.bias";
+  n.output_b = "output.bias";
+  n.ffn_norm = n.w_gate = "";
+  n.bo = "blk.{}.attn_output.bias";
+  n.b_up = "blk.{}.ffn_up.bias";
+  n.b_down = "blk.{}.ffn_down.bias";
+  return n;
+}
+
+// transformers' modeling_phi.py: self_attn.dense is the output projection, mlp.fc1 /
+// fc2 the feed-forward, model.final_layernorm the last norm, lm_head with a bias.
+LlamaTensorNames hf_phi2_names() {
+  LlamaTensorNames n = hf_llama_names(true);
+  const std::string p = "model.layers.{}.";
+  n.out_norm = "model.final_layernorm.weight";
+  n.out_norm_b = "model.final_layernorm.bias";
+  n.output_b = "lm_head.bias";
+  n.attn_norm_b = p + "input_layernorm.bias";
+  n.wo = p + "self_attn.dense.weight";
+  n.bo = p + "self_attn.dense.bias";
+  n.ffn_norm = n.w_gate = "";
+  n.w_up = p + "mlp.fc1.weight";
+  n.b_up = p + "mlp.fc1.bias";
+  n.w_down = p + "mlp.fc2.weight";
+  n.b_down = p + "mlp.fc2.bias";
+  return n;
+}
+
 BloomTensorNames gguf_bloom_names() {
   BloomTensorNames n;
   n.tok_embd = "token_embd.weight";
@@ -217,10 +269,18 @@ Status build_llama_weights(WeightBuilder& b, Model& model, const LlamaTensorName
     for (uint64_t i = 0; i < d; ++i) one[i] = 1.0f + r.value()[i];
     return (const float*)one;
   };
+  // A vector named by a pattern that may be empty (the model has no such tensor).
+  auto vec = [&](const std::string& name, uint64_t len) -> Result<const float*> {
+    if (name.empty()) return (const float*)nullptr;
+    return b.get(name, {len});
+  };
   LS_TRY_ASSIGN(w.out_norm, norm(n.out_norm));
+  LS_TRY_ASSIGN(w.out_norm_b, vec(n.out_norm_b, d));
+  LS_TRY_ASSIGN(w.output_b, vec(n.output_b, (uint64_t)c.vocab_size));
   for (int l = 0; l < c.n_layers; ++l) {
     LayerWeights& L = w.layers[l];
     LS_TRY_ASSIGN(L.attn_norm, norm(at(n.attn_norm, l)));
+    LS_TRY_ASSIGN(L.attn_norm_b, vec(at(n.attn_norm_b, l), d));
     if (!n.post_attn_norm.empty()) {
       LS_TRY_ASSIGN(L.post_attn_norm, norm(at(n.post_attn_norm, l)));
       LS_TRY_ASSIGN(L.post_ffn_norm, norm(at(n.post_ffn_norm, l)));
@@ -241,19 +301,30 @@ Status build_llama_weights(WeightBuilder& b, Model& model, const LlamaTensorName
       L.wq = matrix_rows(qkv, 0, d);
       L.wk = matrix_rows(qkv, q, d);
       L.wv = matrix_rows(qkv, q + kv, d);
+      if (!n.bqkv.empty()) {  // its bias: q, k, v entries in the same order
+        const float* bqkv;
+        LS_TRY_ASSIGN(bqkv, b.get(at(n.bqkv, l), {q + 2 * kv}));
+        L.bq = bqkv, L.bk = bqkv + q, L.bv = bqkv + q + kv;
+      }
     } else {
       LS_TRY_ASSIGN(L.wq, b.get_matrix(at(n.wq, l), {q, d}));
       LS_TRY_ASSIGN(L.wk, b.get_matrix(at(n.wk, l), {kv, d}));
       LS_TRY_ASSIGN(L.wv, b.get_matrix(at(n.wv, l), {kv, d}));
     }
     LS_TRY_ASSIGN(L.wo, b.get_matrix(at(n.wo, l), {d, q}));
+    LS_TRY_ASSIGN(L.bo, vec(at(n.bo, l), d));
     if (!n.bq.empty()) {
       LS_TRY_ASSIGN(L.bq, b.get(at(n.bq, l), {q}));
       LS_TRY_ASSIGN(L.bk, b.get(at(n.bk, l), {kv}));
       LS_TRY_ASSIGN(L.bv, b.get(at(n.bv, l), {kv}));
     }
-    LS_TRY_ASSIGN(L.ffn_norm, norm(at(n.ffn_norm, l)));
-    if (!n.w_gate_up.empty()) {  // rows gate, then up (Phi3MLP: gate, up = chunk(2))
+    if (!n.ffn_norm.empty()) {
+      LS_TRY_ASSIGN(L.ffn_norm, norm(at(n.ffn_norm, l)));
+      LS_TRY_ASSIGN(L.ffn_norm_b, vec(at(n.ffn_norm_b, l), d));
+    }
+    if (n.w_gate.empty() && n.w_gate_up.empty()) {  // GELU: up and down only
+      LS_TRY_ASSIGN(L.w_up, b.get_matrix(at(n.w_up, l), {hid, d}));
+    } else if (!n.w_gate_up.empty()) {  // rows gate, then up (Phi3MLP: gate, up = chunk(2))
       Matrix gu;
       LS_TRY_ASSIGN(gu, b.get_matrix(at(n.w_gate_up, l), {2 * hid, d}));
       L.w_gate = matrix_rows(gu, 0, d);
@@ -262,7 +333,9 @@ Status build_llama_weights(WeightBuilder& b, Model& model, const LlamaTensorName
       LS_TRY_ASSIGN(L.w_gate, b.get_matrix(at(n.w_gate, l), {hid, d}));
       LS_TRY_ASSIGN(L.w_up, b.get_matrix(at(n.w_up, l), {hid, d}));
     }
+    LS_TRY_ASSIGN(L.b_up, vec(at(n.b_up, l), hid));
     LS_TRY_ASSIGN(L.w_down, b.get_matrix(at(n.w_down, l), {d, hid}));
+    LS_TRY_ASSIGN(L.b_down, vec(at(n.b_down, l), d));
   }
   return Status::Ok();
 }

@@ -1,4 +1,4 @@
-// Assembles LLaMA / BLOOM / GPT-NeoX / MPT weights from named tensors, whatever the file format:
+// Assembles LLaMA / BLOOM / GPT-NeoX / StableLM / Phi-2 / MPT weights from named tensors, whatever the file format:
 // each format supplies its own tensor names ("{}" stands for the layer index).
 #pragma once
 
@@ -16,6 +16,10 @@ struct LlamaTensorNames {
   std::string post_attn_norm, post_ffn_norm;  // Gemma-2's norms on each block's output; empty: none
   std::string q_norm, k_norm;  // Gemma-3's per-head RMSNorms of q and k; empty: none
   bool norm_plus_one = false;  // RMSNorm weights stored as w - 1 (transformers' Gemma: x·(1 + w))
+  // LayerNorm models with separate projections (StableLM, Phi-2): the norms' biases,
+  // the fused q/k/v bias of an attn_qkv tensor, the other biases; empty: none. An
+  // empty w_gate: a GELU feed-forward; an empty ffn_norm: the block's one shared norm.
+  std::string attn_norm_b, ffn_norm_b, out_norm_b, bqkv, bo, b_up, b_down, output_b;
 };
 
 // Models with one fused QKV tensor, LayerNorm and a GELU feed-forward: BLOOM,
@@ -37,6 +41,14 @@ LlamaTensorNames hf_gemma2_names();    // transformers' Gemma2ForCausalLM
 // transformers' Gemma3ForCausalLM (prefix "model.") or the text model of
 // Gemma3ForConditionalGeneration (prefix "language_model.model.").
 LlamaTensorNames hf_gemma3_names(const std::string& prefix);
+// StableLM (llama.cpp's stablelm, transformers' StableLmForCausalLM): q/k/v biases
+// optional, no feed-forward norm with the parallel residual.
+LlamaTensorNames gguf_stablelm_names(bool qkv_bias, bool shared_norm);
+LlamaTensorNames hf_stablelm_names(bool qkv_bias, bool shared_norm);
+// Phi-2 (llama.cpp's phi2, whose older files fuse q/k/v into attn_qkv; transformers'
+// PhiForCausalLM): biases everywhere, the classifier's included, one norm per block.
+LlamaTensorNames gguf_phi2_names(bool fused_qkv);
+LlamaTensorNames hf_phi2_names();
 BloomTensorNames gguf_bloom_names();
 BloomTensorNames hf_bloom_names(const std::string& prefix);
 BloomTensorNames gguf_neox_names();  // llama.cpp's gptneox: BLOOM's names without the embedding norm

@@ -58,7 +58,8 @@ Result<std::shared_ptr<const Model>> load_model(const std::string& path, const L
     m.config.train_len = opts.train_len_override;
     m.config.train_len_source = "user setting";
   }
-  m.config.n_params = count_params(m.config);
+  m.config.n_params = 0;  // every weight the model holds, each counted once
+  for (const WeightView& v : weight_views(m)) m.config.n_params += (long long)v.count;
   if (auto st = validate_weights_finite(m); !st) return make_error(path + ": " + st.error());
   return std::shared_ptr<const Model>(r.value());
 }

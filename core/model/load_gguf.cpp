@@ -1,4 +1,5 @@
-// GGUF models, architectures llama, qwen2, phi3, gemma2, gemma3, bloom, gptneox and mpt (llama.cpp's key and tensor names).
+// GGUF models, architectures llama, qwen2, phi3, gemma2, gemma3, bloom, gptneox, stablelm, phi2 and mpt
+// (llama.cpp's key and tensor names).
 #include <cmath>
 #include <cstdint>
 
@@ -157,7 +158,10 @@ Status read_config(const GgufFile& g, ModelConfig& c) {
   else if (a == "gptneox") c.arch = Arch::NeoX, c.gelu_exact = true;
   else if (a == "mpt") c.arch = Arch::Mpt, c.gelu_exact = true;
   else if (a == "gemma3") c.arch = Arch::Llama, c.embed_scale = c.geglu = c.qk_norm = true;
-  else return make_error("architecture \"" + a + "\" is not supported (llama, qwen2, phi3, gemma2, gemma3, bloom, gptneox, mpt)");
+  else if (a == "stablelm") c.arch = Arch::NeoX, c.swiglu = true;
+  else if (a == "phi2") c.arch = Arch::NeoX, c.parallel_residual = c.shared_norm = true;  // tanh GELU
+  else return make_error("architecture \"" + a + "\" is not supported (llama, qwen2, phi3, gemma2, gemma3, bloom, gptneox, "
+                         "stablelm, phi2, mpt)");
   LS_GGUF_TRY(c.name, g.opt_string("general.name", a));
   constexpr int64_t kMaxInt = INT32_MAX;
   LS_GGUF_TRY(c.dim, g.get_int_in(a + ".embedding_length", 1, kMaxInt));
@@ -191,7 +195,21 @@ Status read_config(const GgufFile& g, ModelConfig& c) {
   } else {
     LS_GGUF_TRY(c.norm_eps, g.opt_float(a + ".attention.layer_norm_epsilon", 1e-5));
   }
-  if (c.arch == Arch::NeoX) LS_GGUF_TRY(c.parallel_residual, g.opt_bool(a + ".use_parallel_residual", true));
+  if (a == "gptneox") LS_GGUF_TRY(c.parallel_residual, g.opt_bool(a + ".use_parallel_residual", true));
+  if (a == "stablelm") {
+    // llama.cpp (llama-model.cpp, LLM_ARCH_STABLELM): biases on q/k/v when present
+    // (StableLM 2 1.6B); no ffn_norm means the parallel residual over the one norm
+    // (StableLM 2 12B, which also has per-head q/k LayerNorms LongScope does not run).
+    c.qkv_bias = g.tensors.count("blk.0.attn_q.bias") > 0;
+    c.parallel_residual = c.shared_norm = g.tensors.count("blk.0.ffn_norm.weight") == 0;
+    if (g.tensors.count("blk.0.attn_q_norm.weight"))
+      return make_error("a StableLM model with per-head q/k LayerNorms (qk_layernorm, StableLM 2 12B) is not supported");
+  }
+  if (a == "phi2") {
+    c.qkv_bias = true;
+    if (g.tensors.count("blk.0.attn_q_norm.weight"))
+      return make_error("a Phi model with q/k LayerNorms (qk_layernorm) is not supported");
+  }
   if (a == "gemma2") {
     // llama.cpp b4747 (llama-model.cpp, build_gemma2): even layers slide; the query
     // scale is 1/√head_dim, except the 46-layer 27B model's 1/√(dim / heads).
@@ -257,6 +275,9 @@ Result<std::shared_ptr<Model>> load_gguf(const std::string& path) {
   Status st = c.family == "gemma2"   ? build_llama_weights(b, *model, gguf_gemma2_names())
               : c.family == "gemma3" ? build_llama_weights(b, *model, gguf_gemma3_names())
               : c.arch == Arch::Llama ? build_llama_weights(b, *model, gguf_llama_names(c.qkv_bias, c.fused_projections))
+              : c.family == "stablelm" ? build_llama_weights(b, *model, gguf_stablelm_names(c.qkv_bias, c.shared_norm))
+              : c.family == "phi2"
+                  ? build_llama_weights(b, *model, gguf_phi2_names(g.tensors.count("blk.0.attn_qkv.weight") > 0))
               : c.arch == Arch::NeoX ? build_bloom_weights(b, *model, gguf_neox_names())
               : c.arch == Arch::Mpt  ? build_bloom_weights(b, *model, gguf_mpt_names())
                                      : build_bloom_weights(b, *model, gguf_bloom_names());

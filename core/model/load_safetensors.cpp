@@ -123,6 +123,12 @@ struct ConfigReader {
     }
     return integer(j, k, fallback);
   }
+  bool flag(const json& j, const char* k, bool fallback = false) {
+    auto it = j.find(k);
+    if (it == j.end() || it->is_null()) return fallback;
+    if (!it->is_boolean()) return fail(std::string(k) + " is not true or false"), fallback;
+    return it->get<bool>();
+  }
   std::string str(const json& j, const char* k, const std::string& fallback) {
     auto it = j.find(k);
     if (it == j.end() || it->is_null()) return fallback;
@@ -261,6 +267,30 @@ Status read_gemma_text(const json& t, ConfigReader& rd, ModelConfig& c, const ch
   return Status::Ok();
 }
 
+// The fields StableLM and Phi share: sizes (grouped KV heads allowed), the LayerNorm
+// epsilon (layer_norm_eps, or StableLMEpoch's norm_eps), half-split pairs, the
+// activation (SwiGLU's silu for StableLM; a GELU for Phi) and no q/k LayerNorms.
+Status read_separate_qkv_block(const json& cfg, ConfigReader& rd, ModelConfig& c, const char* name, const char* act_default) {
+  c.dim = rd.integer(cfg, "hidden_size", 0);
+  c.hidden_dim = rd.integer(cfg, "intermediate_size", 0);
+  c.n_layers = rd.integer(cfg, "num_hidden_layers", 0);
+  c.n_heads = rd.integer(cfg, "num_attention_heads", 0);
+  c.n_kv_heads = rd.integer(cfg, "num_key_value_heads", c.n_heads);
+  c.head_dim = c.n_heads ? c.dim / c.n_heads : 0;
+  c.norm_eps = rd.num(cfg, "layer_norm_eps", rd.num(cfg, "norm_eps", 1e-5));
+  c.layout = PairLayout::HalfSplit;
+  const std::string act = rd.str(cfg, "hidden_act", act_default);
+  if (c.swiglu ? act != "silu"
+               : act != "gelu" && act != "gelu_new" && act != "gelu_fast" && act != "gelu_pytorch_tanh")
+    return make_error(std::string("config.json: ") + name + " hidden_act \"" + act + "\" is not supported (" +
+                      (c.swiglu ? "silu" : "gelu, gelu_new, gelu_fast, gelu_pytorch_tanh") + ")");
+  c.gelu_exact = act == "gelu";
+  if (rd.flag(cfg, "qk_layernorm"))
+    return make_error(std::string("config.json: a ") + name + " model with per-head q/k LayerNorms (qk_layernorm) is not "
+                      "supported");
+  return Status::Ok();
+}
+
 // Whether a config's layer_types (transformers >= 4.53 spells them out) agree with
 // the local / global pattern resolved for c.
 Status check_layer_types(const json& t, const ModelConfig& c) {
@@ -366,8 +396,7 @@ Status resolve_hf_config(const json& cfg, ModelConfig& c) {
     c.head_dim = c.n_heads ? c.dim / c.n_heads : 0;
     c.norm_eps = num(cfg, "layer_norm_eps", 1e-5);
     c.layout = PairLayout::HalfSplit;
-    auto par = cfg.find("use_parallel_residual");
-    c.parallel_residual = par == cfg.end() || !par->is_boolean() || par->get<bool>();
+    c.parallel_residual = rd.flag(cfg, "use_parallel_residual", true);
     const std::string act = rd.str(cfg, "hidden_act", "gelu");
     if (act != "gelu" && act != "gelu_new" && act != "gelu_fast" && act != "gelu_pytorch_tanh")
       return make_error("config.json: hidden_act \"" + act + "\" is not supported for GPT-NeoX (gelu, gelu_new, "
@@ -375,6 +404,28 @@ Status resolve_hf_config(const json& cfg, ModelConfig& c) {
     c.gelu_exact = act == "gelu";
     if (auto st = resolve_hf_rope(cfg, rd, c, num(cfg, "rotary_emb_base", 10000.0), num(cfg, "rotary_pct", 0.25)); !st)
       return st;
+  } else if (arch == "StableLmForCausalLM" || arch == "StableLMEpochForCausalLM" || mtype == "stablelm" ||
+             mtype == "stablelm_epoch") {
+    // transformers' modeling_stablelm.py (and its remote-code predecessor
+    // StableLMEpoch: rope_pct, norm_eps): LayerNorm with biases, SwiGLU, partial rotary
+    // (a quarter of each head by default), q/k/v biases with use_qkv_bias; with
+    // use_parallel_residual both blocks read input_layernorm's output.
+    c.arch = Arch::NeoX;
+    c.family = "stablelm";
+    c.swiglu = true;
+    if (auto st = read_separate_qkv_block(cfg, rd, c, "StableLM", "silu"); !st) return st;
+    c.qkv_bias = rd.flag(cfg, "use_qkv_bias");
+    c.parallel_residual = c.shared_norm = rd.flag(cfg, "use_parallel_residual");
+    if (auto st = resolve_hf_rope(cfg, rd, c, 10000.0, num(cfg, "rope_pct", 0.25)); !st) return st;
+  } else if ((arch == "PhiForCausalLM" && mtype != "phi-msft") || mtype == "phi") {
+    // transformers' modeling_phi.py (Phi-1, Phi-1.5, Phi-2): LayerNorm with biases, one
+    // per block read by both the attention and the GELU feed-forward (parallel), biases
+    // everywhere (lm_head too), partial rotary (half of each head by default).
+    c.arch = Arch::NeoX;
+    c.family = "phi2";
+    c.parallel_residual = c.shared_norm = c.qkv_bias = true;
+    if (auto st = read_separate_qkv_block(cfg, rd, c, "Phi", "gelu_new"); !st) return st;
+    if (auto st = resolve_hf_rope(cfg, rd, c, 10000.0, 0.5); !st) return st;
   } else if (arch == "MptForCausalLM" || arch == "MPTForCausalLM" || mtype == "mpt") {
     // transformers' modeling_mpt.py: LayerNorm without bias, fused Wqkv (q, k, v
     // chunks), exact GELU, ALiBi with alibi_bias_max 8, classifier tied to wte.
@@ -397,18 +448,17 @@ Status resolve_hf_config(const json& cfg, ModelConfig& c) {
     const json no_attn = json::object();
     auto ac = cfg.find("attn_config");
     const json& attn = ac != cfg.end() && ac->is_object() ? *ac : no_attn;
-    auto flag = [&](const json& j, const char* k) { auto it = j.find(k); return it != j.end() && it->is_boolean() && it->get<bool>(); };
-    if (attn.contains("alibi") && !flag(attn, "alibi"))
+    if (attn.contains("alibi") && !rd.flag(attn, "alibi", true))
       return make_error("config.json: an MPT model without ALiBi (learned absolute positions) is not supported");
     if (num(attn, "alibi_bias_max", 8.0) != 8.0)
       return make_error("config.json: MPT alibi_bias_max other than 8 is not supported (LongScope's ALiBi slopes)");
-    if (num(attn, "clip_qkv", 0.0) != 0.0 || flag(attn, "qk_ln"))
+    if (num(attn, "clip_qkv", 0.0) != 0.0 || rd.flag(attn, "qk_ln"))
       return make_error("config.json: MPT clip_qkv and qk_ln are not supported");
     if (num(attn, "softmax_scale", 0.0) != 0.0)
       return make_error("config.json: an MPT softmax_scale other than 1/sqrt(head_dim) is not supported");
     if (num(attn, "kv_n_heads", c.n_heads) != c.n_heads)
       return make_error("config.json: MPT grouped key/value heads (kv_n_heads) are not supported");
-    if (auto it = cfg.find("no_bias"); it != cfg.end() && it->is_boolean() && !it->get<bool>())
+    if (!rd.flag(cfg, "no_bias", true))
       return make_error("config.json: an MPT model with biases (no_bias = false) is not supported");
     if (num(cfg, "logit_scale", 0.0) != 0.0) return make_error("config.json: MPT logit_scale is not supported");
   } else {
@@ -419,8 +469,12 @@ Status resolve_hf_config(const json& cfg, ModelConfig& c) {
                       (moe_or_mla ? std::string(" (mixture-of-experts and multi-head latent attention models are outside "
                                                 "LongScope's engine)")
                                   : std::string("")) +
+                      (mtype == "phi-msft" ? std::string(" (Phi's remote-code checkpoint layout: use transformers' "
+                                                         "PhiForCausalLM conversion of the model)")
+                                           : std::string("")) +
                       " (supported: LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, Phi3ForCausalLM, "
-                      "Gemma2ForCausalLM, Gemma3ForCausalLM, BloomForCausalLM, GPTNeoXForCausalLM, MptForCausalLM)");
+                      "Gemma2ForCausalLM, Gemma3ForCausalLM, BloomForCausalLM, GPTNeoXForCausalLM, StableLmForCausalLM, "
+                      "PhiForCausalLM, MptForCausalLM)");
   }
   // (Gemma-3's multimodal config has them in text_config, read above.)
   c.vocab_size = integer(cfg, "vocab_size", c.vocab_size);
@@ -480,6 +534,10 @@ Result<std::shared_ptr<Model>> load_safetensors(const std::string& path) {
     st = build_llama_weights(b, *model, hf_gemma3_names(multimodal ? "language_model.model." : "model."));
   } else if (model->config.arch == Arch::Llama) {
     st = build_llama_weights(b, *model, hf_llama_names(model->config.qkv_bias, model->config.fused_projections));
+  } else if (model->config.family == "stablelm") {
+    st = build_llama_weights(b, *model, hf_stablelm_names(model->config.qkv_bias, model->config.shared_norm));
+  } else if (model->config.family == "phi2") {
+    st = build_llama_weights(b, *model, hf_phi2_names());
   } else if (model->config.arch == Arch::NeoX) {
     st = build_bloom_weights(b, *model, hf_neox_names());
   } else if (model->config.arch == Arch::Mpt) {

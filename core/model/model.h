@@ -17,9 +17,9 @@
 namespace ls {
 
 // The block structure. Llama: RMSNorm, SwiGLU, rotary. Bloom: LayerNorm (+ one on the
-// embedding), tanh-GELU, ALiBi, biases. NeoX (GPT-NeoX / Pythia): LayerNorm, GELU,
-// partial rotary in half-split pairs, biases, parallel residual (optional). Mpt:
-// LayerNorm without biases, GELU, ALiBi, no biases anywhere.
+// embedding), tanh-GELU, ALiBi, biases. NeoX (GPT-NeoX / Pythia, StableLM, Phi-2):
+// LayerNorm, partial rotary in half-split pairs, GELU (SwiGLU for StableLM), parallel
+// residual (optional). Mpt: LayerNorm without biases, GELU, ALiBi, no biases anywhere.
 enum class Arch { Llama, Bloom, NeoX, Mpt };
 enum class PairLayout { Interleaved, HalfSplit };  // (x[2i], x[2i+1]) vs (x[i], x[i+d/2])
 enum class ModelFormat { Llama2c, Gguf, Safetensors };
@@ -32,11 +32,16 @@ const char* format_name(ModelFormat f);
 
 struct ModelConfig {
   Arch arch = Arch::Llama;
-  std::string family = "llama";  // the checkpoint's own architecture name: llama, mistral, qwen2, bloom, gptneox, mpt
+  std::string family = "llama";  // the checkpoint's own architecture name: llama, mistral, qwen2, bloom, gptneox, stablelm, phi2, mpt, …
   bool qkv_bias = false;         // q/k/v projections carry biases (Qwen2)
   bool fused_projections = false;  // one qkv and one gate+up tensor per layer (Phi-3)
   bool parallel_residual = false;  // x + attn(ln1(x)) + mlp(ln2(x)) (GPT-NeoX use_parallel_residual)
   bool gelu_exact = false;         // the feed-forward GELU is erf-exact, not the tanh approximation
+  // The rest of the GPT-NeoX family (transformers' modeling_stablelm.py, modeling_phi.py):
+  // StableLM's feed-forward is SwiGLU; Phi-2's parallel blocks, and StableLM's when
+  // use_parallel_residual is set, both read the one attention norm (no feed-forward norm).
+  bool swiglu = false;
+  bool shared_norm = false;
   // Gemma-2 (transformers' modeling_gemma2.py): embeddings × √dim, a gated tanh-GELU
   // feed-forward (GeGLU), norms after attention and after the feed-forward too,
   // scores × attn_scale then capped by attn_softcap·tanh(s/attn_softcap), logits
@@ -76,6 +81,9 @@ struct ModelConfig {
   std::vector<double> longrope_short, longrope_long;  // per-pair LongRoPE factors (rot_dim/2 each)
 };
 
+// Whether the feed-forward is gated (SwiGLU / GeGLU: gate, up and down matrices).
+inline bool ffn_gated(const ModelConfig& c) { return c.arch == Arch::Llama || c.swiglu; }
+
 // Whether layer l attends only within the model's local window (Gemma-2's sliding layers).
 inline bool layer_is_local(const ModelConfig& c, int l) {
   return c.local_window > 0 && c.local_pattern > 0 && (l + 1) % c.local_pattern != 0;
@@ -113,16 +121,16 @@ struct LayerWeights {
   Matrix wv;  // (n_kv_heads·head_dim, dim)
   Matrix wo;  // (dim, n_heads·head_dim)
   const float *bq = nullptr, *bk = nullptr, *bv = nullptr, *bo = nullptr;  // biases (BLOOM)
-  const float* ffn_norm = nullptr;    // (dim)
+  const float* ffn_norm = nullptr;    // (dim); null with a shared norm (ModelConfig::shared_norm)
   const float* ffn_norm_b = nullptr;  // (dim)
   const float* post_attn_norm = nullptr;  // (dim) on the attention output before the residual (Gemma-2)
   const float* post_ffn_norm = nullptr;   // (dim) on the feed-forward output before the residual (Gemma-2)
   const float* q_norm = nullptr;  // (head_dim) RMSNorm of each query head before RoPE (Gemma-3)
   const float* k_norm = nullptr;  // (head_dim) RMSNorm of each key head before RoPE
-  Matrix w_gate;  // (hidden, dim), SwiGLU gate (LLaMA)
+  Matrix w_gate;  // (hidden, dim), SwiGLU gate (LLaMA, StableLM)
   Matrix w_up;    // (hidden, dim)
   Matrix w_down;  // (dim, hidden)
-  const float *b_up = nullptr, *b_down = nullptr;  // (BLOOM)
+  const float *b_up = nullptr, *b_down = nullptr;  // (BLOOM, GPT-NeoX, Phi-2)
 };
 
 struct ModelWeights {
@@ -133,6 +141,7 @@ struct ModelWeights {
   const float* out_norm = nullptr;    // (dim)
   const float* out_norm_b = nullptr;  // (dim)
   Matrix output;      // (vocab, dim); == tok_embd when tied
+  const float* output_b = nullptr;  // (vocab), the classifier's bias (Phi-2)
 };
 
 // The vocabulary a GGUF file carries (tokenizer.ggml.*).

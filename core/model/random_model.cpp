@@ -75,31 +75,29 @@ Result<RandomModelSpec> random_model_shape(const std::string& name) {
   } else if (name == "tiny-neox") {  // GPT-NeoX's traits: a quarter of each head rotary, parallel residual
     s.arch = Arch::NeoX, s.dim = 64, s.hidden_dim = 256, s.n_layers = 2, s.n_heads = 4, s.n_kv_heads = 4;
     s.vocab_size = 512, s.train_len = 256, s.rot_dim = 4;
+  } else if (name == "tiny-stablelm") {  // StableLM 2's traits: SwiGLU, LayerNorm, GQA, q/k/v biases, rotary quarter
+    s.arch = Arch::NeoX, s.stablelm = true, s.dim = 64, s.hidden_dim = 160, s.n_layers = 2, s.n_heads = 4;
+    s.n_kv_heads = 2, s.vocab_size = 512, s.train_len = 256, s.rot_dim = 4, s.qkv_bias = true;
+    s.parallel_residual = false;
+  } else if (name == "tiny-phi2") {  // Phi-2's traits: one norm per parallel block, biases, rotary half
+    s.arch = Arch::NeoX, s.phi2 = true, s.dim = 64, s.hidden_dim = 256, s.n_layers = 2, s.n_heads = 4;
+    s.n_kv_heads = 4, s.vocab_size = 512, s.train_len = 256, s.rot_dim = 8;
   } else if (name == "tiny-mpt") {  // MPT's traits: ALiBi over 6 heads (not a power of two), no biases, tied
     s.arch = Arch::Mpt, s.dim = 96, s.hidden_dim = 384, s.n_layers = 2, s.n_heads = 6, s.n_kv_heads = 6;
     s.vocab_size = 512, s.train_len = 256;
   } else {
     return make_error("unknown shape \"" + name + "\" (accepted: bundled, tinyllama-1.1b, llama2-7b, tiny-bloom, tiny-qwen2, "
-                      "tiny-phi3, tiny-gemma2, tiny-gemma3, tiny-neox, tiny-mpt)");
+                      "tiny-phi3, tiny-gemma2, tiny-gemma3, tiny-neox, tiny-stablelm, tiny-phi2, tiny-mpt)");
   }
   return s;
 }
 
-RandomModel make_random_model(const RandomModelSpec& s) {
-  RandomModel m;
-  m.spec = s;
-  std::mt19937_64 rng(s.seed);
-  auto fill = [&](const std::string& name, size_t rows, size_t cols, bool norm = false) {
-    std::vector<float> v(rows * cols);
-    if (norm) {
-      std::uniform_real_distribution<float> u(0.8f, 1.2f);
-      for (auto& x : v) x = u(rng);
-    } else {
-      std::normal_distribution<float> nd(0.0f, s.scale > 0 ? s.scale : 1.0f / std::sqrt((float)cols));
-      for (auto& x : v) x = nd(rng);
-    }
-    m.t[name] = std::move(v);
-  };
+namespace {
+
+// Every tensor of the spec's model, in generation order: fill(name, rows, cols, is_norm).
+template <typename Emit>
+void for_each_tensor(const RandomModelSpec& s, Emit&& emit) {
+  auto fill = [&](const std::string& name, size_t rows, size_t cols, bool norm = false) { emit(name, rows, cols, norm); };
   const size_t d = s.dim, hid = s.hidden_dim, hd = s.dim / s.n_heads;
   const size_t q = s.n_heads * hd, kv = s.n_kv_heads * hd;
   fill("token_embd.weight", s.vocab_size, d);
@@ -110,23 +108,35 @@ RandomModel make_random_model(const RandomModelSpec& s) {
     fill("token_embd_norm.bias", 1, d);
   }
   const bool biases = s.arch == Arch::Bloom || s.arch == Arch::NeoX;
+  const bool split = s.arch == Arch::NeoX && (s.stablelm || s.phi2);  // separate q/k/v, LLaMA-like names
+  const bool shared = s.phi2 || (s.stablelm && s.parallel_residual);  // no feed-forward norm
   if (biases) fill("output_norm.bias", 1, d);
+  if (s.phi2) fill("output.bias", 1, s.vocab_size);
   for (int l = 0; l < s.n_layers; ++l) {
     fill(L(l, "attn_norm.weight"), 1, d, true);
-    fill(L(l, "ffn_norm.weight"), 1, d, true);
-    if (s.arch == Arch::Llama) {
+    if (!shared) fill(L(l, "ffn_norm.weight"), 1, d, true);
+    if (s.arch == Arch::Llama || split) {
       fill(L(l, "attn_q.weight"), q, d);
       fill(L(l, "attn_k.weight"), kv, d);
       fill(L(l, "attn_v.weight"), kv, d);
       fill(L(l, "attn_output.weight"), d, q);
-      if (s.qkv_bias) {
+      if (s.qkv_bias || s.phi2) {
         fill(L(l, "attn_q.bias"), 1, q);
         fill(L(l, "attn_k.bias"), 1, kv);
         fill(L(l, "attn_v.bias"), 1, kv);
       }
-      fill(L(l, "ffn_gate.weight"), hid, d);
+      if (!s.phi2) fill(L(l, "ffn_gate.weight"), hid, d);
       fill(L(l, "ffn_up.weight"), hid, d);
       fill(L(l, "ffn_down.weight"), d, hid);
+      if (split) {
+        fill(L(l, "attn_norm.bias"), 1, d);
+        if (!shared) fill(L(l, "ffn_norm.bias"), 1, d);
+      }
+      if (s.phi2) {
+        fill(L(l, "attn_output.bias"), 1, d);
+        fill(L(l, "ffn_up.bias"), 1, hid);
+        fill(L(l, "ffn_down.bias"), 1, d);
+      }
       if (s.gemma2) {
         fill(L(l, "post_attention_norm.weight"), 1, d, true);
         fill(L(l, "post_ffw_norm.weight"), 1, d, true);
@@ -150,21 +160,32 @@ RandomModel make_random_model(const RandomModelSpec& s) {
       }
     }
   }
+}
+
+}  // namespace
+
+RandomModel make_random_model(const RandomModelSpec& s) {
+  RandomModel m;
+  m.spec = s;
+  std::mt19937_64 rng(s.seed);
+  for_each_tensor(s, [&](const std::string& name, size_t rows, size_t cols, bool norm) {
+    std::vector<float> v(rows * cols);
+    if (norm) {
+      std::uniform_real_distribution<float> u(0.8f, 1.2f);
+      for (auto& x : v) x = u(rng);
+    } else {
+      std::normal_distribution<float> nd(0.0f, s.scale > 0 ? s.scale : 1.0f / std::sqrt((float)cols));
+      for (auto& x : v) x = nd(rng);
+    }
+    m.t[name] = std::move(v);
+  });
   return m;
 }
 
 long long random_model_params(const RandomModelSpec& s) {
-  ModelConfig c;
-  c.arch = s.arch;
-  c.dim = s.dim;
-  c.hidden_dim = s.hidden_dim;
-  c.n_layers = s.n_layers;
-  c.n_heads = s.n_heads;
-  c.n_kv_heads = s.n_kv_heads;
-  c.head_dim = s.dim / s.n_heads;
-  c.vocab_size = s.vocab_size;
-  c.qkv_bias = s.qkv_bias;
-  return count_params(c);
+  long long n = 0;
+  for_each_tensor(s, [&](const std::string&, size_t rows, size_t cols, bool) { n += (long long)(rows * cols); });
+  return n;
 }
 
 Status write_llama2c(const RandomModel& m, const std::string& path) {
@@ -194,7 +215,8 @@ Status write_gguf_model(const RandomModel& m, const std::string& path, DType mat
                         const std::vector<std::pair<std::string, GgufValue>>& extra_meta) {
   const RandomModelSpec& s = m.spec;
   if (s.gemma3 && s.pattern != 6) return make_error("a gemma3 GGUF has llama.cpp's fixed pattern: one global layer in 6");
-  const std::string a = s.arch == Arch::Bloom ? "bloom" : s.arch == Arch::NeoX ? "gptneox" : s.arch == Arch::Mpt ? "mpt"
+  const std::string a = s.arch == Arch::Bloom ? "bloom" : s.stablelm ? "stablelm" : s.phi2 ? "phi2"
+                        : s.arch == Arch::NeoX ? "gptneox" : s.arch == Arch::Mpt ? "mpt"
                         : s.qkv_bias ? "qwen2" : s.fused ? "phi3" : s.gemma3 ? "gemma3" : s.gemma2 ? "gemma2" : "llama";
   GgufWriter w;
   w.meta.push_back({"general.architecture", {a}});
@@ -211,7 +233,7 @@ Status write_gguf_model(const RandomModel& m, const std::string& path, DType mat
   }
   if (s.arch == Arch::Llama) w.meta.push_back({a + ".attention.layer_norm_rms_epsilon", {1e-5}});
   else w.meta.push_back({a + ".attention.layer_norm_epsilon", {1e-5}});
-  if (s.arch == Arch::NeoX) w.meta.push_back({a + ".use_parallel_residual", {s.parallel_residual}});
+  if (a == "gptneox") w.meta.push_back({a + ".use_parallel_residual", {s.parallel_residual}});
   if (s.arch == Arch::Mpt) w.meta.push_back({a + ".attention.max_alibi_bias", {8.0}});
   if (s.gemma2) {  // the norms are stored as the effective weights (llama.cpp's converter adds the 1)
     w.meta.push_back({a + ".attention.key_length", {(uint64_t)(s.dim / s.n_heads)}});
@@ -375,6 +397,52 @@ Status write_hf_model(const RandomModel& m, const std::string& dir, const std::s
         add(p + "mlp.up_proj.weight", {hid, d}, m.t.at(L(l, "ffn_up.weight")));
       }
       add(p + "mlp.down_proj.weight", {d, hid}, m.t.at(L(l, "ffn_down.weight")));
+    }
+  } else if (s.stablelm || s.phi2) {
+    // transformers' StableLmForCausalLM / PhiForCausalLM: q/k rows half-split as stored here.
+    const uint64_t q = (uint64_t)s.n_heads * hd, kv = (uint64_t)s.n_kv_heads * hd;
+    const bool shared = s.phi2 || s.parallel_residual;
+    cfg = {{"architectures", {s.phi2 ? "PhiForCausalLM" : "StableLmForCausalLM"}}, {"model_type", s.phi2 ? "phi" : "stablelm"},
+           {"hidden_size", s.dim}, {"intermediate_size", s.hidden_dim}, {"num_hidden_layers", s.n_layers},
+           {"num_attention_heads", s.n_heads}, {"num_key_value_heads", s.n_kv_heads},
+           {"partial_rotary_factor", (double)(s.rot_dim > 0 ? s.rot_dim : hd) / hd}, {"rope_theta", s.rope_base},
+           {"max_position_embeddings", s.train_len}, {"layer_norm_eps", 1e-5}, {"hidden_act", s.phi2 ? "gelu_new" : "silu"},
+           {"qk_layernorm", false}, {"tie_word_embeddings", false}, {"vocab_size", s.vocab_size}, {"bos_token_id", 0},
+           {"eos_token_id", 0}};
+    if (s.stablelm) cfg["use_qkv_bias"] = s.qkv_bias, cfg["use_parallel_residual"] = s.parallel_residual;
+    const std::string fn = s.phi2 ? "model.final_layernorm." : "model.norm.";
+    add("model.embed_tokens.weight", {V, d}, m.t.at("token_embd.weight"));
+    add(fn + "weight", {d}, m.t.at("output_norm.weight"));
+    add(fn + "bias", {d}, m.t.at("output_norm.bias"));
+    add("lm_head.weight", {V, d}, m.t.at("output.weight"));
+    if (s.phi2) add("lm_head.bias", {V}, m.t.at("output.bias"));
+    for (int l = 0; l < s.n_layers; ++l) {
+      const std::string p = "model.layers." + std::to_string(l) + ".";
+      add(p + "input_layernorm.weight", {d}, m.t.at(L(l, "attn_norm.weight")));
+      add(p + "input_layernorm.bias", {d}, m.t.at(L(l, "attn_norm.bias")));
+      const char* part[3] = {"q", "k", "v"};
+      for (int i = 0; i < 3; ++i) {
+        const uint64_t rows = i == 0 ? q : kv;
+        add(p + "self_attn." + part[i] + "_proj.weight", {rows, d}, m.t.at(L(l, std::string("attn_") + part[i] + ".weight")));
+        if (s.qkv_bias || s.phi2)
+          add(p + "self_attn." + part[i] + "_proj.bias", {rows}, m.t.at(L(l, std::string("attn_") + part[i] + ".bias")));
+      }
+      add(p + (s.phi2 ? "self_attn.dense.weight" : "self_attn.o_proj.weight"), {d, q}, m.t.at(L(l, "attn_output.weight")));
+      if (!shared) {
+        add(p + "post_attention_layernorm.weight", {d}, m.t.at(L(l, "ffn_norm.weight")));
+        add(p + "post_attention_layernorm.bias", {d}, m.t.at(L(l, "ffn_norm.bias")));
+      }
+      if (s.phi2) {
+        add(p + "self_attn.dense.bias", {d}, m.t.at(L(l, "attn_output.bias")));
+        add(p + "mlp.fc1.weight", {hid, d}, m.t.at(L(l, "ffn_up.weight")));
+        add(p + "mlp.fc1.bias", {hid}, m.t.at(L(l, "ffn_up.bias")));
+        add(p + "mlp.fc2.weight", {d, hid}, m.t.at(L(l, "ffn_down.weight")));
+        add(p + "mlp.fc2.bias", {d}, m.t.at(L(l, "ffn_down.bias")));
+      } else {
+        add(p + "mlp.gate_proj.weight", {hid, d}, m.t.at(L(l, "ffn_gate.weight")));
+        add(p + "mlp.up_proj.weight", {hid, d}, m.t.at(L(l, "ffn_up.weight")));
+        add(p + "mlp.down_proj.weight", {d, hid}, m.t.at(L(l, "ffn_down.weight")));
+      }
     }
   } else if (s.arch == Arch::NeoX) {
     cfg = {{"architectures", {"GPTNeoXForCausalLM"}}, {"model_type", "gpt_neox"}, {"hidden_size", s.dim},

@@ -23,6 +23,10 @@ struct RandomModelSpec {
   bool fused = false;     // fused qkv and gate+up projections, written as Phi-3 (phi3 GGUF, Phi3ForCausalLM)
   int rot_dim = 0;        // Arch::NeoX: rotary dims per head (0: the whole head)
   bool parallel_residual = true;  // Arch::NeoX: use_parallel_residual
+  // Arch::NeoX with separate q/k/v: StableLM (SwiGLU; q/k/v biases with qkv_bias; the
+  // parallel residual shares the attention norm) or Phi-2 (biases everywhere, the
+  // classifier's too, one norm per block).
+  bool stablelm = false, phi2 = false;
   // Gemma-2 (written as gemma2 GGUF / Gemma2ForCausalLM): post-block norms, GeGLU,
   // tied classifier, local layers with this window, these soft caps.
   bool gemma2 = false;
@@ -36,7 +40,7 @@ struct RandomModelSpec {
 };
 
 // Named shapes: "bundled" (stories260K's), "tinyllama-1.1b", "llama2-7b", "tiny-bloom", "tiny-qwen2", "tiny-phi3",
-// "tiny-neox", "tiny-mpt", "tiny-gemma2", "tiny-gemma3".
+// "tiny-neox", "tiny-stablelm", "tiny-phi2", "tiny-mpt", "tiny-gemma2", "tiny-gemma3".
 Result<RandomModelSpec> random_model_shape(const std::string& name);
 
 // Weights in LongScope's canonical layout (interleaved rotary pairs; fused QKV as

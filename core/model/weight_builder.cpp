@@ -128,7 +128,8 @@ Status validate_config(const ModelConfig& c) {
                  "dimension " + std::to_string(c.head_dim));
     if (!std::isfinite(c.rope_base) || c.rope_base <= 1.0) return bad("rope base must be > 1");
   }
-  if (c.arch != Arch::Llama && ((long long)c.n_heads * c.head_dim != c.dim || c.n_kv_heads != c.n_heads))
+  const bool fused_qkv_block = arch_alibi(c.arch) || (c.arch == Arch::NeoX && !c.swiglu && !c.shared_norm);
+  if (fused_qkv_block && ((long long)c.n_heads * c.head_dim != c.dim || c.n_kv_heads != c.n_heads))
     // A fused QKV projection of (3·dim, dim): the heads must tile the width exactly.
     return bad(std::string("a ") + arch_name(c.arch) + " model needs heads × head dimension = width and no grouped KV heads (got " +
                std::to_string(c.n_heads) + " × " + std::to_string(c.head_dim) + " vs " + std::to_string(c.dim) + ", " +
@@ -137,15 +138,6 @@ Status validate_config(const ModelConfig& c) {
   if (c.train_len < 1 || c.train_len > (1 << 24))
     return bad("training length " + std::to_string(c.train_len) + " is outside [1, 16777216]");
   return Status::Ok();
-}
-
-long long count_params(const ModelConfig& c) {
-  long long d = c.dim, q = (long long)c.n_heads * c.head_dim, kv = (long long)c.n_kv_heads * c.head_dim;
-  long long ffn = (c.arch == Arch::Llama ? 3 : 2) * d * c.hidden_dim;
-  long long per_layer = d * q + 2 * d * kv + q * d + ffn + 2 * d + (c.qkv_bias ? q + 2 * kv : 0);
-  // BLOOM and GPT-NeoX: biases on q, k, v, the output, both FFN matrices and both norms.
-  if (c.arch == Arch::Bloom || c.arch == Arch::NeoX) per_layer += q + 2 * kv + d + c.hidden_dim + d + 2 * d;
-  return (long long)c.vocab_size * d * (c.tied_embeddings ? 1 : 2) + c.n_layers * per_layer + d;
 }
 
 std::vector<WeightView> weight_views(const Model& m) {
@@ -166,6 +158,7 @@ std::vector<WeightView> weight_views(const Model& m) {
   add(w.embd_norm_b, d, "the embedding norm bias");
   add(w.out_norm, d, "the final norm");
   add(w.out_norm_b, d, "the final norm bias");
+  add(w.output_b, V, "the output layer bias");
   for (size_t l = 0; l < w.layers.size(); ++l) {
     const LayerWeights& L = w.layers[l];
     const std::string p = "layer " + std::to_string(l) + " ";
@@ -181,6 +174,10 @@ std::vector<WeightView> weight_views(const Model& m) {
     add(L.bo, d, p + "output bias");
     add(L.ffn_norm, d, p + "ffn norm");
     add(L.ffn_norm_b, d, p + "ffn norm bias");
+    add(L.post_attn_norm, d, p + "post-attention norm");
+    add(L.post_ffn_norm, d, p + "post-feed-forward norm");
+    add(L.q_norm, c.head_dim, p + "q norm");
+    add(L.k_norm, c.head_dim, p + "k norm");
     add_m(L.w_gate, hid * d, p + "ffn gate");
     add_m(L.w_up, hid * d, p + "ffn up");
     add_m(L.w_down, d * hid, p + "ffn down");

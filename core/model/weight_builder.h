@@ -59,7 +59,5 @@ size_t first_non_finite(const uint16_t* p, size_t n, DType dtype);
 // Checks every weight view for NaN / Inf on `threads` cores (0: all); one error
 // naming the first bad tensor and element.
 Status validate_weights_finite(const Model& m, int threads = 0);
-// Parameter count from the config.
-long long count_params(const ModelConfig& c);
 
 }  // namespace ls

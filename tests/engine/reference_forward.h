@@ -147,13 +147,14 @@ inline std::vector<std::vector<double>> reference_logits(const Model& model, con
     }
     Mat o = linear(att, Lw.wo, Lw.bo, D);
     if (Lw.post_attn_norm) o = norm(o, Lw.post_attn_norm, nullptr);
-    // GPT-NeoX's parallel residual: both blocks read the same x.
-    if (c.parallel_residual) xn = norm(x, Lw.ffn_norm, Lw.ffn_norm_b);
+    // GPT-NeoX's parallel residual: both blocks read the same x, through their own
+    // norms; a block without a feed-forward norm (Phi-2) reuses the attention's xn.
+    if (c.parallel_residual && Lw.ffn_norm) xn = norm(x, Lw.ffn_norm, Lw.ffn_norm_b);
     for (int t = 0; t < n; ++t)
       for (int i = 0; i < D; ++i) x[t][i] += o[t][i];
     if (!c.parallel_residual) xn = norm(x, Lw.ffn_norm, Lw.ffn_norm_b);
     Mat h1;
-    if (c.arch == Arch::Llama) {
+    if (Lw.w_gate) {  // gated: LLaMA, Gemma, StableLM
       Mat g = linear(xn, Lw.w_gate, nullptr, hid), u = linear(xn, Lw.w_up, nullptr, hid);
       for (int t = 0; t < n; ++t)
         for (int i = 0; i < hid; ++i) {
@@ -175,7 +176,7 @@ inline std::vector<std::vector<double>> reference_logits(const Model& model, con
       for (int i = 0; i < D; ++i) x[t][i] += dn[t][i];
   }
   x = norm(x, W.out_norm, W.out_norm_b);
-  Mat logits = linear(x, W.output, nullptr, c.vocab_size);
+  Mat logits = linear(x, W.output, W.output_b, c.vocab_size);
   if (c.final_softcap > 0)
     for (auto& row : logits)
       for (auto& e : row) e = c.final_softcap * std::tanh(e / c.final_softcap);

@@ -299,6 +299,122 @@ TEST(Formats, NeoXGgufAndSafetensorsEqualTheReferenceForward) {
   EXPECT_GT(max_diff(ls, last_logits(h, toks)), 1e-2);
 }
 
+// StableLM 2 (1.6B's traits): LayerNorm with biases, SwiGLU, q/k/v biases, grouped
+// KV heads, a quarter of each head rotary. Its parallel form (12B's) has no
+// feed-forward norm: both blocks read input_layernorm's output.
+TEST(Formats, StableLmGgufAndSafetensorsEqualTheReferenceForward) {
+  expect_family_matches_reference("tiny-stablelm", "stablelm", "ffn_gate.weight");
+  expect_family_matches_reference("tiny-stablelm", "stablelm", "attn_k.bias");
+  expect_family_matches_reference("tiny-stablelm", "stablelm", "ffn_norm.bias");
+  const std::string dir = temp_dir("tiny-stablelm");
+  auto g = load_ok(dir + "/m.gguf"), h = load_ok(dir + "/hf");
+  ASSERT_TRUE(g && h);
+  for (const auto& m : {g, h}) {
+    const ModelConfig& c = m->config;
+    EXPECT_EQ(c.arch, Arch::NeoX);
+    EXPECT_TRUE(c.swiglu && c.qkv_bias && ffn_gated(c));
+    EXPECT_FALSE(c.parallel_residual || c.shared_norm);
+    EXPECT_EQ(c.rot_dim, 4);
+    EXPECT_EQ(c.n_kv_heads, 2);
+    EXPECT_NE(m->weights.layers[1].ffn_norm_b, nullptr);
+  }
+  RandomModelSpec sp = random_model_shape("tiny-stablelm").value();
+  sp.parallel_residual = true;
+  RandomModel par = make_random_model(sp);
+  ASSERT_EQ(par.t.count("blk.0.ffn_norm.weight"), 0u);
+  ASSERT_TRUE(write_hf_model(par, dir + "/par").ok());
+  ASSERT_TRUE(write_gguf_model(par, dir + "/par.gguf").ok());
+  auto ph = load_ok(dir + "/par"), pg = load_ok(dir + "/par.gguf");
+  ASSERT_TRUE(ph && pg);
+  for (const auto& m : {ph, pg}) {
+    EXPECT_TRUE(m->config.parallel_residual && m->config.shared_norm);
+    EXPECT_EQ(m->weights.layers[0].ffn_norm, nullptr);
+  }
+  std::vector<int> toks;
+  for (int i = 0; i < 90; ++i) toks.push_back((i * 17 + 11) % 512);
+  const auto lp = last_logits(ph, toks);
+  EXPECT_LE(max_diff(lp, last_logits(pg, toks)), 1e-4);
+  auto ref = reference_logits(*ph, toks, MethodParams{});
+  EXPECT_LE(max_diff(lp, std::vector<float>(ref.back().begin(), ref.back().end())), 2e-3);
+  // A method runs on the rotary quarter only, as the reference applies it.
+  EngineOptions o;
+  o.method = parse_method_spec("rerope:window=8").value();
+  auto e = Engine<float>::create(ph, o, 90);
+  ASSERT_TRUE(e.ok() && (*e)->forward(toks.data(), 90).ok());
+  std::vector<float> rl;
+  ASSERT_TRUE((*e)->logits(89, rl).ok());
+  auto rref = reference_logits(*ph, toks, o.method);
+  EXPECT_LE(max_diff(rl, std::vector<float>(rref.back().begin(), rref.back().end())), 2e-3);
+  EXPECT_GT(max_diff(rl, lp), 1e-3);
+  // 12B's per-head q/k LayerNorms are refused by name, not run without them.
+  par.t["blk.0.attn_q_norm.weight"] = std::vector<float>(16, 1.0f);
+  ASSERT_TRUE(write_gguf_model(par, dir + "/qk.gguf").ok());
+  auto qk = load_model(dir + "/qk.gguf");
+  ASSERT_FALSE(qk.ok());
+  EXPECT_NE(qk.error().find("qk_layernorm"), std::string::npos) << qk.error();
+}
+
+// Phi-2: one LayerNorm per block read by the attention and the tanh-GELU feed-forward
+// (parallel), biases everywhere, the classifier's included, half of each head rotary;
+// llama.cpp's older phi2 files fuse q/k/v (and their biases) into attn_qkv.
+TEST(Formats, Phi2GgufAndSafetensorsEqualTheReferenceForward) {
+  expect_family_matches_reference("tiny-phi2", "phi2", "attn_output.bias");
+  expect_family_matches_reference("tiny-phi2", "phi2", "ffn_up.bias");
+  expect_family_matches_reference("tiny-phi2", "phi2", "attn_q.bias");
+  const std::string dir = temp_dir("tiny-phi2");
+  auto g = load_ok(dir + "/m.gguf"), h = load_ok(dir + "/hf");
+  ASSERT_TRUE(g && h);
+  for (const auto& m : {g, h}) {
+    const ModelConfig& c = m->config;
+    EXPECT_TRUE(c.parallel_residual && c.shared_norm && c.qkv_bias);
+    EXPECT_FALSE(c.gelu_exact || ffn_gated(c));
+    EXPECT_EQ(c.rot_dim, 8);
+    EXPECT_NE(m->weights.output_b, nullptr);
+    EXPECT_EQ(m->weights.layers[0].ffn_norm, nullptr);
+  }
+  std::vector<int> toks;
+  for (int i = 0; i < 90; ++i) toks.push_back((i * 17 + 11) % 512);
+  const auto lh = last_logits(h, toks);
+  RandomModel rm = make_random_model(random_model_shape("tiny-phi2").value());
+  RandomModel no_bias = rm;  // the classifier's bias alone
+  std::fill(no_bias.t.at("output.bias").begin(), no_bias.t.at("output.bias").end(), 0.0f);
+  ASSERT_TRUE(write_hf_model(no_bias, dir + "/nb").ok());
+  EXPECT_GT(max_diff(last_logits(load_ok(dir + "/nb"), toks), lh), 1e-2);
+  RandomModel fused = rm;  // q, k, v rows (and biases) in one tensor, in that order
+  for (int l = 0; l < rm.spec.n_layers; ++l)
+    for (const char* kind : {"weight", "bias"}) {
+      std::vector<float> all;
+      for (const char* part : {"attn_q.", "attn_k.", "attn_v."}) {
+        const std::string name = "blk." + std::to_string(l) + "." + part + kind;
+        all.insert(all.end(), fused.t.at(name).begin(), fused.t.at(name).end());
+        fused.t.erase(name);
+      }
+      fused.t["blk." + std::to_string(l) + ".attn_qkv." + kind] = all;
+    }
+  ASSERT_TRUE(write_gguf_model(fused, dir + "/fused.gguf").ok());
+  EXPECT_LE(max_diff(last_logits(load_ok(dir + "/fused.gguf"), toks), lh), 1e-4);
+}
+
+// The parameter count a loaded model reports is every weight its file stores, once;
+// make-random announces the same count before it generates anything.
+TEST(Formats, ParameterCountIsEveryStoredWeight) {
+  for (const char* shape : {"tiny-qwen2", "tiny-phi3", "tiny-gemma2", "tiny-bloom", "tiny-neox", "tiny-stablelm",
+                            "tiny-phi2", "tiny-mpt"}) {
+    const RandomModel rm = make_random_model(random_model_shape(shape).value());
+    long long stored = 0;
+    for (const auto& [name, t] : rm.t) stored += (long long)t.size();
+    EXPECT_EQ(random_model_params(rm.spec), stored) << shape;  // make-random's figure, before writing
+    const std::string dir = temp_dir(std::string("count-") + shape);
+    ASSERT_TRUE(write_gguf_model(rm, dir + "/m.gguf").ok());
+    ASSERT_TRUE(write_hf_model(rm, dir + "/hf").ok());
+    for (const std::string& f : {dir + "/m.gguf", dir + "/hf"}) {
+      auto m = load_ok(f);
+      ASSERT_TRUE(m) << f;
+      EXPECT_EQ(m->config.n_params, stored) << f;
+    }
+  }
+}
+
 // MPT: ALiBi over 6 heads (slopes of the non-power-of-two rule), LayerNorm without
 // biases, no biases anywhere, Wqkv as q/k/v chunks in both formats, tied classifier.
 TEST(Formats, MptGgufAndSafetensorsEqualTheReferenceForward) {

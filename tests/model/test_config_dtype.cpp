@@ -304,6 +304,74 @@ TEST(Config, GptNeoX) {
   EXPECT_NE(st.error().find("relu"), std::string::npos) << st.error();
 }
 
+// A StableLM-2-1.6B-shaped config (its published fields, built here, one layer):
+// partial_rotary_factor 0.25 of head_dim 64 → 16 rotary dims, q/k/v biases, SwiGLU,
+// LayerNorm; the remote-code StableLMEpoch spelling (rope_pct, norm_eps) reads the
+// same; 12B's per-head q/k LayerNorms and any activation but silu are refused.
+TEST(Config, StableLm) {
+  ModelConfig c;
+  json j = {{"architectures", {"StableLmForCausalLM"}}, {"model_type", "stablelm"}, {"hidden_size", 2048},
+            {"intermediate_size", 5632}, {"num_hidden_layers", 1}, {"num_attention_heads", 32},
+            {"num_key_value_heads", 32}, {"partial_rotary_factor", 0.25}, {"rope_theta", 10000},
+            {"layer_norm_eps", 1e-5}, {"use_qkv_bias", true}, {"use_parallel_residual", false},
+            {"qk_layernorm", false}, {"hidden_act", "silu"}, {"max_position_embeddings", 4096},
+            {"tie_word_embeddings", false}, {"vocab_size", 100352}, {"bos_token_id", 100257}, {"eos_token_id", 100257}};
+  ASSERT_TRUE(resolve_hf_config(j, c).ok());
+  EXPECT_EQ(c.arch, Arch::NeoX);
+  EXPECT_EQ(c.family, "stablelm");
+  EXPECT_TRUE(c.swiglu && c.qkv_bias && ffn_gated(c));
+  EXPECT_FALSE(c.parallel_residual || c.shared_norm);
+  EXPECT_EQ(c.head_dim, 64);
+  EXPECT_EQ(c.rot_dim, 16);
+  EXPECT_EQ(c.layout, PairLayout::HalfSplit);
+  EXPECT_EQ(c.train_len, 4096);
+  EXPECT_EQ(c.bos_id, 100257);
+  json epoch = {{"architectures", {"StableLMEpochForCausalLM"}}, {"model_type", "stablelm_epoch"},
+                {"hidden_size", 2560}, {"intermediate_size", 6912}, {"num_hidden_layers", 1},
+                {"num_attention_heads", 32}, {"num_key_value_heads", 32}, {"rope_pct", 0.25}, {"rope_theta", 10000},
+                {"norm_eps", 1e-6}, {"max_position_embeddings", 4096}, {"vocab_size", 50304}};
+  ASSERT_TRUE(resolve_hf_config(epoch, c).ok());
+  EXPECT_EQ(c.rot_dim, 20);
+  EXPECT_EQ(c.norm_eps, 1e-6);
+  EXPECT_FALSE(c.qkv_bias);
+  j["qk_layernorm"] = true;
+  j["use_parallel_residual"] = true;
+  auto st = resolve_hf_config(j, c);
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.error().find("qk_layernorm"), std::string::npos) << st.error();
+  j["qk_layernorm"] = false;
+  ASSERT_TRUE(resolve_hf_config(j, c).ok());
+  EXPECT_TRUE(c.parallel_residual && c.shared_norm);
+  j["hidden_act"] = "gelu";
+  ASSERT_FALSE(resolve_hf_config(j, c).ok());
+}
+
+// A Phi-2-shaped config (its published fields, built here, one layer): head_dim 80,
+// partial_rotary_factor 0.4 → 32 rotary dims, gelu_new, one norm per parallel block;
+// the remote-code "phi-msft" layout is refused by name.
+TEST(Config, Phi2) {
+  ModelConfig c;
+  json j = {{"architectures", {"PhiForCausalLM"}}, {"model_type", "phi"}, {"hidden_size", 2560},
+            {"intermediate_size", 10240}, {"num_hidden_layers", 1}, {"num_attention_heads", 32},
+            {"num_key_value_heads", 32}, {"partial_rotary_factor", 0.4}, {"rope_theta", 10000.0},
+            {"layer_norm_eps", 1e-5}, {"hidden_act", "gelu_new"}, {"qk_layernorm", false},
+            {"max_position_embeddings", 2048}, {"tie_word_embeddings", false}, {"vocab_size", 51200},
+            {"bos_token_id", 50256}, {"eos_token_id", 50256}};
+  ASSERT_TRUE(resolve_hf_config(j, c).ok());
+  EXPECT_EQ(c.arch, Arch::NeoX);
+  EXPECT_EQ(c.family, "phi2");
+  EXPECT_TRUE(c.parallel_residual && c.shared_norm && c.qkv_bias);
+  EXPECT_FALSE(c.gelu_exact || ffn_gated(c));
+  EXPECT_EQ(c.head_dim, 80);
+  EXPECT_EQ(c.rot_dim, 32);
+  EXPECT_EQ(c.train_len, 2048);
+  EXPECT_EQ(c.native_method.method, Method::Rope);
+  json msft = {{"architectures", {"PhiForCausalLM"}}, {"model_type", "phi-msft"}, {"n_embd", 2560}};
+  auto st = resolve_hf_config(msft, c);
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.error().find("remote-code"), std::string::npos) << st.error();
+}
+
 // An MPT-7B-shaped config (its published fields, built here, one layer): ALiBi
 // with alibi_bias_max 8, expansion_ratio 4, max_seq_len as L; what LongScope
 // cannot run is refused by name.
