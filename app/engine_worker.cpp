@@ -62,7 +62,7 @@ void EngineWorker::load_model_impl(quint64 job, QString path, int train_len_over
   info.path = path;
   info.config = c;
   info.summary = QString("%1 · %11 · %2 · tokenizer %12 · %3 layers · %4 heads (%5 KV) · head_dim %6 · L = %7 · base %8 · %9 · native %10 · "
-                         "backend cpu")
+                         "backend %13")
                      .arg(QString::fromStdString(c.name), format_name(c.format))
                      .arg(c.n_layers)
                      .arg(c.n_heads)
@@ -82,7 +82,8 @@ void EngineWorker::load_model_impl(quint64 job, QString path, int train_len_over
                           (c.attn_softcap > 0 ? QString(" (score cap %1)").arg(c.attn_softcap) : QString()) +
                           (c.parallel_residual ? QString(c.shared_norm ? " (parallel residual, one norm)" : " (parallel residual)")
                                                : QString()))
-                     .arg(QString::fromStdString(tokenizer_->kind()));
+                     .arg(QString::fromStdString(tokenizer_->kind()))
+                     .arg(QString::fromStdString(resolve_backend("auto", false).value()));  // "auto" never fails
   // The longest context whose engine fits in half the memory available now.
   const size_t avail = available_memory_bytes();
   int n = 1 << 20;
@@ -153,6 +154,7 @@ Result<RunConfig> EngineWorker::run_config(const QString& method, const CancelFl
   RunConfig run;
   run.model = model_;
   run.engine.method = p.value();
+  run.engine.backend = "auto";  // the CUDA backend where one is built in and finds a device
   run.engine.cancel = cancel.get();
   run.progress = [this, job](double f) { emit progress(job, f); };
   return run;

@@ -22,7 +22,7 @@ const std::vector<OptionSpec> kRunOptions = {
     {"threads", "T", "CPU threads (default: all cores)"},
     {"precision", "P", "f32 (default) or f64 (reference runs)"},
     {"kv", "DTYPE", "KV cache storage: same (default: the precision's type), f16 or bf16"},
-    {"backend", "B", "cpu (default) or cuda"},
+    {"backend", "B", "cpu (default), cuda (built with a CUDA toolkit, on a machine with a device) or auto"},
 };
 
 std::string default_model_path() { return LONGSCOPE_RESOURCES_DIR "/models/stories260K.gguf"; }
@@ -110,8 +110,10 @@ Result<RunConfig> load_run_config(const Args& a, const ModelInputs& in) {
   else if (kv == "bf16") run.engine.kv = KvDtype::BF16;
   else return make_error("--kv: expected same, f16 or bf16, got \"" + kv + "\"");
   std::string b = a.get("backend", "cpu");
-  if (b == "cuda") return make_error("--backend cuda: this build has no CUDA inference backend yet; use --backend cpu");
-  if (b != "cpu") return make_error("--backend: expected cpu or cuda, got \"" + b + "\"");
+  if (b != "cpu" && b != "cuda" && b != "auto") return make_error("--backend: expected cpu, cuda or auto, got \"" + b + "\"");
+  auto which = resolve_backend(b, run.precision == Precision::F64);
+  if (!which) return make_error("--backend " + b + ": " + which.error());
+  run.engine.backend = b;
   return run;
 }
 

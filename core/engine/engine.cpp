@@ -1,9 +1,16 @@
 #include "core/engine/engine.h"
 
+#if defined(LONGSCOPE_CUDA_MODULE)
+#include <dlfcn.h>
+#endif
+
 #include <algorithm>
+#include <cstdlib>
 #include <cmath>
 #include <cstdio>
+#include <map>
 #include <string>
+#include <type_traits>
 
 #include "core/cpu/cpu_backend.h"
 #include "core/position/spec.h"
@@ -81,8 +88,124 @@ size_t engine_memory_bytes(const ModelConfig& c, int capacity, int chunk, size_t
   return cache + work + hidden + tables;
 }
 
+namespace {
+
+struct DeviceRegistry {
+  std::mutex mu;
+  std::map<std::string, DeviceBackendFactory> factories;
+  std::map<std::string, bool> usable;  // whether the factory found a device (asked once)
+};
+DeviceRegistry& device_registry() {
+  static DeviceRegistry r;
+  return r;
+}
+
+}  // namespace
+
+void register_device_backend(const std::string& name, DeviceBackendFactory factory) {
+  std::lock_guard<std::mutex> lock(device_registry().mu);
+  device_registry().factories[name] = factory;
+}
+
+#if defined(LONGSCOPE_CUDA_MODULE)
+namespace {
+
+// The CUDA backend module (gpu/cuda_module.cpp), opened on first use: programs map
+// the CUDA libraries only when a run asks for them. LONGSCOPE_CUDA_MODULE in the
+// environment names another copy.
+using ModuleEntry = Backend<float>* (*)(char*, size_t);
+ModuleEntry g_cuda_entry = nullptr;
+std::string g_cuda_module_error;
+
+Result<std::unique_ptr<Backend<float>>> make_module_cuda_backend() {
+  if (!g_cuda_entry) return make_error(g_cuda_module_error);
+  char err[512] = {0};
+  Backend<float>* b = g_cuda_entry(err, sizeof err);
+  if (!b) return make_error(err);
+  return std::unique_ptr<Backend<float>>(b);
+}
+
+// Registers "cuda" once (the registry's lock held): the module's factory, or one
+// that reports why the module could not be opened.
+void load_cuda_module_locked(std::map<std::string, DeviceBackendFactory>& factories) {
+  static bool tried = false;
+  if (tried || factories.count("cuda")) return;
+  tried = true;
+  const char* env = std::getenv("LONGSCOPE_CUDA_MODULE");
+  const std::string path = env && *env ? env : LONGSCOPE_CUDA_MODULE;
+  if (void* h = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL)) {
+    g_cuda_entry = reinterpret_cast<ModuleEntry>(dlsym(h, "longscope_cuda_backend_new"));
+    if (!g_cuda_entry) g_cuda_module_error = path + " has no longscope_cuda_backend_new";
+  } else {
+    const char* why = dlerror();
+    g_cuda_module_error = "the CUDA backend module could not be loaded (" + std::string(why ? why : path) + ")";
+  }
+  factories["cuda"] = &make_module_cuda_backend;
+}
+
+}  // namespace
+#endif
+
+Result<std::string> resolve_backend(const std::string& wanted, bool f64) {
+  if (wanted == "cpu") return std::string("cpu");
+  DeviceRegistry& r = device_registry();
+  std::lock_guard<std::mutex> lock(r.mu);
+#if defined(LONGSCOPE_CUDA_MODULE)
+  if (wanted == "cuda" || wanted == "auto") load_cuda_module_locked(r.factories);
+#endif
+  if (wanted == "auto") {
+    if (f64) return std::string("cpu");  // device backends run in f32
+    for (const auto& [name, make] : r.factories) {
+      auto it = r.usable.find(name);
+      if (it == r.usable.end()) it = r.usable.emplace(name, make().ok()).first;
+      if (it->second) return name;
+    }
+    return std::string("cpu");
+  }
+  if (!r.factories.count(wanted))
+    return make_error("backend \"" + wanted + "\" is not built into this program (" +
+                      (r.factories.empty() ? std::string("it was built without a CUDA toolkit; ") : std::string()) +
+                      "choose cpu or auto)");
+  if (f64) return make_error("the " + wanted + " backend runs in f32; f64 runs on the cpu backend");
+  return wanted;
+}
+
+namespace {
+
+// A device backend (float only), made once per model.
+std::shared_ptr<SharedBackend<float>> device_backend_for(const Model& model, const std::string& name) {
+  const std::string key = name + "/f32";
+  std::lock_guard<std::mutex> lock(model.attached.mu);
+  std::shared_ptr<void>& slot = model.attached.items[key];
+  if (!slot) {
+    DeviceBackendFactory make = nullptr;
+    {
+      std::lock_guard<std::mutex> reg(device_registry().mu);
+      make = device_registry().factories.at(name);
+    }
+    auto b = make();
+    if (!b) {  // not kept: a later call may find the device free again
+      auto failed = std::make_shared<SharedBackend<float>>();
+      failed->uploaded = make_error(name + " backend: " + b.error());
+      return failed;
+    }
+    slot = share_backend<float>(std::move(b.value()), model);
+  }
+  return std::static_pointer_cast<SharedBackend<float>>(slot);
+}
+
+}  // namespace
+
 template <typename T>
 std::shared_ptr<SharedBackend<T>> backend_for(const Model& model, const EngineOptions& opts) {
+  auto which = resolve_backend(opts.backend, sizeof(T) == 8);
+  if (!which) {
+    auto failed = std::make_shared<SharedBackend<T>>();
+    failed->uploaded = make_error(which.error());
+    return failed;
+  }
+  if constexpr (std::is_same_v<T, float>)
+    if (which.value() != "cpu") return device_backend_for(model, which.value());
   CpuOptions cpu;
   cpu.threads = opts.threads;
   cpu.naive = opts.naive;
@@ -111,8 +234,8 @@ Result<std::unique_ptr<Engine<T>>> Engine<T>::create(std::shared_ptr<const Model
   if (capacity < 1 || capacity > (1 << 24))
     return make_error("context of " + std::to_string(capacity) + " tokens is outside [1, 16777216]");
   if (!shared) shared = backend_for<T>(*model, opts);
-  if (!shared->backend) return make_error("no backend given");
   if (!shared->uploaded) return make_error(shared->uploaded.error());
+  if (!shared->backend) return make_error("no backend given");
   std::lock_guard<std::mutex> lock(shared->mu);
   Backend<T>& b = *shared->backend;
   const int chunk = micro_batch(opts.chunk, b.preferred_chunk(), capacity);

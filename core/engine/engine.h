@@ -6,6 +6,7 @@
 #include <atomic>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <vector>
 
 #include "core/engine/backend.h"
@@ -23,6 +24,9 @@ struct EngineOptions {
   bool row_attention = false;                  // the row-by-row reference attention instead of the tiled kernel
   KvDtype kv = KvDtype::Same;                  // KV cache storage: the activation type, f16 or bf16
   int chunk = 0;                               // tokens per micro-batch of a forward (0: the backend's choice)
+  // Which backend runs: "cpu", a registered device backend ("cuda"), or "auto" (the
+  // device backend when one is built in and finds a device, else the CPU).
+  std::string backend = "cpu";
   const std::atomic<bool>* cancel = nullptr;   // set to stop a run; forward returns "cancelled"
   const AttentionObserver* observer = nullptr; // attention probabilities of one (layer, head)
 };
@@ -45,8 +49,17 @@ struct SharedBackend {
   Status uploaded = Status::Ok();  // the result of the one upload(model)
 };
 
-// The CPU backend `opts` asks for (threads, naive, row attention), made on the
-// first call for this model and precision and kept with the model after.
+// A device backend's maker (gpu/: register_cuda_backend); an error when no device is usable.
+using DeviceBackendFactory = Result<std::unique_ptr<Backend<float>>> (*)();
+// Registers a device backend under `name`; programs that link gpu/ call it at start.
+void register_device_backend(const std::string& name, DeviceBackendFactory factory);
+// The backend opts.backend resolves to for this precision ("cpu", "cuda"), or an
+// error (an unknown or unbuilt backend, no device, a device backend in f64).
+Result<std::string> resolve_backend(const std::string& wanted, bool f64);
+
+// The backend `opts` asks for (threads, naive, row attention; opts.backend), made on
+// the first call for this model and precision and kept with the model after. A
+// backend that cannot be made comes back with `uploaded` holding the reason.
 template <typename T>
 std::shared_ptr<SharedBackend<T>> backend_for(const Model& model, const EngineOptions& opts);
 // Wraps a backend of the caller's (a device backend, a test's) and uploads `model` to it.

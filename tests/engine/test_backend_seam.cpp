@@ -180,5 +180,64 @@ TEST(BackendSeam, ConcurrentRunsOnOneModelAgreeWithSequentialRuns) {
   EXPECT_EQ(r2->nll, want_yarn.nll);
 }
 
+// Device backends are chosen by name (EngineOptions::backend): a registered factory
+// runs every op for the engine, "auto" takes it when it finds a device and falls
+// back to the CPU otherwise, and a backend that is not built in, cannot start, or
+// is asked for f64 is refused with its reason.
+int fake_made = 0;
+Result<std::unique_ptr<Backend<float>>> make_fake() {
+  ++fake_made;
+  return std::unique_ptr<Backend<float>>(std::make_unique<ForwardingBackend>());
+}
+Result<std::unique_ptr<Backend<float>>> make_absent() { return make_error("no device of this kind is present"); }
+
+TEST(BackendSeam, DeviceBackendsAreChosenByName) {
+  auto none = resolve_backend("tpu", false);
+  ASSERT_FALSE(none.ok());
+  EXPECT_NE(none.error().find("not built into this program"), std::string::npos) << none.error();
+  EXPECT_EQ(resolve_backend("auto", false).value(), "cpu");
+  // The CUDA backend: not built in (no toolkit), or a module opened on first use
+  // that makes a backend where a device is present and says why not elsewhere.
+  if (auto cuda = resolve_backend("cuda", false); cuda.ok()) {
+    EngineOptions co;
+    co.backend = "cuda";
+    auto e = Engine<float>::create(load_ok(bundled_gguf()), co, 64);
+    if (!e.ok()) {
+      EXPECT_EQ(e.error().rfind("cuda backend: ", 0), 0u) << e.error();
+    }
+  } else {
+    EXPECT_NE(cuda.error().find("not built into this program"), std::string::npos) << cuda.error();
+  }
+  register_device_backend("absent", &make_absent);
+  EXPECT_EQ(resolve_backend("auto", false).value(), "cpu");  // its factory finds no device
+  auto m = load_ok(bundled_gguf());
+  ASSERT_TRUE(m);
+  EngineOptions o;
+  o.backend = "absent";
+  auto refused = Engine<float>::create(m, o, 64);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.error().find("no device of this kind"), std::string::npos) << refused.error();
+  register_device_backend("fake", &make_fake);
+  EXPECT_EQ(resolve_backend("auto", false).value(), "fake");
+  EXPECT_EQ(resolve_backend("auto", true).value(), "cpu");  // device backends run in f32
+  EXPECT_FALSE(resolve_backend("fake", true).ok());
+  const auto toks = story_tokens(120);
+  o.backend = "fake";
+  auto e = Engine<float>::create(m, o, 200);
+  ASSERT_TRUE(e.ok()) << e.error();
+  const int made = fake_made;
+  EXPECT_GE(made, 1);
+  auto got = nll_of(**e, toks);
+  o.backend = "auto";  // the same shared backend: not made again
+  auto e2 = Engine<float>::create(m, o, 200);
+  ASSERT_TRUE(e2.ok());
+  EXPECT_EQ(fake_made, made);
+  o.backend = "cpu";
+  auto c = Engine<float>::create(m, o, 200);
+  ASSERT_TRUE(c.ok());
+  auto want = nll_of(**c, toks);
+  for (size_t i = 0; i < want.size(); ++i) EXPECT_NEAR(got[i], want[i], 1e-5) << i;
+}
+
 }  // namespace
 }  // namespace ls::test

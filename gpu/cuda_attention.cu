@@ -1,0 +1,255 @@
+// The CUDA backend's KV cache and attention for every method (cuda_backend.h);
+// the operand kernels of steps (1) and (2) are in cuda_operands.cu.
+//
+// Per call: (1) the new keys and values are appended to the cache in 16 bits,
+// keys rotated at their position when the cache keeps them rotated; (2) the key
+// operands of each band are formed in fp32 (near: R(j)k, or the cached rotated
+// keys; far: R(far_key_pos(j))k for remapping methods), and the query operands
+// (near: R(m)q, far: R(far_query_pos(m))q, times the softmax scale and log-n);
+// (3) one warp per (query, head) runs an online softmax over the visible key
+// ranges, the same ranges the CPU row path walks (core/position/tiles.h), so
+// every score is one plain dot product (../shared/GPU.md, the band algebra).
+// Angles are formed from a double product pos·θ'_i (METHODS.md §7), as on the CPU.
+#include <algorithm>
+#include <cmath>
+
+#include "core/position/tiles.h"
+#include "gpu/cuda_backend_impl.h"
+
+namespace ls::gpu {
+namespace {
+
+constexpr int kThreads = 256;
+int blocks_for(size_t n) { return (int)std::min<size_t>((n + kThreads - 1) / kThreads, 65535u * 16u); }
+
+struct AttnArgs {
+  int p0, n_heads, group, hd, q_dim, kv_dim;
+  TileBands bands;
+  float softcap;
+  const float* slopes;  // device, null: no ALiBi
+  const float *qn, *qf, *kn, *kf;
+  const uint16_t* V;
+  int vdtype;
+  float* out;
+  float* lse;  // (n_new, n_heads) or null
+};
+
+// The score of query operand q against key operand k (full dot on one thread: the probe).
+__device__ inline float score_of(const AttnArgs& a, int h, int m, int j, float dot) {
+  float s = a.softcap > 0 ? a.softcap * tanhf(dot / a.softcap) : dot;
+  return a.slopes ? s - a.slopes[h] * (float)(m - j) : s;
+}
+
+// One warp per (query, head): lane l holds dims l, l+32, … (R of them) of the query and the output.
+template <int R>
+__global__ void attention_kernel(AttnArgs a) {
+  const int t = blockIdx.x, h = blockIdx.y, lane = threadIdx.x, m = a.p0 + t, kh = h / a.group;
+  float qn[R], qf[R], o[R];
+  for (int r = 0; r < R; ++r) {
+    const int i = lane + 32 * r;
+    const size_t qi = (size_t)t * a.q_dim + (size_t)h * a.hd + i;
+    qn[r] = i < a.hd ? a.qn[qi] : 0.0f;
+    qf[r] = i < a.hd && a.qf ? a.qf[qi] : 0.0f;
+    o[r] = 0.0f;
+  }
+  float mx = -INFINITY, sum = 0.0f;
+  auto visit = [&](int j0, int j1, const float* keys, const float* qq) {
+    for (int j = j0; j < j1; ++j) {
+      const float* k = keys + (size_t)j * a.kv_dim + (size_t)kh * a.hd;
+      float d = 0.0f;
+      for (int r = 0; r < R; ++r) {
+        const int i = lane + 32 * r;
+        if (i < a.hd) d += qq[r] * k[i];
+      }
+      for (int off = 16; off > 0; off >>= 1) d += __shfl_xor_sync(0xffffffffu, d, off);
+      const float s = score_of(a, h, m, j, d);
+      const float mnew = fmaxf(mx, s);
+      const float corr = mx == -INFINITY ? 0.0f : __expf(mx - mnew), p = __expf(s - mnew);
+      sum = sum * corr + p;
+      const size_t vrow = (size_t)j * a.kv_dim + (size_t)kh * a.hd;
+      for (int r = 0; r < R; ++r) {
+        const int i = lane + 32 * r;
+        o[r] = o[r] * corr + (i < a.hd ? p * load16(a.V, a.vdtype, vrow + i) : 0.0f);
+      }
+      mx = mnew;
+    }
+  };
+  const bool ranged = a.bands.remap || a.bands.sliding;
+  const int near_from = ranged ? band_near_from(a.bands, m) : 0;
+  const int sink_end = band_sink_end(a.bands, m);
+  if (a.bands.remap) visit(0, near_from, a.kf, qf);
+  visit(0, sink_end, a.kn, qn);
+  visit(near_from, m + 1, a.kn, qn);
+  const float inv = sum > 0 ? 1.0f / sum : 0.0f;
+  for (int r = 0; r < R; ++r) {
+    const int i = lane + 32 * r;
+    if (i < a.hd) a.out[(size_t)t * a.q_dim + (size_t)h * a.hd + i] = o[r] * inv;
+  }
+  if (a.lse && lane == 0) a.lse[(size_t)t * a.n_heads + h] = mx + logf(sum);
+}
+
+// Probabilities of head h for queries [t0, t0+rows) over keys [0, n): exp(s - lse), 0 where masked.
+__global__ void probe_kernel(AttnArgs a, int h, int t0, int rows, int n, float* probs) {
+  const size_t total = (size_t)rows * n;
+  const int kh = h / a.group;
+  for (size_t e = blockIdx.x * (size_t)blockDim.x + threadIdx.x; e < total; e += (size_t)gridDim.x * blockDim.x) {
+    const int t = t0 + (int)(e / n), j = (int)(e % n), m = a.p0 + t;
+    if (!band_visible(a.bands, m, j)) {
+      probs[e] = 0.0f;
+      continue;
+    }
+    const bool near = band_is_near(a.bands, m - j);
+    const float* q = (near ? a.qn : a.qf) + (size_t)t * a.q_dim + (size_t)h * a.hd;
+    const float* k = (near ? a.kn : a.kf) + (size_t)j * a.kv_dim + (size_t)kh * a.hd;
+    float d = 0.0f;
+    for (int i = 0; i < a.hd; ++i) d += q[i] * k[i];
+    probs[e] = __expf(score_of(a, h, m, j, d) - a.lse[(size_t)t * a.n_heads + h]);
+  }
+}
+
+}  // namespace
+
+CudaKvCache::~CudaKvCache() {
+  for (Layer& L : layers) {
+    cudaFree(L.k);
+    cudaFree(L.v);
+  }
+  for (Positions& p : pos) {
+    cudaFree(p.inv_freq);
+    cudaFree(p.slopes);
+  }
+}
+
+size_t CudaBackend::kv_bytes_per_token(const KvSpec& spec) const { return 2 * (size_t)spec.n_layers * spec.kv_dim * 2; }
+
+std::unique_ptr<KvCache> CudaBackend::make_cache(const KvSpec& spec) {
+  auto c = std::make_unique<CudaKvCache>();
+  c->spec = spec;
+  c->dtype = spec.dtype == KvDtype::F16 ? kF16 : kBf16;
+  c->layers.resize(spec.n_layers);
+  return c;
+}
+
+Status CudaBackend::reserve_kv(KvCache& cache, int tokens, int keep) {
+  auto* c = dynamic_cast<CudaKvCache*>(&cache);
+  if (!c) return make_error("reserve_kv: the KV cache was made by another backend");
+  if (tokens <= c->tokens) return Status::Ok();
+  const size_t row = (size_t)c->spec.kv_dim * 2, need = (size_t)tokens * kv_bytes_per_token(c->spec);
+  if (size_t avail = memory_available(); need > avail)
+    return make_error("a KV cache of " + std::to_string(tokens) + " tokens needs " + std::to_string(need >> 20) +
+                      " MiB of device memory; " + std::to_string(avail >> 20) + " MiB are free (choose a shorter context)");
+  for (CudaKvCache::Layer& L : c->layers) {
+    for (uint16_t** buf : {&L.k, &L.v}) {
+      uint16_t* grown = nullptr;
+      LS_CUDA_TRY(cudaMalloc(&grown, (size_t)tokens * row));
+      if (*buf && keep > 0) LS_CUDA_TRY(cudaMemcpyAsync(grown, *buf, (size_t)keep * row, cudaMemcpyDeviceToDevice, stream_));
+      LS_CUDA_TRY(cudaStreamSynchronize(stream_));
+      cudaFree(*buf);
+      *buf = grown;
+    }
+  }
+  c->tokens = tokens;
+  return Status::Ok();
+}
+
+void CudaBackend::set_positions(KvCache& cache, const PositionTables& tables, int kind) {
+  auto* c = dynamic_cast<CudaKvCache*>(&cache);
+  if (!c || kind < 0 || kind >= kPositionTableKinds) return fail(make_error("set_positions: not this backend's cache"));
+  CudaKvCache::Positions& p = c->pos[kind];
+  auto copy = [&](const auto& host, auto** dev, size_t have) {
+    using E = std::remove_pointer_t<std::remove_pointer_t<decltype(dev)>>;
+    if (host.empty()) return;
+    if (host.size() > have || !*dev) {
+      cudaFree(*dev);
+      *dev = nullptr;
+      if (cudaMalloc(reinterpret_cast<void**>(dev), host.size() * sizeof(E)) != cudaSuccess)
+        return fail(make_error("set_positions: out of device memory"));
+    }
+    std::vector<E> conv(host.begin(), host.end());
+    cudaMemcpy(*dev, conv.data(), conv.size() * sizeof(E), cudaMemcpyHostToDevice);
+  };
+  copy(tables.inv_freq, &p.inv_freq, p.tables.inv_freq.size());
+  copy(tables.alibi_slopes, &p.slopes, p.tables.alibi_slopes.size());
+  p.tables = tables;
+}
+
+Status CudaBackend::attention(KvCache& cache, const AttentionParams& p, const float* q, const float* k_new,
+                              const float* v_new, float* out, const AttentionObserver* observer,
+                              const std::atomic<bool>* cancel) {
+  auto* c = dynamic_cast<CudaKvCache*>(&cache);
+  if (!c) return make_error("attention: the KV cache was made by another backend");
+  if (p.table < 0 || p.table >= kPositionTableKinds) return make_error("attention: no position table " + std::to_string(p.table));
+  const int n = p.p0 + p.n_new;
+  if (p.layer < 0 || p.layer >= (int)c->layers.size() || n > c->tokens)
+    return make_error("attention: the KV cache has no room for layer " + std::to_string(p.layer) + " at " +
+                      std::to_string(n) + " tokens");
+  if (p.head_dim > 256) return make_error("the CUDA attention handles head dimensions up to 256");
+  if (cancel && cancel->load()) return make_error("cancelled");
+  if (!pending_) return pending_;
+  const CudaKvCache::Positions& ps = c->pos[p.table];
+  const bool rope = !ps.tables.inv_freq.empty() && p.rot_dim > 0;
+  const double af = ps.tables.attention_factor;
+  const int hd = p.head_dim, kv_dim = p.n_kv_heads * hd, q_dim = p.n_heads * hd, lay = (int)p.layout;
+  const MethodParams bp = band_params(p);
+  AttnArgs a{};
+  a.p0 = p.p0;
+  a.n_heads = p.n_heads;
+  a.group = p.n_heads / p.n_kv_heads;
+  a.hd = hd;
+  a.q_dim = q_dim;
+  a.kv_dim = kv_dim;
+  a.bands = tile_bands(p.method, p.remap);
+  if (!rope) a.bands.remap = 0;
+  a.softcap = (float)p.softcap;
+  a.slopes = ps.tables.alibi_slopes.empty() ? nullptr : ps.slopes;
+  const CudaKvCache::Layer& L = c->layers[p.layer];
+  launch_append_kv(stream_, k_new, v_new, p.n_new, p.p0, kv_dim, hd, p.rot_dim, lay, rope && c->spec.keys == KeyForm::Rotated ? 1 : 0,
+      ps.inv_freq, af, L.k, L.v, c->dtype);
+  float* kn = static_cast<float*>(scratch(kScratchKNear, (size_t)n * kv_dim * 4));
+  float* kf = a.bands.remap ? static_cast<float*>(scratch(kScratchKFar, (size_t)n * kv_dim * 4)) : nullptr;
+  float* qn = static_cast<float*>(scratch(kScratchQNear, (size_t)p.n_new * q_dim * 4));
+  float* qf = a.bands.remap ? static_cast<float*>(scratch(kScratchQFar, (size_t)p.n_new * q_dim * 4)) : nullptr;
+  if (!pending_) return pending_;
+  launch_key_operands(stream_, L.k, c->dtype, n, kv_dim, hd, p.rot_dim, lay, rope && c->spec.keys == KeyForm::Raw ? 1 : 0, ps.inv_freq, af, bp, kn);
+  if (kf)
+    launch_key_operands(stream_, L.k, c->dtype, n, kv_dim, hd, p.rot_dim, lay, 2, ps.inv_freq, af, bp, kf);
+  const double scale = p.scale > 0 ? p.scale : 1.0 / std::sqrt((double)hd);
+  for (int far = 0; far < (kf ? 2 : 1); ++far)
+    launch_query_operands(stream_, q, p.n_new, p.p0, q_dim, hd, p.rot_dim, lay, rope ? 1 : 0, far, ps.inv_freq, af, bp, scale, p.train_len,
+        far ? qf : qn);
+  a.qn = qn;
+  a.qf = qf;
+  a.kn = kn;
+  a.kf = kf;
+  a.V = L.v;
+  a.vdtype = c->dtype;
+  a.out = out;
+  const bool observe = observer && observer->on_row && observer->layer == p.layer;
+  a.lse = observe ? static_cast<float*>(scratch(kScratchLse, (size_t)p.n_new * p.n_heads * 4)) : nullptr;
+  if (!pending_) return pending_;
+  const dim3 grid(p.n_new, p.n_heads);
+  if (hd <= 32) attention_kernel<1><<<grid, 32, 0, stream_>>>(a);
+  else if (hd <= 64) attention_kernel<2><<<grid, 32, 0, stream_>>>(a);
+  else if (hd <= 128) attention_kernel<4><<<grid, 32, 0, stream_>>>(a);
+  else attention_kernel<8><<<grid, 32, 0, stream_>>>(a);
+  if (auto st = check_launch("attention"); !st) return st;
+  if (!observe) return Status::Ok();
+  // The probed heads, a block of query rows at a time (at most 64M probabilities on the device).
+  const int rows_per = std::max(1, std::min(p.n_new, (int)((size_t{64} << 20) / (size_t)n)));
+  std::vector<float> host((size_t)rows_per * n);
+  float* probs = static_cast<float*>(scratch(kScratchGemmIn, host.size() * 4));
+  if (!probs) return pending_;
+  for (int h = observer->head < 0 ? 0 : observer->head; h < (observer->head < 0 ? p.n_heads : observer->head + 1); ++h)
+    for (int t0 = 0; t0 < p.n_new; t0 += rows_per) {
+      if (cancel && cancel->load()) return make_error("cancelled");
+      const int rows = std::min(rows_per, p.n_new - t0);
+      probe_kernel<<<blocks_for((size_t)rows * n), kThreads, 0, stream_>>>(a, h, t0, rows, n, probs);
+      if (auto st = check_launch("probe"); !st) return st;
+      LS_CUDA_TRY(cudaMemcpyAsync(host.data(), probs, (size_t)rows * n * 4, cudaMemcpyDeviceToHost, stream_));
+      LS_CUDA_TRY(cudaStreamSynchronize(stream_));
+      for (int r = 0; r < rows; ++r) observer->on_row(h, p.p0 + t0 + r, &host[(size_t)r * n], p.p0 + t0 + r + 1);
+    }
+  return Status::Ok();
+}
+
+}  // namespace ls::gpu

@@ -1,0 +1,363 @@
+// The CUDA backend: device memory, the weights' upload, cuBLAS GEMMs and the
+// element-wise kernels (embed, norms, activations, NLL). Attention and the KV
+// cache are in cuda_attention.cu.
+#include <cmath>
+#include <cstring>
+
+#include "core/engine/engine.h"
+#include "core/model/dtype.h"
+#include "core/model/weight_builder.h"
+#include "gpu/cuda_backend.h"
+#include "gpu/cuda_backend_impl.h"
+
+namespace ls::gpu {
+namespace {
+
+constexpr int kThreads = 256;
+
+int blocks_for(size_t n) { return (int)std::min<size_t>((n + kThreads - 1) / kThreads, 65535u * 16u); }
+
+// Sum of `v` over the block (blockDim.x a multiple of 32, at most 1024).
+__device__ float block_sum(float v) {
+  __shared__ float part[32];
+  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  __syncthreads();  // part[] may still be read by a previous call
+  if (lane == 0) part[warp] = v;
+  __syncthreads();
+  float s = 0.0f;
+  for (int w = 0; w < (int)(blockDim.x / 32); ++w) s += part[w];
+  return s;
+}
+
+__device__ float block_max(float v) {
+  __shared__ float part[32];
+  for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  __syncthreads();
+  if (lane == 0) part[warp] = v;
+  __syncthreads();
+  float m = -INFINITY;
+  for (int w = 0; w < (int)(blockDim.x / 32); ++w) m = fmaxf(m, part[w]);
+  return m;
+}
+
+__global__ void embed_kernel(const int* tokens, int n, const void* table, int dtype, int dim, float* out) {
+  const size_t total = (size_t)n * dim;
+  for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < total; i += (size_t)gridDim.x * blockDim.x) {
+    const size_t r = i / dim, c = i % dim;
+    out[i] = load16(table, dtype, (size_t)tokens[r] * dim + c);
+  }
+}
+
+// One block per row; y may be x. layer: LayerNorm (mean removed, bias b optional), else RMSNorm.
+__global__ void norm_kernel(const float* x, const float* w, const float* b, int dim, float eps, bool layer, float* y) {
+  const float* xr = x + (size_t)blockIdx.x * dim;
+  float* yr = y + (size_t)blockIdx.x * dim;
+  float mean = 0.0f;
+  if (layer) {
+    float s = 0.0f;
+    for (int i = threadIdx.x; i < dim; i += blockDim.x) s += xr[i];
+    mean = block_sum(s) / dim;
+  }
+  float ss = 0.0f;
+  for (int i = threadIdx.x; i < dim; i += blockDim.x) ss += (xr[i] - mean) * (xr[i] - mean);
+  const float inv = rsqrtf(block_sum(ss) / dim + eps);
+  for (int i = threadIdx.x; i < dim; i += blockDim.x) yr[i] = (xr[i] - mean) * inv * w[i] + (b ? b[i] : 0.0f);
+}
+
+__global__ void to_16bit_kernel(const float* x, size_t n, int dtype, void* y) {
+  for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
+    if (dtype == kBf16) static_cast<__nv_bfloat16*>(y)[i] = __float2bfloat16(x[i]);
+    else static_cast<__half*>(y)[i] = __float2half(x[i]);
+  }
+}
+
+__global__ void bias_kernel(float* y, const float* b, int rows, int out) {
+  const size_t total = (size_t)rows * out;
+  for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < total; i += (size_t)gridDim.x * blockDim.x)
+    y[i] += b[i % out];
+}
+
+__device__ float gelu_tanh(float x) { return 0.5f * x * (1.0f + tanhf(0.7978845608028654f * (x + 0.044715f * x * x * x))); }
+
+// op: 0 swiglu (gate ← silu(gate)·up), 1 geglu, 2 gelu exact, 3 gelu tanh, 4 scale, 5 softcap, 6 add (gate ← gate + up).
+__global__ void pointwise_kernel(float* x, const float* y, size_t n, int op, float a) {
+  for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
+    const float v = x[i];
+    switch (op) {
+      case 0: x[i] = v / (1.0f + expf(-v)) * y[i]; break;
+      case 1: x[i] = gelu_tanh(v) * y[i]; break;
+      case 2: x[i] = 0.5f * v * erfcf(-v * 0.70710678118654752f); break;
+      case 3: x[i] = gelu_tanh(v); break;
+      case 4: x[i] = v * a; break;
+      case 5: x[i] = a * tanhf(v / a); break;
+      default: x[i] = v + y[i]; break;
+    }
+  }
+}
+
+// One block per row: nll = log Σ exp(logits) - logits[target]; rank = #logits above the target's.
+__global__ void nll_kernel(const float* logits, int vocab, const int* targets, double* nll, int* rank) {
+  const float* l = logits + (size_t)blockIdx.x * vocab;
+  float mx = -INFINITY;
+  for (int i = threadIdx.x; i < vocab; i += blockDim.x) mx = fmaxf(mx, l[i]);
+  mx = block_max(mx);
+  const float t = l[targets[blockIdx.x]];
+  float s = 0.0f, above = 0.0f;
+  for (int i = threadIdx.x; i < vocab; i += blockDim.x) {
+    s += expf(l[i] - mx);
+    above += l[i] > t ? 1.0f : 0.0f;
+  }
+  s = block_sum(s);
+  above = block_sum(above);
+  if (threadIdx.x == 0) {
+    nll[blockIdx.x] = (double)mx + log((double)s) - (double)t;
+    rank[blockIdx.x] = (int)above;
+  }
+}
+
+}  // namespace
+
+CudaBackend::CudaBackend() = default;
+
+CudaBackend::~CudaBackend() {
+  for (void* p : weight_memory_) cudaFree(p);
+  for (void* p : scratch_) cudaFree(p);
+  if (blas_) cublasDestroy(blas_);
+  if (stream_) cudaStreamDestroy(stream_);
+}
+
+Status CudaBackend::init() {
+  int n = 0;
+  if (cudaGetDeviceCount(&n) != cudaSuccess || n < 1) return make_error("no CUDA device is present");
+  LS_CUDA_TRY(cudaSetDevice(0));
+  LS_CUDA_TRY(cudaStreamCreate(&stream_));
+  if (cublasCreate(&blas_) != CUBLAS_STATUS_SUCCESS) return make_error("cuBLAS could not be initialised");
+  if (cublasSetStream(blas_, stream_) != CUBLAS_STATUS_SUCCESS) return make_error("cuBLAS could not use the stream");
+  return Status::Ok();
+}
+
+void CudaBackend::fail(Status st) {
+  if (pending_ && !st) pending_ = std::move(st);
+}
+
+Status CudaBackend::check_launch(const char* what) {
+  cudaError_t e = cudaGetLastError();
+  if (e != cudaSuccess) fail(make_error(std::string("CUDA ") + what + ": " + cudaGetErrorString(e)));
+  return pending_;
+}
+
+size_t CudaBackend::memory_available() const {
+  size_t free_b = 0, total = 0;
+  return cudaMemGetInfo(&free_b, &total) == cudaSuccess ? free_b : 0;
+}
+
+Status CudaBackend::upload(const Model& model) {
+  const ModelConfig& c = model.config;
+  const ModelWeights& w = model.weights;
+  const size_t d = c.dim, q = (size_t)c.n_heads * c.head_dim, kv = (size_t)c.n_kv_heads * c.head_dim,
+               hid = c.hidden_dim, V = c.vocab_size;
+  size_t need = 0;  // 2 bytes an element (matrices in 16 bits; the fp32 vectors are a rounding error)
+  for (const WeightView& v : weight_views(model)) need += v.count * 2;
+  if (size_t avail = memory_available(); need > avail)
+    return make_error("the model's weights need " + std::to_string(need >> 20) + " MiB on the device; " +
+                      std::to_string(avail >> 20) + " MiB are free");
+  auto put_mat = [&](const Matrix& m, size_t count) -> Status {
+    if (!m || mats_.count(m.data)) return Status::Ok();
+    DeviceMatrix dm;
+    dm.dtype = m.dtype == DType::F16 ? kF16 : kBf16;
+    std::vector<uint16_t> host(count);
+    if (m.dtype == DType::F16 || m.dtype == DType::BF16) {
+      std::memcpy(host.data(), m.data, count * 2);
+    } else {
+      const float* f = m.f32();
+      for (size_t i = 0; i < count; ++i) host[i] = float_to_bf16(f[i]);
+    }
+    LS_CUDA_TRY(cudaMalloc(&dm.data, count * 2));
+    weight_memory_.push_back(dm.data);
+    LS_CUDA_TRY(cudaMemcpy(dm.data, host.data(), count * 2, cudaMemcpyHostToDevice));
+    mats_[m.data] = dm;
+    return Status::Ok();
+  };
+  auto put_vec = [&](const float* v, size_t count) -> Status {
+    if (!v || vecs_.count(v)) return Status::Ok();
+    float* dv = nullptr;
+    LS_CUDA_TRY(cudaMalloc(&dv, count * 4));
+    weight_memory_.push_back(dv);
+    LS_CUDA_TRY(cudaMemcpy(dv, v, count * 4, cudaMemcpyHostToDevice));
+    vecs_[v] = dv;
+    return Status::Ok();
+  };
+  Status st = Status::Ok();
+  auto mat = [&](const Matrix& m, size_t count) { if (st) st = put_mat(m, count); };
+  auto vec = [&](const float* v, size_t count) { if (st) st = put_vec(v, count); };
+  mat(w.tok_embd, V * d);
+  mat(w.output, V * d);
+  vec(w.output_b, V);
+  for (const float* v : {w.embd_norm, w.embd_norm_b, w.out_norm, w.out_norm_b}) vec(v, d);
+  for (const LayerWeights& L : w.layers) {
+    mat(L.wq, q * d);
+    mat(L.wk, kv * d);
+    mat(L.wv, kv * d);
+    mat(L.wo, d * q);
+    mat(L.w_gate, hid * d);
+    mat(L.w_up, hid * d);
+    mat(L.w_down, d * hid);
+    for (const float* v : {L.attn_norm, L.attn_norm_b, L.ffn_norm, L.ffn_norm_b, L.post_attn_norm, L.post_ffn_norm, L.bo,
+                           L.b_down})
+      vec(v, d);
+    vec(L.bq, q);
+    vec(L.bk, kv);
+    vec(L.bv, kv);
+    vec(L.b_up, hid);
+    vec(L.q_norm, c.head_dim);
+    vec(L.k_norm, c.head_dim);
+  }
+  return st;
+}
+
+const float* CudaBackend::dev_vec(const float* host) {
+  if (!host) return nullptr;
+  auto it = vecs_.find(host);
+  if (it == vecs_.end()) {
+    fail(make_error("CUDA backend: a weight vector that was never uploaded"));
+    return nullptr;
+  }
+  return it->second;
+}
+
+const DeviceMatrix* CudaBackend::dev_mat(const Matrix& m) {
+  auto it = mats_.find(m.data);
+  if (it == mats_.end()) {
+    fail(make_error("CUDA backend: a weight matrix that was never uploaded"));
+    return nullptr;
+  }
+  return &it->second;
+}
+
+void* CudaBackend::scratch(int slot, size_t bytes) {
+  if (bytes <= scratch_bytes_[slot]) return scratch_[slot];
+  cudaFree(scratch_[slot]);
+  scratch_[slot] = nullptr;
+  scratch_bytes_[slot] = 0;
+  if (cudaMalloc(&scratch_[slot], bytes) != cudaSuccess) {
+    fail(make_error("CUDA backend: out of device memory for " + std::to_string(bytes >> 20) + " MiB of work space"));
+    return nullptr;
+  }
+  scratch_bytes_[slot] = bytes;
+  return scratch_[slot];
+}
+
+float* CudaBackend::alloc(size_t count) {
+  void* p = nullptr;
+  if (cudaMalloc(&p, std::max<size_t>(count, 1) * sizeof(float)) != cudaSuccess) {
+    fail(make_error("CUDA backend: out of device memory for " + std::to_string(count * 4 >> 20) + " MiB"));
+    return nullptr;
+  }
+  return static_cast<float*>(p);
+}
+
+void CudaBackend::release(float* p) { cudaFree(p); }
+
+void CudaBackend::to_host(const float* src, float* dst, size_t count) {
+  if (!src) return;
+  if (cudaMemcpyAsync(dst, src, count * 4, cudaMemcpyDeviceToHost, stream_) != cudaSuccess ||
+      cudaStreamSynchronize(stream_) != cudaSuccess)
+    fail(make_error("CUDA backend: copy to the host failed"));
+}
+
+void CudaBackend::from_host(const float* src, float* dst, size_t count) {
+  if (!dst) return;
+  if (cudaMemcpyAsync(dst, src, count * 4, cudaMemcpyHostToDevice, stream_) != cudaSuccess ||
+      cudaStreamSynchronize(stream_) != cudaSuccess)
+    fail(make_error("CUDA backend: copy to the device failed"));
+}
+
+Status CudaBackend::sync() {
+  cudaError_t e = cudaStreamSynchronize(stream_);
+  if (e == cudaSuccess) e = cudaGetLastError();
+  if (e != cudaSuccess) fail(make_error(std::string("CUDA: ") + cudaGetErrorString(e)));
+  return pending_;
+}
+
+void CudaBackend::embed(const int* tokens, int n, const Matrix& table, int dim, float* out) {
+  const DeviceMatrix* t = dev_mat(table);
+  int* dtok = static_cast<int*>(scratch(kScratchTokens, (size_t)n * sizeof(int)));
+  if (!t || !dtok || !out) return;
+  cudaMemcpyAsync(dtok, tokens, (size_t)n * sizeof(int), cudaMemcpyHostToDevice, stream_);
+  embed_kernel<<<blocks_for((size_t)n * dim), kThreads, 0, stream_>>>(dtok, n, t->data, t->dtype, dim, out);
+  check_launch("embed");
+}
+
+void CudaBackend::rmsnorm(const float* x, const float* w, int rows, int dim, double eps, float* y) {
+  const float* dw = dev_vec(w);
+  if (!dw || !x || !y) return;
+  norm_kernel<<<rows, kThreads, 0, stream_>>>(x, dw, nullptr, dim, (float)eps, false, y);
+  check_launch("rmsnorm");
+}
+
+void CudaBackend::layernorm(const float* x, const float* w, const float* b, int rows, int dim, double eps, float* y) {
+  const float* dw = dev_vec(w);
+  if (!dw || !x || !y) return;
+  norm_kernel<<<rows, kThreads, 0, stream_>>>(x, dw, b ? dev_vec(b) : nullptr, dim, (float)eps, true, y);
+  check_launch("layernorm");
+}
+
+// y (rows, out) = x (rows, in) · Wᵀ: column-major C (out, rows) = op(A = W as (in, out))ᵀ · B (in, rows).
+void CudaBackend::matmul(const float* x, int rows, int in, const Matrix& W, const float* b, int out, float* y) {
+  const DeviceMatrix* w = dev_mat(W);
+  void* xin = scratch(kScratchGemmIn, (size_t)rows * in * 2);
+  if (!w || !xin || !x || !y) return;
+  to_16bit_kernel<<<blocks_for((size_t)rows * in), kThreads, 0, stream_>>>(x, (size_t)rows * in, w->dtype, xin);
+  const cudaDataType t = w->dtype == kBf16 ? CUDA_R_16BF : CUDA_R_16F;
+  const float one = 1.0f, zero = 0.0f;
+  if (cublasGemmEx(blas_, CUBLAS_OP_T, CUBLAS_OP_N, out, rows, in, &one, w->data, t, in, xin, t, in, &zero, y, CUDA_R_32F,
+                   out, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT) != CUBLAS_STATUS_SUCCESS)
+    fail(make_error("cuBLAS GEMM failed (" + std::to_string(rows) + "×" + std::to_string(in) + " by " +
+                    std::to_string(out) + ")"));
+  if (b) {
+    const float* db = dev_vec(b);
+    if (db) bias_kernel<<<blocks_for((size_t)rows * out), kThreads, 0, stream_>>>(y, db, rows, out);
+  }
+  check_launch("matmul");
+}
+
+void CudaBackend::pointwise(float* x, const float* y, size_t n, int op, double a) {
+  if (!x) return;
+  pointwise_kernel<<<blocks_for(n), kThreads, 0, stream_>>>(x, y, n, op, (float)a);
+  check_launch("element-wise op");
+}
+
+void CudaBackend::swiglu(float* gate, const float* up, size_t n) { pointwise(gate, up, n, 0, 0); }
+void CudaBackend::geglu(float* gate, const float* up, size_t n) { pointwise(gate, up, n, 1, 0); }
+void CudaBackend::gelu(float* x, size_t n, bool exact) { pointwise(x, nullptr, n, exact ? 2 : 3, 0); }
+void CudaBackend::scale(float* x, size_t n, double s) { pointwise(x, nullptr, n, 4, s); }
+void CudaBackend::softcap(float* x, size_t n, double cap) { pointwise(x, nullptr, n, 5, cap); }
+void CudaBackend::add(float* x, const float* y, size_t n) { pointwise(x, y, n, 6, 0); }
+
+void CudaBackend::nll(const float* logits, int rows, int vocab, const int* targets, double* out, int* rank) {
+  int* dt = static_cast<int*>(scratch(kScratchTokens, (size_t)rows * sizeof(int)));
+  char* res = static_cast<char*>(scratch(kScratchNll, (size_t)rows * (sizeof(double) + sizeof(int))));
+  if (!dt || !res || !logits) return;
+  double* dn = reinterpret_cast<double*>(res);
+  int* dr = reinterpret_cast<int*>(res + (size_t)rows * sizeof(double));
+  cudaMemcpyAsync(dt, targets, (size_t)rows * sizeof(int), cudaMemcpyHostToDevice, stream_);
+  nll_kernel<<<rows, kThreads, 0, stream_>>>(logits, vocab, dt, dn, dr);
+  if (!check_launch("nll")) return;
+  std::vector<int> ranks(rows);
+  cudaMemcpyAsync(out, dn, (size_t)rows * sizeof(double), cudaMemcpyDeviceToHost, stream_);
+  cudaMemcpyAsync(ranks.data(), dr, (size_t)rows * sizeof(int), cudaMemcpyDeviceToHost, stream_);
+  if (cudaStreamSynchronize(stream_) != cudaSuccess) fail(make_error("CUDA backend: NLL copy failed"));
+  if (rank) std::memcpy(rank, ranks.data(), (size_t)rows * sizeof(int));
+}
+
+Result<std::unique_ptr<Backend<float>>> make_cuda_backend() {
+  auto b = std::make_unique<CudaBackend>();
+  if (auto st = b->init(); !st) return make_error(st.error());
+  return std::unique_ptr<Backend<float>>(std::move(b));
+}
+
+void register_cuda_backend() { register_device_backend("cuda", &make_cuda_backend); }
+
+}  // namespace ls::gpu

@@ -1,0 +1,132 @@
+// The CUDA backend's class and the launchers its two translation units share
+// (cuda_backend.cu: memory, weights, GEMMs, element-wise kernels, NLL;
+// cuda_attention.cu: the KV cache, band operands, attention and the probe).
+#pragma once
+
+#include <cublas_v2.h>
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+#include <cuda_runtime.h>
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "core/engine/backend.h"
+#include "gpu/cuda_check.h"
+
+namespace ls::gpu {
+
+// A weight matrix on the device: bf16 (kBf16) or fp16 (kF16) elements.
+enum DeviceDtype : int { kBf16 = 0, kF16 = 1 };
+struct DeviceMatrix {
+  void* data = nullptr;
+  int dtype = kBf16;
+};
+
+// Element i of a 16-bit array of dtype kBf16 / kF16, as fp32.
+__device__ inline float load16(const void* p, int dtype, size_t i) {
+  return dtype == kBf16 ? __bfloat162float(static_cast<const __nv_bfloat16*>(p)[i])
+                        : __half2float(static_cast<const __half*>(p)[i]);
+}
+
+// One sequence's cache: one K copy and V per layer, rows of kv_dim 16-bit elements
+// (bf16, or fp16 when the spec asks), and the position tables of each kind.
+struct CudaKvCache final : KvCache {
+  struct Layer {
+    uint16_t* k = nullptr;
+    uint16_t* v = nullptr;
+  };
+  std::vector<Layer> layers;
+  int dtype = kBf16;
+  struct Positions {
+    PositionTables tables;        // host copy (far positions, the band helpers)
+    double* inv_freq = nullptr;   // device θ' (rot_dim/2)
+    float* slopes = nullptr;      // device ALiBi slopes (n_heads)
+  };
+  Positions pos[kPositionTableKinds];
+  ~CudaKvCache() override;
+};
+
+class CudaBackend final : public Backend<float> {
+ public:
+  CudaBackend();
+  ~CudaBackend() override;
+  Status init();  // device, stream, cuBLAS handle
+  const char* name() const override { return "cuda"; }
+  size_t memory_available() const override;
+  int preferred_chunk() const override { return 512; }
+  Status upload(const Model& model) override;
+  float* alloc(size_t count) override;
+  void release(float* p) override;
+  void to_host(const float* src, float* dst, size_t count) override;
+  void from_host(const float* src, float* dst, size_t count) override;
+  Status sync() override;
+  size_t kv_bytes_per_token(const KvSpec& spec) const override;
+  std::unique_ptr<KvCache> make_cache(const KvSpec& spec) override;
+  Status reserve_kv(KvCache& cache, int tokens, int keep) override;
+  void set_positions(KvCache& cache, const PositionTables& tables, int kind) override;
+  void embed(const int* tokens, int n, const Matrix& table, int dim, float* out) override;
+  void rmsnorm(const float* x, const float* w, int rows, int dim, double eps, float* y) override;
+  void layernorm(const float* x, const float* w, const float* b, int rows, int dim, double eps, float* y) override;
+  void matmul(const float* x, int rows, int in, const Matrix& W, const float* b, int out, float* y) override;
+  void swiglu(float* gate, const float* up, size_t n) override;
+  void geglu(float* gate, const float* up, size_t n) override;
+  void scale(float* x, size_t n, double s) override;
+  void softcap(float* x, size_t n, double cap) override;
+  void gelu(float* x, size_t n, bool exact) override;
+  void add(float* x, const float* y, size_t n) override;
+  Status attention(KvCache& cache, const AttentionParams& p, const float* q, const float* k_new, const float* v_new,
+                   float* out, const AttentionObserver* observer, const std::atomic<bool>* cancel) override;
+  void nll(const float* logits, int rows, int vocab, const int* targets, double* nll, int* rank) override;
+
+ private:
+  // The device copy of a host weight vector / matrix (upload()); null (and a pending
+  // error) when the engine passes one that was never uploaded.
+  const float* dev_vec(const float* host);
+  const DeviceMatrix* dev_mat(const Matrix& m);
+  // Scratch of at least `bytes`, reused across calls (slot: which buffer).
+  void* scratch(int slot, size_t bytes);
+  void fail(Status st);  // keeps the first error for sync()
+  // x ← op(x, y) element-wise (cuda_backend.cu: pointwise_kernel's op codes).
+  void pointwise(float* x, const float* y, size_t n, int op, double a);
+  Status check_launch(const char* what);
+
+  cudaStream_t stream_ = nullptr;
+  cublasHandle_t blas_ = nullptr;
+  std::map<const void*, float*> vecs_;
+  std::map<const void*, DeviceMatrix> mats_;
+  std::vector<void*> weight_memory_;
+  static constexpr int kScratchSlots = 8;
+  void* scratch_[kScratchSlots] = {};
+  size_t scratch_bytes_[kScratchSlots] = {};
+  Status pending_ = Status::Ok();
+};
+
+// Scratch slots (CudaBackend::scratch).
+enum ScratchSlot : int {
+  kScratchGemmIn = 0,  // a GEMM's input converted to the weight's dtype
+  kScratchTokens,      // token ids / targets
+  kScratchNll,         // NLL and rank results
+  kScratchQNear,       // query operands, near band
+  kScratchQFar,        // query operands, far band
+  kScratchKNear,       // key operands, near band (fp32)
+  kScratchKFar,        // key operands, far band (fp32)
+  kScratchLse,         // per (query, head) log-sum-exp; the probe's rows share slot kScratchGemmIn
+};
+
+// Operands of the band algebra (cuda_operands.cu), launched on `stream`.
+// Appends rows [p0, p0+n_new) of K and V in 16 bits (dtype), keys rotated at their position when `rotate`.
+void launch_append_kv(cudaStream_t stream, const float* k_new, const float* v_new, int n_new, int p0, int kv_dim, int hd,
+                      int rd, int layout, int rotate, const double* inv_freq, double af, uint16_t* K, uint16_t* V,
+                      int dtype);
+// Key operands of keys [0, n) in fp32. mode 0: as cached; 1: R(j)k; 2: R(far_key_pos(j))k.
+void launch_key_operands(cudaStream_t stream, const uint16_t* K, int dtype, int n, int kv_dim, int hd, int rd, int layout,
+                         int mode, const double* inv_freq, double af, const MethodParams& bands, float* out);
+// Query operands (n_new, q_dim): R(pos)q · scale · log-n, pos = m (near) or far_query_pos(m) (far).
+void launch_query_operands(cudaStream_t stream, const float* q, int n_new, int p0, int q_dim, int hd, int rd, int layout,
+                           int rope, int far, const double* inv_freq, double af, const MethodParams& bands, double scale,
+                           double train_len, float* out);
+
+}  // namespace ls::gpu

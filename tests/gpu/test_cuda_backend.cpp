@@ -1,0 +1,112 @@
+// The CUDA backend against the CPU backend (label gpu: skipped, visibly, where no
+// CUDA device is present). Weights are bf16 on the device, so every comparison is
+// made on models stored in bf16 (the CPU reads the same rounded weights) and
+// allows for the GEMM inputs' bf16 rounding.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+
+#include "core/analysis/analysis.h"
+#include "core/engine/engine.h"
+#include "core/position/spec.h"
+#include "gpu/cuda_backend.h"
+#include "gpu/rope_table.h"
+#include "tests/engine/test_support.h"
+
+namespace ls::test {
+namespace {
+
+#define LS_REQUIRE_GPU()                                                   \
+  if (!gpu::device_available()) GTEST_SKIP() << "no CUDA device present"; \
+  gpu::register_cuda_backend()
+
+// Per-token NLL of `toks` on one backend.
+std::vector<double> nll_on(std::shared_ptr<const Model> m, const std::string& backend, const std::string& method,
+                           const std::vector<int>& toks, const AttentionObserver* observer = nullptr) {
+  EngineOptions o;
+  o.backend = backend;
+  o.method = method.empty() ? m->config.native_method : parse_method_spec(method).value();
+  o.observer = observer;
+  o.chunk = 48;  // several chunks: the cache grows and keys are appended across calls
+  auto e = Engine<float>::create(m, o, (int)toks.size());
+  EXPECT_TRUE(e.ok()) << (e.ok() ? "" : e.error());
+  if (!e.ok()) return {};
+  EXPECT_TRUE((*e)->forward(toks.data(), (int)toks.size() - 1).ok());
+  std::vector<double> out(toks.size() - 1);
+  EXPECT_TRUE((*e)->nll(0, (int)out.size(), toks.data() + 1, out.data()).ok());
+  return out;
+}
+
+void expect_close(const std::vector<double>& a, const std::vector<double>& b, double tol, const std::string& what) {
+  ASSERT_EQ(a.size(), b.size()) << what;
+  double worst = 0, mean_a = 0, mean_b = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    worst = std::max(worst, std::fabs(a[i] - b[i]));
+    mean_a += a[i] / a.size();
+    mean_b += b[i] / b.size();
+  }
+  EXPECT_LE(worst, tol) << what;
+  EXPECT_LE(std::fabs(mean_a - mean_b), tol / 5) << what;
+}
+
+std::shared_ptr<const Model> bf16_model(const std::string& shape) {
+  const std::string dir = temp_dir("cuda-" + shape);
+  EXPECT_TRUE(write_gguf_model(make_random_model(random_model_shape(shape).value()), dir + "/m.gguf", DType::BF16).ok());
+  return load_ok(dir + "/m.gguf");
+}
+
+TEST(CudaBackend, BundledModelNllMatchesCpuForEveryMethod) {
+  LS_REQUIRE_GPU();
+  auto m = load_ok(bundled_gguf(), 64);  // L = 64: 300 tokens run far beyond it
+  auto toks = story_tokens(300);
+  for (const char* s : {"rope", "linear:factor=4", "ntk:alpha=4", "dynamic-ntk:alpha=2", "yarn:factor=4",
+                        "llama3:factor=4", "rerope:window=16,logn=1", "leaky-rerope:window=16,k=4",
+                        "self-extend:window=16,group=4", "sliding-window:window=24,sinks=4",
+                        "dynamic-ntk:alpha=2,cache=raw"})
+    expect_close(nll_on(m, "cuda", s, toks), nll_on(m, "cpu", s, toks), 0.05, s);
+}
+
+TEST(CudaBackend, ArchitecturesMatchCpu) {
+  LS_REQUIRE_GPU();
+  std::vector<int> toks;
+  for (int i = 0; i < 200; ++i) toks.push_back((i * 17 + 11) % 512);
+  for (const char* shape : {"tiny-qwen2", "tiny-phi3", "tiny-gemma2", "tiny-gemma3", "tiny-neox", "tiny-stablelm",
+                            "tiny-phi2", "tiny-bloom", "tiny-mpt"}) {
+    auto m = bf16_model(shape);
+    ASSERT_TRUE(m) << shape;
+    expect_close(nll_on(m, "cuda", "", toks), nll_on(m, "cpu", "", toks), 0.05, shape);
+  }
+}
+
+TEST(CudaBackend, ProbedProbabilitiesMatchCpu) {
+  LS_REQUIRE_GPU();
+  auto m = load_ok(bundled_gguf(), 64);
+  auto toks = story_tokens(200);
+  for (const char* s : {"rope", "rerope:window=16", "sliding-window:window=24,sinks=4"}) {
+    std::vector<std::vector<float>> rows[2];
+    for (int k = 0; k < 2; ++k) {
+      rows[k].assign(toks.size(), {});
+      AttentionObserver obs;
+      obs.layer = 1;
+      obs.head = 2;
+      obs.on_row = [&rows, k](int, int m_pos, const float* p, int n) { rows[k][m_pos].assign(p, p + n); };
+      nll_on(m, k == 0 ? "cuda" : "cpu", s, toks, &obs);
+    }
+    double worst = 0;
+    for (size_t r = 0; r + 1 < toks.size(); ++r) {
+      ASSERT_EQ(rows[0][r].size(), r + 1) << s;
+      ASSERT_EQ(rows[1][r].size(), r + 1) << s;
+      double sum = 0;
+      for (size_t j = 0; j <= r; ++j) {
+        sum += rows[0][r][j];
+        worst = std::max(worst, (double)std::fabs(rows[0][r][j] - rows[1][r][j]));
+      }
+      EXPECT_NEAR(sum, 1.0, 1e-3) << s << " row " << r;
+    }
+    EXPECT_LE(worst, 1e-2) << s;
+  }
+}
+
+}  // namespace
+}  // namespace ls::test
