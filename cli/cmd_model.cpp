@@ -174,8 +174,11 @@ int run_ppl_cmd(const Args& a) {
   if (!windows) return usage_error("ppl", windows.error());
   auto r = run_ppl(*run, *toks, (int)ctx.value(), (int)windows.value());
   if (!r) return usage_error("ppl", r.error());
+  // The backend that ran (auto resolved), said with every result.
+  const std::string backend = resolve_backend(run->engine.backend, run->precision == Precision::F64).value();
   if (a.has("json")) {
     print_json({{"method", method_spec_string(run->engine.method)},
+                {"backend", backend},
                 {"ctx", r->ctx},
                 {"windows", r->windows},
                 {"train_len", in->model->config.train_len},
@@ -189,7 +192,8 @@ int run_ppl_cmd(const Args& a) {
   } else {
     std::cout << "method " << method_spec_string(run->engine.method) << ", ctx " << r->ctx << ", " << r->windows
               << " window(s), " << r->n_tokens << " predictions\nmean NLL " << r->mean_nll << " nats, perplexity "
-              << r->ppl << ", " << std::setprecision(4) << r->tokens_per_second << " tokens/s\n";
+              << r->ppl << ", " << std::setprecision(4) << r->tokens_per_second << " tokens/s (backend " << backend
+              << ")\n";
   }
   return kExitOk;
 }

@@ -71,6 +71,7 @@ TEST(CliModel, PplJson) {
   EXPECT_NEAR(j["mean_nll"].get<double>(), mean / 512, 1e-9);
   EXPECT_NEAR(j["ppl"].get<double>(), std::exp(j["mean_nll"].get<double>()), 1e-9);
   EXPECT_GT(j["tokens_per_second"].get<double>(), 0);
+  EXPECT_EQ(j["backend"], "cpu");  // the default; --backend auto names what it resolved to
   EXPECT_GT(j["mean_nll"].get<double>(), 0.8);  // a trained model on real text: ~1.3 nats
   EXPECT_LT(j["mean_nll"].get<double>(), 2.0);
   // --tokens: the same ids give the same NLL
