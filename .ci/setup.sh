@@ -16,7 +16,7 @@ build_dir="${LONGSCOPE_BUILD_DIR:-build}"
 # libFuzzer runtimes.
 packages=(build-essential cmake pkg-config git libgtest-dev libgmock-dev libbenchmark-dev
           nlohmann-json3-dev libsentencepiece-dev libopenblas-dev libpcre2-dev
-          qt6-base-dev qt6-charts-dev libqt6svg6-dev libqt6opengl6-dev libgl-dev xvfb xauth)
+          qt6-base-dev qt6-charts-dev qt6-svg-dev libqt6opengl6-dev libgl-dev xvfb xauth)
 test_packages=(clang libclang-rt-14-dev)
 wanted=("${packages[@]}")
 [ "$mode" = test ] && wanted+=("${test_packages[@]}")
