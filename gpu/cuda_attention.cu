@@ -19,8 +19,6 @@
 namespace ls::gpu {
 namespace {
 
-constexpr int kThreads = 256;
-int blocks_for(size_t n) { return (int)std::min<size_t>((n + kThreads - 1) / kThreads, 65535u * 16u); }
 
 struct AttnArgs {
   int p0, n_heads, group, hd, q_dim, kv_dim;

@@ -13,9 +13,6 @@
 namespace ls::gpu {
 namespace {
 
-constexpr int kThreads = 256;
-
-int blocks_for(size_t n) { return (int)std::min<size_t>((n + kThreads - 1) / kThreads, 65535u * 16u); }
 
 // Sum of `v` over the block (blockDim.x a multiple of 32, at most 1024).
 __device__ float block_sum(float v) {
@@ -153,68 +150,34 @@ size_t CudaBackend::memory_available() const {
   return cudaMemGetInfo(&free_b, &total) == cudaSuccess ? free_b : 0;
 }
 
+// Every weight weight_views lists, once (a tied classifier is the embedding's view):
+// matrices in 16 bits, norm weights and biases in fp32, keyed by their host address.
 Status CudaBackend::upload(const Model& model) {
-  const ModelConfig& c = model.config;
-  const ModelWeights& w = model.weights;
-  const size_t d = c.dim, q = (size_t)c.n_heads * c.head_dim, kv = (size_t)c.n_kv_heads * c.head_dim,
-               hid = c.hidden_dim, V = c.vocab_size;
+  const std::vector<WeightView> views = weight_views(model);
   size_t need = 0;  // 2 bytes an element (matrices in 16 bits; the fp32 vectors are a rounding error)
-  for (const WeightView& v : weight_views(model)) need += v.count * 2;
+  for (const WeightView& v : views) need += v.count * 2;
   if (size_t avail = memory_available(); need > avail)
     return make_error("the model's weights need " + std::to_string(need >> 20) + " MiB on the device; " +
                       std::to_string(avail >> 20) + " MiB are free");
-  auto put_mat = [&](const Matrix& m, size_t count) -> Status {
-    if (!m || mats_.count(m.data)) return Status::Ok();
-    DeviceMatrix dm;
-    dm.dtype = m.dtype == DType::F16 ? kF16 : kBf16;
-    std::vector<uint16_t> host(count);
-    if (m.dtype == DType::F16 || m.dtype == DType::BF16) {
-      std::memcpy(host.data(), m.data, count * 2);
-    } else {
-      const float* f = m.f32();
-      for (size_t i = 0; i < count; ++i) host[i] = float_to_bf16(f[i]);
+  for (const WeightView& v : views) {
+    if (mats_.count(v.data) || vecs_.count(v.data)) continue;
+    const size_t bytes = v.count * (v.matrix ? 2 : 4);
+    std::vector<uint16_t> half;
+    const void* src = v.data;
+    if (v.matrix && v.dtype == DType::F32) {  // fp32 matrices go up as bf16
+      half.resize(v.count);
+      const float* f = static_cast<const float*>(v.data);
+      for (size_t i = 0; i < v.count; ++i) half[i] = float_to_bf16(f[i]);
+      src = half.data();
     }
-    LS_CUDA_TRY(cudaMalloc(&dm.data, count * 2));
-    weight_memory_.push_back(dm.data);
-    LS_CUDA_TRY(cudaMemcpy(dm.data, host.data(), count * 2, cudaMemcpyHostToDevice));
-    mats_[m.data] = dm;
-    return Status::Ok();
-  };
-  auto put_vec = [&](const float* v, size_t count) -> Status {
-    if (!v || vecs_.count(v)) return Status::Ok();
-    float* dv = nullptr;
-    LS_CUDA_TRY(cudaMalloc(&dv, count * 4));
-    weight_memory_.push_back(dv);
-    LS_CUDA_TRY(cudaMemcpy(dv, v, count * 4, cudaMemcpyHostToDevice));
-    vecs_[v] = dv;
-    return Status::Ok();
-  };
-  Status st = Status::Ok();
-  auto mat = [&](const Matrix& m, size_t count) { if (st) st = put_mat(m, count); };
-  auto vec = [&](const float* v, size_t count) { if (st) st = put_vec(v, count); };
-  mat(w.tok_embd, V * d);
-  mat(w.output, V * d);
-  vec(w.output_b, V);
-  for (const float* v : {w.embd_norm, w.embd_norm_b, w.out_norm, w.out_norm_b}) vec(v, d);
-  for (const LayerWeights& L : w.layers) {
-    mat(L.wq, q * d);
-    mat(L.wk, kv * d);
-    mat(L.wv, kv * d);
-    mat(L.wo, d * q);
-    mat(L.w_gate, hid * d);
-    mat(L.w_up, hid * d);
-    mat(L.w_down, d * hid);
-    for (const float* v : {L.attn_norm, L.attn_norm_b, L.ffn_norm, L.ffn_norm_b, L.post_attn_norm, L.post_ffn_norm, L.bo,
-                           L.b_down})
-      vec(v, d);
-    vec(L.bq, q);
-    vec(L.bk, kv);
-    vec(L.bv, kv);
-    vec(L.b_up, hid);
-    vec(L.q_norm, c.head_dim);
-    vec(L.k_norm, c.head_dim);
+    void* dev = nullptr;
+    LS_CUDA_TRY(cudaMalloc(&dev, bytes));
+    weight_memory_.push_back(dev);
+    LS_CUDA_TRY(cudaMemcpy(dev, src, bytes, cudaMemcpyHostToDevice));
+    if (v.matrix) mats_[v.data] = DeviceMatrix{dev, v.dtype == DType::F16 ? kF16 : kBf16};
+    else vecs_[v.data] = static_cast<float*>(dev);
   }
-  return st;
+  return Status::Ok();
 }
 
 const float* CudaBackend::dev_vec(const float* host) {

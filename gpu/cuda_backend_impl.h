@@ -8,6 +8,7 @@
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <map>
 #include <string>
@@ -24,6 +25,10 @@ struct DeviceMatrix {
   void* data = nullptr;
   int dtype = kBf16;
 };
+
+// Launch shape of the grid-stride kernels: kThreads a block, enough blocks for n items (capped).
+constexpr int kThreads = 256;
+inline int blocks_for(size_t n) { return (int)std::min<size_t>((n + kThreads - 1) / kThreads, 65535u * 16u); }
 
 // Element i of a 16-bit array of dtype kBf16 / kF16, as fp32.
 __device__ inline float load16(const void* p, int dtype, size_t i) {

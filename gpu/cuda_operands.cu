@@ -7,35 +7,24 @@
 #include <algorithm>
 #include <cmath>
 
+#include "core/cpu/rope_apply.h"
 #include "gpu/cuda_backend_impl.h"
 
 namespace ls::gpu {
 namespace {
 
-constexpr int kThreads = 256;
-int blocks_for(size_t n) { return (int)std::min<size_t>((n + kThreads - 1) / kThreads, 65535u * 16u); }
-
-// The rotary pair of dimension i (< rd) of a head: its index, and whether i is the first of the pair.
-__device__ inline int pair_of(int i, int rd, int layout, bool* first) {
-  if (layout == (int)PairLayout::Interleaved) {
-    *first = i % 2 == 0;
-    return i / 2;
-  }
-  const int half = rd / 2;
-  *first = i < half;
-  return i < half ? i : i - half;
-}
-
-// Dimension i of R(pos)·x for one head x (hd dims, the first rd rotary), times af on the rotary part.
-__device__ inline float rotated(const float* x, int i, int rd, int layout, double pos, const double* inv_freq, double af) {
-  if (i >= rd) return x[i];
+// Dimension i of R(pos)·x for one head (hd dims, the first rd rotary), times af on
+// the rotary part; x(k) loads the head's dimension k as fp32.
+template <typename Load>
+__device__ inline float rotated(Load x, int i, int rd, int layout, double pos, const double* inv_freq, double af) {
+  if (i >= rd) return x(i);
   bool first = false;
-  const int ip = pair_of(i, rd, layout, &first);
-  const int a = layout == (int)PairLayout::Interleaved ? 2 * ip : ip;
-  const int b = layout == (int)PairLayout::Interleaved ? 2 * ip + 1 : ip + rd / 2;
+  const int ip = rope_pair_of((PairLayout)layout, rd, i, &first);
+  int a, b;
+  rope_pair_dims((PairLayout)layout, rd, ip, &a, &b);
   const double ang = pos * inv_freq[ip];
   const float c = (float)(cos(ang) * af), s = (float)(sin(ang) * af);
-  return first ? x[a] * c - x[b] * s : x[a] * s + x[b] * c;
+  return first ? x(a) * c - x(b) * s : x(a) * s + x(b) * c;
 }
 
 __device__ inline void store16(void* p, int dtype, size_t i, float v) {
@@ -51,7 +40,8 @@ __global__ void append_kv_kernel(const float* k_new, const float* v_new, int n_n
   for (size_t e = blockIdx.x * (size_t)blockDim.x + threadIdx.x; e < total; e += (size_t)gridDim.x * blockDim.x) {
     const int t = (int)(e / kv_dim), c = (int)(e % kv_dim), i = c % hd;
     const float* head = k_new + (size_t)t * kv_dim + (c - i);
-    const float kval = rotate ? rotated(head, i, rd, layout, (double)(p0 + t), inv_freq, af) : head[i];
+    const float kval =
+        rotate ? rotated([head](int k) { return head[k]; }, i, rd, layout, (double)(p0 + t), inv_freq, af) : head[i];
     const size_t at = (size_t)(p0 + t) * kv_dim + c;
     store16(K, dtype, at, kval);
     store16(V, dtype, at, v_new[e]);
@@ -68,18 +58,9 @@ __global__ void key_operands_kernel(const uint16_t* K, int dtype, int n, int kv_
       out[e] = load16(K, dtype, e);
       continue;
     }
-    float head[2];  // the pair (a, b) of dimension i, loaded from the cache
-    bool first = false;
-    const int ip = pair_of(i, rd, layout, &first);
-    const int a = layout == (int)PairLayout::Interleaved ? 2 * ip : ip;
-    const int b = layout == (int)PairLayout::Interleaved ? 2 * ip + 1 : ip + rd / 2;
     const size_t row = (size_t)j * kv_dim + (c - i);
-    head[0] = load16(K, dtype, row + a);
-    head[1] = load16(K, dtype, row + b);
     const double pos = mode == 1 ? (double)j : remap_far_key_pos(bands, (double)j);
-    const double ang = pos * inv_freq[ip];
-    const float cs = (float)(cos(ang) * af), sn = (float)(sin(ang) * af);
-    out[e] = first ? head[0] * cs - head[1] * sn : head[0] * sn + head[1] * cs;
+    out[e] = rotated([=](int k) { return load16(K, dtype, row + k); }, i, rd, layout, pos, inv_freq, af);
   }
 }
 
@@ -92,7 +73,7 @@ __global__ void query_operands_kernel(const float* q, int n_new, int p0, int q_d
     const int t = (int)(e / q_dim), c = (int)(e % q_dim), i = c % hd, m = p0 + t;
     const float* head = q + (size_t)t * q_dim + (c - i);
     const double pos = far ? remap_far_query_pos(bands, (double)m) : (double)m;
-    const float v = rope ? rotated(head, i, rd, layout, pos, inv_freq, af) : head[i];
+    const float v = rope ? rotated([head](int k) { return head[k]; }, i, rd, layout, pos, inv_freq, af) : head[i];
     out[e] = (float)(v * scale * (bands.logn ? logn_scale((double)m, train_len) : 1.0));
   }
 }

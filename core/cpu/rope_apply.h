@@ -14,6 +14,22 @@
 
 namespace ls {
 
+// The dimensions (a, b) of rotary pair i of a head whose first rd dims rotate.
+LS_HD void rope_pair_dims(PairLayout layout, int rd, int i, int* a, int* b) {
+  *a = layout == PairLayout::Interleaved ? 2 * i : i;
+  *b = layout == PairLayout::Interleaved ? 2 * i + 1 : i + rd / 2;
+}
+
+// The rotary pair dimension d (< rd) belongs to, and whether d is its first member a.
+LS_HD int rope_pair_of(PairLayout layout, int rd, int d, bool* first) {
+  if (layout == PairLayout::Interleaved) {
+    *first = d % 2 == 0;
+    return d / 2;
+  }
+  *first = d < rd / 2;
+  return *first ? d : d - rd / 2;
+}
+
 // y = R(angles)·x for the first rd dims of a head of hd dims; cs/sn hold rd/2 values.
 // y may be x. LS_HD (position.h): the tiled kernels' per-ISA builds get their own
 // internal copy (core/cpu/flash_kernel_impl.h).
@@ -22,8 +38,8 @@ LS_HD void rope_rotate(const T* x, T* y, int hd, int rd, PairLayout layout, cons
   for (int i = rd; i < hd; ++i) y[i] = x[i];
   const int half = rd / 2;
   for (int i = 0; i < half; ++i) {
-    int a = layout == PairLayout::Interleaved ? 2 * i : i;
-    int b = layout == PairLayout::Interleaved ? 2 * i + 1 : i + half;
+    int a, b;
+    rope_pair_dims(layout, rd, i, &a, &b);
     T xa = x[a], xb = x[b];
     y[a] = xa * cs[i] - xb * sn[i];
     y[b] = xa * sn[i] + xb * cs[i];

@@ -128,9 +128,10 @@ Status validate_config(const ModelConfig& c) {
                  "dimension " + std::to_string(c.head_dim));
     if (!std::isfinite(c.rope_base) || c.rope_base <= 1.0) return bad("rope base must be > 1");
   }
+  // Checked here, before any tensor is read: the blocks with one fused QKV projection
+  // of (3·dim, dim) (BLOOM, MPT, GPT-NeoX; not StableLM or Phi, whose q/k/v are separate).
   const bool fused_qkv_block = arch_alibi(c.arch) || (c.arch == Arch::NeoX && !c.swiglu && !c.shared_norm);
   if (fused_qkv_block && ((long long)c.n_heads * c.head_dim != c.dim || c.n_kv_heads != c.n_heads))
-    // A fused QKV projection of (3·dim, dim): the heads must tile the width exactly.
     return bad(std::string("a ") + arch_name(c.arch) + " model needs heads × head dimension = width and no grouped KV heads (got " +
                std::to_string(c.n_heads) + " × " + std::to_string(c.head_dim) + " vs " + std::to_string(c.dim) + ", " +
                std::to_string(c.n_kv_heads) + " KV heads)");
@@ -147,10 +148,10 @@ std::vector<WeightView> weight_views(const Model& m) {
   const ModelWeights& w = m.weights;
   std::vector<WeightView> out;
   auto add = [&](const float* p, size_t n, std::string name) {
-    if (p) out.push_back({std::move(name), p, DType::F32, n});
+    if (p) out.push_back({std::move(name), p, DType::F32, n, false});
   };
   auto add_m = [&](const Matrix& mat, size_t n, std::string name) {
-    if (mat) out.push_back({std::move(name), mat.data, mat.dtype, n});
+    if (mat) out.push_back({std::move(name), mat.data, mat.dtype, n, true});
   };
   add_m(w.tok_embd, V * d, "the token embedding");
   if (!(w.output == w.tok_embd)) add_m(w.output, V * d, "the output layer");

@@ -50,6 +50,7 @@ struct WeightView {
   const void* data;
   DType dtype;
   size_t count;
+  bool matrix;  // a Matrix (projections, embedding, classifier), else a norm weight or bias vector
 };
 std::vector<WeightView> weight_views(const Model& m);
 // Index of the first NaN or Inf in p[0, n), or n when all are finite.
