@@ -7,7 +7,9 @@
 // slopes come from core/position, which is checked against golden values.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
+#include <map>
 #include <vector>
 
 #include "core/model/model.h"
@@ -35,13 +37,78 @@ inline bool ref_visible(const MethodParams& p, int m, int j) {
   return true;
 }
 
+// One attention layer's heads, as the reference computes them.
+struct RefHeads {
+  int n_heads, n_kv_heads, head_dim, rot_dim;
+  PairLayout layout;
+  double qk_scale, softcap, train_len;
+  int local_window;  // > 0: only keys m - j < local_window (local layers)
+};
+
+// Attention outputs (n, n_heads·head_dim) of the queries from row m_from on (rows
+// before it stay 0), q (n, n_heads·hd) and k, v (n, n_kv_heads·hd) at positions
+// 0 … n-1. The first rot_dim dims of a head rotate by θ' of `tab` (none when its
+// table is empty), times the attention factor on cos and sin; `slopes` (n_heads)
+// are ALiBi's, or empty. cos/sin are taken once per distinct remapped distance.
+using RefMat = std::vector<std::vector<double>>;
+inline RefMat ref_attention(const RefMat& q, const RefMat& k, const RefMat& v, const RefHeads& g, const MethodParams& p,
+                            const RopeTable& tab, const std::vector<double>& slopes, int m_from = 0) {
+  const int n = (int)q.size(), H = g.n_heads, hd = g.head_dim, group = H / g.n_kv_heads;
+  const int rd = tab.inv_freq.empty() ? 0 : g.rot_dim, half = rd / 2;
+  const double af2 = tab.attention_factor * tab.attention_factor;
+  RefMat att(n, std::vector<double>((size_t)H * hd, 0.0));
+  std::map<double, std::vector<double>> angles;  // r → cos, sin of r·θ'_i
+  auto cos_sin = [&](double r) -> const std::vector<double>& {
+    auto it = angles.find(r);
+    if (it != angles.end()) return it->second;
+    std::vector<double> cs(2 * half);
+    for (int i = 0; i < half; ++i) {
+      cs[2 * i] = std::cos(r * tab.inv_freq[i]);
+      cs[2 * i + 1] = std::sin(r * tab.inv_freq[i]);
+    }
+    return angles.emplace(r, std::move(cs)).first->second;
+  };
+  std::vector<double> s((size_t)H * n);
+  for (int m = m_from; m < n; ++m) {
+    const double logn = p.logn ? std::max(1.0, std::log(m + 1.0) / std::log(g.train_len)) : 1.0;
+    std::fill(s.begin(), s.end(), -INFINITY);
+    for (int j = 0; j <= m; ++j) {
+      if (!ref_visible(p, m, j) || (g.local_window > 0 && m - j >= g.local_window)) continue;
+      const std::vector<double>& cs = cos_sin(ref_remapped_distance(p, m, j));
+      for (int h = 0; h < H; ++h) {
+        const double* qm = &q[m][(size_t)h * hd];
+        const double* kj = &k[j][(size_t)(h / group) * hd];
+        double rot = 0, pass = 0;
+        for (int i = 0; i < half; ++i) {
+          const int a = g.layout == PairLayout::Interleaved ? 2 * i : i;
+          const int b = g.layout == PairLayout::Interleaved ? 2 * i + 1 : i + half;
+          rot += cs[2 * i] * (qm[a] * kj[a] + qm[b] * kj[b]) + cs[2 * i + 1] * (qm[a] * kj[b] - qm[b] * kj[a]);
+        }
+        for (int i = rd; i < hd; ++i) pass += qm[i] * kj[i];
+        double sc = (rot * af2 + pass) * logn * g.qk_scale;
+        if (g.softcap > 0) sc = g.softcap * std::tanh(sc / g.softcap);
+        s[(size_t)h * n + j] = sc - (slopes.empty() ? 0.0 : slopes[h] * (m - j));
+      }
+    }
+    for (int h = 0; h < H; ++h) {
+      double* sh = &s[(size_t)h * n];
+      double mx = -INFINITY, sum = 0;
+      for (int j = 0; j <= m; ++j) mx = std::max(mx, sh[j]);
+      for (int j = 0; j <= m; ++j) sum += (sh[j] = std::isinf(sh[j]) ? 0.0 : std::exp(sh[j] - mx));
+      for (int j = 0; j <= m; ++j)
+        for (int i = 0; i < hd; ++i) att[m][(size_t)h * hd + i] += sh[j] / sum * v[j][(size_t)(h / group) * hd + i];
+    }
+  }
+  return att;
+}
+
 // Logits (n, vocab) for tokens at positions 0 … n-1; dynamic methods see n.
 inline std::vector<std::vector<double>> reference_logits(const Model& model, const std::vector<int>& tokens,
                                                          const MethodParams& p) {
   const ModelConfig& c = model.config;
   const ModelWeights& W = model.weights;
   const int n = (int)tokens.size(), D = c.dim, hd = c.head_dim, H = c.n_heads, KV = c.n_kv_heads;
-  const int rd = c.rot_dim, half = rd / 2, hid = c.hidden_dim;
+  const int rd = c.rot_dim, hid = c.hidden_dim;
   const bool rms = c.arch == Arch::Llama, alibi = method_is_alibi(p.method);
   const PositionContext ctx{c.rot_dim, c.rope_base, (double)c.train_len, (double)n};
   RopeTable tab;
@@ -102,49 +169,18 @@ inline std::vector<std::vector<double>> reference_logits(const Model& model, con
     };
     if (Lw.q_norm) head_norm(q, Lw.q_norm, H);
     if (Lw.k_norm) head_norm(k, Lw.k_norm, KV);
-    Mat att(n, std::vector<double>(H * hd, 0.0));
     // Local layers (keys m - j < window), written out here: Gemma-2's even layers;
     // Gemma-3's all but every local_pattern-th, with plain RoPE at their own base.
     const bool local = c.local_window > 0 && (c.local_rope_base > 0 ? (l + 1) % c.local_pattern != 0 : l % 2 == 0);
     const bool own_table = local && c.local_rope_base > 0;
     const MethodParams plain;
-    const MethodParams& lp = own_table ? plain : p;
     RopeTable local_tab;
     if (own_table) local_tab = rope_table(plain, PositionContext{rd, c.local_rope_base, (double)c.train_len, (double)n});
-    const RopeTable& lt = own_table ? local_tab : tab;
-    const double laf2 = lt.attention_factor * lt.attention_factor;
-    const double qk_scale = c.attn_scale > 0 ? c.attn_scale : 1.0 / std::sqrt((double)hd);
-    for (int h = 0; h < H; ++h) {
-      const int kh = h / (H / KV);
-      const double slope = alibi ? alibi_slope(p, ctx, h + 1, H) : 0.0;
-      for (int m = 0; m < n; ++m) {
-        const double* qm = &q[m][h * hd];
-        const double logn = lp.logn ? std::max(1.0, std::log(m + 1.0) / std::log((double)c.train_len)) : 1.0;
-        std::vector<double> s(m + 1, -INFINITY);
-        double mx = -INFINITY;
-        for (int j = 0; j <= m; ++j) {
-          if (!ref_visible(lp, m, j) || (local && m - j >= c.local_window)) continue;
-          const double* kj = &k[j][kh * hd];
-          const double r = ref_remapped_distance(lp, m, j);
-          double rot = 0, pass = 0;
-          for (int i = 0; i < half; ++i) {
-            int a = c.layout == PairLayout::Interleaved ? 2 * i : i;
-            int b = c.layout == PairLayout::Interleaved ? 2 * i + 1 : i + half;
-            double ang = r * lt.inv_freq[i];
-            rot += std::cos(ang) * (qm[a] * kj[a] + qm[b] * kj[b]) + std::sin(ang) * (qm[a] * kj[b] - qm[b] * kj[a]);
-          }
-          for (int i = (alibi ? 0 : rd); i < hd; ++i) pass += qm[i] * kj[i];
-          double sc = (rot * laf2 + pass) * logn * qk_scale;
-          if (c.attn_softcap > 0) sc = c.attn_softcap * std::tanh(sc / c.attn_softcap);
-          s[j] = sc - slope * (m - j);
-          mx = std::max(mx, s[j]);
-        }
-        double sum = 0;
-        for (auto& e : s) sum += (e = std::isinf(e) ? 0.0 : std::exp(e - mx));
-        for (int j = 0; j <= m; ++j)
-          for (int i = 0; i < hd; ++i) att[m][h * hd + i] += s[j] / sum * v[j][kh * hd + i];
-      }
-    }
+    RefHeads heads{H, KV, hd, rd, c.layout, c.attn_scale > 0 ? c.attn_scale : 1.0 / std::sqrt((double)hd), c.attn_softcap,
+               (double)c.train_len, local ? c.local_window : 0};
+    std::vector<double> slopes;
+    for (int h = 0; alibi && h < H; ++h) slopes.push_back(alibi_slope(p, ctx, h + 1, H));
+    Mat att = ref_attention(q, k, v, heads, own_table ? plain : p, own_table ? local_tab : tab, slopes);
     Mat o = linear(att, Lw.wo, Lw.bo, D);
     if (Lw.post_attn_norm) o = norm(o, Lw.post_attn_norm, nullptr);
     // GPT-NeoX's parallel residual: both blocks read the same x, through their own
