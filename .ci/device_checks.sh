@@ -5,9 +5,10 @@
 # Unpacks the Debian packages into /tmp/kitroot (never /), builds the engine, the
 # CUDA backend and the tests without the app, then writes into $OUT (or out/):
 #   gpu_tests.log   ctest -L gpu: CUDA backend vs CPU for every method and architecture
-#   memcheck.log    compute-sanitizer memcheck on the architectures test
-#   racecheck.log   compute-sanitizer racecheck on the probed-probabilities test
+#   memcheck.log    compute-sanitizer memcheck on the architectures test and the flash path
+#   racecheck.log   compute-sanitizer racecheck on the probed-probabilities test and the flash path
 #   bench_gpu.log   bench_gpu (skipped with `quick`)
+#   sdpa.log        bench/attention_vs_sdpa.py: the flash kernel beside PyTorch SDPA (where torch imports)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 out="${OUT:-out}"
@@ -31,10 +32,17 @@ jobs=$(nproc)
 } 2>&1 | tee "$out/build.log"
 (cd build-device && ctest -L gpu --output-on-failure) 2>&1 | tee "$out/gpu_tests.log"
 (cd build-device && ctest -R BackendSeam --output-on-failure) 2>&1 | tee -a "$out/gpu_tests.log"
-compute-sanitizer --tool memcheck build-device/tests/test_gpu_backend --gtest_filter=CudaBackend.ArchitecturesMatchCpu \
-  2>&1 | tail -40 > "$out/memcheck.log"
-compute-sanitizer --tool racecheck build-device/tests/test_gpu_backend --gtest_filter=CudaBackend.ProbedProbabilitiesMatchCpu \
-  2>&1 | tail -40 > "$out/racecheck.log"
+for tool in memcheck racecheck; do
+  first=CudaBackend.ArchitecturesMatchCpu
+  [ "$tool" = racecheck ] && first=CudaBackend.ProbedProbabilitiesMatchCpu
+  for t in "$first" FlashKernel.BackendFlashPathMatchesCpu; do
+    echo "== $tool $t"
+    compute-sanitizer --tool "$tool" build-device/tests/test_gpu_backend --gtest_filter="$t" 2>&1 | tail -40
+  done > "$out/$tool.log"
+done
 if [ "${1:-}" != quick ]; then
   build-device/bench/bench_gpu --lengths 1024,4096,8192 --reps 3 2>&1 | tee "$out/bench_gpu.log"
+  if python3 -c "import torch" 2>/dev/null; then
+    python3 bench/attention_vs_sdpa.py --bench build-device/bench/bench_gpu --json "$out/sdpa.json" 2>&1 | tee "$out/sdpa.log"
+  fi
 fi

@@ -6,14 +6,16 @@
 // operands of each band are formed in fp32 (near: R(j)k, or the cached rotated
 // keys; far: R(far_key_pos(j))k for remapping methods), and the query operands
 // (near: R(m)q, far: R(far_query_pos(m))q, times the softmax scale and log-n);
-// (3) one warp per (query, head) runs an online softmax over the visible key
-// ranges, the same ranges the CPU row path walks (core/position/tiles.h), so
-// every score is one plain dot product (../shared/GPU.md, the band algebra).
+// (3) the flash kernel (cuda_flash.cu: tensor cores, tiles classified near / far /
+// mixed) runs head sizes 64 and 128 on a bf16 cache from bf16 operands; any other
+// head, or an fp16 cache, takes one warp per (query, head) over the visible key
+// ranges the CPU row path walks (core/position/tiles.h), from fp32 operands.
+// Either way every score is one plain dot product (../shared/GPU.md, the band algebra).
 // Angles are formed from a double product pos·θ'_i (METHODS.md §7), as on the CPU.
 #include <algorithm>
 #include <cmath>
 
-#include "core/position/tiles.h"
+#include "gpu/band_operands.h"
 #include "gpu/cuda_backend_impl.h"
 
 namespace ls::gpu {
@@ -21,87 +23,95 @@ namespace {
 
 
 struct AttnArgs {
-  int p0, n_heads, group, hd, q_dim, kv_dim;
-  TileBands bands;
-  float softcap;
+  FlashShape s;
   const float* slopes;  // device, null: no ALiBi
-  const float *qn, *qf, *kn, *kf;
+  const void *qn, *qf, *kn, *kf;  // band operands: fp32 (the warp kernel), or bf16 when op16 (the flash kernel)
+  int op16;
   const uint16_t* V;
   int vdtype;
   float* out;
   float* lse;  // (n_new, n_heads) or null
 };
 
-// The score of query operand q against key operand k (full dot on one thread: the probe).
-__device__ inline float score_of(const AttnArgs& a, int h, int m, int j, float dot) {
-  float s = a.softcap > 0 ? a.softcap * tanhf(dot / a.softcap) : dot;
-  return a.slopes ? s - a.slopes[h] * (float)(m - j) : s;
+__device__ inline float operand(const void* p, int op16, size_t i) {
+  return op16 ? load16(p, kBf16, i) : static_cast<const float*>(p)[i];
 }
 
-// One warp per (query, head): lane l holds dims l, l+32, … (R of them) of the query and the output.
+// One warp per (query, head): lane l holds dims l, l+32, … (R of them) of the query
+// and the output. The general path: any head size up to 256, fp16 caches (the flash
+// kernel takes head sizes 64 and 128 on a bf16 cache).
 template <int R>
 __global__ void attention_kernel(AttnArgs a) {
-  const int t = blockIdx.x, h = blockIdx.y, lane = threadIdx.x, m = a.p0 + t, kh = h / a.group;
+  const FlashShape& s = a.s;
+  const int t = blockIdx.x, h = blockIdx.y, lane = threadIdx.x, m = s.p0 + t, kh = h / s.group;
+  const float* qn_all = static_cast<const float*>(a.qn);
+  const float* qf_all = static_cast<const float*>(a.qf);
   float qn[R], qf[R], o[R];
   for (int r = 0; r < R; ++r) {
     const int i = lane + 32 * r;
-    const size_t qi = (size_t)t * a.q_dim + (size_t)h * a.hd + i;
-    qn[r] = i < a.hd ? a.qn[qi] : 0.0f;
-    qf[r] = i < a.hd && a.qf ? a.qf[qi] : 0.0f;
+    const size_t qi = (size_t)t * s.q_dim + (size_t)h * s.hd + i;
+    qn[r] = i < s.hd ? qn_all[qi] : 0.0f;
+    qf[r] = i < s.hd && qf_all ? qf_all[qi] : 0.0f;
     o[r] = 0.0f;
   }
+  const float slope = a.slopes ? a.slopes[h] : 0.0f;
+  const TileClass visible{kTileNear, 0};  // the ranges below hold visible keys only
   float mx = -INFINITY, sum = 0.0f;
-  auto visit = [&](int j0, int j1, const float* keys, const float* qq) {
+  auto visit = [&](int j0, int j1, const void* keys_v, const float* qq) {
+    const float* keys = static_cast<const float*>(keys_v);
     for (int j = j0; j < j1; ++j) {
-      const float* k = keys + (size_t)j * a.kv_dim + (size_t)kh * a.hd;
+      const float* k = keys + (size_t)j * s.kv_dim + (size_t)kh * s.hd;
       float d = 0.0f;
       for (int r = 0; r < R; ++r) {
         const int i = lane + 32 * r;
-        if (i < a.hd) d += qq[r] * k[i];
+        if (i < s.hd) d += qq[r] * k[i];
       }
       for (int off = 16; off > 0; off >>= 1) d += __shfl_xor_sync(0xffffffffu, d, off);
-      const float s = score_of(a, h, m, j, d);
-      const float mnew = fmaxf(mx, s);
-      const float corr = mx == -INFINITY ? 0.0f : __expf(mx - mnew), p = __expf(s - mnew);
+      const float sc = flash_score(s, visible, d, slope, m, j);
+      const float mnew = fmaxf(mx, sc);
+      const float corr = mx == -INFINITY ? 0.0f : __expf(mx - mnew), p = __expf(sc - mnew);
       sum = sum * corr + p;
-      const size_t vrow = (size_t)j * a.kv_dim + (size_t)kh * a.hd;
+      const size_t vrow = (size_t)j * s.kv_dim + (size_t)kh * s.hd;
       for (int r = 0; r < R; ++r) {
         const int i = lane + 32 * r;
-        o[r] = o[r] * corr + (i < a.hd ? p * load16(a.V, a.vdtype, vrow + i) : 0.0f);
+        o[r] = o[r] * corr + (i < s.hd ? p * load16(a.V, a.vdtype, vrow + i) : 0.0f);
       }
       mx = mnew;
     }
   };
-  const bool ranged = a.bands.remap || a.bands.sliding;
-  const int near_from = ranged ? band_near_from(a.bands, m) : 0;
-  const int sink_end = band_sink_end(a.bands, m);
-  if (a.bands.remap) visit(0, near_from, a.kf, qf);
+  const bool ranged = s.bands.remap || s.bands.sliding;
+  const int near_from = ranged ? band_near_from(s.bands, m) : 0;
+  const int sink_end = band_sink_end(s.bands, m);
+  if (s.bands.remap) visit(0, near_from, a.kf, qf);
   visit(0, sink_end, a.kn, qn);
   visit(near_from, m + 1, a.kn, qn);
   const float inv = sum > 0 ? 1.0f / sum : 0.0f;
   for (int r = 0; r < R; ++r) {
     const int i = lane + 32 * r;
-    if (i < a.hd) a.out[(size_t)t * a.q_dim + (size_t)h * a.hd + i] = o[r] * inv;
+    if (i < s.hd) a.out[(size_t)t * s.q_dim + (size_t)h * s.hd + i] = o[r] * inv;
   }
-  if (a.lse && lane == 0) a.lse[(size_t)t * a.n_heads + h] = mx + logf(sum);
+  if (a.lse && lane == 0) a.lse[(size_t)t * s.n_heads + h] = mx + logf(sum);
 }
 
 // Probabilities of head h for queries [t0, t0+rows) over keys [0, n): exp(s - lse), 0 where masked.
 __global__ void probe_kernel(AttnArgs a, int h, int t0, int rows, int n, float* probs) {
+  const FlashShape& s = a.s;
   const size_t total = (size_t)rows * n;
-  const int kh = h / a.group;
+  const int kh = h / s.group;
+  const TileClass any{kTileMixed, 1};  // each element: its band, its visibility
+  const float slope = a.slopes ? a.slopes[h] : 0.0f;
   for (size_t e = blockIdx.x * (size_t)blockDim.x + threadIdx.x; e < total; e += (size_t)gridDim.x * blockDim.x) {
-    const int t = t0 + (int)(e / n), j = (int)(e % n), m = a.p0 + t;
-    if (!band_visible(a.bands, m, j)) {
+    const int t = t0 + (int)(e / n), j = (int)(e % n), m = s.p0 + t;
+    if (!band_visible(s.bands, m, j)) {
       probs[e] = 0.0f;
       continue;
     }
-    const bool near = band_is_near(a.bands, m - j);
-    const float* q = (near ? a.qn : a.qf) + (size_t)t * a.q_dim + (size_t)h * a.hd;
-    const float* k = (near ? a.kn : a.kf) + (size_t)j * a.kv_dim + (size_t)kh * a.hd;
+    const bool near = flash_uses_near(any, s.bands, m, j);
+    const size_t qi = (size_t)t * s.q_dim + (size_t)h * s.hd, ki = (size_t)j * s.kv_dim + (size_t)kh * s.hd;
     float d = 0.0f;
-    for (int i = 0; i < a.hd; ++i) d += q[i] * k[i];
-    probs[e] = __expf(score_of(a, h, m, j, d) - a.lse[(size_t)t * a.n_heads + h]);
+    for (int i = 0; i < s.hd; ++i)
+      d += operand(near ? a.qn : a.qf, a.op16, qi + i) * operand(near ? a.kn : a.kf, a.op16, ki + i);
+    probs[e] = __expf(flash_score(s, any, d, slope, m, j) - a.lse[(size_t)t * s.n_heads + h]);
   }
 }
 
@@ -185,36 +195,29 @@ Status CudaBackend::attention(KvCache& cache, const AttentionParams& p, const fl
   if (cancel && cancel->load()) return make_error("cancelled");
   if (!pending_) return pending_;
   const CudaKvCache::Positions& ps = c->pos[p.table];
-  const bool rope = !ps.tables.inv_freq.empty() && p.rot_dim > 0;
+  const BandPlan plan = band_plan(p, ps.tables, c->spec.keys);
   const double af = ps.tables.attention_factor;
   const int hd = p.head_dim, kv_dim = p.n_kv_heads * hd, q_dim = p.n_heads * hd, lay = (int)p.layout;
   const MethodParams bp = band_params(p);
+  const bool flash = !warp_attention_ && flash_supported(hd, c->dtype);
+  const size_t op_bytes = flash ? 2 : 4;
   AttnArgs a{};
-  a.p0 = p.p0;
-  a.n_heads = p.n_heads;
-  a.group = p.n_heads / p.n_kv_heads;
-  a.hd = hd;
-  a.q_dim = q_dim;
-  a.kv_dim = kv_dim;
-  a.bands = tile_bands(p.method, p.remap);
-  if (!rope) a.bands.remap = 0;
-  a.softcap = (float)p.softcap;
+  a.s = flash_shape(p, plan);
   a.slopes = ps.tables.alibi_slopes.empty() ? nullptr : ps.slopes;
+  a.op16 = flash ? 1 : 0;
   const CudaKvCache::Layer& L = c->layers[p.layer];
-  launch_append_kv(stream_, k_new, v_new, p.n_new, p.p0, kv_dim, hd, p.rot_dim, lay, rope && c->spec.keys == KeyForm::Rotated ? 1 : 0,
-      ps.inv_freq, af, L.k, L.v, c->dtype);
-  float* kn = static_cast<float*>(scratch(kScratchKNear, (size_t)n * kv_dim * 4));
-  float* kf = a.bands.remap ? static_cast<float*>(scratch(kScratchKFar, (size_t)n * kv_dim * 4)) : nullptr;
-  float* qn = static_cast<float*>(scratch(kScratchQNear, (size_t)p.n_new * q_dim * 4));
-  float* qf = a.bands.remap ? static_cast<float*>(scratch(kScratchQFar, (size_t)p.n_new * q_dim * 4)) : nullptr;
+  launch_append_kv(stream_, k_new, v_new, p.n_new, p.p0, kv_dim, hd, p.rot_dim, lay, plan.rotate_cached, ps.inv_freq, af,
+                   L.k, L.v, c->dtype);
+  void* kn = scratch(kScratchKNear, (size_t)n * kv_dim * op_bytes);
+  void* kf = plan.far ? scratch(kScratchKFar, (size_t)n * kv_dim * op_bytes) : nullptr;
+  void* qn = scratch(kScratchQNear, (size_t)p.n_new * q_dim * op_bytes);
+  void* qf = plan.far ? scratch(kScratchQFar, (size_t)p.n_new * q_dim * op_bytes) : nullptr;
   if (!pending_) return pending_;
-  launch_key_operands(stream_, L.k, c->dtype, n, kv_dim, hd, p.rot_dim, lay, rope && c->spec.keys == KeyForm::Raw ? 1 : 0, ps.inv_freq, af, bp, kn);
-  if (kf)
-    launch_key_operands(stream_, L.k, c->dtype, n, kv_dim, hd, p.rot_dim, lay, 2, ps.inv_freq, af, bp, kf);
-  const double scale = p.scale > 0 ? p.scale : 1.0 / std::sqrt((double)hd);
+  launch_key_operands(stream_, L.k, c->dtype, n, kv_dim, hd, p.rot_dim, lay, plan.near_keys, ps.inv_freq, af, bp, kn, a.op16);
+  if (kf) launch_key_operands(stream_, L.k, c->dtype, n, kv_dim, hd, p.rot_dim, lay, kKeyAtFarPos, ps.inv_freq, af, bp, kf, a.op16);
   for (int far = 0; far < (kf ? 2 : 1); ++far)
-    launch_query_operands(stream_, q, p.n_new, p.p0, q_dim, hd, p.rot_dim, lay, rope ? 1 : 0, far, ps.inv_freq, af, bp, scale, p.train_len,
-        far ? qf : qn);
+    launch_query_operands(stream_, q, p.n_new, p.p0, q_dim, hd, p.rot_dim, lay, plan.rope, far, ps.inv_freq, af, bp,
+                          plan.scale, p.train_len, far ? qf : qn, a.op16);
   a.qn = qn;
   a.qf = qf;
   a.kn = kn;
@@ -225,12 +228,19 @@ Status CudaBackend::attention(KvCache& cache, const AttentionParams& p, const fl
   const bool observe = observer && observer->on_row && observer->layer == p.layer;
   a.lse = observe ? static_cast<float*>(scratch(kScratchLse, (size_t)p.n_new * p.n_heads * 4)) : nullptr;
   if (!pending_) return pending_;
-  const dim3 grid(p.n_new, p.n_heads);
-  if (hd <= 32) attention_kernel<1><<<grid, 32, 0, stream_>>>(a);
-  else if (hd <= 64) attention_kernel<2><<<grid, 32, 0, stream_>>>(a);
-  else if (hd <= 128) attention_kernel<4><<<grid, 32, 0, stream_>>>(a);
-  else attention_kernel<8><<<grid, 32, 0, stream_>>>(a);
-  if (auto st = check_launch("attention"); !st) return st;
+  if (flash) {
+    const FlashArgs fa{a.s, a.slopes, static_cast<const uint16_t*>(qn), static_cast<const uint16_t*>(qf),
+                       static_cast<const uint16_t*>(kn), static_cast<const uint16_t*>(kf), L.v, out, a.lse};
+    if (cudaError_t err = launch_flash(fa, stream_); err != cudaSuccess)
+      return make_error(std::string("flash attention: ") + cudaGetErrorString(err));
+  } else {
+    const dim3 grid(p.n_new, p.n_heads);
+    if (hd <= 32) attention_kernel<1><<<grid, 32, 0, stream_>>>(a);
+    else if (hd <= 64) attention_kernel<2><<<grid, 32, 0, stream_>>>(a);
+    else if (hd <= 128) attention_kernel<4><<<grid, 32, 0, stream_>>>(a);
+    else attention_kernel<8><<<grid, 32, 0, stream_>>>(a);
+    if (auto st = check_launch("attention"); !st) return st;
+  }
   if (!observe) return Status::Ok();
   // The probed heads, a block of query rows at a time (at most 64M probabilities on the device).
   const int rows_per = std::max(1, std::min(p.n_new, (int)((size_t{64} << 20) / (size_t)n)));

@@ -16,6 +16,7 @@
 
 #include "core/engine/backend.h"
 #include "gpu/cuda_check.h"
+#include "gpu/flash_tile.h"
 
 namespace ls::gpu {
 
@@ -98,6 +99,13 @@ class CudaBackend final : public Backend<float> {
   void pointwise(float* x, const float* y, size_t n, int op, double a);
   Status check_launch(const char* what);
 
+ public:
+  // Tests: run every head size on the warp kernel, to compare it with the flash kernel.
+  void use_warp_attention(bool on) { warp_attention_ = on; }
+
+ private:
+  bool warp_attention_ = false;
+
   cudaStream_t stream_ = nullptr;
   cublasHandle_t blas_ = nullptr;
   std::map<const void*, float*> vecs_;
@@ -126,12 +134,26 @@ enum ScratchSlot : int {
 void launch_append_kv(cudaStream_t stream, const float* k_new, const float* v_new, int n_new, int p0, int kv_dim, int hd,
                       int rd, int layout, int rotate, const double* inv_freq, double af, uint16_t* K, uint16_t* V,
                       int dtype);
-// Key operands of keys [0, n) in fp32. mode 0: as cached; 1: R(j)k; 2: R(far_key_pos(j))k.
+// Key operands of keys [0, n) (mode: gpu/band_operands.h KeyOperand), fp32 or, when out16, bf16.
 void launch_key_operands(cudaStream_t stream, const uint16_t* K, int dtype, int n, int kv_dim, int hd, int rd, int layout,
-                         int mode, const double* inv_freq, double af, const MethodParams& bands, float* out);
-// Query operands (n_new, q_dim): R(pos)q · scale · log-n, pos = m (near) or far_query_pos(m) (far).
+                         int mode, const double* inv_freq, double af, const MethodParams& bands, void* out, int out16);
+// Query operands (n_new, q_dim): R(pos)q · scale · log-n, pos = m (near) or far_query_pos(m) (far); fp32 or bf16.
 void launch_query_operands(cudaStream_t stream, const float* q, int n_new, int p0, int q_dim, int hd, int rd, int layout,
                            int rope, int far, const double* inv_freq, double af, const MethodParams& bands, double scale,
-                           double train_len, float* out);
+                           double train_len, void* out, int out16);
+
+// The flash attention (cuda_flash.cu): bf16 operands of each band (qf, kf null
+// without a far band), the bf16 cache's values; out (n_new, q_dim) fp32, lse
+// (n_new, n_heads) or null.
+struct FlashArgs {
+  FlashShape shape;
+  const float* slopes;  // device ALiBi slopes (n_heads), or null
+  const uint16_t *qn, *qf, *kn, *kf, *v;
+  float* out;
+  float* lse;
+};
+// Whether the flash kernel runs this head size on a cache of this dtype (64 and 128 dims, bf16).
+bool flash_supported(int head_dim, int cache_dtype);
+cudaError_t launch_flash(const FlashArgs& a, cudaStream_t stream);
 
 }  // namespace ls::gpu
