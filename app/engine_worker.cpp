@@ -84,11 +84,11 @@ void EngineWorker::load_model_impl(quint64 job, QString path, int train_len_over
                                                : QString()))
                      .arg(QString::fromStdString(tokenizer_->kind()))
                      .arg(QString::fromStdString(resolve_backend("auto", false).value()));  // "auto" never fails
-  // The longest context whose engine fits in half the memory available now.
-  const size_t avail = available_memory_bytes();
-  int n = 1 << 20;
-  while (n > 256 && avail && engine_memory_bytes(c, n, 256, sizeof(float)) > avail / 2) n /= 2;
-  info.max_length = n;
+  // The longest context whose engine fits in half the memory the backend that will
+  // run it has now (a device's free memory after the weights; the host's for the CPU).
+  EngineOptions run_on;
+  run_on.backend = "auto";
+  info.max_length = longest_context(c, backend_memory_available(*model_, run_on));
   // The document (waiting, or re-tokenised for the new vocabulary) first: the
   // model job ends with model_loaded, when both are in place.
   if (!pending_document_.isEmpty()) load_document_impl(job, std::exchange(pending_document_, QString()));

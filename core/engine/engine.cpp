@@ -88,6 +88,12 @@ size_t engine_memory_bytes(const ModelConfig& c, int capacity, int chunk, size_t
   return cache + work + hidden + tables;
 }
 
+int longest_context(const ModelConfig& c, size_t available, KvDtype kv) {
+  int n = 1 << 20;
+  while (n > 256 && available && engine_memory_bytes(c, n, 256, sizeof(float), kv) > available / 2) n /= 2;
+  return n;
+}
+
 namespace {
 
 struct DeviceRegistry {
@@ -216,6 +222,15 @@ std::shared_ptr<SharedBackend<T>> backend_for(const Model& model, const EngineOp
   std::shared_ptr<void>& slot = model.attached.items[key];
   if (!slot) slot = share_backend<T>(std::make_unique<CpuBackend<T>>(cpu), model);
   return std::static_pointer_cast<SharedBackend<T>>(slot);
+}
+
+size_t backend_memory_available(const Model& model, const EngineOptions& opts) {
+  auto which = resolve_backend(opts.backend, false);
+  if (!which || which.value() == "cpu") return available_memory_bytes();  // makes no CPU backend just to ask
+  auto shared = device_backend_for(model, which.value());
+  if (!shared->uploaded || !shared->backend) return available_memory_bytes();
+  std::lock_guard<std::mutex> lock(shared->mu);
+  return shared->backend->memory_available();
 }
 
 template <typename T>

@@ -39,6 +39,10 @@ Status check_method_for_model(const MethodParams& method, const ModelConfig& c);
 size_t engine_memory_bytes(const ModelConfig& c, int capacity, int chunk, size_t elem_size,
                            KvDtype kv = KvDtype::Same);
 
+// The longest context, a power of two in [256, 2^20], whose engine (chunks of 256)
+// fits in half of `available` bytes (no limit known: 2^20).
+int longest_context(const ModelConfig& c, size_t available, KvDtype kv = KvDtype::Same);
+
 // A backend and the lock its users take: one per model and option set, shared by
 // every engine on that model (windows, sweep cells, NBCE rows), which each hold
 // their own KV cache and work buffers. One engine call runs at a time.
@@ -62,6 +66,10 @@ Result<std::string> resolve_backend(const std::string& wanted, bool f64);
 // backend that cannot be made comes back with `uploaded` holding the reason.
 template <typename T>
 std::shared_ptr<SharedBackend<T>> backend_for(const Model& model, const EngineOptions& opts);
+// What the backend `opts` picks for `model` can still allocate: the device's free
+// memory (after the weights) for a device backend, the host's for the CPU; the
+// host's when that backend cannot be made.
+size_t backend_memory_available(const Model& model, const EngineOptions& opts);
 // Wraps a backend of the caller's (a device backend, a test's) and uploads `model` to it.
 template <typename T>
 std::shared_ptr<SharedBackend<T>> share_backend(std::unique_ptr<Backend<T>> backend, const Model& model);

@@ -21,8 +21,9 @@ class ForwardingBackend final : public Backend<float> {
  public:
   CpuBackend<float> in{CpuOptions{}};
   int uploads = 0, syncs = 0, fail_after = -1, chunk = 64;
+  size_t memory = 0;  // > 0: the free memory this "device" reports
   const char* name() const override { return "forwarding"; }
-  size_t memory_available() const override { return in.memory_available(); }
+  size_t memory_available() const override { return memory ? memory : in.memory_available(); }
   int preferred_chunk() const override { return chunk; }
   Status upload(const Model& m) override {
     ++uploads;
@@ -237,6 +238,34 @@ TEST(BackendSeam, DeviceBackendsAreChosenByName) {
   ASSERT_TRUE(c.ok());
   auto want = nll_of(**c, toks);
   for (size_t i = 0; i < want.size(); ++i) EXPECT_NEAR(got[i], want[i], 1e-5) << i;
+}
+
+// A device with 48 MiB free: the app's length cap comes from it, not from the host.
+Result<std::unique_ptr<Backend<float>>> make_small() {
+  auto b = std::make_unique<ForwardingBackend>();
+  b->memory = size_t{48} << 20;
+  return std::unique_ptr<Backend<float>>(std::move(b));
+}
+
+TEST(BackendSeam, LengthCapComesFromTheChosenBackendsMemory) {
+  auto m = load_ok(bundled_gguf());
+  ASSERT_TRUE(m);
+  register_device_backend("small", &make_small);
+  EngineOptions o;
+  o.backend = "small";
+  EXPECT_EQ(backend_memory_available(*m, o), size_t{48} << 20);
+  o.backend = "cpu";
+  const size_t host = backend_memory_available(*m, o);  // the host's, which moves from call to call
+  EXPECT_GT(host, size_t{0});
+  EXPECT_NE(host, size_t{48} << 20);
+  const ModelConfig& c = m->config;
+  const int cap = longest_context(c, size_t{48} << 20);
+  // The largest power of two whose engine fits in half the 48 MiB.
+  EXPECT_LE(engine_memory_bytes(c, cap, 256, sizeof(float)), size_t{24} << 20);
+  EXPECT_GT(engine_memory_bytes(c, 2 * cap, 256, sizeof(float)), size_t{24} << 20);
+  EXPECT_GE(cap, 256);
+  EXPECT_LT(cap, longest_context(c, size_t{64} << 30));
+  EXPECT_EQ(longest_context(c, 0), 1 << 20);  // no limit known
 }
 
 }  // namespace
