@@ -4,7 +4,8 @@
 #   bash .ci/device_checks.sh [quick]
 # Unpacks the Debian packages into /tmp/kitroot (never /), builds the engine, the
 # CUDA backend and the tests without the app, then writes into $OUT (or out/):
-#   gpu_tests.log   ctest -L gpu: CUDA backend vs CPU for every method and architecture
+#   gpu_tests.log   ctest -L gpu: CUDA backend vs CPU for every method and architecture, the flash
+#                   kernel vs its emulator; new device memory filled with NaN (LONGSCOPE_CUDA_POISON)
 #   memcheck.log    compute-sanitizer memcheck on the architectures test and the flash path
 #   racecheck.log   compute-sanitizer racecheck on the probed-probabilities test and the flash path
 #   bench_gpu.log   bench_gpu (skipped with `quick`)
@@ -30,7 +31,7 @@ jobs=$(nproc)
   cmake --build build-device -j"$jobs" --target test_gpu_backend test_gpu_position test_engine longscope-cli \
     longscope_cuda bench_gpu
 } 2>&1 | tee "$out/build.log"
-(cd build-device && ctest -L gpu --output-on-failure) 2>&1 | tee "$out/gpu_tests.log"
+(cd build-device && LONGSCOPE_CUDA_POISON=1 ctest -L gpu --output-on-failure) 2>&1 | tee "$out/gpu_tests.log"
 (cd build-device && ctest -R BackendSeam --output-on-failure) 2>&1 | tee -a "$out/gpu_tests.log"
 for tool in memcheck racecheck; do
   first=CudaBackend.ArchitecturesMatchCpu

@@ -150,6 +150,7 @@ Status CudaBackend::reserve_kv(KvCache& cache, int tokens, int keep) {
     for (uint16_t** buf : {&L.k, &L.v}) {
       uint16_t* grown = nullptr;
       LS_CUDA_TRY(cudaMalloc(&grown, (size_t)tokens * row));
+      poison(grown, (size_t)tokens * row);
       if (*buf && keep > 0) LS_CUDA_TRY(cudaMemcpyAsync(grown, *buf, (size_t)keep * row, cudaMemcpyDeviceToDevice, stream_));
       LS_CUDA_TRY(cudaStreamSynchronize(stream_));
       cudaFree(*buf);

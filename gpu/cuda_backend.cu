@@ -2,7 +2,9 @@
 // element-wise kernels (embed, norms, activations, NLL). Attention and the KV
 // cache are in cuda_attention.cu.
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
+#include <string>
 
 #include "core/engine/engine.h"
 #include "core/model/dtype.h"
@@ -132,7 +134,13 @@ Status CudaBackend::init() {
   LS_CUDA_TRY(cudaStreamCreate(&stream_));
   if (cublasCreate(&blas_) != CUBLAS_STATUS_SUCCESS) return make_error("cuBLAS could not be initialised");
   if (cublasSetStream(blas_, stream_) != CUBLAS_STATUS_SUCCESS) return make_error("cuBLAS could not use the stream");
+  const char* poison = std::getenv("LONGSCOPE_CUDA_POISON");
+  poison_ = poison && *poison && std::string(poison) != "0";
   return Status::Ok();
+}
+
+void CudaBackend::poison(void* p, size_t bytes) {
+  if (poison_ && p) cudaMemsetAsync(p, 0xFF, bytes, stream_);  // all-ones: NaN in fp32, bf16 and fp16
 }
 
 void CudaBackend::fail(Status st) {
@@ -209,6 +217,7 @@ void* CudaBackend::scratch(int slot, size_t bytes) {
     return nullptr;
   }
   scratch_bytes_[slot] = bytes;
+  poison(scratch_[slot], bytes);
   return scratch_[slot];
 }
 
@@ -218,6 +227,7 @@ float* CudaBackend::alloc(size_t count) {
     fail(make_error("CUDA backend: out of device memory for " + std::to_string(count * 4 >> 20) + " MiB"));
     return nullptr;
   }
+  poison(p, std::max<size_t>(count, 1) * sizeof(float));
   return static_cast<float*>(p);
 }
 

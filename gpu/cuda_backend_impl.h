@@ -95,6 +95,9 @@ class CudaBackend final : public Backend<float> {
   // Scratch of at least `bytes`, reused across calls (slot: which buffer).
   void* scratch(int slot, size_t bytes);
   void fail(Status st);  // keeps the first error for sync()
+  // With LONGSCOPE_CUDA_POISON set (the device checks), new device memory is filled
+  // with NaN, so a kernel that reads what nobody wrote shows in every result.
+  void poison(void* p, size_t bytes);
   // x ← op(x, y) element-wise (cuda_backend.cu: pointwise_kernel's op codes).
   void pointwise(float* x, const float* y, size_t n, int op, double a);
   Status check_launch(const char* what);
@@ -105,6 +108,7 @@ class CudaBackend final : public Backend<float> {
 
  private:
   bool warp_attention_ = false;
+  bool poison_ = false;
 
   cudaStream_t stream_ = nullptr;
   cublasHandle_t blas_ = nullptr;
