@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <filesystem>
 #include <random>
 
 #include "core/analysis/analysis.h"
@@ -77,6 +78,29 @@ TEST(CudaBackend, ArchitecturesMatchCpu) {
     ASSERT_TRUE(m) << shape;
     expect_close(nll_on(m, "cuda", "", toks), nll_on(m, "cpu", "", toks), 0.05, shape);
   }
+}
+
+// A real size: random weights with every matrix of Llama-2-7B's shape (4096 wide,
+// 32 heads of 128 dims on the flash path, 11008 hidden, 32000 vocabulary) but two
+// layers instead of 32, so writing the file stays within a device session (bf16,
+// 1.4 GB in the temp folder, removed after); 96 tokens over two chunks, the CUDA
+// backend against the CPU backend reading the same weights.
+TEST(CudaBackend, Llama2SevenBShapesMatchCpu) {
+  LS_REQUIRE_GPU();
+  const std::string dir = temp_dir("cuda-llama2-7b");
+  {
+    auto spec = random_model_shape("llama2-7b").value();
+    spec.n_layers = 2;
+    ASSERT_TRUE(write_gguf_model(make_random_model(spec), dir + "/m.gguf", DType::BF16).ok());
+  }
+  auto m = load_ok(dir + "/m.gguf");
+  ASSERT_TRUE(m);
+  std::vector<int> toks;
+  for (int i = 0; i < 97; ++i) toks.push_back((i * 7919 + 13) % 32000);
+  for (const char* method : {"rope", "rerope:window=32,logn=1"})
+    expect_close(nll_on(m, "cuda", method, toks), nll_on(m, "cpu", method, toks), 0.05, method);
+  m.reset();
+  std::filesystem::remove_all(dir);
 }
 
 TEST(CudaBackend, ProbedProbabilitiesMatchCpu) {
