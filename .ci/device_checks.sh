@@ -36,7 +36,7 @@ jobs=$(nproc)
 for tool in memcheck racecheck; do
   first=CudaBackend.ArchitecturesMatchCpu
   [ "$tool" = racecheck ] && first=CudaBackend.ProbedProbabilitiesMatchCpu
-  for t in "$first" FlashKernel.BackendFlashPathMatchesCpu; do
+  for t in "$first" CudaBackend.FlashPathMatchesCpu; do
     echo "== $tool $t"
     compute-sanitizer --tool "$tool" build-device/tests/test_gpu_backend --gtest_filter="$t" 2>&1 | tail -40
   done > "$out/$tool.log"

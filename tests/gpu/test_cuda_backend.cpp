@@ -24,12 +24,12 @@ namespace {
 
 // Per-token NLL of `toks` on one backend.
 std::vector<double> nll_on(std::shared_ptr<const Model> m, const std::string& backend, const std::string& method,
-                           const std::vector<int>& toks, const AttentionObserver* observer = nullptr) {
+                           const std::vector<int>& toks, const AttentionObserver* observer = nullptr, int chunk = 48) {
   EngineOptions o;
   o.backend = backend;
   o.method = method.empty() ? m->config.native_method : parse_method_spec(method).value();
   o.observer = observer;
-  o.chunk = 48;  // several chunks: the cache grows and keys are appended across calls
+  o.chunk = chunk;  // several chunks: the cache grows and keys are appended across calls
   auto e = Engine<float>::create(m, o, (int)toks.size());
   EXPECT_TRUE(e.ok()) << (e.ok() ? "" : e.error());
   if (!e.ok()) return {};
@@ -103,33 +103,63 @@ TEST(CudaBackend, Llama2SevenBShapesMatchCpu) {
   std::filesystem::remove_all(dir);
 }
 
+// The probed head's rows from a cuda run (rows[0]) and a cpu run (rows[1]): every row
+// as long as its query's keys, summing to 1 on the device, equal to the CPU's.
+void expect_probes_close(const std::vector<std::vector<float>> (&rows)[2], size_t n, const std::string& what) {
+  double worst = 0;
+  for (size_t r = 0; r + 1 < n; ++r) {
+    ASSERT_EQ(rows[0][r].size(), r + 1) << what;
+    ASSERT_EQ(rows[1][r].size(), r + 1) << what;
+    double sum = 0;
+    for (size_t j = 0; j <= r; ++j) {
+      sum += rows[0][r][j];
+      worst = std::max(worst, (double)std::fabs(rows[0][r][j] - rows[1][r][j]));
+    }
+    EXPECT_NEAR(sum, 1.0, 1e-3) << what << " row " << r;
+  }
+  EXPECT_LE(worst, 1e-2) << what;
+}
+
+// Per-token NLL on cuda and cpu, probing (layer, head) on both.
+void compare_with_probe(std::shared_ptr<const Model> m, const std::string& method, const std::vector<int>& toks,
+                        int layer, int head, int chunk) {
+  std::vector<std::vector<float>> rows[2];
+  std::vector<double> nll[2];
+  for (int k = 0; k < 2; ++k) {
+    rows[k].assign(toks.size(), {});
+    AttentionObserver obs;
+    obs.layer = layer;
+    obs.head = head;
+    obs.on_row = [&rows, k](int, int m_pos, const float* p, int n) { rows[k][m_pos].assign(p, p + n); };
+    nll[k] = nll_on(m, k == 0 ? "cuda" : "cpu", method, toks, &obs, chunk);
+  }
+  expect_close(nll[0], nll[1], 0.05, method);
+  expect_probes_close(rows, toks.size(), method);
+}
+
 TEST(CudaBackend, ProbedProbabilitiesMatchCpu) {
   LS_REQUIRE_GPU();
   auto m = load_ok(bundled_gguf(), 64);
   auto toks = story_tokens(200);
-  for (const char* s : {"rope", "rerope:window=16", "sliding-window:window=24,sinks=4"}) {
-    std::vector<std::vector<float>> rows[2];
-    for (int k = 0; k < 2; ++k) {
-      rows[k].assign(toks.size(), {});
-      AttentionObserver obs;
-      obs.layer = 1;
-      obs.head = 2;
-      obs.on_row = [&rows, k](int, int m_pos, const float* p, int n) { rows[k][m_pos].assign(p, p + n); };
-      nll_on(m, k == 0 ? "cuda" : "cpu", s, toks, &obs);
-    }
-    double worst = 0;
-    for (size_t r = 0; r + 1 < toks.size(); ++r) {
-      ASSERT_EQ(rows[0][r].size(), r + 1) << s;
-      ASSERT_EQ(rows[1][r].size(), r + 1) << s;
-      double sum = 0;
-      for (size_t j = 0; j <= r; ++j) {
-        sum += rows[0][r][j];
-        worst = std::max(worst, (double)std::fabs(rows[0][r][j] - rows[1][r][j]));
-      }
-      EXPECT_NEAR(sum, 1.0, 1e-3) << s << " row " << r;
-    }
-    EXPECT_LE(worst, 1e-2) << s;
-  }
+  for (const char* s : {"rope", "rerope:window=16", "sliding-window:window=24,sinks=4"})
+    compare_with_probe(m, s, toks, 1, 2, 48);
+}
+
+// The flash path (64-dim heads on a bf16 cache) against the CPU backend over several
+// chunks, for a plain, a remapping and a masking method, with the probe recomputing
+// probabilities from the flash kernel's log-sum-exp.
+TEST(CudaBackend, FlashPathMatchesCpu) {
+  LS_REQUIRE_GPU();
+  RandomModelSpec spec;
+  spec.dim = 256, spec.hidden_dim = 512, spec.n_layers = 2, spec.n_heads = 4, spec.n_kv_heads = 2, spec.train_len = 128;
+  const std::string dir = temp_dir("cuda-flash-hd64");
+  ASSERT_TRUE(write_gguf_model(make_random_model(spec), dir + "/m.gguf", DType::BF16).ok());
+  auto m = load_ok(dir + "/m.gguf");
+  ASSERT_TRUE(m);
+  std::vector<int> toks;
+  for (int i = 0; i < 700; ++i) toks.push_back((i * 37 + 5) % 512);
+  for (const char* s : {"rope", "rerope:window=100,logn=1", "sliding-window:window=200,sinks=4"})
+    compare_with_probe(m, s, toks, 1, 1, 256);
 }
 
 }  // namespace
