@@ -193,10 +193,12 @@ Result<NbceResult> run_nbce(const RunConfig& run, const std::vector<std::vector<
     }
     res.tokens.push_back(tok);
     res.chosen_chunk.push_back(k_star);
-    for (size_t k = 0; k < rows.size(); ++k) {
-      if (auto st = engines[k]->forward(&tok, 1); !st) return make_error(st.error());
-      last[k] = 0;
-    }
+    // Every row takes the token in one batch (one GEMM per projection for all K+1 rows).
+    std::vector<AnyEngine*> batch;
+    for (auto& e : engines) batch.push_back(e.get());
+    const std::vector<int> same(rows.size(), tok);
+    if (auto st = AnyEngine::forward_each(batch, same.data()); !st) return make_error(st.error());
+    std::fill(last.begin(), last.end(), 0);
     if (run.progress) run.progress((step + 1.0) / n);
   }
   return res;

@@ -315,34 +315,33 @@ Status Engine<T>::reserve(int tokens, int rows) {
 }
 
 template <typename T>
-Status Engine<T>::forward(const int* tokens, int n) {
-  std::lock_guard<std::mutex> lock(shared_->mu);
-  const ModelConfig& c = model_->config;
-  const ModelWeights& w = model_->weights;
-  Backend<T>& b = *shared_->backend;
+Status Engine<T>::check_tokens(const int* tokens, int n) const {
   if (n < 1) return make_error("forward needs at least one token");
   if (pos_ + n > capacity_)
     return make_error("context full: " + std::to_string(pos_) + " cached + " + std::to_string(n) + " new tokens exceed " +
                       std::to_string(capacity_));
   for (int i = 0; i < n; ++i)
-    if (tokens[i] < 0 || tokens[i] >= c.vocab_size)
+    if (tokens[i] < 0 || tokens[i] >= model_->config.vocab_size)
       return make_error("token id " + std::to_string(tokens[i]) + " at position " + std::to_string(pos_ + i) +
-                        " is outside the vocabulary [0, " + std::to_string(c.vocab_size) + ")");
-  if (auto st = reserve(pos_ + n, n); !st) return st;
-  const int dim = c.dim, hid = c.hidden_dim, q_dim = c.n_heads * c.head_dim, kv_dim = c.n_kv_heads * c.head_dim;
-  const bool rms = c.arch == Arch::Llama, gated = ffn_gated(c);
+                        " is outside the vocabulary [0, " + std::to_string(model_->config.vocab_size) + ")");
+  return Status::Ok();
+}
+
+template <typename T>
+Status Engine<T>::attention_blocks(int n, AttentionParams& ap, AttentionParams& local) {
+  const ModelConfig& c = model_->config;
+  Backend<T>& b = *shared_->backend;
   // Every token of this call sees the same current length n (dynamic methods).
   // The position tables are computed here, on the host, from core/position.
   const PositionContext ctx{c.rot_dim, c.rope_base, (double)c.train_len, (double)(pos_ + n)};
   b.set_positions(*cache_, position_tables(opts_.method, ctx, c.n_heads), 0);
-  AttentionParams ap =
-      attention_params(opts_.method, c.n_heads, c.n_kv_heads, c.head_dim, c.rot_dim, c.layout, (double)c.train_len);
+  ap = attention_params(opts_.method, c.n_heads, c.n_kv_heads, c.head_dim, c.rot_dim, c.layout, (double)c.train_len);
   ap.scale = c.attn_scale;
   ap.softcap = c.attn_softcap;
   // Local layers (Gemma-2's sliding ones) see keys m - j < W: the method's bands with
   // that window on top. A remapping method has bands of its own, which cannot be
   // combined with the window: refused once the window matters.
-  AttentionParams local = ap;
+  local = ap;
   if (c.local_window > 0 && c.local_rope_base > 0) {
     // Gemma-3: local layers keep their native plain RoPE at their own base, windowed;
     // the method (and any remapping) is the global layers'.
@@ -366,60 +365,121 @@ Status Engine<T>::forward(const int* tokens, int n) {
       local.remap.window = c.local_window;
     }
   }
-  auto norm = [&](const T* x, const float* wt, const float* bias, int rows, T* y) {
-    if (rms) b.rmsnorm(x, wt, rows, dim, c.norm_eps, y);
-    else b.layernorm(x, wt, bias, rows, dim, c.norm_eps, y);
-  };
+  return Status::Ok();
+}
 
-  for (int c0 = 0; c0 < n; c0 += opts_.chunk) {
-    const int rows = std::min(opts_.chunk, n - c0), p0 = pos_ + c0;
-    // token embedding (+ BLOOM's embedding LayerNorm)
-    b.embed(tokens + c0, rows, w.tok_embd, dim, x_);                                   // x (rows, dim)
-    if (w.embd_norm) b.layernorm(x_, w.embd_norm, w.embd_norm_b, rows, dim, c.norm_eps, x_);
-    if (c.embed_scale) b.scale(x_, (size_t)rows * dim, std::sqrt((double)dim));  // Gemma: × √dim
-    for (int l = 0; l < c.n_layers; ++l) {
-      if (auto st = b.sync(); !st) return st;  // a device's asynchronous errors, once per layer
-      if (opts_.cancel && opts_.cancel->load()) return make_error("cancelled");
-      const LayerWeights& L = w.layers[l];
-      // attention block: norm, projections (new keys/values appended to the cache)
-      norm(x_, L.attn_norm, L.attn_norm_b, rows, xn_);                                  // xn (rows, dim)
-      b.matmul(xn_, rows, dim, L.wq, L.bq, q_dim, q_);                                   // q (rows, q_dim)
-      b.matmul(xn_, rows, dim, L.wk, L.bk, kv_dim, k_new_);                               // k before RoPE
-      b.matmul(xn_, rows, dim, L.wv, L.bv, kv_dim, v_new_);                               // v
-      if (L.q_norm) b.rmsnorm(q_, L.q_norm, rows * c.n_heads, c.head_dim, c.norm_eps, q_);          // per head (Gemma-3)
-      if (L.k_norm) b.rmsnorm(k_new_, L.k_norm, rows * c.n_kv_heads, c.head_dim, c.norm_eps, k_new_);
-      AttentionParams& lp = layer_is_local(c, l) ? local : ap;
-      lp.layer = l;
-      lp.p0 = p0;
-      lp.n_new = rows;
-      if (auto st = b.attention(*cache_, lp, q_, k_new_, v_new_, att_, opts_.observer, opts_.cancel); !st) return st;  // att (rows, q_dim)
-      b.matmul(att_, rows, q_dim, L.wo, L.bo, dim, tmp_);                                // (rows, dim)
-      if (L.post_attn_norm) b.rmsnorm(tmp_, L.post_attn_norm, rows, dim, c.norm_eps, tmp_);
-      // feed-forward block: SwiGLU (LLaMA) or GELU. Its norm reads x before the
-      // attention output is added when the residual is parallel (GPT-NeoX); with a
-      // shared norm (Phi-2) it reads the attention's normed input, still in xn.
-      if (c.parallel_residual && !c.shared_norm) norm(x_, L.ffn_norm, L.ffn_norm_b, rows, xn_);
-      b.add(x_, tmp_, (size_t)rows * dim);                                               // residual
-      if (!c.parallel_residual) norm(x_, L.ffn_norm, L.ffn_norm_b, rows, xn_);
-      if (gated) {
-        b.matmul(xn_, rows, dim, L.w_gate, nullptr, hid, gate_);                         // (rows, hidden)
-        b.matmul(xn_, rows, dim, L.w_up, nullptr, hid, up_);                             // (rows, hidden)
-        if (c.geglu) b.geglu(gate_, up_, (size_t)rows * hid);
-        else b.swiglu(gate_, up_, (size_t)rows * hid);
-      } else {
-        b.matmul(xn_, rows, dim, L.w_up, L.b_up, hid, gate_);
-        b.gelu(gate_, (size_t)rows * hid, c.gelu_exact);
-      }
-      b.matmul(gate_, rows, hid, L.w_down, L.b_down, dim, tmp_);                         // (rows, dim)
-      if (L.post_ffn_norm) b.rmsnorm(tmp_, L.post_ffn_norm, rows, dim, c.norm_eps, tmp_);
-      b.add(x_, tmp_, (size_t)rows * dim);                                               // residual
-    }
-    // final norm; the classifier runs on demand (nll / logits)
-    norm(x_, w.out_norm, w.out_norm_b, rows, hidden_ + (size_t)c0 * dim);              // hidden (n, dim)
+template <typename T>
+Status Engine<T>::run_rows(Engine& work, const Segment* segs, int nseg) {
+  const ModelConfig& c = work.model_->config;
+  const ModelWeights& w = work.model_->weights;
+  Backend<T>& b = *work.shared_->backend;
+  const int dim = c.dim, hid = c.hidden_dim, q_dim = c.n_heads * c.head_dim, kv_dim = c.n_kv_heads * c.head_dim;
+  const bool rms = c.arch == Arch::Llama, gated = ffn_gated(c);
+  auto norm = [&](const T* x, const float* wt, const float* bias, int n, T* y) {
+    if (rms) b.rmsnorm(x, wt, n, dim, c.norm_eps, y);
+    else b.layernorm(x, wt, bias, n, dim, c.norm_eps, y);
+  };
+  int rows = 0;  // the stacked rows of every segment
+  for (int s = 0; s < nseg; ++s) {
+    b.embed(segs[s].tokens, segs[s].rows, w.tok_embd, dim, work.x_ + (size_t)rows * dim);  // x (rows, dim)
+    rows += segs[s].rows;
   }
-  if (auto st = b.sync(); !st) return st;
+  if (w.embd_norm) b.layernorm(work.x_, w.embd_norm, w.embd_norm_b, rows, dim, c.norm_eps, work.x_);  // BLOOM
+  if (c.embed_scale) b.scale(work.x_, (size_t)rows * dim, std::sqrt((double)dim));                  // Gemma: × √dim
+  for (int l = 0; l < c.n_layers; ++l) {
+    if (auto st = b.sync(); !st) return st;  // a device's asynchronous errors, once per layer
+    if (work.opts_.cancel && work.opts_.cancel->load()) return make_error("cancelled");
+    const LayerWeights& L = w.layers[l];
+    // attention block: norm, projections (new keys/values appended to each segment's cache)
+    norm(work.x_, L.attn_norm, L.attn_norm_b, rows, work.xn_);                                // xn (rows, dim)
+    b.matmul(work.xn_, rows, dim, L.wq, L.bq, q_dim, work.q_);                                 // q (rows, q_dim)
+    b.matmul(work.xn_, rows, dim, L.wk, L.bk, kv_dim, work.k_new_);                             // k before RoPE
+    b.matmul(work.xn_, rows, dim, L.wv, L.bv, kv_dim, work.v_new_);                             // v
+    if (L.q_norm) b.rmsnorm(work.q_, L.q_norm, rows * c.n_heads, c.head_dim, c.norm_eps, work.q_);  // per head (Gemma-3)
+    if (L.k_norm) b.rmsnorm(work.k_new_, L.k_norm, rows * c.n_kv_heads, c.head_dim, c.norm_eps, work.k_new_);
+    for (int s = 0, r0 = 0; s < nseg; r0 += segs[s].rows, ++s) {  // attention: each segment over its own cache
+      Engine& e = *segs[s].engine;
+      AttentionParams& lp = layer_is_local(c, l) ? *segs[s].local : *segs[s].global;
+      lp.layer = l;
+      lp.p0 = segs[s].p0;
+      lp.n_new = segs[s].rows;
+      if (auto st = b.attention(*e.cache_, lp, work.q_ + (size_t)r0 * q_dim, work.k_new_ + (size_t)r0 * kv_dim,
+                                work.v_new_ + (size_t)r0 * kv_dim, work.att_ + (size_t)r0 * q_dim, e.opts_.observer,
+                                e.opts_.cancel);
+          !st)
+        return st;  // att (rows, q_dim)
+    }
+    b.matmul(work.att_, rows, q_dim, L.wo, L.bo, dim, work.tmp_);                              // (rows, dim)
+    if (L.post_attn_norm) b.rmsnorm(work.tmp_, L.post_attn_norm, rows, dim, c.norm_eps, work.tmp_);
+    // feed-forward block: SwiGLU (LLaMA) or GELU. Its norm reads x before the
+    // attention output is added when the residual is parallel (GPT-NeoX); with a
+    // shared norm (Phi-2) it reads the attention's normed input, still in xn.
+    if (c.parallel_residual && !c.shared_norm) norm(work.x_, L.ffn_norm, L.ffn_norm_b, rows, work.xn_);
+    b.add(work.x_, work.tmp_, (size_t)rows * dim);                                             // residual
+    if (!c.parallel_residual) norm(work.x_, L.ffn_norm, L.ffn_norm_b, rows, work.xn_);
+    if (gated) {
+      b.matmul(work.xn_, rows, dim, L.w_gate, nullptr, hid, work.gate_);                       // (rows, hidden)
+      b.matmul(work.xn_, rows, dim, L.w_up, nullptr, hid, work.up_);                           // (rows, hidden)
+      if (c.geglu) b.geglu(work.gate_, work.up_, (size_t)rows * hid);
+      else b.swiglu(work.gate_, work.up_, (size_t)rows * hid);
+    } else {
+      b.matmul(work.xn_, rows, dim, L.w_up, L.b_up, hid, work.gate_);
+      b.gelu(work.gate_, (size_t)rows * hid, c.gelu_exact);
+    }
+    b.matmul(work.gate_, rows, hid, L.w_down, L.b_down, dim, work.tmp_);                       // (rows, dim)
+    if (L.post_ffn_norm) b.rmsnorm(work.tmp_, L.post_ffn_norm, rows, dim, c.norm_eps, work.tmp_);
+    b.add(work.x_, work.tmp_, (size_t)rows * dim);                                             // residual
+  }
+  // final norm into each segment's hidden states; the classifier runs on demand (nll / logits)
+  for (int s = 0, r0 = 0; s < nseg; r0 += segs[s].rows, ++s)
+    norm(work.x_ + (size_t)r0 * dim, w.out_norm, w.out_norm_b, segs[s].rows, segs[s].hidden);
+  return Status::Ok();
+}
+
+template <typename T>
+Status Engine<T>::forward(const int* tokens, int n) {
+  std::lock_guard<std::mutex> lock(shared_->mu);
+  if (auto st = check_tokens(tokens, n); !st) return st;
+  if (auto st = reserve(pos_ + n, n); !st) return st;
+  AttentionParams ap, local;
+  if (auto st = attention_blocks(n, ap, local); !st) return st;
+  for (int c0 = 0; c0 < n; c0 += opts_.chunk) {
+    const Segment seg{this, tokens + c0, std::min(opts_.chunk, n - c0), pos_ + c0, &ap, &local,
+                      hidden_ + (size_t)c0 * model_->config.dim};
+    if (auto st = run_rows(*this, &seg, 1); !st) return st;
+  }
+  if (auto st = shared_->backend->sync(); !st) return st;
   pos_ += n;
   last_rows_ = n;
+  return Status::Ok();
+}
+
+template <typename T>
+Status Engine<T>::forward_each(const std::vector<Engine*>& engines, const int* tokens) {
+  if (engines.empty()) return Status::Ok();
+  Engine& work = *engines.front();  // its work buffers hold the stacked rows
+  for (Engine* e : engines)
+    if (e->shared_ != work.shared_ || e->model_ != work.model_)
+      return make_error("forward_each: the engines must share one model and one backend");
+  std::lock_guard<std::mutex> lock(work.shared_->mu);
+  const size_t k = engines.size();
+  std::vector<AttentionParams> ap(k), local(k);
+  for (size_t i = 0; i < k; ++i) {
+    Engine& e = *engines[i];
+    if (auto st = e.check_tokens(tokens + i, 1); !st) return st;
+    if (auto st = e.reserve(e.pos_ + 1, 1); !st) return st;
+    if (auto st = e.attention_blocks(1, ap[i], local[i]); !st) return st;
+  }
+  std::vector<Segment> segs;
+  for (size_t i = 0; i < k; ++i)
+    segs.push_back(Segment{engines[i], tokens + i, 1, engines[i]->pos_, &ap[i], &local[i], engines[i]->hidden_});
+  for (size_t s0 = 0; s0 < k; s0 += (size_t)work.opts_.chunk)  // as many rows at once as the work buffers hold
+    if (auto st = run_rows(work, segs.data() + s0, (int)std::min(k - s0, (size_t)work.opts_.chunk)); !st) return st;
+  if (auto st = work.shared_->backend->sync(); !st) return st;
+  for (Engine* e : engines) {
+    e->pos_ += 1;
+    e->last_rows_ = 1;
+  }
   return Status::Ok();
 }
 
@@ -495,6 +555,16 @@ int AnyEngine::chunk_for(const Model& model, const EngineOptions& opts, int capa
 }
 
 Status AnyEngine::forward(const int* t, int n) { return f32_ ? f32_->forward(t, n) : f64_->forward(t, n); }
+Status AnyEngine::forward_each(const std::vector<AnyEngine*>& engines, const int* tokens) {
+  std::vector<Engine<float>*> f32;
+  std::vector<Engine<double>*> f64;
+  for (AnyEngine* e : engines) {
+    if (e->f32_) f32.push_back(e->f32_.get());
+    else f64.push_back(e->f64_.get());
+  }
+  if (!f32.empty() && !f64.empty()) return make_error("forward_each: the engines must share one precision");
+  return f32.empty() ? Engine<double>::forward_each(f64, tokens) : Engine<float>::forward_each(f32, tokens);
+}
 Status AnyEngine::nll(int first, int rows, const int* targets, double* out, int* rank) {
   return f32_ ? f32_->nll(first, rows, targets, out, rank) : f64_->nll(first, rows, targets, out, rank);
 }

@@ -88,6 +88,11 @@ class Engine {
   // Feeds n tokens at positions pos() … pos()+n-1. Dynamic methods see the current
   // length n = pos() + n for every token of the call.
   Status forward(const int* tokens, int n);
+  // Feeds tokens[i] to engines[i], one each, as one batch: the rows of every engine
+  // go through each projection and feed-forward together (one GEMM, not one GEMV per
+  // engine), each attends over its own cache. The engines share one model and one
+  // backend (NBCE's rows). Equals a forward(&tokens[i], 1) on each.
+  static Status forward_each(const std::vector<Engine*>& engines, const int* tokens);
   // NLL (nats) of targets[r] after row first+r of the last forward; rank optional.
   Status nll(int first, int rows, const int* targets, double* out, int* rank = nullptr);
   // Logits of row `row` of the last forward.
@@ -102,6 +107,20 @@ class Engine {
 
  private:
   Engine() = default;
+  // One engine's rows of a micro-batch: tokens at positions p0 …, their attention
+  // parameter blocks (global and local layers) and where their hidden states go.
+  struct Segment {
+    Engine* engine;
+    const int* tokens;
+    int rows, p0;
+    AttentionParams *global, *local;
+    T* hidden;
+  };
+  // Runs stacked segments (at most opts_.chunk rows in all) through every layer in the work buffers of `work`.
+  static Status run_rows(Engine& work, const Segment* segs, int nseg);
+  Status check_tokens(const int* tokens, int n) const;
+  // This engine's position tables for a forward of n tokens (set on its cache) and the parameter blocks.
+  Status attention_blocks(int n, AttentionParams& global, AttentionParams& local);
   // Grows the KV cache to hold `tokens` and the hidden states to hold `rows`
   // (geometrically, never past capacity), checking the memory budget first.
   Status reserve(int tokens, int rows);
@@ -134,6 +153,8 @@ class AnyEngine {
   // The micro-batch an engine of `capacity` tokens will use (opts.chunk, or the backend's choice).
   static int chunk_for(const Model& model, const EngineOptions& opts, int capacity, Precision precision);
   Status forward(const int* tokens, int n);
+  // Engine<T>::forward_each over engines of one precision.
+  static Status forward_each(const std::vector<AnyEngine*>& engines, const int* tokens);
   Status nll(int first, int rows, const int* targets, double* out, int* rank = nullptr);
   Status logits(int row, std::vector<float>& out);
   int pos() const;

@@ -240,6 +240,55 @@ TEST(BackendSeam, DeviceBackendsAreChosenByName) {
   for (size_t i = 0; i < want.size(); ++i) EXPECT_NEAR(got[i], want[i], 1e-5) << i;
 }
 
+// NBCE's batched step: engines of different methods and lengths on one backend take a
+// token each in one batch; each ends as if it had run forward(&token, 1) alone.
+TEST(BackendSeam, ForwardEachEqualsOneForwardPerEngine) {
+  auto m = load_ok(bundled_gguf(), 64);
+  ASSERT_TRUE(m);
+  const auto toks = story_tokens(120);
+  const char* methods[] = {"rope", "rerope:window=8,logn=1", "dynamic-ntk:alpha=2", "sliding-window:window=16,sinks=2"};
+  const int prompt[] = {10, 37, 80, 95};
+  for (Precision prec : {Precision::F32, Precision::F64}) {
+    std::vector<std::unique_ptr<AnyEngine>> batched, alone;
+    for (int i = 0; i < 4; ++i) {
+      EngineOptions o;
+      o.method = parse_method_spec(methods[i]).value();
+      o.chunk = 2;  // fewer rows per batch than engines: the batch is split
+      for (auto* set : {&batched, &alone}) {
+        auto e = AnyEngine::create(m, o, 120, prec);
+        ASSERT_TRUE(e.ok()) << e.error();
+        ASSERT_TRUE((*e)->forward(toks.data(), prompt[i]).ok());
+        set->push_back(e.take());
+      }
+    }
+    std::vector<AnyEngine*> batch;
+    for (auto& e : batched) batch.push_back(e.get());
+    for (int step = 0; step < 3; ++step) {
+      const int next[] = {toks[10 + step], toks[37 + step], toks[80 + step], toks[95 + step]};
+      ASSERT_TRUE(AnyEngine::forward_each(batch, next).ok());
+      for (int i = 0; i < 4; ++i) {
+        ASSERT_TRUE(alone[i]->forward(&next[i], 1).ok());
+        EXPECT_EQ(batched[i]->pos(), alone[i]->pos());
+        std::vector<float> a, b;
+        ASSERT_TRUE(batched[i]->logits(0, a).ok());
+        ASSERT_TRUE(alone[i]->logits(0, b).ok());
+        double worst = 0;
+        for (size_t v = 0; v < a.size(); ++v) worst = std::max(worst, (double)std::fabs(a[v] - b[v]));
+        EXPECT_LE(worst, prec == Precision::F64 ? 1e-9 : 1e-4) << methods[i] << " step " << step;
+      }
+    }
+  }
+  // Engines of two models cannot share a batch.
+  auto other = load_ok(bundled_gguf(), 128);
+  auto a = AnyEngine::create(m, EngineOptions{}, 16, Precision::F32);
+  auto b = AnyEngine::create(other, EngineOptions{}, 16, Precision::F32);
+  ASSERT_TRUE(a.ok() && b.ok());
+  const int t[] = {1, 1};
+  auto st = AnyEngine::forward_each({a->get(), b->get()}, t);
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.error().find("share one model"), std::string::npos) << st.error();
+}
+
 // A device with 48 MiB free: the app's length cap comes from it, not from the host.
 Result<std::unique_ptr<Backend<float>>> make_small() {
   auto b = std::make_unique<ForwardingBackend>();
