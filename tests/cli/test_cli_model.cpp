@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "tests/cli/cli_runner.h"
+#include "tests/sanitizers.h"
 
 namespace ls::test {
 namespace {
@@ -170,14 +171,6 @@ TEST(CliModel, HostileInputsAreExitTwoWithOneLine) {
   }
   EXPECT_NE(run_cli("ppl --threads 1000 --text '" + kDoc + "'").err.find("cores"), std::string::npos);
 }
-
-#if defined(__SANITIZE_ADDRESS__)
-#define LS_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define LS_ASAN 1
-#endif
-#endif
 
 // Memory stays bounded under a hard address-space limit (ASan reserves terabytes
 // of address space, so these run in the plain build only).
