@@ -9,6 +9,10 @@ namespace ls::app {
 
 namespace {
 
+// Every run, the model line and the length cap: the CUDA backend where one is built
+// in and finds a device, else the CPU.
+constexpr const char* kBackend = "auto";
+
 // " (factors short a–b, long c–d)" for a model with per-pair factor lists, else "".
 QString factor_range(const ModelConfig& c) {
   if (c.longrope_short.empty() || c.longrope_long.empty()) return {};
@@ -83,11 +87,11 @@ void EngineWorker::load_model_impl(quint64 job, QString path, int train_len_over
                           (c.parallel_residual ? QString(c.shared_norm ? " (parallel residual, one norm)" : " (parallel residual)")
                                                : QString()))
                      .arg(QString::fromStdString(tokenizer_->kind()))
-                     .arg(QString::fromStdString(resolve_backend("auto", false).value()));  // "auto" never fails
+                     .arg(QString::fromStdString(resolve_backend(kBackend, false).value()));  // "auto" never fails
   // The longest context whose engine fits in half the memory the backend that will
   // run it has now (a device's free memory after the weights; the host's for the CPU).
   EngineOptions run_on;
-  run_on.backend = "auto";
+  run_on.backend = kBackend;
   info.max_length = longest_context(c, backend_memory_available(*model_, run_on));
   // The document (waiting, or re-tokenised for the new vocabulary) first: the
   // model job ends with model_loaded, when both are in place.
@@ -154,7 +158,7 @@ Result<RunConfig> EngineWorker::run_config(const QString& method, const CancelFl
   RunConfig run;
   run.model = model_;
   run.engine.method = p.value();
-  run.engine.backend = "auto";  // the CUDA backend where one is built in and finds a device
+  run.engine.backend = kBackend;
   run.engine.cancel = cancel.get();
   run.progress = [this, job](double f) { emit progress(job, f); };
   return run;

@@ -3,7 +3,8 @@
 //
 // Per call: (1) the new keys and values are appended to the cache in 16 bits,
 // keys rotated at their position when the cache keeps them rotated; (2) the key
-// operands of each band are formed in fp32 (near: R(j)k, or the cached rotated
+// operands of each band are formed (bf16 for the flash kernel, fp32 for the warp
+// kernel; near: R(j)k, or the cached rotated
 // keys; far: R(far_key_pos(j))k for remapping methods), and the query operands
 // (near: R(m)q, far: R(far_query_pos(m))q, times the softmax scale and log-n);
 // (3) the flash kernel (cuda_flash.cu: tensor cores, tiles classified near / far /
@@ -21,18 +22,7 @@
 namespace ls::gpu {
 namespace {
 
-
-struct AttnArgs {
-  FlashShape s;
-  const float* slopes;  // device, null: no ALiBi
-  const void *qn, *qf, *kn, *kf;  // band operands: fp32 (the warp kernel), or bf16 when op16 (the flash kernel)
-  int op16;
-  const uint16_t* V;
-  int vdtype;
-  float* out;
-  float* lse;  // (n_new, n_heads) or null
-};
-
+// Element i of a band operand array, fp32 or bf16 (AttnArgs::op16).
 __device__ inline float operand(const void* p, int op16, size_t i) {
   return op16 ? load16(p, kBf16, i) : static_cast<const float*>(p)[i];
 }
@@ -69,12 +59,12 @@ __global__ void attention_kernel(AttnArgs a) {
       for (int off = 16; off > 0; off >>= 1) d += __shfl_xor_sync(0xffffffffu, d, off);
       const float sc = flash_score(s, visible, d, slope, m, j);
       const float mnew = fmaxf(mx, sc);
-      const float corr = mx == -INFINITY ? 0.0f : __expf(mx - mnew), p = __expf(sc - mnew);
+      const float corr = flash_rescale(mx, mnew), p = flash_exp(sc, mnew);  // sc is finite: mnew is too
       sum = sum * corr + p;
       const size_t vrow = (size_t)j * s.kv_dim + (size_t)kh * s.hd;
       for (int r = 0; r < R; ++r) {
         const int i = lane + 32 * r;
-        o[r] = o[r] * corr + (i < s.hd ? p * load16(a.V, a.vdtype, vrow + i) : 0.0f);
+        o[r] = o[r] * corr + (i < s.hd ? p * load16(a.v, a.vdtype, vrow + i) : 0.0f);
       }
       mx = mnew;
     }
@@ -223,16 +213,14 @@ Status CudaBackend::attention(KvCache& cache, const AttentionParams& p, const fl
   a.qf = qf;
   a.kn = kn;
   a.kf = kf;
-  a.V = L.v;
+  a.v = L.v;
   a.vdtype = c->dtype;
   a.out = out;
   const bool observe = observer && observer->on_row && observer->layer == p.layer;
   a.lse = observe ? static_cast<float*>(scratch(kScratchLse, (size_t)p.n_new * p.n_heads * 4)) : nullptr;
   if (!pending_) return pending_;
   if (flash) {
-    const FlashArgs fa{a.s, a.slopes, static_cast<const uint16_t*>(qn), static_cast<const uint16_t*>(qf),
-                       static_cast<const uint16_t*>(kn), static_cast<const uint16_t*>(kf), L.v, out, a.lse};
-    if (cudaError_t err = launch_flash(fa, stream_); err != cudaSuccess)
+    if (cudaError_t err = launch_flash(a, stream_); err != cudaSuccess)
       return make_error(std::string("flash attention: ") + cudaGetErrorString(err));
   } else {
     const dim3 grid(p.n_new, p.n_heads);

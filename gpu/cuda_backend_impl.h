@@ -146,18 +146,23 @@ void launch_query_operands(cudaStream_t stream, const float* q, int n_new, int p
                            int rope, int far, const double* inv_freq, double af, const MethodParams& bands, double scale,
                            double train_len, void* out, int out16);
 
-// The flash attention (cuda_flash.cu): bf16 operands of each band (qf, kf null
-// without a far band), the bf16 cache's values; out (n_new, q_dim) fp32, lse
-// (n_new, n_heads) or null.
-struct FlashArgs {
-  FlashShape shape;
-  const float* slopes;  // device ALiBi slopes (n_heads), or null
-  const uint16_t *qn, *qf, *kn, *kf, *v;
+// One attention call's arguments on the device, for the flash kernel (cuda_flash.cu)
+// and the warp kernel and probe (cuda_attention.cu): the band operands of each band
+// (fp32 for the warp kernel, bf16 when op16 for the flash kernel; qf, kf null
+// without a far band), the cache's values (dtype vdtype), the ALiBi slopes, and the
+// outputs: out (n_new, q_dim) fp32, lse (n_new, n_heads) or null.
+struct AttnArgs {
+  FlashShape s;
+  const float* slopes;  // device, null: no ALiBi
+  const void *qn, *qf, *kn, *kf;
+  int op16;
+  const uint16_t* v;
+  int vdtype;
   float* out;
   float* lse;
 };
 // Whether the flash kernel runs this head size on a cache of this dtype (64 and 128 dims, bf16).
 bool flash_supported(int head_dim, int cache_dtype);
-cudaError_t launch_flash(const FlashArgs& a, cudaStream_t stream);
+cudaError_t launch_flash(const AttnArgs& a, cudaStream_t stream);  // bf16 operands and cache
 
 }  // namespace ls::gpu

@@ -106,9 +106,11 @@ inline size_t flash_smem_bytes(int d, bool far) {
 }
 
 template <int D>
-__global__ void __launch_bounds__(kThreadsFlash) flash_kernel(FlashArgs a) {
+__global__ void __launch_bounds__(kThreadsFlash) flash_kernel(AttnArgs a) {
   extern __shared__ __align__(16) uint16_t smem[];
-  const FlashShape& s = a.shape;
+  const FlashShape& s = a.s;
+  const uint16_t *qn = static_cast<const uint16_t*>(a.qn), *qf = static_cast<const uint16_t*>(a.qf);
+  const uint16_t *kn = static_cast<const uint16_t*>(a.kn), *kf = static_cast<const uint16_t*>(a.kf);
   const bool far = s.bands.remap != 0;
   uint16_t* sqn = smem;
   uint16_t* sqf = sqn + kFlashBm * (D + kPad);
@@ -122,8 +124,8 @@ __global__ void __launch_bounds__(kThreadsFlash) flash_kernel(FlashArgs a) {
   const int m_of[2] = {s.p0 + t0 + row0, s.p0 + t0 + row0 + 8};
   const float slope = a.slopes ? a.slopes[h] : 0.0f;
 
-  load_rows<D>(sqn, a.qn + (size_t)h * D, s.q_dim, t0, kFlashBm, s.n_new);
-  if (far) load_rows<D>(sqf, a.qf + (size_t)h * D, s.q_dim, t0, kFlashBm, s.n_new);
+  load_rows<D>(sqn, qn + (size_t)h * D, s.q_dim, t0, kFlashBm, s.n_new);
+  if (far) load_rows<D>(sqf, qf + (size_t)h * D, s.q_dim, t0, kFlashBm, s.n_new);
   const uint16_t* wq_n = sqn + warp * 16 * (D + kPad);
   const uint16_t* wq_f = sqf + warp * 16 * (D + kPad);
 
@@ -138,8 +140,8 @@ __global__ void __launch_bounds__(kThreadsFlash) flash_kernel(FlashArgs a) {
     if (tc.kind == kTileSkip) continue;
     __syncthreads();  // the previous tile's reads (and the query load) are done
     const size_t koff = (size_t)kh * D;
-    if (tc.kind != kTileFar) load_rows<D>(skn, a.kn + koff, s.kv_dim, j0, kFlashBn, n);
-    if (tc.kind != kTileNear) load_rows<D>(skf, a.kf + koff, s.kv_dim, j0, kFlashBn, n);
+    if (tc.kind != kTileFar) load_rows<D>(skn, kn + koff, s.kv_dim, j0, kFlashBn, n);
+    if (tc.kind != kTileNear) load_rows<D>(skf, kf + koff, s.kv_dim, j0, kFlashBn, n);
     load_values_t<D>(svt, a.v + koff, s.kv_dim, j0, n);
     __syncthreads();
 
@@ -228,12 +230,12 @@ __global__ void __launch_bounds__(kThreadsFlash) flash_kernel(FlashArgs a) {
 }
 
 template <int D>
-cudaError_t launch_for(const FlashArgs& a, cudaStream_t stream) {
-  const size_t smem = flash_smem_bytes(D, a.shape.bands.remap != 0);
+cudaError_t launch_for(const AttnArgs& a, cudaStream_t stream) {
+  const size_t smem = flash_smem_bytes(D, a.s.bands.remap != 0);
   static const cudaError_t attr = cudaFuncSetAttribute(flash_kernel<D>, cudaFuncAttributeMaxDynamicSharedMemorySize,
                                                        (int)flash_smem_bytes(D, true));
   if (attr != cudaSuccess) return attr;
-  const dim3 grid((a.shape.n_new + kFlashBm - 1) / kFlashBm, a.shape.n_heads);
+  const dim3 grid((a.s.n_new + kFlashBm - 1) / kFlashBm, a.s.n_heads);
   flash_kernel<D><<<grid, kThreadsFlash, smem, stream>>>(a);
   return cudaGetLastError();
 }
@@ -242,8 +244,8 @@ cudaError_t launch_for(const FlashArgs& a, cudaStream_t stream) {
 
 bool flash_supported(int head_dim, int cache_dtype) { return (head_dim == 64 || head_dim == 128) && cache_dtype == kBf16; }
 
-cudaError_t launch_flash(const FlashArgs& a, cudaStream_t stream) {
-  return a.shape.hd == 64 ? launch_for<64>(a, stream) : launch_for<128>(a, stream);
+cudaError_t launch_flash(const AttnArgs& a, cudaStream_t stream) {
+  return a.s.hd == 64 ? launch_for<64>(a, stream) : launch_for<128>(a, stream);
 }
 
 }  // namespace ls::gpu
@@ -276,13 +278,20 @@ FlashDeviceRun flash_on_device(const FlashInputs& in, int timed) {
       return fail("cudaMemcpy", e);
     return true;
   };
-  FlashArgs a{};
-  a.shape = s;
+  AttnArgs a{};
+  a.s = s;
+  a.op16 = 1;
+  a.vdtype = kBf16;
   r.out.assign((size_t)s.n_new * s.q_dim, NAN);  // the device buffers start as NaN: every element must be written
   r.lse.assign((size_t)s.n_new * s.n_heads, NAN);
   cudaEvent_t ev[2] = {nullptr, nullptr};
-  const bool ok = upload(in.qn, &a.qn) && upload(in.qf, &a.qf) && upload(in.kn, &a.kn) && upload(in.kf, &a.kf) &&
+  const uint16_t *qn = nullptr, *qf = nullptr, *kn = nullptr, *kf = nullptr;
+  const bool ok = upload(in.qn, &qn) && upload(in.qf, &qf) && upload(in.kn, &kn) && upload(in.kf, &kf) &&
                   upload(in.v, &a.v) && upload(in.slopes, &a.slopes) && upload(r.out, &a.out) && upload(r.lse, &a.lse);
+  a.qn = qn;
+  a.qf = qf;
+  a.kn = kn;
+  a.kf = kf;
   if (ok) {
     cudaError_t e = launch_flash(a, nullptr);
     if (e == cudaSuccess) e = cudaDeviceSynchronize();

@@ -12,6 +12,7 @@
 #include "core/cpu/rope_apply.h"
 #include "core/engine/backend.h"
 #include "core/position/tiles.h"
+#include "gpu/band_operands.h"
 
 namespace ls {
 
@@ -76,7 +77,7 @@ LS_HD float flash_base(float running_max) { return running_max == -INFINITY ? 0.
 
 // Factor on a row's sum and output when its running maximum rises from old_max to new_max.
 LS_HD float flash_rescale(float old_max, float new_max) {
-  return old_max == -INFINITY ? 0.0f : flash_exp(old_max, new_max);
+  return softmax_rescale(old_max, new_max, [](float d) { return flash_exp(d, 0.0f); });
 }
 
 // ------------------------------------------------------------- host: the call's plan
@@ -85,7 +86,7 @@ LS_HD float flash_rescale(float old_max, float new_max) {
 struct BandPlan {
   int rope = 0;           // queries and keys rotate (a θ' table and rotary dims)
   int rotate_cached = 0;  // keys are rotated at their position as they enter the cache
-  int near_keys = 0;      // the near band's KeyOperand (gpu/band_operands.h)
+  int near_keys = kKeyAsCached;  // the near band's KeyOperand
   int far = 0;            // 1: a far band with its own operands (remapping methods)
   double scale = 0.0;     // softmax scale folded into the query operands
 };
@@ -94,9 +95,9 @@ inline BandPlan band_plan(const AttentionParams& p, const PositionTables& t, Key
   BandPlan b;
   b.rope = !t.inv_freq.empty() && p.rot_dim > 0 ? 1 : 0;
   b.rotate_cached = b.rope && keys == KeyForm::Rotated ? 1 : 0;
-  b.near_keys = b.rope && keys == KeyForm::Raw ? 1 : 0;  // kKeyAtOwnPos, else kKeyAsCached
+  b.near_keys = b.rope && keys == KeyForm::Raw ? kKeyAtOwnPos : kKeyAsCached;
   b.far = b.rope && method_is_remap(p.method) ? 1 : 0;
-  b.scale = p.scale > 0 ? p.scale : 1.0 / std::sqrt((double)p.head_dim);
+  b.scale = softmax_scale(p);
   return b;
 }
 

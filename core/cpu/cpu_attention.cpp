@@ -64,7 +64,7 @@ template <typename T>
 void query_operands(const AttentionParams& p, const T* q, int m, const T* near_cs, const T* near_sn, const T* far_cs,
                     const T* far_sn, T* qn, T* qf) {
   const int hd = p.head_dim;
-  const double base = p.scale > 0 ? p.scale : 1.0 / std::sqrt((double)hd);
+  const double base = softmax_scale(p);
   const T qscale = (T)((p.logn ? logn_scale(m, p.train_len) : 1.0) * base);
   if (near_cs) rope_rotate(q, qn, hd, p.rot_dim, p.layout, near_cs, near_sn);
   else std::memcpy(qn, q, (size_t)hd * sizeof(T));

@@ -23,6 +23,7 @@
 #pragma once
 
 #include <atomic>
+#include <cmath>
 #include <cstddef>
 #include <functional>
 #include <memory>
@@ -112,6 +113,11 @@ struct AttentionParams {
   int table = 0;            // which position tables (set_positions kind): 0 every layer's, 1 local layers' (Gemma-3)
   double softcap = 0.0;     // scores → softcap·tanh(s / softcap) before the softmax; 0: none
 };
+
+// The scale of q·k: the model's (Gemma's query_pre_attn_scalar), else 1/√head_dim.
+inline double softmax_scale(const AttentionParams& p) {
+  return p.scale > 0 ? p.scale : 1.0 / std::sqrt((double)p.head_dim);
+}
 
 // The tables of method `m` at one moment (ctx.cur_len): θ' and the attention
 // factor for rotary methods, the slopes of `n_heads` heads for ALiBi methods.

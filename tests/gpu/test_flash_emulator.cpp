@@ -15,7 +15,6 @@
 
 #include <cmath>
 #include <iterator>
-#include <random>
 #include <string>
 #include <vector>
 
@@ -24,6 +23,7 @@
 #include "core/position/tables.h"
 #include "gpu/flash_emulator.h"
 #include "tests/engine/reference_forward.h"
+#include "tests/gpu/flash_case.h"
 #include "tests/sanitizers.h"
 
 namespace ls {
@@ -125,29 +125,17 @@ std::vector<double> naive_bf16(const FlashInputs& in, const MethodParams& m, std
 }
 
 Errors check(const Shape& sh, const char* spec, const Size& z, double softcap, unsigned seed) {
-  auto parsed = parse_method_spec(spec);
-  EXPECT_TRUE(parsed.ok()) << spec;
-  const MethodParams m = parsed.value();
   const int H = sh.n_heads, KV = sh.n_kv_heads, hd = sh.head_dim, q_dim = H * hd, kv_dim = KV * hd;
-  const PositionContext ctx{sh.rot_dim, 10000.0, kTrainLen, (double)z.n};
-  // Queries and keys of norm ≈ 2·√hd^½ give scores of a few units: a peaked softmax.
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> g(0.0f, 1.0f);
-  const float qk = 1.7f / std::pow((float)hd, 0.25f);
-  std::vector<float> q((size_t)z.n * q_dim), k((size_t)z.n * kv_dim), v(k.size());
-  // Inputs are bf16 values (as FlashAttention's tests draw them), so the errors
-  // measured are the computation's, not the rounding of the inputs.
-  for (size_t i = (size_t)z.p0 * q_dim; i < q.size(); ++i) q[i] = bf16r(g(rng) * qk);  // rows before p0 are never queries
-  for (float& e : k) e = bf16r(g(rng) * qk);
-  for (float& e : v) e = bf16r(g(rng));
-
-  AttentionParams p = attention_params(m, H, KV, hd, sh.rot_dim, sh.layout, kTrainLen);
-  p.p0 = z.p0;
-  p.n_new = z.n - z.p0;
-  p.softcap = softcap;
-  const FlashInputs in =
-      flash_prepare(p, position_tables(m, ctx, H), key_form_for(m), &q[(size_t)z.p0 * q_dim], k.data(), v.data());
-  std::vector<float> out((size_t)p.n_new * q_dim), lse((size_t)p.n_new * H);
+  const test::FlashCase fc =
+      test::make_flash_case(H, KV, hd, sh.rot_dim, sh.layout, spec, z.n, z.p0, kTrainLen, softcap, seed);
+  const MethodParams& m = fc.method;
+  const PositionContext& ctx = fc.ctx;
+  const std::vector<float>& q = fc.q;
+  const std::vector<float>& k = fc.k;
+  const std::vector<float>& v = fc.v;
+  const FlashInputs& in = fc.in;
+  const int n_new = z.n - z.p0;
+  std::vector<float> out((size_t)n_new * q_dim), lse((size_t)n_new * H);
   flash_emulate(in, out.data(), lse.data());
 
   test::RefMat qd(z.n, std::vector<double>(q_dim)), kd(z.n, std::vector<double>(kv_dim)), vd(z.n, std::vector<double>(kv_dim));
@@ -167,7 +155,7 @@ Errors check(const Shape& sh, const char* spec, const Size& z, double softcap, u
   std::vector<double> naive_lse;
   const std::vector<double> naive = naive_bf16(in, m, &naive_lse);
   Errors e;
-  for (int t = 0; t < p.n_new; ++t) {
+  for (int t = 0; t < n_new; ++t) {
     for (int i = 0; i < q_dim; ++i) {
       const double r = ref[z.p0 + t][i];
       e.flash = std::max(e.flash, std::fabs(out[(size_t)t * q_dim + i] - r));
