@@ -53,10 +53,10 @@ int main(int argc, char** argv) {
     return 1;
   }
   // K+1 rows with prompts of different lengths, as NBCE's chunks + question.
-  auto make_rows = [&](std::vector<std::unique_ptr<AnyEngine>>& out) {
+  auto make_rows = [&](std::vector<std::unique_ptr<Engine>>& out) {
     out.clear();
     for (int r = 0; r < rows; ++r) {
-      auto e = AnyEngine::create(model.value(), EngineOptions{}, 256 + steps, Precision::F32);
+      auto e = Engine::create(model.value(), EngineOptions{}, 256 + steps, Precision::F32);
       if (!e) {
         std::fprintf(stderr, "bench_nbce: %s\n", e.error().c_str());
         std::exit(1);
@@ -68,19 +68,19 @@ int main(int argc, char** argv) {
     }
   };
   std::vector<double> batched, each;
-  std::vector<std::unique_ptr<AnyEngine>> es;
+  std::vector<std::unique_ptr<Engine>> es;
   for (int rep = 0; rep < reps; ++rep)
     for (int mode = 0; mode < 2; ++mode) {  // interleaved
       make_rows(es);
-      std::vector<AnyEngine*> batch;
+      std::vector<Engine*> batch;
       for (auto& e : es) batch.push_back(e.get());
       const auto t0 = Clock::now();
       for (int s = 0; s < steps; ++s) {
         const std::vector<int> tok(rows, 1 + s * 97 % 31999);
         if (mode == 0) {
-          if (!AnyEngine::forward_each(batch, tok.data())) std::exit(1);
+          if (!Engine::forward_each(batch, tok.data())) std::exit(1);
         } else {
-          for (AnyEngine* e : batch)
+          for (Engine* e : batch)
             if (!e->forward(&tok[0], 1)) std::exit(1);
         }
       }

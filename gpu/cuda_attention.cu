@@ -172,9 +172,13 @@ void CudaBackend::set_positions(KvCache& cache, const PositionTables& tables, in
   p.tables = tables;
 }
 
-Status CudaBackend::attention(KvCache& cache, const AttentionParams& p, const float* q, const float* k_new,
-                              const float* v_new, float* out, const AttentionObserver* observer,
+Status CudaBackend::attention(KvCache& cache, const AttentionParams& p, const Tensor& q_t, const Tensor& k_t,
+                              const Tensor& v_t, const Tensor& out_t, const AttentionObserver* observer,
                               const std::atomic<bool>* cancel) {
+  const size_t nq = (size_t)p.n_new * p.n_heads * p.head_dim, nkv = (size_t)p.n_new * p.n_kv_heads * p.head_dim;
+  const float *q = f32(q_t, nq, "attention"), *k_new = f32(k_t, nkv, "attention"), *v_new = f32(v_t, nkv, "attention");
+  float* out = f32(out_t, nq, "attention");
+  if (!q || !k_new || !v_new || !out) return pending_;
   auto* c = dynamic_cast<CudaKvCache*>(&cache);
   if (!c) return make_error("attention: the KV cache was made by another backend");
   if (p.table < 0 || p.table >= kPositionTableKinds) return make_error("attention: no position table " + std::to_string(p.table));

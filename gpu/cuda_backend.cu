@@ -221,28 +221,43 @@ void* CudaBackend::scratch(int slot, size_t bytes) {
   return scratch_[slot];
 }
 
-float* CudaBackend::alloc(size_t count) {
-  void* p = nullptr;
-  if (cudaMalloc(&p, std::max<size_t>(count, 1) * sizeof(float)) != cudaSuccess) {
-    fail(make_error("CUDA backend: out of device memory for " + std::to_string(count * 4 >> 20) + " MiB"));
-    return nullptr;
+Tensor CudaBackend::alloc(DType dtype, size_t count) {
+  if (!supports(dtype)) {
+    fail(make_error(std::string("CUDA backend: ") + dtype_name(dtype) + " activations are not supported (F32 only)"));
+    return Tensor{nullptr, dtype, 0};
   }
-  poison(p, std::max<size_t>(count, 1) * sizeof(float));
-  return static_cast<float*>(p);
+  const size_t bytes = dtype_bytes(dtype, std::max<size_t>(count, 1));
+  void* p = nullptr;
+  if (cudaMalloc(&p, bytes) != cudaSuccess) {
+    fail(make_error("CUDA backend: out of device memory for " + std::to_string(bytes >> 20) + " MiB"));
+    return Tensor{nullptr, dtype, 0};
+  }
+  poison(p, bytes);
+  return Tensor{p, dtype, count};
 }
 
-void CudaBackend::release(float* p) { cudaFree(p); }
+void CudaBackend::release(const Tensor& t) { cudaFree(t.data); }
 
-void CudaBackend::to_host(const float* src, float* dst, size_t count) {
-  if (!src) return;
-  if (cudaMemcpyAsync(dst, src, count * 4, cudaMemcpyDeviceToHost, stream_) != cudaSuccess ||
+float* CudaBackend::f32(const Tensor& t, size_t need, const char* op) {
+  float* p = typed<float>(t, need);
+  if (!p)
+    fail(make_error(std::string("CUDA backend: ") + op + " was handed " +
+                    (t.dtype != DType::F32 ? std::string(dtype_name(t.dtype)) + " activations (it runs F32)"
+                                           : "a view of " + std::to_string(t.count) + " elements where it needs " +
+                                                 std::to_string(need))));
+  return p;
+}
+
+void CudaBackend::to_host(const Tensor& src, void* dst) {
+  if (!src.data) return;
+  if (cudaMemcpyAsync(dst, src.data, src.bytes(), cudaMemcpyDeviceToHost, stream_) != cudaSuccess ||
       cudaStreamSynchronize(stream_) != cudaSuccess)
     fail(make_error("CUDA backend: copy to the host failed"));
 }
 
-void CudaBackend::from_host(const float* src, float* dst, size_t count) {
-  if (!dst) return;
-  if (cudaMemcpyAsync(dst, src, count * 4, cudaMemcpyHostToDevice, stream_) != cudaSuccess ||
+void CudaBackend::from_host(const void* src, const Tensor& dst) {
+  if (!dst.data) return;
+  if (cudaMemcpyAsync(dst.data, src, dst.bytes(), cudaMemcpyHostToDevice, stream_) != cudaSuccess ||
       cudaStreamSynchronize(stream_) != cudaSuccess)
     fail(make_error("CUDA backend: copy to the device failed"));
 }
@@ -254,7 +269,8 @@ Status CudaBackend::sync() {
   return pending_;
 }
 
-void CudaBackend::embed(const int* tokens, int n, const Matrix& table, int dim, float* out) {
+void CudaBackend::embed(const int* tokens, int n, const Matrix& table, int dim, const Tensor& out_t) {
+  float* out = f32(out_t, (size_t)n * dim, "embed");
   const DeviceMatrix* t = dev_mat(table);
   int* dtok = static_cast<int*>(scratch(kScratchTokens, (size_t)n * sizeof(int)));
   if (!t || !dtok || !out) return;
@@ -263,14 +279,19 @@ void CudaBackend::embed(const int* tokens, int n, const Matrix& table, int dim, 
   check_launch("embed");
 }
 
-void CudaBackend::rmsnorm(const float* x, const float* w, int rows, int dim, double eps, float* y) {
+void CudaBackend::rmsnorm(const Tensor& xt, const float* w, int rows, int dim, double eps, const Tensor& yt) {
+  const float* x = f32(xt, (size_t)rows * dim, "rmsnorm");
+  float* y = f32(yt, (size_t)rows * dim, "rmsnorm");
   const float* dw = dev_vec(w);
   if (!dw || !x || !y) return;
   norm_kernel<<<rows, kThreads, 0, stream_>>>(x, dw, nullptr, dim, (float)eps, false, y);
   check_launch("rmsnorm");
 }
 
-void CudaBackend::layernorm(const float* x, const float* w, const float* b, int rows, int dim, double eps, float* y) {
+void CudaBackend::layernorm(const Tensor& xt, const float* w, const float* b, int rows, int dim, double eps,
+                            const Tensor& yt) {
+  const float* x = f32(xt, (size_t)rows * dim, "layernorm");
+  float* y = f32(yt, (size_t)rows * dim, "layernorm");
   const float* dw = dev_vec(w);
   if (!dw || !x || !y) return;
   norm_kernel<<<rows, kThreads, 0, stream_>>>(x, dw, b ? dev_vec(b) : nullptr, dim, (float)eps, true, y);
@@ -278,7 +299,9 @@ void CudaBackend::layernorm(const float* x, const float* w, const float* b, int 
 }
 
 // y (rows, out) = x (rows, in) · Wᵀ: column-major C (out, rows) = op(A = W as (in, out))ᵀ · B (in, rows).
-void CudaBackend::matmul(const float* x, int rows, int in, const Matrix& W, const float* b, int out, float* y) {
+void CudaBackend::matmul(const Tensor& xt, int rows, int in, const Matrix& W, const float* b, int out, const Tensor& yt) {
+  const float* x = f32(xt, (size_t)rows * in, "matmul");
+  float* y = f32(yt, (size_t)rows * out, "matmul");
   const DeviceMatrix* w = dev_mat(W);
   void* xin = scratch(kScratchGemmIn, (size_t)rows * in * 2);
   if (!w || !xin || !x || !y) return;
@@ -302,14 +325,24 @@ void CudaBackend::pointwise(float* x, const float* y, size_t n, int op, double a
   check_launch("element-wise op");
 }
 
-void CudaBackend::swiglu(float* gate, const float* up, size_t n) { pointwise(gate, up, n, 0, 0); }
-void CudaBackend::geglu(float* gate, const float* up, size_t n) { pointwise(gate, up, n, 1, 0); }
-void CudaBackend::gelu(float* x, size_t n, bool exact) { pointwise(x, nullptr, n, exact ? 2 : 3, 0); }
-void CudaBackend::scale(float* x, size_t n, double s) { pointwise(x, nullptr, n, 4, s); }
-void CudaBackend::softcap(float* x, size_t n, double cap) { pointwise(x, nullptr, n, 5, cap); }
-void CudaBackend::add(float* x, const float* y, size_t n) { pointwise(x, y, n, 6, 0); }
+void CudaBackend::swiglu(const Tensor& gate, const Tensor& up) {
+  const float* u = f32(up, gate.count, "swiglu");
+  if (u) pointwise(f32(gate, gate.count, "swiglu"), u, gate.count, 0, 0);
+}
+void CudaBackend::geglu(const Tensor& gate, const Tensor& up) {
+  const float* u = f32(up, gate.count, "geglu");
+  if (u) pointwise(f32(gate, gate.count, "geglu"), u, gate.count, 1, 0);
+}
+void CudaBackend::gelu(const Tensor& x, bool exact) { pointwise(f32(x, x.count, "gelu"), nullptr, x.count, exact ? 2 : 3, 0); }
+void CudaBackend::scale(const Tensor& x, double s) { pointwise(f32(x, x.count, "scale"), nullptr, x.count, 4, s); }
+void CudaBackend::softcap(const Tensor& x, double cap) { pointwise(f32(x, x.count, "softcap"), nullptr, x.count, 5, cap); }
+void CudaBackend::add(const Tensor& x, const Tensor& y) {
+  const float* yp = f32(y, x.count, "add");
+  if (yp) pointwise(f32(x, x.count, "add"), yp, x.count, 6, 0);
+}
 
-void CudaBackend::nll(const float* logits, int rows, int vocab, const int* targets, double* out, int* rank) {
+void CudaBackend::nll(const Tensor& logits_t, int rows, int vocab, const int* targets, double* out, int* rank) {
+  const float* logits = f32(logits_t, (size_t)rows * vocab, "nll");
   int* dt = static_cast<int*>(scratch(kScratchTokens, (size_t)rows * sizeof(int)));
   char* res = static_cast<char*>(scratch(kScratchNll, (size_t)rows * (sizeof(double) + sizeof(int))));
   if (!dt || !res || !logits) return;
@@ -325,10 +358,10 @@ void CudaBackend::nll(const float* logits, int rows, int vocab, const int* targe
   if (rank) std::memcpy(rank, ranks.data(), (size_t)rows * sizeof(int));
 }
 
-Result<std::unique_ptr<Backend<float>>> make_cuda_backend() {
+Result<std::unique_ptr<Backend>> make_cuda_backend() {
   auto b = std::make_unique<CudaBackend>();
   if (auto st = b->init(); !st) return make_error(st.error());
-  return std::unique_ptr<Backend<float>>(std::move(b));
+  return std::unique_ptr<Backend>(std::move(b));
 }
 
 void register_cuda_backend() { register_device_backend("cuda", &make_cuda_backend); }

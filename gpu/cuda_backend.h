@@ -24,7 +24,7 @@
 namespace ls::gpu {
 
 // A CUDA backend on device 0, or an error (no device, no driver).
-Result<std::unique_ptr<Backend<float>>> make_cuda_backend();
+Result<std::unique_ptr<Backend>> make_cuda_backend();
 
 // Registers make_cuda_backend with the engine as "cuda" (EngineOptions::backend);
 // programs that link gpu/ call it once at start.

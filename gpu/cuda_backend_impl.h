@@ -55,37 +55,39 @@ struct CudaKvCache final : KvCache {
   ~CudaKvCache() override;
 };
 
-class CudaBackend final : public Backend<float> {
+class CudaBackend final : public Backend {
  public:
   CudaBackend();
   ~CudaBackend() override;
   Status init();  // device, stream, cuBLAS handle
   const char* name() const override { return "cuda"; }
+  bool supports(DType act) const override { return act == DType::F32; }  // fp32 activations, 16-bit weights and KV
   size_t memory_available() const override;
   int preferred_chunk() const override { return 512; }
   Status upload(const Model& model) override;
-  float* alloc(size_t count) override;
-  void release(float* p) override;
-  void to_host(const float* src, float* dst, size_t count) override;
-  void from_host(const float* src, float* dst, size_t count) override;
+  Tensor alloc(DType dtype, size_t count) override;
+  void release(const Tensor& t) override;
+  void to_host(const Tensor& src, void* dst) override;
+  void from_host(const void* src, const Tensor& dst) override;
   Status sync() override;
   size_t kv_bytes_per_token(const KvSpec& spec) const override;
   std::unique_ptr<KvCache> make_cache(const KvSpec& spec) override;
   Status reserve_kv(KvCache& cache, int tokens, int keep) override;
   void set_positions(KvCache& cache, const PositionTables& tables, int kind) override;
-  void embed(const int* tokens, int n, const Matrix& table, int dim, float* out) override;
-  void rmsnorm(const float* x, const float* w, int rows, int dim, double eps, float* y) override;
-  void layernorm(const float* x, const float* w, const float* b, int rows, int dim, double eps, float* y) override;
-  void matmul(const float* x, int rows, int in, const Matrix& W, const float* b, int out, float* y) override;
-  void swiglu(float* gate, const float* up, size_t n) override;
-  void geglu(float* gate, const float* up, size_t n) override;
-  void scale(float* x, size_t n, double s) override;
-  void softcap(float* x, size_t n, double cap) override;
-  void gelu(float* x, size_t n, bool exact) override;
-  void add(float* x, const float* y, size_t n) override;
-  Status attention(KvCache& cache, const AttentionParams& p, const float* q, const float* k_new, const float* v_new,
-                   float* out, const AttentionObserver* observer, const std::atomic<bool>* cancel) override;
-  void nll(const float* logits, int rows, int vocab, const int* targets, double* nll, int* rank) override;
+  void embed(const int* tokens, int n, const Matrix& table, int dim, const Tensor& out) override;
+  void rmsnorm(const Tensor& x, const float* w, int rows, int dim, double eps, const Tensor& y) override;
+  void layernorm(const Tensor& x, const float* w, const float* b, int rows, int dim, double eps,
+                 const Tensor& y) override;
+  void matmul(const Tensor& x, int rows, int in, const Matrix& W, const float* b, int out, const Tensor& y) override;
+  void swiglu(const Tensor& gate, const Tensor& up) override;
+  void geglu(const Tensor& gate, const Tensor& up) override;
+  void scale(const Tensor& x, double s) override;
+  void softcap(const Tensor& x, double cap) override;
+  void gelu(const Tensor& x, bool exact) override;
+  void add(const Tensor& x, const Tensor& y) override;
+  Status attention(KvCache& cache, const AttentionParams& p, const Tensor& q, const Tensor& k_new, const Tensor& v_new,
+                   const Tensor& out, const AttentionObserver* observer, const std::atomic<bool>* cancel) override;
+  void nll(const Tensor& logits, int rows, int vocab, const int* targets, double* nll, int* rank) override;
 
  private:
   // The device copy of a host weight vector / matrix (upload()); null (and a pending
@@ -95,6 +97,9 @@ class CudaBackend final : public Backend<float> {
   // Scratch of at least `bytes`, reused across calls (slot: which buffer).
   void* scratch(int slot, size_t bytes);
   void fail(Status st);  // keeps the first error for sync()
+  // View `t` as fp32 device memory of at least `need` elements; null (and an error
+  // for sync) when it holds another dtype or fewer elements.
+  float* f32(const Tensor& t, size_t need, const char* op);
   // With LONGSCOPE_CUDA_POISON set (the device checks), new device memory is filled
   // with NaN, so a kernel that reads what nobody wrote shows in every result.
   void poison(void* p, size_t bytes);

@@ -5,8 +5,7 @@
 #include "gpu/cuda_backend.h"
 
 // A new CUDA backend, owned by the caller; null with the reason in err.
-extern "C" __attribute__((visibility("default"))) ls::Backend<float>* longscope_cuda_backend_new(char* err,
-                                                                                              size_t err_len) {
+extern "C" __attribute__((visibility("default"))) ls::Backend* longscope_cuda_backend_new(char* err, size_t err_len) {
   auto b = ls::gpu::make_cuda_backend();
   if (b) return b.take().release();
   std::strncpy(err, b.error().c_str(), err_len - 1);

@@ -53,7 +53,7 @@ Result<std::vector<int>> run_generate(const RunConfig& run, const std::vector<in
                                       const SampleOptions& s) {
   if (prompt.empty()) return make_error("the prompt is empty");
   if (n < 0 || n > (1 << 20)) return make_error("number of tokens to generate must be in [0, 1048576]");
-  auto eng = AnyEngine::create(run.model, run.engine, (int)prompt.size() + n, run.precision);
+  auto eng = Engine::create(run.model, run.engine, (int)prompt.size() + n, run.precision);
   if (!eng) return make_error(eng.error());
   if (auto st = (*eng)->forward(prompt.data(), (int)prompt.size()); !st) return make_error(st.error());
   unsigned long long rng = s.seed ? s.seed : 1;
@@ -148,19 +148,19 @@ Result<NbceResult> run_nbce(const RunConfig& run, const std::vector<std::vector<
   }
   // K+1 engines live at once: their memory is checked together, before any is made.
   size_t total = 0;
-  const size_t elem = run.precision == Precision::F64 ? sizeof(double) : sizeof(float);
   for (const auto& r : rows) {
     const int cap = (int)r.size() + n;
-    total += engine_memory_bytes(run.model->config, cap, AnyEngine::chunk_for(*run.model, run.engine, cap, run.precision), elem);
+    total += engine_memory_bytes(run.model->config, cap, Engine::chunk_for(*run.model, run.engine, cap, run.precision),
+                                 activation_dtype(run.precision));
   }
   if (auto st = check_memory(total, "NBCE with " + std::to_string(rows.size()) + " engines (one per chunk and one for "
                                     "the question)",
                              "use fewer or shorter chunks");
       !st)
     return make_error(st.error());
-  std::vector<std::unique_ptr<AnyEngine>> engines;
+  std::vector<std::unique_ptr<Engine>> engines;
   for (const auto& r : rows) {
-    auto e = AnyEngine::create(run.model, run.engine, (int)r.size() + n, run.precision);
+    auto e = Engine::create(run.model, run.engine, (int)r.size() + n, run.precision);
     if (!e) return make_error(e.error());
     if (auto st = (*e)->forward(r.data(), (int)r.size()); !st) return make_error(st.error());
     engines.push_back(e.take());
@@ -194,10 +194,10 @@ Result<NbceResult> run_nbce(const RunConfig& run, const std::vector<std::vector<
     res.tokens.push_back(tok);
     res.chosen_chunk.push_back(k_star);
     // Every row takes the token in one batch (one GEMM per projection for all K+1 rows).
-    std::vector<AnyEngine*> batch;
+    std::vector<Engine*> batch;
     for (auto& e : engines) batch.push_back(e.get());
     const std::vector<int> same(rows.size(), tok);
-    if (auto st = AnyEngine::forward_each(batch, same.data()); !st) return make_error(st.error());
+    if (auto st = Engine::forward_each(batch, same.data()); !st) return make_error(st.error());
     std::fill(last.begin(), last.end(), 0);
     if (run.progress) run.progress((step + 1.0) / n);
   }

@@ -103,7 +103,7 @@ std::vector<std::string> cpu_attention_isas() {
 }
 
 template <typename T>
-void CpuBackend<T>::append_kv(Cache& c, const AttentionParams& p, const T* k_new, const T* v_new) {
+void CpuOps<T>::append_kv(Cache& c, const AttentionParams& p, const T* k_new, const T* v_new) {
   auto& ps = c.pos[p.table];
 
   const int hd = p.head_dim, kv_dim = p.n_kv_heads * hd, half = p.rot_dim / 2;
@@ -123,7 +123,7 @@ void CpuBackend<T>::append_kv(Cache& c, const AttentionParams& p, const T* k_new
 }
 
 template <typename T>
-void CpuBackend<T>::prepare_far_keys(Cache& c, const AttentionParams& p, int n) {
+void CpuOps<T>::prepare_far_keys(Cache& c, const AttentionParams& p, int n) {
   auto& ps = c.pos[p.table];
 
   const MethodParams bp = band_params(p);
@@ -135,7 +135,7 @@ void CpuBackend<T>::prepare_far_keys(Cache& c, const AttentionParams& p, int n) 
 }
 
 template <typename T>
-void CpuBackend<T>::keys_as(const Cache& c, const AttentionParams& p, int n, bool far, std::vector<T>& out) {
+void CpuOps<T>::keys_as(const Cache& c, const AttentionParams& p, int n, bool far, std::vector<T>& out) {
   const auto& ps = c.pos[p.table];
 
   const int hd = p.head_dim, kv_dim = p.n_kv_heads * hd, half = p.rot_dim / 2;
@@ -155,7 +155,7 @@ void CpuBackend<T>::keys_as(const Cache& c, const AttentionParams& p, int n, boo
 }
 
 template <typename T>
-void CpuBackend<T>::values_as(const Cache& c, const AttentionParams& p, int n, std::vector<T>& out) {
+void CpuOps<T>::values_as(const Cache& c, const AttentionParams& p, int n, std::vector<T>& out) {
   const int kv_dim = p.n_kv_heads * p.head_dim;
   const size_t row = (size_t)kv_dim * kv_elem_bytes(c.spec.dtype, sizeof(T));
   out.resize((size_t)n * kv_dim);
@@ -163,11 +163,8 @@ void CpuBackend<T>::values_as(const Cache& c, const AttentionParams& p, int n, s
 }
 
 template <typename T>
-Status CpuBackend<T>::attention(KvCache& cache, const AttentionParams& p, const T* q, const T* k_new, const T* v_new, T* out,
-                                const AttentionObserver* observer, const std::atomic<bool>* cancel) {
-  Cache* cp = own(cache);
-  if (!cp) return make_error("attention: the KV cache was made by another backend");
-  Cache& c = *cp;
+Status CpuOps<T>::attention(Cache& c, const AttentionParams& p, const T* q, const T* k_new, const T* v_new, T* out,
+                            const AttentionObserver* observer, const std::atomic<bool>* cancel) {
   if (p.table < 0 || p.table >= kPositionTableKinds) return make_error("attention: no position table " + std::to_string(p.table));
   auto& ps = c.pos[p.table];
   const int n = p.p0 + p.n_new;
@@ -183,7 +180,7 @@ Status CpuBackend<T>::attention(KvCache& cache, const AttentionParams& p, const 
 }
 
 template <typename T>
-Status CpuBackend<T>::attention_rows(Cache& c, const AttentionParams& p, const T* q_in, T* out_, const AttentionObserver* observer,
+Status CpuOps<T>::attention_rows(Cache& c, const AttentionParams& p, const T* q_in, T* out_, const AttentionObserver* observer,
                                      const std::atomic<bool>* cancel) {
   const int hd = p.head_dim, rd = p.rot_dim, half = rd / 2;
   const auto& ps = c.pos[p.table];
@@ -268,7 +265,7 @@ Status CpuBackend<T>::attention_rows(Cache& c, const AttentionParams& p, const T
 }
 
 template <typename T>
-Status CpuBackend<T>::attention_tiled(Cache& c, const AttentionParams& p, const T* q_in, T* out,
+Status CpuOps<T>::attention_tiled(Cache& c, const AttentionParams& p, const T* q_in, T* out,
                                       const AttentionObserver* observer, const std::atomic<bool>* cancel) {
   if constexpr (!std::is_same_v<T, float>) {
     return attention_rows(c, p, q_in, out, observer, cancel);
@@ -345,7 +342,7 @@ Status CpuBackend<T>::attention_tiled(Cache& c, const AttentionParams& p, const 
 }
 
 template <typename T>
-Status CpuBackend<T>::probe_rows(Cache& c, const AttentionParams& p, const float* qn, const float* qf, const float* lse,
+Status CpuOps<T>::probe_rows(Cache& c, const AttentionParams& p, const float* qn, const float* qf, const float* lse,
                                  const AttentionObserver& observer, const std::atomic<bool>* cancel) {
   if constexpr (std::is_same_v<T, float>) {
     const int hd = p.head_dim, kv_dim = p.n_kv_heads * hd, q_dim = p.n_heads * hd, group = p.n_heads / p.n_kv_heads;
@@ -389,9 +386,9 @@ Status CpuBackend<T>::probe_rows(Cache& c, const AttentionParams& p, const float
   return Status::Ok();
 }
 
-#define LS_INSTANTIATE(T)                                                                                   \
-  template Status CpuBackend<T>::attention(KvCache&, const AttentionParams&, const T*, const T*, const T*, T*, \
-                                           const AttentionObserver*, const std::atomic<bool>*);
+#define LS_INSTANTIATE(T)                                                                                    \
+  template Status CpuOps<T>::attention(CpuKvCache<T>&, const AttentionParams&, const T*, const T*, const T*, T*, \
+                                       const AttentionObserver*, const std::atomic<bool>*);
 LS_INSTANTIATE(float)
 LS_INSTANTIATE(double)
 #undef LS_INSTANTIATE

@@ -15,14 +15,12 @@
 
 namespace ls {
 
-template <typename T>
-CpuBackend<T>::CpuBackend(CpuOptions o) : opts_(o) {
+CpuBackend::CpuBackend(CpuOptions o) : opts_(o), f32_(o, CpuKernels{}), f64_(o, CpuKernels{}) {
   if (opts_.threads <= 0) opts_.threads = default_threads();
   if (opts_.naive) {
     opts_.threads = 1;
     opts_.attention = CpuAttention::Rows;
   }
-  if constexpr (!std::is_same_v<T, float>) opts_.attention = CpuAttention::Rows;  // the kernel is fp32
   // The kernel's instruction set: the best one built and supported, unless asked for another.
   const std::vector<std::string> isas = cpu_attention_isas();
   std::string want = opts_.isa;
@@ -31,53 +29,85 @@ CpuBackend<T>::CpuBackend(CpuOptions o) : opts_(o) {
   isa_ = isas.front();
   for (const std::string& i : isas)
     if (i == want) isa_ = i;
-  kernels_ = cpu_kernels(isa_.c_str());
+  const CpuKernels kernels = cpu_kernels(isa_.c_str());
+  f32_ = CpuOps<float>(opts_, kernels);
+  f64_ = CpuOps<double>(opts_, kernels);
   openblas_set_num_threads(1);  // threads are ours: one BLAS call per block
 }
 
 template <typename T>
-size_t CpuBackend<T>::memory_available() const {
-  return available_memory_bytes();
+CpuOps<T>::CpuOps(const CpuOptions& o, const CpuKernels& kernels) : opts_(o), kernels_(kernels) {
+  if constexpr (!std::is_same_v<T, float>) opts_.attention = CpuAttention::Rows;  // the kernel is fp32
 }
 
-template <typename T>
-T* CpuBackend<T>::alloc(size_t count) {
-  buffers_.emplace_back(count, T(0));
-  return buffers_.back().data();
+size_t CpuBackend::memory_available() const { return available_memory_bytes(); }
+
+Tensor CpuBackend::alloc(DType dtype, size_t count) {
+  if (!supports(dtype)) {
+    fail("alloc", Tensor{nullptr, dtype, 0}, count, DType::F32);
+    return Tensor{nullptr, dtype, 0};
+  }
+  buffers_.emplace_back((dtype_bytes(dtype, count) + 7) / 8, 0.0);
+  return Tensor{buffers_.back().data(), dtype, count};
 }
 
-template <typename T>
-void CpuBackend<T>::release(T* p) {
-  buffers_.remove_if([p](const std::vector<T>& b) { return b.data() == p; });
+void CpuBackend::release(const Tensor& t) {
+  buffers_.remove_if([&](const std::vector<double>& b) { return b.data() == t.data; });
 }
 
-template <typename T>
-void CpuBackend<T>::to_host(const T* src, T* dst, size_t count) {
-  if (src != dst) std::memcpy(dst, src, count * sizeof(T));
+void CpuBackend::to_host(const Tensor& src, void* dst) {
+  if (src.data && src.data != dst) std::memcpy(dst, src.data, src.bytes());
 }
 
-template <typename T>
-void CpuBackend<T>::from_host(const T* src, T* dst, size_t count) {
-  if (src != dst) std::memcpy(dst, src, count * sizeof(T));
+void CpuBackend::from_host(const void* src, const Tensor& dst) {
+  if (dst.data && src != dst.data) std::memcpy(dst.data, src, dst.bytes());
 }
 
-template <typename T>
-size_t CpuBackend<T>::kv_bytes_per_token(const KvSpec& spec) const {
-  return kv_token_bytes(spec, sizeof(T));
+void CpuBackend::fail(const char* op, const Tensor& t, size_t need, DType want) {
+  if (!pending_) return;  // the first error is the one to report
+  if (!t.data && supports(t.dtype))
+    pending_ = make_error(std::string("cpu backend: ") + op +
+                          " was handed an empty view (memory never allocated, or a slice outside its tensor)");
+  else if (!supports(t.dtype))
+    pending_ = make_error(std::string("cpu backend: ") + op + " was handed " + dtype_name(t.dtype) +
+                          " activations; it runs F32 and F64");
+  else if (t.dtype != want)
+    pending_ = make_error(std::string("cpu backend: ") + op + " was handed views of two dtypes (" +
+                          dtype_name(t.dtype) + " and " + dtype_name(want) + ")");
+  else
+    pending_ = make_error(std::string("cpu backend: ") + op + " was handed a view of " + std::to_string(t.count) +
+                          " elements where it needs " + std::to_string(need));
 }
 
-template <typename T>
-std::unique_ptr<KvCache> CpuBackend<T>::make_cache(const KvSpec& spec) {
-  auto c = std::make_unique<Cache>();
+Status CpuBackend::sync() {
+  Status st = std::move(pending_);
+  pending_ = Status::Ok();
+  return st;
+}
+
+size_t CpuBackend::kv_bytes_per_token(const KvSpec& spec) const { return kv_token_bytes(spec); }
+
+std::unique_ptr<KvCache> CpuBackend::make_cache(const KvSpec& spec) {
+  std::unique_ptr<KvCache> c;
+  if (spec.act == DType::F64) c = std::make_unique<CpuKvCache<double>>();
+  else c = std::make_unique<CpuKvCache<float>>();
   c->spec = spec;
   return c;
 }
 
-template <typename T>
-Status CpuBackend<T>::reserve_kv(KvCache& cache, int tokens, int keep) {
-  Cache* cp = own(cache);
-  if (!cp) return make_error("the KV cache was made by another backend");
-  Cache& c = *cp;
+// The cache's layer storage, whatever its activation type.
+namespace {
+template <typename F>
+bool with_layers(KvCache& cache, F&& f) {
+  if (auto* c = dynamic_cast<CpuKvCache<float>*>(&cache)) return f(c->layers), true;
+  if (auto* c = dynamic_cast<CpuKvCache<double>*>(&cache)) return f(c->layers), true;
+  return false;
+}
+}  // namespace
+
+Status CpuBackend::reserve_kv(KvCache& c, int tokens, int keep) {
+  if (!dynamic_cast<CpuKvCache<float>*>(&c) && !dynamic_cast<CpuKvCache<double>*>(&c))
+    return make_error("the KV cache was made by another backend");
   if (tokens <= c.tokens) return Status::Ok();
   const size_t per_token = kv_bytes_per_token(c.spec);
   if (auto st = check_memory((size_t)(tokens - c.tokens) * per_token,
@@ -86,30 +116,140 @@ Status CpuBackend<T>::reserve_kv(KvCache& cache, int tokens, int keep) {
                              "choose a shorter context");
       !st)
     return st;
-  const size_t row = (size_t)c.spec.kv_dim * kv_elem_bytes(c.spec.dtype, sizeof(T));
-  c.layers.resize(c.spec.n_layers);
-  for (typename Cache::Layer& layer : c.layers)
-    for (std::vector<uint8_t>* buf : {&layer.k, &layer.v}) {
-      std::vector<uint8_t> grown((size_t)tokens * row);
-      if (keep > 0 && !buf->empty()) std::memcpy(grown.data(), buf->data(), std::min(buf->size(), (size_t)keep * row));
-      buf->swap(grown);
-    }
+  const size_t row = (size_t)c.spec.kv_dim * kv_elem_bytes(c.spec.dtype, dtype_bytes(c.spec.act, 1));
+  with_layers(c, [&](auto& layers) {
+    layers.resize(c.spec.n_layers);
+    for (auto& layer : layers)
+      for (std::vector<uint8_t>* buf : {&layer.k, &layer.v}) {
+        std::vector<uint8_t> grown((size_t)tokens * row);
+        if (keep > 0 && !buf->empty()) std::memcpy(grown.data(), buf->data(), std::min(buf->size(), (size_t)keep * row));
+        buf->swap(grown);
+      }
+  });
   c.tokens = tokens;
   return Status::Ok();
 }
 
-template <typename T>
-void CpuBackend<T>::set_positions(KvCache& cache, const PositionTables& tables, int kind) {
-  Cache* c = own(cache);
-  if (!c || kind < 0 || kind >= kPositionTableKinds) return;  // attention reports the mismatch
-  auto& ps = c->pos[kind];
-  ps.tables = tables;
-  ps.angles.set_table(tables.inv_freq, tables.attention_factor);
-  ps.far_angles.set_table(tables.inv_freq, tables.attention_factor);
+void CpuBackend::set_positions(KvCache& cache, const PositionTables& tables, int kind) {
+  if (kind < 0 || kind >= kPositionTableKinds) return;  // attention reports the mismatch
+  auto set = [&](auto* c) {
+    if (!c) return;
+    auto& ps = c->pos[kind];
+    ps.tables = tables;
+    ps.angles.set_table(tables.inv_freq, tables.attention_factor);
+    ps.far_angles.set_table(tables.inv_freq, tables.attention_factor);
+  };
+  set(dynamic_cast<CpuKvCache<float>*>(&cache));
+  set(dynamic_cast<CpuKvCache<double>*>(&cache));
+}
+
+// Each op: the views as the first one's dtype, checked for size; the typed op when all fit.
+template <typename O>
+using scalar_of = typename std::decay_t<O>::Scalar;
+
+void CpuBackend::embed(const int* tokens, int n, const Matrix& table, int dim, const Tensor& out) {
+  on(out.dtype, [&](auto& o) {
+    using T = scalar_of<decltype(o)>;
+    if (T* y = as<T>(out, (size_t)n * dim, "embed")) o.embed(tokens, n, table, dim, y);
+  });
+}
+
+void CpuBackend::rmsnorm(const Tensor& x, const float* w, int rows, int dim, double eps, const Tensor& y) {
+  const size_t n = (size_t)rows * dim;
+  on(x.dtype, [&](auto& o) {
+    using T = scalar_of<decltype(o)>;
+    T *xp = as<T>(x, n, "rmsnorm"), *yp = as<T>(y, n, "rmsnorm");
+    if (xp && yp) o.rmsnorm(xp, w, rows, dim, eps, yp);
+  });
+}
+
+void CpuBackend::layernorm(const Tensor& x, const float* w, const float* b, int rows, int dim, double eps,
+                           const Tensor& y) {
+  const size_t n = (size_t)rows * dim;
+  on(x.dtype, [&](auto& o) {
+    using T = scalar_of<decltype(o)>;
+    T *xp = as<T>(x, n, "layernorm"), *yp = as<T>(y, n, "layernorm");
+    if (xp && yp) o.layernorm(xp, w, b, rows, dim, eps, yp);
+  });
+}
+
+void CpuBackend::matmul(const Tensor& x, int rows, int in, const Matrix& W, const float* b, int out, const Tensor& y) {
+  on(x.dtype, [&](auto& o) {
+    using T = scalar_of<decltype(o)>;
+    T *xp = as<T>(x, (size_t)rows * in, "matmul"), *yp = as<T>(y, (size_t)rows * out, "matmul");
+    if (xp && yp) o.matmul(xp, rows, in, W, b, out, yp);
+  });
+}
+
+void CpuBackend::swiglu(const Tensor& gate, const Tensor& up) {
+  on(gate.dtype, [&](auto& o) {
+    using T = scalar_of<decltype(o)>;
+    T *g = as<T>(gate, gate.count, "swiglu"), *u = as<T>(up, gate.count, "swiglu");
+    if (g && u) o.swiglu(g, u, gate.count);
+  });
+}
+
+void CpuBackend::geglu(const Tensor& gate, const Tensor& up) {
+  on(gate.dtype, [&](auto& o) {
+    using T = scalar_of<decltype(o)>;
+    T *g = as<T>(gate, gate.count, "geglu"), *u = as<T>(up, gate.count, "geglu");
+    if (g && u) o.geglu(g, u, gate.count);
+  });
+}
+
+void CpuBackend::gelu(const Tensor& x, bool exact) {
+  on(x.dtype, [&](auto& o) {
+    using T = scalar_of<decltype(o)>;
+    if (T* p = as<T>(x, x.count, "gelu")) o.gelu(p, x.count, exact);
+  });
+}
+
+void CpuBackend::scale(const Tensor& x, double s) {
+  on(x.dtype, [&](auto& o) {
+    using T = scalar_of<decltype(o)>;
+    if (T* p = as<T>(x, x.count, "scale")) o.scale(p, x.count, s);
+  });
+}
+
+void CpuBackend::softcap(const Tensor& x, double cap) {
+  on(x.dtype, [&](auto& o) {
+    using T = scalar_of<decltype(o)>;
+    if (T* p = as<T>(x, x.count, "softcap")) o.softcap(p, x.count, cap);
+  });
+}
+
+void CpuBackend::add(const Tensor& x, const Tensor& y) {
+  on(x.dtype, [&](auto& o) {
+    using T = scalar_of<decltype(o)>;
+    T *xp = as<T>(x, x.count, "add"), *yp = as<T>(y, x.count, "add");
+    if (xp && yp) o.add(xp, yp, x.count);
+  });
+}
+
+Status CpuBackend::attention(KvCache& cache, const AttentionParams& p, const Tensor& q, const Tensor& k_new,
+                             const Tensor& v_new, const Tensor& out, const AttentionObserver* observer,
+                             const std::atomic<bool>* cancel) {
+  const size_t nq = (size_t)p.n_new * p.n_heads * p.head_dim, nkv = (size_t)p.n_new * p.n_kv_heads * p.head_dim;
+  return on(q.dtype, [&](auto& o) -> Status {
+    using T = scalar_of<decltype(o)>;
+    auto* c = dynamic_cast<CpuKvCache<T>*>(&cache);
+    if (!c) return make_error("the KV cache was made by another backend or for another activation dtype");
+    T *qp = as<T>(q, nq, "attention"), *kp = as<T>(k_new, nkv, "attention"), *vp = as<T>(v_new, nkv, "attention"),
+      *op = as<T>(out, nq, "attention");
+    if (!qp || !kp || !vp || !op) return sync();
+    return o.attention(*c, p, qp, kp, vp, op, observer, cancel);
+  });
+}
+
+void CpuBackend::nll(const Tensor& logits, int rows, int vocab, const int* targets, double* out, int* rank) {
+  on(logits.dtype, [&](auto& o) {
+    using T = scalar_of<decltype(o)>;
+    if (T* l = as<T>(logits, (size_t)rows * vocab, "nll")) o.nll(l, rows, vocab, targets, out, rank);
+  });
 }
 
 template <typename T>
-void CpuBackend<T>::embed(const int* tokens, int n, const Matrix& table, int dim, T* out) {
+void CpuOps<T>::embed(const int* tokens, int n, const Matrix& table, int dim, T* out) {
   std::vector<float> row(dim);
   for (int t = 0; t < n; ++t) {
     table.row((size_t)tokens[t], dim, row.data());
@@ -118,7 +258,7 @@ void CpuBackend<T>::embed(const int* tokens, int n, const Matrix& table, int dim
 }
 
 template <typename T>
-void CpuBackend<T>::rmsnorm(const T* x, const float* w, int rows, int dim, double eps, T* y) {
+void CpuOps<T>::rmsnorm(const T* x, const float* w, int rows, int dim, double eps, T* y) {
   parallel_for(rows, opts_.threads, [&](int r) {
     const T* xr = x + (size_t)r * dim;
     T ss = 0;
@@ -129,7 +269,7 @@ void CpuBackend<T>::rmsnorm(const T* x, const float* w, int rows, int dim, doubl
 }
 
 template <typename T>
-void CpuBackend<T>::layernorm(const T* x, const float* w, const float* b, int rows, int dim, double eps, T* y) {
+void CpuOps<T>::layernorm(const T* x, const float* w, const float* b, int rows, int dim, double eps, T* y) {
   parallel_for(rows, opts_.threads, [&](int r) {
     const T* xr = x + (size_t)r * dim;
     T mean = 0, var = 0;
@@ -142,7 +282,7 @@ void CpuBackend<T>::layernorm(const T* x, const float* w, const float* b, int ro
 }
 
 template <typename T>
-void CpuBackend<T>::matmul(const T* x, int rows, int in, const Matrix& W, const float* b, int out, T* y) {
+void CpuOps<T>::matmul(const T* x, int rows, int in, const Matrix& W, const float* b, int out, T* y) {
   // Output columns per task: fixed by the shape alone (never by the thread count,
   // so results do not depend on it), larger for wide outputs so the activation
   // panel is packed fewer times.
@@ -187,12 +327,12 @@ void CpuBackend<T>::matmul(const T* x, int rows, int in, const Matrix& W, const 
 }
 
 template <typename T>
-void CpuBackend<T>::swiglu(T* gate, const T* up, size_t n) {
+void CpuOps<T>::swiglu(T* gate, const T* up, size_t n) {
   for (size_t i = 0; i < n; ++i) gate[i] = gate[i] / (T(1) + std::exp(-gate[i])) * up[i];
 }
 
 template <typename T>
-void CpuBackend<T>::gelu(T* x, size_t n, bool exact) {
+void CpuOps<T>::gelu(T* x, size_t n, bool exact) {
   if (exact) {  // x·Φ(x) = x/2·(1 + erf(x/√2)): GPT-NeoX's and MPT's nn.GELU()
     const T r = (T)0.7071067811865476;
     for (size_t i = 0; i < n; ++i) x[i] = x[i] * T(0.5) * (T(1) + std::erf(x[i] * r));
@@ -203,28 +343,28 @@ void CpuBackend<T>::gelu(T* x, size_t n, bool exact) {
 }
 
 template <typename T>
-void CpuBackend<T>::geglu(T* gate, const T* up, size_t n) {
+void CpuOps<T>::geglu(T* gate, const T* up, size_t n) {
   gelu(gate, n, false);  // gelu_pytorch_tanh
   for (size_t i = 0; i < n; ++i) gate[i] *= up[i];
 }
 
 template <typename T>
-void CpuBackend<T>::scale(T* x, size_t n, double s) {
+void CpuOps<T>::scale(T* x, size_t n, double s) {
   for (size_t i = 0; i < n; ++i) x[i] *= (T)s;
 }
 
 template <typename T>
-void CpuBackend<T>::softcap(T* x, size_t n, double cap) {
+void CpuOps<T>::softcap(T* x, size_t n, double cap) {
   for (size_t i = 0; i < n; ++i) x[i] = soft_cap(x[i], (T)cap);
 }
 
 template <typename T>
-void CpuBackend<T>::add(T* x, const T* y, size_t n) {
+void CpuOps<T>::add(T* x, const T* y, size_t n) {
   for (size_t i = 0; i < n; ++i) x[i] += y[i];
 }
 
 template <typename T>
-void CpuBackend<T>::nll(const T* logits, int rows, int vocab, const int* targets, double* out, int* rank) {
+void CpuOps<T>::nll(const T* logits, int rows, int vocab, const int* targets, double* out, int* rank) {
   parallel_for(rows, opts_.threads, [&](int r) {
     const T* lr = logits + (size_t)r * vocab;
     T mx = lr[0];
@@ -240,7 +380,7 @@ void CpuBackend<T>::nll(const T* logits, int rows, int vocab, const int* targets
   });
 }
 
-template class CpuBackend<float>;
-template class CpuBackend<double>;
+template class CpuOps<float>;
+template class CpuOps<double>;
 
 }  // namespace ls

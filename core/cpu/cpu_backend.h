@@ -1,6 +1,6 @@
 // The CPU backend: the tiled SIMD attention (float) and the row-by-row reference
-// attention (double, the naive baseline, and the probed layer), OpenBLAS matmuls,
-// and a KV cache of one K copy in f32/f64, f16 or bf16.
+// attention (double, and the naive baseline), OpenBLAS matmuls, and a KV cache of
+// one K copy in f32/f64, f16 or bf16.
 #pragma once
 
 #include <cstdint>
@@ -49,44 +49,29 @@ struct CpuKvCache final : KvCache {
   Positions pos[kPositionTableKinds];
 };
 
+// The CPU ops for one activation type T (float, or double for reference runs).
+// CpuBackend holds one of each and hands every call to the one its views' dtype names.
 template <typename T>
-class CpuBackend final : public Backend<T> {
+class CpuOps {
  public:
-  explicit CpuBackend(CpuOptions o);
-  const char* name() const override { return opts_.naive ? "cpu-naive" : "cpu"; }
-  size_t memory_available() const override;
-  int preferred_chunk() const override { return 256; }
-  Status upload(const Model&) override { return Status::Ok(); }  // host views are used in place
-  T* alloc(size_t count) override;
-  void release(T* p) override;
-  void to_host(const T* src, T* dst, size_t count) override;
-  void from_host(const T* src, T* dst, size_t count) override;
-  Status sync() override { return Status::Ok(); }  // every call is synchronous
-  size_t kv_bytes_per_token(const KvSpec& spec) const override;
-  std::unique_ptr<KvCache> make_cache(const KvSpec& spec) override;
-  Status reserve_kv(KvCache& cache, int tokens, int keep) override;
-  void set_positions(KvCache& cache, const PositionTables& tables, int kind) override;
-  void embed(const int* tokens, int n, const Matrix& table, int dim, T* out) override;
-  void rmsnorm(const T* x, const float* w, int rows, int dim, double eps, T* y) override;
-  void layernorm(const T* x, const float* w, const float* b, int rows, int dim, double eps, T* y) override;
-  void matmul(const T* x, int rows, int in, const Matrix& W, const float* b, int out, T* y) override;
-  void swiglu(T* gate, const T* up, size_t n) override;
-  void gelu(T* x, size_t n, bool exact) override;
-  void geglu(T* gate, const T* up, size_t n) override;
-  void scale(T* x, size_t n, double s) override;
-  void softcap(T* x, size_t n, double cap) override;
-  void add(T* x, const T* y, size_t n) override;
-  Status attention(KvCache& cache, const AttentionParams& p, const T* q, const T* k_new, const T* v_new, T* out,
-                   const AttentionObserver* observer, const std::atomic<bool>* cancel) override;
-  void nll(const T* logits, int rows, int vocab, const int* targets, double* nll, int* rank) override;
-
-  // The instruction set the tiled kernel uses ("generic", "avx2", "avx512").
-  const std::string& isa() const { return isa_; }
+  using Scalar = T;
+  using Cache = CpuKvCache<T>;
+  CpuOps(const CpuOptions& o, const CpuKernels& kernels);
+  void embed(const int* tokens, int n, const Matrix& table, int dim, T* out);
+  void rmsnorm(const T* x, const float* w, int rows, int dim, double eps, T* y);
+  void layernorm(const T* x, const float* w, const float* b, int rows, int dim, double eps, T* y);
+  void matmul(const T* x, int rows, int in, const Matrix& W, const float* b, int out, T* y);
+  void swiglu(T* gate, const T* up, size_t n);
+  void gelu(T* x, size_t n, bool exact);
+  void geglu(T* gate, const T* up, size_t n);
+  void scale(T* x, size_t n, double s);
+  void softcap(T* x, size_t n, double cap);
+  void add(T* x, const T* y, size_t n);
+  Status attention(Cache& c, const AttentionParams& p, const T* q, const T* k_new, const T* v_new, T* out,
+                   const AttentionObserver* observer, const std::atomic<bool>* cancel);
+  void nll(const T* logits, int rows, int vocab, const int* targets, double* nll, int* rank);
 
  private:
-  using Cache = CpuKvCache<T>;
-  // `cache` as this backend's own kind; null when another backend made it.
-  static Cache* own(KvCache& cache) { return dynamic_cast<Cache*>(&cache); }
   // Writes rows [p0, p0+n) of a layer from activations (keys rotated first when the form is Rotated).
   void append_kv(Cache& c, const AttentionParams& p, const T* k_new, const T* v_new);
   // Keys [0, n) of a layer as T, in the band's rotation: near (R(j)k) or far (R(far_key_pos(j))k).
@@ -104,9 +89,69 @@ class CpuBackend final : public Backend<T> {
                     const AttentionObserver& observer, const std::atomic<bool>* cancel);
 
   CpuOptions opts_;
+  CpuKernels kernels_;  // the entry points built for the backend's instruction set
+};
+
+// The CPU backend: f32 and f64 activations in host memory (Tensor views of it).
+class CpuBackend final : public Backend {
+ public:
+  explicit CpuBackend(CpuOptions o);
+  const char* name() const override { return opts_.naive ? "cpu-naive" : "cpu"; }
+  bool supports(DType act) const override { return act == DType::F32 || act == DType::F64; }
+  size_t memory_available() const override;
+  int preferred_chunk() const override { return 256; }
+  Status upload(const Model&) override { return Status::Ok(); }  // host views are used in place
+  Tensor alloc(DType dtype, size_t count) override;
+  void release(const Tensor& t) override;
+  void to_host(const Tensor& src, void* dst) override;
+  void from_host(const void* src, const Tensor& dst) override;
+  Status sync() override;  // every call is synchronous: only views an op could not run are reported
+  size_t kv_bytes_per_token(const KvSpec& spec) const override;
+  std::unique_ptr<KvCache> make_cache(const KvSpec& spec) override;
+  Status reserve_kv(KvCache& cache, int tokens, int keep) override;
+  void set_positions(KvCache& cache, const PositionTables& tables, int kind) override;
+  void embed(const int* tokens, int n, const Matrix& table, int dim, const Tensor& out) override;
+  void rmsnorm(const Tensor& x, const float* w, int rows, int dim, double eps, const Tensor& y) override;
+  void layernorm(const Tensor& x, const float* w, const float* b, int rows, int dim, double eps,
+                 const Tensor& y) override;
+  void matmul(const Tensor& x, int rows, int in, const Matrix& W, const float* b, int out, const Tensor& y) override;
+  void swiglu(const Tensor& gate, const Tensor& up) override;
+  void gelu(const Tensor& x, bool exact) override;
+  void geglu(const Tensor& gate, const Tensor& up) override;
+  void scale(const Tensor& x, double s) override;
+  void softcap(const Tensor& x, double cap) override;
+  void add(const Tensor& x, const Tensor& y) override;
+  Status attention(KvCache& cache, const AttentionParams& p, const Tensor& q, const Tensor& k_new, const Tensor& v_new,
+                   const Tensor& out, const AttentionObserver* observer, const std::atomic<bool>* cancel) override;
+  void nll(const Tensor& logits, int rows, int vocab, const int* targets, double* nll, int* rank) override;
+
+  // The instruction set the tiled kernel uses ("generic", "avx2", "avx512").
+  const std::string& isa() const { return isa_; }
+
+ private:
+  // f(ops) with the ops of activation dtype `d` (f32's for a dtype it does not run:
+  // the views then fail their check in `as`).
+  template <typename F>
+  decltype(auto) on(DType d, F&& f) {
+    if (d == DType::F64) return f(f64_);
+    return f(f32_);
+  }
+  // View `t` as T when it holds T and at least `need` elements; else null, and sync()
+  // reports that `op` was handed a view it cannot run.
+  template <typename T>
+  T* as(const Tensor& t, size_t need, const char* op) {
+    T* p = typed<T>(t, need);
+    if (!p) fail(op, t, need, dtype_of<T>());
+    return p;
+  }
+  void fail(const char* op, const Tensor& t, size_t need, DType want);
+
+  CpuOptions opts_;
   std::string isa_;
-  CpuKernels kernels_;  // the entry points built for isa_
-  std::list<std::vector<T>> buffers_;
+  CpuOps<float> f32_;
+  CpuOps<double> f64_;
+  std::list<std::vector<double>> buffers_;  // alloc's memory (8-byte aligned for every dtype)
+  Status pending_ = Status::Ok();
 };
 
 }  // namespace ls

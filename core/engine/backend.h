@@ -1,8 +1,12 @@
 // The Backend interface forward() is written against. The CPU backend (core/cpu)
-// implements it; a device backend (gpu/) implements the same calls. T is the
-// activation type (float, or double for reference runs).
+// implements it; a device backend (gpu/) implements the same calls.
 //
 // What crosses this seam is device-ready (../shared/GPU.md, "A device-ready seam"):
+// - activations are Tensor views with a runtime dtype into memory the backend owns
+//   (host memory on the CPU, device memory on a GPU), not raw pointers chosen by a
+//   template: one backend serves f32 and f64 runs alike, and says which activation
+//   dtypes it runs (supports); an op given views it cannot run reports that through
+//   sync() and touches nothing;
 // - one backend serves every run on a model (core/engine: backend_for), so weights
 //   are uploaded once; each engine owns only its KV cache (make_cache) and work
 //   buffers, and NBCE's K+1 rows or a sweep's cells share the backend;
@@ -27,8 +31,10 @@
 #include <cstddef>
 #include <functional>
 #include <memory>
+#include <type_traits>
 #include <vector>
 
+#include "core/model/dtype.h"
 #include "core/model/model.h"
 #include "core/position/position.h"
 #include "core/util/status.h"
@@ -49,6 +55,41 @@ struct AttentionObserver {
 // the method).
 constexpr int kPositionTableKinds = 2;
 
+// `count` elements of a runtime dtype (F32, F64, F16, BF16) in memory a backend
+// owns (Backend::alloc), or host memory a CPU backend is handed (host_tensor).
+struct Tensor {
+  void* data = nullptr;
+  DType dtype = DType::F32;
+  size_t count = 0;
+  // Elements [offset, offset + n) of this view; an empty view when they lie outside it.
+  Tensor slice(size_t offset, size_t n) const {
+    if (!data || offset > count || n > count - offset) return Tensor{nullptr, dtype, 0};
+    return Tensor{static_cast<char*>(data) + dtype_bytes(dtype, offset), dtype, n};
+  }
+  Tensor head(size_t n) const { return slice(0, n); }
+  size_t bytes() const { return dtype_bytes(dtype, count); }
+};
+
+// The activation dtype of element type T (float: F32, double: F64).
+template <typename T>
+constexpr DType dtype_of() {
+  static_assert(std::is_same_v<T, float> || std::is_same_v<T, double>, "activations are float or double");
+  return std::is_same_v<T, float> ? DType::F32 : DType::F64;
+}
+
+// A host array as a view (the CPU backend computes on host memory).
+template <typename T>
+Tensor host_tensor(T* p, size_t n) {
+  return Tensor{const_cast<std::remove_const_t<T>*>(p), dtype_of<std::remove_const_t<T>>(), n};
+}
+
+// The elements of view `t` as T, or null when t holds another dtype or fewer than
+// `need` elements (the backend then reports the mismatch instead of computing).
+template <typename T>
+T* typed(const Tensor& t, size_t need) {
+  return t.data && t.dtype == dtype_of<T>() && t.count >= need ? static_cast<T*>(t.data) : nullptr;
+}
+
 // Storage type of the KV cache. Same: the activation type (f32, or f64 for reference runs).
 enum class KvDtype : int { Same, F16, BF16 };
 
@@ -61,6 +102,7 @@ enum class KvDtype : int { Same, F16, BF16 };
 enum class KeyForm : int { Rotated, Raw };
 
 struct KvSpec {
+  DType act = DType::F32;  // the activation dtype of the calls on this cache
   int n_layers = 0;
   int kv_dim = 0;  // n_kv_heads · head_dim
   KvDtype dtype = KvDtype::Same;
@@ -78,8 +120,8 @@ inline KeyForm key_form_for(const MethodParams& m) {
 inline size_t kv_elem_bytes(KvDtype d, size_t act_size) { return d == KvDtype::Same ? act_size : 2; }
 
 // Bytes one cached token takes: one K row and one V row per layer.
-inline size_t kv_token_bytes(const KvSpec& s, size_t act_size) {
-  return 2 * (size_t)s.n_layers * s.kv_dim * kv_elem_bytes(s.dtype, act_size);
+inline size_t kv_token_bytes(const KvSpec& s) {
+  return 2 * (size_t)s.n_layers * s.kv_dim * kv_elem_bytes(s.dtype, dtype_bytes(s.act, 1));
 }
 
 // One sequence's KV cache and position state, made by Backend::make_cache: its
@@ -137,11 +179,12 @@ inline MethodParams band_params(const AttentionParams& a) {
   return m;
 }
 
-template <typename T>
 class Backend {
  public:
   virtual ~Backend() = default;
   virtual const char* name() const = 0;
+  // Whether this backend runs activations of dtype `act` (the CPU: F32 and F64).
+  virtual bool supports(DType act) const = 0;
   // Bytes this backend can still allocate (host memory budget, or free device memory).
   virtual size_t memory_available() const = 0;
   // Tokens per micro-batch of a forward that suit this backend.
@@ -151,15 +194,17 @@ class Backend {
   // host views in place). matmul/embed then receive those same Matrix views.
   virtual Status upload(const Model& model) = 0;
 
-  // Memory valid for the backend's lifetime (device memory on a GPU backend).
-  virtual T* alloc(size_t count) = 0;
+  // `count` elements of `dtype`, valid for the backend's lifetime (device memory on a
+  // GPU backend); an empty view (and an error from sync) when they cannot be had.
+  virtual Tensor alloc(DType dtype, size_t count) = 0;
   // Returns memory from alloc() before the backend's end (hidden states that grew).
-  virtual void release(T* p) = 0;
-  virtual void to_host(const T* src, T* dst, size_t count) = 0;
-  virtual void from_host(const T* src, T* dst, size_t count) = 0;
+  virtual void release(const Tensor& t) = 0;
+  // Copies all of `src` to host memory `dst` (src.bytes() bytes), and back.
+  virtual void to_host(const Tensor& src, void* dst) = 0;
+  virtual void from_host(const void* src, const Tensor& dst) = 0;
 
-  // Errors a device reports asynchronously since the last call (Ok on the CPU);
-  // the engine calls it once per layer.
+  // Errors a device reports asynchronously since the last call (Ok on the CPU unless
+  // an op was handed views it cannot run); the engine calls it once per layer.
   virtual Status sync() = 0;
 
   // KV cache: bytes per cached token; an empty cache of this layout; room for
@@ -172,29 +217,33 @@ class Backend {
   // attention calls on `cache` (once per forward and kind).
   virtual void set_positions(KvCache& cache, const PositionTables& tables, int kind) = 0;
 
-  virtual void embed(const int* tokens, int n, const Matrix& table, int dim, T* out) = 0;  // out (n, dim)
-  virtual void rmsnorm(const T* x, const float* w, int rows, int dim, double eps, T* y) = 0;
+  // Every view below holds activations of one dtype; shapes are given in elements.
+  virtual void embed(const int* tokens, int n, const Matrix& table, int dim, const Tensor& out) = 0;  // out (n, dim)
+  virtual void rmsnorm(const Tensor& x, const float* w, int rows, int dim, double eps, const Tensor& y) = 0;
   // b may be null (MPT's LayerNorm has no bias).
-  virtual void layernorm(const T* x, const float* w, const float* b, int rows, int dim, double eps, T* y) = 0;
+  virtual void layernorm(const Tensor& x, const float* w, const float* b, int rows, int dim, double eps,
+                         const Tensor& y) = 0;
   // y (rows, out) = x (rows, in) · Wᵀ (+ b); W (out, in) row-major.
   // W is read in its own dtype (f16 / bf16 converted inside, never copied whole).
-  virtual void matmul(const T* x, int rows, int in, const Matrix& W, const float* b, int out, T* y) = 0;
-  virtual void swiglu(T* gate, const T* up, size_t n) = 0;  // gate ← silu(gate)·up
-  virtual void geglu(T* gate, const T* up, size_t n) = 0;   // gate ← gelu_tanh(gate)·up (Gemma)
-  virtual void scale(T* x, size_t n, double s) = 0;         // x ← s·x
-  virtual void softcap(T* x, size_t n, double cap) = 0;     // x ← cap·tanh(x / cap)
+  virtual void matmul(const Tensor& x, int rows, int in, const Matrix& W, const float* b, int out, const Tensor& y) = 0;
+  // Element-wise over all of the first view's elements.
+  virtual void swiglu(const Tensor& gate, const Tensor& up) = 0;  // gate ← silu(gate)·up
+  virtual void geglu(const Tensor& gate, const Tensor& up) = 0;   // gate ← gelu_tanh(gate)·up (Gemma)
+  virtual void scale(const Tensor& x, double s) = 0;              // x ← s·x
+  virtual void softcap(const Tensor& x, double cap) = 0;          // x ← cap·tanh(x / cap)
   // x·Φ(x): erf-exact (GPT-NeoX, MPT) or the tanh approximation (BLOOM).
-  virtual void gelu(T* x, size_t n, bool exact) = 0;
-  virtual void add(T* x, const T* y, size_t n) = 0;         // x ← x + y
+  virtual void gelu(const Tensor& x, bool exact) = 0;
+  virtual void add(const Tensor& x, const Tensor& y) = 0;         // x ← x + y
   // Appends k_new, v_new (n_new, kv_dim; keys before RoPE) to the layer's rows of
   // `cache` at p0, then out (n_new, n_heads·head_dim) = attention of q (before RoPE) over
   // keys [0, p0 + n_new). `observer` (optional) receives one layer's
   // probabilities; `cancel` (optional) stops a long call with "cancelled".
-  virtual Status attention(KvCache& cache, const AttentionParams& p, const T* q, const T* k_new, const T* v_new, T* out,
-                           const AttentionObserver* observer, const std::atomic<bool>* cancel) = 0;
+  virtual Status attention(KvCache& cache, const AttentionParams& p, const Tensor& q, const Tensor& k_new,
+                           const Tensor& v_new, const Tensor& out, const AttentionObserver* observer,
+                           const std::atomic<bool>* cancel) = 0;
   // nll[r] = logsumexp(logits[r]) - logits[r][target[r]]; logits (rows, vocab).
   // rank[r] (optional): how many tokens score above the target (0 = top-1).
-  virtual void nll(const T* logits, int rows, int vocab, const int* targets, double* nll, int* rank) = 0;
+  virtual void nll(const Tensor& logits, int rows, int vocab, const int* targets, double* nll, int* rank) = 0;
 };
 
 }  // namespace ls

@@ -67,9 +67,10 @@ int micro_batch(int asked, int preferred, int capacity) {
   return std::max(1, std::min(asked > 0 ? asked : preferred, capacity));
 }
 
-// One K copy and V per layer of the model, in `dtype`, keys as `keys`.
-KvSpec kv_spec(const ModelConfig& c, KvDtype dtype, KeyForm keys = KeyForm::Rotated) {
+// One K copy and V per layer of the model, in `dtype`, keys as `keys`, for activations `act`.
+KvSpec kv_spec(const ModelConfig& c, DType act, KvDtype dtype, KeyForm keys = KeyForm::Rotated) {
   KvSpec s;
+  s.act = act;
   s.n_layers = c.n_layers;
   s.kv_dim = c.n_kv_heads * c.head_dim;
   s.dtype = dtype;
@@ -79,9 +80,9 @@ KvSpec kv_spec(const ModelConfig& c, KvDtype dtype, KeyForm keys = KeyForm::Rota
 
 }  // namespace
 
-size_t engine_memory_bytes(const ModelConfig& c, int capacity, int chunk, size_t elem, KvDtype kv_dtype) {
-  const size_t kv = (size_t)c.n_kv_heads * c.head_dim, q = (size_t)c.n_heads * c.head_dim;
-  size_t cache = (size_t)capacity * kv_token_bytes(kv_spec(c, kv_dtype), elem);  // one K copy and V
+size_t engine_memory_bytes(const ModelConfig& c, int capacity, int chunk, DType act, KvDtype kv_dtype) {
+  const size_t kv = (size_t)c.n_kv_heads * c.head_dim, q = (size_t)c.n_heads * c.head_dim, elem = dtype_bytes(act, 1);
+  size_t cache = (size_t)capacity * kv_token_bytes(kv_spec(c, act, kv_dtype));  // one K copy and V
   size_t work = (size_t)chunk * (3 * c.dim + 3 * q + 2 * kv + 2 * (size_t)c.hidden_dim + c.vocab_size) * elem;
   size_t hidden = (size_t)capacity * c.dim * elem;
   size_t tables = (size_t)capacity * c.rot_dim * 2 * elem;  // cos/sin rows (near band, far band)
@@ -90,7 +91,7 @@ size_t engine_memory_bytes(const ModelConfig& c, int capacity, int chunk, size_t
 
 int longest_context(const ModelConfig& c, size_t available, KvDtype kv) {
   int n = 1 << 20;
-  while (n > 256 && available && engine_memory_bytes(c, n, 256, sizeof(float), kv) > available / 2) n /= 2;
+  while (n > 256 && available && engine_memory_bytes(c, n, 256, DType::F32, kv) > available / 2) n /= 2;
   return n;
 }
 
@@ -119,16 +120,16 @@ namespace {
 // The CUDA backend module (gpu/cuda_module.cpp), opened on first use: programs map
 // the CUDA libraries only when a run asks for them. LONGSCOPE_CUDA_MODULE in the
 // environment names another copy.
-using ModuleEntry = Backend<float>* (*)(char*, size_t);
+using ModuleEntry = Backend* (*)(char*, size_t);
 ModuleEntry g_cuda_entry = nullptr;
 std::string g_cuda_module_error;
 
-Result<std::unique_ptr<Backend<float>>> make_module_cuda_backend() {
+Result<std::unique_ptr<Backend>> make_module_cuda_backend() {
   if (!g_cuda_entry) return make_error(g_cuda_module_error);
   char err[512] = {0};
-  Backend<float>* b = g_cuda_entry(err, sizeof err);
+  Backend* b = g_cuda_entry(err, sizeof err);
   if (!b) return make_error(err);
-  return std::unique_ptr<Backend<float>>(b);
+  return std::unique_ptr<Backend>(b);
 }
 
 // Registers "cuda" once (the registry's lock held): the module's factory, or one
@@ -178,9 +179,9 @@ Result<std::string> resolve_backend(const std::string& wanted, bool f64) {
 
 namespace {
 
-// A device backend (float only), made once per model.
-std::shared_ptr<SharedBackend<float>> device_backend_for(const Model& model, const std::string& name) {
-  const std::string key = name + "/f32";
+// A device backend, made once per model.
+std::shared_ptr<SharedBackend> device_backend_for(const Model& model, const std::string& name) {
+  const std::string key = name;
   std::lock_guard<std::mutex> lock(model.attached.mu);
   std::shared_ptr<void>& slot = model.attached.items[key];
   if (!slot) {
@@ -191,37 +192,35 @@ std::shared_ptr<SharedBackend<float>> device_backend_for(const Model& model, con
     }
     auto b = make();
     if (!b) {  // not kept: a later call may find the device free again
-      auto failed = std::make_shared<SharedBackend<float>>();
+      auto failed = std::make_shared<SharedBackend>();
       failed->uploaded = make_error(name + " backend: " + b.error());
       return failed;
     }
-    slot = share_backend<float>(std::move(b.value()), model);
+    slot = share_backend(std::move(b.value()), model);
   }
-  return std::static_pointer_cast<SharedBackend<float>>(slot);
+  return std::static_pointer_cast<SharedBackend>(slot);
 }
 
 }  // namespace
 
-template <typename T>
-std::shared_ptr<SharedBackend<T>> backend_for(const Model& model, const EngineOptions& opts) {
-  auto which = resolve_backend(opts.backend, sizeof(T) == 8);
+std::shared_ptr<SharedBackend> backend_for(const Model& model, const EngineOptions& opts, Precision precision) {
+  auto which = resolve_backend(opts.backend, precision == Precision::F64);
   if (!which) {
-    auto failed = std::make_shared<SharedBackend<T>>();
+    auto failed = std::make_shared<SharedBackend>();
     failed->uploaded = make_error(which.error());
     return failed;
   }
-  if constexpr (std::is_same_v<T, float>)
-    if (which.value() != "cpu") return device_backend_for(model, which.value());
+  if (which.value() != "cpu") return device_backend_for(model, which.value());
   CpuOptions cpu;
   cpu.threads = opts.threads;
   cpu.naive = opts.naive;
   cpu.attention = opts.row_attention ? CpuAttention::Rows : CpuAttention::Tiled;
-  const std::string key = std::string("cpu/") + (sizeof(T) == 4 ? "f32" : "f64") + "/threads=" +
-                          std::to_string(cpu.threads) + (cpu.naive ? "/naive" : "") + (opts.row_attention ? "/rows" : "");
+  const std::string key = "cpu/threads=" + std::to_string(cpu.threads) + (cpu.naive ? "/naive" : "") +
+                          (opts.row_attention ? "/rows" : "");
   std::lock_guard<std::mutex> lock(model.attached.mu);
   std::shared_ptr<void>& slot = model.attached.items[key];
-  if (!slot) slot = share_backend<T>(std::make_unique<CpuBackend<T>>(cpu), model);
-  return std::static_pointer_cast<SharedBackend<T>>(slot);
+  if (!slot) slot = share_backend(std::make_unique<CpuBackend>(cpu), model);
+  return std::static_pointer_cast<SharedBackend>(slot);
 }
 
 size_t backend_memory_available(const Model& model, const EngineOptions& opts) {
@@ -233,68 +232,74 @@ size_t backend_memory_available(const Model& model, const EngineOptions& opts) {
   return shared->backend->memory_available();
 }
 
-template <typename T>
-std::shared_ptr<SharedBackend<T>> share_backend(std::unique_ptr<Backend<T>> backend, const Model& model) {
-  auto shared = std::make_shared<SharedBackend<T>>();
+std::shared_ptr<SharedBackend> share_backend(std::unique_ptr<Backend> backend, const Model& model) {
+  auto shared = std::make_shared<SharedBackend>();
   shared->uploaded = backend->upload(model);
   shared->backend = std::move(backend);
   return shared;
 }
 
-template <typename T>
-Result<std::unique_ptr<Engine<T>>> Engine<T>::create(std::shared_ptr<const Model> model, const EngineOptions& opts,
-                                                     int capacity, std::shared_ptr<SharedBackend<T>> shared) {
+Result<std::unique_ptr<Engine>> Engine::create(std::shared_ptr<const Model> model, const EngineOptions& opts,
+                                               int capacity, Precision precision, std::shared_ptr<SharedBackend> shared) {
   const ModelConfig& c = model->config;
   if (auto st = check_method_for_model(opts.method, c); !st) return make_error(st.error());
   if (capacity < 1 || capacity > (1 << 24))
     return make_error("context of " + std::to_string(capacity) + " tokens is outside [1, 16777216]");
-  if (!shared) shared = backend_for<T>(*model, opts);
+  if (!shared) shared = backend_for(*model, opts, precision);
   if (!shared->uploaded) return make_error(shared->uploaded.error());
   if (!shared->backend) return make_error("no backend given");
   std::lock_guard<std::mutex> lock(shared->mu);
-  Backend<T>& b = *shared->backend;
+  Backend& b = *shared->backend;
+  const DType act = activation_dtype(precision);
+  if (!b.supports(act))
+    return make_error(std::string("the ") + b.name() + " backend does not run " + dtype_name(act) + " activations");
   const int chunk = micro_batch(opts.chunk, b.preferred_chunk(), capacity);
-  if (auto st = check_memory(engine_memory_bytes(c, capacity, chunk, sizeof(T), opts.kv), b.memory_available(),
+  if (auto st = check_memory(engine_memory_bytes(c, capacity, chunk, act, opts.kv), b.memory_available(),
                              "a context of " + std::to_string(capacity) + " tokens (KV cache and work buffers)",
                              "choose a shorter context");
       !st)
     return make_error(st.error());
-  std::unique_ptr<Engine<T>> e(new Engine<T>());
+  std::unique_ptr<Engine> e(new Engine());
+  e->act_ = act;
   e->model_ = model;
   e->shared_ = shared;
   e->opts_ = opts;
   e->opts_.chunk = chunk;
   attach_model_tables(e->opts_.method, c);
   e->capacity_ = capacity;
-  const KvSpec spec = kv_spec(c, opts.kv, key_form_for(e->opts_.method));
+  const KvSpec spec = kv_spec(c, act, opts.kv, key_form_for(e->opts_.method));
   e->cache_ = b.make_cache(spec);
   const size_t q = (size_t)c.n_heads * c.head_dim, kv = (size_t)spec.kv_dim;
-  e->x_ = b.alloc((size_t)chunk * c.dim);
-  e->xn_ = b.alloc((size_t)chunk * c.dim);
-  e->q_ = b.alloc((size_t)chunk * q);
-  e->k_new_ = b.alloc((size_t)chunk * kv);
-  e->v_new_ = b.alloc((size_t)chunk * kv);
-  e->att_ = b.alloc((size_t)chunk * q);
-  e->tmp_ = b.alloc((size_t)chunk * c.dim);
-  e->gate_ = b.alloc((size_t)chunk * c.hidden_dim);
-  e->up_ = b.alloc((size_t)chunk * c.hidden_dim);
-  e->logits_ = b.alloc((size_t)chunk * c.vocab_size);
+  e->x_ = b.alloc(act, (size_t)chunk * c.dim);
+  e->xn_ = b.alloc(act, (size_t)chunk * c.dim);
+  e->q_ = b.alloc(act, (size_t)chunk * q);
+  e->k_new_ = b.alloc(act, (size_t)chunk * kv);
+  e->v_new_ = b.alloc(act, (size_t)chunk * kv);
+  e->att_ = b.alloc(act, (size_t)chunk * q);
+  e->tmp_ = b.alloc(act, (size_t)chunk * c.dim);
+  e->gate_ = b.alloc(act, (size_t)chunk * c.hidden_dim);
+  e->up_ = b.alloc(act, (size_t)chunk * c.hidden_dim);
+  e->logits_ = b.alloc(act, (size_t)chunk * c.vocab_size);
+  if (auto st = b.sync(); !st) return make_error(st.error());  // an allocation the backend could not make
   return e;
 }
 
-template <typename T>
-Engine<T>::~Engine() {
+int Engine::chunk_for(const Model& model, const EngineOptions& opts, int capacity, Precision precision) {
+  auto shared = backend_for(model, opts, precision);
+  return micro_batch(opts.chunk, shared->backend ? shared->backend->preferred_chunk() : 256, capacity);
+}
+
+Engine::~Engine() {
   if (!shared_) return;
   std::lock_guard<std::mutex> lock(shared_->mu);
-  for (T* p : {x_, xn_, q_, k_new_, v_new_, att_, tmp_, gate_, up_, hidden_, logits_})
-    if (p) shared_->backend->release(p);
+  for (const Tensor* t : {&x_, &xn_, &q_, &k_new_, &v_new_, &att_, &tmp_, &gate_, &up_, &hidden_, &logits_})
+    if (t->data) shared_->backend->release(*t);
   cache_.reset();
 }
 
-template <typename T>
-Status Engine<T>::reserve(int tokens, int rows) {
+Status Engine::reserve(int tokens, int rows) {
   const ModelConfig& c = model_->config;
-  Backend<T>& b = *shared_->backend;
+  Backend& b = *shared_->backend;
   if (tokens > reserved_) {
     // Grow geometrically (never past capacity) so a long generation reallocates rarely.
     const int target = std::min(capacity_, std::max({tokens, reserved_ * 2, 256}));
@@ -303,19 +308,19 @@ Status Engine<T>::reserve(int tokens, int rows) {
   }
   if (rows > hidden_rows_) {
     const int target = std::min(capacity_, std::max(rows, hidden_rows_ * 2));
-    if (auto st = check_memory((size_t)target * c.dim * sizeof(T), b.memory_available(),
+    if (auto st = check_memory(dtype_bytes(act_, (size_t)target * c.dim), b.memory_available(),
                                "hidden states of " + std::to_string(target) + " tokens", "");
         !st)
       return st;
-    if (hidden_) b.release(hidden_);
-    hidden_ = b.alloc((size_t)target * c.dim);
+    if (hidden_.data) b.release(hidden_);
+    hidden_ = b.alloc(act_, (size_t)target * c.dim);
+    if (auto st = b.sync(); !st) return st;
     hidden_rows_ = target;
   }
   return Status::Ok();
 }
 
-template <typename T>
-Status Engine<T>::check_tokens(const int* tokens, int n) const {
+Status Engine::check_tokens(const int* tokens, int n) const {
   if (n < 1) return make_error("forward needs at least one token");
   if (pos_ + n > capacity_)
     return make_error("context full: " + std::to_string(pos_) + " cached + " + std::to_string(n) + " new tokens exceed " +
@@ -327,10 +332,9 @@ Status Engine<T>::check_tokens(const int* tokens, int n) const {
   return Status::Ok();
 }
 
-template <typename T>
-Status Engine<T>::attention_blocks(int n, AttentionParams& ap, AttentionParams& local) {
+Status Engine::attention_blocks(int n, AttentionParams& ap, AttentionParams& local) {
   const ModelConfig& c = model_->config;
-  Backend<T>& b = *shared_->backend;
+  Backend& b = *shared_->backend;
   // Every token of this call sees the same current length n (dynamic methods).
   // The position tables are computed here, on the host, from core/position.
   const PositionContext ctx{c.rot_dim, c.rope_base, (double)c.train_len, (double)(pos_ + n)};
@@ -368,84 +372,90 @@ Status Engine<T>::attention_blocks(int n, AttentionParams& ap, AttentionParams& 
   return Status::Ok();
 }
 
-template <typename T>
-Status Engine<T>::run_rows(Engine& work, const Segment* segs, int nseg) {
+Status Engine::run_rows(Engine& work, const Segment* segs, int nseg) {
   const ModelConfig& c = work.model_->config;
   const ModelWeights& w = work.model_->weights;
-  Backend<T>& b = *work.shared_->backend;
+  Backend& b = *work.shared_->backend;
   const int dim = c.dim, hid = c.hidden_dim, q_dim = c.n_heads * c.head_dim, kv_dim = c.n_kv_heads * c.head_dim;
   const bool rms = c.arch == Arch::Llama, gated = ffn_gated(c);
-  auto norm = [&](const T* x, const float* wt, const float* bias, int n, T* y) {
+  auto norm = [&](const Tensor& x, const float* wt, const float* bias, int n, const Tensor& y) {
     if (rms) b.rmsnorm(x, wt, n, dim, c.norm_eps, y);
     else b.layernorm(x, wt, bias, n, dim, c.norm_eps, y);
   };
   int rows = 0;  // the stacked rows of every segment
   for (int s = 0; s < nseg; ++s) {
-    b.embed(segs[s].tokens, segs[s].rows, w.tok_embd, dim, work.x_ + (size_t)rows * dim);  // x (rows, dim)
+    b.embed(segs[s].tokens, segs[s].rows, w.tok_embd, dim, work.x_.slice((size_t)rows * dim, (size_t)segs[s].rows * dim));
     rows += segs[s].rows;
   }
-  if (w.embd_norm) b.layernorm(work.x_, w.embd_norm, w.embd_norm_b, rows, dim, c.norm_eps, work.x_);  // BLOOM
-  if (c.embed_scale) b.scale(work.x_, (size_t)rows * dim, std::sqrt((double)dim));                  // Gemma: × √dim
+  // The micro-batch's rows of each work buffer (x (rows, dim) and so on).
+  const size_t nd = (size_t)rows * dim, nh = (size_t)rows * hid;
+  const Tensor x = work.x_.head(nd), xn = work.xn_.head(nd), tmp = work.tmp_.head(nd);
+  const Tensor q = work.q_.head((size_t)rows * q_dim), att = work.att_.head((size_t)rows * q_dim);
+  const Tensor k_new = work.k_new_.head((size_t)rows * kv_dim), v_new = work.v_new_.head((size_t)rows * kv_dim);
+  const Tensor gate = work.gate_.head(nh), up = work.up_.head(nh);
+  if (w.embd_norm) b.layernorm(x, w.embd_norm, w.embd_norm_b, rows, dim, c.norm_eps, x);  // BLOOM
+  if (c.embed_scale) b.scale(x, std::sqrt((double)dim));                               // Gemma: × √dim
   for (int l = 0; l < c.n_layers; ++l) {
     if (auto st = b.sync(); !st) return st;  // a device's asynchronous errors, once per layer
     if (work.opts_.cancel && work.opts_.cancel->load()) return make_error("cancelled");
     const LayerWeights& L = w.layers[l];
     // attention block: norm, projections (new keys/values appended to each segment's cache)
-    norm(work.x_, L.attn_norm, L.attn_norm_b, rows, work.xn_);                                // xn (rows, dim)
-    b.matmul(work.xn_, rows, dim, L.wq, L.bq, q_dim, work.q_);                                 // q (rows, q_dim)
-    b.matmul(work.xn_, rows, dim, L.wk, L.bk, kv_dim, work.k_new_);                             // k before RoPE
-    b.matmul(work.xn_, rows, dim, L.wv, L.bv, kv_dim, work.v_new_);                             // v
-    if (L.q_norm) b.rmsnorm(work.q_, L.q_norm, rows * c.n_heads, c.head_dim, c.norm_eps, work.q_);  // per head (Gemma-3)
-    if (L.k_norm) b.rmsnorm(work.k_new_, L.k_norm, rows * c.n_kv_heads, c.head_dim, c.norm_eps, work.k_new_);
+    norm(x, L.attn_norm, L.attn_norm_b, rows, xn);                  // xn (rows, dim)
+    b.matmul(xn, rows, dim, L.wq, L.bq, q_dim, q);                  // q (rows, q_dim)
+    b.matmul(xn, rows, dim, L.wk, L.bk, kv_dim, k_new);             // k before RoPE
+    b.matmul(xn, rows, dim, L.wv, L.bv, kv_dim, v_new);             // v
+    if (L.q_norm) b.rmsnorm(q, L.q_norm, rows * c.n_heads, c.head_dim, c.norm_eps, q);  // per head (Gemma-3)
+    if (L.k_norm) b.rmsnorm(k_new, L.k_norm, rows * c.n_kv_heads, c.head_dim, c.norm_eps, k_new);
     for (int s = 0, r0 = 0; s < nseg; r0 += segs[s].rows, ++s) {  // attention: each segment over its own cache
       Engine& e = *segs[s].engine;
       AttentionParams& lp = layer_is_local(c, l) ? *segs[s].local : *segs[s].global;
       lp.layer = l;
       lp.p0 = segs[s].p0;
       lp.n_new = segs[s].rows;
-      if (auto st = b.attention(*e.cache_, lp, work.q_ + (size_t)r0 * q_dim, work.k_new_ + (size_t)r0 * kv_dim,
-                                work.v_new_ + (size_t)r0 * kv_dim, work.att_ + (size_t)r0 * q_dim, e.opts_.observer,
-                                e.opts_.cancel);
+      const size_t nq = (size_t)segs[s].rows * q_dim, nkv = (size_t)segs[s].rows * kv_dim;
+      if (auto st = b.attention(*e.cache_, lp, q.slice(r0 * (size_t)q_dim, nq), k_new.slice(r0 * (size_t)kv_dim, nkv),
+                                v_new.slice(r0 * (size_t)kv_dim, nkv), att.slice(r0 * (size_t)q_dim, nq),
+                                e.opts_.observer, e.opts_.cancel);
           !st)
         return st;  // att (rows, q_dim)
     }
-    b.matmul(work.att_, rows, q_dim, L.wo, L.bo, dim, work.tmp_);                              // (rows, dim)
-    if (L.post_attn_norm) b.rmsnorm(work.tmp_, L.post_attn_norm, rows, dim, c.norm_eps, work.tmp_);
+    b.matmul(att, rows, q_dim, L.wo, L.bo, dim, tmp);  // (rows, dim)
+    if (L.post_attn_norm) b.rmsnorm(tmp, L.post_attn_norm, rows, dim, c.norm_eps, tmp);
     // feed-forward block: SwiGLU (LLaMA) or GELU. Its norm reads x before the
     // attention output is added when the residual is parallel (GPT-NeoX); with a
     // shared norm (Phi-2) it reads the attention's normed input, still in xn.
-    if (c.parallel_residual && !c.shared_norm) norm(work.x_, L.ffn_norm, L.ffn_norm_b, rows, work.xn_);
-    b.add(work.x_, work.tmp_, (size_t)rows * dim);                                             // residual
-    if (!c.parallel_residual) norm(work.x_, L.ffn_norm, L.ffn_norm_b, rows, work.xn_);
+    if (c.parallel_residual && !c.shared_norm) norm(x, L.ffn_norm, L.ffn_norm_b, rows, xn);
+    b.add(x, tmp);  // residual
+    if (!c.parallel_residual) norm(x, L.ffn_norm, L.ffn_norm_b, rows, xn);
     if (gated) {
-      b.matmul(work.xn_, rows, dim, L.w_gate, nullptr, hid, work.gate_);                       // (rows, hidden)
-      b.matmul(work.xn_, rows, dim, L.w_up, nullptr, hid, work.up_);                           // (rows, hidden)
-      if (c.geglu) b.geglu(work.gate_, work.up_, (size_t)rows * hid);
-      else b.swiglu(work.gate_, work.up_, (size_t)rows * hid);
+      b.matmul(xn, rows, dim, L.w_gate, nullptr, hid, gate);  // (rows, hidden)
+      b.matmul(xn, rows, dim, L.w_up, nullptr, hid, up);      // (rows, hidden)
+      if (c.geglu) b.geglu(gate, up);
+      else b.swiglu(gate, up);
     } else {
-      b.matmul(work.xn_, rows, dim, L.w_up, L.b_up, hid, work.gate_);
-      b.gelu(work.gate_, (size_t)rows * hid, c.gelu_exact);
+      b.matmul(xn, rows, dim, L.w_up, L.b_up, hid, gate);
+      b.gelu(gate, c.gelu_exact);
     }
-    b.matmul(work.gate_, rows, hid, L.w_down, L.b_down, dim, work.tmp_);                       // (rows, dim)
-    if (L.post_ffn_norm) b.rmsnorm(work.tmp_, L.post_ffn_norm, rows, dim, c.norm_eps, work.tmp_);
-    b.add(work.x_, work.tmp_, (size_t)rows * dim);                                             // residual
+    b.matmul(gate, rows, hid, L.w_down, L.b_down, dim, tmp);  // (rows, dim)
+    if (L.post_ffn_norm) b.rmsnorm(tmp, L.post_ffn_norm, rows, dim, c.norm_eps, tmp);
+    b.add(x, tmp);  // residual
   }
   // final norm into each segment's hidden states; the classifier runs on demand (nll / logits)
   for (int s = 0, r0 = 0; s < nseg; r0 += segs[s].rows, ++s)
-    norm(work.x_ + (size_t)r0 * dim, w.out_norm, w.out_norm_b, segs[s].rows, segs[s].hidden);
+    norm(x.slice((size_t)r0 * dim, (size_t)segs[s].rows * dim), w.out_norm, w.out_norm_b, segs[s].rows, segs[s].hidden);
   return Status::Ok();
 }
 
-template <typename T>
-Status Engine<T>::forward(const int* tokens, int n) {
+Status Engine::forward(const int* tokens, int n) {
   std::lock_guard<std::mutex> lock(shared_->mu);
   if (auto st = check_tokens(tokens, n); !st) return st;
   if (auto st = reserve(pos_ + n, n); !st) return st;
   AttentionParams ap, local;
   if (auto st = attention_blocks(n, ap, local); !st) return st;
   for (int c0 = 0; c0 < n; c0 += opts_.chunk) {
-    const Segment seg{this, tokens + c0, std::min(opts_.chunk, n - c0), pos_ + c0, &ap, &local,
-                      hidden_ + (size_t)c0 * model_->config.dim};
+    const int rows = std::min(opts_.chunk, n - c0);
+    const size_t dim = (size_t)model_->config.dim;
+    const Segment seg{this, tokens + c0, rows, pos_ + c0, &ap, &local, hidden_.slice(c0 * dim, rows * dim)};
     if (auto st = run_rows(*this, &seg, 1); !st) return st;
   }
   if (auto st = shared_->backend->sync(); !st) return st;
@@ -454,13 +464,12 @@ Status Engine<T>::forward(const int* tokens, int n) {
   return Status::Ok();
 }
 
-template <typename T>
-Status Engine<T>::forward_each(const std::vector<Engine*>& engines, const int* tokens) {
+Status Engine::forward_each(const std::vector<Engine*>& engines, const int* tokens) {
   if (engines.empty()) return Status::Ok();
   Engine& work = *engines.front();  // its work buffers hold the stacked rows
   for (Engine* e : engines)
-    if (e->shared_ != work.shared_ || e->model_ != work.model_)
-      return make_error("forward_each: the engines must share one model and one backend");
+    if (e->shared_ != work.shared_ || e->model_ != work.model_ || e->act_ != work.act_)
+      return make_error("forward_each: the engines must share one model, one backend and one precision");
   std::lock_guard<std::mutex> lock(work.shared_->mu);
   const size_t k = engines.size();
   std::vector<AttentionParams> ap(k), local(k);
@@ -472,7 +481,8 @@ Status Engine<T>::forward_each(const std::vector<Engine*>& engines, const int* t
   }
   std::vector<Segment> segs;
   for (size_t i = 0; i < k; ++i)
-    segs.push_back(Segment{engines[i], tokens + i, 1, engines[i]->pos_, &ap[i], &local[i], engines[i]->hidden_});
+    segs.push_back(Segment{engines[i], tokens + i, 1, engines[i]->pos_, &ap[i], &local[i],
+                           engines[i]->hidden_.head((size_t)work.model_->config.dim)});
   for (size_t s0 = 0; s0 < k; s0 += (size_t)work.opts_.chunk)  // as many rows at once as the work buffers hold
     if (auto st = run_rows(work, segs.data() + s0, (int)std::min(k - s0, (size_t)work.opts_.chunk)); !st) return st;
   if (auto st = work.shared_->backend->sync(); !st) return st;
@@ -483,20 +493,20 @@ Status Engine<T>::forward_each(const std::vector<Engine*>& engines, const int* t
   return Status::Ok();
 }
 
-template <typename T>
-Status Engine<T>::nll(int first, int rows, const int* targets, double* out, int* rank) {
+Status Engine::nll(int first, int rows, const int* targets, double* out, int* rank) {
   std::lock_guard<std::mutex> lock(shared_->mu);
   const ModelConfig& c = model_->config;
-  Backend<T>& b = *shared_->backend;
+  Backend& b = *shared_->backend;
   if (first < 0 || rows < 0 || first + rows > last_rows_) return make_error("nll rows outside the last forward");
   for (int r = 0; r < rows; ++r)
     if (targets[r] < 0 || targets[r] >= c.vocab_size) return make_error("target token outside the vocabulary");
   for (int r0 = 0; r0 < rows; r0 += opts_.chunk) {
-    int n = std::min(opts_.chunk, rows - r0);
-    b.matmul(hidden_ + (size_t)(first + r0) * c.dim, n, c.dim, model_->weights.output, model_->weights.output_b,
-             c.vocab_size, logits_);
-    if (c.final_softcap > 0) b.softcap(logits_, (size_t)n * c.vocab_size, c.final_softcap);
-    b.nll(logits_, n, c.vocab_size, targets + r0, out + r0, rank ? rank + r0 : nullptr);
+    const int n = std::min(opts_.chunk, rows - r0);
+    const Tensor logits = logits_.head((size_t)n * c.vocab_size);
+    b.matmul(hidden_.slice((size_t)(first + r0) * c.dim, (size_t)n * c.dim), n, c.dim, model_->weights.output,
+             model_->weights.output_b, c.vocab_size, logits);
+    if (c.final_softcap > 0) b.softcap(logits, c.final_softcap);
+    b.nll(logits, n, c.vocab_size, targets + r0, out + r0, rank ? rank + r0 : nullptr);
   }
   if (auto st = b.sync(); !st) return st;
   // A NaN or Inf here means the weights or the method produced garbage: never report it as a number.
@@ -508,69 +518,23 @@ Status Engine<T>::nll(int first, int rows, const int* targets, double* out, int*
   return Status::Ok();
 }
 
-template <typename T>
-Status Engine<T>::logits(int row, std::vector<float>& out) {
+Status Engine::logits(int row, std::vector<float>& out) {
   std::lock_guard<std::mutex> lock(shared_->mu);
   const ModelConfig& c = model_->config;
-  Backend<T>& b = *shared_->backend;
+  Backend& b = *shared_->backend;
   if (row < 0 || row >= last_rows_) return make_error("logits row outside the last forward");
-  b.matmul(hidden_ + (size_t)row * c.dim, 1, c.dim, model_->weights.output, model_->weights.output_b, c.vocab_size,
-           logits_);
-  if (c.final_softcap > 0) b.softcap(logits_, (size_t)c.vocab_size, c.final_softcap);
-  std::vector<T> host(c.vocab_size);
-  b.to_host(logits_, host.data(), host.size());
+  const Tensor logits = logits_.head((size_t)c.vocab_size);
+  b.matmul(hidden_.slice((size_t)row * c.dim, (size_t)c.dim), 1, c.dim, model_->weights.output,
+           model_->weights.output_b, c.vocab_size, logits);
+  if (c.final_softcap > 0) b.softcap(logits, c.final_softcap);
+  std::vector<uint8_t> host(logits.bytes());
+  b.to_host(logits, host.data());
   if (auto st = b.sync(); !st) return st;
-  out.assign(host.begin(), host.end());
+  out.resize(c.vocab_size);
+  dequantize(act_, host.data(), out.size(), out.data());
   for (float x : out)
     if (!std::isfinite(x)) return make_error("the logits hold NaN or Inf (non-finite activations)");
   return Status::Ok();
 }
-
-template class Engine<float>;
-template class Engine<double>;
-template std::shared_ptr<SharedBackend<float>> backend_for<float>(const Model&, const EngineOptions&);
-template std::shared_ptr<SharedBackend<double>> backend_for<double>(const Model&, const EngineOptions&);
-template std::shared_ptr<SharedBackend<float>> share_backend<float>(std::unique_ptr<Backend<float>>, const Model&);
-template std::shared_ptr<SharedBackend<double>> share_backend<double>(std::unique_ptr<Backend<double>>, const Model&);
-
-Result<std::unique_ptr<AnyEngine>> AnyEngine::create(std::shared_ptr<const Model> model, const EngineOptions& opts,
-                                                     int capacity, Precision precision) {
-  std::unique_ptr<AnyEngine> e(new AnyEngine());
-  if (precision == Precision::F64) {
-    auto r = Engine<double>::create(model, opts, capacity);
-    if (!r) return make_error(r.error());
-    e->f64_ = r.take();
-  } else {
-    auto r = Engine<float>::create(model, opts, capacity);
-    if (!r) return make_error(r.error());
-    e->f32_ = r.take();
-  }
-  return e;
-}
-
-int AnyEngine::chunk_for(const Model& model, const EngineOptions& opts, int capacity, Precision precision) {
-  const int preferred = precision == Precision::F64 ? backend_for<double>(model, opts)->backend->preferred_chunk()
-                                                    : backend_for<float>(model, opts)->backend->preferred_chunk();
-  return micro_batch(opts.chunk, preferred, capacity);
-}
-
-Status AnyEngine::forward(const int* t, int n) { return f32_ ? f32_->forward(t, n) : f64_->forward(t, n); }
-Status AnyEngine::forward_each(const std::vector<AnyEngine*>& engines, const int* tokens) {
-  std::vector<Engine<float>*> f32;
-  std::vector<Engine<double>*> f64;
-  for (AnyEngine* e : engines) {
-    if (e->f32_) f32.push_back(e->f32_.get());
-    else f64.push_back(e->f64_.get());
-  }
-  if (!f32.empty() && !f64.empty()) return make_error("forward_each: the engines must share one precision");
-  return f32.empty() ? Engine<double>::forward_each(f64, tokens) : Engine<float>::forward_each(f32, tokens);
-}
-Status AnyEngine::nll(int first, int rows, const int* targets, double* out, int* rank) {
-  return f32_ ? f32_->nll(first, rows, targets, out, rank) : f64_->nll(first, rows, targets, out, rank);
-}
-Status AnyEngine::logits(int row, std::vector<float>& out) { return f32_ ? f32_->logits(row, out) : f64_->logits(row, out); }
-int AnyEngine::pos() const { return f32_ ? f32_->pos() : f64_->pos(); }
-void AnyEngine::reset() { f32_ ? f32_->reset() : f64_->reset(); }
-const Model& AnyEngine::model() const { return f32_ ? f32_->model() : f64_->model(); }
 
 }  // namespace ls

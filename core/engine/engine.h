@@ -1,6 +1,7 @@
-// The inference engine: forward() written once against Backend<T>, a KV cache
-// holding keys before RoPE, an observer for attention probabilities, and a
-// cancel flag checked every layer and every attention task.
+// The inference engine: forward() written once against Backend, with activations
+// of a runtime dtype (f32, or f64 for reference runs) in Tensor views the backend
+// owns, a KV cache made by the backend, an observer for attention probabilities,
+// and a cancel flag checked every layer and every attention task.
 #pragma once
 
 #include <atomic>
@@ -16,6 +17,8 @@
 namespace ls {
 
 enum class Precision { F32, F64 };
+// The activation dtype of a precision.
+inline DType activation_dtype(Precision p) { return p == Precision::F64 ? DType::F64 : DType::F32; }
 
 struct EngineOptions {
   MethodParams method;                         // applied inside attention
@@ -36,51 +39,52 @@ Status check_method_for_model(const MethodParams& method, const ModelConfig& c);
 
 // Bytes an engine with `capacity` cached tokens needs (weights are the model's):
 // KV cache (one K copy and V, in the cache dtype), work buffers, hidden states.
-size_t engine_memory_bytes(const ModelConfig& c, int capacity, int chunk, size_t elem_size,
-                           KvDtype kv = KvDtype::Same);
+size_t engine_memory_bytes(const ModelConfig& c, int capacity, int chunk, DType act, KvDtype kv = KvDtype::Same);
 
 // The longest context, a power of two in [256, 2^20], whose engine (chunks of 256)
 // fits in half of `available` bytes (no limit known: 2^20).
 int longest_context(const ModelConfig& c, size_t available, KvDtype kv = KvDtype::Same);
 
 // A backend and the lock its users take: one per model and option set, shared by
-// every engine on that model (windows, sweep cells, NBCE rows), which each hold
-// their own KV cache and work buffers. One engine call runs at a time.
-template <typename T>
+// every engine on that model (windows, sweep cells, NBCE rows, f32 and f64 runs),
+// which each hold their own KV cache and work buffers. One engine call runs at a time.
 struct SharedBackend {
-  std::unique_ptr<Backend<T>> backend;
+  std::unique_ptr<Backend> backend;
   std::mutex mu;
   Status uploaded = Status::Ok();  // the result of the one upload(model)
 };
 
 // A device backend's maker (gpu/: register_cuda_backend); an error when no device is usable.
-using DeviceBackendFactory = Result<std::unique_ptr<Backend<float>>> (*)();
+using DeviceBackendFactory = Result<std::unique_ptr<Backend>> (*)();
 // Registers a device backend under `name`; programs that link gpu/ call it at start.
 void register_device_backend(const std::string& name, DeviceBackendFactory factory);
 // The backend opts.backend resolves to for this precision ("cpu", "cuda"), or an
 // error (an unknown or unbuilt backend, no device, a device backend in f64).
 Result<std::string> resolve_backend(const std::string& wanted, bool f64);
 
-// The backend `opts` asks for (threads, naive, row attention; opts.backend), made on
-// the first call for this model and precision and kept with the model after. A
-// backend that cannot be made comes back with `uploaded` holding the reason.
-template <typename T>
-std::shared_ptr<SharedBackend<T>> backend_for(const Model& model, const EngineOptions& opts);
+// The backend `opts` asks for (threads, naive, row attention; opts.backend) at this
+// precision ("auto" picks the CPU for f64), made on the first call for this model and
+// kept with the model after. A backend that cannot be made comes back with
+// `uploaded` holding the reason.
+std::shared_ptr<SharedBackend> backend_for(const Model& model, const EngineOptions& opts,
+                                           Precision precision = Precision::F32);
 // What the backend `opts` picks for `model` can still allocate: the device's free
 // memory (after the weights) for a device backend, the host's for the CPU; the
 // host's when that backend cannot be made.
 size_t backend_memory_available(const Model& model, const EngineOptions& opts);
 // Wraps a backend of the caller's (a device backend, a test's) and uploads `model` to it.
-template <typename T>
-std::shared_ptr<SharedBackend<T>> share_backend(std::unique_ptr<Backend<T>> backend, const Model& model);
+std::shared_ptr<SharedBackend> share_backend(std::unique_ptr<Backend> backend, const Model& model);
 
-template <typename T>
 class Engine {
  public:
-  // capacity: the most tokens this engine will hold (prompt + generated).
+  // capacity: the most tokens this engine will hold (prompt + generated); precision:
+  // the activation dtype (the backend must support it).
   // backend: null for the model's shared backend (backend_for), or one of the caller's.
   static Result<std::unique_ptr<Engine>> create(std::shared_ptr<const Model> model, const EngineOptions& opts,
-                                                int capacity, std::shared_ptr<SharedBackend<T>> backend = nullptr);
+                                                int capacity, Precision precision = Precision::F32,
+                                                std::shared_ptr<SharedBackend> backend = nullptr);
+  // The micro-batch an engine of `capacity` tokens will use (opts.chunk, or the backend's choice).
+  static int chunk_for(const Model& model, const EngineOptions& opts, int capacity, Precision precision);
   ~Engine();
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
@@ -90,8 +94,8 @@ class Engine {
   Status forward(const int* tokens, int n);
   // Feeds tokens[i] to engines[i], one each, as one batch: the rows of every engine
   // go through each projection and feed-forward together (one GEMM, not one GEMV per
-  // engine), each attends over its own cache. The engines share one model and one
-  // backend (NBCE's rows). Equals a forward(&tokens[i], 1) on each.
+  // engine), each attends over its own cache. The engines share one model, one
+  // backend and one precision (NBCE's rows). Equals a forward(&tokens[i], 1) on each.
   static Status forward_each(const std::vector<Engine*>& engines, const int* tokens);
   // NLL (nats) of targets[r] after row first+r of the last forward; rank optional.
   Status nll(int first, int rows, const int* targets, double* out, int* rank = nullptr);
@@ -103,7 +107,8 @@ class Engine {
   void reset() { pos_ = 0; }
   const Model& model() const { return *model_; }
   const EngineOptions& options() const { return opts_; }
-  const Backend<T>& backend() const { return *shared_->backend; }
+  const Backend& backend() const { return *shared_->backend; }
+  DType activations() const { return act_; }
 
  private:
   Engine() = default;
@@ -114,7 +119,7 @@ class Engine {
     const int* tokens;
     int rows, p0;
     AttentionParams *global, *local;
-    T* hidden;
+    Tensor hidden;
   };
   // Runs stacked segments (at most opts_.chunk rows in all) through every layer in the work buffers of `work`.
   static Status run_rows(Engine& work, const Segment* segs, int nseg);
@@ -125,45 +130,25 @@ class Engine {
   // (geometrically, never past capacity), checking the memory budget first.
   Status reserve(int tokens, int rows);
   std::shared_ptr<const Model> model_;
-  std::shared_ptr<SharedBackend<T>> shared_;
+  std::shared_ptr<SharedBackend> shared_;
   std::unique_ptr<KvCache> cache_;  // this engine's sequence (one K copy, rotated or raw, and V per layer)
   EngineOptions opts_;
+  DType act_ = DType::F32;
   int capacity_ = 0, pos_ = 0, last_rows_ = 0;
   int reserved_ = 0;     // tokens the KV cache holds room for (grown on demand up to capacity_)
   int hidden_rows_ = 0;  // rows of hidden_
-  // Work buffers for one micro-batch of `chunk` tokens.
-  T *x_ = nullptr;     // (chunk, dim) residual stream
-  T *xn_ = nullptr;    // (chunk, dim) normalised
-  T *q_ = nullptr;     // (chunk, q_dim) queries before RoPE
-  T *k_new_ = nullptr; // (chunk, kv_dim) new keys before RoPE
-  T *v_new_ = nullptr; // (chunk, kv_dim) new values
-  T *att_ = nullptr;   // (chunk, q_dim) attention output
-  T *tmp_ = nullptr;   // (chunk, dim) projection output
-  T *gate_ = nullptr;  // (chunk, hidden) SwiGLU gate / GELU input
-  T *up_ = nullptr;    // (chunk, hidden)
-  T *hidden_ = nullptr;  // (hidden_rows, dim) final-normed hidden states of the last forward
-  T *logits_ = nullptr;  // (chunk, vocab)
-};
-
-// The engine of the chosen precision behind one interface (analyses use this).
-class AnyEngine {
- public:
-  static Result<std::unique_ptr<AnyEngine>> create(std::shared_ptr<const Model> model, const EngineOptions& opts,
-                                                   int capacity, Precision precision);
-  // The micro-batch an engine of `capacity` tokens will use (opts.chunk, or the backend's choice).
-  static int chunk_for(const Model& model, const EngineOptions& opts, int capacity, Precision precision);
-  Status forward(const int* tokens, int n);
-  // Engine<T>::forward_each over engines of one precision.
-  static Status forward_each(const std::vector<AnyEngine*>& engines, const int* tokens);
-  Status nll(int first, int rows, const int* targets, double* out, int* rank = nullptr);
-  Status logits(int row, std::vector<float>& out);
-  int pos() const;
-  void reset();
-  const Model& model() const;
-
- private:
-  std::unique_ptr<Engine<float>> f32_;
-  std::unique_ptr<Engine<double>> f64_;
+  // Work buffers for one micro-batch of `chunk` tokens, in the backend's memory.
+  Tensor x_;       // (chunk, dim) residual stream
+  Tensor xn_;      // (chunk, dim) normalised
+  Tensor q_;       // (chunk, q_dim) queries before RoPE
+  Tensor k_new_;   // (chunk, kv_dim) new keys before RoPE
+  Tensor v_new_;   // (chunk, kv_dim) new values
+  Tensor att_;     // (chunk, q_dim) attention output
+  Tensor tmp_;     // (chunk, dim) projection output
+  Tensor gate_;    // (chunk, hidden) SwiGLU gate / GELU input
+  Tensor up_;      // (chunk, hidden)
+  Tensor hidden_;  // (hidden_rows, dim) final-normed hidden states of the last forward
+  Tensor logits_;  // (chunk, vocab)
 };
 
 }  // namespace ls

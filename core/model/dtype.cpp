@@ -13,6 +13,7 @@ const char* dtype_name(DType t) {
     case DType::BF16: return "BF16";
     case DType::Q8_0: return "Q8_0";
     case DType::Q4_0: return "Q4_0";
+    case DType::F64: return "F64";
   }
   return "?";
 }
@@ -21,6 +22,7 @@ size_t dtype_block(DType t) { return (t == DType::Q8_0 || t == DType::Q4_0) ? 32
 
 size_t dtype_bytes(DType t, size_t count) {
   switch (t) {
+    case DType::F64: return count * 8;
     case DType::F32: return count * 4;
     case DType::F16:
     case DType::BF16: return count * 2;
@@ -98,6 +100,13 @@ static uint16_t load_u16(const uint8_t* p) { return (uint16_t)(p[0] | (p[1] << 8
 void dequantize(DType t, const uint8_t* src, size_t count, float* dst) {
   switch (t) {
     case DType::F32: std::memcpy(dst, src, count * 4); return;
+    case DType::F64:
+      for (size_t i = 0; i < count; ++i) {
+        double d;
+        std::memcpy(&d, src + 8 * i, 8);
+        dst[i] = (float)d;
+      }
+      return;
     case DType::F16:
       for (size_t i = 0; i < count; ++i) dst[i] = half_to_float(load_u16(src + 2 * i));
       return;
@@ -131,6 +140,12 @@ void quantize(DType t, const float* src, size_t count, uint8_t* dst) {
   };
   switch (t) {
     case DType::F32: std::memcpy(dst, src, count * 4); return;
+    case DType::F64:
+      for (size_t i = 0; i < count; ++i) {
+        const double d = src[i];
+        std::memcpy(dst + 8 * i, &d, 8);
+      }
+      return;
     case DType::F16:
       for (size_t i = 0; i < count; ++i) put16(dst + 2 * i, float_to_half(src[i]));
       return;

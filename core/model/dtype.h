@@ -7,7 +7,8 @@
 
 namespace ls {
 
-enum class DType { F32, F16, BF16, Q8_0, Q4_0 };
+// F64 appears only in activations (reference runs), never in model files.
+enum class DType { F32, F16, BF16, Q8_0, Q4_0, F64 };
 
 const char* dtype_name(DType t);
 // Bytes taken by `count` elements (count must be a multiple of the block size for Q types).

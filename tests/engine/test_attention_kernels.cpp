@@ -65,9 +65,10 @@ using Probes = std::map<std::pair<int, int>, std::vector<float>>;
 template <typename T>
 std::vector<double> run(const Case& u, CpuOptions o, KvDtype kv, int probe_head = -2, Probes* probes = nullptr) {
   const Shape& s = u.shape;
-  CpuBackend<T> b(o);
+  CpuBackend b(o);
   const PositionContext ctx{s.rot_dim, 10000.0, 64.0, (double)u.n};
   KvSpec spec;
+  spec.act = dtype_of<T>();
   spec.n_layers = 1;
   spec.kv_dim = s.n_kv_heads * s.head_dim;
   spec.dtype = kv;
@@ -94,7 +95,9 @@ std::vector<double> run(const Case& u, CpuOptions o, KvDtype kv, int probe_head 
       std::lock_guard<std::mutex> lock(mu);
       (*probes)[{m, h}] = std::vector<float>(pr, pr + n_keys);
     };
-    auto st = b.attention(*cache, p, q.data(), k.data(), v.data(), o_buf.data(), probes ? &obs : nullptr, nullptr);
+    auto st = b.attention(*cache, p, host_tensor(q.data(), q.size()), host_tensor(k.data(), k.size()),
+                          host_tensor(v.data(), v.size()), host_tensor(o_buf.data(), o_buf.size()),
+                          probes ? &obs : nullptr, nullptr);
     EXPECT_TRUE(st.ok()) << (st.ok() ? "" : st.error());
     out.insert(out.end(), o_buf.begin(), o_buf.end());
   }
@@ -216,19 +219,20 @@ TEST(AttentionKernels, IsaListEndsWithGenericAndUnknownNamesFallBackToTheBest) {
   const std::vector<std::string> isas = cpu_attention_isas();
   ASSERT_FALSE(isas.empty());
   EXPECT_EQ(isas.back(), "generic");
-  EXPECT_EQ(CpuBackend<float>(opts(CpuAttention::Tiled, "no-such-isa")).isa(), isas.front());
-  EXPECT_EQ(CpuBackend<float>(opts(CpuAttention::Tiled, "generic")).isa(), "generic");
+  EXPECT_EQ(CpuBackend(opts(CpuAttention::Tiled, "no-such-isa")).isa(), isas.front());
+  EXPECT_EQ(CpuBackend(opts(CpuAttention::Tiled, "generic")).isa(), "generic");
 }
 
 // The feed-forward GELUs: erf-exact (GPT-NeoX, MPT: torch's nn.GELU()) and BLOOM's
 // tanh form, against values written out here (x·Φ(x) with Φ from erfc; the tanh
 // form of bloom_gelu_forward). At x = -3 they differ by 10 %.
 TEST(Activations, ExactAndTanhGelu) {
-  CpuBackend<double> b(opts(CpuAttention::Rows, "generic"));
+  CpuBackend b(opts(CpuAttention::Rows, "generic"));
   const std::vector<double> xs = {-3.0, -1.0, -0.25, 0.0, 0.5, 2.0, 4.0};
   std::vector<double> exact = xs, approx = xs;
-  b.gelu(exact.data(), exact.size(), true);
-  b.gelu(approx.data(), approx.size(), false);
+  b.gelu(host_tensor(exact.data(), exact.size()), true);
+  b.gelu(host_tensor(approx.data(), approx.size()), false);
+  ASSERT_TRUE(b.sync().ok());
   for (size_t i = 0; i < xs.size(); ++i) {
     const double x = xs[i];
     EXPECT_NEAR(exact[i], 0.5 * x * std::erfc(-x / std::sqrt(2.0)), 1e-15) << x;
@@ -319,8 +323,10 @@ TEST(KvCacheSize, OneKeyCopyAndHalfStorage) {
   KvSpec s;
   s.n_layers = 22;
   s.kv_dim = 256;  // TinyLlama-1.1B: 4 KV heads × 64
-  CpuBackend<float> b(CpuOptions{});
+  CpuBackend b(CpuOptions{});
   EXPECT_EQ(b.kv_bytes_per_token(s), 2u * 22 * 256 * 4);
+  s.act = DType::F64;  // a reference run's cache holds doubles
+  EXPECT_EQ(b.kv_bytes_per_token(s), 2u * 22 * 256 * 8);
   s.dtype = KvDtype::F16;
   EXPECT_EQ(b.kv_bytes_per_token(s), 2u * 22 * 256 * 2);  // 22.5 KiB, llama.cpp's f16 KV
   s.dtype = KvDtype::BF16;
@@ -334,7 +340,7 @@ TEST(KvCacheSize, OneKeyCopyAndHalfStorage) {
   c.head_dim = 64;
   c.rot_dim = 64;
   c.vocab_size = 32000;
-  const size_t f32 = engine_memory_bytes(c, 32768, 256, 4), f16 = engine_memory_bytes(c, 32768, 256, 4, KvDtype::F16);
+  const size_t f32 = engine_memory_bytes(c, 32768, 256, DType::F32), f16 = engine_memory_bytes(c, 32768, 256, DType::F32, KvDtype::F16);
   EXPECT_EQ(f32 - f16, (size_t)32768 * 2 * 22 * 256 * 2);  // only the cache shrinks
 }
 

@@ -5,6 +5,7 @@
 // over a CpuBackend and counts what the engine asks of it.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <thread>
 
 #include "core/analysis/analysis.h"
@@ -17,59 +18,62 @@ namespace {
 
 // Every call goes to an inner CPU backend; upload() and sync() are counted, and
 // sync() fails once `fail_after` calls have been made (an asynchronous device error).
-class ForwardingBackend final : public Backend<float> {
+class ForwardingBackend final : public Backend {
  public:
-  CpuBackend<float> in{CpuOptions{}};
+  CpuBackend in{CpuOptions{}};
   int uploads = 0, syncs = 0, fail_after = -1, chunk = 64;
   size_t memory = 0;  // > 0: the free memory this "device" reports
   const char* name() const override { return "forwarding"; }
+  bool supports(DType act) const override { return act == DType::F32; }  // a device that runs f32 only
   size_t memory_available() const override { return memory ? memory : in.memory_available(); }
   int preferred_chunk() const override { return chunk; }
   Status upload(const Model& m) override {
     ++uploads;
     return in.upload(m);
   }
-  float* alloc(size_t n) override { return in.alloc(n); }
-  void release(float* p) override { in.release(p); }
-  void to_host(const float* s, float* d, size_t n) override { in.to_host(s, d, n); }
-  void from_host(const float* s, float* d, size_t n) override { in.from_host(s, d, n); }
+  Tensor alloc(DType d, size_t n) override { return in.alloc(d, n); }
+  void release(const Tensor& t) override { in.release(t); }
+  void to_host(const Tensor& s, void* d) override { in.to_host(s, d); }
+  void from_host(const void* s, const Tensor& d) override { in.from_host(s, d); }
   Status sync() override {
     if (fail_after >= 0 && syncs++ >= fail_after) return make_error("device: an illegal memory access was encountered");
-    return Status::Ok();
+    return in.sync();
   }
   size_t kv_bytes_per_token(const KvSpec& s) const override { return in.kv_bytes_per_token(s); }
   std::unique_ptr<KvCache> make_cache(const KvSpec& s) override { return in.make_cache(s); }
   Status reserve_kv(KvCache& c, int t, int keep) override { return in.reserve_kv(c, t, keep); }
   void set_positions(KvCache& c, const PositionTables& t, int kind) override { in.set_positions(c, t, kind); }
-  void embed(const int* t, int n, const Matrix& tab, int dim, float* out) override { in.embed(t, n, tab, dim, out); }
-  void rmsnorm(const float* x, const float* w, int r, int d, double e, float* y) override { in.rmsnorm(x, w, r, d, e, y); }
-  void layernorm(const float* x, const float* w, const float* b, int r, int d, double e, float* y) override {
+  void embed(const int* t, int n, const Matrix& tab, int dim, const Tensor& out) override { in.embed(t, n, tab, dim, out); }
+  void rmsnorm(const Tensor& x, const float* w, int r, int d, double e, const Tensor& y) override {
+    in.rmsnorm(x, w, r, d, e, y);
+  }
+  void layernorm(const Tensor& x, const float* w, const float* b, int r, int d, double e, const Tensor& y) override {
     in.layernorm(x, w, b, r, d, e, y);
   }
-  void matmul(const float* x, int r, int i, const Matrix& W, const float* b, int o, float* y) override {
+  void matmul(const Tensor& x, int r, int i, const Matrix& W, const float* b, int o, const Tensor& y) override {
     in.matmul(x, r, i, W, b, o, y);
   }
-  void swiglu(float* g, const float* u, size_t n) override { in.swiglu(g, u, n); }
-  void gelu(float* x, size_t n, bool exact) override { in.gelu(x, n, exact); }
-  void geglu(float* g, const float* u, size_t n) override { in.geglu(g, u, n); }
-  void scale(float* x, size_t n, double s) override { in.scale(x, n, s); }
-  void softcap(float* x, size_t n, double cap) override { in.softcap(x, n, cap); }
-  void add(float* x, const float* y, size_t n) override { in.add(x, y, n); }
-  Status attention(KvCache& c, const AttentionParams& p, const float* q, const float* k, const float* v, float* out,
-                   const AttentionObserver* obs, const std::atomic<bool>* cancel) override {
+  void swiglu(const Tensor& g, const Tensor& u) override { in.swiglu(g, u); }
+  void gelu(const Tensor& x, bool exact) override { in.gelu(x, exact); }
+  void geglu(const Tensor& g, const Tensor& u) override { in.geglu(g, u); }
+  void scale(const Tensor& x, double s) override { in.scale(x, s); }
+  void softcap(const Tensor& x, double cap) override { in.softcap(x, cap); }
+  void add(const Tensor& x, const Tensor& y) override { in.add(x, y); }
+  Status attention(KvCache& c, const AttentionParams& p, const Tensor& q, const Tensor& k, const Tensor& v,
+                   const Tensor& out, const AttentionObserver* obs, const std::atomic<bool>* cancel) override {
     return in.attention(c, p, q, k, v, out, obs, cancel);
   }
-  void nll(const float* l, int r, int v, const int* t, double* o, int* rank) override { in.nll(l, r, v, t, o, rank); }
+  void nll(const Tensor& l, int r, int v, const int* t, double* o, int* rank) override { in.nll(l, r, v, t, o, rank); }
 };
 
 // A forwarding backend shared for `m`; `seen` points at it to read its counters.
-std::shared_ptr<SharedBackend<float>> forwarding(const Model& m, ForwardingBackend*& seen) {
+std::shared_ptr<SharedBackend> forwarding(const Model& m, ForwardingBackend*& seen) {
   auto fwd = std::make_unique<ForwardingBackend>();
   seen = fwd.get();
-  return share_backend<float>(std::move(fwd), m);
+  return share_backend(std::move(fwd), m);
 }
 
-std::vector<double> nll_of(Engine<float>& e, const std::vector<int>& toks) {
+std::vector<double> nll_of(Engine& e, const std::vector<int>& toks) {
   e.reset();
   EXPECT_TRUE(e.forward(toks.data(), (int)toks.size() - 1).ok());
   std::vector<double> out(toks.size() - 1);
@@ -81,18 +85,91 @@ TEST(BackendSeam, OneBackendPerModelAndOptions) {
   auto m = load_ok(bundled_gguf());
   ASSERT_TRUE(m);
   EngineOptions o;
-  auto a = Engine<float>::create(m, o, 64).take(), b = Engine<float>::create(m, o, 128).take();
+  auto a = Engine::create(m, o, 64).take(), b = Engine::create(m, o, 128).take();
   EXPECT_EQ(&a->backend(), &b->backend());  // windows, sweep cells, NBCE rows: one upload
   EngineOptions rows = o;
   rows.row_attention = true;
-  EXPECT_NE(&Engine<float>::create(m, rows, 64).take()->backend(), &a->backend());
+  EXPECT_NE(&Engine::create(m, rows, 64).take()->backend(), &a->backend());
   auto other = load_ok(bundled_gguf());  // another model: its own backend
-  EXPECT_NE(&Engine<float>::create(other, o, 64).take()->backend(), &a->backend());
+  EXPECT_NE(&Engine::create(other, o, 64).take()->backend(), &a->backend());
   // The backend outlives its engines: a later run finds the same one.
-  const Backend<float>* first = &a->backend();
+  const Backend* first = &a->backend();
   a.reset();
   b.reset();
-  EXPECT_EQ(&Engine<float>::create(m, o, 32).take()->backend(), first);
+  EXPECT_EQ(&Engine::create(m, o, 32).take()->backend(), first);
+}
+
+// Activations are views of a runtime dtype: one CPU backend serves f32 and f64
+// engines of a model, and each engine's cache and buffers hold its own dtype.
+TEST(BackendSeam, OneBackendServesEveryActivationDtype) {
+  auto m = load_ok(bundled_gguf());
+  ASSERT_TRUE(m);
+  EngineOptions o;
+  auto f32 = Engine::create(m, o, 64, Precision::F32).take(), f64 = Engine::create(m, o, 64, Precision::F64).take();
+  EXPECT_EQ(&f32->backend(), &f64->backend());
+  EXPECT_EQ(f32->activations(), DType::F32);
+  EXPECT_EQ(f64->activations(), DType::F64);
+  const std::vector<int> toks = story_tokens(48);
+  const auto a = nll_of(*f32, toks), b = nll_of(*f64, toks);
+  ASSERT_EQ(a.size(), b.size());
+  double worst = 0;
+  for (size_t i = 0; i < a.size(); ++i) worst = std::max(worst, std::fabs(a[i] - b[i]));
+  EXPECT_LT(worst, 1e-3);
+  EXPECT_GT(worst, 0.0);  // two precisions really ran
+  // f32 and f64 engines cannot share a batch.
+  const int t[] = {1, 1};
+  auto st = Engine::forward_each({f32.get(), f64.get()}, t);
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.error().find("one precision"), std::string::npos) << st.error();
+  // A backend that runs f32 only refuses an f64 engine by name.
+  ForwardingBackend* seen = nullptr;
+  auto refused = Engine::create(m, o, 64, Precision::F64, forwarding(*m, seen));
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.error().find("does not run F64"), std::string::npos) << refused.error();
+}
+
+// An op handed views it cannot run (two dtypes, a dtype the backend does not run,
+// too few elements) writes nothing and says why through sync(), once.
+TEST(BackendSeam, ViewsAnOpCannotRunAreReportedNotRun) {
+  CpuBackend b{CpuOptions{}};
+  ASSERT_TRUE(b.supports(DType::F32) && b.supports(DType::F64) && !b.supports(DType::BF16));
+  const std::vector<float> w(8, 1.0f);
+  Tensor x = b.alloc(DType::F32, 16), y32 = b.alloc(DType::F32, 16), y64 = b.alloc(DType::F64, 16);
+  ASSERT_TRUE(x.data && y32.data && y64.data);
+  ASSERT_TRUE(b.sync().ok());
+  const std::vector<float> ones(16, 1.0f);
+  b.from_host(ones.data(), x);
+  std::vector<double> host64(16, -7.0);
+  b.from_host(host64.data(), y64);
+  b.rmsnorm(x, w.data(), 2, 8, 1e-5, y64);  // f32 in, f64 out
+  Status st = b.sync();
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.error().find("two dtypes"), std::string::npos) << st.error();
+  b.to_host(y64, host64.data());
+  for (double v : host64) EXPECT_EQ(v, -7.0);  // nothing written
+  EXPECT_TRUE(b.sync().ok());                  // reported once
+  b.rmsnorm(x, w.data(), 4, 8, 1e-5, y32);     // 32 elements asked of views of 16
+  st = b.sync();
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.error().find("needs 32"), std::string::npos) << st.error();
+  EXPECT_EQ(b.alloc(DType::BF16, 4).data, nullptr);
+  st = b.sync();
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.error().find("runs F32 and F64"), std::string::npos) << st.error();
+  // The same call with fitting views runs: rows of ones stay ones.
+  b.rmsnorm(x, w.data(), 2, 8, 1e-5, y32);
+  ASSERT_TRUE(b.sync().ok());
+  std::vector<float> out(16);
+  b.to_host(y32, out.data());
+  for (float v : out) EXPECT_NEAR(v, 1.0f, 1e-4f);
+  // A slice outside its view is empty, so an op on it is refused the same way.
+  EXPECT_EQ(x.slice(10, 7).data, nullptr);
+  EXPECT_EQ(x.slice(8, 8).count, 8u);
+  b.add(x.slice(10, 7), y32);
+  st = b.sync();
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.error().find("empty view"), std::string::npos) << st.error();
+  for (const Tensor& t : {x, y32, y64}) b.release(t);
 }
 
 TEST(BackendSeam, WeightsUploadOnceAndChunkIsTheBackendsChoice) {
@@ -102,14 +179,14 @@ TEST(BackendSeam, WeightsUploadOnceAndChunkIsTheBackendsChoice) {
   auto shared = forwarding(*m, seen);
   EngineOptions o;
   const std::vector<int> toks = story_tokens(200);
-  auto e1 = Engine<float>::create(m, o, 256, shared).take();
-  auto e2 = Engine<float>::create(m, o, 256, shared).take();
+  auto e1 = Engine::create(m, o, 256, Precision::F32, shared).take();
+  auto e2 = Engine::create(m, o, 256, Precision::F32, shared).take();
   EXPECT_EQ(e1->options().chunk, 64);  // preferred_chunk(), as no chunk was asked for
   const auto via_fwd = nll_of(*e1, toks);
   nll_of(*e2, toks);
   EXPECT_EQ(seen->uploads, 1);
   // The same numbers as the model's own CPU backend (chunk 64 vs 256 gives the same sums).
-  auto plain = Engine<float>::create(m, o, 256).take();
+  auto plain = Engine::create(m, o, 256).take();
   const auto ref = nll_of(*plain, toks);
   ASSERT_EQ(via_fwd.size(), ref.size());
   for (size_t i = 0; i < ref.size(); ++i) EXPECT_NEAR(via_fwd[i], ref[i], 1e-4) << i;
@@ -120,7 +197,7 @@ TEST(BackendSeam, DeviceErrorStopsTheForwardWithinALayer) {
   ASSERT_TRUE(m);
   ForwardingBackend* seen = nullptr;
   auto shared = forwarding(*m, seen);
-  auto e = Engine<float>::create(m, EngineOptions{}, 64, shared).take();
+  auto e = Engine::create(m, EngineOptions{}, 64, Precision::F32, shared).take();
   const std::vector<int> toks = story_tokens(32);
   ASSERT_TRUE(e->forward(toks.data(), 32).ok());
   EXPECT_EQ(seen->syncs, 0);  // counting starts when fail_after is set
@@ -143,9 +220,9 @@ TEST(BackendSeam, InterleavedEnginesKeepTheirOwnCacheAndTables) {
   ob.method = parse_method_spec("dynamic-ntk:alpha=2,cache=raw").value();
   const std::vector<int> toks = story_tokens(301);
   const std::vector<int> a(toks.begin(), toks.begin() + 301), b(toks.begin() + 50, toks.begin() + 171);
-  const auto want_a = nll_of(*Engine<float>::create(m, oa, 400).take(), a);
-  const auto want_b = nll_of(*Engine<float>::create(m, ob, 400).take(), b);
-  auto ea = Engine<float>::create(m, oa, 400).take(), eb = Engine<float>::create(m, ob, 400).take();
+  const auto want_a = nll_of(*Engine::create(m, oa, 400).take(), a);
+  const auto want_b = nll_of(*Engine::create(m, ob, 400).take(), b);
+  auto ea = Engine::create(m, oa, 400).take(), eb = Engine::create(m, ob, 400).take();
   ASSERT_EQ(&ea->backend(), &eb->backend());  // the method is the engine's, not the backend's
   ASSERT_TRUE(ea->forward(a.data(), 100).ok());
   ASSERT_TRUE(eb->forward(b.data(), (int)b.size() - 1).ok());
@@ -186,11 +263,11 @@ TEST(BackendSeam, ConcurrentRunsOnOneModelAgreeWithSequentialRuns) {
 // back to the CPU otherwise, and a backend that is not built in, cannot start, or
 // is asked for f64 is refused with its reason.
 int fake_made = 0;
-Result<std::unique_ptr<Backend<float>>> make_fake() {
+Result<std::unique_ptr<Backend>> make_fake() {
   ++fake_made;
-  return std::unique_ptr<Backend<float>>(std::make_unique<ForwardingBackend>());
+  return std::unique_ptr<Backend>(std::make_unique<ForwardingBackend>());
 }
-Result<std::unique_ptr<Backend<float>>> make_absent() { return make_error("no device of this kind is present"); }
+Result<std::unique_ptr<Backend>> make_absent() { return make_error("no device of this kind is present"); }
 
 TEST(BackendSeam, DeviceBackendsAreChosenByName) {
   auto none = resolve_backend("tpu", false);
@@ -202,7 +279,7 @@ TEST(BackendSeam, DeviceBackendsAreChosenByName) {
   if (auto cuda = resolve_backend("cuda", false); cuda.ok()) {
     EngineOptions co;
     co.backend = "cuda";
-    auto e = Engine<float>::create(load_ok(bundled_gguf()), co, 64);
+    auto e = Engine::create(load_ok(bundled_gguf()), co, 64);
     if (!e.ok()) {
       EXPECT_EQ(e.error().rfind("cuda backend: ", 0), 0u) << e.error();
     }
@@ -215,7 +292,7 @@ TEST(BackendSeam, DeviceBackendsAreChosenByName) {
   ASSERT_TRUE(m);
   EngineOptions o;
   o.backend = "absent";
-  auto refused = Engine<float>::create(m, o, 64);
+  auto refused = Engine::create(m, o, 64);
   ASSERT_FALSE(refused.ok());
   EXPECT_NE(refused.error().find("no device of this kind"), std::string::npos) << refused.error();
   register_device_backend("fake", &make_fake);
@@ -224,17 +301,17 @@ TEST(BackendSeam, DeviceBackendsAreChosenByName) {
   EXPECT_FALSE(resolve_backend("fake", true).ok());
   const auto toks = story_tokens(120);
   o.backend = "fake";
-  auto e = Engine<float>::create(m, o, 200);
+  auto e = Engine::create(m, o, 200);
   ASSERT_TRUE(e.ok()) << e.error();
   const int made = fake_made;
   EXPECT_GE(made, 1);
   auto got = nll_of(**e, toks);
   o.backend = "auto";  // the same shared backend: not made again
-  auto e2 = Engine<float>::create(m, o, 200);
+  auto e2 = Engine::create(m, o, 200);
   ASSERT_TRUE(e2.ok());
   EXPECT_EQ(fake_made, made);
   o.backend = "cpu";
-  auto c = Engine<float>::create(m, o, 200);
+  auto c = Engine::create(m, o, 200);
   ASSERT_TRUE(c.ok());
   auto want = nll_of(**c, toks);
   for (size_t i = 0; i < want.size(); ++i) EXPECT_NEAR(got[i], want[i], 1e-5) << i;
@@ -249,23 +326,23 @@ TEST(BackendSeam, ForwardEachEqualsOneForwardPerEngine) {
   const char* methods[] = {"rope", "rerope:window=8,logn=1", "dynamic-ntk:alpha=2", "sliding-window:window=16,sinks=2"};
   const int prompt[] = {10, 37, 80, 95};
   for (Precision prec : {Precision::F32, Precision::F64}) {
-    std::vector<std::unique_ptr<AnyEngine>> batched, alone;
+    std::vector<std::unique_ptr<Engine>> batched, alone;
     for (int i = 0; i < 4; ++i) {
       EngineOptions o;
       o.method = parse_method_spec(methods[i]).value();
       o.chunk = 2;  // fewer rows per batch than engines: the batch is split
       for (auto* set : {&batched, &alone}) {
-        auto e = AnyEngine::create(m, o, 120, prec);
+        auto e = Engine::create(m, o, 120, prec);
         ASSERT_TRUE(e.ok()) << e.error();
         ASSERT_TRUE((*e)->forward(toks.data(), prompt[i]).ok());
         set->push_back(e.take());
       }
     }
-    std::vector<AnyEngine*> batch;
+    std::vector<Engine*> batch;
     for (auto& e : batched) batch.push_back(e.get());
     for (int step = 0; step < 3; ++step) {
       const int next[] = {toks[10 + step], toks[37 + step], toks[80 + step], toks[95 + step]};
-      ASSERT_TRUE(AnyEngine::forward_each(batch, next).ok());
+      ASSERT_TRUE(Engine::forward_each(batch, next).ok());
       for (int i = 0; i < 4; ++i) {
         ASSERT_TRUE(alone[i]->forward(&next[i], 1).ok());
         EXPECT_EQ(batched[i]->pos(), alone[i]->pos());
@@ -280,20 +357,20 @@ TEST(BackendSeam, ForwardEachEqualsOneForwardPerEngine) {
   }
   // Engines of two models cannot share a batch.
   auto other = load_ok(bundled_gguf(), 128);
-  auto a = AnyEngine::create(m, EngineOptions{}, 16, Precision::F32);
-  auto b = AnyEngine::create(other, EngineOptions{}, 16, Precision::F32);
+  auto a = Engine::create(m, EngineOptions{}, 16, Precision::F32);
+  auto b = Engine::create(other, EngineOptions{}, 16, Precision::F32);
   ASSERT_TRUE(a.ok() && b.ok());
   const int t[] = {1, 1};
-  auto st = AnyEngine::forward_each({a->get(), b->get()}, t);
+  auto st = Engine::forward_each({a->get(), b->get()}, t);
   ASSERT_FALSE(st.ok());
   EXPECT_NE(st.error().find("share one model"), std::string::npos) << st.error();
 }
 
 // A device with 48 MiB free: the app's length cap comes from it, not from the host.
-Result<std::unique_ptr<Backend<float>>> make_small() {
+Result<std::unique_ptr<Backend>> make_small() {
   auto b = std::make_unique<ForwardingBackend>();
   b->memory = size_t{48} << 20;
-  return std::unique_ptr<Backend<float>>(std::move(b));
+  return std::unique_ptr<Backend>(std::move(b));
 }
 
 TEST(BackendSeam, LengthCapComesFromTheChosenBackendsMemory) {
@@ -310,8 +387,8 @@ TEST(BackendSeam, LengthCapComesFromTheChosenBackendsMemory) {
   const ModelConfig& c = m->config;
   const int cap = longest_context(c, size_t{48} << 20);
   // The largest power of two whose engine fits in half the 48 MiB.
-  EXPECT_LE(engine_memory_bytes(c, cap, 256, sizeof(float)), size_t{24} << 20);
-  EXPECT_GT(engine_memory_bytes(c, 2 * cap, 256, sizeof(float)), size_t{24} << 20);
+  EXPECT_LE(engine_memory_bytes(c, cap, 256, DType::F32), size_t{24} << 20);
+  EXPECT_GT(engine_memory_bytes(c, 2 * cap, 256, DType::F32), size_t{24} << 20);
   EXPECT_GE(cap, 256);
   EXPECT_LT(cap, longest_context(c, size_t{64} << 30));
   EXPECT_EQ(longest_context(c, 0), 1 << 20);  // no limit known
