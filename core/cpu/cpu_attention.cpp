@@ -107,7 +107,7 @@ void CpuOps<T>::append_kv(Cache& c, const AttentionParams& p, const T* k_new, co
   auto& ps = c.pos[p.table];
 
   const int hd = p.head_dim, kv_dim = p.n_kv_heads * hd, half = p.rot_dim / 2;
-  const size_t row = (size_t)kv_dim * kv_elem_bytes(c.spec.dtype, sizeof(T));
+  const size_t row = kv_row_bytes(c.spec);
   typename Cache::Layer& L = c.layers[p.layer];
   const bool rotate = c.spec.keys == KeyForm::Rotated && !ps.tables.inv_freq.empty();
   parallel_for(p.n_new, opts_.threads, [&](int t) {
@@ -139,7 +139,7 @@ void CpuOps<T>::keys_as(const Cache& c, const AttentionParams& p, int n, bool fa
   const auto& ps = c.pos[p.table];
 
   const int hd = p.head_dim, kv_dim = p.n_kv_heads * hd, half = p.rot_dim / 2;
-  const size_t row = (size_t)kv_dim * kv_elem_bytes(c.spec.dtype, sizeof(T));
+  const size_t row = kv_row_bytes(c.spec);
   const typename Cache::Layer& L = c.layers[p.layer];
   const bool rope = !ps.tables.inv_freq.empty();
   out.resize((size_t)n * kv_dim);
@@ -157,7 +157,7 @@ void CpuOps<T>::keys_as(const Cache& c, const AttentionParams& p, int n, bool fa
 template <typename T>
 void CpuOps<T>::values_as(const Cache& c, const AttentionParams& p, int n, std::vector<T>& out) {
   const int kv_dim = p.n_kv_heads * p.head_dim;
-  const size_t row = (size_t)kv_dim * kv_elem_bytes(c.spec.dtype, sizeof(T));
+  const size_t row = kv_row_bytes(c.spec);
   out.resize((size_t)n * kv_dim);
   for (int j = 0; j < n; ++j) load_row(c.spec.dtype, c.layers[p.layer].v.data() + (size_t)j * row, &out[(size_t)j * kv_dim], kv_dim);
 }

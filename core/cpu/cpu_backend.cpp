@@ -95,52 +95,38 @@ std::unique_ptr<KvCache> CpuBackend::make_cache(const KvSpec& spec) {
   return c;
 }
 
-// The cache's layer storage, whatever its activation type.
-namespace {
-template <typename F>
-bool with_layers(KvCache& cache, F&& f) {
-  if (auto* c = dynamic_cast<CpuKvCache<float>*>(&cache)) return f(c->layers), true;
-  if (auto* c = dynamic_cast<CpuKvCache<double>*>(&cache)) return f(c->layers), true;
-  return false;
-}
-}  // namespace
-
-Status CpuBackend::reserve_kv(KvCache& c, int tokens, int keep) {
-  if (!dynamic_cast<CpuKvCache<float>*>(&c) && !dynamic_cast<CpuKvCache<double>*>(&c))
-    return make_error("the KV cache was made by another backend");
-  if (tokens <= c.tokens) return Status::Ok();
-  const size_t per_token = kv_bytes_per_token(c.spec);
-  if (auto st = check_memory((size_t)(tokens - c.tokens) * per_token,
-                             "growing the KV cache from " + std::to_string(c.tokens) + " to " +
-                                 std::to_string(tokens) + " tokens (" + format_bytes(per_token) + " per token)",
-                             "choose a shorter context");
-      !st)
-    return st;
-  const size_t row = (size_t)c.spec.kv_dim * kv_elem_bytes(c.spec.dtype, dtype_bytes(c.spec.act, 1));
-  with_layers(c, [&](auto& layers) {
-    layers.resize(c.spec.n_layers);
-    for (auto& layer : layers)
+Status CpuBackend::reserve_kv(KvCache& cache, int tokens, int keep) {
+  return on_cache(cache, [&](auto&, auto* c) -> Status {
+    if (!c) return make_error("the KV cache was made by another backend");
+    if (tokens <= c->tokens) return Status::Ok();
+    const size_t per_token = kv_bytes_per_token(c->spec);
+    if (auto st = check_memory((size_t)(tokens - c->tokens) * per_token,
+                               "growing the KV cache from " + std::to_string(c->tokens) + " to " +
+                                   std::to_string(tokens) + " tokens (" + format_bytes(per_token) + " per token)",
+                               "choose a shorter context");
+        !st)
+      return st;
+    const size_t row = kv_row_bytes(c->spec);
+    c->layers.resize(c->spec.n_layers);
+    for (auto& layer : c->layers)
       for (std::vector<uint8_t>* buf : {&layer.k, &layer.v}) {
         std::vector<uint8_t> grown((size_t)tokens * row);
         if (keep > 0 && !buf->empty()) std::memcpy(grown.data(), buf->data(), std::min(buf->size(), (size_t)keep * row));
         buf->swap(grown);
       }
+    c->tokens = tokens;
+    return Status::Ok();
   });
-  c.tokens = tokens;
-  return Status::Ok();
 }
 
 void CpuBackend::set_positions(KvCache& cache, const PositionTables& tables, int kind) {
-  if (kind < 0 || kind >= kPositionTableKinds) return;  // attention reports the mismatch
-  auto set = [&](auto* c) {
-    if (!c) return;
+  on_cache(cache, [&](auto&, auto* c) {
+    if (!c || kind < 0 || kind >= kPositionTableKinds) return;  // attention reports the mismatch
     auto& ps = c->pos[kind];
     ps.tables = tables;
     ps.angles.set_table(tables.inv_freq, tables.attention_factor);
     ps.far_angles.set_table(tables.inv_freq, tables.attention_factor);
-  };
-  set(dynamic_cast<CpuKvCache<float>*>(&cache));
-  set(dynamic_cast<CpuKvCache<double>*>(&cache));
+  });
 }
 
 // Each op: the views as the first one's dtype, checked for size; the typed op when all fit.
@@ -230,10 +216,9 @@ Status CpuBackend::attention(KvCache& cache, const AttentionParams& p, const Ten
                              const Tensor& v_new, const Tensor& out, const AttentionObserver* observer,
                              const std::atomic<bool>* cancel) {
   const size_t nq = (size_t)p.n_new * p.n_heads * p.head_dim, nkv = (size_t)p.n_new * p.n_kv_heads * p.head_dim;
-  return on(q.dtype, [&](auto& o) -> Status {
+  return on_cache(cache, [&](auto& o, auto* c) -> Status {
     using T = scalar_of<decltype(o)>;
-    auto* c = dynamic_cast<CpuKvCache<T>*>(&cache);
-    if (!c) return make_error("the KV cache was made by another backend or for another activation dtype");
+    if (!c) return make_error("the KV cache was made by another backend");
     T *qp = as<T>(q, nq, "attention"), *kp = as<T>(k_new, nkv, "attention"), *vp = as<T>(v_new, nkv, "attention"),
       *op = as<T>(out, nq, "attention");
     if (!qp || !kp || !vp || !op) return sync();

@@ -136,6 +136,12 @@ class CpuBackend final : public Backend {
     if (d == DType::F64) return f(f64_);
     return f(f32_);
   }
+  // f(ops, cache) with `cache` as the ops' own cache type (its activation dtype, spec.act);
+  // the pointer is null when another backend made it.
+  template <typename F>
+  decltype(auto) on_cache(KvCache& cache, F&& f) {
+    return on(cache.spec.act, [&](auto& o) { return f(o, dynamic_cast<typename std::decay_t<decltype(o)>::Cache*>(&cache)); });
+  }
   // View `t` as T when it holds T and at least `need` elements; else null, and sync()
   // reports that `op` was handed a view it cannot run.
   template <typename T>

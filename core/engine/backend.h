@@ -116,13 +116,14 @@ inline KeyForm key_form_for(const MethodParams& m) {
   return KeyForm::Rotated;
 }
 
-// Bytes one element of the cache takes for activation size `act_size`.
-inline size_t kv_elem_bytes(KvDtype d, size_t act_size) { return d == KvDtype::Same ? act_size : 2; }
+// Bytes one K (or V) row of one layer takes: kv_dim elements of the cache dtype
+// (Same: the activation dtype).
+inline size_t kv_row_bytes(const KvSpec& s) {
+  return (size_t)s.kv_dim * (s.dtype == KvDtype::Same ? dtype_bytes(s.act, 1) : 2);
+}
 
 // Bytes one cached token takes: one K row and one V row per layer.
-inline size_t kv_token_bytes(const KvSpec& s) {
-  return 2 * (size_t)s.n_layers * s.kv_dim * kv_elem_bytes(s.dtype, dtype_bytes(s.act, 1));
-}
+inline size_t kv_token_bytes(const KvSpec& s) { return 2 * (size_t)s.n_layers * kv_row_bytes(s); }
 
 // One sequence's KV cache and position state, made by Backend::make_cache: its
 // storage is the backend's business. An engine owns one; engines share a backend.

@@ -10,7 +10,6 @@
 #include <cstdio>
 #include <map>
 #include <string>
-#include <type_traits>
 
 #include "core/cpu/cpu_backend.h"
 #include "core/position/spec.h"
