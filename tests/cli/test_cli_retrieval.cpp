@@ -1,6 +1,10 @@
 // longscope-cli passkey / needle / longeval: JSON contract, errors, exit codes.
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <fstream>
+#include <tuple>
+
 #include <nlohmann/json.hpp>
 
 #include "tests/cli/cli_runner.h"
@@ -78,6 +82,31 @@ TEST(CliRetrieval, AlibiTwinLosesFarKeysAndNtkAlibiBringsThemBack) {
   EXPECT_LE(found(0, 1, 0, 3), 2) << "alibi at 4L, key in the first half";
   EXPECT_GE(found(1, 1, 0, 3), 4) << "ntk-alibi at 4L, key in the first half";
   EXPECT_GT(found(1, 1, 0, 5), found(0, 1, 0, 5) + 2) << "ntk-alibi over alibi at 4L";
+}
+
+// The held-out books, in the running-text form the twins were trained on, score inside
+// L within 0.3 nats of each twin's final training loss on book rows (its metadata), and
+// plain RoPE's book NLL rises beyond L while ReRoPE + log-n holds it.
+TEST(CliRetrieval, TwinsHeldOutBookNllMatchesTheirTrainingLoss) {
+  const std::string dir = std::string(LONGSCOPE_RESOURCES_DIR) + "/models/twins/";
+  const std::string doc = std::string(LONGSCOPE_RESOURCES_DIR) + "/documents/heldout_books.txt";
+  for (const auto& [model, meta, method] : {std::tuple{"rope_twin.gguf", "rope_metadata.json", "rope"},
+                                            std::tuple{"alibi_twin", "alibi_metadata.json", "alibi"}}) {
+    std::ifstream f(dir + meta);
+    const double train = json::parse(f).at("final_book_loss").get<double>();
+    json j = ok_json("sweep --model '" + dir + model + "' --text '" + doc + "' --methods " + method +
+                     " --lengths 256 --windows 8");
+    ASSERT_EQ(j["results"].size(), 1u) << model;
+    const double held = j["results"][0]["mean_nll"].get<double>();
+    EXPECT_LT(std::abs(held - train), 0.3) << model << ": held-out " << held << " vs training " << train;
+  }
+  json r = ok_json("sweep --model '" + dir + "rope_twin.gguf' --text '" + doc +
+                   "' --methods 'rope;rerope:window=128,logn=1' --lengths 1024 --buckets 0,256,1024 --windows 4");
+  ASSERT_EQ(r["results"].size(), 2u);
+  const auto& rope = r["results"][0]["bucket_nll"];
+  const auto& rerope = r["results"][1]["bucket_nll"];
+  EXPECT_GT(rope[1].get<double>() - rope[0].get<double>(), 0.5) << "plain RoPE beyond L";
+  EXPECT_LT(rerope[1].get<double>() - rerope[0].get<double>(), 0.1) << "ReRoPE + log-n beyond L";
 }
 
 TEST(CliRetrieval, BadInputIsOneClearError) {

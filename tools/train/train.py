@@ -48,6 +48,13 @@ def clean_book(text):
     return text.strip()
 
 
+def running_text(text):
+    """A book as the twins read it in training: the data step encodes each line on its own
+    (SentencePiece's dummy prefix starts each with a space) and drops empty lines, so a
+    line break reads as one space and the model never sees a newline token."""
+    return " ".join(line for line in text.split("\n") if line)
+
+
 def cmd_data(a):
     os.makedirs(a.out, exist_ok=True)
     books = sorted(glob.glob(os.path.join(a.books, "*.txt")))
@@ -56,10 +63,10 @@ def cmd_data(a):
     with open(os.path.join(a.out, "train.txt"), "w", encoding="utf-8") as f:
         for b in train:
             f.write(clean_book(open(b, encoding="utf-8").read()) + "\n")
-    os.makedirs(os.path.join(a.out, "heldout"), exist_ok=True)
-    for b in held:  # documents for longscope-cli sweep: one book each, BOS at its start
-        with open(os.path.join(a.out, "heldout", os.path.basename(b)), "w", encoding="utf-8") as f:
-            f.write(clean_book(open(b, encoding="utf-8").read()) + "\n")
+    # The evaluation document (resources/documents/heldout_books.txt): the held-out books in
+    # the training text's own form, one part each (BOS at its start).
+    with open(os.path.join(a.out, "heldout_books.txt"), "w", encoding="utf-8") as f:
+        f.write("\n<|endoftext|>\n".join(running_text(clean_book(open(b, encoding="utf-8").read())) for b in held) + "\n")
     prefix = os.path.join(a.out, "tokenizer")
     if a.tokenizer:  # reuse a tokenizer (the shipped twins'), so new twins share its vocabulary
         subprocess.run(["cp", a.tokenizer, prefix + ".model"], check=True)
@@ -97,7 +104,8 @@ class RetrievalText:
     """Rows of passkey prompts (standard filler or book text around the needle) and
     numbered-line registers, each followed by its answer, then book text to the row's end."""
 
-    def __init__(self, out, data, rng):
+    def __init__(self, out, data, rng, lines_share=0.4):
+        self.lines_share = lines_share
         self.sp = spm.SentencePieceProcessor(model_file=os.path.join(out, "tokenizer.model"))
         self.data, self.rng = data, rng
         enc = self.sp.encode
@@ -140,7 +148,7 @@ class RetrievalText:
     def row(self, L):
         """(tokens[L+1], answer mask[L]): the mask marks the targets that are answer tokens."""
         n = int(self.rng.integers(48, L - 8))
-        seq, ans = self.passkey(n) if self.rng.random() < 0.6 else self.lines(n)
+        seq, ans = self.passkey(n) if self.rng.random() < 1 - self.lines_share else self.lines(n)
         mask = np.zeros(L, dtype=bool)
         mask[max(0, ans - 1):min(L, len(seq) - 1)] = True  # target t+1 is predicted at t
         seq = seq[:L + 1]
@@ -263,7 +271,7 @@ def cmd_train(a):
         book_losses = s.get("book_losses", [])
         print(f"resumed {a.arch} at step {step}")
     rng = np.random.default_rng(1234 + step)
-    retr = RetrievalText(a.out, data, np.random.default_rng(4321 + step))
+    retr = RetrievalText(a.out, data, np.random.default_rng(4321 + step), a.lines_share)
     n_params = sum(p.numel() for p in model.parameters())
     t0 = time.time()
     while step < a.steps and (time.time() - t0) / 60 < a.minutes:
@@ -301,7 +309,7 @@ def cmd_train(a):
     meta = {"arch": a.arch, "params": n_params, "shape": SHAPE, "heads": HEADS[a.arch], "steps": step,
             "batch": B, "train_len": L, "tokens_seen": tokens, "final_loss": float(np.mean(losses[-50:])),
             "final_book_loss": float(np.nanmean(book_losses[-50:])) if book_losses else None,
-            "retrieval_share": a.retrieval, "answer_weight": a.answer_weight,
+            "retrieval_share": a.retrieval, "lines_share": a.lines_share, "answer_weight": a.answer_weight,
             "train_seconds": round(elapsed), "lr": a.lr, "seed": 1234, "torch": torch.__version__,
             "hardware": f"{platform.processor() or platform.machine()}, {a.threads} CPU thread(s)",
             "data": json.load(open(os.path.join(a.out, "data.json")))}
@@ -416,6 +424,7 @@ def main():
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--retrieval", type=float, default=0.0, help="share of rows that are retrieval text")
+    ap.add_argument("--lines-share", type=float, default=0.4, help="share of the retrieval rows that are line registers")
     ap.add_argument("--answer-weight", type=float, default=1.0, help="loss weight of the answer tokens of retrieval rows")
     ap.add_argument("--tokenizer", default="", help="an existing SentencePiece model to reuse (data step)")
     a = ap.parse_args()
