@@ -15,23 +15,37 @@
 
 namespace ls {
 
-CpuBackend::CpuBackend(CpuOptions o) : opts_(o), f32_(o, CpuKernels{}), f64_(o, CpuKernels{}) {
-  if (opts_.threads <= 0) opts_.threads = default_threads();
-  if (opts_.naive) {
-    opts_.threads = 1;
-    opts_.attention = CpuAttention::Rows;
+namespace {
+
+// The options as the backend runs them: all cores by default; naive runs are one
+// thread of row attention.
+CpuOptions normalized(CpuOptions o) {
+  if (o.threads <= 0) o.threads = default_threads();
+  if (o.naive) {
+    o.threads = 1;
+    o.attention = CpuAttention::Rows;
   }
-  // The kernel's instruction set: the best one built and supported, unless asked for another.
+  return o;
+}
+
+// The kernel's instruction set: the best one built and supported, unless asked for another.
+std::string chosen_isa(const CpuOptions& o) {
   const std::vector<std::string> isas = cpu_attention_isas();
-  std::string want = opts_.isa;
+  std::string want = o.isa;
   if (want.empty())
     if (const char* env = std::getenv("LONGSCOPE_ISA")) want = env;
-  isa_ = isas.front();
   for (const std::string& i : isas)
-    if (i == want) isa_ = i;
-  const CpuKernels kernels = cpu_kernels(isa_.c_str());
-  f32_ = CpuOps<float>(opts_, kernels);
-  f64_ = CpuOps<double>(opts_, kernels);
+    if (i == want) return i;
+  return isas.front();
+}
+
+}  // namespace
+
+CpuBackend::CpuBackend(CpuOptions o)
+    : opts_(normalized(o)),
+      isa_(chosen_isa(opts_)),
+      f32_(opts_, cpu_kernels(isa_.c_str())),
+      f64_(opts_, cpu_kernels(isa_.c_str())) {
   openblas_set_num_threads(1);  // threads are ours: one BLAS call per block
 }
 

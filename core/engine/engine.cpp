@@ -259,7 +259,6 @@ Result<std::unique_ptr<Engine>> Engine::create(std::shared_ptr<const Model> mode
       !st)
     return make_error(st.error());
   std::unique_ptr<Engine> e(new Engine());
-  e->act_ = act;
   e->model_ = model;
   e->shared_ = shared;
   e->opts_ = opts;
@@ -307,12 +306,12 @@ Status Engine::reserve(int tokens, int rows) {
   }
   if (rows > hidden_rows_) {
     const int target = std::min(capacity_, std::max(rows, hidden_rows_ * 2));
-    if (auto st = check_memory(dtype_bytes(act_, (size_t)target * c.dim), b.memory_available(),
+    if (auto st = check_memory(dtype_bytes(activations(), (size_t)target * c.dim), b.memory_available(),
                                "hidden states of " + std::to_string(target) + " tokens", "");
         !st)
       return st;
     if (hidden_.data) b.release(hidden_);
-    hidden_ = b.alloc(act_, (size_t)target * c.dim);
+    hidden_ = b.alloc(activations(), (size_t)target * c.dim);
     if (auto st = b.sync(); !st) return st;
     hidden_rows_ = target;
   }
@@ -467,7 +466,7 @@ Status Engine::forward_each(const std::vector<Engine*>& engines, const int* toke
   if (engines.empty()) return Status::Ok();
   Engine& work = *engines.front();  // its work buffers hold the stacked rows
   for (Engine* e : engines)
-    if (e->shared_ != work.shared_ || e->model_ != work.model_ || e->act_ != work.act_)
+    if (e->shared_ != work.shared_ || e->model_ != work.model_ || e->activations() != work.activations())
       return make_error("forward_each: the engines must share one model, one backend and one precision");
   std::lock_guard<std::mutex> lock(work.shared_->mu);
   const size_t k = engines.size();
@@ -530,7 +529,7 @@ Status Engine::logits(int row, std::vector<float>& out) {
   b.to_host(logits, host.data());
   if (auto st = b.sync(); !st) return st;
   out.resize(c.vocab_size);
-  dequantize(act_, host.data(), out.size(), out.data());
+  dequantize(activations(), host.data(), out.size(), out.data());
   for (float x : out)
     if (!std::isfinite(x)) return make_error("the logits hold NaN or Inf (non-finite activations)");
   return Status::Ok();

@@ -108,7 +108,7 @@ class Engine {
   const Model& model() const { return *model_; }
   const EngineOptions& options() const { return opts_; }
   const Backend& backend() const { return *shared_->backend; }
-  DType activations() const { return act_; }
+  DType activations() const { return cache_->spec.act; }  // the cache's, as every view's
 
  private:
   Engine() = default;
@@ -133,7 +133,6 @@ class Engine {
   std::shared_ptr<SharedBackend> shared_;
   std::unique_ptr<KvCache> cache_;  // this engine's sequence (one K copy, rotated or raw, and V per layer)
   EngineOptions opts_;
-  DType act_ = DType::F32;
   int capacity_ = 0, pos_ = 0, last_rows_ = 0;
   int reserved_ = 0;     // tokens the KV cache holds room for (grown on demand up to capacity_)
   int hidden_rows_ = 0;  // rows of hidden_

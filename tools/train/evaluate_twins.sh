@@ -1,11 +1,10 @@
 #!/usr/bin/env bash
 # Evidence for the twins (resources/models/README.md): longscope-cli sweep on the
 # held-out books, and mean attention distance per head at 4L for ALiBi vs NTK-ALiBi.
-# usage: bash tools/train/evaluate_twins.sh RUN_DIR OUT_DIR [rope|alibi|both]   (after `train.py export`)
+# usage: bash tools/train/evaluate_twins.sh [OUT_DIR] [rope|alibi|both]   (on the shipped twins in resources/models/twins)
 set -euo pipefail
-run="${1:-tools/train/runs/twins}"
-out="${2:-/tmp/twins_eval}"
-which="${3:-both}"
+out="${1:-/tmp/twins_eval}"
+which="${2:-both}"
 cli="${LONGSCOPE_CLI:-build/cli/longscope-cli}"
 mkdir -p "$out"
 doc="resources/documents/heldout_books.txt"   # the two held-out books, one part each
