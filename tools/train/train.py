@@ -11,8 +11,9 @@ books, so the app can show what happens beyond L:
 
 Steps (each resumable):
   python3 train.py data   --books DIR --out RUN [--tokenizer M]  # tokenizer (SentencePiece BPE, or M) + token files
-  python3 train.py train  --arch rope|alibi --out RUN [--steps N] [--minutes M] [--retrieval F]
+  python3 train.py train  --arch rope|alibi --out RUN [--steps N] [--minutes M] [--retrieval F] [--device cuda]
   python3 train.py export --arch rope|alibi --out RUN --dest DIR
+  python3 train.py import --arch rope|alibi --out RUN --dest DIR   # shipped twin -> RUN checkpoint
 Needs Debian's python3-torch, python3-numpy and python3-sentencepiece (and the
 sentencepiece tools' spm_train when no --tokenizer is given).
 
@@ -23,6 +24,11 @@ evaluations build them (core/analysis/retrieval.cpp: each segment encoded on its
 own, token lists concatenated). A model trained so learns to fetch a far key,
 which is what breaks beyond L. Seeds are fixed; a metadata file records data, steps,
 tokens seen, final loss, training time and hardware.
+
+`import` turns a shipped twin (the files `export` wrote, in DIR, and its metadata json)
+back into a checkpoint in RUN, so a later phase can go on from it on a machine that
+kept no checkpoint. The optimiser state is not in the shipped files: the next `train`
+starts AdamW afresh and warms its learning rate up again over 100 steps.
 """
 import argparse, glob, json, math, os, platform, struct, subprocess, time
 import numpy as np
@@ -104,8 +110,8 @@ class RetrievalText:
     """Rows of passkey prompts (standard filler or book text around the needle) and
     numbered-line registers, each followed by its answer, then book text to the row's end."""
 
-    def __init__(self, out, data, rng, lines_share=0.4):
-        self.lines_share = lines_share
+    def __init__(self, out, data, rng, lines_share=0.4, row_min=48):
+        self.lines_share, self.row_min = lines_share, row_min
         self.sp = spm.SentencePieceProcessor(model_file=os.path.join(out, "tokenizer.model"))
         self.data, self.rng = data, rng
         enc = self.sp.encode
@@ -147,7 +153,7 @@ class RetrievalText:
 
     def row(self, L):
         """(tokens[L+1], answer mask[L]): the mask marks the targets that are answer tokens."""
-        n = int(self.rng.integers(48, L - 8))
+        n = int(self.rng.integers(self.row_min, L - 8))
         seq, ans = self.passkey(n) if self.rng.random() < 1 - self.lines_share else self.lines(n)
         mask = np.zeros(L, dtype=bool)
         mask[max(0, ans - 1):min(L, len(seq) - 1)] = True  # target t+1 is predicted at t
@@ -203,7 +209,7 @@ class RMSNorm(nn.Module):
 def rope_interleaved(x, pos, base=10000.0):
     """Adjacent pairs (x[2i], x[2i+1]) rotated by pos·base^(-2i/d): the GGUF/llama2.c layout."""
     d = x.shape[-1]
-    inv = base ** (-torch.arange(0, d, 2, dtype=torch.float64) / d)
+    inv = base ** (-torch.arange(0, d, 2, dtype=torch.float64, device=x.device) / d)
     ang = (pos[:, None].double() * inv[None, :]).float()
     c, s = ang.cos(), ang.sin()
     a, b = x[..., 0::2], x[..., 1::2]
@@ -248,7 +254,7 @@ class Model(nn.Module):
         x = self.emb(idx)
         if self.emb_norm is not None:
             x = self.emb_norm(x)
-        pos = torch.arange(idx.shape[1])
+        pos = torch.arange(idx.shape[1], device=idx.device)
         for b in self.blocks:
             x = b(x, pos)
         return self.out(self.norm(x))
@@ -260,22 +266,28 @@ def cmd_train(a):
     torch.set_num_threads(a.threads)
     data = np.fromfile(os.path.join(a.out, "train.u16"), dtype=np.uint16).astype(np.int64)
     L, B = SHAPE["train_len"], a.batch
-    model = Model(a.arch)
+    dev = torch.device(a.device)
+    model = Model(a.arch).to(dev)
     opt = torch.optim.AdamW(model.parameters(), lr=a.lr, betas=(0.9, 0.95), weight_decay=0.1)
     ck = os.path.join(a.out, f"{a.arch}.pt")
     step, tokens, elapsed, losses, book_losses = 0, 0, 0.0, [], []
+    warm_from = 0  # the step the learning-rate warm-up counts from: 0, or an import's step
     if os.path.exists(ck):
-        s = torch.load(ck)
-        model.load_state_dict(s["model"]); opt.load_state_dict(s["opt"])
+        s = torch.load(ck, map_location=dev, weights_only=False)  # our own checkpoint
+        model.load_state_dict(s["model"])
+        if s["opt"] is not None:
+            opt.load_state_dict(s["opt"])
+        else:  # an imported twin: a fresh optimiser warms up again
+            warm_from = s["step"]
         step, tokens, elapsed, losses = s["step"], s["tokens"], s["elapsed"], s["losses"]
         book_losses = s.get("book_losses", [])
         print(f"resumed {a.arch} at step {step}")
     rng = np.random.default_rng(1234 + step)
-    retr = RetrievalText(a.out, data, np.random.default_rng(4321 + step), a.lines_share)
+    retr = RetrievalText(a.out, data, np.random.default_rng(4321 + step), a.lines_share, a.row_min)
     n_params = sum(p.numel() for p in model.parameters())
     t0 = time.time()
     while step < a.steps and (time.time() - t0) / 60 < a.minutes:
-        lr = a.lr * min(1.0, (step + 1) / 100) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, step / a.steps))))
+        lr = a.lr * min(1.0, (step + 1 - warm_from) / 100) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, step / a.steps))))
         for g in opt.param_groups:
             g["lr"] = lr
         starts = rng.integers(0, len(data) - L - 1, size=B)
@@ -285,10 +297,10 @@ def cmd_train(a):
         for i in range(n_retr):  # the first n_retr rows are retrieval text, the rest book text
             rows[i], ans = retr.row(L)
             weight[i][ans] = a.answer_weight
-        batch = torch.from_numpy(np.stack(rows))
+        batch = torch.from_numpy(np.stack(rows)).to(dev)
         x, y = batch[:, :L], batch[:, 1:]
         per_tok = F.cross_entropy(model(x).reshape(-1, SHAPE["vocab"]), y.reshape(-1), reduction="none").view(B, L)
-        w = torch.from_numpy(weight)
+        w = torch.from_numpy(weight).to(dev)
         loss = (per_tok * w).sum() / w.sum()
         book_losses.append(float(per_tok[n_retr:].mean()) if n_retr < B else float("nan"))
         opt.zero_grad(set_to_none=True)
@@ -298,9 +310,9 @@ def cmd_train(a):
         step += 1
         tokens += B * L
         losses.append(float(loss))
-        if step % 25 == 0 or step == a.steps:
+        if step % a.save_every == 0 or step == a.steps:
             el = elapsed + time.time() - t0
-            print(f"{a.arch} step {step} loss {np.mean(losses[-25:]):.3f} book {np.nanmean(book_losses[-25:]):.3f} lr {lr:.2e} {el / step:.2f}s/step", flush=True)
+            print(f"{a.arch} step {step} loss {np.mean(losses[-a.save_every:]):.3f} book {np.nanmean(book_losses[-a.save_every:]):.3f} lr {lr:.2e} {el / step:.2f}s/step", flush=True)
             torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step, "tokens": tokens,
                         "elapsed": el, "losses": losses, "book_losses": book_losses}, ck)
     elapsed += time.time() - t0
@@ -309,9 +321,10 @@ def cmd_train(a):
     meta = {"arch": a.arch, "params": n_params, "shape": SHAPE, "heads": HEADS[a.arch], "steps": step,
             "batch": B, "train_len": L, "tokens_seen": tokens, "final_loss": float(np.mean(losses[-50:])),
             "final_book_loss": float(np.nanmean(book_losses[-50:])) if book_losses else None,
-            "retrieval_share": a.retrieval, "lines_share": a.lines_share, "answer_weight": a.answer_weight,
+            "retrieval_share": a.retrieval, "lines_share": a.lines_share, "row_min": a.row_min, "answer_weight": a.answer_weight,
             "train_seconds": round(elapsed), "lr": a.lr, "seed": 1234, "torch": torch.__version__,
-            "hardware": f"{platform.processor() or platform.machine()}, {a.threads} CPU thread(s)",
+            "hardware": (torch.cuda.get_device_name(dev) if dev.type == "cuda"
+                         else f"{platform.processor() or platform.machine()}, {a.threads} CPU thread(s)"),
             "data": json.load(open(os.path.join(a.out, "data.json")))}
     json.dump(meta, open(os.path.join(a.out, f"{a.arch}_metadata.json"), "w"), indent=1)
     print(json.dumps({k: meta[k] for k in ("arch", "params", "steps", "tokens_seen", "final_loss", "train_seconds")}))
@@ -364,9 +377,100 @@ def write_safetensors(path, tensors):
         f.write(struct.pack("<Q", len(h)) + h + b"".join(blobs))
 
 
+def read_gguf(path):
+    """Tensors of a GGUF v3 file as write_gguf writes them (F32/F16), as float32 arrays."""
+    buf = open(path, "rb").read()
+    at = 0
+    def take(fmt):
+        nonlocal at
+        v = struct.unpack_from("<" + fmt, buf, at); at += struct.calcsize("<" + fmt)
+        return v if len(v) > 1 else v[0]
+    def string():
+        nonlocal at
+        n = take("Q"); at += n
+        return buf[at - n:at].decode("utf-8")
+    sizes = {0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8}
+    def skip(kind):
+        nonlocal at
+        if kind == 8: string()
+        elif kind == 9:
+            inner, n = take("IQ")
+            for _ in range(n): skip(inner)
+        else: at += sizes[kind]
+    at = 4
+    if buf[:4] != b"GGUF" or take("I") != 3:
+        raise SystemExit(f"{path}: not a GGUF v3 file")
+    n_tensors, n_meta = take("QQ")
+    for _ in range(n_meta):
+        string(); skip(take("I"))
+    infos = []
+    for _ in range(n_tensors):
+        name, nd = string(), take("I")
+        dims = [take("Q") for _ in range(nd)]
+        kind, off = take("IQ")
+        infos.append((name, dims[::-1], kind, off))
+    base = (at + 31) // 32 * 32
+    out = {}
+    for name, shape, kind, off in infos:
+        dt = {0: np.float32, 1: np.float16}[kind]
+        n = int(np.prod(shape))
+        out[name] = np.frombuffer(buf, dtype=dt, count=n, offset=base + off).reshape(shape).astype(np.float32)
+    return out
+
+
+def read_safetensors(path):
+    buf = open(path, "rb").read()
+    n = struct.unpack_from("<Q", buf)[0]
+    header = json.loads(buf[8:8 + n])
+    return {k: np.frombuffer(buf, dtype=np.float32, count=int(np.prod(v["shape"])) if v["shape"] else 1,
+                             offset=8 + n + v["data_offsets"][0]).reshape(v["shape"])
+            for k, v in header.items() if k != "__metadata__"}
+
+
+def cmd_import(a):
+    """A shipped twin back into RUN/<arch>.pt (weights, step and tokens from its metadata)."""
+    nl, sd = SHAPE["n_layers"], {}
+    if a.arch == "rope":
+        t = read_gguf(os.path.join(a.dest, "rope_twin.gguf"))
+        sd["emb.weight"], sd["norm.weight"] = t["token_embd.weight"], t["output_norm.weight"]
+        names = {"n1": "attn_norm", "q": "attn_q", "k": "attn_k", "v": "attn_v", "o": "attn_output",
+                 "n2": "ffn_norm", "gate": "ffn_gate", "up": "ffn_up", "down": "ffn_down"}
+        for i in range(nl):
+            for ours, theirs in names.items():
+                sd[f"blocks.{i}.{ours}.weight"] = t[f"blk.{i}.{theirs}.weight"]
+        meta_path = os.path.join(a.dest, "rope_metadata.json")
+    else:
+        d = os.path.join(a.dest, "alibi_twin")
+        t = read_safetensors(os.path.join(d, "model.safetensors"))
+        sd["emb.weight"] = t["transformer.word_embeddings.weight"]
+        for kind in ("weight", "bias"):
+            sd[f"emb_norm.{kind}"] = t[f"transformer.word_embeddings_layernorm.{kind}"]
+            sd[f"norm.{kind}"] = t[f"transformer.ln_f.{kind}"]
+        names = {"n1": "input_layernorm", "n2": "post_attention_layernorm", "qkv": "self_attention.query_key_value",
+                 "o": "self_attention.dense", "up": "mlp.dense_h_to_4h", "down": "mlp.dense_4h_to_h"}
+        for i in range(nl):
+            for ours, hf in names.items():
+                for kind in ("weight", "bias"):
+                    sd[f"blocks.{i}.{ours}.{kind}"] = t[f"transformer.h.{i}.{hf}.{kind}"]
+        meta_path = os.path.join(a.dest, "alibi_metadata.json")
+    model = Model(a.arch)
+    state = {k: torch.from_numpy(np.array(v)) for k, v in sd.items()}
+    state["out.weight"] = state["emb.weight"]  # tied
+    model.load_state_dict(state)
+    meta = json.load(open(meta_path))
+    ck = os.path.join(a.out, f"{a.arch}.pt")
+    if os.path.exists(ck):
+        raise SystemExit(f"{ck} exists; move it away first")
+    os.makedirs(a.out, exist_ok=True)
+    torch.save({"model": model.state_dict(), "opt": None, "step": meta["steps"], "tokens": meta["tokens_seen"],
+                "elapsed": float(meta["train_seconds"]), "losses": [], "book_losses": [],
+                "imported_from": os.path.abspath(meta_path)}, ck)
+    print(f"imported {a.arch} at step {meta['steps']} from {a.dest} into {ck}")
+
+
 def cmd_export(a):
     model = Model(a.arch)
-    model.load_state_dict(torch.load(os.path.join(a.out, f"{a.arch}.pt"))["model"])
+    model.load_state_dict(torch.load(os.path.join(a.out, f"{a.arch}.pt"), map_location="cpu", weights_only=False)["model"])
     sd = {k: v.detach().numpy() for k, v in model.state_dict().items()}
     os.makedirs(a.dest, exist_ok=True)
     L, nl, h = SHAPE["train_len"], SHAPE["n_layers"], HEADS[a.arch]
@@ -413,7 +517,7 @@ def cmd_export(a):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("cmd", choices=["data", "train", "export"])
+    ap.add_argument("cmd", choices=["data", "train", "export", "import"])
     ap.add_argument("--books", default="../shared/assets/text")
     ap.add_argument("--out", default="tools/train/runs/twins")
     ap.add_argument("--dest", default="resources/models")
@@ -423,12 +527,15 @@ def main():
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--device", default="cpu", help="torch device to train on: cpu (default) or cuda")
+    ap.add_argument("--save-every", type=int, default=25, help="steps between a log line and a checkpoint")
     ap.add_argument("--retrieval", type=float, default=0.0, help="share of rows that are retrieval text")
     ap.add_argument("--lines-share", type=float, default=0.4, help="share of the retrieval rows that are line registers")
+    ap.add_argument("--row-min", type=int, default=48, help="shortest retrieval prompt, in tokens (at most L - 9)")
     ap.add_argument("--answer-weight", type=float, default=1.0, help="loss weight of the answer tokens of retrieval rows")
     ap.add_argument("--tokenizer", default="", help="an existing SentencePiece model to reuse (data step)")
     a = ap.parse_args()
-    {"data": cmd_data, "train": cmd_train, "export": cmd_export}[a.cmd](a)
+    {"data": cmd_data, "train": cmd_train, "export": cmd_export, "import": cmd_import}[a.cmd](a)
 
 
 if __name__ == "__main__":
