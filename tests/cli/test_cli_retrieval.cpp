@@ -4,6 +4,7 @@
 #include <cmath>
 #include <fstream>
 #include <tuple>
+#include <utility>
 
 #include <nlohmann/json.hpp>
 
@@ -107,6 +108,20 @@ TEST(CliRetrieval, TwinsHeldOutBookNllMatchesTheirTrainingLoss) {
   const auto& rerope = r["results"][1]["bucket_nll"];
   EXPECT_GT(rope[1].get<double>() - rope[0].get<double>(), 0.5) << "plain RoPE beyond L";
   EXPECT_LT(rerope[1].get<double>() - rerope[0].get<double>(), 0.1) << "ReRoPE + log-n beyond L";
+}
+
+// Both twins learned LongEval lines in their own format on short registers and lose
+// them beyond L: found at L/2 (about 3 lines), none at 2L.
+TEST(CliRetrieval, TwinsFindLinesInShortRegistersAndLoseThemBeyondL) {
+  const std::string dir = std::string(LONGSCOPE_RESOURCES_DIR) + "/models/twins/";
+  for (const auto& [model, method] : {std::pair{"rope_twin.gguf", "rope"}, std::pair{"alibi_twin", "alibi"}}) {
+    json j = ok_json("longeval --task lines --model '" + dir + model + "' --methods " + method +
+                     " --lengths 128,512 --trials 20");
+    ASSERT_EQ(j["cells"].size(), 2u) << model;
+    EXPECT_GE(j["cells"][0]["found"].get<int>(), 4) << model << " at L/2";
+    EXPECT_LE(j["cells"][1]["found"].get<int>(), 1) << model << " at 2L";
+    EXPECT_GT(j["cells"][0]["mean_logprob"].get<double>(), j["cells"][1]["mean_logprob"].get<double>() + 3.0) << model;
+  }
 }
 
 TEST(CliRetrieval, BadInputIsOneClearError) {

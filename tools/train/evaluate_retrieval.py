@@ -10,6 +10,7 @@ import argparse, json, os, subprocess
 
 L = 256
 LENGTHS = [L, 2 * L, 4 * L, 8 * L]
+LINES_LENGTHS = [L // 2] + LENGTHS  # a register half as long too: fewer lines to tell apart
 ROPE = "rope;ntk:alpha=8;yarn:factor=8;dynamic-ntk:alpha=1;rerope:window=128,logn=1;leaky-rerope:window=128,k=16;self-extend:window=64,group=8"
 ALIBI = "alibi;alibi-linear:a=8;ntk-alibi:a=8;dynamic-ntk-alibi:a0=1"
 DOC = "resources/documents/heldout_books.txt"
@@ -30,7 +31,7 @@ def by_length(grid):
 
 
 def table(title, methods, lengths, acc):
-    rows = [f"| {title} | " + " | ".join(f"{n} ({n // L}L)" for n in lengths) + " |",
+    rows = [f"| {title} | " + " | ".join(f"{n} ({n / L:g}L)" for n in lengths) + " |",
             "|---|" + "---|" * len(lengths)]
     for m in methods:
         cells = []
@@ -61,11 +62,11 @@ def main():
         json.dump(pk, open(os.path.join(a.out, f"{name.split()[0].lower()}_passkey.json"), "w"))
         md.append(f"#### {name}: passkey accuracy (5 depths × {a.trials} keys per cell)\n\n" +
                   table("method", pk["methods"], LENGTHS, by_length(pk)))
-        le = cli(a, ["longeval", "--task", "lines", "--model", model, "--methods", methods, "--lengths", lens,
-                     "--trials", "20"])
+        le = cli(a, ["longeval", "--task", "lines", "--model", model, "--methods", methods,
+                     "--lengths", ",".join(map(str, LINES_LENGTHS)), "--trials", "20"])
         json.dump(le, open(os.path.join(a.out, f"{name.split()[0].lower()}_lines.json"), "w"))
         md.append(f"#### {name}: LongEval lines in the twin's format (20 LongChat cases per cell)\n\n" +
-                  table("method", le["methods"], LENGTHS, by_length(le)))
+                  table("method", le["methods"], LINES_LENGTHS, by_length(le)))
         sw = cli(a, ["sweep", "--model", model, "--text", DOC, "--methods", methods, "--lengths", str(4 * L),
                      "--buckets", f"0,{L},{2 * L},{4 * L}", "--windows", "16"])
         rows = [f"| {name}: book NLL at 4L (nats) | [0, L) | [L, 2L) | [2L, 4L) |", "|---|---|---|---|"]
