@@ -4,7 +4,7 @@
 #
 # 1. HERE (this repository, Debian's python3-torch, ../shared/assets/text present):
 #      bash tools/train/device_train.sh kit [--fresh]
-#    fills .device/train (ignored by git, about 30 MB): the data step's token stream,
+#    fills .device/train (ignored by git, 26 MB): the data step's token stream,
 #    tokenizer and data.json, the first 2,000,000 characters of train.txt (all that
 #    RetrievalText reads of it), and the shipped twins imported as checkpoints to go on
 #    from (`train.py import`); with --fresh, no checkpoints (train from step 0).
@@ -43,7 +43,7 @@ case "${1:-}" in
     cp "$dir/$arch.pt" "$dir/${arch}_metadata.json" "$out/"
     ;;
   *)
-    sed -n 2,17p "$0"
+    sed -n 2,16p "$0"
     exit 2
     ;;
 esac
