@@ -51,6 +51,7 @@ DocumentView::DocumentView(AppState* s, QWidget* parent) : QWidget(parent), stat
   });
   text_ = new QTextBrowser();
   text_->setOpenLinks(false);
+  text_->setUndoRedoEnabled(false);  // read-only text: no undo history of every token
   text_->viewport()->installEventFilter(this);
   text_->viewport()->setMouseTracking(true);
   lay->addWidget(text_, 1);
@@ -86,6 +87,7 @@ void DocumentView::show_prompt(const RetrievalDetailSnapshot& d) {
   text_->clear();
   starts_.clear();
   QTextCursor cur(text_->document());
+  cur.beginEditBlock();  // one layout pass for the whole prompt (see refresh)
   const RetrievalPrompt& p = d.prompt;
   for (int i = 0; i < (int)d.pieces.size() && i < kMaxShownTokens; ++i) {
     QTextCharFormat f;
@@ -106,6 +108,7 @@ void DocumentView::show_prompt(const RetrievalDetailSnapshot& d) {
     starts_.push_back(cur.position());
     cur.insertText(i == 0 && p.tokens[0] == state_->config.bos_id ? "⟨s⟩" : d.pieces[i], f);
   }
+  cur.endEditBlock();
   const QString verdict = d.trial.found ? tr("found") : tr("not found");
   legend_->setText(tr("Retrieval prompt: %1 at %2 tokens, depth %3 — key %4 %5 (log p %6). Needle in green, answer "
                       "underlined. %7 Layer %8 head %9 puts %10% of its attention on the needle.")
@@ -172,6 +175,10 @@ void DocumentView::refresh() {
   const int by = std::max(0, colour_by_->currentIndex());
   const PplResult* r = ppl && by < (int)ppl->results.size() ? &ppl->results[by] : nullptr;
   QTextCursor cur(text_->document());
+  // One edit block: the layout runs once at its end. Token by token, each insertion
+  // lays its paragraph out again, which is quadratic in a paragraph's length: a book
+  // as one line of running text (resources/documents/heldout_books.txt) took minutes.
+  cur.beginEditBlock();
   QTextCharFormat plain;
   const int shown = std::min<int>((int)doc->pieces.size(), kMaxShownTokens);
   for (int i = 0; i < shown; ++i) {
@@ -188,6 +195,7 @@ void DocumentView::refresh() {
     }
     cur.insertText(piece, f);
   }
+  cur.endEditBlock();
   legend_->setText(QString("%1 tokens%2. Colour: NLL of each token under %3 — white 0, yellow 2, red ≥ 6 nats; hover a "
                            "token for details.")
                        .arg(doc->tokens.size())

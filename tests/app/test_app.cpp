@@ -14,6 +14,8 @@
 #include <QJsonDocument>
 #include <QSignalSpy>
 #include <QTemporaryDir>
+#include <QTextBrowser>
+#include <QTextDocument>
 #include <QtTest>
 
 #include "app/heatmap_widget.h"
@@ -74,6 +76,7 @@ class AppTest : public QObject {
   void slider_follows_typed_length_and_docks_keep_their_size();
   void retrieval_grid_and_a_clicked_prompt();
   void s2attn_view_shows_the_shifted_mask();
+  void document_pane_lays_a_long_paragraph_out_once();
 
  private:
   void load(MainWindow& w, int length = 1024);
@@ -595,6 +598,37 @@ void AppTest::s2attn_view_shows_the_shifted_mask() {
   const QString png = QDir(shots_).filePath("s2attn.png");
   QVERIFY(w.export_view("s2attn", png));
   QVERIFY(distinct_colours(QImage(png)) > 3);
+}
+
+// A document of one long paragraph (a book as running text) is filled in one edit:
+// the text layout runs once, not once per token, which was quadratic in the
+// paragraph's length (minutes for the held-out books).
+void AppTest::document_pane_lays_a_long_paragraph_out_once() {
+  MainWindow w;
+  w.resize(1280, 720);
+  w.show();
+  w.open_model(kModel);
+  QVERIFY(wait_idle(w));
+  QTemporaryDir dir;
+  const QString path = dir.filePath("one_paragraph.txt");
+  {
+    QFile f(path);
+    QVERIFY(f.open(QIODevice::WriteOnly));
+    for (int i = 0; i < 600; ++i) f.write("Once upon a time there was a little dog. ");
+  }
+  auto* doc = w.findChild<ls::app::DocumentView*>();
+  QVERIFY(doc);
+  auto* text = doc->findChild<QTextBrowser*>();
+  QVERIFY(text);
+  QSignalSpy changes(text->document(), &QTextDocument::contentsChange);
+  w.open_document(path);
+  QVERIFY(wait_idle(w));
+  QTest::qWait(50);
+  const int tokens = (int)w.state()->document->tokens.size();
+  QVERIFY2(tokens > 5000, qPrintable(QString::number(tokens)));
+  QVERIFY(text->toPlainText().size() > 20000);
+  QCOMPARE(text->document()->blockCount(), 1);
+  QVERIFY2(changes.count() <= 8, qPrintable(QString("%1 layout updates for %2 tokens").arg(changes.count()).arg(tokens)));
 }
 
 QTEST_MAIN(AppTest)
