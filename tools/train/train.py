@@ -266,6 +266,8 @@ def cmd_train(a):
     torch.set_num_threads(a.threads)
     data = np.fromfile(os.path.join(a.out, "train.u16"), dtype=np.uint16).astype(np.int64)
     L, B = SHAPE["train_len"], a.batch
+    if not 1 <= a.row_min < L - 8:
+        raise SystemExit(f"--row-min {a.row_min}: give 1 … {L - 9}")
     dev = torch.device(a.device)
     model = Model(a.arch).to(dev)
     opt = torch.optim.AdamW(model.parameters(), lr=a.lr, betas=(0.9, 0.95), weight_decay=0.1)
@@ -377,10 +379,29 @@ def write_safetensors(path, tensors):
         f.write(struct.pack("<Q", len(h)) + h + b"".join(blobs))
 
 
+def tensor_names(arch):
+    """(name in train.py's model, name in the exported file), in the export's order: the
+    GGUF llama names for the RoPE twin, Hugging Face BLOOM names for the ALiBi twin."""
+    nl = SHAPE["n_layers"]
+    if arch == "rope":
+        per = {"n1": "attn_norm", "q": "attn_q", "k": "attn_k", "v": "attn_v", "o": "attn_output",
+               "n2": "ffn_norm", "gate": "ffn_gate", "up": "ffn_up", "down": "ffn_down"}
+        return [("emb.weight", "token_embd.weight"), ("norm.weight", "output_norm.weight")] + \
+            [(f"blocks.{i}.{ours}.weight", f"blk.{i}.{theirs}.weight") for i in range(nl) for ours, theirs in per.items()]
+    per = {"n1": "input_layernorm", "n2": "post_attention_layernorm", "qkv": "self_attention.query_key_value",
+           "o": "self_attention.dense", "up": "mlp.dense_h_to_4h", "down": "mlp.dense_4h_to_h"}
+    return [("emb.weight", "transformer.word_embeddings.weight"),
+            ("emb_norm.weight", "transformer.word_embeddings_layernorm.weight"),
+            ("emb_norm.bias", "transformer.word_embeddings_layernorm.bias"),
+            ("norm.weight", "transformer.ln_f.weight"), ("norm.bias", "transformer.ln_f.bias")] + \
+        [(f"blocks.{i}.{ours}.{kind}", f"transformer.h.{i}.{theirs}.{kind}")
+         for i in range(nl) for ours, theirs in per.items() for kind in ("weight", "bias")]
+
+
 def read_gguf(path):
     """Tensors of a GGUF v3 file as write_gguf writes them (F32/F16), as float32 arrays."""
     buf = open(path, "rb").read()
-    at = 0
+    at = 4  # past the magic
     def take(fmt):
         nonlocal at
         v = struct.unpack_from("<" + fmt, buf, at); at += struct.calcsize("<" + fmt)
@@ -397,7 +418,6 @@ def read_gguf(path):
             inner, n = take("IQ")
             for _ in range(n): skip(inner)
         else: at += sizes[kind]
-    at = 4
     if buf[:4] != b"GGUF" or take("I") != 3:
         raise SystemExit(f"{path}: not a GGUF v3 file")
     n_tensors, n_meta = take("QQ")
@@ -422,37 +442,19 @@ def read_safetensors(path):
     buf = open(path, "rb").read()
     n = struct.unpack_from("<Q", buf)[0]
     header = json.loads(buf[8:8 + n])
-    return {k: np.frombuffer(buf, dtype=np.float32, count=int(np.prod(v["shape"])) if v["shape"] else 1,
+    return {k: np.frombuffer(buf, dtype=np.float32, count=int(np.prod(v["shape"])),
                              offset=8 + n + v["data_offsets"][0]).reshape(v["shape"])
             for k, v in header.items() if k != "__metadata__"}
 
 
 def cmd_import(a):
     """A shipped twin back into RUN/<arch>.pt (weights, step and tokens from its metadata)."""
-    nl, sd = SHAPE["n_layers"], {}
     if a.arch == "rope":
         t = read_gguf(os.path.join(a.dest, "rope_twin.gguf"))
-        sd["emb.weight"], sd["norm.weight"] = t["token_embd.weight"], t["output_norm.weight"]
-        names = {"n1": "attn_norm", "q": "attn_q", "k": "attn_k", "v": "attn_v", "o": "attn_output",
-                 "n2": "ffn_norm", "gate": "ffn_gate", "up": "ffn_up", "down": "ffn_down"}
-        for i in range(nl):
-            for ours, theirs in names.items():
-                sd[f"blocks.{i}.{ours}.weight"] = t[f"blk.{i}.{theirs}.weight"]
-        meta_path = os.path.join(a.dest, "rope_metadata.json")
     else:
-        d = os.path.join(a.dest, "alibi_twin")
-        t = read_safetensors(os.path.join(d, "model.safetensors"))
-        sd["emb.weight"] = t["transformer.word_embeddings.weight"]
-        for kind in ("weight", "bias"):
-            sd[f"emb_norm.{kind}"] = t[f"transformer.word_embeddings_layernorm.{kind}"]
-            sd[f"norm.{kind}"] = t[f"transformer.ln_f.{kind}"]
-        names = {"n1": "input_layernorm", "n2": "post_attention_layernorm", "qkv": "self_attention.query_key_value",
-                 "o": "self_attention.dense", "up": "mlp.dense_h_to_4h", "down": "mlp.dense_4h_to_h"}
-        for i in range(nl):
-            for ours, hf in names.items():
-                for kind in ("weight", "bias"):
-                    sd[f"blocks.{i}.{ours}.{kind}"] = t[f"transformer.h.{i}.{hf}.{kind}"]
-        meta_path = os.path.join(a.dest, "alibi_metadata.json")
+        t = read_safetensors(os.path.join(a.dest, "alibi_twin", "model.safetensors"))
+    sd = {ours: t[theirs] for ours, theirs in tensor_names(a.arch)}
+    meta_path = os.path.join(a.dest, f"{a.arch}_metadata.json")
     model = Model(a.arch)
     state = {k: torch.from_numpy(np.array(v)) for k, v in sd.items()}
     state["out.weight"] = state["emb.weight"]  # tied
@@ -463,8 +465,7 @@ def cmd_import(a):
         raise SystemExit(f"{ck} exists; move it away first")
     os.makedirs(a.out, exist_ok=True)
     torch.save({"model": model.state_dict(), "opt": None, "step": meta["steps"], "tokens": meta["tokens_seen"],
-                "elapsed": float(meta["train_seconds"]), "losses": [], "book_losses": [],
-                "imported_from": os.path.abspath(meta_path)}, ck)
+                "elapsed": float(meta["train_seconds"]), "losses": [], "book_losses": []}, ck)
     print(f"imported {a.arch} at step {meta['steps']} from {a.dest} into {ck}")
 
 
@@ -472,6 +473,7 @@ def cmd_export(a):
     model = Model(a.arch)
     model.load_state_dict(torch.load(os.path.join(a.out, f"{a.arch}.pt"), map_location="cpu", weights_only=False)["model"])
     sd = {k: v.detach().numpy() for k, v in model.state_dict().items()}
+    tensors = [(theirs, sd[ours]) for ours, theirs in tensor_names(a.arch)]
     os.makedirs(a.dest, exist_ok=True)
     L, nl, h = SHAPE["train_len"], SHAPE["n_layers"], HEADS[a.arch]
     if a.arch == "rope":
@@ -485,32 +487,14 @@ def cmd_export(a):
                 "tokenizer.ggml.tokens": ("str", pieces), "tokenizer.ggml.scores": ("f32", scores),
                 "tokenizer.ggml.token_type": ("i32", types), "tokenizer.ggml.bos_token_id": 1,
                 "tokenizer.ggml.eos_token_id": 2, "tokenizer.ggml.unknown_token_id": 0}
-        t = [("token_embd.weight", sd["emb.weight"]), ("output_norm.weight", sd["norm.weight"])]
-        for i in range(nl):
-            p = f"blocks.{i}."
-            t += [(f"blk.{i}.attn_norm.weight", sd[p + "n1.weight"]), (f"blk.{i}.attn_q.weight", sd[p + "q.weight"]),
-                  (f"blk.{i}.attn_k.weight", sd[p + "k.weight"]), (f"blk.{i}.attn_v.weight", sd[p + "v.weight"]),
-                  (f"blk.{i}.attn_output.weight", sd[p + "o.weight"]), (f"blk.{i}.ffn_norm.weight", sd[p + "n2.weight"]),
-                  (f"blk.{i}.ffn_gate.weight", sd[p + "gate.weight"]), (f"blk.{i}.ffn_up.weight", sd[p + "up.weight"]),
-                  (f"blk.{i}.ffn_down.weight", sd[p + "down.weight"])]
-        write_gguf(os.path.join(a.dest, "rope_twin.gguf"), meta, t)
+        write_gguf(os.path.join(a.dest, "rope_twin.gguf"), meta, tensors)
     else:
         cfg = {"architectures": ["BloomForCausalLM"], "model_type": "bloom", "hidden_size": SHAPE["dim"],
                "n_layer": nl, "n_head": h, "layer_norm_epsilon": 1e-5, "vocab_size": SHAPE["vocab"],
                "seq_length": L, "bos_token_id": 1, "eos_token_id": 2, "tie_word_embeddings": True,
                "_name_or_path": "longscope-alibi-twin"}
         json.dump(cfg, open(os.path.join(a.dest, "config.json"), "w"), indent=1)
-        t = [("transformer.word_embeddings.weight", sd["emb.weight"]),
-             ("transformer.word_embeddings_layernorm.weight", sd["emb_norm.weight"]),
-             ("transformer.word_embeddings_layernorm.bias", sd["emb_norm.bias"]),
-             ("transformer.ln_f.weight", sd["norm.weight"]), ("transformer.ln_f.bias", sd["norm.bias"])]
-        names = {"n1": "input_layernorm", "n2": "post_attention_layernorm", "qkv": "self_attention.query_key_value",
-                 "o": "self_attention.dense", "up": "mlp.dense_h_to_4h", "down": "mlp.dense_4h_to_h"}
-        for i in range(nl):
-            for ours, hf in names.items():
-                for kind in ("weight", "bias"):
-                    t.append((f"transformer.h.{i}.{hf}.{kind}", sd[f"blocks.{i}.{ours}.{kind}"]))
-        write_safetensors(os.path.join(a.dest, "model.safetensors"), t)
+        write_safetensors(os.path.join(a.dest, "model.safetensors"), tensors)
         subprocess.run(["cp", os.path.join(a.out, "tokenizer.model"), os.path.join(a.dest, "tokenizer.model")], check=True)
     print("exported", a.arch, "to", a.dest)
 
