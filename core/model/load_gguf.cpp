@@ -51,11 +51,25 @@ Status read_vocab(const GgufFile& g, Model& m) {
   }
   LS_GGUF_TRY(v->pre, g.opt_string("tokenizer.ggml.pre", "default"));
   const int64_t last = (int64_t)v->tokens.size() - 1;
-  LS_GGUF_TRY(v->bos_id, g.opt_int_in("tokenizer.ggml.bos_token_id", 1, 0, last));
-  LS_GGUF_TRY(v->eos_id, g.opt_int_in("tokenizer.ggml.eos_token_id", 2, 0, last));
-  LS_GGUF_TRY(v->unk_id, g.opt_int_in("tokenizer.ggml.unknown_token_id", 0, 0, last));
-  m.config.bos_id = v->bos_id;
-  m.config.eos_id = v->eos_id;
+  // Defaults as llama.cpp's for the vocabulary kind (a byte-level vocabulary names
+  // its special tokens; a SentencePiece one has <unk>, <s>, </s> at 0, 1, 2).
+  const bool spm = v->kind == "llama";
+  LS_GGUF_TRY(v->bos_id, g.opt_int_in("tokenizer.ggml.bos_token_id", spm && last >= 1 ? 1 : -1, 0, last));
+  LS_GGUF_TRY(v->eos_id, g.opt_int_in("tokenizer.ggml.eos_token_id", spm && last >= 2 ? 2 : -1, 0, last));
+  LS_GGUF_TRY(v->unk_id, g.opt_int_in("tokenizer.ggml.unknown_token_id", spm ? 0 : -1, 0, last));
+  bool flag = false;
+  if (g.meta.count("tokenizer.ggml.add_bos_token")) {
+    LS_GGUF_TRY(flag, g.opt_bool("tokenizer.ggml.add_bos_token", false));
+    v->add_bos = flag;
+  }
+  if (g.meta.count("tokenizer.ggml.add_eos_token")) {
+    LS_GGUF_TRY(flag, g.opt_bool("tokenizer.ggml.add_eos_token", false));
+    v->add_eos = flag;
+  }
+  LS_GGUF_TRY(v->add_space_prefix, g.opt_bool("tokenizer.ggml.add_space_prefix", true));
+  LS_GGUF_TRY(v->remove_extra_whitespaces, g.opt_bool("tokenizer.ggml.remove_extra_whitespaces", false));
+  if (v->bos_id >= 0) m.config.bos_id = v->bos_id;
+  if (v->eos_id >= 0) m.config.eos_id = v->eos_id;
   m.vocab = v;
   return Status::Ok();
 }

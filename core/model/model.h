@@ -149,10 +149,15 @@ struct EmbeddedVocab {
   std::string kind = "llama";  // tokenizer.ggml.model: "llama" (SentencePiece), "gpt2" (byte-level BPE), …
   std::vector<std::string> tokens;
   std::vector<float> scores;
-  std::vector<int> types;  // piece types (1 normal, 2 unknown, 3 control, 4 user-defined, 6 byte, …)
+  std::vector<int> types;  // piece types (1 normal, 2 unknown, 3 control, 4 user-defined, 5 unused, 6 byte)
   std::vector<std::string> merges;  // byte-level BPE: "left right", by rank (tokenizer.ggml.merges)
   std::string pre;                  // byte-level BPE pre-tokenizer name (tokenizer.ggml.pre)
-  int bos_id = 1, eos_id = 2, unk_id = 0;
+  int bos_id = 1, eos_id = 2, unk_id = 0;  // -1: the file names none
+  // tokenizer.ggml.add_bos_token / add_eos_token: 1, 0, or -1 when the file has no such key
+  // (llama.cpp's default for the vocabulary kind and pre-tokenizer applies).
+  int add_bos = -1, add_eos = -1;
+  bool add_space_prefix = true;            // tokenizer.ggml.add_space_prefix (SentencePiece vocabularies)
+  bool remove_extra_whitespaces = false;   // tokenizer.ggml.remove_extra_whitespaces
 };
 
 // What other layers make once per model and keep while it lives: the engine's

@@ -1,14 +1,22 @@
-// Byte-level BPE (GPT-2 and the tokenizers built like it: Llama 3, Qwen2, …):
-// text is cut by the pre-tokenizer's regular expression (PCRE2, Unicode
-// properties on), each piece's bytes are written in GPT-2's printable byte
-// alphabet, then adjacent symbols are merged by rank until no ranked pair is left,
-// and the symbols are looked up in the vocabulary. Special tokens (GGUF token
-// types control and user-defined; tokenizer.json "added_tokens") are matched in the
-// text verbatim first. Reference: Radford et al. 2019 (GPT-2 encoder.py); Hugging
-// Face tokenizers' ByteLevel pre-tokenizer and BPE model.
+// The BPE model: a piece of text (one pre-tokenizer piece) becomes symbols — its
+// bytes written in GPT-2's byte alphabet (byte-level BPE: GPT-2, Llama 3, Qwen,
+// gpt-oss, Mistral's tekken) or its characters (SentencePiece-style BPE: Llama 2,
+// Mistral, Gemma, Phi-3), an unknown character becoming its <0xXX> byte tokens or
+// the unknown token — and adjacent symbols are merged, lowest rank first and
+// leftmost among equals, until no pair of the merge table is left.
+//
+// Semantics as Hugging Face tokenizers' BPE model (models/bpe: merge_word,
+// Word::merge_all with its (rank, position) min-heap; ignore_merges; byte_fallback;
+// fuse_unk). SentencePiece's BPE (bpe_model.cc: the pair whose merged piece has the
+// highest score, leftmost among equals) is the same algorithm with ranks taken from
+// scores (tokenizer/spm.cpp). Merging is O(k log k) in the piece's symbols; a piece
+// over 1 MiB is cut only where no token of the vocabulary can span the cut, so the
+// ids never depend on a length limit.
 #pragma once
 
+#include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -18,46 +26,82 @@
 
 namespace ls {
 
-class ByteLevelBpe {
- public:
-  // tokens[i]: token i in the byte alphabet; merges: "left right" by rank (first =
-  // merged first); special[i]: token i is matched verbatim in text; pattern: the
-  // pre-tokenizer regex; ignore_merges: a piece that is itself a token is taken whole
-  // (tokenizers' BPE ignore_merges, set by Llama 3).
-  static Result<std::unique_ptr<ByteLevelBpe>> create(const std::vector<std::string>& tokens,
-                                                     const std::vector<std::string>& merges,
-                                                     const std::vector<bool>& special, const std::string& pattern,
-                                                     bool ignore_merges = false);
-  ~ByteLevelBpe();
-  ByteLevelBpe(const ByteLevelBpe&) = delete;
-  ByteLevelBpe& operator=(const ByteLevelBpe&) = delete;
-
-  // The ids of `text` (valid UTF-8; no BOS added).
-  Result<std::vector<int>> encode(std::string_view text) const;
-  // The bytes token `id` stands for (special tokens: their text).
-  std::string token_bytes(int id) const;
-  int size() const { return (int)tokens_.size(); }
-
- private:
-  ByteLevelBpe() = default;
-  void encode_piece(std::string_view piece, std::vector<int>& out) const;
-  std::vector<std::string> tokens_;
-  std::vector<bool> special_;
-  bool ignore_merges_ = false;
-  std::unordered_map<std::string, int> ids_;
-  std::unordered_map<std::string, int> ranks_;  // "left right" → rank
-  std::vector<std::pair<std::string, int>> specials_;  // text, id; longest first
-  std::vector<bool> special_first_ = std::vector<bool>(256, false);  // bytes a special token starts with
-  struct Regex;
-  std::unique_ptr<Regex> re_;
+struct BpeMerge {
+  int left = 0, right = 0;  // token ids
+  int rank = 0;             // lower merges first; equal ranks merge left to right
+  int result = 0;           // the merged token's id
 };
 
-// The pre-tokenizer regex of a GGUF `tokenizer.ggml.pre` name (as the original
-// tokenizer.json writes it), or an error naming the pre-tokenizers LongScope knows.
-Result<std::string> bpe_pretokenizer(const std::string& pre);
-// Whether that pre-tokenizer's tokenizer sets ignore_merges (Llama 3's does).
-bool bpe_ignores_merges(const std::string& pre);
-// GPT-2's byte alphabet: the UTF-8 text of byte b's symbol, and back.
+// Per-call working memory (symbols, heap, a cache of pieces seen in this document).
+struct BpeScratch {
+  struct Symbol {
+    int id, prev, next;
+    bool alive;
+  };
+  std::vector<Symbol> syms;
+  struct Pending {
+    int rank, pos, result;
+  };
+  std::vector<Pending> heap;
+  std::vector<int> ids, ranks, results;
+  std::unordered_map<std::string, std::pair<uint32_t, uint32_t>> cache;  // piece → span of cache_ids
+  std::vector<int> cache_ids;
+};
+
+class BpeModel {
+ public:
+  struct Options {
+    bool byte_level = false;     // symbols are bytes (tokens written in GPT-2's byte alphabet)
+    bool byte_fallback = false;  // an unknown character becomes its <0xXX> tokens
+    int unk_id = -1;             // the unknown token; -1: none (an unknown character is dropped)
+    bool fuse_unk = false;       // consecutive unknown characters become one unknown token
+    bool ignore_merges = false;  // a piece that is itself a token is taken whole
+  };
+  // `tokens`: each id's text in the model's alphabet ("" where an id has none).
+  // `merges` refer to ids; they need not be sorted.
+  static Result<std::unique_ptr<BpeModel>> create(std::vector<std::string> tokens, const std::vector<BpeMerge>& merges,
+                                                  const Options& options);
+  ~BpeModel();
+  BpeModel(const BpeModel&) = delete;
+  BpeModel& operator=(const BpeModel&) = delete;
+
+  // Appends the ids of `piece` (raw UTF-8 bytes; for a byte-level model, any bytes).
+  Status encode(std::string_view piece, std::vector<int>& out, BpeScratch& scratch) const;
+
+  int size() const { return (int)tokens_.size(); }
+  const std::string& token(int id) const { return tokens_[(size_t)id]; }
+  // The id of a token given in the model's alphabet, or -1.
+  int id_of(std::string_view alphabet_text) const;
+  const Options& options() const { return opt_; }
+  // The raw bytes a token of a byte-level model stands for (its text otherwise).
+  std::string token_bytes(int id) const;
+
+ private:
+  BpeModel() = default;
+  struct StrMap;
+  struct PairMap;
+  int lookup(std::string_view raw) const;  // a piece's id by its raw bytes, or -1
+  void initial_symbols(std::string_view piece, std::vector<int>& ids) const;
+  void merge(std::vector<int>& ids, BpeScratch& s) const;
+  Status encode_long(std::string_view piece, std::vector<int>& out, BpeScratch& s) const;
+  bool safe_cut(std::string_view piece, size_t at) const;
+
+  Options opt_;
+  std::vector<std::string> tokens_;
+  std::unique_ptr<StrMap> ids_;      // alphabet text → id
+  std::unique_ptr<StrMap> raw_ids_;  // byte-level: raw bytes → id
+  std::unique_ptr<PairMap> merges_;
+  int byte_id_[256];      // byte-level: the token of each byte's symbol (-1: none)
+  int fallback_id_[256];  // <0xXX> tokens (-1: none)
+  // Character (or byte) pairs that occur inside some token: a cut between any other
+  // pair cannot change the ids (built on first use, for pieces over 1 MiB).
+  mutable std::once_flag pairs_once_;
+  mutable std::vector<uint64_t> inner_pairs_;  // sorted (left << 32 | right)
+};
+
+// GPT-2's byte alphabet (bytes_to_unicode): the UTF-8 text of byte b's symbol.
 std::string byte_symbol(unsigned char b);
+// The raw bytes of a text in that alphabet; false when a character is not a byte symbol.
+bool alphabet_to_bytes(std::string_view text, std::string& out);
 
 }  // namespace ls

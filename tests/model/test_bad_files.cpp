@@ -143,7 +143,13 @@ TEST(Tokenizer, RoundTripAndGoldenIds) {
 TEST(Tokenizer, WrongTokenizerAndBadDocuments) {
   const std::string dir = temp_dir("tok");
   RandomModelSpec spec;
+  // A vocabulary larger than the tokenizer's holds padding rows (Qwen's 151,936 for
+  // 151,669 tokens): accepted. A smaller one cannot hold the tokenizer's ids.
   spec.vocab_size = 600;
+  ASSERT_TRUE(write_llama2c(make_random_model(spec), dir + "/padded.bin").ok());
+  auto padded = Tokenizer::for_model(*load_ok(dir + "/padded.bin"), bundled_tokenizer());
+  ASSERT_TRUE(padded.ok()) << padded.error();
+  spec.vocab_size = 400;
   ASSERT_TRUE(write_llama2c(make_random_model(spec), dir + "/m.bin").ok());
   auto m = load_ok(dir + "/m.bin");
   auto wrong = Tokenizer::for_model(*m, bundled_tokenizer());

@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "core/tokenizer/bpe.h"
+#include "core/tokenizer/pretokenizer.h"
 #include "core/tokenizer/tokenizer.h"
 
 namespace ls {
@@ -131,7 +132,7 @@ TEST(BpeTokenizer, TokenizerJsonGivesTheSameIds) {
   expect_all_cases(*a.value());
   j["pre_tokenizer"] = {{"type", "Sequence"},
                         {"pretokenizers",
-                         {{{"type", "Split"}, {"pattern", {{"Regex", bpe_pretokenizer("gpt-2").value()}}}, {"behavior", "Isolated"}},
+                         {{{"type", "Split"}, {"pattern", {{"Regex", gguf_pre("gpt-2").value().regexes[0]}}}, {"behavior", "Isolated"}},
                           {{"type", "ByteLevel"}, {"use_regex", false}}}}};
   std::ofstream(dir + "/tokenizer2.json") << j.dump();
   auto b = Tokenizer::from_file(dir + "/tokenizer2.json");
@@ -155,22 +156,26 @@ TEST(BpeTokenizer, TokenizerJsonGivesTheSameIds) {
 
 // Digits: GPT-2 keeps a run together, Llama 3 cuts it in threes, Qwen2 in ones.
 TEST(BpeTokenizer, PreTokenizersSplitDigitsAsTheirRegexesSay) {
-  std::vector<std::string> tokens;
-  for (int b = 0; b < 256; ++b) tokens.push_back(byte_symbol((unsigned char)b));
-  tokens.push_back("12");
-  tokens.push_back("123");
-  tokens.push_back("1234");
-  const std::vector<std::string> merges = {"1 2", "12 3", "123 4"};
-  std::vector<bool> special(tokens.size(), false);
+  EmbeddedVocab v;
+  v.kind = "gpt2";
+  for (int b = 0; b < 256; ++b) v.tokens.push_back(byte_symbol((unsigned char)b));
+  v.tokens.push_back("12");
+  v.tokens.push_back("123");
+  v.tokens.push_back("1234");
+  v.merges = {"1 2", "12 3", "123 4"};
+  v.types.assign(v.tokens.size(), 1);
+  v.scores.assign(v.tokens.size(), 0.0f);
   auto ids_of = [&](const std::string& pre, const std::string& text) {
-    auto bpe = ByteLevelBpe::create(tokens, merges, special, bpe_pretokenizer(pre).value());
-    EXPECT_TRUE(bpe.ok());
-    return bpe.value()->encode(text).value();
+    v.pre = pre;
+    auto tok = Tokenizer::from_vocab(v);
+    EXPECT_TRUE(tok.ok()) << tok.error();
+    return tok.value()->encode(text).value();
   };
   EXPECT_EQ(ids_of("gpt-2", "1234"), (std::vector<int>{258}));             // one piece: "1234"
   EXPECT_EQ(ids_of("llama-bpe", "1234"), (std::vector<int>{257, '4'}));    // "123" "4"
+  EXPECT_EQ(ids_of("dbrx", "1234"), (std::vector<int>{257, '4'}));         // Llama 3's regex, merges: "123" "4"
   EXPECT_EQ(ids_of("qwen2", "1234"), (std::vector<int>{'1', '2', '3', '4'}));  // one digit each
-  EXPECT_FALSE(bpe_pretokenizer("tekken").ok());
+  EXPECT_FALSE(gguf_pre("no-such-pre").ok());
 }
 
 TEST(BpeTokenizer, HostileTextAndVocabularies) {
@@ -190,10 +195,10 @@ TEST(BpeTokenizer, HostileTextAndVocabularies) {
   auto v = load_gguf_vocab(kVocab);
   ASSERT_TRUE(v.ok());
   EmbeddedVocab e = *v.value();
-  e.pre = "tekken";
+  e.pre = "no-such-pre";
   auto r = Tokenizer::from_vocab(e);
   ASSERT_FALSE(r.ok());
-  EXPECT_NE(r.error().find("\"tekken\""), std::string::npos) << r.error();
+  EXPECT_NE(r.error().find("\"no-such-pre\""), std::string::npos) << r.error();
   e.pre = "gpt-2";
   e.merges.clear();
   ASSERT_FALSE(Tokenizer::from_vocab(e).ok());
