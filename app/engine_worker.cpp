@@ -270,9 +270,9 @@ void EngineWorker::run_nbce_impl(quint64 job, CancelFlag cancel, QStringList met
   if ((int)ctx.size() < chunks) return emit failed(job, "the context has fewer tokens than chunks");
   auto q = tokenizer_->encode(question.trimmed().toStdString());
   if (!q || q->empty()) return emit failed(job, "the question is empty");
-  std::vector<int> qids = {model_->config.bos_id};
+  std::vector<int> qids = tokenizer_->prefix();
   qids.insert(qids.end(), q->begin(), q->end());
-  const auto pieces = nbce_chunks(ctx, chunks, model_->config.bos_id);
+  const auto pieces = nbce_chunks(ctx, chunks, tokenizer_->prefix());
   auto snap = std::make_shared<NbceSnapshot>();
   snap->job = job;
   snap->question = question;
@@ -281,7 +281,9 @@ void EngineWorker::run_nbce_impl(quint64 job, CancelFlag cancel, QStringList met
     auto run = run_config(methods[i], cancel, job);
     if (!run) return emit failed(job, QString::fromStdString(run.error()));
     run->progress = [this, job, i, k = methods.size()](double f) { emit progress(job, (i + f) / k); };
-    auto r = ls::run_nbce(run.value(), pieces, qids, n, NbceOptions{});
+    NbceOptions no;
+    no.prefix = tokenizer_->prefix();
+    auto r = ls::run_nbce(run.value(), pieces, qids, n, no);
     if (!r) return emit failed(job, QString("%1: %2").arg(methods[i], QString::fromStdString(r.error())));
     snap->methods.push_back(QString::fromStdString(method_spec_string(run->engine.method)));
     snap->answers.push_back(QString::fromStdString(tokenizer_->decode(r->tokens)));

@@ -292,7 +292,7 @@ int run_generate_cmd(const Args& a) {
     if (!t) return usage_error("generate", t.error());
     prompt = t.value();
   } else {
-    prompt.push_back(in->model->config.bos_id);
+    prompt = in->tokenizer->prefix();
     if (!a.get("prompt").empty()) {
       auto ids = in->tokenizer->encode(a.get("prompt"));
       if (!ids) return usage_error("generate", ids.error());
@@ -345,10 +345,11 @@ int run_nbce_cmd(const Args& a) {
     return usage_error("nbce", "the context has fewer tokens than --chunks");
   auto q = in->tokenizer->encode(a.get("question"));
   if (!q || q->empty()) return usage_error("nbce", "--question is empty");
-  std::vector<int> question = {in->model->config.bos_id};
+  std::vector<int> question = in->tokenizer->prefix();
   question.insert(question.end(), q->begin(), q->end());
-  const auto chunks = nbce_chunks(ctx_ids.value(), (int)k.value(), in->model->config.bos_id);
+  const auto chunks = nbce_chunks(ctx_ids.value(), (int)k.value(), in->tokenizer->prefix());
   NbceOptions o;
+  o.prefix = in->tokenizer->prefix();
   o.beta = beta.value();
   auto r = run_nbce(run.value(), chunks, question, (int)n.value(), o);
   if (!r) return usage_error("nbce", r.error());

@@ -116,6 +116,9 @@ struct NbceOptions {
   // Scoring mode: when not empty, these tokens are appended instead of sampled
   // (teacher forcing) and NbceResult reports how the combined distribution rates them.
   std::vector<int> forced;
+  // What the tokenizer puts before a text (its BOS; Tokenizer::prefix): the question
+  // starts with it, and the rows that put a chunk before the question leave it out.
+  std::vector<int> prefix;
 };
 struct NbceResult {
   std::vector<int> tokens;
@@ -125,6 +128,8 @@ struct NbceResult {
 };
 // The context cut into k contiguous chunks of (nearly) equal size, each led by BOS.
 std::vector<std::vector<int>> nbce_chunks(const std::vector<int>& context, int k, int bos);
+// The same, each chunk after `prefix` (what the tokenizer puts before a text; may be empty).
+std::vector<std::vector<int>> nbce_chunks(const std::vector<int>& context, int k, const std::vector<int>& prefix);
 // chunks: K token lists (context pieces); question: the question tokens. Row 0 is
 // the question alone, row k is chunk k followed by the question.
 Result<NbceResult> run_nbce(const RunConfig& run, const std::vector<std::vector<int>>& chunks,

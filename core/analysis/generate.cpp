@@ -123,11 +123,15 @@ std::vector<double> nbce_combine(const std::vector<std::vector<float>>& rows, co
 }
 
 std::vector<std::vector<int>> nbce_chunks(const std::vector<int>& context, int k, int bos) {
+  return nbce_chunks(context, k, std::vector<int>{bos});
+}
+
+std::vector<std::vector<int>> nbce_chunks(const std::vector<int>& context, int k, const std::vector<int>& prefix) {
   std::vector<std::vector<int>> chunks;
   const size_t total = context.size();
   for (long long i = 0; i < k; ++i) {
     const size_t b = total * i / k, e = total * (i + 1) / k;
-    std::vector<int> c = {bos};
+    std::vector<int> c = prefix;
     c.insert(c.end(), context.begin() + (long)b, context.begin() + (long)e);
     chunks.push_back(std::move(c));
   }
@@ -143,7 +147,9 @@ Result<NbceResult> run_nbce(const RunConfig& run, const std::vector<std::vector<
   rows.push_back(question);  // row 0: unconditional (question only)
   for (const auto& ch : chunks) {
     std::vector<int> r = ch;
-    r.insert(r.end(), question.begin() + (question.front() == run.model->config.bos_id ? 1 : 0), question.end());
+    const bool lead = !o.prefix.empty() && question.size() >= o.prefix.size() &&
+                      std::equal(o.prefix.begin(), o.prefix.end(), question.begin());
+    r.insert(r.end(), question.begin() + (lead ? (long)o.prefix.size() : 0), question.end());
     rows.push_back(r);
   }
   // K+1 engines live at once: their memory is checked together, before any is made.

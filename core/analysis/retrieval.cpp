@@ -99,7 +99,8 @@ Result<RetrievalPrompt> make_needle_prompt(const Tokenizer& tok, const NeedleTex
   auto answer = encode_segment(tok, replace_all(text.answer, "{key}", key));
   for (auto* r : {&intro, &needle, &question, &answer})
     if (!*r) return make_error(r->error());
-  const long long fixed = 1 + (long long)intro->size() + (long long)needle->size() + (long long)question->size();
+  const long long fixed = (long long)tok.prefix().size() + (long long)intro->size() + (long long)needle->size() +
+                          (long long)question->size();
   const long long fill = length - fixed;
   if (fill < 0)
     return make_error("a prompt of " + std::to_string(length) + " tokens cannot hold the intro, needle and question (" +
@@ -113,7 +114,8 @@ Result<RetrievalPrompt> make_needle_prompt(const Tokenizer& tok, const NeedleTex
     while ((long long)hay.size() < fill) hay.insert(hay.end(), unit->begin(), unit->end());
     hay.resize((size_t)fill);
   } else {
-    const size_t skip = filler_doc.front() == tok.bos_id() ? 1 : 0;
+    const auto& pre = tok.prefix();
+    const size_t skip = filler_doc.size() >= pre.size() && std::equal(pre.begin(), pre.end(), filler_doc.begin()) ? pre.size() : 0;
     if ((long long)(filler_doc.size() - skip) < fill)
       return make_error("the document has " + std::to_string(filler_doc.size() - skip) + " tokens; a " +
                         std::to_string(length) + "-token prompt needs " + std::to_string(fill) + " of it (choose a shorter length)");
@@ -127,8 +129,8 @@ Result<RetrievalPrompt> make_needle_prompt(const Tokenizer& tok, const NeedleTex
   p.depth = depth;
   auto& t = p.tokens;
   t.reserve((size_t)length + answer->size());
-  t.push_back(tok.bos_id());
-  p.context_begin = 1;
+  t.insert(t.end(), tok.prefix().begin(), tok.prefix().end());
+  p.context_begin = (int)t.size();
   t.insert(t.end(), intro->begin(), intro->end());
   t.insert(t.end(), hay.begin(), hay.begin() + (long)at);
   p.needle_begin = (int)t.size();
@@ -204,7 +206,7 @@ Result<RetrievalPrompt> make_lines_prompt(const Tokenizer& tok, const LongEvalCa
     if (!e) return make_error(e.error());
     lines.push_back(e.take());
   }
-  const long long room = length - 1 - (long long)intro->size() - (long long)question->size();
+  const long long room = length - (long long)tok.prefix().size() - (long long)intro->size() - (long long)question->size();
   const int total = (int)lines.size();
   const double rel = total > 1 ? (double)c.correct / (total - 1) : 0.0;
   // The longest run of lines [a, a+k) that fits, the asked line at the same relative place.
@@ -222,8 +224,8 @@ Result<RetrievalPrompt> make_lines_prompt(const Tokenizer& tok, const LongEvalCa
   p.task = RetrievalTask::LongEvalLines;
   p.key = c.expected;
   auto& t = p.tokens;
-  t.push_back(tok.bos_id());
-  p.context_begin = 1;
+  t.insert(t.end(), tok.prefix().begin(), tok.prefix().end());
+  p.context_begin = (int)t.size();
   t.insert(t.end(), intro->begin(), intro->end());
   for (int i = best_a; i < best_a + best_k; ++i) {
     if (i == c.correct) p.needle_begin = (int)t.size();
@@ -247,7 +249,8 @@ Result<RetrievalPrompt> make_longeval_prompt(const Tokenizer& tok, const LongEva
   p.task = c.task;
   p.key = c.expected;
   p.generate = true;
-  p.tokens.push_back(tok.bos_id());
+  const int pre = (int)tok.prefix().size();
+  p.tokens = tok.prefix();
   p.tokens.insert(p.tokens.end(), enc->begin(), enc->end());
   p.answer_begin = (int)p.tokens.size();
   p.length = p.answer_begin;
@@ -260,17 +263,17 @@ Result<RetrievalPrompt> make_longeval_prompt(const Tokenizer& tok, const LongEva
     auto with = tok.encode(c.prompt.substr(0, at + (c.task == RetrievalTask::LongEvalLines ? c.lines[(size_t)c.correct].size()
                                                                                         : needle.size())));
     if (before && with) {
-      p.needle_begin = 1 + (int)before->size();
-      p.needle_end = 1 + (int)with->size();
+      p.needle_begin = pre + (int)before->size();
+      p.needle_end = pre + (int)with->size();
       p.depth = (double)at / (double)c.prompt.size();
     }
   }
   const std::string end_mark = c.task == RetrievalTask::LongEvalLines ? "Now the record is over" : "Now the record ends";
   const size_t q = c.prompt.rfind(end_mark);
-  p.context_begin = 1;
+  p.context_begin = pre;
   p.context_end = p.answer_begin;
   if (q != std::string::npos)
-    if (auto before = tok.encode(c.prompt.substr(0, q))) p.context_end = 1 + (int)before->size();
+    if (auto before = tok.encode(c.prompt.substr(0, q))) p.context_end = pre + (int)before->size();
   return p;
 }
 
@@ -306,9 +309,10 @@ Result<RetrievalTrial> score_prompt(const RunConfig& run, const Tokenizer& tok, 
     if (p.context_end <= p.context_begin) return make_error("NBCE needs a context before the question");
     std::vector<int> context(p.tokens.begin() + p.context_begin, p.tokens.begin() + p.context_end);
     const int k = std::min<int>(nbce_k, (int)context.size());
-    std::vector<int> question = {run.model->config.bos_id};
+    std::vector<int> question = tok.prefix();
     question.insert(question.end(), p.tokens.begin() + p.context_end, p.tokens.begin() + p.answer_begin);
     NbceOptions o;
+    o.prefix = tok.prefix();
     int steps = kGenerateTokens;
     if (!p.generate) {
       o.forced.assign(p.tokens.begin() + p.answer_begin, p.tokens.end());
@@ -316,7 +320,7 @@ Result<RetrievalTrial> score_prompt(const RunConfig& run, const Tokenizer& tok, 
     }
     RunConfig r = run;
     r.progress = nullptr;
-    auto res = run_nbce(r, nbce_chunks(context, k, run.model->config.bos_id), question, steps, o);
+    auto res = run_nbce(r, nbce_chunks(context, k, tok.prefix()), question, steps, o);
     if (!res) return make_error(res.error());
     if (p.generate) {
       tr.output = tok.decode(res->tokens);

@@ -224,6 +224,7 @@ TEST(Retrieval, NbceScoringAgreesWithNbceDecoding) {
   std::vector<int> question = {f.model->config.bos_id};
   question.insert(question.end(), q->begin(), q->end());
   NbceOptions o;
+  o.prefix = f.tok->prefix();
   o.temperature = 0;  // greedy on the combined logits
   auto dec = run_nbce(f.run, chunks, question, 6, o);
   ASSERT_TRUE(dec.ok()) << dec.error();
