@@ -9,6 +9,8 @@
 #include <QSvgGenerator>
 
 #include "app/main_window.h"
+#include "core/util/files.h"
+#include "core/util/memory.h"
 #include "app/views/view.h"
 
 namespace ls::app {
@@ -66,13 +68,15 @@ bool MainWindow::save_session(const QString& path) {
 }
 
 bool MainWindow::load_session(const QString& path) {
-  QFile f(path);
-  if (!f.open(QIODevice::ReadOnly)) {
-    show_error(tr("could not read %1").arg(path));
+  // A regular file of a sane size (a FIFO or a device is refused, never waited on);
+  // Qt's parser limits the nesting.
+  auto text = read_regular_file(path.toStdString(), "session", kMaxConfigJsonBytes);
+  if (!text) {
+    show_error(QString::fromStdString(text.error()));
     return false;
   }
   QJsonParseError err;
-  QJsonDocument d = QJsonDocument::fromJson(f.readAll(), &err);
+  QJsonDocument d = QJsonDocument::fromJson(QByteArray::fromStdString(text.value()), &err);
   if (d.isNull() || !d.object().contains("longscope_session")) {
     show_error(tr("%1 is not a LongScope session (%2)").arg(path, err.errorString()));
     return false;

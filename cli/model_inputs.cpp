@@ -8,6 +8,7 @@
 
 #include "core/cpu/parallel.h"
 #include "core/position/spec.h"
+#include "core/util/files.h"
 #include "core/util/memory.h"
 
 namespace ls::cli {
@@ -51,20 +52,15 @@ Result<std::vector<int>> load_document_tokens(const Args& a, const ModelInputs& 
     if (!text) return make_error(text.error());
     return encode_document(*in.tokenizer, text.value());
   }
+  constexpr size_t kMaxTokenFile = size_t{256} << 20;
   std::error_code ec;
   const auto bytes = std::filesystem::file_size(a.get("tokens"), ec);
-  if (ec || !std::filesystem::is_regular_file(a.get("tokens"), ec))
-    return make_error("cannot read token file " + a.get("tokens"));
-  constexpr uintmax_t kMaxTokenFile = uintmax_t{256} << 20;
-  if (bytes > kMaxTokenFile)
-    return make_error("token file " + a.get("tokens") + " is " + format_bytes(bytes) + ", more than the " +
-                      format_bytes(kMaxTokenFile) + " limit");
-  if (auto st = check_memory(bytes * 3, "reading token file " + a.get("tokens")); !st) return make_error(st.error());
-  std::ifstream f(a.get("tokens"));
-  if (!f) return make_error("cannot read token file " + a.get("tokens"));
-  std::stringstream ss;
-  ss << f.rdbuf();
-  std::string s = ss.str();
+  if (!ec)
+    if (auto st = check_memory((size_t)bytes * 3, "reading token file " + clip(a.get("tokens"))); !st)
+      return make_error(st.error());
+  auto text = read_regular_file(a.get("tokens"), "token file", kMaxTokenFile);
+  if (!text) return make_error(text.error());
+  std::string s = text.take();
   for (char& ch : s)
     if (ch == '[' || ch == ']' || ch == ',') ch = ' ';
   std::istringstream is(s);
@@ -75,7 +71,7 @@ Result<std::vector<int>> load_document_tokens(const Args& a, const ModelInputs& 
     errno = 0;
     long v = std::strtol(word.c_str(), &end, 10);
     if (*end != '\0' || errno != 0 || v < 0 || v >= in.model->config.vocab_size)
-      return make_error("token file " + a.get("tokens") + ": \"" + word + "\" is not a token id in [0, " +
+      return make_error("token file " + clip(a.get("tokens")) + ": \"" + clip(word, 40) + "\" is not a token id in [0, " +
                         std::to_string(in.model->config.vocab_size) + ")");
     ids.push_back((int)v);
   }

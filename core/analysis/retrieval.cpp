@@ -1,5 +1,8 @@
 #include "core/analysis/retrieval.h"
 
+#include "core/util/files.h"
+#include "core/util/json.h"
+
 #include <algorithm>
 #include <cctype>
 #include <cmath>
@@ -146,8 +149,10 @@ Result<RetrievalPrompt> make_needle_prompt(const Tokenizer& tok, const NeedleTex
 
 Result<std::vector<LongEvalCase>> read_longeval(const std::string& path, RetrievalTask task) {
   if (!is_longeval(task)) return make_error("read_longeval reads LongEval lines or topics");
+  if (const std::string why = why_not_regular(path); !why.empty())
+    return make_error("cannot open LongEval file " + clip(path) + ": it " + why);
   std::ifstream in(path, std::ios::binary);
-  if (!in) return make_error("cannot open " + path);
+  if (!in) return make_error("cannot open " + clip(path));
   std::vector<LongEvalCase> out;
   std::string line;
   size_t total = 0;
@@ -156,8 +161,10 @@ Result<std::vector<LongEvalCase>> read_longeval(const std::string& path, Retriev
     if (total > (64u << 20)) return make_error(path + ": larger than 64 MiB");
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
     const std::string where = path + ":" + std::to_string(no) + ": ";
-    auto j = nlohmann::json::parse(line, nullptr, false);
-    if (j.is_discarded() || !j.is_object()) return make_error(where + "not a JSON object");
+    auto parsed = parse_json(line, "the line");
+    if (!parsed || !parsed.value().is_object())
+      return make_error(where + "not a JSON object" + (parsed ? std::string() : " (" + parsed.error() + ")"));
+    const nlohmann::json& j = parsed.value();
     LongEvalCase c;
     c.task = task;
     c.id = (int)out.size();

@@ -119,7 +119,7 @@ Result<DType> ggml_dtype(uint32_t t, const std::string& name) {
     case 8: return DType::Q8_0;
     case 30: return DType::BF16;
     default:
-      return make_error("tensor " + name + " has ggml type " + std::to_string(t) +
+      return make_error("tensor " + clip(name) + " has ggml type " + std::to_string(t) +
                         ", not supported (supported: F32, F16, BF16, Q8_0, Q4_0)");
   }
 }
@@ -128,20 +128,20 @@ Result<DType> ggml_dtype(uint32_t t, const std::string& name) {
 
 Result<int64_t> GgufFile::get_int(const std::string& k) const {
   auto it = meta.find(k);
-  if (it == meta.end()) return make_error("metadata key " + k + " is missing");
+  if (it == meta.end()) return make_error("metadata key " + clip(k) + " is missing");
   if (auto* u = std::get_if<uint64_t>(&it->second.v)) {
-    if (*u > (uint64_t)INT64_MAX) return make_error("metadata key " + k + " is too large");
+    if (*u > (uint64_t)INT64_MAX) return make_error("metadata key " + clip(k) + " is too large");
     return (int64_t)*u;
   }
   if (auto* i = std::get_if<int64_t>(&it->second.v)) return *i;
-  return make_error("metadata key " + k + " is not an integer");
+  return make_error("metadata key " + clip(k) + " is not an integer");
 }
 
 Result<int> GgufFile::get_int_in(const std::string& k, int64_t lo, int64_t hi) const {
   auto v = get_int(k);
   if (!v) return make_error(v.error());
   if (v.value() < lo || v.value() > hi)
-    return make_error("metadata key " + k + " = " + std::to_string(v.value()) + " is outside [" + std::to_string(lo) +
+    return make_error("metadata key " + clip(k) + " = " + std::to_string(v.value()) + " is outside [" + std::to_string(lo) +
                       ", " + std::to_string(hi) + "]");
   return (int)v.value();
 }
@@ -153,7 +153,7 @@ Result<int> GgufFile::opt_int_in(const std::string& k, int fallback, int64_t lo,
 Result<double> GgufFile::opt_float(const std::string& k, double fallback) const {
   if (!has(k)) return fallback;
   auto v = get_float(k);
-  if (v && !std::isfinite(v.value())) return make_error("metadata key " + k + " is not finite");
+  if (v && !std::isfinite(v.value())) return make_error("metadata key " + clip(k) + " is not finite");
   return v;
 }
 
@@ -165,26 +165,26 @@ Result<bool> GgufFile::opt_bool(const std::string& k, bool fallback) const {
   auto it = meta.find(k);
   if (it == meta.end()) return fallback;
   if (auto* b = std::get_if<bool>(&it->second.v)) return *b;
-  return make_error("metadata key " + k + " is not a boolean");
+  return make_error("metadata key " + clip(k) + " is not a boolean");
 }
 
 Result<double> GgufFile::get_float(const std::string& k) const {
   auto it = meta.find(k);
-  if (it == meta.end()) return make_error("metadata key " + k + " is missing");
+  if (it == meta.end()) return make_error("metadata key " + clip(k) + " is missing");
   if (auto* d = std::get_if<double>(&it->second.v)) return *d;
   if (auto i = get_int(k)) return (double)i.value();
-  return make_error("metadata key " + k + " is not a number");
+  return make_error("metadata key " + clip(k) + " is not a number");
 }
 
 Result<std::string> GgufFile::get_string(const std::string& k) const {
   auto it = meta.find(k);
-  if (it == meta.end()) return make_error("metadata key " + k + " is missing");
+  if (it == meta.end()) return make_error("metadata key " + clip(k) + " is missing");
   if (auto* s = std::get_if<std::string>(&it->second.v)) return *s;
-  return make_error("metadata key " + k + " is not a string");
+  return make_error("metadata key " + clip(k) + " is not a string");
 }
 
 Result<GgufFile> read_gguf(const std::string& path) {
-  auto mf = MappedFile::open(path);
+  auto mf = MappedFile::open(path, "model");
   if (!mf) return make_error(mf.error());
   GgufFile g;
   g.file = mf.value();
@@ -215,11 +215,11 @@ Result<GgufFile> read_gguf(const std::string& path) {
   for (auto& t : infos) {
     uint32_t n_dims;
     if (!c.str(t.name) || !c.get(n_dims)) return make_error(path + ": tensor table is truncated");
-    if (n_dims < 1 || n_dims > 4) return make_error(path + ": tensor " + t.name + " has " + std::to_string(n_dims) + " dimensions (1 … 4 allowed)");
+    if (n_dims < 1 || n_dims > 4) return make_error(path + ": tensor " + clip(t.name) + " has " + std::to_string(n_dims) + " dimensions (1 … 4 allowed)");
     std::vector<uint64_t> ne(n_dims);
     for (auto& d : ne)
-      if (!c.get(d)) return make_error(path + ": tensor " + t.name + " dimensions are truncated");
-    if (!c.get(t.type) || !c.get(t.offset)) return make_error(path + ": tensor " + t.name + " descriptor is truncated");
+      if (!c.get(d)) return make_error(path + ": tensor " + clip(t.name) + " dimensions are truncated");
+    if (!c.get(t.type) || !c.get(t.offset)) return make_error(path + ": tensor " + clip(t.name) + " descriptor is truncated");
     t.shape.assign(ne.rbegin(), ne.rend());  // ggml ne[0] is innermost
   }
   uint64_t alignment = 32;
@@ -236,14 +236,15 @@ Result<GgufFile> read_gguf(const std::string& path) {
     uint64_t count = 1;
     for (auto d : t.shape) {
       if (d == 0 || d > (1ull << 32) || count > (1ull << 40) / d)
-        return make_error(path + ": tensor " + t.name + " has an absurd shape");
+        return make_error(path + ": tensor " + clip(t.name) + " has an absurd shape");
       count *= d;
     }
     if (count % dtype_block(dt.value()))
-      return make_error(path + ": tensor " + t.name + " is not a whole number of " + dtype_name(dt.value()) + " blocks");
+      return make_error(path + ": tensor " + clip(t.name) + " is not a whole number of " + dtype_name(dt.value()) + " blocks");
     uint64_t bytes = dtype_bytes(dt.value(), count);
     if (t.offset > size || data_start + t.offset > size || bytes > size - data_start - t.offset)
-      return make_error(path + ": tensor " + t.name + ": offset " + std::to_string(data_start + t.offset) + " + " +
+      return make_error(path + ": tensor " + clip(t.name) + ": offset " + std::to_string(t.offset) + " (after the header's " +
+                        std::to_string(data_start) + " bytes) + " +
                         std::to_string(bytes) + " bytes runs past the end of the file (" + std::to_string(size) +
                         " bytes)");
     g.tensors[t.name] = TensorSource{dt.value(), t.shape, g.file->data() + data_start + t.offset, bytes};

@@ -5,6 +5,10 @@
 #include <fstream>
 
 #include <nlohmann/json.hpp>
+#include <unistd.h>
+
+#include "core/util/files.h"
+#include "core/util/json.h"
 
 #include "core/model/safetensors.h"
 #include "core/model/weight_builder.h"
@@ -14,14 +18,18 @@ namespace ls {
 Result<std::shared_ptr<const Model>> load_model(const std::string& path, const LoadOptions& opts) {
   namespace fs = std::filesystem;
   std::error_code ec;
-  if (!fs::exists(path, ec)) return make_error("model " + path + " does not exist");
-  Result<std::shared_ptr<Model>> r = make_error("unrecognised model file " + path);
-  if (fs::is_directory(path, ec)) {
+  Result<std::shared_ptr<Model>> r = make_error("unrecognised model file " + clip(path));
+  const bool is_dir = fs::is_directory(path, ec);
+  if (is_dir) {
     r = load_safetensors(path);
   } else {
+    // A regular file only: a FIFO, device or socket is refused before anything reads it.
+    auto fd = open_regular_file(path, "model");
+    if (!fd) return make_error(fd.error());
     char magic[4] = {};
-    std::ifstream f(path, std::ios::binary);
-    f.read(magic, 4);
+    const ssize_t got = ::read(fd.value(), magic, 4);
+    ::close(fd.value());
+    if (got < 0) return make_error("model " + clip(path) + " cannot be read");
     const std::string ext = fs::path(path).extension().string();
     if (std::memcmp(magic, "GGUF", 4) == 0) r = load_gguf(path);
     else if (ext == ".safetensors") r = load_safetensors(path);
@@ -34,9 +42,10 @@ Result<std::shared_ptr<const Model>> load_model(const std::string& path, const L
   if (!r) return make_error(r.error());
   Model& m = *r.value();
   // Known checkpoints whose file misstates the training length (resources/models/known_models.json).
-  if (!opts.known_models.empty() && !fs::is_directory(path, ec)) {
+  if (!opts.known_models.empty() && !is_dir) {
     auto text = read_small_file(opts.known_models);
-    auto known = text ? nlohmann::json::parse(text.value(), nullptr, false) : nlohmann::json();
+    auto parsed = text ? parse_json(text.value(), "known models") : Result<nlohmann::json>(make_error(""));
+    const nlohmann::json known = parsed ? parsed.take() : nlohmann::json();  // an unreadable list is ignored
     auto list = known.is_object() ? known.find("models") : known.end();
     if (list != known.end() && list->is_array()) {
       const std::string file = fs::path(path).filename().string();

@@ -8,7 +8,7 @@
 namespace ls {
 
 Result<std::shared_ptr<Model>> load_llama2c(const std::string& path) {
-  auto file = MappedFile::open(path);
+  auto file = MappedFile::open(path, "model");
   if (!file) return make_error(file.error());
   auto f = file.value();
   if (f->size() < 28)

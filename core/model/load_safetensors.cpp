@@ -9,6 +9,8 @@
 #include "core/model/arch_weights.h"
 #include "core/model/safetensors.h"
 #include "core/position/spec.h"
+#include "core/util/files.h"
+#include "core/util/json.h"
 #include "core/util/memory.h"
 
 namespace ls {
@@ -16,21 +18,12 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 
 Result<std::string> read_small_file(const std::string& path, size_t max_bytes) {
-  std::error_code ec;
-  if (!fs::is_regular_file(path, ec)) return make_error(path + " not found");
-  const auto size = fs::file_size(path, ec);
-  if (ec) return make_error("cannot read " + path + ": " + ec.message());
-  if (size > max_bytes)
-    return make_error(path + " is " + format_bytes(size) + ", larger than the " + format_bytes(max_bytes) + " limit");
-  std::ifstream f(path, std::ios::binary);
-  std::string s((std::istreambuf_iterator<char>(f)), {});
-  if (!f && !f.eof()) return make_error("cannot read " + path);
-  return s;
+  return read_regular_file(path, "file", max_bytes);
 }
 
 Status read_safetensors(const std::string& path, std::map<std::string, TensorSource>& out,
                         std::vector<std::shared_ptr<MappedFile>>& keep_alive) {
-  auto mf = MappedFile::open(path);
+  auto mf = MappedFile::open(path, "safetensors file");
   if (!mf) return make_error(mf.error());
   auto f = mf.value();
   if (f->size() < 8) return make_error(path + ": truncated safetensors file (" + std::to_string(f->size()) + " bytes)");
@@ -42,8 +35,11 @@ Status read_safetensors(const std::string& path, std::map<std::string, TensorSou
   if (header_len > kMaxJsonHeaderBytes)
     return make_error(path + ": safetensors header of " + format_bytes(header_len) + " is larger than the " +
                       format_bytes(kMaxJsonHeaderBytes) + " limit (no real checkpoint has one this large)");
-  json h = json::parse(f->data() + 8, f->data() + 8 + header_len, nullptr, false);
-  if (h.is_discarded() || !h.is_object()) return make_error(path + ": safetensors header is not valid JSON");
+  auto parsed = parse_json(std::string_view(reinterpret_cast<const char*>(f->data()) + 8, header_len),
+                           path + ": the safetensors header");
+  if (!parsed) return make_error(parsed.error());
+  const json& h = parsed.value();
+  if (!h.is_object()) return make_error(path + ": the safetensors header is not a JSON object");
   const uint64_t data_start = 8 + header_len, data_size = f->size() - data_start;
   for (auto& [name, t] : h.items()) {
     if (name == "__metadata__") continue;
@@ -487,35 +483,45 @@ Status resolve_hf_config(const json& cfg, ModelConfig& c) {
 
 Result<std::shared_ptr<Model>> load_safetensors(const std::string& path) {
   fs::path p(path);
-  fs::path dir = fs::is_directory(p) ? p : p.parent_path();
+  std::error_code ec;
+  const bool is_dir = fs::is_directory(p, ec);
+  fs::path dir = is_dir ? p : p.parent_path();
   if (dir.empty()) dir = ".";
   auto model = std::make_shared<Model>();
   model->path = path;
   model->config.format = ModelFormat::Safetensors;
-  auto cfg_text = read_small_file((dir / "config.json").string());
-  if (!cfg_text) return make_error(path + ": " + cfg_text.error());
-  json cfg = json::parse(cfg_text.value(), nullptr, false);
-  if (cfg.is_discarded() || !cfg.is_object()) return make_error((dir / "config.json").string() + " is not valid JSON");
+  if (!fs::exists(fs::symlink_status(dir / "config.json", ec)))
+    return make_error(clip(path) + ": config.json not found (a Hugging Face model folder holds config.json and "
+                      "model.safetensors or its shards)");
+  auto cfg_text = read_regular_file((dir / "config.json").string(), "config", kMaxConfigJsonBytes);
+  if (!cfg_text) return make_error(cfg_text.error());
+  auto cfg_parsed = parse_json(cfg_text.value(), clip((dir / "config.json").string()));
+  if (!cfg_parsed) return make_error(cfg_parsed.error());
+  const json& cfg = cfg_parsed.value();
+  if (!cfg.is_object()) return make_error(clip((dir / "config.json").string()) + " is not a JSON object");
   if (auto st = resolve_hf_config(cfg, model->config); !st) return make_error(path + ": " + st.error());
 
   std::vector<fs::path> files;
-  if (!fs::is_directory(p)) {
+  if (!is_dir) {
     files.push_back(p);
-  } else if (fs::exists(dir / "model.safetensors.index.json")) {
-    auto idx_text = read_small_file((dir / "model.safetensors.index.json").string());
-    if (!idx_text) return make_error(path + ": " + idx_text.error());
-    json idx = json::parse(idx_text.value(), nullptr, false);
-    if (idx.is_discarded() || !idx.contains("weight_map") || !idx["weight_map"].is_object())
-      return make_error((dir / "model.safetensors.index.json").string() + " has no weight_map");
+  } else if (fs::exists(fs::symlink_status(dir / "model.safetensors.index.json", ec))) {
+    const std::string index = (dir / "model.safetensors.index.json").string();
+    auto idx_text = read_regular_file(index, "index", kMaxConfigJsonBytes);
+    if (!idx_text) return make_error(idx_text.error());
+    auto idx_parsed = parse_json(idx_text.value(), clip(index));
+    if (!idx_parsed) return make_error(idx_parsed.error());
+    const json& idx = idx_parsed.value();
+    auto wm = idx.is_object() ? idx.find("weight_map") : idx.end();
+    if (wm == idx.end() || !wm->is_object()) return make_error(clip(index) + " has no weight_map");
     std::set<std::string> shards;
-    for (auto& [name, file] : idx["weight_map"].items())
-      if (file.is_string()) shards.insert(file.get<std::string>());
+    for (auto it = wm->begin(); it != wm->end(); ++it)
+      if (it->is_string()) shards.insert(it->get<std::string>());
     for (const auto& s : shards) {
       if (s.find('/') != std::string::npos || s.find("..") != std::string::npos)
-        return make_error("shard name \"" + s + "\" must be a plain file name");
+        return make_error("shard name \"" + clip(s, 120) + "\" must be a plain file name");
       files.push_back(dir / s);
     }
-  } else if (fs::exists(dir / "model.safetensors")) {
+  } else if (fs::exists(fs::symlink_status(dir / "model.safetensors", ec))) {
     files.push_back(dir / "model.safetensors");
   } else {
     return make_error(path + ": neither model.safetensors nor model.safetensors.index.json found");

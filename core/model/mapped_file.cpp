@@ -1,5 +1,7 @@
 #include "core/model/mapped_file.h"
 
+#include "core/util/files.h"
+
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -10,14 +12,12 @@
 
 namespace ls {
 
-Result<std::shared_ptr<MappedFile>> MappedFile::open(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY);
-  if (fd < 0) return make_error("cannot open " + path + ": " + std::strerror(errno));
+Result<std::shared_ptr<MappedFile>> MappedFile::open(const std::string& path, const std::string& what) {
+  auto opened = open_regular_file(path, what);  // a FIFO or device is refused, never waited on
+  if (!opened) return make_error(opened.error());
+  const int fd = opened.value();
   struct stat st {};
-  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    ::close(fd);
-    return make_error(path + " is not a regular file");
-  }
+  fstat(fd, &st);
   std::shared_ptr<MappedFile> f(new MappedFile());
   f->path_ = path;
   f->size_ = (size_t)st.st_size;

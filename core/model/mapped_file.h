@@ -12,7 +12,8 @@ namespace ls {
 
 class MappedFile {
  public:
-  static Result<std::shared_ptr<MappedFile>> open(const std::string& path);
+  // A regular file only (tokenizer/util: files.h); `what` names it in errors.
+  static Result<std::shared_ptr<MappedFile>> open(const std::string& path, const std::string& what = "file");
   ~MappedFile();
   MappedFile(const MappedFile&) = delete;
   MappedFile& operator=(const MappedFile&) = delete;

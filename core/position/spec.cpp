@@ -1,5 +1,6 @@
 #include "core/position/spec.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
@@ -284,13 +285,13 @@ Result<MethodParams> parse_method_spec(std::string_view spec) {
     return s;
   };
   spec = trim(spec);
-  const std::string quoted = "method spec \"" + std::string(spec) + "\": ";
+  const std::string quoted = "method spec \"" + clip(spec, 120) + "\": ";
   size_t colon = spec.find(':');
   std::string_view name = trim(spec.substr(0, colon));
   if (name.empty()) return make_error(quoted + "no method name; accepted methods: " + method_names());
   const MethodInfo* info = find_method(name);
   if (!info)
-    return make_error(quoted + "unknown method \"" + std::string(name) + "\"; accepted methods: " + method_names());
+    return make_error(quoted + "unknown method \"" + clip(name, 60) + "\"; accepted methods: " + method_names());
 
   MethodParams p;
   p.method = info->method;
@@ -309,20 +310,20 @@ Result<MethodParams> parse_method_spec(std::string_view spec) {
       size_t eq = item.find('=');
       std::string key(trim(item.substr(0, eq)));
       if (item.empty() || eq == std::string_view::npos)
-        return make_error(quoted + "expected key=value, got \"" + std::string(item) + "\" (accepted keys for " +
+        return make_error(quoted + "expected key=value, got \"" + clip(item, 60) + "\" (accepted keys for " +
                           info->name + ": " + accepted_keys(*info) + ")");
       const ParamInfo* prm = nullptr;
       for (const auto& x : info->params)
         if (x.key == key) prm = &x;
       if (!prm)
-        return make_error(quoted + "method " + info->name + " has no parameter \"" + key +
+        return make_error(quoted + "method " + info->name + " has no parameter \"" + clip(key, 60) +
                           "\"; accepted keys: " + accepted_keys(*info));
-      if (given.count(key)) return make_error(quoted + "parameter \"" + key + "\" given twice");
+      if (given.count(key)) return make_error(quoted + "parameter \"" + clip(key, 60) + "\" given twice");
       std::string_view value = trim(item.substr(eq + 1));
       if (value.empty()) return make_error(quoted + "missing value for " + key + "; accepted: " + prm->accepted);
       std::string bad = rules.at(key).set(value, p);
       if (!bad.empty())
-        return make_error(quoted + "invalid " + key + "=" + std::string(value) + "; accepted: " + bad);
+        return make_error(quoted + "invalid " + key + "=" + clip(value, 60) + "; accepted: " + bad);
       given[key] = true;
       if (comma == std::string_view::npos) break;
       rest = rest.substr(comma + 1);
@@ -345,6 +346,9 @@ Result<MethodParams> parse_method_spec(std::string_view spec) {
 
 Result<std::vector<MethodParams>> parse_method_list(std::string_view specs) {
   std::vector<MethodParams> out;
+  const size_t n = (size_t)std::count(specs.begin(), specs.end(), ';') + 1;
+  if (n > kMaxMethods)
+    return make_error(std::to_string(n) + " methods given; compare at most " + std::to_string(kMaxMethods) + " at once");
   while (true) {
     size_t semi = specs.find(';');
     auto r = parse_method_spec(specs.substr(0, semi));

@@ -40,7 +40,8 @@ const MethodInfo* find_method(std::string_view name);
 // Parse one spec; errors are one line naming the problem and the accepted values.
 Result<MethodParams> parse_method_spec(std::string_view spec);
 
-// Parse "A;B;C" (empty items are an error).
+// Parse "A;B;C" (empty items are an error; at most kMaxMethods methods).
+inline constexpr size_t kMaxMethods = 64;
 Result<std::vector<MethodParams>> parse_method_list(std::string_view specs);
 
 // Canonical spec string: the name plus every parameter that differs from its default.

@@ -324,12 +324,28 @@ Status BpeModel::encode(std::string_view piece, std::vector<int>& out, BpeScratc
       out.push_back(id);
       return Status::Ok();
     }
+  // A SentencePiece-style piece (no pre-tokenizer: the whole text) is cut into words
+  // before each "▁" where no token can span the cut, so words are merged (and cached)
+  // one at a time with the same ids.
+  if (!opt_.byte_level && piece.size() > kCacheMaxPiece) {
+    static const std::string_view kMarker = "\xe2\x96\x81";
+    size_t start = 0;
+    for (size_t at = piece.find(kMarker, 1); at != std::string_view::npos; at = piece.find(kMarker, at + kMarker.size()))
+      if (at > start && safe_cut(piece, at)) {
+        if (auto st = encode_word(piece.substr(start, at - start), out, s); !st) return st;
+        start = at;
+      }
+    return encode_word(piece.substr(start), out, s);
+  }
+  return encode_word(piece, out, s);
+}
+
+Status BpeModel::encode_word(std::string_view piece, std::vector<int>& out, BpeScratch& s) const {
   if (piece.size() > kCutBytes) return encode_long(piece, out, s);
   const bool cacheable = piece.size() <= kCacheMaxPiece;
-  std::string key;
   if (cacheable) {
-    key.assign(piece);
-    if (auto it = s.cache.find(key); it != s.cache.end()) {
+    s.key.assign(piece);
+    if (auto it = s.cache.find(s.key); it != s.cache.end()) {
       out.insert(out.end(), s.cache_ids.begin() + it->second.first,
                  s.cache_ids.begin() + it->second.first + it->second.second);
       return Status::Ok();
@@ -340,7 +356,7 @@ Status BpeModel::encode(std::string_view piece, std::vector<int>& out, BpeScratc
   out.insert(out.end(), s.ids.begin(), s.ids.end());
   if (cacheable) {
     if (s.cache.size() >= kCacheMaxEntries) s.cache.clear(), s.cache_ids.clear();
-    s.cache.emplace(std::move(key), std::make_pair((uint32_t)s.cache_ids.size(), (uint32_t)s.ids.size()));
+    s.cache.emplace(s.key, std::make_pair((uint32_t)s.cache_ids.size(), (uint32_t)s.ids.size()));
     s.cache_ids.insert(s.cache_ids.end(), s.ids.begin(), s.ids.end());
   }
   return Status::Ok();

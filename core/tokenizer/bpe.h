@@ -46,6 +46,7 @@ struct BpeScratch {
   std::vector<int> ids, ranks, results;
   std::unordered_map<std::string, std::pair<uint32_t, uint32_t>> cache;  // piece → span of cache_ids
   std::vector<int> cache_ids;
+  std::string key;
 };
 
 class BpeModel {
@@ -83,6 +84,7 @@ class BpeModel {
   int lookup(std::string_view raw) const;  // a piece's id by its raw bytes, or -1
   void initial_symbols(std::string_view piece, std::vector<int>& ids) const;
   void merge(std::vector<int>& ids, BpeScratch& s) const;
+  Status encode_word(std::string_view piece, std::vector<int>& out, BpeScratch& s) const;
   Status encode_long(std::string_view piece, std::vector<int>& out, BpeScratch& s) const;
   bool safe_cut(std::string_view piece, size_t at) const;
 

@@ -152,6 +152,15 @@ std::string Tokenizer::decode(const std::vector<int>& ids) const {
 
 namespace {
 
+// A member of an object, read in place (a null value when absent): untrusted
+// subtrees are never copied.
+const nlohmann::json& field(const nlohmann::json& o, const char* k) {
+  static const nlohmann::json null;
+  if (!o.is_object()) return null;
+  auto it = o.find(k);
+  return it != o.end() ? *it : null;
+}
+
 std::string str(const nlohmann::json& o, const char* k) {
   if (!o.is_object()) return {};
   auto it = o.find(k);
@@ -228,19 +237,35 @@ Status post_processor(const nlohmann::json& p, std::vector<int>& prefix, std::ve
                     "\" is not supported (ByteLevel, TemplateProcessing, RobertaProcessing, BertProcessing, Sequence)");
 }
 
-// model.vocab and model.merges of a tokenizer.json, taken as they are parsed (a
-// vocabulary of 262,144 entries never becomes a JSON object in memory).
+// model.vocab and model.merges of a tokenizer.json, taken as they are parsed into
+// one arena each (a vocabulary of 262,144 entries never becomes a JSON object, and
+// an entry costs its text and 16 bytes).
 struct VocabCapture {
-  std::vector<std::pair<std::string, long long>> vocab;
-  std::vector<std::pair<std::string, std::string>> merges;
+  struct Entry {
+    uint32_t off, len;
+    long long id;
+  };
+  struct Merge {
+    uint32_t off, left, right;  // "left right" at off
+  };
+  std::string vocab_text, merge_text;
+  std::vector<Entry> vocab;
+  std::vector<Merge> merges;
   std::string key[4];
   bool object[4] = {};
-  std::string pending_key;
   size_t kept_values = 0;
   static constexpr size_t kMaxKept = 2000000;  // values outside the vocabulary and merges
-  bool in_model(int depth) const { return depth >= 2 && object[0] && key[1] == "model" && object[1]; }
-  bool in_vocab(int depth) const { return depth == 3 && in_model(depth) && key[2] == "vocab" && object[2]; }
-  bool in_merges(int depth) const { return depth == 3 && in_model(depth) && key[2] == "merges" && !object[2]; }
+  std::string_view token(const Entry& e) const { return std::string_view(vocab_text).substr(e.off, e.len); }
+  std::string_view left(const Merge& m) const { return std::string_view(merge_text).substr(m.off, m.left); }
+  std::string_view right(const Merge& m) const { return std::string_view(merge_text).substr(m.off + m.left, m.right); }
+  bool in_model() const { return object[0] && key[1] == "model" && object[1]; }
+  bool in_vocab(int depth) const { return depth == 3 && in_model() && key[2] == "vocab" && object[2]; }
+  bool in_merges(int depth) const { return depth == 3 && in_model() && key[2] == "merges" && !object[2]; }
+  void add_merge(std::string_view a, std::string_view b) {
+    if (merge_text.size() + a.size() + b.size() > UINT32_MAX) throw JsonStop{"model.merges is too large"};
+    merges.push_back({(uint32_t)merge_text.size(), (uint32_t)a.size(), (uint32_t)b.size()});
+    merge_text.append(a).append(b);
+  }
   bool hook(int depth, nlohmann::json::parse_event_t e, nlohmann::json& v) {
     using E = nlohmann::json::parse_event_t;
     if (e == E::key) {
@@ -252,22 +277,24 @@ struct VocabCapture {
     } else if (e == E::value) {
       if (in_vocab(depth)) {
         if (!v.is_number_integer()) throw JsonStop{"model.vocab: the id of \"" + clip(key[3], 60) + "\" is not an integer"};
-        vocab.emplace_back(key[3], v.get<long long>());
+        if (vocab_text.size() + key[3].size() > UINT32_MAX) throw JsonStop{"model.vocab is too large"};
+        vocab.push_back({(uint32_t)vocab_text.size(), (uint32_t)key[3].size(), v.get<long long>()});
+        vocab_text += key[3];
         return false;
       }
       if (in_merges(depth)) {
         if (!v.is_string()) throw JsonStop{"model.merges: a merge is neither \"a b\" nor [a, b]"};
-        const std::string m = v.get<std::string>();
+        const std::string& m = v.get_ref<const std::string&>();
         const size_t sp = m.find(' ', 1);  // a left symbol may be a space-like glyph, never empty
         if (sp == std::string::npos || sp + 1 >= m.size())
           throw JsonStop{"model.merges: merge " + std::to_string(merges.size()) + " \"" + clip(m, 60) + "\" is not two symbols"};
-        merges.emplace_back(m.substr(0, sp), m.substr(sp + 1));
+        add_merge(std::string_view(m).substr(0, sp), std::string_view(m).substr(sp + 1));
         return false;
       }
     } else if (e == E::array_end && in_merges(depth)) {
       if (!v.is_array() || v.size() != 2 || !v[0].is_string() || !v[1].is_string())
         throw JsonStop{"model.merges: a merge is neither \"a b\" nor [a, b]"};
-      merges.emplace_back(v[0].get<std::string>(), v[1].get<std::string>());
+      add_merge(v[0].get_ref<const std::string&>(), v[1].get_ref<const std::string&>());
       return false;
     }
     if (++kept_values > kMaxKept)
@@ -294,7 +321,7 @@ Result<std::shared_ptr<const Tokenizer>> Tokenizer::from_tokenizer_json(const st
   const nlohmann::json& j = parsed.value();
   auto bad = [&](const std::string& why) { return make_error(name + ": " + why); };
   if (!j.is_object()) return bad("not a JSON object");
-  const nlohmann::json& model = j.contains("model") ? j["model"] : nlohmann::json();
+  const nlohmann::json& model = field(j, "model");
   const std::string mtype = str(model, "type");
   if (!model.is_object() || (mtype != "BPE" && !(mtype.empty() && !cap.merges.empty())))
     return bad("the model is " + (mtype.empty() ? std::string("missing") : "\"" + clip(mtype, 40) + "\", not BPE") +
@@ -307,17 +334,19 @@ Result<std::shared_ptr<const Tokenizer>> Tokenizer::from_tokenizer_json(const st
   t->source_ = path;
   // Tokens by id (the model's alphabet), then the added tokens.
   long long max_id = -1;
-  for (const auto& [s, id] : cap.vocab) {
-    if (id < 0 || id >= kMaxTokenId) return bad("model.vocab id " + std::to_string(id) + " of \"" + clip(s, 60) + "\" is out of range");
-    max_id = std::max(max_id, id);
+  for (const auto& e : cap.vocab) {
+    if (e.id < 0 || e.id >= kMaxTokenId)
+      return bad("model.vocab id " + std::to_string(e.id) + " of \"" + clip(cap.token(e), 60) + "\" is out of range");
+    max_id = std::max(max_id, e.id);
   }
   std::vector<std::string> tokens((size_t)max_id + 1);
-  for (auto& [s, id] : cap.vocab) tokens[(size_t)id] = std::move(s);
+  for (const auto& e : cap.vocab) tokens[(size_t)e.id] = std::string(cap.token(e));
   cap.vocab = {};
+  cap.vocab_text = {};
   std::vector<AddedToken> raw, normalized;
-  if (j.contains("added_tokens")) {
-    if (!j["added_tokens"].is_array()) return bad("added_tokens is not a list");
-    for (const auto& a : j["added_tokens"]) {
+  if (const auto& list = field(j, "added_tokens"); !list.is_null()) {
+    if (!list.is_array()) return bad("added_tokens is not a list");
+    for (const auto& a : list) {
       if (!a.is_object() || !a.contains("id") || !a["id"].is_number_integer() || !a.contains("content") || !a["content"].is_string())
         return bad("an added_tokens entry is not {id, content, …}");
       AddedToken tok;
@@ -336,10 +365,10 @@ Result<std::shared_ptr<const Tokenizer>> Tokenizer::from_tokenizer_json(const st
       (tok.normalized ? normalized : raw).push_back(std::move(tok));
     }
   }
-  auto norm = Normalizer::from_json(j.contains("normalizer") ? j["normalizer"] : nlohmann::json());
+  auto norm = Normalizer::from_json(field(j, "normalizer"));
   if (!norm) return bad(norm.error());
   *t->normalizer_ = norm.take();
-  auto pre = PreTokenizer::from_json(j.contains("pre_tokenizer") ? j["pre_tokenizer"] : nlohmann::json());
+  auto pre = PreTokenizer::from_json(field(j, "pre_tokenizer"));
   if (!pre) return bad(pre.error());
   *t->pre_ = pre.take();
   // A normalised added token is matched as the normaliser writes it.
@@ -371,7 +400,7 @@ Result<std::shared_ptr<const Tokenizer>> Tokenizer::from_tokenizer_json(const st
     merges.reserve(cap.merges.size());
     std::string joined;
     for (size_t r = 0; r < cap.merges.size(); ++r) {
-      const auto& [a, b] = cap.merges[r];
+      const std::string_view a = cap.left(cap.merges[r]), b = cap.right(cap.merges[r]);
       joined.assign(a).append(b);
       const int ia = lookup.value()->id_of(a), ib = lookup.value()->id_of(b), ij = lookup.value()->id_of(joined);
       if (ia < 0 || ib < 0 || ij < 0)
@@ -381,6 +410,7 @@ Result<std::shared_ptr<const Tokenizer>> Tokenizer::from_tokenizer_json(const st
       merges.push_back({ia, ib, (int)r, ij});
     }
     cap.merges = {};
+    cap.merge_text = {};
   }
   auto bpe = BpeModel::create(std::move(tokens), merges, o);
   if (!bpe) return bad(bpe.error());
@@ -394,7 +424,7 @@ Result<std::shared_ptr<const Tokenizer>> Tokenizer::from_tokenizer_json(const st
 
   // BOS / EOS: the post-processor's, and tokenizer_config.json's add_bos_token /
   // add_eos_token when it sets them (transformers' Llama and Gemma tokenizers do).
-  if (auto st = post_processor(j.contains("post_processor") ? j["post_processor"] : nlohmann::json(), t->prefix_, t->suffix_);
+  if (auto st = post_processor(field(j, "post_processor"), t->prefix_, t->suffix_);
       !st)
     return bad(st.error());
   auto id_of_text = [&](const std::string& s) {

@@ -12,13 +12,6 @@
 
 namespace ls {
 
-std::string clip(std::string_view s, size_t max) {
-  if (s.size() <= max) return std::string(s);
-  size_t cut = max;
-  while (cut > 0 && ((unsigned char)s[cut] & 0xC0) == 0x80) --cut;  // not inside a UTF-8 sequence
-  return std::string(s.substr(0, cut)) + "… (" + std::to_string(s.size() - cut) + " more bytes)";
-}
-
 namespace {
 
 // What a non-regular file is, in words.
@@ -50,13 +43,18 @@ std::string why_missing(const std::string& path, int err) {
 
 }  // namespace
 
-Status check_regular_file(const std::string& path, const std::string& what) {
-  const std::string name = what + " " + clip(path);
-  if (path.empty()) return make_error(what + ": no file given");
+std::string why_not_regular(const std::string& path) {
+  if (path.empty()) return "is not given";
   struct stat st {};
-  if (stat(path.c_str(), &st) != 0) return make_error(name + " " + why_missing(path, errno));
-  if (!S_ISREG(st.st_mode)) return make_error(name + " is " + kind_of(st.st_mode));
-  return Status::Ok();
+  if (stat(path.c_str(), &st) != 0) return why_missing(path, errno);
+  if (!S_ISREG(st.st_mode)) return "is " + kind_of(st.st_mode);
+  return "";
+}
+
+Status check_regular_file(const std::string& path, const std::string& what) {
+  const std::string why = why_not_regular(path);
+  if (why.empty()) return Status::Ok();
+  return make_error(what + " " + clip(path) + " " + why);
 }
 
 Result<int> open_regular_file(const std::string& path, const std::string& what) {

@@ -13,15 +13,14 @@
 
 namespace ls {
 
-// `s` for a message: at most `max` bytes (cut at a UTF-8 boundary), with how much
-// was left out, so a 100 KB argument never becomes a 100 KB line.
-std::string clip(std::string_view s, size_t max = 200);
-
 // Ok when `path` names a regular file (through any symbolic links); otherwise an
 // error "<what> <path> is a FIFO (named pipe), not a regular file", "… does not
 // exist", "… is a symbolic link to … which does not exist", "… is a symbolic link
 // loop", "… is a directory, not a file", … `what` is "model", "tokenizer", ….
 Status check_regular_file(const std::string& path, const std::string& what);
+// The reason alone ("does not exist", "is a FIFO (named pipe), not a regular file",
+// …), or "" for a regular file.
+std::string why_not_regular(const std::string& path);
 
 // Opens `path` for reading as a regular file: the open itself never blocks (it is
 // made with O_NONBLOCK and the type is checked on the open descriptor, so a FIFO

@@ -3,6 +3,7 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <variant>
 
@@ -45,6 +46,15 @@ class Status {
  private:
   std::optional<std::string> err_;
 };
+
+// `s` quoted in a message: at most `max` bytes (cut at a UTF-8 boundary), with how
+// much was left out, so a 100 KB argument never becomes a 100 KB line.
+inline std::string clip(std::string_view s, size_t max = 200) {
+  if (s.size() <= max) return std::string(s);
+  size_t cut = max;
+  while (cut > 0 && ((unsigned char)s[cut] & 0xC0) == 0x80) --cut;  // not inside a UTF-8 sequence
+  return std::string(s.substr(0, cut)) + "… (" + std::to_string(s.size() - cut) + " more bytes)";
+}
 
 // Messages are one line: control characters that a file or a user put into a
 // quoted name (a newline in a GGUF key, a tab in a spec) are shown escaped.

@@ -10,7 +10,6 @@
 
 #include <sentencepiece_processor.h>
 
-#include <cstring>
 #include <filesystem>
 
 #include "core/model/gguf.h"
@@ -68,7 +67,7 @@ TEST_P(RealTokenizer, TokenizerJsonGivesHuggingFaceIds) {
 
 TEST_P(RealTokenizer, GgufVocabularyGivesTheSameIds) {
   const Real r = GetParam();
-  const EmbeddedVocab v = gguf_vocab_like_llamacpp(r.name, r.gguf_pre, r.model_vocab);
+  const EmbeddedVocab v = gguf_vocab_like_llamacpp(kTokDir + r.name, r.gguf_pre, r.model_vocab);
   // Written and read back as a vocabulary-only GGUF.
   GgufWriter w;
   w.meta.push_back({"general.architecture", {std::string("llama")}});
@@ -106,61 +105,13 @@ INSTANTIATE_TEST_SUITE_P(Models, RealTokenizer, ::testing::ValuesIn(kReal), [](c
   return n;
 });
 
-// A SentencePiece .model holding a vocabulary (pieces, scores, types; BPE; identity
-// normaliser; add_dummy_prefix as given), as sentencepiece_model.proto encodes it.
-std::string spm_model_proto(const EmbeddedVocab& v, bool dummy_prefix) {
-  struct W {
-    std::string out;
-    void varint(uint64_t x) {
-      while (x >= 0x80) out += (char)(x | 0x80), x >>= 7;
-      out += (char)x;
-    }
-    void tag(int f, int w) { varint((uint64_t)f << 3 | (uint64_t)w); }
-    void bytes(int f, const std::string& s) { tag(f, 2), varint(s.size()), out += s; }
-    void u(int f, uint64_t x) { tag(f, 0), varint(x); }
-    void f32(int f, float x) {
-      tag(f, 5);
-      char b[4];
-      std::memcpy(b, &x, 4);
-      out.append(b, 4);
-    }
-  } m;
-  for (size_t i = 0; i < v.tokens.size(); ++i) {
-    // One UNKNOWN piece (the unk id); user-defined tokens keep their "▁".
-    const int type = (int)i == v.unk_id ? 2 : v.types[i] == 2 ? 5 : v.types[i];
-    std::string text = v.tokens[i];
-    if (type == 4)
-      for (size_t q; (q = text.find(' ')) != std::string::npos;) text.replace(q, 1, "\xe2\x96\x81");
-    W p;
-    p.bytes(1, text);
-    p.f32(2, v.scores[i]);
-    p.u(3, (uint64_t)type);
-    m.bytes(1, p.out);
-  }
-  W trainer;
-  trainer.u(3, 2);  // BPE
-  trainer.u(4, v.tokens.size());
-  trainer.u(35, 1);  // byte_fallback
-  trainer.u(40, (uint64_t)v.unk_id);
-  trainer.u(41, (uint64_t)(v.bos_id < 0 ? 1 : v.bos_id));
-  trainer.u(42, (uint64_t)(v.eos_id < 0 ? 2 : v.eos_id));
-  m.bytes(2, trainer.out);
-  W norm;
-  norm.bytes(1, "identity");
-  norm.u(3, dummy_prefix ? 1 : 0);
-  norm.u(4, 0);
-  norm.u(5, 1);
-  m.bytes(3, norm.out);
-  return m.out;
-}
-
 // LongScope's BPE on a SentencePiece model against the sentencepiece library, on
 // every corpus case: Llama 2's and Gemma 3's vocabularies (scores from their merge
 // order) and Phi-3's GGUF vocabulary (LLaMA's real scores).
 TEST(SentencePieceModel, EqualsTheSentencePieceLibraryOnTheCorpus) {
   std::vector<std::pair<std::string, EmbeddedVocab>> vocabs = {
-      {"llama2", gguf_vocab_like_llamacpp("llama2", "", 32000)},
-      {"gemma3", gguf_vocab_like_llamacpp("gemma3", "", 262144)},
+      {"llama2", gguf_vocab_like_llamacpp(kTokDir + "llama2", "", 32000)},
+      {"gemma3", gguf_vocab_like_llamacpp(kTokDir + "gemma3", "", 262144)},
   };
   auto phi3 = load_gguf_vocab(std::string(LONGSCOPE_TEST_DIR) + "/data/vocab/ggml-vocab-phi-3.gguf");
   ASSERT_TRUE(phi3.ok()) << phi3.error();

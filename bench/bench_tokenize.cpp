@@ -1,0 +1,98 @@
+// Tokenizer speed: LongScope's tokenizer on a text, seconds per encode (the file
+// loaded once, outside the timing). bench/bench_tokenizers.py runs it beside the
+// reference implementations, interleaved.
+//
+//   bench_tokenize --tokenizer FILE --text FILE [--bytes N] [--reps N] [--json]
+//   bench_tokenize --spm-library FILE.model --text FILE …   (the sentencepiece library on a .model)
+//   bench_tokenize --write-spm-model OUT.model --from DIR     (a SentencePiece BPE .model from the
+//                  tokenizer.json in DIR, scores from its merge order: Llama 2's, Gemma's)
+//
+// Prints one JSON line per repetition: {"seconds": s, "ids": n, "fnv1a64": "…"}.
+#include <sentencepiece_processor.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "core/tokenizer/tokenizer.h"
+#include "tests/tokenizer/vocab_convert.h"
+
+namespace {
+
+std::string fnv1a64(const std::vector<int>& ids) {
+  unsigned long long h = 0xcbf29ce484222325ull;
+  for (int id : ids)
+    for (int k = 0; k < 4; ++k) h = (h ^ (((unsigned)id >> (8 * k)) & 0xffu)) * 0x100000001b3ull;
+  char b[17];
+  std::snprintf(b, sizeof b, "%016llx", h);
+  return b;
+}
+
+int usage() {
+  std::fprintf(stderr, "usage: bench_tokenize (--tokenizer FILE | --spm-library FILE.model) --text FILE [--bytes N] [--reps N]\n");
+  return 2;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string tokenizer, library, text_path, write_model, from;
+  size_t bytes = 1000000;
+  int reps = 1;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    const std::string k = argv[i], v = argv[i + 1];
+    if (k == "--tokenizer") tokenizer = v;
+    else if (k == "--spm-library") library = v;
+    else if (k == "--text") text_path = v;
+    else if (k == "--bytes") bytes = std::strtoull(v.c_str(), nullptr, 10);
+    else if (k == "--reps") reps = std::atoi(v.c_str());
+    else if (k == "--write-spm-model") write_model = v;
+    else if (k == "--from") from = v;
+    else return usage();
+  }
+  if (!write_model.empty() && !from.empty()) {
+    const auto j = nlohmann::json::parse(ls::test::read_all(from + "/tokenizer.json"));
+    int n = 0;
+    for (auto& [t, id] : j["model"]["vocab"].items()) n = std::max(n, id.get<int>() + 1);
+    for (const auto& a : j["added_tokens"]) n = std::max(n, a["id"].get<int>() + 1);
+    const auto v = ls::test::gguf_vocab_like_llamacpp(from, "", n);
+    std::ofstream(write_model, std::ios::binary) << ls::test::spm_model_proto(v, v.add_space_prefix);
+    return 0;
+  }
+  if ((tokenizer.empty() == library.empty()) || text_path.empty() || reps < 1) return usage();
+  std::ifstream f(text_path, std::ios::binary);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  std::string text = ss.str().substr(0, bytes);
+  while (!text.empty() && ((unsigned char)text.back() & 0xC0) == 0x80) text.pop_back();  // whole characters
+  if (!text.empty() && ((unsigned char)text.back() & 0xC0) == 0xC0) text.pop_back();
+  using clock = std::chrono::steady_clock;
+  if (!library.empty()) {
+    sentencepiece::SentencePieceProcessor sp;
+    if (!sp.Load(library).ok()) return std::fprintf(stderr, "cannot load %s\n", library.c_str()), 1;
+    for (int r = 0; r < reps; ++r) {
+      std::vector<int> ids;
+      const auto t0 = clock::now();
+      if (!sp.Encode(text, &ids).ok()) return 1;
+      const double s = std::chrono::duration<double>(clock::now() - t0).count();
+      std::printf("{\"seconds\": %.6f, \"ids\": %zu, \"fnv1a64\": \"%s\", \"bytes\": %zu}\n", s, ids.size(), fnv1a64(ids).c_str(), text.size());
+    }
+    return 0;
+  }
+  auto tok = ls::Tokenizer::from_file(tokenizer);
+  if (!tok) return std::fprintf(stderr, "%s\n", tok.error().c_str()), 1;
+  for (int r = 0; r < reps; ++r) {
+    const auto t0 = clock::now();
+    auto ids = tok.value()->encode(text);
+    const double s = std::chrono::duration<double>(clock::now() - t0).count();
+    if (!ids) return std::fprintf(stderr, "%s\n", ids.error().c_str()), 1;
+    std::printf("{\"seconds\": %.6f, \"ids\": %zu, \"fnv1a64\": \"%s\", \"bytes\": %zu}\n", s, ids->size(),
+                fnv1a64(ids.value()).c_str(), text.size());
+  }
+  return 0;
+}
