@@ -6,8 +6,12 @@
 //   bench_tokenize --spm-library FILE.model --text FILE …   (the sentencepiece library on a .model)
 //   bench_tokenize --write-spm-model OUT.model --from DIR     (a SentencePiece BPE .model from the
 //                  tokenizer.json in DIR, scores from its merge order: Llama 2's, Gemma's)
+//   bench_tokenize --write-hostile DIR   (the hostile tokenizers of tests/tokenizer/hostile_tokenizers.h,
+//                  NAME.json with a 1 MB NAME.txt each: specials, chain, backtracking)
 //
-// Prints one JSON line per repetition: {"seconds": s, "ids": n, "fnv1a64": "…"}.
+// Prints one JSON line per repetition: {"seconds": s, "ids": n, "fnv1a64": "…"}, or
+// {"seconds": s, "error": "…"} (exit 3) when the encode ends in an error; a load
+// is timed as {"load_seconds": s}.
 #include <sentencepiece_processor.h>
 
 #include <chrono>
@@ -20,6 +24,7 @@
 #include <vector>
 
 #include "core/tokenizer/tokenizer.h"
+#include "tests/tokenizer/hostile_tokenizers.h"
 #include "tests/tokenizer/vocab_convert.h"
 
 namespace {
@@ -33,6 +38,23 @@ std::string fnv1a64(const std::vector<int>& ids) {
   return b;
 }
 
+// The hostile tokenizers and a text of `bytes` bytes that makes each one work hardest.
+int write_hostile(const std::string& dir, size_t bytes) {
+  auto put = [&](const std::string& name, const std::string& text) {
+    std::ofstream(dir + "/" + name, std::ios::binary) << text;
+    return true;
+  };
+  std::string specials, chain, backtracking;
+  for (int i = 0; specials.size() < bytes; ++i)  // prose, whole special tokens, near misses
+    specials += "The cat <|s" + std::to_string(i % 10) + " sat " + ls::test::special_token_text(i * 7919 % 65280) + " on <| the mat. ";
+  for (int len = 1; chain.size() < bytes; len = len % 600 + 1) chain += std::string((size_t)len, 'a') + " ";
+  while (backtracking.size() < bytes) backtracking += std::string(4000, 'a') + "\n";
+  put("specials.json", ls::test::many_specials_tokenizer().dump()) && put("specials.txt", specials.substr(0, bytes));
+  put("chain.json", ls::test::merge_chain_tokenizer().dump()) && put("chain.txt", chain.substr(0, bytes));
+  put("backtracking.json", ls::test::backtracking_tokenizer().dump()) && put("backtracking.txt", backtracking.substr(0, bytes));
+  return 0;
+}
+
 int usage() {
   std::fprintf(stderr, "usage: bench_tokenize (--tokenizer FILE | --spm-library FILE.model) --text FILE [--bytes N] [--reps N]\n");
   return 2;
@@ -41,7 +63,7 @@ int usage() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string tokenizer, library, text_path, write_model, from;
+  std::string tokenizer, library, text_path, write_model, from, hostile;
   size_t bytes = 1000000;
   int reps = 1;
   for (int i = 1; i + 1 < argc; i += 2) {
@@ -53,6 +75,7 @@ int main(int argc, char** argv) {
     else if (k == "--reps") reps = std::atoi(v.c_str());
     else if (k == "--write-spm-model") write_model = v;
     else if (k == "--from") from = v;
+    else if (k == "--write-hostile") hostile = v;
     else return usage();
   }
   if (!write_model.empty() && !from.empty()) {
@@ -64,6 +87,7 @@ int main(int argc, char** argv) {
     std::ofstream(write_model, std::ios::binary) << ls::test::spm_model_proto(v, v.add_space_prefix);
     return 0;
   }
+  if (!hostile.empty()) return write_hostile(hostile, bytes);
   if ((tokenizer.empty() == library.empty()) || text_path.empty() || reps < 1) return usage();
   std::ifstream f(text_path, std::ios::binary);
   std::stringstream ss;
@@ -84,13 +108,18 @@ int main(int argc, char** argv) {
     }
     return 0;
   }
+  const auto l0 = clock::now();
   auto tok = ls::Tokenizer::from_file(tokenizer);
   if (!tok) return std::fprintf(stderr, "%s\n", tok.error().c_str()), 1;
+  std::printf("{\"load_seconds\": %.6f}\n", std::chrono::duration<double>(clock::now() - l0).count());
   for (int r = 0; r < reps; ++r) {
     const auto t0 = clock::now();
     auto ids = tok.value()->encode(text);
     const double s = std::chrono::duration<double>(clock::now() - t0).count();
-    if (!ids) return std::fprintf(stderr, "%s\n", ids.error().c_str()), 1;
+    if (!ids) {
+      std::printf("{\"seconds\": %.6f, \"error\": %s, \"bytes\": %zu}\n", s, nlohmann::json(ids.error()).dump().c_str(), text.size());
+      return 3;
+    }
     std::printf("{\"seconds\": %.6f, \"ids\": %zu, \"fnv1a64\": \"%s\", \"bytes\": %zu}\n", s, ids->size(),
                 fnv1a64(ids.value()).c_str(), text.size());
   }

@@ -149,14 +149,26 @@ struct BpeModel::PairMap {
 
 BpeModel::~BpeModel() = default;
 
+size_t BpeModel::memory_estimate(size_t n_tokens, size_t token_bytes, size_t n_merges, bool byte_level) {
+  // A std::string of 32 bytes, plus a heap block past 15 bytes (rounded up, with
+  // malloc's header); a hash table slot of 24 bytes per table entry and an arena.
+  const size_t strings = n_tokens * 32 + token_bytes + n_tokens * 32;
+  const size_t tables = (byte_level ? 2 : 1) * (table_size(n_tokens) * sizeof(StrMap::Slot) + token_bytes);
+  const size_t merges = n_merges * sizeof(BpeMerge) + table_size(n_merges) * sizeof(PairMap::Slot);
+  return strings + tables + merges + 4096;
+}
+
 Result<std::unique_ptr<BpeModel>> BpeModel::create(std::vector<std::string> tokens, const std::vector<BpeMerge>& merges,
                                                    const Options& options) {
   if (tokens.empty()) return make_error("the BPE vocabulary is empty");
   if (tokens.size() > (size_t)INT_MAX / 4) return make_error("the BPE vocabulary is too large");
   size_t bytes = 0;
   for (const auto& t : tokens) bytes += t.size();
-  // Two maps (text, raw bytes) with their arenas, the merge table.
-  if (auto st = check_memory(tokens.size() * 96 + bytes * 3 + merges.size() * 48, "the BPE tokenizer's tables"); !st)
+  // The tokens are here already; their tables and the merge table are to come.
+  if (auto st = check_memory(memory_estimate(tokens.size(), bytes, merges.size(), options.byte_level) -
+                                 tokens.size() * 64 - bytes,
+                             "the BPE tokenizer's tables");
+      !st)
     return make_error(st.error());
   std::unique_ptr<BpeModel> m(new BpeModel());
   m->opt_ = options;
@@ -182,13 +194,20 @@ Result<std::unique_ptr<BpeModel>> BpeModel::create(std::vector<std::string> toke
       m->fallback_id_[b] = m->ids_->find(name);
     }
   }
-  m->merges_ = std::make_unique<PairMap>(merges.size());
+  if (auto st = m->set_merges(merges); !st) return make_error(st.error());
+  return m;
+}
+
+Status BpeModel::set_merges(const std::vector<BpeMerge>& merges) {
+  const int n = size();
+  auto table = std::make_unique<PairMap>(merges.size());
   for (const BpeMerge& g : merges) {
     if (g.left < 0 || g.left >= n || g.right < 0 || g.right >= n || g.result < 0 || g.result >= n)
       return make_error("a BPE merge refers to a token outside the vocabulary");
-    m->merges_->insert(g.left, g.right, g.rank, g.result);
+    table->insert(g.left, g.right, g.rank, g.result);
   }
-  return m;
+  merges_ = std::move(table);
+  return Status::Ok();
 }
 
 int BpeModel::id_of(std::string_view alphabet_text) const { return ids_->find(alphabet_text); }

@@ -62,6 +62,14 @@ class BpeModel {
   // `merges` refer to ids; they need not be sorted.
   static Result<std::unique_ptr<BpeModel>> create(std::vector<std::string> tokens, const std::vector<BpeMerge>& merges,
                                                   const Options& options);
+  // Replaces the merges, before the model is first used (a model is made without
+  // them first, so that its id_of() turns the merges' texts into ids without a
+  // second vocabulary table).
+  Status set_merges(const std::vector<BpeMerge>& merges);
+  // An upper bound on the bytes a model of `n_tokens` tokens holding `token_bytes`
+  // bytes of text and `n_merges` merges takes: the tokens, their one or two hash
+  // tables with arenas, the merge table.
+  static size_t memory_estimate(size_t n_tokens, size_t token_bytes, size_t n_merges, bool byte_level);
   ~BpeModel();
   BpeModel(const BpeModel&) = delete;
   BpeModel& operator=(const BpeModel&) = delete;

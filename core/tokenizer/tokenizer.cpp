@@ -45,8 +45,7 @@ Tokenizer::~Tokenizer() = default;
 // What every way of building ends with: the vocabulary's size, and ids checked.
 Status Tokenizer::finish() {
   vocab_size_ = std::max(bpe_ ? bpe_->size() : sp_ ? sp_->GetPieceSize() : 0, (int)added_.size());
-  added_.resize((size_t)vocab_size_);
-  special_.resize((size_t)vocab_size_, false);
+  special_.resize(added_.size(), false);
   auto inside = [&](int id) { return id >= 0 && id < vocab_size_; };
   for (int id : prefix_)
     if (!inside(id)) return make_error("the token " + std::to_string(id) + " it puts before a text is outside its vocabulary");
@@ -103,7 +102,7 @@ Result<std::vector<int>> Tokenizer::encode(std::string_view text) const {
 
 std::string Tokenizer::piece(int id) const {
   if (id < 0 || id >= vocab_size_) return "";
-  if (!added_[(size_t)id].empty()) return added_[(size_t)id];
+  if ((size_t)id < added_.size() && !added_[(size_t)id].empty()) return added_[(size_t)id];
   std::string p;
   if (sp_) p = sp_->IdToPiece(id);
   else if (id < bpe_->size()) p = byte_level_ ? bpe_->token_bytes(id) : bpe_->token(id);
@@ -128,9 +127,9 @@ std::string Tokenizer::decode(const std::vector<int>& ids) const {
   }
   bool first = true;
   for (int id : ids) {
-    if (id < 0 || id >= vocab_size_ || special_[(size_t)id]) continue;
+    if (id < 0 || id >= vocab_size_ || ((size_t)id < special_.size() && special_[(size_t)id])) continue;
     std::string p;
-    if (!added_[(size_t)id].empty()) {
+    if ((size_t)id < added_.size() && !added_[(size_t)id].empty()) {
       p = added_[(size_t)id];
     } else if (byte_level_) {
       p = bpe_->token_bytes(id);
@@ -255,6 +254,11 @@ struct VocabCapture {
   bool object[4] = {};
   size_t kept_values = 0;
   static constexpr size_t kMaxKept = 2000000;  // values outside the vocabulary and merges
+  static constexpr size_t kValueBytes = 100;    // a kept value at most (a JSON value, a map node or vector slot, a key)
+  // What stays held until the model is built: the values kept, the captured merges.
+  size_t held_bytes() const {
+    return kept_values * kValueBytes + merges.capacity() * sizeof(Merge) + merge_text.capacity();
+  }
   std::string_view token(const Entry& e) const { return std::string_view(vocab_text).substr(e.off, e.len); }
   std::string_view left(const Merge& m) const { return std::string_view(merge_text).substr(m.off, m.left); }
   std::string_view right(const Merge& m) const { return std::string_view(merge_text).substr(m.off + m.left, m.right); }
@@ -297,6 +301,7 @@ struct VocabCapture {
       add_merge(v[0].get_ref<const std::string&>(), v[1].get_ref<const std::string&>());
       return false;
     }
+    if (e == E::object_end || e == E::array_end) return true;  // counted at their start
     if (++kept_values > kMaxKept)
       throw JsonStop{"it holds more than " + std::to_string(kMaxKept) + " values outside model.vocab and model.merges"};
     return true;
@@ -309,13 +314,14 @@ Result<std::shared_ptr<const Tokenizer>> Tokenizer::from_tokenizer_json(const st
   const std::string name = "tokenizer " + clip(path);
   auto text = read_regular_file(path, "tokenizer", kMaxTokenizerBytes);
   if (!text) return make_error(text.error());
-  // Kept: at most kMaxKept JSON values (~100 bytes each) and the vocabulary and
-  // merges (their text, twice, and ~64 bytes an entry).
-  if (auto st = check_memory(text->size() * 6 + VocabCapture::kMaxKept * 100, "reading " + name); !st)
-    return make_error(st.error());
+  // While parsing: the text, the vocabulary and merges as captured (an entry of at
+  // least 6 bytes of text costs its text and 16 bytes, a merge its text and 12) and
+  // at most kMaxKept other JSON values.
+  const size_t kept_max = std::min(VocabCapture::kMaxKept, text->size() / 2 + 1) * VocabCapture::kValueBytes;
   VocabCapture cap;
   auto parsed = parse_json(text.value(), name, kMaxJsonDepth,
-                           [&](int d, nlohmann::json::parse_event_t e, nlohmann::json& v) { return cap.hook(d, e, v); });
+                           [&](int d, nlohmann::json::parse_event_t e, nlohmann::json& v) { return cap.hook(d, e, v); },
+                           text->size() * 5 + kept_max + 4096);
   if (!parsed) return make_error(parsed.error());
   text = std::string();
   const nlohmann::json& j = parsed.value();
@@ -339,6 +345,19 @@ Result<std::shared_ptr<const Tokenizer>> Tokenizer::from_tokenizer_json(const st
       return bad("model.vocab id " + std::to_string(e.id) + " of \"" + clip(cap.token(e), 60) + "\" is out of range");
     max_id = std::max(max_id, e.id);
   }
+  // Then: the tokens, the model's tables and its merges, a table as long as the
+  // highest added token's id, beside what is held.
+  size_t added_ids = 0;
+  if (const auto& list = field(j, "added_tokens"); list.is_array())
+    for (const auto& a : list)
+      if (const auto& id = field(a, "id"); id.is_number_integer() && id.get<long long>() >= 0 && id.get<long long>() < kMaxTokenId)
+        added_ids = std::max(added_ids, (size_t)id.get<long long>() + 1);
+  if (auto st = check_memory(cap.held_bytes() + cap.vocab.capacity() * sizeof(VocabCapture::Entry) + cap.vocab_text.capacity() +
+                                 BpeModel::memory_estimate((size_t)max_id + 1, cap.vocab_text.size(), cap.merges.size(), true) +
+                                 added_ids * (sizeof(std::string) + 1),
+                             "building " + name);
+      !st)
+    return make_error(st.error());
   std::vector<std::string> tokens((size_t)max_id + 1);
   for (const auto& e : cap.vocab) tokens[(size_t)e.id] = std::string(cap.token(e));
   cap.vocab = {};
@@ -388,21 +407,22 @@ Result<std::shared_ptr<const Tokenizer>> Tokenizer::from_tokenizer_json(const st
   o.fuse_unk = flag3(model, "fuse_unk") == 1;
   o.ignore_merges = flag3(model, "ignore_merges") == 1;
   const std::string unk = str(model, "unk_token");
-  std::vector<BpeMerge> merges;
+  if (!unk.empty()) {
+    o.unk_id = (int)(std::find(tokens.begin(), tokens.end(), unk) - tokens.begin());
+    if ((size_t)o.unk_id == tokens.size()) return bad("the unknown token \"" + clip(unk, 60) + "\" is not in the vocabulary");
+  }
+  // The model without merges first: its table of texts turns the merges into ids.
+  auto bpe = BpeModel::create(std::move(tokens), {}, o);
+  if (!bpe) return bad(bpe.error());
   {
-    // Ids of the merge symbols through a table of the vocabulary's texts.
-    auto lookup = BpeModel::create(tokens, {}, BpeModel::Options{});
-    if (!lookup) return bad(lookup.error());
-    if (!unk.empty()) {
-      o.unk_id = lookup.value()->id_of(unk);
-      if (o.unk_id < 0) return bad("the unknown token \"" + clip(unk, 60) + "\" is not in the vocabulary");
-    }
+    std::vector<BpeMerge> merges;
     merges.reserve(cap.merges.size());
     std::string joined;
+    const BpeModel& m = *bpe.value();
     for (size_t r = 0; r < cap.merges.size(); ++r) {
       const std::string_view a = cap.left(cap.merges[r]), b = cap.right(cap.merges[r]);
       joined.assign(a).append(b);
-      const int ia = lookup.value()->id_of(a), ib = lookup.value()->id_of(b), ij = lookup.value()->id_of(joined);
+      const int ia = m.id_of(a), ib = m.id_of(b), ij = m.id_of(joined);
       if (ia < 0 || ib < 0 || ij < 0)
         return bad("merge " + std::to_string(r) + " \"" + clip(a, 40) + " " + clip(b, 40) + "\": " +
                    (ia < 0 ? "\"" + clip(a, 40) + "\"" : ib < 0 ? "\"" + clip(b, 40) + "\"" : "the merged token") +
@@ -411,9 +431,8 @@ Result<std::shared_ptr<const Tokenizer>> Tokenizer::from_tokenizer_json(const st
     }
     cap.merges = {};
     cap.merge_text = {};
+    if (auto st = bpe.value()->set_merges(merges); !st) return bad(st.error());
   }
-  auto bpe = BpeModel::create(std::move(tokens), merges, o);
-  if (!bpe) return bad(bpe.error());
   t->bpe_ = bpe.take();
   t->byte_level_ = o.byte_level;
   if (!t->byte_level_) {
@@ -488,8 +507,11 @@ Result<std::shared_ptr<const Tokenizer>> Tokenizer::from_vocab(const EmbeddedVoc
     *t->pre_ = pre.take();
     if (g->nfc) t->normalizer_->add({Normalizer::Step::Kind::NFC});
     if (v.merges.empty()) return make_error("the model's byte-level BPE vocabulary has no merges (tokenizer.ggml.merges)");
-    auto lookup = BpeModel::create(v.tokens, {}, BpeModel::Options{});
-    if (!lookup) return make_error(lookup.error());
+    BpeModel::Options o;
+    o.byte_level = true;
+    o.ignore_merges = g->ignore_merges;
+    auto bpe = BpeModel::create(v.tokens, {}, o);
+    if (!bpe) return make_error(bpe.error());
     std::vector<BpeMerge> merges;
     merges.reserve(v.merges.size());
     std::string joined;
@@ -500,15 +522,11 @@ Result<std::shared_ptr<const Tokenizer>> Tokenizer::from_vocab(const EmbeddedVoc
         return make_error("BPE merge " + std::to_string(r) + " \"" + clip(m, 60) + "\" is not two symbols");
       const std::string_view a = std::string_view(m).substr(0, sp), b = std::string_view(m).substr(sp + 1);
       joined.assign(a).append(b);
-      const int ia = lookup.value()->id_of(a), ib = lookup.value()->id_of(b), ij = lookup.value()->id_of(joined);
+      const int ia = bpe.value()->id_of(a), ib = bpe.value()->id_of(b), ij = bpe.value()->id_of(joined);
       if (ia < 0 || ib < 0 || ij < 0) continue;  // llama.cpp skips a merge it cannot form
       merges.push_back({ia, ib, (int)r, ij});
     }
-    BpeModel::Options o;
-    o.byte_level = true;
-    o.ignore_merges = g->ignore_merges;
-    auto bpe = BpeModel::create(v.tokens, merges, o);
-    if (!bpe) return make_error(bpe.error());
+    if (auto st = bpe.value()->set_merges(merges); !st) return make_error(st.error());
     t->bpe_ = bpe.take();
     t->byte_level_ = true;
     t->kind_ = "byte-level BPE (" + v.pre + ")";

@@ -72,8 +72,8 @@ class Tokenizer {
   std::unique_ptr<PreTokenizer> pre_;
   std::unique_ptr<BpeModel> bpe_;
   std::unique_ptr<sentencepiece::SentencePieceProcessor> sp_;  // SentencePiece models other than BPE
-  std::vector<std::string> added_;  // id → an added token's text ("" for model tokens)
-  std::vector<bool> special_;       // id → left out of decode()
+  std::vector<std::string> added_;  // id → an added token's text ("" for model tokens; up to the last added id)
+  std::vector<bool> special_;       // id → left out of decode() (as long as added_)
   std::vector<int> prefix_, suffix_;
   int bos_ = -1, eos_ = -1, vocab_size_ = 0;
   bool byte_level_ = false;

@@ -34,8 +34,10 @@ struct JsonStop {
 using JsonHook = std::function<bool(int depth, nlohmann::json::parse_event_t event, nlohmann::json& parsed)>;
 
 // Parses `text`; `what` names it in errors ("tokenizer x.json"). Errors: not JSON
-// (with the byte offset), nested deeper than `max_depth`, more memory than available.
+// (with the byte offset), nested deeper than `max_depth`, more memory than available
+// (`memory_estimate` bytes, or json_memory_estimate() when 0: a reader whose hook
+// keeps less than the whole document gives its own bound).
 Result<nlohmann::json> parse_json(std::string_view text, const std::string& what, int max_depth = kMaxJsonDepth,
-                                  const JsonHook& hook = nullptr);
+                                  const JsonHook& hook = nullptr, size_t memory_estimate = 0);
 
 }  // namespace ls

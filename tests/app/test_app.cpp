@@ -18,9 +18,12 @@
 #include <QTextDocument>
 #include <QtTest>
 
+#include <sys/stat.h>
+
 #include "app/heatmap_widget.h"
 #include "app/method_panel.h"
 #include "app/nbce_dialog.h"
+#include "core/model/random_model.h"
 #include "core/position/spec.h"
 #include "app/main_window.h"
 #include "app/document_view.h"
@@ -77,6 +80,7 @@ class AppTest : public QObject {
   void retrieval_grid_and_a_clicked_prompt();
   void s2attn_view_shows_the_shifted_mask();
   void document_pane_lays_a_long_paragraph_out_once();
+  void files_that_are_not_files();
 
  private:
   void load(MainWindow& w, int length = 1024);
@@ -629,6 +633,56 @@ void AppTest::document_pane_lays_a_long_paragraph_out_once() {
   QVERIFY(text->toPlainText().size() > 20000);
   QCOMPARE(text->document()->blockCount(), 1);
   QVERIFY2(changes.count() <= 8, qPrintable(QString("%1 layout updates for %2 tokens").arg(changes.count()).arg(tokens)));
+}
+
+
+// A FIFO, a directory, a symlink loop, a model folder whose tokenizer.json nests
+// 5000 levels deep, a session nested as deep: one error each, nothing waits on a
+// pipe, the model and document in use stay.
+void AppTest::files_that_are_not_files() {
+  MainWindow w;
+  load(w, 256);
+  QTemporaryDir dir;
+  const QString fifo = dir.filePath("model.gguf");
+  QCOMPARE(mkfifo(fifo.toLocal8Bit().constData(), 0600), 0);
+  QVERIFY(QDir(dir.path()).mkdir("folder.txt"));
+  QVERIFY(QFile::link(dir.filePath("loop_b"), dir.filePath("loop_a")));
+  QVERIFY(QFile::link(dir.filePath("loop_a"), dir.filePath("loop_b")));
+  // A model folder: config.json and safetensors of the bundled shape, and the deep tokenizer.json.
+  const QString folder = dir.filePath("deep");
+  auto spec = ls::random_model_shape("bundled");
+  QVERIFY(spec.ok());
+  QVERIFY(ls::write_hf_model(ls::make_random_model(spec.value()), folder.toStdString()).ok());
+  QFile::remove(folder + "/tokenizer.model");
+  QVERIFY(QFile::copy(LONGSCOPE_TEST_DIR "/data/bad/deep_model_tokenizer.json", folder + "/tokenizer.json"));
+  const auto doc_before = w.state()->document;
+  QElapsedTimer t;
+  t.start();
+  for (const auto& [path, expect] : {std::pair{fifo, QString("FIFO")}, {folder, QString("nests more than 64 levels")},
+                                     {dir.filePath("loop_a"), QString("symbolic link loop")}}) {
+    w.open_model(path);
+    QVERIFY(wait_idle(w));
+    QVERIFY2(w.last_error().contains(expect), qPrintable(w.last_error()));
+    QCOMPARE(w.state()->model_path, kModel);
+  }
+  for (const auto& [path, expect] : {std::pair{fifo, QString("FIFO")}, {dir.filePath("folder.txt"), QString("directory")}}) {
+    w.open_document(path);
+    QVERIFY(wait_idle(w));
+    QVERIFY2(w.last_error().contains(expect), qPrintable(w.last_error()));
+    QCOMPARE(w.state()->document, doc_before);
+  }
+  QVERIFY(!w.load_session(fifo));
+  QVERIFY2(w.last_error().contains("FIFO"), qPrintable(w.last_error()));
+  QFile deep(dir.filePath("deep_session.json"));
+  QVERIFY(deep.open(QIODevice::WriteOnly));
+  deep.write("{\"longscope_session\": 1, \"views\": " + QByteArray(5000, '[') + QByteArray(5000, ']') + "}");
+  deep.close();
+  QVERIFY(!w.load_session(deep.fileName()));
+  QVERIFY2(w.last_error().contains("not a LongScope session"), qPrintable(w.last_error()));
+  QVERIFY(t.elapsed() < 60000);  // nothing blocked on the pipe
+  w.run_now();
+  QVERIFY(wait_idle(w));
+  QVERIFY(w.state()->ppl);
 }
 
 QTEST_MAIN(AppTest)

@@ -184,7 +184,7 @@ TEST(BpeTokenizer, HostileTextAndVocabularies) {
   auto bad = tok.value()->encode(std::string("abc\xff\xfe"));
   ASSERT_FALSE(bad.ok());
   EXPECT_NE(bad.error().find("UTF-8"), std::string::npos);
-  // 200,000 digits in one pre-token: merged in slices, in bounded time, and decodes back.
+  // 200,000 digits in one pre-token: merged in bounded time, and decodes back.
   const std::string digits(200000, '7');
   const auto t0 = std::chrono::steady_clock::now();
   auto ids = tok.value()->encode(digits);

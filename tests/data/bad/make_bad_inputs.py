@@ -103,8 +103,60 @@ def llama_meta(**override):
     return [kv(k, t, v) for k, (t, v) in m.items()]
 
 
+def byte_level_tokenizer(pre=None):
+    """A byte-level BPE tokenizer.json of GPT-2's 256 byte symbols, no merges, no
+    added tokens (so no BOS), as tests/tokenizer/hostile_tokenizers.h writes it."""
+    def printable(b):
+        return ord("!") <= b <= ord("~") or 0xA1 <= b <= 0xAC or 0xAE <= b <= 0xFF
+    vocab, extra = {}, 0
+    for b in range(256):
+        if printable(b):
+            vocab[chr(b)] = b
+        else:
+            vocab[chr(256 + extra)] = b
+            extra += 1
+    return {"version": "1.0", "added_tokens": [], "normalizer": None,
+            "pre_tokenizer": pre or {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True,
+                                     "use_regex": True},
+            "post_processor": None, "decoder": {"type": "ByteLevel"},
+            "model": {"type": "BPE", "dropout": None, "unk_token": None, "fuse_unk": False,
+                      "byte_fallback": False, "vocab": vocab, "merges": []}}
+
+
+def tokenizers():
+    # A tokenizer.json nested 5000 levels deep inside model (and inside the
+    # pre-tokenizer): the recursive copy of the subtree overflowed the stack in info,
+    # tokenize, ppl and the app, for any model folder that held it.
+    text = json.dumps(byte_level_tokenizer(), separators=(",", ":"))
+    nest = "[" * 5000 + "]" * 5000
+    write("deep_model_tokenizer.json", text.replace('"dropout":null', '"dropout":' + nest).encode())
+    write("deep_pre_tokenizer.json", text.replace('"trim_offsets":true', '"trim_offsets":' + nest).encode())
+    # A config.json and a safetensors index nested as deep.
+    os.makedirs(os.path.join(HERE, "deep_config"), exist_ok=True)
+    write("deep_config/config.json", ('{"architectures":["LlamaForCausalLM"],"x":' + nest + "}").encode())
+    # No BOS-like token: `tokenize` printed id -1 before the text.
+    write("no_bos_tokenizer.json", text.encode())
+    # A pre-tokenizer regex that backtracks exponentially in its repeat bound: 512
+    # bytes of a's took 40-47 s under PCRE2's default match limit.
+    pre = {"type": "Sequence", "pretokenizers": [
+        {"type": "Split", "pattern": {"Regex": "(a|aa){1,40}b"}, "behavior": "Isolated", "invert": False},
+        {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": False, "use_regex": False}]}
+    write("backtracking_tokenizer.json", json.dumps(byte_level_tokenizer(pre), separators=(",", ":")).encode())
+
+
+def huge_offset():
+    # A tensor offset of 2^64-1 was reported as a small number (it wrapped when the
+    # header size was added).
+    head = gguf(llama_meta(), [("token_embd.weight", [8, 16], 128)])
+    name = b"token_embd.weight"
+    at = head.find(name) + len(name) + 4 + 2 * 8 + 4  # n_dims, two dims, type
+    write("huge_offset.gguf", head[:at] + struct.pack("<Q", (1 << 64) - 1) + head[at + 8:])
+
+
 def main():
     bloom_key_length()
+    tokenizers()
+    huge_offset()
     nul_piece_model()
     emb = [("token_embd.weight", [8, 16], 128)]
     # A key present with the wrong type (bad_variant_access before).
