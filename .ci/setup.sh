@@ -15,7 +15,7 @@ build_dir="${LONGSCOPE_BUILD_DIR:-build}"
 # qt6-base-dev only recommends); the test mode adds clang and its sanitizer and
 # libFuzzer runtimes.
 packages=(build-essential cmake pkg-config git libgtest-dev libgmock-dev libbenchmark-dev
-          nlohmann-json3-dev libsentencepiece-dev libopenblas-dev libpcre2-dev
+          nlohmann-json3-dev libsentencepiece-dev libopenblas-dev libpcre2-dev libutf8proc-dev
           qt6-base-dev qt6-charts-dev qt6-svg-dev libqt6opengl6-dev libgl-dev xvfb xauth)
 test_packages=(clang libclang-rt-14-dev)
 wanted=("${packages[@]}")
@@ -51,8 +51,10 @@ sanitizer_stage() {
     echo "fuzz_$t: ${secs} s"
     mkdir -p "$asan_dir/fuzz-findings/$t"
     local rc=0
+    # tokenizer.json: room for a trimmed real tokenizer and a 5000-level nesting.
+    local max_len=65536; [ "$t" = tokenizer_json ] && max_len=262144
     "$asan_dir/tests/fuzz/fuzz_$t" "$asan_dir/fuzz-corpus/$t" -max_total_time="$secs" -rss_limit_mb=2048 \
-      -max_len=65536 -timeout=20 -print_final_stats=1 -artifact_prefix="$asan_dir/fuzz-findings/$t/" \
+      -max_len="$max_len" -timeout=20 -print_final_stats=1 -artifact_prefix="$asan_dir/fuzz-findings/$t/" \
       >"$asan_dir/fuzz-findings/$t.log" 2>&1 || rc=$?
     grep -E '^(stat::number_of_executed_units|stat::peak_rss_mb)' "$asan_dir/fuzz-findings/$t.log" || true
     if [ "$rc" -ne 0 ]; then

