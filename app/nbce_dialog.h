@@ -1,4 +1,4 @@
-// NBCE question answering (Naive Bayes-based Context Extension, METHODS.md §4):
+// NBCE question answering (Naive Bayes-based Context Extension, docs/methods.md §4):
 // a question, a context cut into chunks (the open document or pasted text), and
 // the answer each selected method gives, side by side.
 #pragma once

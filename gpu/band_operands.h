@@ -1,10 +1,10 @@
-// One element of each operand of the band algebra (../shared/GPU.md, seed 004):
+// One element of each operand of the band algebra (docs/gpu.md, [rerope]):
 // the key as the cache stores it, the key operand of a band and the query
 // operand of a band. The CUDA kernels (cuda_operands.cu) and the CPU emulator of
 // the flash kernel (flash_emulator.cpp) form their operands with these same
 // functions, so the emulator checks the device's arithmetic, not a copy of it.
 // Positions come from core/position; angles from a double product pos·θ'_i
-// (METHODS.md §7), the attention factor folded into cos and sin.
+// (docs/methods.md §7), the attention factor folded into cos and sin.
 #pragma once
 
 #include "core/cpu/rope_apply.h"

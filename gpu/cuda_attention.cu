@@ -11,8 +11,8 @@
 // mixed) runs head sizes 64 and 128 on a bf16 cache from bf16 operands; any other
 // head, or an fp16 cache, takes one warp per (query, head) over the visible key
 // ranges the CPU row path walks (core/position/tiles.h), from fp32 operands.
-// Either way every score is one plain dot product (../shared/GPU.md, the band algebra).
-// Angles are formed from a double product pos·θ'_i (METHODS.md §7), as on the CPU.
+// Either way every score is one plain dot product (docs/gpu.md, the band algebra).
+// Angles are formed from a double product pos·θ'_i (docs/methods.md §7), as on the CPU.
 #include <algorithm>
 #include <cmath>
 

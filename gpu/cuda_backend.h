@@ -1,7 +1,7 @@
 // The CUDA backend behind the engine's Backend interface (core/engine/backend.h).
 // Host API: no CUDA headers, so the CLI, the app and the tests include it without nvcc.
 //
-// Version 1 (../shared/GPU.md, "A first backend a small team can verify"):
+// Version 1 (docs/gpu.md, "The backend"):
 // - weights uploaded once: matrices as bf16 (fp16 where the file stores fp16), norm
 //   weights and biases as fp32; the residual stream and every activation in fp32;
 // - cuBLAS GEMMs (bf16 or fp16 inputs, fp32 accumulate and output) and a bias kernel;

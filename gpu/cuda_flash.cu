@@ -3,7 +3,7 @@
 // accumulators, head_dim 64 and 128, GQA, causal. One block of 4 warps owns 64
 // queries of one head; each warp 16 rows. Key tiles of 64 are classified once
 // (gpu/flash_tile.h over core/position/tiles.h): a near tile multiplies the near
-// operands, a far tile the far operands (the band algebra of ../shared/GPU.md:
+// operands, a far tile the far operands (the band algebra of docs/gpu.md:
 // ReRoPE, Leaky ReRoPE and Self-Extend become plain dot products), a mixed tile
 // multiplies both, fragment by fragment, and keeps per element the band's; only
 // masked tiles test each element. ALiBi slopes, the window with sinks, the

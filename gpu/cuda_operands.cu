@@ -1,7 +1,7 @@
 // Operands of the band algebra for the CUDA attention (cuda_attention.cu): the
 // cache append (keys rotated at their position when the cache keeps them so), the
 // key operands of each band and the query operands, with angles formed from a
-// double product pos·θ'_i (METHODS.md §7) and positions from core/position.
+// double product pos·θ'_i (docs/methods.md §7) and positions from core/position.
 // (Double-precision cos/sin keep a small stack for large arguments, so these
 // kernels live apart from the attention kernels, which must use no local memory.)
 #include <algorithm>

@@ -5,7 +5,7 @@
 // online-softmax step (FlashAttention-2, Dao 2023: exp2 of log2e-scaled
 // differences, the running sum kept in fp32, probabilities rounded to bf16 only
 // as the P·V operand). Plus the host-side plan of one attention call: which
-// operands the band algebra needs (../shared/GPU.md), shared by the CUDA backend
+// operands the band algebra needs (docs/gpu.md), shared by the CUDA backend
 // and the emulator so both form the same inputs.
 #pragma once
 
@@ -82,7 +82,7 @@ LS_HD float flash_rescale(float old_max, float new_max) {
 
 // ------------------------------------------------------------- host: the call's plan
 
-// How one attention call forms its operands (the band algebra, ../shared/GPU.md).
+// How one attention call forms its operands (the band algebra, docs/gpu.md).
 struct BandPlan {
   int rope = 0;           // queries and keys rotate (a θ' table and rotary dims)
   int rotate_cached = 0;  // keys are rotated at their position as they enter the cache

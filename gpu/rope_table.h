@@ -16,7 +16,7 @@ bool device_available();
 Result<std::vector<double>> device_rope_inv_freq(const MethodParams& p, const PositionContext& g);
 
 // cos/sin(pos·θ'_i)·attention_factor for positions 0 … n_pos-1, row-major (pos, i), fp32,
-// angle formed from a double product (METHODS.md §7).
+// angle formed from a double product (docs/methods.md §7).
 struct DeviceRopeCosSin {
   std::vector<float> cos, sin;
 };

@@ -6,7 +6,7 @@ is followed by a blank line and story boundaries are not marked.
 Output: resources/documents/tinystories_{1,2,3}.txt (stories split at "Once upon a
 time"), and tinystories_val_paragraphs.txt: the whole text with a boundary at every
 blank line. The second is the segmentation behind the reference figures for
-stories260K (shared/assets/PROVENANCE.md: 1.35 nats on the first 512 tokens, which
+stories260K (its provenance notes: 1.35 nats on the first 512 tokens, which
 LongScope measures as 1.349 with it, against 1.32 with story-level splits).
 
 Conventions (README "Documents"):

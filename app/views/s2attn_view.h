@@ -1,4 +1,4 @@
-// LongLoRA's S2-Attn (seed 003): the shifted-group attention mask it trains
+// LongLoRA's S2-Attn ([ctx-survey]): the shifted-group attention mask it trains
 // with, for the unshifted and the shifted half of the heads, next to the full
 // causal mask. A training-time pattern, not an inference method.
 #pragma once

@@ -107,7 +107,7 @@ int sample_token(const std::vector<float>& logits, const SampleOptions& s, unsig
 Result<std::vector<int>> run_generate(const RunConfig& run, const std::vector<int>& prompt, int n,
                                       const SampleOptions& s);
 
-// ---- NBCE (METHODS.md §4, bojone/NBCE) -----------------------------------------------
+// ---- NBCE (docs/methods.md §4, bojone/NBCE) -----------------------------------------------
 struct NbceOptions {
   double beta = 0.25;
   double top_p = 0.95;

@@ -1,4 +1,4 @@
-// Retrieval evaluations (METHODS.md §5): passkey retrieval, needle in a
+// Retrieval evaluations (docs/methods.md §5): passkey retrieval, needle in a
 // haystack on any document, and LongEval (LMSYS LongChat) `lines` / `topics`.
 //
 // A prompt is built from segments, each encoded on its own and the token lists

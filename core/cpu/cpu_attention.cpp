@@ -10,7 +10,7 @@
 // Remapping methods (rerope, leaky-rerope, self-extend) score keys in the near
 // band against R(j)k with the query at R(m)q, and keys in the far band against
 // R(far_key_pos(j))k with the query at R(far_query_pos(m))q: one dot product per
-// score, never two N×N matrices (../shared/GPU.md, seed 004).
+// score, never two N×N matrices (docs/gpu.md, [rerope]).
 #if defined(LONGSCOPE_FLASH_X86)
 #include <cpuid.h>
 #endif

@@ -57,7 +57,7 @@ LS_HD T soft_cap(T s, T cap) {
 template <typename T>
 inline void rope_angles_at(const std::vector<double>& inv_freq, double af, double pos, T* cs, T* sn) {
   for (size_t i = 0; i < inv_freq.size(); ++i) {
-    double a = pos * inv_freq[i];  // double product before cos/sin (METHODS.md §7)
+    double a = pos * inv_freq[i];  // double product before cos/sin (docs/methods.md §7)
     cs[i] = (T)(std::cos(a) * af);
     sn[i] = (T)(std::sin(a) * af);
   }

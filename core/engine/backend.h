@@ -1,7 +1,7 @@
 // The Backend interface forward() is written against. The CPU backend (core/cpu)
 // implements it; a device backend (gpu/) implements the same calls.
 //
-// What crosses this seam is device-ready (../shared/GPU.md, "A device-ready seam"):
+// What crosses this seam is device-ready (docs/gpu.md, "The seam between the engine and a backend"):
 // - activations are Tensor views with a runtime dtype into memory the backend owns
 //   (host memory on the CPU, device memory on a GPU), not raw pointers chosen by a
 //   template: one backend serves f32 and f64 runs alike, and says which activation

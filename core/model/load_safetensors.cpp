@@ -167,7 +167,7 @@ Status resolve_hf_rope(const json& cfg, ConfigReader& rd, ModelConfig& c, double
     } else if (type == "linear") {
       m.method = Method::Linear;
     } else if (type == "dynamic") {
-      // HF measures n against max_position_embeddings (METHODS.md §7).
+      // HF measures n against max_position_embeddings (docs/methods.md §7).
       // (_compute_dynamic_ntk_parameters), even when an original length is given.
       m.method = Method::DynamicNtk;
       m.rope.alpha = factor;

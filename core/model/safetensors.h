@@ -21,7 +21,7 @@ Status read_safetensors(const std::string& path, std::map<std::string, TensorSou
                         std::vector<std::shared_ptr<MappedFile>>& keep_alive);
 
 // Resolves a Hugging Face config.json (LlamaForCausalLM / BloomForCausalLM) as
-// METHODS.md §7 says: rope_scaling or rope_parameters, type or rope_type,
+// docs/methods.md §7 says: rope_scaling or rope_parameters, type or rope_type,
 // original_max_position_embeddings at top level or inside, partial_rotary_factor,
 // head_dim, rope_theta kept when a scaling dict is present.
 Status resolve_hf_config(const nlohmann::json& cfg, ModelConfig& c);

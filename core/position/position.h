@@ -1,4 +1,4 @@
-// LongScope position math: every method of METHODS.md sections 1-3 as pure,
+// LongScope position math: every method of docs/methods.md sections 1-3 as pure,
 // inline functions over typed parameter structs. This is the ONE place the
 // formulas live; the CPU engine, the CUDA kernels (gpu/) and every plot call it.
 //
@@ -30,33 +30,33 @@ constexpr double kPi = 3.14159265358979323846;
 // Every method LongScope implements. The order is the order of `longscope-cli methods`.
 enum class Method : int {
   Rope,            // RoFormer
-  Linear,          // Position Interpolation (seed 000 §二, Chen et al. 2023)
-  Ntk,             // NTK-aware fixed base change (seed 000 §三)
-  DynamicNtk,      // seed 000 §四, HF "dynamic"
-  DynamicLinear,   // seed 000 §四
-  NtkByParts,      // seed 001 form (rotations r = L/λ, no floor/ceil)
+  Linear,          // Position Interpolation ([ext-notes] §二, Chen et al. 2023)
+  Ntk,             // NTK-aware fixed base change ([ext-notes] §三)
+  DynamicNtk,      // [ext-notes] §四, HF "dynamic"
+  DynamicLinear,   // [ext-notes] §四
+  NtkByParts,      // [yarn-notes] form (rotations r = L/λ, no floor/ceil)
   Yarn,            // HF "yarn" form (correction range with floor/ceil)
   DynamicYarn,     // YaRN paper: s = max(1, n/L)
   Llama3,          // HF "llama3" wavelength bands
   LongRope,        // HF "longrope": per-pair factors from a model's config
-  Rerope,          // seed 004
-  LeakyRerope,     // seed 004
+  Rerope,          // [rerope]
+  LeakyRerope,     // [rerope]
   SelfExtend,      // Jin et al. 2024 (LongLM), integer group offset
   SlidingWindow,   // window W plus S attention sinks
   Alibi,           // Press et al. 2022, BLOOM build_alibi_tensor
-  AlibiLinear,     // seed 002, interpolation
-  NtkAlibi,        // seed 002
-  DynamicNtkAlibi, // seed 002
+  AlibiLinear,     // [alibi-interp], interpolation
+  NtkAlibi,        // [alibi-interp]
+  DynamicNtkAlibi, // [alibi-interp]
   Count
 };
 
-// Key cache for methods whose table depends on the current length n (seed 000 §五).
+// Key cache for methods whose table depends on the current length n ([ext-notes] §五).
 enum class KeyCache : int {
   Rotated, // keys rotated once, with the table of the step that appended them (HF)
-  Raw      // keys cached before RoPE, all re-rotated with the current table (seed's consistent form)
+  Raw      // keys cached before RoPE, all re-rotated with the current table ([ext-notes]' consistent form)
 };
 
-// RoPE-family frequency scaling parameters (METHODS.md §1).
+// RoPE-family frequency scaling parameters (docs/methods.md §1).
 struct RopeScaling {
   double factor = 1.0;           // s: target length / L
   double alpha = 1.0;            // NTK α; ntk-by-parts lower rotation bound α
@@ -73,7 +73,7 @@ struct RopeScaling {
   const double* longrope_long = nullptr;
 };
 
-// Score-level remapping and masking parameters (METHODS.md §2, sliding window).
+// Score-level remapping and masking parameters (docs/methods.md §2, sliding window).
 struct RelposRemap {
   double window = 0.0; // w (tokens): rerope, leaky-rerope, self-extend w_n, sliding-window W
   double k = 1.0;      // leaky-rerope: slope 1/k beyond the window
@@ -82,11 +82,11 @@ struct RelposRemap {
   int float_offset = 0;  // self-extend: 1 = group offset w - w/G in float (LongLM's other code path)
 };
 
-// ALiBi-family parameters (METHODS.md §3).
+// ALiBi-family parameters (docs/methods.md §3).
 struct AlibiScaling {
   double a = 1.0;     // alibi-linear / ntk-alibi scale
   double a0 = 1.0;    // dynamic-ntk-alibi rate
-  int seed_exact = 0; // ntk-alibi: 1 = seed 002's code (extra slopes unscaled)
+  int seed_exact = 0; // ntk-alibi: 1 = [alibi-interp]'s code (extra slopes unscaled)
 };
 
 // One method with its parameters: what a spec string such as "yarn:factor=4" becomes.
@@ -95,7 +95,7 @@ struct MethodParams {
   RopeScaling rope;
   RelposRemap remap;
   AlibiScaling alibi;
-  int logn = 0;                      // multiply query m by max(1, ln(m+1)/ln L) (seed 004)
+  int logn = 0;                      // multiply query m by max(1, ln(m+1)/ln L) ([rerope])
   KeyCache cache = KeyCache::Rotated; // dynamic methods only
 };
 
@@ -129,13 +129,13 @@ LS_HD double rope_theta(int i, int d, double base) { return pow(base, -2.0 * i /
 // λ = 2π/θ, tokens.
 LS_HD double rope_wavelength(double inv_freq) { return 2.0 * kPi / inv_freq; }
 
-// NTK-aware base change b' = b·α^(d/(d-2)) (seed 000 §三); α = 1 leaves b unchanged.
+// NTK-aware base change b' = b·α^(d/(d-2)) ([ext-notes] §三); α = 1 leaves b unchanged.
 LS_HD double rope_ntk_base(double base, double alpha, int d) {
   return base * pow(alpha, (double)d / (d - 2.0));
 }
 
 // Dynamic NTK's α at length n: (α·n/L) - (α-1) for n > L, else 1 (HF "dynamic";
-// the guard keeps the base unchanged up to L, METHODS.md §7).
+// the guard keeps the base unchanged up to L, docs/methods.md §7).
 LS_HD double rope_dynamic_ntk_alpha(double alpha, double n, double L) {
   return n > L ? alpha * n / L - (alpha - 1.0) : 1.0;
 }
@@ -165,7 +165,7 @@ LS_HD double rope_yarn_ramp(const RopeScaling& s, const PositionContext& g, int 
   return fmin(fmax(r, 0.0), 1.0);
 }
 
-// NTK-by-parts ramp γ_i in seed 001's form: rotations r = L/λ_i;
+// NTK-by-parts ramp γ_i in [yarn-notes]'s form: rotations r = L/λ_i;
 // γ = 0 if r < α, 1 if r > β, linear between. γ = 1 keeps θ (extrapolate).
 LS_HD double rope_by_parts_gamma(const RopeScaling& s, const PositionContext& g, int i) {
   double r = g.train_len / rope_wavelength(rope_theta(i, g.rot_dim, g.base));
@@ -227,7 +227,7 @@ LS_HD double rope_yarn_mscale(double scale, double mscale = 1.0) {
 }
 
 // Factor multiplying cos and sin (logits scale by its square). An explicit
-// attention_factor is honoured as given (METHODS.md §7).
+// attention_factor is honoured as given (docs/methods.md §7).
 LS_HD double rope_attention_factor(const MethodParams& p, const PositionContext& g) {
   if (p.method == Method::Yarn)
     return p.rope.attention_factor > 0.0 ? p.rope.attention_factor : rope_yarn_mscale(p.rope.factor);
@@ -241,7 +241,7 @@ LS_HD double rope_attention_factor(const MethodParams& p, const PositionContext&
   return 1.0;
 }
 
-// log-n query scale at absolute position m: max(1, ln(m+1)/ln L) (seed 004, bojone/rerope).
+// log-n query scale at absolute position m: max(1, ln(m+1)/ln L) ([rerope], bojone/rerope).
 LS_HD double logn_scale(double m, double L) {
   double v = log(m + 1.0) / log(L);
   return v > 1.0 ? v : 1.0;
@@ -257,7 +257,7 @@ LS_HD bool remap_is_near(const MethodParams& p, double distance) {
   return !method_is_remap(p.method) || distance < p.remap.window;
 }
 
-// Query position in the far band (seed 004; LongLM for self-extend).
+// Query position in the far band ([rerope]; LongLM for self-extend).
 LS_HD double remap_far_query_pos(const MethodParams& p, double m) {
   const RelposRemap& r = p.remap;
   switch (p.method) {
@@ -289,8 +289,8 @@ LS_HD bool position_visible(const MethodParams& p, long long m, long long j) {
 }
 
 // Position-space scale of the interpolation methods: r = (m - j)·scale.
-// Position interpolation compresses positions (seed 000 §二, seed 004's matrix;
-// seed 002 for ALiBi); methods that rescale per pair or per head keep m - j.
+// Position interpolation compresses positions ([ext-notes] §二, [rerope]'s matrix;
+// [alibi-interp] for ALiBi); methods that rescale per pair or per head keep m - j.
 LS_HD double relpos_interpolation_scale(const MethodParams& p, const PositionContext& g) {
   switch (p.method) {
     case Method::Linear: return 1.0 / p.rope.factor;
@@ -340,7 +340,7 @@ LS_HD double alibi_min_slope(int H) {
 }
 
 // NTK-ALiBi exponent e_h of head h: where its slope sits on the log-slope scale,
-// 0 for the largest slope, 1 for the smallest (LongScope default), or seed 002's
+// 0 for the largest slope, 1 for the smallest (LongScope default), or [alibi-interp]'s
 // (h-1)/(H-1) for the first P heads and 0 for the extra ones (seed_exact=1).
 LS_HD double alibi_ntk_exponent(const AlibiScaling& s, int h, int H) {
   if (H <= 1) return 0.0;
@@ -349,7 +349,7 @@ LS_HD double alibi_ntk_exponent(const AlibiScaling& s, int h, int H) {
   return log(hi / alibi_base_slope(h, H)) / log(hi / lo);
 }
 
-// Dynamic NTK-ALiBi's a = max(a0·n/L, 1) (seed 002).
+// Dynamic NTK-ALiBi's a = max(a0·n/L, 1) ([alibi-interp]).
 LS_HD double alibi_dynamic_a(double a0, double n, double L) {
   double a = a0 * n / L;
   return a > 1.0 ? a : 1.0;

@@ -1,4 +1,4 @@
-// LongLoRA's shifted sparse attention (S2-Attn; seed 003, Chen et al. 2023,
+// LongLoRA's shifted sparse attention (S2-Attn; [ctx-survey], Chen et al. 2023,
 // reference dvlab-research/LongLoRA llama_attn_replace.py): a *training-time*
 // attention pattern, not an inference method. The n tokens are cut into groups of
 // G; attention runs inside each group (causal). In half of the heads the tokens are

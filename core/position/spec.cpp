@@ -154,26 +154,26 @@ ParamInfo P(const std::string& key, const std::string& def, const std::string& m
 }
 
 std::vector<MethodInfo> build_registry() {
-  const ParamInfo logn = P("logn", "0", "multiply query m by max(1, ln(m+1)/ln L) (seed 004)");
-  const ParamInfo cache = P("cache", "rotated", "rotated: keys keep the table of their step (HF); raw: keys cached before RoPE, re-rotated each step (seed 000 §五)");
+  const ParamInfo logn = P("logn", "0", "multiply query m by max(1, ln(m+1)/ln L) ([rerope])");
+  const ParamInfo cache = P("cache", "rotated", "rotated: keys keep the table of their step (HF); raw: keys cached before RoPE, re-rotated each step ([ext-notes] §五)");
   const ParamInfo yarn_bf = P("beta_fast", "32", "rotations above which a pair is kept (extrapolated)");
   const ParamInfo yarn_bs = P("beta_slow", "1", "rotations below which a pair is interpolated");
   const ParamInfo yarn_af = P("attention_factor", "auto", "multiplies cos and sin; auto = 0.1·ln(s) + 1");
   const ParamInfo yarn_tr = P("truncate", "1", "floor/ceil the correction range (HF default)");
   std::vector<MethodInfo> r;
   r.push_back({Method::Rope, "rope", "rope", "θ_i = b^(-2i/d)", "RoFormer (Su et al. 2021)", {logn}});
-  r.push_back({Method::Linear, "linear", "rope", "θ'_i = θ_i / s", "seed 000 §二; Chen et al. 2023; HF rope_type linear",
+  r.push_back({Method::Linear, "linear", "rope", "θ'_i = θ_i / s", "[ext-notes] §二; Chen et al. 2023; HF rope_type linear",
                {P("factor", "", "scale s = target length / L"), logn}});
-  r.push_back({Method::Ntk, "ntk", "rope", "b' = b·α^(d/(d-2))", "seed 000 §三",
-               {P("alpha", "", "NTK α (seed uses 8)"), logn}});
+  r.push_back({Method::Ntk, "ntk", "rope", "b' = b·α^(d/(d-2))", "[ext-notes] §三",
+               {P("alpha", "", "NTK α ([ext-notes] uses 8)"), logn}});
   r.push_back({Method::DynamicNtk, "dynamic-ntk", "rope", "n > L: b' = b·((α·n/L) - (α-1))^(d/(d-2))",
-               "seed 000 §四; HF rope_type dynamic", {P("alpha", "1", "NTK α"), cache, logn}});
-  r.push_back({Method::DynamicLinear, "dynamic-linear", "rope", "θ'_i = θ_i / max(1, n/L)", "seed 000 §四", {cache, logn}});
+               "[ext-notes] §四; HF rope_type dynamic", {P("alpha", "1", "NTK α"), cache, logn}});
+  r.push_back({Method::DynamicLinear, "dynamic-linear", "rope", "θ'_i = θ_i / max(1, n/L)", "[ext-notes] §四", {cache, logn}});
   r.push_back({Method::NtkByParts, "ntk-by-parts", "rope",
-               "r = L/λ_i; γ = 0 (r<α), 1 (r>β), (r-α)/(β-α); θ' = (1-γ)θ/s + γθ", "seed 001",
+               "r = L/λ_i; γ = 0 (r<α), 1 (r>β), (r-α)/(β-α); θ' = (1-γ)θ/s + γθ", "[yarn-notes]",
                {P("factor", "", "scale s"), P("alpha", "1", "rotation bound α"), P("beta", "32", "rotation bound β"), logn}});
   r.push_back({Method::Yarn, "yarn", "rope", "HF ramp over [floor(corr(β_fast)), ceil(corr(β_slow))]; factor 0.1·ln s + 1",
-               "seed 001; YaRN (Peng et al. 2023); HF rope_type yarn",
+               "[yarn-notes]; YaRN (Peng et al. 2023); HF rope_type yarn",
                {P("factor", "", "scale s"), yarn_bf, yarn_bs, yarn_af, yarn_tr, logn}});
   r.push_back({Method::DynamicYarn, "dynamic-yarn", "rope", "yarn with s = max(1, n/L)", "YaRN (Peng et al. 2023)",
                {yarn_bf, yarn_bs, yarn_af, yarn_tr, cache, logn}});
@@ -184,9 +184,9 @@ std::vector<MethodInfo> build_registry() {
                "θ'_i = θ_i / ext_i (short_factor for n ≤ L, long_factor beyond); factor sqrt(1 + ln s / ln L)",
                "LongRoPE (Ding et al. 2024); HF rope_type longrope; the factor lists come from the model's config",
                {P("factor", "1", "s = max_position_embeddings / L (sets the attention factor)"), yarn_af, cache, logn}});
-  r.push_back({Method::Rerope, "rerope", "remap", "r(m,j) = min(m-j, w)", "seed 004 (bojone/rerope)",
-               {P("window", "", "w, tokens (seed: L/4 … L/2)"), logn}});
-  r.push_back({Method::LeakyRerope, "leaky-rerope", "remap", "r = m-j (m-j < w), else w + (m-j-w)/k", "seed 004",
+  r.push_back({Method::Rerope, "rerope", "remap", "r(m,j) = min(m-j, w)", "[rerope] (bojone/rerope)",
+               {P("window", "", "w, tokens ([rerope]: L/4 … L/2)"), logn}});
+  r.push_back({Method::LeakyRerope, "leaky-rerope", "remap", "r = m-j (m-j < w), else w + (m-j-w)/k", "[rerope]",
                {P("window", "", "w, tokens"), P("k", "", "slope 1/k beyond w"), logn}});
   r.push_back({Method::SelfExtend, "self-extend", "remap",
                "r = m-j (m-j < w), else ⌊m/G⌋ - ⌊j/G⌋ + w - ⌊w/G⌋", "Jin et al. 2024 (LongLM)",
@@ -197,12 +197,12 @@ std::vector<MethodInfo> build_registry() {
                {P("window", "", "W, tokens"), P("sinks", "4", "S first tokens always visible"), logn}});
   r.push_back({Method::Alibi, "alibi", "alibi", "m_h = 2^(-8h/H), BLOOM rule for non-power-of-two H",
                "Press et al. 2022; BLOOM build_alibi_tensor", {logn}});
-  r.push_back({Method::AlibiLinear, "alibi-linear", "alibi", "m_h / a", "seed 002", {P("a", "", "interpolation factor"), logn}});
+  r.push_back({Method::AlibiLinear, "alibi-linear", "alibi", "m_h / a", "[alibi-interp]", {P("a", "", "interpolation factor"), logn}});
   r.push_back({Method::NtkAlibi, "ntk-alibi", "alibi",
-               "m'_h = m_h·a^(-e_h), e_h = ln(m_max/m_h)/ln(m_max/m_min) (= (h-1)/(H-1) for power-of-two H)", "seed 002",
-               {P("a", "", "NTK scale"), P("seed_exact", "0", "1: seed 002's code (extra slopes unscaled)"), logn}});
-  r.push_back({Method::DynamicNtkAlibi, "dynamic-ntk-alibi", "alibi", "ntk-alibi with a = max(a0·n/L, 1)", "seed 002",
-               {P("a0", "1", "rate a0 (seed: 1 … 2)"), P("seed_exact", "0", "1: seed 002's code"), logn}});
+               "m'_h = m_h·a^(-e_h), e_h = ln(m_max/m_h)/ln(m_max/m_min) (= (h-1)/(H-1) for power-of-two H)", "[alibi-interp]",
+               {P("a", "", "NTK scale"), P("seed_exact", "0", "1: [alibi-interp]'s code (extra slopes unscaled)"), logn}});
+  r.push_back({Method::DynamicNtkAlibi, "dynamic-ntk-alibi", "alibi", "ntk-alibi with a = max(a0·n/L, 1)", "[alibi-interp]",
+               {P("a0", "1", "rate a0 ([alibi-interp]: 1 … 2)"), P("seed_exact", "0", "1: [alibi-interp]'s code"), logn}});
   // Plain-language explanations (shown as tooltips in the app and by `methods`).
   const std::map<Method, std::string> explain = {
       {Method::Rope, "Rotary position embedding as trained: each pair of dimensions turns by an angle that grows with "

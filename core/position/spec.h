@@ -28,7 +28,7 @@ struct MethodInfo {
   std::string source;
   std::vector<ParamInfo> params;
   // Plain words for people learning the topic: what the method changes, when it
-  // helps, and the paper or post it comes from (by title, not by seed number).
+  // helps, and the paper or post it comes from (by title or by its docs/sources.md label).
   std::string explain;
 };
 

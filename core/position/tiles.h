@@ -2,7 +2,7 @@
 // which keys a query sees and in which band (near / far) each score lies, used
 // by the CPU tiled attention (core/cpu) and written for the CUDA kernels (gpu/).
 //
-// The band algebra (../shared/GPU.md, seed 004): for a remapping method a score
+// The band algebra (docs/gpu.md, [rerope]): for a remapping method a score
 // is ⟨R(α)q, R(β)k⟩ with (α, β) = (m, j) in the near band (m - j < w) and
 // (far_query_pos(m), far_key_pos(j)) in the far band. A tile of queries
 // [m0, m0+bm) × keys [j0, j0+bn) is classified once, so most tiles run one plain

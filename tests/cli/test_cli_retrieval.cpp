@@ -67,7 +67,7 @@ TEST(CliRetrieval, RopeTwinFindsKeysInsideLAndLosesThemBeyond) {
   EXPECT_GE(found(1, 1), 7) << "rerope + log-n at 4L";
 }
 
-// The shipped ALiBi twin tells seed 002's story: plain ALiBi finds the key inside L
+// The shipped ALiBi twin tells [alibi-interp]'s story: plain ALiBi finds the key inside L
 // and loses the far ones at 4L; NTK-ALiBi brings them back.
 TEST(CliRetrieval, AlibiTwinLosesFarKeysAndNtkAlibiBringsThemBack) {
   json j = ok_json(std::string("passkey --model '") + LONGSCOPE_RESOURCES_DIR +

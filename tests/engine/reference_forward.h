@@ -2,7 +2,7 @@
 // sequence at once, no KV cache, no chunking, no rotated copies. Each attention
 // score is computed from the relative angle r·θ'_i directly:
 //   Σ_pairs cos(rθ')(q_a k_a + q_b k_b) + sin(rθ')(q_a k_b − q_b k_a)
-// with r = m - j, or the remapped distance of METHODS.md §2 written out here
+// with r = m - j, or the remapped distance of docs/methods.md §2 written out here
 // (not taken from core/position). Tables θ'_i, the attention factor and ALiBi
 // slopes come from core/position, which is checked against golden values.
 #pragma once

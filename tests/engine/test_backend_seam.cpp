@@ -1,4 +1,4 @@
-// The engine/backend seam (../shared/GPU.md, "A device-ready seam"): one backend per
+// The engine/backend seam (docs/gpu.md, "The seam between the engine and a backend"): one backend per
 // model and option set, shared by every engine on the model; each engine owns its
 // KV cache and position state; the backend's status is checked once per layer.
 // A forwarding backend stands in for a device backend: it implements the interface

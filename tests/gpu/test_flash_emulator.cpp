@@ -2,7 +2,7 @@
 // CPU emulator (gpu/flash_emulator.h: the kernel's tiles, classification, bf16
 // operands and online softmax) against the independent double-precision
 // reference attention (tests/engine/reference_forward.h: scores from the relative
-// angle of METHODS.md §2 written out, not the band algebra) for every method, at
+// angle of docs/methods.md §2 written out, not the band algebra) for every method, at
 // N ∈ {1, 17, 128, 1000, 4096}, with queries starting mid-sequence (chunked p0),
 // GQA, partial rotary and both pair layouts. Accuracy rule (FlashAttention's): the
 // emulator's error is at most twice that of a naive attention in the same

@@ -1,4 +1,4 @@
-// Config resolution (METHODS.md §7 pitfalls) and tensor type decoding.
+// Config resolution (docs/methods.md §7 pitfalls) and tensor type decoding.
 #include <gtest/gtest.h>
 
 #include <tuple>

@@ -2,7 +2,7 @@
 """Independent reference values for LongScope's position math.
 
 Written from the reference implementations' own structure (Hugging Face
-modeling_rope_utils, seed 000/001/002/004 code, BLOOM build_alibi_tensor),
+modeling_rope_utils, [ext-notes], [yarn-notes], [alibi-interp] and [rerope] code, BLOOM build_alibi_tensor),
 in plain Python `math`, NOT from core/position/position.h. Regenerate with
     python3 tests/position/make_golden.py > tests/position/golden.json
 """
@@ -14,7 +14,7 @@ def hf_default(base, dim):
 def hf_linear(base, dim, factor):
     return [f / factor for f in hf_default(base, dim)]
 
-def seed_ntk(base, dim, alpha):                     # seed 000 §三: base * a ** (dim / (dim-2))
+def seed_ntk(base, dim, alpha):                     # [ext-notes] §三: base * a ** (dim / (dim-2))
     return hf_default(base * alpha ** (dim / (dim - 2)), dim)
 
 def hf_dynamic(base, dim, factor, seq_len, max_pos):  # HF _compute_dynamic_ntk_parameters
@@ -22,7 +22,7 @@ def hf_dynamic(base, dim, factor, seq_len, max_pos):  # HF _compute_dynamic_ntk_
     base = base * ((factor * seq_len / max_pos) - (factor - 1)) ** (dim / (dim - 2))
     return hf_default(base, dim)
 
-def seed_dynamic_linear(base, dim, seq_len, max_pos):  # seed 000 §四: t *= max_pos / seq_len when seq_len > max_pos
+def seed_dynamic_linear(base, dim, seq_len, max_pos):  # [ext-notes] §四: t *= max_pos / seq_len when seq_len > max_pos
     s = seq_len / max_pos if seq_len > max_pos else 1.0
     return [f / s for f in hf_default(base, dim)]
 
@@ -47,7 +47,7 @@ def hf_yarn(base, dim, factor, L, beta_fast=32, beta_slow=1, truncate=True, atte
         out.append((1.0 / (factor * pf)) * (1 - extra_factor) + (1.0 / pf) * extra_factor)
     return out, attention_factor
 
-def seed_by_parts(base, dim, factor, L, alpha=1, beta=32):  # seed 001: r = L / wavelength
+def seed_by_parts(base, dim, factor, L, alpha=1, beta=32):  # [yarn-notes]: r = L / wavelength
     out = []
     for th in hf_default(base, dim):
         r = L / (2 * math.pi / th)
@@ -77,7 +77,7 @@ def bloom_slopes(H):                                # BLOOM build_alibi_tensor
         slopes += [extra_base ** p for p in range(1, 1 + 2 * n, 2)]
     return slopes
 
-def seed_ntk_alibi(H, a):                           # seed 002 code, including its "todo"
+def seed_ntk_alibi(H, a):                           # [alibi-interp] code, including its "todo"
     scale = a ** (1.0 / (H - 1))
     cp2 = 2 ** math.floor(math.log2(H))
     base = 2 ** (-(2 ** -(math.log2(cp2) - 3))) / scale
@@ -88,7 +88,7 @@ def seed_ntk_alibi(H, a):                           # seed 002 code, including i
         slopes += [extra_base ** p for p in range(1, 1 + 2 * n, 2)]
     return slopes
 
-def logscale_ntk_alibi(H, a):                       # METHODS.md §3 default: m'_h = m_h * a^(-e_h)
+def logscale_ntk_alibi(H, a):                       # docs/methods.md §3 default: m'_h = m_h * a^(-e_h)
     s = bloom_slopes(H)
     hi, lo = max(s), min(s)
     return [m * a ** (-(math.log(hi / m) / math.log(hi / lo))) for m in s]

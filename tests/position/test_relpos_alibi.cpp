@@ -1,5 +1,5 @@
 // Relative-position remaps, masks and ALiBi slopes: hand-checkable vectors,
-// identities, and the BLOOM / seed 002 references (golden.json).
+// identities, and the BLOOM / [alibi-interp] references (golden.json).
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -46,7 +46,7 @@ TEST(Relpos, HandVectors) {
   EXPECT_TRUE(std::isnan(sw[1]) && std::isnan(sw[2]));
   EXPECT_EQ(sw[3], 1);
   EXPECT_EQ(sw[4], 0);
-  // position interpolation compresses positions (seed 004's PI matrix)
+  // position interpolation compresses positions ([rerope]'s PI matrix)
   EXPECT_EQ(row("linear:factor=4", 5, 4), (std::vector<double>{1, 0.75, 0.5, 0.25, 0}));
   // NTK variants never scale positions
   EXPECT_EQ(row("ntk:alpha=8", 5, 4), (std::vector<double>{4, 3, 2, 1, 0}));
@@ -75,7 +75,7 @@ TEST(Relpos, Identities) {
 }
 
 TEST(Relpos, FarBandUsesSplitPositions) {
-  // r = far_q(m) - far_k(j) reproduces seed 004's one-matrix decoding form
+  // r = far_q(m) - far_k(j) reproduces [rerope]'s one-matrix decoding form
   // q·R^{max(j-m, (j-m+w)/k - w)} k for leaky-rerope.
   auto p = spec("leaky-rerope:window=16,k=4");
   for (int m = 0; m < 100; ++m)
@@ -149,7 +149,7 @@ TEST(Alibi, MptRuleGivesTheSameSlopes) {
 }
 
 TEST(Alibi, NtkScalesLowFrequencyHeadsOnly) {
-  // power of two: first head unchanged, last divided by a; default == seed form
+  // power of two: first head unchanged, last divided by a; default == [alibi-interp]'s form
   for (int H : {8, 16, 32}) {
     auto base = alibi_slopes(spec("alibi"), kCtx, H);
     auto ntk = alibi_slopes(spec("ntk-alibi:a=4"), kCtx, H);
@@ -158,7 +158,7 @@ TEST(Alibi, NtkScalesLowFrequencyHeadsOnly) {
     EXPECT_NEAR(ntk[H - 1], base[H - 1] / 4, 1e-15);
     for (int h = 0; h < H; ++h) EXPECT_NEAR(ntk[h], seed[h], 1e-15);
   }
-  // 12 heads: default scales the smallest slope by 1/a, seed form leaves extra heads unscaled
+  // 12 heads: default scales the smallest slope by 1/a, [alibi-interp]'s form leaves extra heads unscaled
   auto base = alibi_slopes(spec("alibi"), kCtx, 12);
   auto ntk = alibi_slopes(spec("ntk-alibi:a=2"), kCtx, 12);
   auto seed = alibi_slopes(spec("ntk-alibi:a=2,seed_exact=1"), kCtx, 12);

@@ -1,5 +1,5 @@
 // RoPE-family tables against independent references (golden.json, written by
-// make_golden.py from the HF / seed code structure), hand vectors and identities.
+// make_golden.py from the HF / source code structure), hand vectors and identities.
 #include <gtest/gtest.h>
 
 #include <cmath>

@@ -2,7 +2,7 @@
 # The twins' training recipe (train.py) on a lent GPU machine, which has PyTorch,
 # NumPy and SentencePiece but neither the books nor a package registry.
 #
-# 1. HERE (this repository, Debian's python3-torch, ../shared/assets/text present):
+# 1. HERE (this repository, Debian's python3-torch, the books in $LONGSCOPE_BOOKS):
 #      bash tools/train/device_train.sh kit [--fresh]
 #    fills .device/train (ignored by git, 26 MB): the data step's token stream,
 #    tokenizer and data.json, the first 2,000,000 characters of train.txt (all that
@@ -21,7 +21,7 @@ case "${1:-}" in
   kit)
     py=/usr/bin/python3
     tmp=tools/train/runs/device_kit
-    [ -f "$tmp/train.u16" ] || "$py" tools/train/train.py data --out "$tmp" --tokenizer resources/models/twins/tokenizer.model
+    [ -f "$tmp/train.u16" ] || "$py" tools/train/train.py data ${LONGSCOPE_BOOKS:+--books "$LONGSCOPE_BOOKS"} --out "$tmp" --tokenizer resources/models/twins/tokenizer.model
     rm -rf "$dir" && mkdir -p "$dir"
     cp "$tmp/train.u16" "$tmp/tokenizer.model" "$tmp/data.json" "$dir/"
     "$py" -c "import sys; sys.stdout.write(open('$tmp/train.txt', encoding='utf-8').read(2_000_000))" > "$dir/train.txt"

@@ -30,7 +30,7 @@ back into a checkpoint in RUN, so a later phase can go on from it on a machine t
 kept no checkpoint. The optimiser state is not in the shipped files: the next `train`
 starts AdamW afresh and warms its learning rate up again over 100 steps.
 """
-import argparse, glob, json, math, os, platform, struct, subprocess, time
+import argparse, glob, json, math, os, platform, struct, subprocess, sys, time
 import numpy as np
 import torch
 import torch.nn as nn
@@ -63,6 +63,8 @@ def running_text(text):
 
 def cmd_data(a):
     os.makedirs(a.out, exist_ok=True)
+    if not a.books:
+        sys.exit("give --books DIR (or set LONGSCOPE_BOOKS): the plain-text books to train on")
     books = sorted(glob.glob(os.path.join(a.books, "*.txt")))
     train = [b for b in books if os.path.basename(b) not in HELD_OUT + EXCLUDE]
     held = [b for b in books if os.path.basename(b) in HELD_OUT]
@@ -502,7 +504,8 @@ def cmd_export(a):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("cmd", choices=["data", "train", "export", "import"])
-    ap.add_argument("--books", default="../shared/assets/text")
+    ap.add_argument("--books", default=os.environ.get("LONGSCOPE_BOOKS"),
+                    help="folder of the plain-text books (resources/models/README.md lists them; default $LONGSCOPE_BOOKS)")
     ap.add_argument("--out", default="tools/train/runs/twins")
     ap.add_argument("--dest", default="resources/models")
     ap.add_argument("--arch", choices=["rope", "alibi"], default="rope")
