@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <utility>
 
+#include "core/backends/backends.h"
 #include "core/position/spec.h"
 
 namespace ls::app {

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "core/backends/backends.h"
 #include "core/engine/engine.h"
 #include "core/model/random_model.h"
 
@@ -56,7 +57,7 @@ int main(int argc, char** argv) {
   auto make_rows = [&](std::vector<std::unique_ptr<Engine>>& out) {
     out.clear();
     for (int r = 0; r < rows; ++r) {
-      auto e = Engine::create(model.value(), EngineOptions{}, 256 + steps, Precision::F32);
+      auto e = make_engine(model.value(), EngineOptions{}, 256 + steps, Precision::F32);
       if (!e) {
         std::fprintf(stderr, "bench_nbce: %s\n", e.error().c_str());
         std::exit(1);

@@ -8,6 +8,7 @@
 #include "cli/model_inputs.h"
 #include <filesystem>
 
+#include "core/backends/backends.h"
 #include "core/cpu/blas_info.h"
 #include "core/cpu/cpu_backend.h"
 #include "core/model/random_model.h"

@@ -6,7 +6,8 @@
 #include <fstream>
 #include <sstream>
 
-#include "core/cpu/parallel.h"
+#include "core/backends/backends.h"
+#include "core/util/parallel.h"
 #include "core/position/spec.h"
 #include "core/util/files.h"
 #include "core/util/memory.h"

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <string>
 
+#include "core/backends/backends.h"
 #include "core/engine/engine.h"
 #include "core/model/dtype.h"
 #include "core/model/weight_builder.h"

@@ -22,7 +22,7 @@
 
 #include "core/cpu/cpu_backend.h"
 #include "core/cpu/flash_kernel.h"
-#include "core/cpu/parallel.h"
+#include "core/util/parallel.h"
 #include "core/cpu/rope_apply.h"
 #include "core/model/dtype.h"
 

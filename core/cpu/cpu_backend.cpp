@@ -10,7 +10,7 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "core/cpu/parallel.h"
+#include "core/util/parallel.h"
 #include "core/util/memory.h"
 
 namespace ls {

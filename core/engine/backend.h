@@ -7,7 +7,7 @@
 //   template: one backend serves f32 and f64 runs alike, and says which activation
 //   dtypes it runs (supports); an op given views it cannot run reports that through
 //   sync() and touches nothing;
-// - one backend serves every run on a model (core/engine: backend_for), so weights
+// - one backend serves every run on a model (core/backends: backend_for), so weights
 //   are uploaded once; each engine owns only its KV cache (make_cache) and work
 //   buffers, and NBCE's K+1 rows or a sweep's cells share the backend;
 // - attention parameters are one plain struct (AttentionParams) with no host

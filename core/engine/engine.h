@@ -54,24 +54,8 @@ struct SharedBackend {
   Status uploaded = Status::Ok();  // the result of the one upload(model)
 };
 
-// A device backend's maker (gpu/: register_cuda_backend); an error when no device is usable.
-using DeviceBackendFactory = Result<std::unique_ptr<Backend>> (*)();
-// Registers a device backend under `name`; programs that link gpu/ call it at start.
-void register_device_backend(const std::string& name, DeviceBackendFactory factory);
-// The backend opts.backend resolves to for this precision ("cpu", "cuda"), or an
-// error (an unknown or unbuilt backend, no device, a device backend in f64).
-Result<std::string> resolve_backend(const std::string& wanted, bool f64);
-
-// The backend `opts` asks for (threads, naive, row attention; opts.backend) at this
-// precision ("auto" picks the CPU for f64), made on the first call for this model and
-// kept with the model after. A backend that cannot be made comes back with
-// `uploaded` holding the reason.
-std::shared_ptr<SharedBackend> backend_for(const Model& model, const EngineOptions& opts,
-                                           Precision precision = Precision::F32);
-// What the backend `opts` picks for `model` can still allocate: the device's free
-// memory (after the weights) for a device backend, the host's for the CPU; the
-// host's when that backend cannot be made.
-size_t backend_memory_available(const Model& model, const EngineOptions& opts);
+// Tokens per micro-batch: the one asked for, else the backend's choice, never past capacity.
+int micro_batch(int asked, int preferred, int capacity);
 // Wraps a backend of the caller's (a device backend, a test's) and uploads `model` to it.
 std::shared_ptr<SharedBackend> share_backend(std::unique_ptr<Backend> backend, const Model& model);
 
@@ -79,12 +63,9 @@ class Engine {
  public:
   // capacity: the most tokens this engine will hold (prompt + generated); precision:
   // the activation dtype (the backend must support it).
-  // backend: null for the model's shared backend (backend_for), or one of the caller's.
+  // backend: the backend it runs on (core/backends: make_engine picks the one opts asks for).
   static Result<std::unique_ptr<Engine>> create(std::shared_ptr<const Model> model, const EngineOptions& opts,
-                                                int capacity, Precision precision = Precision::F32,
-                                                std::shared_ptr<SharedBackend> backend = nullptr);
-  // The micro-batch an engine of `capacity` tokens will use (opts.chunk, or the backend's choice).
-  static int chunk_for(const Model& model, const EngineOptions& opts, int capacity, Precision precision);
+                                                int capacity, Precision precision, std::shared_ptr<SharedBackend> backend);
   ~Engine();
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;

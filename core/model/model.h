@@ -161,7 +161,7 @@ struct EmbeddedVocab {
 };
 
 // What other layers make once per model and keep while it lives: the engine's
-// backends (core/engine: backend_for), keyed by kind and options, so every run on
+// backends (core/backends: backend_for), keyed by kind and options, so every run on
 // the model shares one upload of its weights. Type-erased: models know no engine.
 struct ModelAttachments {
   std::mutex mu;

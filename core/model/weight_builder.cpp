@@ -1,6 +1,6 @@
 #include "core/model/weight_builder.h"
 
-#include "core/cpu/parallel.h"
+#include "core/util/parallel.h"
 #include "core/util/memory.h"
 
 #include <algorithm>

@@ -17,7 +17,7 @@
 #include <vector>
 
 #include "core/cpu/cpu_backend.h"
-#include "core/cpu/parallel.h"
+#include "core/util/parallel.h"
 #include "core/engine/engine.h"
 #include "core/model/dtype.h"
 #include "core/position/spec.h"

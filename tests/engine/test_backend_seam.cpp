@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "core/analysis/analysis.h"
+#include "core/backends/backends.h"
 #include "core/cpu/cpu_backend.h"
 #include "core/position/spec.h"
 #include "tests/engine/test_support.h"
@@ -85,18 +86,18 @@ TEST(BackendSeam, OneBackendPerModelAndOptions) {
   auto m = load_ok(bundled_gguf());
   ASSERT_TRUE(m);
   EngineOptions o;
-  auto a = Engine::create(m, o, 64).take(), b = Engine::create(m, o, 128).take();
+  auto a = make_engine(m, o, 64).take(), b = make_engine(m, o, 128).take();
   EXPECT_EQ(&a->backend(), &b->backend());  // windows, sweep cells, NBCE rows: one upload
   EngineOptions rows = o;
   rows.row_attention = true;
-  EXPECT_NE(&Engine::create(m, rows, 64).take()->backend(), &a->backend());
+  EXPECT_NE(&make_engine(m, rows, 64).take()->backend(), &a->backend());
   auto other = load_ok(bundled_gguf());  // another model: its own backend
-  EXPECT_NE(&Engine::create(other, o, 64).take()->backend(), &a->backend());
+  EXPECT_NE(&make_engine(other, o, 64).take()->backend(), &a->backend());
   // The backend outlives its engines: a later run finds the same one.
   const Backend* first = &a->backend();
   a.reset();
   b.reset();
-  EXPECT_EQ(&Engine::create(m, o, 32).take()->backend(), first);
+  EXPECT_EQ(&make_engine(m, o, 32).take()->backend(), first);
 }
 
 // Activations are views of a runtime dtype: one CPU backend serves f32 and f64
@@ -105,7 +106,7 @@ TEST(BackendSeam, OneBackendServesEveryActivationDtype) {
   auto m = load_ok(bundled_gguf());
   ASSERT_TRUE(m);
   EngineOptions o;
-  auto f32 = Engine::create(m, o, 64, Precision::F32).take(), f64 = Engine::create(m, o, 64, Precision::F64).take();
+  auto f32 = make_engine(m, o, 64, Precision::F32).take(), f64 = make_engine(m, o, 64, Precision::F64).take();
   EXPECT_EQ(&f32->backend(), &f64->backend());
   EXPECT_EQ(f32->activations(), DType::F32);
   EXPECT_EQ(f64->activations(), DType::F64);
@@ -123,7 +124,7 @@ TEST(BackendSeam, OneBackendServesEveryActivationDtype) {
   EXPECT_NE(st.error().find("one precision"), std::string::npos) << st.error();
   // A backend that runs f32 only refuses an f64 engine by name.
   ForwardingBackend* seen = nullptr;
-  auto refused = Engine::create(m, o, 64, Precision::F64, forwarding(*m, seen));
+  auto refused = make_engine(m, o, 64, Precision::F64, forwarding(*m, seen));
   ASSERT_FALSE(refused.ok());
   EXPECT_NE(refused.error().find("does not run F64"), std::string::npos) << refused.error();
 }
@@ -179,14 +180,14 @@ TEST(BackendSeam, WeightsUploadOnceAndChunkIsTheBackendsChoice) {
   auto shared = forwarding(*m, seen);
   EngineOptions o;
   const std::vector<int> toks = story_tokens(200);
-  auto e1 = Engine::create(m, o, 256, Precision::F32, shared).take();
-  auto e2 = Engine::create(m, o, 256, Precision::F32, shared).take();
+  auto e1 = make_engine(m, o, 256, Precision::F32, shared).take();
+  auto e2 = make_engine(m, o, 256, Precision::F32, shared).take();
   EXPECT_EQ(e1->options().chunk, 64);  // preferred_chunk(), as no chunk was asked for
   const auto via_fwd = nll_of(*e1, toks);
   nll_of(*e2, toks);
   EXPECT_EQ(seen->uploads, 1);
   // The same numbers as the model's own CPU backend (chunk 64 vs 256 gives the same sums).
-  auto plain = Engine::create(m, o, 256).take();
+  auto plain = make_engine(m, o, 256).take();
   const auto ref = nll_of(*plain, toks);
   ASSERT_EQ(via_fwd.size(), ref.size());
   for (size_t i = 0; i < ref.size(); ++i) EXPECT_NEAR(via_fwd[i], ref[i], 1e-4) << i;
@@ -197,7 +198,7 @@ TEST(BackendSeam, DeviceErrorStopsTheForwardWithinALayer) {
   ASSERT_TRUE(m);
   ForwardingBackend* seen = nullptr;
   auto shared = forwarding(*m, seen);
-  auto e = Engine::create(m, EngineOptions{}, 64, Precision::F32, shared).take();
+  auto e = make_engine(m, EngineOptions{}, 64, Precision::F32, shared).take();
   const std::vector<int> toks = story_tokens(32);
   ASSERT_TRUE(e->forward(toks.data(), 32).ok());
   EXPECT_EQ(seen->syncs, 0);  // counting starts when fail_after is set
@@ -220,9 +221,9 @@ TEST(BackendSeam, InterleavedEnginesKeepTheirOwnCacheAndTables) {
   ob.method = parse_method_spec("dynamic-ntk:alpha=2,cache=raw").value();
   const std::vector<int> toks = story_tokens(301);
   const std::vector<int> a(toks.begin(), toks.begin() + 301), b(toks.begin() + 50, toks.begin() + 171);
-  const auto want_a = nll_of(*Engine::create(m, oa, 400).take(), a);
-  const auto want_b = nll_of(*Engine::create(m, ob, 400).take(), b);
-  auto ea = Engine::create(m, oa, 400).take(), eb = Engine::create(m, ob, 400).take();
+  const auto want_a = nll_of(*make_engine(m, oa, 400).take(), a);
+  const auto want_b = nll_of(*make_engine(m, ob, 400).take(), b);
+  auto ea = make_engine(m, oa, 400).take(), eb = make_engine(m, ob, 400).take();
   ASSERT_EQ(&ea->backend(), &eb->backend());  // the method is the engine's, not the backend's
   ASSERT_TRUE(ea->forward(a.data(), 100).ok());
   ASSERT_TRUE(eb->forward(b.data(), (int)b.size() - 1).ok());
@@ -279,7 +280,7 @@ TEST(BackendSeam, DeviceBackendsAreChosenByName) {
   if (auto cuda = resolve_backend("cuda", false); cuda.ok()) {
     EngineOptions co;
     co.backend = "cuda";
-    auto e = Engine::create(load_ok(bundled_gguf()), co, 64);
+    auto e = make_engine(load_ok(bundled_gguf()), co, 64);
     if (!e.ok()) {
       EXPECT_EQ(e.error().rfind("cuda backend: ", 0), 0u) << e.error();
     }
@@ -292,7 +293,7 @@ TEST(BackendSeam, DeviceBackendsAreChosenByName) {
   ASSERT_TRUE(m);
   EngineOptions o;
   o.backend = "absent";
-  auto refused = Engine::create(m, o, 64);
+  auto refused = make_engine(m, o, 64);
   ASSERT_FALSE(refused.ok());
   EXPECT_NE(refused.error().find("no device of this kind"), std::string::npos) << refused.error();
   register_device_backend("fake", &make_fake);
@@ -301,17 +302,17 @@ TEST(BackendSeam, DeviceBackendsAreChosenByName) {
   EXPECT_FALSE(resolve_backend("fake", true).ok());
   const auto toks = story_tokens(120);
   o.backend = "fake";
-  auto e = Engine::create(m, o, 200);
+  auto e = make_engine(m, o, 200);
   ASSERT_TRUE(e.ok()) << e.error();
   const int made = fake_made;
   EXPECT_GE(made, 1);
   auto got = nll_of(**e, toks);
   o.backend = "auto";  // the same shared backend: not made again
-  auto e2 = Engine::create(m, o, 200);
+  auto e2 = make_engine(m, o, 200);
   ASSERT_TRUE(e2.ok());
   EXPECT_EQ(fake_made, made);
   o.backend = "cpu";
-  auto c = Engine::create(m, o, 200);
+  auto c = make_engine(m, o, 200);
   ASSERT_TRUE(c.ok());
   auto want = nll_of(**c, toks);
   for (size_t i = 0; i < want.size(); ++i) EXPECT_NEAR(got[i], want[i], 1e-5) << i;
@@ -332,7 +333,7 @@ TEST(BackendSeam, ForwardEachEqualsOneForwardPerEngine) {
       o.method = parse_method_spec(methods[i]).value();
       o.chunk = 2;  // fewer rows per batch than engines: the batch is split
       for (auto* set : {&batched, &alone}) {
-        auto e = Engine::create(m, o, 120, prec);
+        auto e = make_engine(m, o, 120, prec);
         ASSERT_TRUE(e.ok()) << e.error();
         ASSERT_TRUE((*e)->forward(toks.data(), prompt[i]).ok());
         set->push_back(e.take());
@@ -357,8 +358,8 @@ TEST(BackendSeam, ForwardEachEqualsOneForwardPerEngine) {
   }
   // Engines of two models cannot share a batch.
   auto other = load_ok(bundled_gguf(), 128);
-  auto a = Engine::create(m, EngineOptions{}, 16, Precision::F32);
-  auto b = Engine::create(other, EngineOptions{}, 16, Precision::F32);
+  auto a = make_engine(m, EngineOptions{}, 16, Precision::F32);
+  auto b = make_engine(other, EngineOptions{}, 16, Precision::F32);
   ASSERT_TRUE(a.ok() && b.ok());
   const int t[] = {1, 1};
   auto st = Engine::forward_each({a->get(), b->get()}, t);

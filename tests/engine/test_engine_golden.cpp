@@ -7,6 +7,7 @@
 #include <fstream>
 
 #include "core/analysis/analysis.h"
+#include "core/backends/backends.h"
 #include "core/model/dtype.h"
 #include "core/position/spec.h"
 #include "tests/engine/reference_forward.h"
@@ -48,7 +49,7 @@ TEST(Golden, GreedyTextDecodesToReferenceText) {
 std::vector<float> last_logits(std::shared_ptr<const Model> m, const std::vector<int>& toks) {
   EngineOptions o;
   o.method = arch_alibi(m->config.arch) ? parse_method_spec("alibi").value() : MethodParams{};
-  auto e = Engine::create(m, o, (int)toks.size());
+  auto e = make_engine(m, o, (int)toks.size());
   EXPECT_TRUE(e.ok());
   EXPECT_TRUE((*e)->forward(toks.data(), (int)toks.size()).ok());
   std::vector<float> out;
@@ -197,7 +198,7 @@ TEST(Formats, Gemma2GgufAndSafetensorsEqualTheReferenceForward) {
   // A remapping method is refused once the local window matters, not run wrong.
   EngineOptions o;
   o.method = parse_method_spec("rerope:window=8").value();
-  auto e = Engine::create(h, o, 90);
+  auto e = make_engine(h, o, 90);
   ASSERT_TRUE(e.ok());
   EXPECT_TRUE((*e)->forward(toks.data(), 20).ok());
   auto st = (*e)->forward(toks.data() + 20, 20);
@@ -205,7 +206,7 @@ TEST(Formats, Gemma2GgufAndSafetensorsEqualTheReferenceForward) {
   EXPECT_NE(st.error().find("sliding window"), std::string::npos) << st.error();
   // Scaled RoPE methods run with the window on the local layers, as the reference does.
   o.method = parse_method_spec("yarn:factor=4").value();
-  auto y = Engine::create(h, o, 90);
+  auto y = make_engine(h, o, 90);
   ASSERT_TRUE(y.ok() && (*y)->forward(toks.data(), 90).ok());
   std::vector<float> yl;
   ASSERT_TRUE((*y)->logits(89, yl).ok());
@@ -240,7 +241,7 @@ TEST(Formats, Gemma3GgufAndSafetensorsEqualTheReferenceForward) {
   for (const char* spec : {"", "yarn:factor=8", "rerope:window=8,logn=1"}) {
     EngineOptions o;
     o.method = *spec ? parse_method_spec(spec).value() : c.native_method;
-    auto e = Engine::create(h, o, 90);
+    auto e = make_engine(h, o, 90);
     ASSERT_TRUE(e.ok());
     ASSERT_TRUE((*e)->forward(toks.data(), 60).ok());  // in two calls: the cache keeps both tables' keys
     ASSERT_TRUE((*e)->forward(toks.data() + 60, 30).ok()) << spec;
@@ -339,7 +340,7 @@ TEST(Formats, StableLmGgufAndSafetensorsEqualTheReferenceForward) {
   // A method runs on the rotary quarter only, as the reference applies it.
   EngineOptions o;
   o.method = parse_method_spec("rerope:window=8").value();
-  auto e = Engine::create(ph, o, 90);
+  auto e = make_engine(ph, o, 90);
   ASSERT_TRUE(e.ok() && (*e)->forward(toks.data(), 90).ok());
   std::vector<float> rl;
   ASSERT_TRUE((*e)->logits(89, rl).ok());
@@ -433,7 +434,7 @@ TEST(Formats, MptGgufAndSafetensorsEqualTheReferenceForward) {
   // A rotary method on an ALiBi model is refused by name.
   EngineOptions o;
   o.method.method = Method::Rope;
-  auto e = Engine::create(h, o, 64);
+  auto e = make_engine(h, o, 64);
   ASSERT_FALSE(e.ok());
   EXPECT_NE(e.error().find("ALiBi model"), std::string::npos) << e.error();
 }
@@ -443,14 +444,14 @@ double incremental_vs_full(std::shared_ptr<const Model> m, const MethodParams& p
                            int prompt) {
   EngineOptions o;
   o.method = p;
-  auto inc = Engine::create(m, o, (int)toks.size(), Precision::F64);
+  auto inc = make_engine(m, o, (int)toks.size(), Precision::F64);
   EXPECT_TRUE(inc.ok());
   EXPECT_TRUE((*inc)->forward(toks.data(), prompt).ok());
   double worst = 0;
   std::vector<float> a, b;
   for (int t = prompt; t <= (int)toks.size(); ++t) {
     EXPECT_TRUE((*inc)->logits((*inc)->pos() == prompt ? prompt - 1 : 0, a).ok());
-    auto full = Engine::create(m, o, t, Precision::F64);
+    auto full = make_engine(m, o, t, Precision::F64);
     EXPECT_TRUE((*full)->forward(toks.data(), t).ok());
     EXPECT_TRUE((*full)->logits(t - 1, b).ok());
     worst = std::max(worst, max_diff(a, b));

@@ -10,6 +10,7 @@
 #include <set>
 
 #include "core/analysis/retrieval.h"
+#include "core/backends/backends.h"
 #include "core/position/spec.h"
 #include "tests/engine/reference_forward.h"
 #include "tests/engine/test_support.h"
@@ -159,7 +160,7 @@ TEST(Retrieval, TheSecondChoiceIsNotFound) {
   auto p = make_needle_prompt(*f.tok, text, "1", 150, 0.5, test::story_tokens(400));
   ASSERT_TRUE(p.ok()) << p.error();
   ASSERT_EQ(p->tokens.size(), (size_t)p->answer_begin + 1);  // one answer token
-  auto eng = Engine::create(f.model, f.run.engine, p->answer_begin, Precision::F32);
+  auto eng = make_engine(f.model, f.run.engine, p->answer_begin, Precision::F32);
   ASSERT_TRUE(eng.ok());
   ASSERT_TRUE((*eng)->forward(p->tokens.data(), p->answer_begin).ok());
   std::vector<float> logits;

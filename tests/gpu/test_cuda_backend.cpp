@@ -9,6 +9,7 @@
 #include <random>
 
 #include "core/analysis/analysis.h"
+#include "core/backends/backends.h"
 #include "core/engine/engine.h"
 #include "core/position/spec.h"
 #include "gpu/cuda_backend.h"
@@ -30,7 +31,7 @@ std::vector<double> nll_on(std::shared_ptr<const Model> m, const std::string& ba
   o.method = method.empty() ? m->config.native_method : parse_method_spec(method).value();
   o.observer = observer;
   o.chunk = chunk;  // several chunks: the cache grows and keys are appended across calls
-  auto e = Engine::create(m, o, (int)toks.size());
+  auto e = make_engine(m, o, (int)toks.size());
   EXPECT_TRUE(e.ok()) << (e.ok() ? "" : e.error());
   if (!e.ok()) return {};
   EXPECT_TRUE((*e)->forward(toks.data(), (int)toks.size() - 1).ok());

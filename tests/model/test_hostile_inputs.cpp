@@ -12,6 +12,7 @@
 #include <fstream>
 
 #include "core/analysis/analysis.h"
+#include "core/backends/backends.h"
 #include "core/engine/engine.h"
 #include "core/model/safetensors.h"
 #include "core/position/spec.h"
@@ -168,7 +169,7 @@ TEST_F(MemoryBudget, EngineAndNbceAreRefusedWithFigures) {
   auto m = load_ok(bundled_gguf());
   ASSERT_TRUE(m);
   EngineOptions o;
-  auto e = Engine::create(m, o, 1 << 20);  // ~2 GiB of KV cache for the bundled model
+  auto e = make_engine(m, o, 1 << 20);  // ~2 GiB of KV cache for the bundled model
   ASSERT_FALSE(e.ok());
   EXPECT_NE(e.error().find("1048576 tokens"), std::string::npos) << e.error();
   EXPECT_NE(e.error().find("MiB are available"), std::string::npos) << e.error();
@@ -214,11 +215,11 @@ TEST(KvCache, GrowsOnDemandAndKeepsRows) {
   auto toks = story_tokens(701);
   EngineOptions o;
   o.method = parse_method_spec("rerope:window=64").value();
-  auto whole = Engine::create(m, o, 700, Precision::F64).take();
+  auto whole = make_engine(m, o, 700, Precision::F64).take();
   ASSERT_TRUE(whole->forward(toks.data(), 700).ok());
   std::vector<double> a(700), b(700);
   ASSERT_TRUE(whole->nll(0, 700, toks.data() + 1, a.data()).ok());
-  auto steps = Engine::create(m, o, 1 << 20, Precision::F64).take();  // 1M capacity: nothing that large is allocated
+  auto steps = make_engine(m, o, 1 << 20, Precision::F64).take();  // 1M capacity: nothing that large is allocated
   int done = 0;
   for (int n : {100, 200, 1, 399}) {
     ASSERT_TRUE(steps->forward(toks.data() + done, n).ok());

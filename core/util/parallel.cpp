@@ -1,7 +1,7 @@
 // The worker pool behind parallel_for. One job at a time: a second caller that
 // finds the pool busy (another engine on another thread) runs its stripes on
 // threads of its own, as parallel_for did before the pool.
-#include "core/cpu/parallel.h"
+#include "core/util/parallel.h"
 
 #include <atomic>
 #include <condition_variable>
