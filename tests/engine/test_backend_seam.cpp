@@ -23,6 +23,8 @@ class ForwardingBackend final : public Backend {
  public:
   CpuBackend in{CpuOptions{}};
   int uploads = 0, syncs = 0, fail_after = -1, chunk = 64;
+  int attention_calls = 0, cancel_at_call = -1;  // sets *cancel_flag during that attention call (1-based)
+  std::atomic<bool>* cancel_flag = nullptr;
   size_t memory = 0;  // > 0: the free memory this "device" reports
   const char* name() const override { return "forwarding"; }
   bool supports(DType act) const override { return act == DType::F32; }  // a device that runs f32 only
@@ -62,6 +64,7 @@ class ForwardingBackend final : public Backend {
   void add(const Tensor& x, const Tensor& y) override { in.add(x, y); }
   Status attention(KvCache& c, const AttentionParams& p, const Tensor& q, const Tensor& k, const Tensor& v,
                    const Tensor& out, const AttentionObserver* obs, const std::atomic<bool>* cancel) override {
+    if (++attention_calls == cancel_at_call && cancel_flag) cancel_flag->store(true);
     return in.attention(c, p, q, k, v, out, obs, cancel);
   }
   void nll(const Tensor& l, int r, int v, const int* t, double* o, int* rank) override { in.nll(l, r, v, t, o, rank); }
@@ -127,6 +130,26 @@ TEST(BackendSeam, OneBackendServesEveryActivationDtype) {
   auto refused = make_engine(m, o, 64, Precision::F64, forwarding(*m, seen));
   ASSERT_FALSE(refused.ok());
   EXPECT_NE(refused.error().find("does not run F64"), std::string::npos) << refused.error();
+}
+
+// Cancel is prompt in units of work, not of time: a flag set while layer 1's
+// attention runs ends the forward before any later layer's attention starts.
+TEST(BackendSeam, CancelStopsBeforeTheNextLayer) {
+  auto m = load_ok(bundled_gguf());
+  ASSERT_GE(m->config.n_layers, 4);
+  std::atomic<bool> cancel{false};
+  EngineOptions o;
+  o.cancel = &cancel;
+  ForwardingBackend* seen = nullptr;
+  auto e = make_engine(m, o, 256, Precision::F32, forwarding(*m, seen));
+  ASSERT_TRUE(e.ok()) << e.error();
+  seen->cancel_flag = &cancel;
+  seen->cancel_at_call = 2;  // layer 1 of the first chunk
+  std::vector<int> toks(200, 5);
+  auto st = e.value()->forward(toks.data(), (int)toks.size());
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.error().find("cancelled"), std::string::npos) << st.error();
+  EXPECT_EQ(seen->attention_calls, 2);  // 2 of n_layers × ceil(200 / 64) = 20
 }
 
 // An op handed views it cannot run (two dtypes, a dtype the backend does not run,
