@@ -15,7 +15,7 @@ build_dir="${LONGSCOPE_BUILD_DIR:-build}"
 # qt6-base-dev only recommends); the test mode adds clang and its sanitizer and
 # libFuzzer runtimes.
 packages=(build-essential cmake pkg-config git libgtest-dev
-          nlohmann-json3-dev libsentencepiece-dev libopenblas-dev libpcre2-dev libutf8proc-dev
+          nlohmann-json3-dev libsentencepiece-dev libopenblas-dev libpcre2-dev libutf8proc-dev libcli11-dev
           qt6-base-dev qt6-charts-dev qt6-svg-dev libqt6opengl6-dev libgl-dev xvfb xauth)
 test_packages=(clang libclang-rt-14-dev)
 wanted=("${packages[@]}")

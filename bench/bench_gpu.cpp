@@ -17,6 +17,8 @@
 //
 // usage: bench_gpu [--lengths 1024,4096,8192] [--reps 3] [--shape tinyllama-1.1b] [--cpu-max 8192]
 //                  [--attn-lengths 4096,8192,16384,32768] [--attention-only 1] [--json 1]
+#include <CLI/CLI.hpp>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -56,16 +58,6 @@ double time_window(std::shared_ptr<const Model> m, const std::string& backend, c
     std::exit(1);
   }
   return s;
-}
-
-std::vector<int> parse_list(const char* s) {
-  std::vector<int> out;
-  for (const char* p = s; *p;) {
-    out.push_back(std::atoi(p));
-    while (*p && *p != ',') ++p;
-    if (*p == ',') ++p;
-  }
-  return out;
 }
 
 // Kernel inputs of the right shape for timing: the plan and tile bands of `method`,
@@ -138,15 +130,15 @@ int main(int argc, char** argv) {
   std::string shape = "tinyllama-1.1b";
   std::vector<int> attn_lengths = {4096, 8192, 16384, 32768};
   bool attention_only = false, json = false;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    if (!std::strcmp(argv[i], "--attn-lengths")) attn_lengths = parse_list(argv[i + 1]);
-    else if (!std::strcmp(argv[i], "--attention-only")) attention_only = std::atoi(argv[i + 1]) != 0;
-    else if (!std::strcmp(argv[i], "--json")) json = std::atoi(argv[i + 1]) != 0;
-    else if (!std::strcmp(argv[i], "--lengths")) lengths = parse_list(argv[i + 1]);
-    else if (!std::strcmp(argv[i], "--reps")) reps = std::max(1, std::atoi(argv[i + 1]));
-    else if (!std::strcmp(argv[i], "--shape")) shape = argv[i + 1];
-    else if (!std::strcmp(argv[i], "--cpu-max")) cpu_max = std::atoi(argv[i + 1]);
-  }
+  CLI::App app{"The CUDA backend against the CPU backend, method cost on the device, the flash kernel alone (bench/README.md)"};
+  app.add_option("--lengths", lengths, "window lengths")->delimiter(',')->check(CLI::Range(16, 1 << 20));
+  app.add_option("--attn-lengths", attn_lengths, "attention-only lengths")->delimiter(',')->check(CLI::Range(16, 1 << 20));
+  app.add_option("--attention-only", attention_only, "1: the flash kernel alone");
+  app.add_option("--json", json, "1: JSON lines");
+  app.add_option("--reps", reps, "runs per cell")->check(CLI::Range(1, 1000));
+  app.add_option("--shape", shape, "random model shape");
+  app.add_option("--cpu-max", cpu_max, "longest window the CPU runs")->check(CLI::NonNegativeNumber);
+  CLI11_PARSE(app, argc, argv);
   if (!gpu::device_available()) {
     std::fprintf(stderr, "bench_gpu: no CUDA device is present\n");
     return 2;

@@ -2,6 +2,8 @@
 // against the plain per-element std::isfinite loop it replaced, on the weights of
 // a model file, interleaved runs, medians and their ratio.
 //   bench_load_check [--model M] [--reps R]
+#include <CLI/CLI.hpp>
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -39,10 +41,10 @@ double median(std::vector<double> v) {
 int main(int argc, char** argv) {
   std::string model = LONGSCOPE_RESOURCES_DIR "/models/twins/rope_twin.gguf";
   int reps = 7;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    if (!std::strcmp(argv[i], "--model")) model = argv[i + 1];
-    else if (!std::strcmp(argv[i], "--reps")) reps = std::max(1, std::atoi(argv[i + 1]));
-  }
+  CLI::App app{"The load-time finiteness scan against a plain per-element loop (bench/README.md)"};
+  app.add_option("--model", model, "model file or folder");
+  app.add_option("--reps", reps, "runs")->check(CLI::Range(1, 1000));
+  CLI11_PARSE(app, argc, argv);
   auto m = ls::load_model(model);
   if (!m) {
     std::fprintf(stderr, "bench_load_check: %s\n", m.error().c_str());

@@ -4,6 +4,8 @@
 // GEMV each, as run_nbce did before). Interleaved runs, medians and their ratio, on
 // a random model wide enough for the matmuls to matter.
 //   bench_nbce [--rows 9] [--steps 16] [--reps 5] [--dim 1024] [--layers 4]
+#include <CLI/CLI.hpp>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -31,14 +33,14 @@ double median(std::vector<double> v) {
 
 int main(int argc, char** argv) {
   int rows = 9, steps = 16, reps = 5, dim = 1024, layers = 4;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    const int v = std::atoi(argv[i + 1]);
-    if (!std::strcmp(argv[i], "--rows")) rows = std::max(1, v);
-    else if (!std::strcmp(argv[i], "--steps")) steps = std::max(1, v);
-    else if (!std::strcmp(argv[i], "--reps")) reps = std::max(1, v);
-    else if (!std::strcmp(argv[i], "--dim")) dim = std::max(64, v / 64 * 64);
-    else if (!std::strcmp(argv[i], "--layers")) layers = std::max(1, v);
-  }
+  CLI::App app{"NBCE's decode step: K+1 rows in one batch against one forward per row (bench/README.md)"};
+  app.add_option("--rows", rows, "rows (K + 1)")->check(CLI::Range(1, 1024));
+  app.add_option("--steps", steps, "decode steps")->check(CLI::Range(1, 100000));
+  app.add_option("--reps", reps, "runs")->check(CLI::Range(1, 1000));
+  app.add_option("--dim", dim, "model width (a multiple of 64)")->check(CLI::Range(64, 16384));
+  app.add_option("--layers", layers, "layers")->check(CLI::Range(1, 256));
+  CLI11_PARSE(app, argc, argv);
+  dim = dim / 64 * 64;
   RandomModelSpec spec;
   spec.dim = dim, spec.hidden_dim = dim * 8 / 3 / 64 * 64, spec.n_layers = layers, spec.n_heads = dim / 64;
   spec.n_kv_heads = spec.n_heads, spec.vocab_size = 32000, spec.train_len = 2048;

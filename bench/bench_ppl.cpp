@@ -13,6 +13,8 @@
 // Medians over --reps runs; machines are noisy, so only ratios are reported as results.
 //
 // usage: bench_ppl [--lengths 512,2048,8192] [--reps 3] [--threads T] [--rows-max 8192] [--naive-max 0]
+#include <CLI/CLI.hpp>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -63,20 +65,13 @@ double time_window(std::shared_ptr<const Model> m, const MethodParams& p, const 
 int main(int argc, char** argv) {
   std::vector<int> lengths = {512, 2048, 8192};
   int reps = 3, threads = 0, rows_max = 8192, naive_max = 0;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    std::string k = argv[i], v = argv[i + 1];
-    if (k == "--lengths") {
-      lengths.clear();
-      for (size_t p = 0; p < v.size();) {
-        size_t q = v.find(',', p);
-        lengths.push_back(std::stoi(v.substr(p, q - p)));
-        p = q == std::string::npos ? v.size() : q + 1;
-      }
-    } else if (k == "--reps") reps = std::max(1, std::stoi(v));
-    else if (k == "--threads") threads = std::stoi(v);
-    else if (k == "--rows-max") rows_max = std::stoi(v);
-    else if (k == "--naive-max") naive_max = std::stoi(v);
-  }
+  CLI::App app{"Tiled attention against the row-by-row path, method cost against RoPE, the f16 KV cache (bench/README.md)"};
+  app.add_option("--lengths", lengths, "window lengths")->delimiter(',')->check(CLI::Range(16, 1 << 20));
+  app.add_option("--reps", reps, "runs per cell")->check(CLI::Range(1, 1000));
+  app.add_option("--threads", threads, "threads (0: all cores)")->check(CLI::Range(0, 4096));
+  app.add_option("--rows-max", rows_max, "longest window the row-by-row path runs")->check(CLI::NonNegativeNumber);
+  app.add_option("--naive-max", naive_max, "longest window the plain-loop path runs (0: none)")->check(CLI::NonNegativeNumber);
+  CLI11_PARSE(app, argc, argv);
   auto model = load_model(LONGSCOPE_RESOURCES_DIR "/models/stories260K.gguf");
   auto tok = Tokenizer::for_model(*model.value());
   auto text = read_text_file(LONGSCOPE_RESOURCES_DIR "/documents/tinystories_3.txt");

@@ -12,6 +12,7 @@
 // Prints one JSON line per repetition: {"seconds": s, "ids": n, "fnv1a64": "…"}, or
 // {"seconds": s, "error": "…"} (exit 3) when the encode ends in an error; a load
 // is timed as {"load_seconds": s}.
+#include <CLI/CLI.hpp>
 #include <sentencepiece_processor.h>
 
 #include <chrono>
@@ -66,18 +67,16 @@ int main(int argc, char** argv) {
   std::string tokenizer, library, text_path, write_model, from, hostile;
   size_t bytes = 1000000;
   int reps = 1;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    const std::string k = argv[i], v = argv[i + 1];
-    if (k == "--tokenizer") tokenizer = v;
-    else if (k == "--spm-library") library = v;
-    else if (k == "--text") text_path = v;
-    else if (k == "--bytes") bytes = std::strtoull(v.c_str(), nullptr, 10);
-    else if (k == "--reps") reps = std::atoi(v.c_str());
-    else if (k == "--write-spm-model") write_model = v;
-    else if (k == "--from") from = v;
-    else if (k == "--write-hostile") hostile = v;
-    else return usage();
-  }
+  CLI::App app{"Tokenizer speed: LongScope's tokenizer (or the sentencepiece library) on a text"};
+  app.add_option("--tokenizer", tokenizer, "tokenizer.json, .model or .gguf");
+  app.add_option("--spm-library", library, "a .model, run by the sentencepiece library");
+  app.add_option("--text", text_path, "the text");
+  app.add_option("--bytes", bytes, "bytes of the text to encode")->check(CLI::Range(size_t{1}, size_t{1} << 32));
+  app.add_option("--reps", reps, "encodes")->check(CLI::Range(1, 1000));
+  app.add_option("--write-spm-model", write_model, "write a SentencePiece BPE .model (with --from DIR)");
+  app.add_option("--from", from, "the folder of the tokenizer.json to convert");
+  app.add_option("--write-hostile", hostile, "write the hostile tokenizers and their texts into this folder");
+  CLI11_PARSE(app, argc, argv);
   if (!write_model.empty() && !from.empty()) {
     const auto j = nlohmann::json::parse(ls::test::read_all(from + "/tokenizer.json"));
     int n = 0;

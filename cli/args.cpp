@@ -1,5 +1,7 @@
 #include "cli/args.h"
 
+#include <CLI/CLI.hpp>
+
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
@@ -40,45 +42,70 @@ Result<long long> Args::get_int(const std::string& name, long long fallback, lon
   return v;
 }
 
+// Parsing is CLI11's (a Debian-packaged parser made for the job); the options, their
+// help and the typed, range-checked reading of values stay declared here.
 Result<Args> parse_args(const Command& cmd, int argc, char** argv) {
   Args a;
-  for (int i = 0; i < argc; ++i) {
-    std::string tok = argv[i];
-    if (tok == "--help" || tok == "-h") {
-      a.values_["help"] = "1";
-      return a;
+  CLI::App app{cmd.summary, "longscope-cli " + cmd.name};
+  app.set_help_flag("-h,--help");
+  app.allow_windows_style_options(false);
+  std::map<std::string, std::string> values;
+  std::map<std::string, bool> flags;
+  std::map<std::string, CLI::Option*> declared;
+  // A one-letter option answers to -n and --n.
+  auto names_of = [](const OptionSpec& o) { return o.name.size() == 1 ? "-" + o.name + ",--" + o.name : "--" + o.name; };
+  for (const auto& o : cmd.options) {
+    const std::string names = names_of(o);
+    if (o.value.empty()) {
+      declared[o.name] = app.add_flag(names, flags[o.name], o.help)->multi_option_policy(CLI::MultiOptionPolicy::Throw);
+    } else {
+      auto* opt = declared[o.name] = app.add_option(names, values[o.name], o.help)->type_name(o.value);
+      opt->multi_option_policy(CLI::MultiOptionPolicy::Throw)->allow_extra_args(false);
+      if (o.required) opt->required();
     }
-    if (tok.size() == 2 && tok[0] == '-' && tok[1] != '-') tok = "-" + tok;  // -n → --n
-    if (tok.rfind("--", 0) != 0)
-      return make_error(cmd.name + ": unexpected argument \"" + tok + "\" (options start with --; see --help)");
-    std::string name = tok.substr(2), value;
-    bool inline_value = false;
-    if (auto eq = name.find('='); eq != std::string::npos) {
-      value = name.substr(eq + 1);
-      name = name.substr(0, eq);
-      inline_value = true;
-    }
-    const OptionSpec* spec = nullptr;
-    for (const auto& o : cmd.options)
-      if (o.name == name) spec = &o;
-    if (!spec) {
-      std::string names;
-      for (const auto& o : cmd.options) names += (names.empty() ? "--" : ", --") + o.name;
-      return make_error(cmd.name + ": unknown option --" + name + " (accepted: " + names + ", --help)");
-    }
-    if (spec->value.empty()) {
-      if (inline_value) return make_error(cmd.name + ": --" + name + " takes no value");
-      value = "1";
-    } else if (!inline_value) {
-      if (i + 1 >= argc) return make_error(cmd.name + ": --" + name + " needs a value (" + spec->value + ")");
-      value = argv[++i];
-    }
-    if (a.values_.count(name)) return make_error(cmd.name + ": --" + name + " given twice");
-    a.values_[name] = value;
   }
-  for (const auto& o : cmd.options)
-    if (o.required && !a.has(o.name))
-      return make_error(cmd.name + ": missing required option --" + o.name + " " + o.value + " (" + o.help + ")");
+  // CLI11 takes the arguments last first (its parse(argc, argv) would also skip the
+  // first one as a program name).
+  std::vector<std::string> rest;
+  for (int i = argc - 1; i >= 0; --i) rest.emplace_back(argv[i]);
+  try {
+    app.parse(rest);
+  } catch (const CLI::CallForHelp&) {
+    a.values_["help"] = "1";
+    return a;
+  } catch (const CLI::RequiredError&) {
+    for (const auto& o : cmd.options)
+      if (o.required && !declared[o.name]->count())
+        return make_error(cmd.name + ": missing required option --" + o.name + " " + o.value + " (" + o.help + ")");
+    return make_error(cmd.name + ": a required option is missing (see --help)");
+  } catch (const CLI::ExtrasError&) {
+    // The first argument that is neither a declared option nor its value.
+    std::string names;
+    for (const auto& o : cmd.options) names += (names.empty() ? "--" : ", --") + o.name;
+    for (int i = 0; i < argc; ++i) {
+      std::string t = argv[i];
+      const bool dashed = t.size() > 1 && t[0] == '-';
+      if (dashed) t = t.substr(0, t.find('='));
+      const OptionSpec* known = nullptr;
+      for (const auto& o : cmd.options)
+        if (t == "--" + o.name || (o.name.size() == 1 && t == "-" + o.name)) known = &o;
+      if (known) {
+        i += !known->value.empty() && std::string(argv[i]).find('=') == std::string::npos;  // its value
+        continue;
+      }
+      if (dashed) return make_error(cmd.name + ": unknown option " + clip(t, 60) + " (accepted: " + names + ", --help)");
+      return make_error(cmd.name + ": unexpected argument \"" + clip(t, 60) + "\" (options start with --; see --help)");
+    }
+    return make_error(cmd.name + ": unexpected arguments (see --help)");
+  } catch (const CLI::ParseError& e) {
+    for (const auto& o : cmd.options)
+      if (declared[o.name]->count() > 1) return make_error(cmd.name + ": --" + o.name + " given twice");
+    return make_error(cmd.name + ": " + clip(e.what(), 160) + " (see --help)");
+  }
+  for (const auto& o : cmd.options) {
+    if (!declared[o.name]->count()) continue;
+    a.values_[o.name] = o.value.empty() ? "1" : values[o.name];
+  }
   return a;
 }
 
