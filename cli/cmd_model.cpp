@@ -9,8 +9,6 @@
 #include <filesystem>
 
 #include "core/backends/backends.h"
-#include "core/cpu/blas_info.h"
-#include "core/cpu/cpu_backend.h"
 #include "core/model/random_model.h"
 #include "core/model/weight_builder.h"
 #include "core/position/spec.h"
@@ -85,8 +83,8 @@ int run_info(const Args& a) {
             {"weights_dtype", dtype_name(in->model->weights.layers.empty() ? DType::F32
                                                                              : in->model->weights.layers[0].wq.dtype)},
             {"backend", "cpu"},
-            {"cpu_attention_isa", cpu_attention_isas().front()},
-            {"blas", blas_description()}};
+            {"cpu_attention_isa", cpu_description().attention_isa},
+            {"blas", cpu_description().blas}};
   // The tokenizer this model gets (--tokenizer, the embedded vocabulary, or a file beside it).
   if (auto tok = Tokenizer::for_model(*in->model, a.get("tokenizer"))) {
     j["tokenizer"] = tok.value()->kind();

@@ -7,7 +7,7 @@
 // (docs/methods.md §7), the attention factor folded into cos and sin.
 #pragma once
 
-#include "core/cpu/rope_apply.h"
+#include "core/position/rope_apply.h"
 #include "core/position/position.h"
 
 namespace ls {

@@ -9,7 +9,7 @@
 // and the emulator so both form the same inputs.
 #pragma once
 
-#include "core/cpu/rope_apply.h"
+#include "core/position/rope_apply.h"
 #include "core/engine/backend.h"
 #include "core/position/tiles.h"
 #include "gpu/band_operands.h"

@@ -9,6 +9,7 @@
 #include <mutex>
 #include <string>
 
+#include "core/cpu/blas_info.h"
 #include "core/cpu/cpu_backend.h"
 #include "core/util/memory.h"
 
@@ -156,6 +157,8 @@ Result<std::unique_ptr<Engine>> make_engine(std::shared_ptr<const Model> model, 
   if (!backend) backend = backend_for(*model, opts, precision);
   return Engine::create(std::move(model), opts, capacity, precision, std::move(backend));
 }
+
+CpuDescription cpu_description() { return {cpu_attention_isas().front(), blas_description()}; }
 
 int engine_chunk(const Model& model, const EngineOptions& opts, int capacity, Precision precision) {
   auto shared = backend_for(model, opts, precision);

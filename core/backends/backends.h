@@ -31,6 +31,13 @@ std::shared_ptr<SharedBackend> backend_for(const Model& model, const EngineOptio
 // host's when that backend cannot be made.
 size_t backend_memory_available(const Model& model, const EngineOptions& opts);
 
+// What the CPU backend runs on, for `info` and benchmarks: its attention kernel's
+// instruction set ("avx512", "avx2", "generic") and the BLAS library with its kernels.
+struct CpuDescription {
+  std::string attention_isa, blas;
+};
+CpuDescription cpu_description();
+
 // An engine on the backend `opts` asks for (backend_for), or on `backend` when given.
 Result<std::unique_ptr<Engine>> make_engine(std::shared_ptr<const Model> model, const EngineOptions& opts, int capacity,
                                             Precision precision = Precision::F32,

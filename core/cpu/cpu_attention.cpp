@@ -23,7 +23,7 @@
 #include "core/cpu/cpu_backend.h"
 #include "core/cpu/flash_kernel.h"
 #include "core/util/parallel.h"
-#include "core/cpu/rope_apply.h"
+#include "core/position/rope_apply.h"
 #include "core/model/dtype.h"
 
 namespace ls {

@@ -2,7 +2,7 @@
 // split: results do not depend on the thread count); double and naive runs use
 // plain loops. The KV cache keeps one K copy per layer in the cache dtype.
 #include "core/cpu/cpu_backend.h"
-#include "core/cpu/rope_apply.h"
+#include "core/position/rope_apply.h"
 
 #include <cblas.h>
 

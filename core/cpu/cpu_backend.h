@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "core/cpu/flash_kernel.h"
-#include "core/cpu/rope_apply.h"
+#include "core/position/rope_apply.h"
 #include "core/engine/backend.h"
 
 namespace ls {

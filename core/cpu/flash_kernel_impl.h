@@ -25,7 +25,7 @@
 #endif
 
 #include "core/cpu/flash_kernel.h"
-#include "core/cpu/rope_apply.h"
+#include "core/position/rope_apply.h"
 #include "core/model/dtype.h"
 
 namespace ls {

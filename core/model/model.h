@@ -21,7 +21,6 @@ namespace ls {
 // LayerNorm, partial rotary in half-split pairs, GELU (SwiGLU for StableLM), parallel
 // residual (optional). Mpt: LayerNorm without biases, GELU, ALiBi, no biases anywhere.
 enum class Arch { Llama, Bloom, NeoX, Mpt };
-enum class PairLayout { Interleaved, HalfSplit };  // (x[2i], x[2i+1]) vs (x[i], x[i+d/2])
 enum class ModelFormat { Llama2c, Gguf, Safetensors };
 
 const char* arch_name(Arch a);

@@ -27,6 +27,11 @@ namespace ls {
 // π, spelled out so the header needs no _USE_MATH_DEFINES / GNU extensions.
 constexpr double kPi = 3.14159265358979323846;
 
+// Which dimensions of a head form rotary pair i: (x[2i], x[2i+1]) in Meta's, llama2.c's
+// and GGUF's LLaMA checkpoints, (x[i], x[i+d/2]) in Hugging Face's and GPT-NeoX's
+// (docs/methods.md, "Pair layout"); core/position/rope_apply.h maps i to the two.
+enum class PairLayout { Interleaved, HalfSplit };
+
 // Every method LongScope implements. The order is the order of `longscope-cli methods`.
 enum class Method : int {
   Rope,            // RoFormer

@@ -1,15 +1,16 @@
 // Applying rotary angles to one head vector, in either pair layout, and the score
-// soft-cap: the score-operand helpers the row path and the tiled kernels share. The
-// angle tables come from core/position (no formula here). The attention factor is
-// folded into cos and sin, as Hugging Face does, so pass-through dimensions of a
-// partial-rotary head stay unscaled.
+// soft-cap: the score-operand helpers the row path, the tiled CPU kernels, their
+// emulator and the CUDA kernels share, written once. The angle tables come from
+// core/position/tables.h (no formula here). The attention factor is folded into cos
+// and sin, as Hugging Face does, so pass-through dimensions of a partial-rotary head
+// stay unscaled.
 #pragma once
 
 #include <cmath>
 #include <string>
 #include <vector>
 
-#include "core/model/model.h"
+#include "core/position/position.h"
 #include "core/position/tables.h"
 
 namespace ls {
