@@ -91,8 +91,8 @@ void EngineWorker::load_model_impl(quint64 job, QString path, int train_len_over
                      .arg(QString::fromStdString(resolve_backend(kBackend, false).value()));  // "auto" never fails
   // The longest context whose engine fits in half the memory the backend that will
   // run it has now (a device's free memory after the weights; the host's for the CPU).
-  EngineOptions run_on;
-  run_on.backend = kBackend;
+  BackendRequest run_on;
+  run_on.kind = kBackend;
   info.max_length = longest_context(c, backend_memory_available(*model_, run_on));
   // The document (waiting, or re-tokenised for the new vocabulary) first: the
   // model job ends with model_loaded, when both are in place.
@@ -159,7 +159,7 @@ Result<RunConfig> EngineWorker::run_config(const QString& method, const CancelFl
   RunConfig run;
   run.model = model_;
   run.engine.method = p.value();
-  run.engine.backend = kBackend;
+  run.backend.kind = kBackend;
   run.engine.cancel = cancel.get();
   run.progress = [this, job](double f) { emit progress(job, f); };
   return run;

@@ -48,7 +48,7 @@ double time_window(std::shared_ptr<const Model> m, const std::string& backend, c
                    const std::vector<int>& toks, int ctx) {
   RunConfig run;
   run.model = m;
-  run.engine.backend = backend;
+  run.backend.kind = backend;
   run.engine.method = parse_method_spec(method).value();
   auto t0 = std::chrono::steady_clock::now();
   auto r = run_ppl(run, toks, ctx, 1);

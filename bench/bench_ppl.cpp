@@ -46,10 +46,10 @@ double time_window(std::shared_ptr<const Model> m, const MethodParams& p, const 
   RunConfig run;
   run.model = m;
   run.engine.method = p;
-  run.engine.naive = path == Path::Naive;
-  run.engine.row_attention = path == Path::Rows;
+  run.backend.cpu.naive = path == Path::Naive;
+  run.backend.cpu.attention = path == Path::Rows ? CpuAttention::Rows : CpuAttention::Tiled;
   run.engine.kv = path == Path::TiledF16 ? KvDtype::F16 : KvDtype::Same;
-  run.engine.threads = path == Path::Naive ? 1 : threads;
+  run.backend.cpu.threads = path == Path::Naive ? 1 : threads;
   auto t0 = std::chrono::steady_clock::now();
   auto r = run_ppl(run, toks, ctx, 1);
   double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -131,7 +131,7 @@ int main(int argc, char** argv) {
     {  // the probe's cost: run_attention (layer 2, every head summarised, pooled) vs a plain window
       RunConfig run;
       run.model = model.value();
-      run.engine.threads = threads;
+      run.backend.cpu.threads = threads;
       std::vector<double> probed, plain;
       for (int r = 0; r < reps; ++r) {
         auto t0 = std::chrono::steady_clock::now();

@@ -96,7 +96,7 @@ Result<RunConfig> load_run_config(const Args& a, const ModelInputs& in) {
   if (t.value() > default_threads())
     return make_error("--threads " + std::to_string(t.value()) + ": this machine has " +
                       std::to_string(default_threads()) + " cores; use at most that many (0: all)");
-  run.engine.threads = (int)t.value();
+  run.backend.cpu.threads = (int)t.value();
   std::string p = a.get("precision", "f32");
   if (p == "f32") run.precision = Precision::F32;
   else if (p == "f64") run.precision = Precision::F64;
@@ -110,7 +110,7 @@ Result<RunConfig> load_run_config(const Args& a, const ModelInputs& in) {
   if (b != "cpu" && b != "cuda" && b != "auto") return make_error("--backend: expected cpu, cuda or auto, got \"" + b + "\"");
   auto which = resolve_backend(b, run.precision == Precision::F64);
   if (!which) return make_error("--backend " + b + ": " + which.error());
-  run.engine.backend = b;
+  run.backend.kind = b;
   return run;
 }
 

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "core/backends/backends.h"
 #include "core/engine/engine.h"
 #include "core/model/model.h"
 
@@ -15,7 +16,8 @@ namespace ls {
 
 struct RunConfig {
   std::shared_ptr<const Model> model;
-  EngineOptions engine;          // method, threads, cancel, observer
+  EngineOptions engine;          // method, cancel, observer
+  BackendRequest backend;        // which backend, and the CPU's threads
   Precision precision = Precision::F32;
   std::function<void(double fraction)> progress;  // 0 … 1, may be empty
 };

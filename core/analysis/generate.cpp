@@ -54,7 +54,7 @@ Result<std::vector<int>> run_generate(const RunConfig& run, const std::vector<in
                                       const SampleOptions& s) {
   if (prompt.empty()) return make_error("the prompt is empty");
   if (n < 0 || n > (1 << 20)) return make_error("number of tokens to generate must be in [0, 1048576]");
-  auto eng = make_engine(run.model, run.engine, (int)prompt.size() + n, run.precision);
+  auto eng = make_engine(run.model, run.engine, (int)prompt.size() + n, run.precision, run.backend);
   if (!eng) return make_error(eng.error());
   if (auto st = (*eng)->forward(prompt.data(), (int)prompt.size()); !st) return make_error(st.error());
   unsigned long long rng = s.seed ? s.seed : 1;
@@ -157,7 +157,7 @@ Result<NbceResult> run_nbce(const RunConfig& run, const std::vector<std::vector<
   size_t total = 0;
   for (const auto& r : rows) {
     const int cap = (int)r.size() + n;
-    total += engine_memory_bytes(run.model->config, cap, engine_chunk(*run.model, run.engine, cap, run.precision),
+    total += engine_memory_bytes(run.model->config, cap, engine_chunk(*run.model, run.engine, run.backend, cap, run.precision),
                                  activation_dtype(run.precision));
   }
   if (auto st = check_memory(total, "NBCE with " + std::to_string(rows.size()) + " engines (one per chunk and one for "
@@ -167,7 +167,7 @@ Result<NbceResult> run_nbce(const RunConfig& run, const std::vector<std::vector<
     return make_error(st.error());
   std::vector<std::unique_ptr<Engine>> engines;
   for (const auto& r : rows) {
-    auto e = make_engine(run.model, run.engine, (int)r.size() + n, run.precision);
+    auto e = make_engine(run.model, run.engine, (int)r.size() + n, run.precision, run.backend);
     if (!e) return make_error(e.error());
     if (auto st = (*e)->forward(r.data(), (int)r.size()); !st) return make_error(st.error());
     engines.push_back(e.take());

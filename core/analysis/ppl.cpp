@@ -14,7 +14,7 @@ Result<PplResult> run_ppl(const RunConfig& run, const std::vector<int>& tokens, 
     return make_error("the document has " + std::to_string(tokens.size()) + " tokens; a window of " +
                       std::to_string(ctx) + " needs " + std::to_string(ctx + 1) + " (choose a shorter context)");
   const int windows = (int)(max_windows > 0 ? std::min<long long>(max_windows, available) : available);
-  auto eng = make_engine(run.model, run.engine, ctx, run.precision);
+  auto eng = make_engine(run.model, run.engine, ctx, run.precision, run.backend);
   if (!eng) return make_error(eng.error());
   PplResult r;
   r.ctx = ctx;

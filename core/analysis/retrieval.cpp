@@ -346,7 +346,7 @@ Result<RetrievalTrial> score_prompt(const RunConfig& run, const Tokenizer& tok, 
     tr.output = tok.decode(*out);
     tr.logprob = NAN;
   } else {
-    auto eng = make_engine(run.model, run.engine, n, run.precision);
+    auto eng = make_engine(run.model, run.engine, n, run.precision, run.backend);
     if (!eng) return make_error(eng.error());
     if (auto st = (*eng)->forward(p.tokens.data(), n - 1); !st) return make_error(st.error());
     const int first = nll_out ? 0 : p.answer_begin - 1;
@@ -455,7 +455,7 @@ Result<RetrievalHead> find_retrieval_head(const RunConfig& run, const RetrievalP
     };
     RunConfig r = run;
     r.engine.observer = &obs;
-    auto eng = make_engine(r.model, r.engine, fed, r.precision);
+    auto eng = make_engine(r.model, r.engine, fed, r.precision, r.backend);
     if (!eng) return make_error(eng.error());
     if (auto st = (*eng)->forward(p.tokens.data(), fed); !st) return make_error(st.error());
     for (int h = 0; h < c.n_heads; ++h)

@@ -123,28 +123,25 @@ std::shared_ptr<SharedBackend> device_backend_for(const Model& model, const std:
 
 }  // namespace
 
-std::shared_ptr<SharedBackend> backend_for(const Model& model, const EngineOptions& opts, Precision precision) {
-  auto which = resolve_backend(opts.backend, precision == Precision::F64);
+std::shared_ptr<SharedBackend> backend_for(const Model& model, const BackendRequest& request, Precision precision) {
+  auto which = resolve_backend(request.kind, precision == Precision::F64);
   if (!which) {
     auto failed = std::make_shared<SharedBackend>();
     failed->uploaded = make_error(which.error());
     return failed;
   }
   if (which.value() != "cpu") return device_backend_for(model, which.value());
-  CpuOptions cpu;
-  cpu.threads = opts.threads;
-  cpu.naive = opts.naive;
-  cpu.attention = opts.row_attention ? CpuAttention::Rows : CpuAttention::Tiled;
+  const CpuOptions& cpu = request.cpu;
   const std::string key = "cpu/threads=" + std::to_string(cpu.threads) + (cpu.naive ? "/naive" : "") +
-                          (opts.row_attention ? "/rows" : "");
+                          (cpu.attention == CpuAttention::Rows ? "/rows" : "") + (cpu.isa.empty() ? "" : "/" + cpu.isa);
   std::lock_guard<std::mutex> lock(model.attached.mu);
   std::shared_ptr<void>& slot = model.attached.items[key];
   if (!slot) slot = share_backend(std::make_unique<CpuBackend>(cpu), model);
   return std::static_pointer_cast<SharedBackend>(slot);
 }
 
-size_t backend_memory_available(const Model& model, const EngineOptions& opts) {
-  auto which = resolve_backend(opts.backend, false);
+size_t backend_memory_available(const Model& model, const BackendRequest& request) {
+  auto which = resolve_backend(request.kind, false);
   if (!which || which.value() == "cpu") return available_memory_bytes();  // makes no CPU backend just to ask
   auto shared = device_backend_for(model, which.value());
   if (!shared->uploaded || !shared->backend) return available_memory_bytes();
@@ -153,15 +150,21 @@ size_t backend_memory_available(const Model& model, const EngineOptions& opts) {
 }
 
 Result<std::unique_ptr<Engine>> make_engine(std::shared_ptr<const Model> model, const EngineOptions& opts, int capacity,
+                                            Precision precision, const BackendRequest& request) {
+  auto backend = backend_for(*model, request, precision);
+  return Engine::create(std::move(model), opts, capacity, precision, std::move(backend));
+}
+
+Result<std::unique_ptr<Engine>> make_engine(std::shared_ptr<const Model> model, const EngineOptions& opts, int capacity,
                                             Precision precision, std::shared_ptr<SharedBackend> backend) {
-  if (!backend) backend = backend_for(*model, opts, precision);
   return Engine::create(std::move(model), opts, capacity, precision, std::move(backend));
 }
 
 CpuDescription cpu_description() { return {cpu_attention_isas().front(), blas_description()}; }
 
-int engine_chunk(const Model& model, const EngineOptions& opts, int capacity, Precision precision) {
-  auto shared = backend_for(model, opts, precision);
+int engine_chunk(const Model& model, const EngineOptions& opts, const BackendRequest& request, int capacity,
+                 Precision precision) {
+  auto shared = backend_for(model, request, precision);
   return micro_batch(opts.chunk, shared->backend ? shared->backend->preferred_chunk() : 256, capacity);
 }
 

@@ -22,14 +22,8 @@ inline DType activation_dtype(Precision p) { return p == Precision::F64 ? DType:
 
 struct EngineOptions {
   MethodParams method;                         // applied inside attention
-  int threads = 0;                             // 0: all cores
-  bool naive = false;                          // the plain-loop baseline (benchmarks)
-  bool row_attention = false;                  // the row-by-row reference attention instead of the tiled kernel
   KvDtype kv = KvDtype::Same;                  // KV cache storage: the activation type, f16 or bf16
   int chunk = 0;                               // tokens per micro-batch of a forward (0: the backend's choice)
-  // Which backend runs: "cpu", a registered device backend ("cuda"), or "auto" (the
-  // device backend when one is built in and finds a device, else the CPU).
-  std::string backend = "cpu";
   const std::atomic<bool>* cancel = nullptr;   // set to stop a run; forward returns "cancelled"
   const AttentionObserver* observer = nullptr; // attention probabilities of one (layer, head)
 };

@@ -91,9 +91,9 @@ TEST(BackendSeam, OneBackendPerModelAndOptions) {
   EngineOptions o;
   auto a = make_engine(m, o, 64).take(), b = make_engine(m, o, 128).take();
   EXPECT_EQ(&a->backend(), &b->backend());  // windows, sweep cells, NBCE rows: one upload
-  EngineOptions rows = o;
-  rows.row_attention = true;
-  EXPECT_NE(&make_engine(m, rows, 64).take()->backend(), &a->backend());
+  BackendRequest rows;
+  rows.cpu.attention = CpuAttention::Rows;
+  EXPECT_NE(&make_engine(m, o, 64, Precision::F32, rows).take()->backend(), &a->backend());
   auto other = load_ok(bundled_gguf());  // another model: its own backend
   EXPECT_NE(&make_engine(other, o, 64).take()->backend(), &a->backend());
   // The backend outlives its engines: a later run finds the same one.
@@ -267,7 +267,7 @@ TEST(BackendSeam, ConcurrentRunsOnOneModelAgreeWithSequentialRuns) {
   const std::vector<int> toks = story_tokens(600);
   RunConfig run;
   run.model = m;
-  run.engine.threads = 1;
+  run.backend.cpu.threads = 1;
   auto rope = run_ppl(run, toks, 128).value();
   RunConfig yarn = run;
   yarn.engine.method = parse_method_spec("yarn:factor=4").value();
@@ -282,7 +282,7 @@ TEST(BackendSeam, ConcurrentRunsOnOneModelAgreeWithSequentialRuns) {
   EXPECT_EQ(r2->nll, want_yarn.nll);
 }
 
-// Device backends are chosen by name (EngineOptions::backend): a registered factory
+// Device backends are chosen by name (BackendRequest::kind): a registered factory
 // runs every op for the engine, "auto" takes it when it finds a device and falls
 // back to the CPU otherwise, and a backend that is not built in, cannot start, or
 // is asked for f64 is refused with its reason.
@@ -301,9 +301,9 @@ TEST(BackendSeam, DeviceBackendsAreChosenByName) {
   // The CUDA backend: not built in (no toolkit), or a module opened on first use
   // that makes a backend where a device is present and says why not elsewhere.
   if (auto cuda = resolve_backend("cuda", false); cuda.ok()) {
-    EngineOptions co;
-    co.backend = "cuda";
-    auto e = make_engine(load_ok(bundled_gguf()), co, 64);
+    BackendRequest cuda_request;
+    cuda_request.kind = "cuda";
+    auto e = make_engine(load_ok(bundled_gguf()), EngineOptions{}, 64, Precision::F32, cuda_request);
     if (!e.ok()) {
       EXPECT_EQ(e.error().rfind("cuda backend: ", 0), 0u) << e.error();
     }
@@ -315,8 +315,9 @@ TEST(BackendSeam, DeviceBackendsAreChosenByName) {
   auto m = load_ok(bundled_gguf());
   ASSERT_TRUE(m);
   EngineOptions o;
-  o.backend = "absent";
-  auto refused = make_engine(m, o, 64);
+  BackendRequest r;
+  r.kind = "absent";
+  auto refused = make_engine(m, o, 64, Precision::F32, r);
   ASSERT_FALSE(refused.ok());
   EXPECT_NE(refused.error().find("no device of this kind"), std::string::npos) << refused.error();
   register_device_backend("fake", &make_fake);
@@ -324,18 +325,18 @@ TEST(BackendSeam, DeviceBackendsAreChosenByName) {
   EXPECT_EQ(resolve_backend("auto", true).value(), "cpu");  // device backends run in f32
   EXPECT_FALSE(resolve_backend("fake", true).ok());
   const auto toks = story_tokens(120);
-  o.backend = "fake";
-  auto e = make_engine(m, o, 200);
+  r.kind = "fake";
+  auto e = make_engine(m, o, 200, Precision::F32, r);
   ASSERT_TRUE(e.ok()) << e.error();
   const int made = fake_made;
   EXPECT_GE(made, 1);
   auto got = nll_of(**e, toks);
-  o.backend = "auto";  // the same shared backend: not made again
-  auto e2 = make_engine(m, o, 200);
+  r.kind = "auto";  // the same shared backend: not made again
+  auto e2 = make_engine(m, o, 200, Precision::F32, r);
   ASSERT_TRUE(e2.ok());
   EXPECT_EQ(fake_made, made);
-  o.backend = "cpu";
-  auto c = make_engine(m, o, 200);
+  r.kind = "cpu";
+  auto c = make_engine(m, o, 200, Precision::F32, r);
   ASSERT_TRUE(c.ok());
   auto want = nll_of(**c, toks);
   for (size_t i = 0; i < want.size(); ++i) EXPECT_NEAR(got[i], want[i], 1e-5) << i;
@@ -401,10 +402,10 @@ TEST(BackendSeam, LengthCapComesFromTheChosenBackendsMemory) {
   auto m = load_ok(bundled_gguf());
   ASSERT_TRUE(m);
   register_device_backend("small", &make_small);
-  EngineOptions o;
-  o.backend = "small";
+  BackendRequest o;
+  o.kind = "small";
   EXPECT_EQ(backend_memory_available(*m, o), size_t{48} << 20);
-  o.backend = "cpu";
+  o.kind = "cpu";
   const size_t host = backend_memory_available(*m, o);  // the host's, which moves from call to call
   EXPECT_GT(host, size_t{0});
   EXPECT_NE(host, size_t{48} << 20);

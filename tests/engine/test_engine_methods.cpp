@@ -27,7 +27,7 @@ std::vector<double> engine_nll(std::shared_ptr<const Model> m, const std::vector
   run.model = m;
   run.engine.method = p;
   run.engine.chunk = chunk;
-  run.engine.threads = threads;
+  run.backend.cpu.threads = threads;
   run.precision = prec;
   auto r = run_ppl(run, toks, (int)toks.size() - 1, 1);
   EXPECT_TRUE(r.ok()) << (r.ok() ? "" : r.error());

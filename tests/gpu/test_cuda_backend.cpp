@@ -27,11 +27,12 @@ namespace {
 std::vector<double> nll_on(std::shared_ptr<const Model> m, const std::string& backend, const std::string& method,
                            const std::vector<int>& toks, const AttentionObserver* observer = nullptr, int chunk = 48) {
   EngineOptions o;
-  o.backend = backend;
+  BackendRequest request;
+  request.kind = backend;
   o.method = method.empty() ? m->config.native_method : parse_method_spec(method).value();
   o.observer = observer;
   o.chunk = chunk;  // several chunks: the cache grows and keys are appended across calls
-  auto e = make_engine(m, o, (int)toks.size());
+  auto e = make_engine(m, o, (int)toks.size(), Precision::F32, request);
   EXPECT_TRUE(e.ok()) << (e.ok() ? "" : e.error());
   if (!e.ok()) return {};
   EXPECT_TRUE((*e)->forward(toks.data(), (int)toks.size() - 1).ok());
