@@ -93,7 +93,7 @@ void EngineWorker::load_model_impl(quint64 job, QString path, int train_len_over
   // run it has now (a device's free memory after the weights; the host's for the CPU).
   BackendRequest run_on;
   run_on.kind = kBackend;
-  info.max_length = longest_context(c, backend_memory_available(*model_, run_on));
+  info.max_length = longest_context(c, backend_memory_available(model_, run_on, &backends_));
   // The document (waiting, or re-tokenised for the new vocabulary) first: the
   // model job ends with model_loaded, when both are in place.
   if (!pending_document_.isEmpty()) load_document_impl(job, std::exchange(pending_document_, QString()));
@@ -160,6 +160,7 @@ Result<RunConfig> EngineWorker::run_config(const QString& method, const CancelFl
   run.model = model_;
   run.engine.method = p.value();
   run.backend.kind = kBackend;
+  run.backends = &backends_;
   run.engine.cancel = cancel.get();
   run.progress = [this, job](double f) { emit progress(job, f); };
   return run;

@@ -13,6 +13,7 @@
 #include <memory>
 
 #include "app/app_state.h"
+#include "core/backends/backends.h"
 #include "core/tokenizer/tokenizer.h"
 
 namespace ls::app {
@@ -84,6 +85,7 @@ class EngineWorker : public QObject {
   Result<RunConfig> run_config(const QString& method, const CancelFlag& cancel, quint64 job);
   bool document_ready(quint64 job);
   std::shared_ptr<const Model> model_;
+  BackendCache backends_;  // one backend per model and request, shared by every run on the model
   std::shared_ptr<const Tokenizer> tokenizer_;
   QString document_path_, document_text_;
   QString pending_document_;  // asked for before any model loaded

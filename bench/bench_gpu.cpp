@@ -37,6 +37,13 @@
 
 namespace {
 
+// One backend per model and request for the whole benchmark, as the app and the CLI
+// keep them: a timed run never includes the upload of the weights.
+ls::BackendCache& bench_backends() {
+  static ls::BackendCache cache;
+  return cache;
+}
+
 using namespace ls;
 
 double median(std::vector<double> v) {
@@ -47,6 +54,7 @@ double median(std::vector<double> v) {
 double time_window(std::shared_ptr<const Model> m, const std::string& backend, const std::string& method,
                    const std::vector<int>& toks, int ctx) {
   RunConfig run;
+  run.backends = &bench_backends();
   run.model = m;
   run.backend.kind = backend;
   run.engine.method = parse_method_spec(method).value();

@@ -56,10 +56,11 @@ int main(int argc, char** argv) {
     return 1;
   }
   // K+1 rows with prompts of different lengths, as NBCE's chunks + question.
+  BackendCache cache;  // the rows of a batch share one backend
   auto make_rows = [&](std::vector<std::unique_ptr<Engine>>& out) {
     out.clear();
     for (int r = 0; r < rows; ++r) {
-      auto e = make_engine(model.value(), EngineOptions{}, 256 + steps, Precision::F32);
+      auto e = make_engine(model.value(), EngineOptions{}, 256 + steps, Precision::F32, {}, &cache);
       if (!e) {
         std::fprintf(stderr, "bench_nbce: %s\n", e.error().c_str());
         std::exit(1);

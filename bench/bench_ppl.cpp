@@ -31,6 +31,13 @@
 
 namespace {
 
+// One backend per model and request for the whole benchmark, as the app and the CLI
+// keep them: a timed run never includes the upload of the weights.
+ls::BackendCache& bench_backends() {
+  static ls::BackendCache cache;
+  return cache;
+}
+
 using namespace ls;
 
 double median(std::vector<double> v) {
@@ -44,6 +51,7 @@ enum class Path { Tiled, Rows, TiledF16, Naive };
 double time_window(std::shared_ptr<const Model> m, const MethodParams& p, const std::vector<int>& toks, int ctx,
                    Path path, int threads) {
   RunConfig run;
+  run.backends = &bench_backends();
   run.model = m;
   run.engine.method = p;
   run.backend.cpu.naive = path == Path::Naive;
@@ -130,6 +138,7 @@ int main(int argc, char** argv) {
     }
     {  // the probe's cost: run_attention (layer 2, every head summarised, pooled) vs a plain window
       RunConfig run;
+      run.backends = &bench_backends();
       run.model = model.value();
       run.backend.cpu.threads = threads;
       std::vector<double> probed, plain;

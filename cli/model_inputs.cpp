@@ -111,6 +111,10 @@ Result<RunConfig> load_run_config(const Args& a, const ModelInputs& in) {
   auto which = resolve_backend(b, run.precision == Precision::F64);
   if (!which) return make_error("--backend " + b + ": " + which.error());
   run.backend.kind = b;
+  // One command, one cache: every run of the command (sweep cells, methods) shares
+  // one backend per request, made on first use.
+  static BackendCache backends;
+  run.backends = &backends;
   return run;
 }
 

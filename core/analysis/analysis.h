@@ -18,8 +18,22 @@ struct RunConfig {
   std::shared_ptr<const Model> model;
   EngineOptions engine;          // method, cancel, observer
   BackendRequest backend;        // which backend, and the CPU's threads
+  BackendCache* backends = nullptr;  // the caller's backends, shared across runs (null: a new one per run)
   Precision precision = Precision::F32;
   std::function<void(double fraction)> progress;  // 0 … 1, may be empty
+};
+
+// A run whose engines share one backend per request: the caller's cache, or one
+// made for the length of an analysis that runs several engines (sweep cells, NBCE
+// rows, retrieval prompts).
+struct SharedBackends {
+  explicit SharedBackends(const RunConfig& r) : run(r) {
+    if (!run.backends) run.backends = &local;
+  }
+  SharedBackends(const SharedBackends&) = delete;
+  SharedBackends& operator=(const SharedBackends&) = delete;
+  BackendCache local;
+  RunConfig run;
 };
 
 // ---- perplexity ------------------------------------------------------------

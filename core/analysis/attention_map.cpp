@@ -79,7 +79,7 @@ Result<AttentionMap> run_attention(const RunConfig& run, const std::vector<int>&
   };
   RunConfig r = run;
   r.engine.observer = &obs;
-  auto eng = make_engine(r.model, r.engine, n, r.precision, r.backend);
+  auto eng = make_engine(r.model, r.engine, n, r.precision, r.backend, r.backends);
   if (!eng) return make_error(eng.error());
   if (auto st = (*eng)->forward(tokens.data(), n); !st) return make_error(st.error());
   if (mode == PoolMode::Mean && side < n)

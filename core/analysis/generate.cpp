@@ -54,7 +54,7 @@ Result<std::vector<int>> run_generate(const RunConfig& run, const std::vector<in
                                       const SampleOptions& s) {
   if (prompt.empty()) return make_error("the prompt is empty");
   if (n < 0 || n > (1 << 20)) return make_error("number of tokens to generate must be in [0, 1048576]");
-  auto eng = make_engine(run.model, run.engine, (int)prompt.size() + n, run.precision, run.backend);
+  auto eng = make_engine(run.model, run.engine, (int)prompt.size() + n, run.precision, run.backend, run.backends);
   if (!eng) return make_error(eng.error());
   if (auto st = (*eng)->forward(prompt.data(), (int)prompt.size()); !st) return make_error(st.error());
   unsigned long long rng = s.seed ? s.seed : 1;
@@ -139,8 +139,10 @@ std::vector<std::vector<int>> nbce_chunks(const std::vector<int>& context, int k
   return chunks;
 }
 
-Result<NbceResult> run_nbce(const RunConfig& run, const std::vector<std::vector<int>>& chunks,
+Result<NbceResult> run_nbce(const RunConfig& run_in, const std::vector<std::vector<int>>& chunks,
                             const std::vector<int>& question, int n, const NbceOptions& o) {
+  SharedBackends shared(run_in);  // the rows run as one batch on one backend
+  const RunConfig& run = shared.run;
   if (chunks.empty()) return make_error("NBCE needs at least one context chunk");
   if (question.empty()) return make_error("the question is empty");
   if (!o.forced.empty() && (size_t)n != o.forced.size()) return make_error("NBCE scoring needs one step per forced token");
@@ -157,7 +159,7 @@ Result<NbceResult> run_nbce(const RunConfig& run, const std::vector<std::vector<
   size_t total = 0;
   for (const auto& r : rows) {
     const int cap = (int)r.size() + n;
-    total += engine_memory_bytes(run.model->config, cap, engine_chunk(*run.model, run.engine, run.backend, cap, run.precision),
+    total += engine_memory_bytes(run.model->config, cap, engine_chunk(run.model, run.engine, run.backend, cap, run.precision, run.backends),
                                  activation_dtype(run.precision));
   }
   if (auto st = check_memory(total, "NBCE with " + std::to_string(rows.size()) + " engines (one per chunk and one for "
@@ -167,7 +169,7 @@ Result<NbceResult> run_nbce(const RunConfig& run, const std::vector<std::vector<
     return make_error(st.error());
   std::vector<std::unique_ptr<Engine>> engines;
   for (const auto& r : rows) {
-    auto e = make_engine(run.model, run.engine, (int)r.size() + n, run.precision, run.backend);
+    auto e = make_engine(run.model, run.engine, (int)r.size() + n, run.precision, run.backend, run.backends);
     if (!e) return make_error(e.error());
     if (auto st = (*e)->forward(r.data(), (int)r.size()); !st) return make_error(st.error());
     engines.push_back(e.take());

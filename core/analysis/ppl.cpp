@@ -14,7 +14,7 @@ Result<PplResult> run_ppl(const RunConfig& run, const std::vector<int>& tokens, 
     return make_error("the document has " + std::to_string(tokens.size()) + " tokens; a window of " +
                       std::to_string(ctx) + " needs " + std::to_string(ctx + 1) + " (choose a shorter context)");
   const int windows = (int)(max_windows > 0 ? std::min<long long>(max_windows, available) : available);
-  auto eng = make_engine(run.model, run.engine, ctx, run.precision, run.backend);
+  auto eng = make_engine(run.model, run.engine, ctx, run.precision, run.backend, run.backends);
   if (!eng) return make_error(eng.error());
   PplResult r;
   r.ctx = ctx;
@@ -63,9 +63,11 @@ std::vector<int> default_bucket_edges(int train_len, int longest) {
   return edges;
 }
 
-Result<SweepResult> run_sweep(const RunConfig& run, const std::vector<MethodParams>& methods,
+Result<SweepResult> run_sweep(const RunConfig& run_in, const std::vector<MethodParams>& methods,
                               const std::vector<int>& lengths, const std::vector<int>& edges,
                               const std::vector<int>& tokens, int max_windows, const PplSource& source) {
+  SharedBackends shared(run_in);  // every cell on one backend
+  const RunConfig& run = shared.run;
   SweepResult out;
   out.edges = edges;
   const double total = (double)methods.size() * lengths.size();

@@ -346,7 +346,7 @@ Result<RetrievalTrial> score_prompt(const RunConfig& run, const Tokenizer& tok, 
     tr.output = tok.decode(*out);
     tr.logprob = NAN;
   } else {
-    auto eng = make_engine(run.model, run.engine, n, run.precision, run.backend);
+    auto eng = make_engine(run.model, run.engine, n, run.precision, run.backend, run.backends);
     if (!eng) return make_error(eng.error());
     if (auto st = (*eng)->forward(p.tokens.data(), n - 1); !st) return make_error(st.error());
     const int first = nll_out ? 0 : p.answer_begin - 1;
@@ -368,8 +368,10 @@ Result<RetrievalTrial> score_prompt(const RunConfig& run, const Tokenizer& tok, 
   return tr;
 }
 
-Result<RetrievalGrid> run_retrieval(const RunConfig& run, const Tokenizer& tok, const std::vector<MethodParams>& methods,
+Result<RetrievalGrid> run_retrieval(const RunConfig& run_in, const Tokenizer& tok, const std::vector<MethodParams>& methods,
                                     const RetrievalOptions& o) {
+  SharedBackends shared(run_in);  // every prompt on one backend
+  const RunConfig& run = shared.run;
   if (methods.empty() && o.nbce_chunks.empty()) return make_error("choose at least one method");
   if (o.lengths.empty()) return make_error("choose at least one length");
   if (o.depths.empty()) return make_error("choose at least one depth");
@@ -428,7 +430,9 @@ Result<RetrievalGrid> run_retrieval(const RunConfig& run, const Tokenizer& tok, 
   return g;
 }
 
-Result<RetrievalHead> find_retrieval_head(const RunConfig& run, const RetrievalPrompt& p) {
+Result<RetrievalHead> find_retrieval_head(const RunConfig& run_in, const RetrievalPrompt& p) {
+  SharedBackends shared(run_in);
+  const RunConfig& run = shared.run;
   const ModelConfig& c = run.model->config;
   const int n = (int)p.tokens.size();
   if (p.answer_begin < 1 || p.answer_begin > n) return make_error("the prompt has no answer position");
@@ -455,7 +459,7 @@ Result<RetrievalHead> find_retrieval_head(const RunConfig& run, const RetrievalP
     };
     RunConfig r = run;
     r.engine.observer = &obs;
-    auto eng = make_engine(r.model, r.engine, fed, r.precision, r.backend);
+    auto eng = make_engine(r.model, r.engine, fed, r.precision, r.backend, r.backends);
     if (!eng) return make_error(eng.error());
     if (auto st = (*eng)->forward(p.tokens.data(), fed); !st) return make_error(st.error());
     for (int h = 0; h < c.n_heads; ++h)

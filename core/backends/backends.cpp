@@ -99,59 +99,78 @@ Result<std::string> resolve_backend(const std::string& wanted, bool f64) {
 
 namespace {
 
-// A device backend, made once per model.
-std::shared_ptr<SharedBackend> device_backend_for(const Model& model, const std::string& name) {
-  const std::string key = name;
-  std::lock_guard<std::mutex> lock(model.attached.mu);
-  std::shared_ptr<void>& slot = model.attached.items[key];
-  if (!slot) {
-    DeviceBackendFactory make = nullptr;
-    {
-      std::lock_guard<std::mutex> reg(device_registry().mu);
-      make = device_registry().factories.at(name);
-    }
-    auto b = make();
-    if (!b) {  // not kept: a later call may find the device free again
-      auto failed = std::make_shared<SharedBackend>();
-      failed->uploaded = make_error(name + " backend: " + b.error());
-      return failed;
-    }
-    slot = share_backend(std::move(b.value()), model);
+// The key of a request's backend: its kind and the CPU's options.
+std::string backend_key(const std::string& kind, const CpuOptions& cpu) {
+  if (kind != "cpu") return kind;
+  return "cpu/threads=" + std::to_string(cpu.threads) + (cpu.naive ? "/naive" : "") +
+         (cpu.attention == CpuAttention::Rows ? "/rows" : "") + (cpu.isa.empty() ? "" : "/" + cpu.isa);
+}
+
+// A new backend of `kind` ("cpu" or a registered device backend) with `model` uploaded.
+std::shared_ptr<SharedBackend> new_backend(const Model& model, const std::string& kind, const CpuOptions& cpu) {
+  if (kind == "cpu") return share_backend(std::make_unique<CpuBackend>(cpu), model);
+  DeviceBackendFactory make = nullptr;
+  {
+    std::lock_guard<std::mutex> reg(device_registry().mu);
+    make = device_registry().factories.at(kind);
   }
-  return std::static_pointer_cast<SharedBackend>(slot);
+  auto b = make();
+  if (!b) {
+    auto failed = std::make_shared<SharedBackend>();
+    failed->uploaded = make_error(kind + " backend: " + b.error());
+    return failed;
+  }
+  return share_backend(std::move(b.value()), model);
+}
+
+std::shared_ptr<SharedBackend> failed_backend(const std::string& why) {
+  auto failed = std::make_shared<SharedBackend>();
+  failed->uploaded = make_error(why);
+  return failed;
 }
 
 }  // namespace
 
-std::shared_ptr<SharedBackend> backend_for(const Model& model, const BackendRequest& request, Precision precision) {
-  auto which = resolve_backend(request.kind, precision == Precision::F64);
-  if (!which) {
-    auto failed = std::make_shared<SharedBackend>();
-    failed->uploaded = make_error(which.error());
-    return failed;
+std::shared_ptr<SharedBackend> BackendCache::get(const std::shared_ptr<const Model>& model, const std::string& kind,
+                                                 const CpuOptions& cpu) {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (auto it = entries_.begin(); it != entries_.end();)  // the backends of models that are gone
+    it = it->second.model.expired() ? entries_.erase(it) : std::next(it);
+  Entry& e = entries_[{model.get(), backend_key(kind, cpu)}];
+  if (!e.backend) {
+    auto made = new_backend(*model, kind, cpu);
+    if (!made->uploaded) return made;  // not kept: a later call may find the device free again
+    e.model = model;
+    e.backend = std::move(made);
   }
-  if (which.value() != "cpu") return device_backend_for(model, which.value());
-  const CpuOptions& cpu = request.cpu;
-  const std::string key = "cpu/threads=" + std::to_string(cpu.threads) + (cpu.naive ? "/naive" : "") +
-                          (cpu.attention == CpuAttention::Rows ? "/rows" : "") + (cpu.isa.empty() ? "" : "/" + cpu.isa);
-  std::lock_guard<std::mutex> lock(model.attached.mu);
-  std::shared_ptr<void>& slot = model.attached.items[key];
-  if (!slot) slot = share_backend(std::make_unique<CpuBackend>(cpu), model);
-  return std::static_pointer_cast<SharedBackend>(slot);
+  return e.backend;
 }
 
-size_t backend_memory_available(const Model& model, const BackendRequest& request) {
+size_t BackendCache::size() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return entries_.size();
+}
+
+std::shared_ptr<SharedBackend> backend_for(const std::shared_ptr<const Model>& model, const BackendRequest& request,
+                                           Precision precision, BackendCache* cache) {
+  auto which = resolve_backend(request.kind, precision == Precision::F64);
+  if (!which) return failed_backend(which.error());
+  return cache ? cache->get(model, which.value(), request.cpu) : new_backend(*model, which.value(), request.cpu);
+}
+
+size_t backend_memory_available(const std::shared_ptr<const Model>& model, const BackendRequest& request,
+                                BackendCache* cache) {
   auto which = resolve_backend(request.kind, false);
   if (!which || which.value() == "cpu") return available_memory_bytes();  // makes no CPU backend just to ask
-  auto shared = device_backend_for(model, which.value());
+  auto shared = backend_for(model, request, Precision::F32, cache);
   if (!shared->uploaded || !shared->backend) return available_memory_bytes();
   std::lock_guard<std::mutex> lock(shared->mu);
   return shared->backend->memory_available();
 }
 
 Result<std::unique_ptr<Engine>> make_engine(std::shared_ptr<const Model> model, const EngineOptions& opts, int capacity,
-                                            Precision precision, const BackendRequest& request) {
-  auto backend = backend_for(*model, request, precision);
+                                            Precision precision, const BackendRequest& request, BackendCache* cache) {
+  auto backend = backend_for(model, request, precision, cache);
   return Engine::create(std::move(model), opts, capacity, precision, std::move(backend));
 }
 
@@ -162,9 +181,9 @@ Result<std::unique_ptr<Engine>> make_engine(std::shared_ptr<const Model> model, 
 
 CpuDescription cpu_description() { return {cpu_attention_isas().front(), blas_description()}; }
 
-int engine_chunk(const Model& model, const EngineOptions& opts, const BackendRequest& request, int capacity,
-                 Precision precision) {
-  auto shared = backend_for(model, request, precision);
+int engine_chunk(const std::shared_ptr<const Model>& model, const EngineOptions& opts, const BackendRequest& request,
+                 int capacity, Precision precision, BackendCache* cache) {
+  auto shared = backend_for(model, request, precision, cache);
   return micro_batch(opts.chunk, shared->backend ? shared->backend->preferred_chunk() : 256, capacity);
 }
 

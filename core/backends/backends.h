@@ -1,12 +1,15 @@
 // Which backend a run uses, and the only place that names the CPU backend: the
 // device registry (a device backend registers itself; the CUDA module is opened on
-// first use), the per-model backend each option set shares, and make_engine, which
+// first use), the cache of per-model backends each option set shares, and make_engine, which
 // gives an Engine the backend its options ask for. The engine layer below never
 // chooses a backend; the analyses, the CLI and the app above come through here.
 #pragma once
 
+#include <map>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <utility>
 
 #include "core/cpu/cpu_backend.h"
 #include "core/engine/engine.h"
@@ -30,15 +33,37 @@ void register_device_backend(const std::string& name, DeviceBackendFactory facto
 // error (an unknown or unbuilt backend, no device, a device backend in f64).
 Result<std::string> resolve_backend(const std::string& wanted, bool f64);
 
-// The backend `request` asks for at this precision ("auto" picks the CPU for f64),
-// made on the first call for this model and kept with the model after. A backend
-// that cannot be made comes back with `uploaded` holding the reason.
-std::shared_ptr<SharedBackend> backend_for(const Model& model, const BackendRequest& request = {},
-                                           Precision precision = Precision::F32);
+// The backends made for models, one per model and request, owned by whoever runs
+// analyses (the app's worker, a CLI command): every run through one cache on a model
+// shares one upload of its weights. The model stays as loaded (nothing is attached
+// to it); a model's backends go with the first lookup after the model is gone.
+class BackendCache {
+ public:
+  // The backend of `kind` ("cpu" or a registered device backend; resolved already)
+  // for `model`, made on the first call. One that cannot be made is not kept.
+  std::shared_ptr<SharedBackend> get(const std::shared_ptr<const Model>& model, const std::string& kind,
+                                     const CpuOptions& cpu);
+  size_t size() const;
+
+ private:
+  struct Entry {
+    std::weak_ptr<const Model> model;
+    std::shared_ptr<SharedBackend> backend;
+  };
+  mutable std::mutex mu_;
+  std::map<std::pair<const Model*, std::string>, Entry> entries_;
+};
+
+// The backend `request` asks for at this precision ("auto" picks the CPU for f64):
+// from `cache` (made there on the first call), or a new one when there is none. A
+// backend that cannot be made comes back with `uploaded` holding the reason.
+std::shared_ptr<SharedBackend> backend_for(const std::shared_ptr<const Model>& model, const BackendRequest& request = {},
+                                           Precision precision = Precision::F32, BackendCache* cache = nullptr);
 // What the backend `request` picks for `model` can still allocate: the device's free
 // memory (after the weights) for a device backend, the host's for the CPU; the
 // host's when that backend cannot be made.
-size_t backend_memory_available(const Model& model, const BackendRequest& request);
+size_t backend_memory_available(const std::shared_ptr<const Model>& model, const BackendRequest& request,
+                                BackendCache* cache = nullptr);
 
 // What the CPU backend runs on, for `info` and benchmarks: its attention kernel's
 // instruction set ("avx512", "avx2", "generic") and the BLAS library with its kernels.
@@ -47,14 +72,15 @@ struct CpuDescription {
 };
 CpuDescription cpu_description();
 
-// An engine on the backend `request` asks for (backend_for).
+// An engine on the backend `request` asks for (backend_for, through `cache` when given).
 Result<std::unique_ptr<Engine>> make_engine(std::shared_ptr<const Model> model, const EngineOptions& opts, int capacity,
-                                            Precision precision = Precision::F32, const BackendRequest& request = {});
+                                            Precision precision = Precision::F32, const BackendRequest& request = {},
+                                            BackendCache* cache = nullptr);
 // An engine on a backend of the caller's.
 Result<std::unique_ptr<Engine>> make_engine(std::shared_ptr<const Model> model, const EngineOptions& opts, int capacity,
                                             Precision precision, std::shared_ptr<SharedBackend> backend);
 // The micro-batch an engine of `capacity` tokens will use (opts.chunk, or the backend's choice).
-int engine_chunk(const Model& model, const EngineOptions& opts, const BackendRequest& request, int capacity,
-                 Precision precision);
+int engine_chunk(const std::shared_ptr<const Model>& model, const EngineOptions& opts, const BackendRequest& request,
+                 int capacity, Precision precision, BackendCache* cache = nullptr);
 
 }  // namespace ls

@@ -3,9 +3,7 @@
 // offset and shape before use and return a Result; they never exit.
 #pragma once
 
-#include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
 
@@ -159,14 +157,6 @@ struct EmbeddedVocab {
   bool remove_extra_whitespaces = false;   // tokenizer.ggml.remove_extra_whitespaces
 };
 
-// What other layers make once per model and keep while it lives: the engine's
-// backends (core/backends: backend_for), keyed by kind and options, so every run on
-// the model shares one upload of its weights. Type-erased: models know no engine.
-struct ModelAttachments {
-  std::mutex mu;
-  std::map<std::string, std::shared_ptr<void>> items;
-};
-
 struct Model {
   ModelConfig config;
   ModelWeights weights;
@@ -175,7 +165,6 @@ struct Model {
   // Storage the views point into: mapped files and dequantised copies.
   std::vector<std::shared_ptr<MappedFile>> files;
   std::vector<std::vector<float>> owned;
-  mutable ModelAttachments attached;
 };
 
 struct LoadOptions {

@@ -89,18 +89,27 @@ TEST(BackendSeam, OneBackendPerModelAndOptions) {
   auto m = load_ok(bundled_gguf());
   ASSERT_TRUE(m);
   EngineOptions o;
-  auto a = make_engine(m, o, 64).take(), b = make_engine(m, o, 128).take();
+  BackendCache cache;  // the caller's (the app's worker, a CLI command)
+  const BackendRequest cpu;
+  auto a = make_engine(m, o, 64, Precision::F32, cpu, &cache).take(), b = make_engine(m, o, 128, Precision::F32, cpu, &cache).take();
   EXPECT_EQ(&a->backend(), &b->backend());  // windows, sweep cells, NBCE rows: one upload
   BackendRequest rows;
   rows.cpu.attention = CpuAttention::Rows;
-  EXPECT_NE(&make_engine(m, o, 64, Precision::F32, rows).take()->backend(), &a->backend());
+  EXPECT_NE(&make_engine(m, o, 64, Precision::F32, rows, &cache).take()->backend(), &a->backend());
   auto other = load_ok(bundled_gguf());  // another model: its own backend
-  EXPECT_NE(&make_engine(other, o, 64).take()->backend(), &a->backend());
+  EXPECT_NE(&make_engine(other, o, 64, Precision::F32, cpu, &cache).take()->backend(), &a->backend());
   // The backend outlives its engines: a later run finds the same one.
   const Backend* first = &a->backend();
   a.reset();
   b.reset();
-  EXPECT_EQ(&make_engine(m, o, 32).take()->backend(), first);
+  EXPECT_EQ(&make_engine(m, o, 32, Precision::F32, cpu, &cache).take()->backend(), first);
+  // Without a cache an engine gets a backend of its own; a model's backends leave the
+  // cache with the model.
+  EXPECT_NE(&make_engine(m, o, 32).take()->backend(), first);
+  EXPECT_EQ(cache.size(), 3u);
+  other.reset();
+  auto again = make_engine(m, o, 16, Precision::F32, cpu, &cache);
+  EXPECT_EQ(cache.size(), 2u);
 }
 
 // Activations are views of a runtime dtype: one CPU backend serves f32 and f64
@@ -109,7 +118,8 @@ TEST(BackendSeam, OneBackendServesEveryActivationDtype) {
   auto m = load_ok(bundled_gguf());
   ASSERT_TRUE(m);
   EngineOptions o;
-  auto f32 = make_engine(m, o, 64, Precision::F32).take(), f64 = make_engine(m, o, 64, Precision::F64).take();
+  BackendCache cache;
+  auto f32 = make_engine(m, o, 64, Precision::F32, {}, &cache).take(), f64 = make_engine(m, o, 64, Precision::F64, {}, &cache).take();
   EXPECT_EQ(&f32->backend(), &f64->backend());
   EXPECT_EQ(f32->activations(), DType::F32);
   EXPECT_EQ(f64->activations(), DType::F64);
@@ -246,7 +256,8 @@ TEST(BackendSeam, InterleavedEnginesKeepTheirOwnCacheAndTables) {
   const std::vector<int> a(toks.begin(), toks.begin() + 301), b(toks.begin() + 50, toks.begin() + 171);
   const auto want_a = nll_of(*make_engine(m, oa, 400).take(), a);
   const auto want_b = nll_of(*make_engine(m, ob, 400).take(), b);
-  auto ea = make_engine(m, oa, 400).take(), eb = make_engine(m, ob, 400).take();
+  BackendCache cache;
+  auto ea = make_engine(m, oa, 400, Precision::F32, {}, &cache).take(), eb = make_engine(m, ob, 400, Precision::F32, {}, &cache).take();
   ASSERT_EQ(&ea->backend(), &eb->backend());  // the method is the engine's, not the backend's
   ASSERT_TRUE(ea->forward(a.data(), 100).ok());
   ASSERT_TRUE(eb->forward(b.data(), (int)b.size() - 1).ok());
@@ -317,7 +328,8 @@ TEST(BackendSeam, DeviceBackendsAreChosenByName) {
   EngineOptions o;
   BackendRequest r;
   r.kind = "absent";
-  auto refused = make_engine(m, o, 64, Precision::F32, r);
+  BackendCache cache;
+  auto refused = make_engine(m, o, 64, Precision::F32, r, &cache);
   ASSERT_FALSE(refused.ok());
   EXPECT_NE(refused.error().find("no device of this kind"), std::string::npos) << refused.error();
   register_device_backend("fake", &make_fake);
@@ -326,17 +338,17 @@ TEST(BackendSeam, DeviceBackendsAreChosenByName) {
   EXPECT_FALSE(resolve_backend("fake", true).ok());
   const auto toks = story_tokens(120);
   r.kind = "fake";
-  auto e = make_engine(m, o, 200, Precision::F32, r);
+  auto e = make_engine(m, o, 200, Precision::F32, r, &cache);
   ASSERT_TRUE(e.ok()) << e.error();
   const int made = fake_made;
   EXPECT_GE(made, 1);
   auto got = nll_of(**e, toks);
   r.kind = "auto";  // the same shared backend: not made again
-  auto e2 = make_engine(m, o, 200, Precision::F32, r);
+  auto e2 = make_engine(m, o, 200, Precision::F32, r, &cache);
   ASSERT_TRUE(e2.ok());
   EXPECT_EQ(fake_made, made);
   r.kind = "cpu";
-  auto c = make_engine(m, o, 200, Precision::F32, r);
+  auto c = make_engine(m, o, 200, Precision::F32, r, &cache);
   ASSERT_TRUE(c.ok());
   auto want = nll_of(**c, toks);
   for (size_t i = 0; i < want.size(); ++i) EXPECT_NEAR(got[i], want[i], 1e-5) << i;
@@ -350,6 +362,7 @@ TEST(BackendSeam, ForwardEachEqualsOneForwardPerEngine) {
   const auto toks = story_tokens(120);
   const char* methods[] = {"rope", "rerope:window=8,logn=1", "dynamic-ntk:alpha=2", "sliding-window:window=16,sinks=2"};
   const int prompt[] = {10, 37, 80, 95};
+  BackendCache cache;  // one backend for the batch
   for (Precision prec : {Precision::F32, Precision::F64}) {
     std::vector<std::unique_ptr<Engine>> batched, alone;
     for (int i = 0; i < 4; ++i) {
@@ -357,7 +370,7 @@ TEST(BackendSeam, ForwardEachEqualsOneForwardPerEngine) {
       o.method = parse_method_spec(methods[i]).value();
       o.chunk = 2;  // fewer rows per batch than engines: the batch is split
       for (auto* set : {&batched, &alone}) {
-        auto e = make_engine(m, o, 120, prec);
+        auto e = make_engine(m, o, 120, prec, {}, &cache);
         ASSERT_TRUE(e.ok()) << e.error();
         ASSERT_TRUE((*e)->forward(toks.data(), prompt[i]).ok());
         set->push_back(e.take());
@@ -382,8 +395,8 @@ TEST(BackendSeam, ForwardEachEqualsOneForwardPerEngine) {
   }
   // Engines of two models cannot share a batch.
   auto other = load_ok(bundled_gguf(), 128);
-  auto a = make_engine(m, EngineOptions{}, 16, Precision::F32);
-  auto b = make_engine(other, EngineOptions{}, 16, Precision::F32);
+  auto a = make_engine(m, EngineOptions{}, 16, Precision::F32, {}, &cache);
+  auto b = make_engine(other, EngineOptions{}, 16, Precision::F32, {}, &cache);
   ASSERT_TRUE(a.ok() && b.ok());
   const int t[] = {1, 1};
   auto st = Engine::forward_each({a->get(), b->get()}, t);
@@ -404,9 +417,9 @@ TEST(BackendSeam, LengthCapComesFromTheChosenBackendsMemory) {
   register_device_backend("small", &make_small);
   BackendRequest o;
   o.kind = "small";
-  EXPECT_EQ(backend_memory_available(*m, o), size_t{48} << 20);
+  EXPECT_EQ(backend_memory_available(m, o), size_t{48} << 20);
   o.kind = "cpu";
-  const size_t host = backend_memory_available(*m, o);  // the host's, which moves from call to call
+  const size_t host = backend_memory_available(m, o);  // the host's, which moves from call to call
   EXPECT_GT(host, size_t{0});
   EXPECT_NE(host, size_t{48} << 20);
   const ModelConfig& c = m->config;

@@ -23,6 +23,12 @@ namespace {
   if (!gpu::device_available()) GTEST_SKIP() << "no CUDA device present"; \
   gpu::register_cuda_backend()
 
+// One backend per model and kind for the whole test program (one upload each).
+BackendCache& backends() {
+  static BackendCache cache;
+  return cache;
+}
+
 // Per-token NLL of `toks` on one backend.
 std::vector<double> nll_on(std::shared_ptr<const Model> m, const std::string& backend, const std::string& method,
                            const std::vector<int>& toks, const AttentionObserver* observer = nullptr, int chunk = 48) {
@@ -32,7 +38,7 @@ std::vector<double> nll_on(std::shared_ptr<const Model> m, const std::string& ba
   o.method = method.empty() ? m->config.native_method : parse_method_spec(method).value();
   o.observer = observer;
   o.chunk = chunk;  // several chunks: the cache grows and keys are appended across calls
-  auto e = make_engine(m, o, (int)toks.size(), Precision::F32, request);
+  auto e = make_engine(m, o, (int)toks.size(), Precision::F32, request, &backends());
   EXPECT_TRUE(e.ok()) << (e.ok() ? "" : e.error());
   if (!e.ok()) return {};
   EXPECT_TRUE((*e)->forward(toks.data(), (int)toks.size() - 1).ok());
