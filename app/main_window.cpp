@@ -23,11 +23,7 @@
 #include "app/nbce_dialog.h"
 #include "app/views/attention_view.h"
 #include "app/views/chart_util.h"
-#include "app/views/frequency_view.h"
-#include "app/views/perplexity_view.h"
-#include "app/views/relpos_view.h"
 #include "app/views/retrieval_view.h"
-#include "app/views/s2attn_view.h"
 #include "app/views/story_view.h"
 #include "app/views/sweep_view.h"
 #include "core/position/spec.h"
@@ -110,18 +106,16 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
 
   // Views.
   tabs_ = new QTabWidget();
-  story_ = new StoryView(&state_);
-  tabs_->addTab(story_, tr("Story"));
-  tabs_->addTab(new FrequencyView(&state_), tr("Frequencies"));
-  tabs_->addTab(new RelposView(&state_), tr("Relative positions"));
-  attention_ = new AttentionView(&state_);
-  tabs_->addTab(attention_, tr("Attention"));
-  tabs_->addTab(new PerplexityView(&state_), tr("Perplexity"));
-  sweep_ = new SweepView(&state_);
-  tabs_->addTab(sweep_, tr("Loss vs length"));
-  retrieval_ = new RetrievalView(&state_);
-  tabs_->addTab(retrieval_, tr("Retrieval"));
-  tabs_->addTab(new S2AttnView(&state_), tr("S2-Attn"));
+  for (const ViewRow& row : view_table()) {
+    View* v = row.make(&state_);
+    if (v->view_name() != row.name) qFatal("view_table: row %s makes view %s", row.name, qPrintable(v->view_name()));
+    tabs_->addTab(v, tr(row.title));
+  }
+  // The views the window talks to beyond the View interface.
+  story_ = qobject_cast<StoryView*>(view("story"));
+  attention_ = qobject_cast<AttentionView*>(view("attention"));
+  sweep_ = qobject_cast<SweepView*>(view("sweep"));
+  retrieval_ = qobject_cast<RetrievalView*>(view("retrieval"));
 
   // Docks: model (top), methods (left), document (right).
   auto* model_dock = new QDockWidget(tr("Model"), this);

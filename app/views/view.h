@@ -5,10 +5,22 @@
 #include <QJsonObject>
 #include <QString>
 #include <QWidget>
+#include <vector>
 
 #include "app/app_state.h"
 
 namespace ls::app {
+
+class View;
+
+// The views the window shows, in tab order: a new view is its own file and one row
+// of view_table() (app/views/view_table.cpp).
+struct ViewRow {
+  const char* name;   // view_name(): sessions, --view, exports
+  const char* title;  // the tab's title (translated by the window)
+  View* (*make)(AppState* state);
+};
+const std::vector<ViewRow>& view_table();
 
 class View : public QWidget {
   Q_OBJECT
