@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "core/backends/backends.h"
+#include "core/model/describe.h"
 #include "core/position/spec.h"
 
 namespace ls::app {
@@ -13,14 +14,6 @@ namespace {
 // Every run, the model line and the length cap: the CUDA backend where one is built
 // in and finds a device, else the CPU.
 constexpr const char* kBackend = "auto";
-
-// " (factors short a–b, long c–d)" for a model with per-pair factor lists, else "".
-QString factor_range(const ModelConfig& c) {
-  if (c.longrope_short.empty() || c.longrope_long.empty()) return {};
-  auto [s0, s1] = std::minmax_element(c.longrope_short.begin(), c.longrope_short.end());
-  auto [l0, l1] = std::minmax_element(c.longrope_long.begin(), c.longrope_long.end());
-  return QString(" (factors short %1–%2, long %3–%4)").arg(*s0, 0, 'g', 4).arg(*s1, 0, 'g', 4).arg(*l0, 0, 'g', 4).arg(*l1, 0, 'g', 4);
-}
 
 }  // namespace
 
@@ -66,29 +59,7 @@ void EngineWorker::load_model_impl(quint64 job, QString path, int train_len_over
   ModelLoaded info;
   info.path = path;
   info.config = c;
-  info.summary = QString("%1 · %11 · %2 · tokenizer %12 · %3 layers · %4 heads (%5 KV) · head_dim %6 · L = %7 · base %8 · %9 · native %10 · "
-                         "backend %13")
-                     .arg(QString::fromStdString(c.name), format_name(c.format))
-                     .arg(c.n_layers)
-                     .arg(c.n_heads)
-                     .arg(c.n_kv_heads)
-                     .arg(c.head_dim)
-                     .arg(QString("%1 (%2)").arg(c.train_len).arg(QString::fromStdString(c.train_len_source)))
-                     .arg(c.rope_base)
-                     .arg(!arch_alibi(c.arch) ? layout_name(c.layout) : "ALiBi")
-                     .arg(QString::fromStdString(method_spec_string(c.native_method)) + factor_range(c) +
-                          (c.native_source.empty() ? QString() : QString(" (%1)").arg(QString::fromStdString(c.native_source))))
-                     .arg(QString::fromStdString(c.family) + (c.qkv_bias ? " (q/k/v bias)" : "") +
-                          (c.local_window > 0 ? QString(" (local layers: window %1%2)")
-                                                    .arg(c.local_window)
-                                                    .arg(c.local_rope_base > 0 ? QString(", base %1").arg(c.local_rope_base)
-                                                                               : QString())
-                                              : QString()) +
-                          (c.attn_softcap > 0 ? QString(" (score cap %1)").arg(c.attn_softcap) : QString()) +
-                          (c.parallel_residual ? QString(c.shared_norm ? " (parallel residual, one norm)" : " (parallel residual)")
-                                               : QString()))
-                     .arg(QString::fromStdString(tokenizer_->kind()))
-                     .arg(QString::fromStdString(resolve_backend(kBackend, false).value()));  // "auto" never fails
+  info.summary = QString::fromStdString(model_line(*model_, tokenizer_->kind(), resolve_backend(kBackend, false).value()));  // "auto" never fails
   // The longest context whose engine fits in half the memory the backend that will
   // run it has now (a device's free memory after the weights; the host's for the CPU).
   BackendRequest run_on;

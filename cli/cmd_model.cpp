@@ -9,6 +9,7 @@
 #include <filesystem>
 
 #include "core/backends/backends.h"
+#include "core/model/describe.h"
 #include "core/model/random_model.h"
 #include "core/model/weight_builder.h"
 #include "core/position/spec.h"
@@ -30,61 +31,13 @@ const OptionSpec kText{"text", "FILE", "UTF-8 document (stories separated by a l
 const OptionSpec kTokens{"tokens", "FILE", "token ids, whitespace- or JSON-array-separated (no BOS added)"};
 
 // LongRoPE / rope_freqs per-pair factor lists, summarised (count, min, max).
-json factor_summary(const ModelConfig& c) {
-  auto one = [](const std::vector<double>& f) {
-    return json{{"count", f.size()}, {"min", *std::min_element(f.begin(), f.end())},
-                {"max", *std::max_element(f.begin(), f.end())}};
-  };
-  return json{{"short", one(c.longrope_short)}, {"long", one(c.longrope_long)}};
-}
-
 int run_info(const Args& a) {
   auto in = load_model_inputs(a, false);
   if (!in) return usage_error("info", in.error());
-  const ModelConfig& c = in->model->config;
-  json j = {{"path", in->model->path},
-            {"format", format_name(c.format)},
-            {"architecture", arch_name(c.arch)},
-            {"family", c.family},
-            {"qkv_bias", !in->model->weights.layers.empty() && in->model->weights.layers[0].bq != nullptr},
-            {"name", c.name},
-            {"dim", c.dim},
-            {"hidden_dim", c.hidden_dim},
-            {"n_layers", c.n_layers},
-            {"n_heads", c.n_heads},
-            {"n_kv_heads", c.n_kv_heads},
-            {"head_dim", c.head_dim},
-            {"rot_dim", c.rot_dim},
-            {"vocab_size", c.vocab_size},
-            {"rope_base", c.rope_base},
-            {"pair_layout", !arch_alibi(c.arch) ? json(layout_name(c.layout)) : json(nullptr)},
-            {"parallel_residual", c.parallel_residual},
-            {"shared_block_norm", c.shared_norm},
-            {"classifier_bias", in->model->weights.output_b != nullptr},
-            {"local_window", c.local_window > 0 ? json(c.local_window) : json(nullptr)},
-            {"local_pattern", c.local_window > 0 ? json(c.local_pattern) : json(nullptr)},
-            {"local_rope_base", c.local_rope_base > 0 ? json(c.local_rope_base) : json(nullptr)},
-            {"qk_norm", c.qk_norm},
-            {"attn_softcap", c.attn_softcap > 0 ? json(c.attn_softcap) : json(nullptr)},
-            {"final_softcap", c.final_softcap > 0 ? json(c.final_softcap) : json(nullptr)},
-            {"attn_scale", c.attn_scale > 0 ? c.attn_scale : 1.0 / std::sqrt((double)c.head_dim)},
-            {"feed_forward", ffn_gated(c) ? (c.geglu ? "geglu" : "swiglu") : c.gelu_exact ? "gelu" : "gelu-tanh"},
-            {"norm_eps", c.norm_eps},
-            {"train_len", c.train_len},
-            {"train_len_source", c.train_len_source},
-            {"declared_context", c.declared_context},
-            {"native_method", method_spec_string(c.native_method)},
-            {"native_source", c.native_source.empty() ? json(nullptr) : json(c.native_source)},
-            {"native_factors", c.longrope_short.empty() ? json(nullptr) : factor_summary(c)},
-            {"tied_embeddings", c.tied_embeddings},
-            {"n_params", c.n_params},
-            {"embedded_vocab", in->model->vocab != nullptr},
-            {"embedded_vocab_kind", in->model->vocab ? json(in->model->vocab->kind) : json(nullptr)},
-            {"weights_dtype", dtype_name(in->model->weights.layers.empty() ? DType::F32
-                                                                             : in->model->weights.layers[0].wq.dtype)},
-            {"backend", "cpu"},
-            {"cpu_attention_isa", cpu_description().attention_isa},
-            {"blas", cpu_description().blas}};
+  json j = model_description(*in->model);
+  j["backend"] = "cpu";
+  j["cpu_attention_isa"] = cpu_description().attention_isa;
+  j["blas"] = cpu_description().blas;
   // The tokenizer this model gets (--tokenizer, the embedded vocabulary, or a file beside it).
   if (auto tok = Tokenizer::for_model(*in->model, a.get("tokenizer"))) {
     j["tokenizer"] = tok.value()->kind();
