@@ -246,22 +246,23 @@ void MethodPanel::rebuild_editor() {
     const QString label = QString::fromStdString(prm.key);
     const std::string val = value_of(prm.key, prm.default_value.empty() ? "1" : prm.default_value);
     QWidget* w = nullptr;
-    if (prm.key == "cache") {
+    // The editor follows the parameter's kind and range (core/position/spec.h).
+    if (prm.kind == ParamKind::Choice) {
       auto* c = new QComboBox();
-      c->addItems({"rotated", "raw"});
+      for (const auto& choice : prm.choices) c->addItem(QString::fromStdString(choice));
       c->setCurrentText(QString::fromStdString(val));
       connect(c, &QComboBox::currentIndexChanged, this, update_spec);
       keys->push_back({prm.key, [c] { return c->currentText(); }});
       w = c;
-    } else if (prm.accepted.rfind("0, 1", 0) == 0) {
+    } else if (prm.kind == ParamKind::Flag) {
       auto* c = new QCheckBox();
       c->setChecked(val == "1");
       connect(c, &QCheckBox::toggled, this, update_spec);
       keys->push_back({prm.key, [c] { return QString(c->isChecked() ? "1" : "0"); }});
       w = c;
-    } else if (prm.accepted.find("whole number") != std::string::npos) {
+    } else if (prm.kind == ParamKind::Integer) {
       auto* box = new QSpinBox();
-      box->setRange(prm.key == "sinks" ? 0 : 1, 1 << 24);
+      box->setRange((int)prm.lo, (int)std::min(prm.hi, (double)(1 << 24)));
       box->setValue(std::stoi(val));
       auto* slider = new QSlider(Qt::Horizontal);
       slider->setRange(0, 80);  // quarter-octaves: 1 … 2^20
@@ -273,17 +274,19 @@ void MethodPanel::rebuild_editor() {
     } else {
       auto* box = new QDoubleSpinBox();
       box->setDecimals(4);
-      box->setRange(prm.key == "attention_factor" ? 0.0 : 0.0001, prm.key == "attention_factor" ? 100.0 : 1e6);
-      if (prm.key == "attention_factor") box->setSpecialValueText("auto");
-      box->setValue(val == "auto" ? 0.0 : std::stod(val));
+      box->setRange(prm.lo, prm.hi);
+      const QString special = QString::fromStdString(prm.special);  // the minimum stands for it (0: "auto")
+      if (!special.isEmpty()) box->setSpecialValueText(special);
+      box->setValue(!prm.special.empty() && val == prm.special ? prm.lo : std::stod(val));
       box->setSingleStep(0.25);
       auto* slider = new QSlider(Qt::Horizontal);
       slider->setRange(0, 64);  // 1 … 2^8 in eighth-octaves, live
       slider->setValue((int)std::lround(8 * std::log2(std::max(1.0, box->value()))));
       connect(slider, &QSlider::valueChanged, box, [box](int v) { box->setValue(std::pow(2.0, v / 8.0)); });
       connect(box, &QDoubleSpinBox::valueChanged, this, update_spec);
-      keys->push_back({prm.key, [box, af = prm.key == "attention_factor"] {
-                         return af && box->value() == 0.0 ? QString("auto") : QString::number(box->value(), 'g', 8);
+      keys->push_back({prm.key, [box, special] {
+                         return !special.isEmpty() && box->value() == box->minimum() ? special
+                                                                                     : QString::number(box->value(), 'g', 8);
                        }});
       w = slider_row(slider, box);
     }

@@ -16,6 +16,10 @@ namespace {
 // How one key is read, checked and stored.
 struct KeyRule {
   std::string accepted;  // human description of accepted values
+  ParamKind kind = ParamKind::Real;
+  double lo = 0, hi = 0;
+  std::vector<std::string> choices;
+  std::string special;
   // Sets the value in p; returns an error message or "" on success.
   std::function<std::string(std::string_view, MethodParams&)> set;
   std::function<std::string(MethodParams)> get;  // by value: POD, cheap  // canonical text of the current value
@@ -45,6 +49,7 @@ using IntRefFn = int& (*)(MethodParams&);
 // that closed range (tests/position/test_spec.cpp checks each method at both ends).
 KeyRule real_key(RefFn ref, double lo, double hi) {
   KeyRule r;
+  r.kind = ParamKind::Real, r.lo = lo, r.hi = hi;
   r.accepted = "a number in [" + fmt_num(lo) + ", " + fmt_num(hi) + "]";
   r.set = [ref, lo, hi, acc = r.accepted](std::string_view v, MethodParams& p) -> std::string {
     double x;
@@ -58,6 +63,7 @@ KeyRule real_key(RefFn ref, double lo, double hi) {
 
 KeyRule int_key(IntRefFn ref, long lo, long hi) {
   KeyRule r;
+  r.kind = ParamKind::Integer, r.lo = (double)lo, r.hi = (double)hi;
   r.accepted = "a whole number in [" + std::to_string(lo) + ", " + std::to_string(hi) + "]";
   r.set = [ref, lo, hi, acc = r.accepted](std::string_view v, MethodParams& p) -> std::string {
     double x;
@@ -71,6 +77,7 @@ KeyRule int_key(IntRefFn ref, long lo, long hi) {
 
 KeyRule bool_key(IntRefFn ref) {
   KeyRule r;
+  r.kind = ParamKind::Flag, r.lo = 0, r.hi = 1;
   r.accepted = "0, 1, true or false";
   r.set = [ref, acc = r.accepted](std::string_view v, MethodParams& p) -> std::string {
     if (v == "1" || v == "true") ref(p) = 1;
@@ -108,6 +115,7 @@ const std::map<std::string, KeyRule>& key_rules() {
 
     // window: a whole number of tokens stored as double.
     KeyRule w;
+    w.kind = ParamKind::Integer, w.lo = 1, w.hi = (double)kMaxTokens;
     w.accepted = "a whole number of tokens in [1, " + std::to_string(kMaxTokens) + "]";
     w.set = [acc = w.accepted](std::string_view v, MethodParams& p) -> std::string {
       double x;
@@ -119,6 +127,7 @@ const std::map<std::string, KeyRule>& key_rules() {
     m["window"] = w;
 
     KeyRule af;
+    af.kind = ParamKind::Real, af.lo = 0, af.hi = 100, af.special = "auto";
     af.accepted = "auto or a number in (0, 100]";
     af.set = [acc = af.accepted](std::string_view v, MethodParams& p) -> std::string {
       if (v == "auto") { p.rope.attention_factor = 0; return ""; }
@@ -133,6 +142,7 @@ const std::map<std::string, KeyRule>& key_rules() {
     m["attention_factor"] = af;
 
     KeyRule cache;
+    cache.kind = ParamKind::Choice, cache.choices = {"rotated", "raw"};
     cache.accepted = "rotated or raw";
     cache.set = [acc = cache.accepted](std::string_view v, MethodParams& p) -> std::string {
       if (v == "rotated") p.cache = KeyCache::Rotated;
@@ -150,7 +160,8 @@ const std::map<std::string, KeyRule>& key_rules() {
 // ---------------------------------------------------------------- the registry
 
 ParamInfo P(const std::string& key, const std::string& def, const std::string& meaning) {
-  return ParamInfo{key, def, key_rules().at(key).accepted, meaning};
+  const KeyRule& r = key_rules().at(key);
+  return ParamInfo{key, def, r.accepted, meaning, r.kind, r.lo, r.hi, r.choices, r.special};
 }
 
 std::vector<MethodInfo> build_registry() {

@@ -13,11 +13,19 @@
 
 namespace ls {
 
+// What a parameter's value is: it drives the parser, the canonical printer and the
+// app's editors (a check box, a combo box, an integer or a real spin box).
+enum class ParamKind { Real, Integer, Flag, Choice };
+
 struct ParamInfo {
   std::string key;
   std::string default_value;  // empty: required
   std::string accepted;       // accepted values, as shown in errors
   std::string meaning;
+  ParamKind kind = ParamKind::Real;
+  double lo = 0, hi = 0;             // Real, Integer: the accepted range (closed; Real's lo open when `special` is set)
+  std::vector<std::string> choices;  // Choice: the accepted words
+  std::string special;               // Real: a word that stands for "computed" (attention_factor's "auto", stored as 0)
 };
 
 struct MethodInfo {

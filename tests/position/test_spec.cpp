@@ -157,3 +157,61 @@ TEST(Spec, Lists) {
 
 }  // namespace
 }  // namespace ls
+
+namespace ls {
+namespace {
+
+// Each parameter's declared kind and range (which the app's editors follow) is what
+// the parser accepts: both ends of a range, each choice, 0 and 1 for a flag; a step
+// outside is refused.
+TEST(MethodSpec, ParameterKindsAreWhatTheParserAccepts) {
+  // Whether the parser takes `value` for p: a refusal that quotes p's accepted values
+  // is a range refusal; another (a cross-check with a default of another parameter,
+  // as yarn's beta_fast > beta_slow) says nothing about p's range.
+  auto in_range = [](const MethodInfo& info, const ParamInfo& p, const std::string& value) {
+    std::string spec = info.name + ":" + p.key + "=" + value;
+    for (const ParamInfo& q : info.params)  // the other required values
+      if (q.key != p.key && q.default_value.empty()) spec += "," + q.key + "=" + (q.kind == ParamKind::Integer ? "16" : "2");
+    auto r = parse_method_spec(spec);
+    return r.ok() || r.error().find(p.accepted) == std::string::npos;
+  };
+  auto num = [](double v) {
+    char b[40];
+    std::snprintf(b, sizeof b, "%.17g", v);
+    return std::string(b);
+  };
+  int checked = 0;
+  for (const MethodInfo& info : method_registry())
+    for (const ParamInfo& p : info.params) {
+      SCOPED_TRACE(info.name + ":" + p.key);
+      switch (p.kind) {
+        case ParamKind::Flag:
+          EXPECT_TRUE(in_range(info, p, "0") && in_range(info, p, "1"));
+          EXPECT_FALSE(in_range(info, p, "2"));
+          break;
+        case ParamKind::Choice:
+          ASSERT_FALSE(p.choices.empty());
+          for (const auto& c : p.choices) EXPECT_TRUE(in_range(info, p, c));
+          EXPECT_FALSE(in_range(info, p, "none-of-them"));
+          break;
+        case ParamKind::Integer:
+          EXPECT_TRUE(in_range(info, p, num(p.lo)) && in_range(info, p, num(p.hi)));
+          EXPECT_FALSE(in_range(info, p, num(p.lo - 1)));
+          EXPECT_FALSE(in_range(info, p, num(p.hi + 1)));
+          EXPECT_FALSE(in_range(info, p, num(p.lo + 0.5)));
+          break;
+        case ParamKind::Real:
+          if (p.special.empty()) EXPECT_TRUE(in_range(info, p, num(p.lo)));
+          else EXPECT_TRUE(in_range(info, p, p.special) && !in_range(info, p, num(p.lo)));  // lo is open: it means `special`
+          EXPECT_TRUE(in_range(info, p, num(p.hi)));
+          EXPECT_FALSE(in_range(info, p, num(p.lo - std::max(1e-9, std::fabs(p.lo) / 2))));
+          EXPECT_FALSE(in_range(info, p, num(p.hi * 2)));
+          break;
+      }
+      ++checked;
+    }
+  EXPECT_GT(checked, 40);
+}
+
+}  // namespace
+}  // namespace ls
