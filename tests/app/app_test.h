@@ -1,0 +1,85 @@
+// The desktop app under the offscreen platform (QtTest): one test class, its slots
+// shelved by what they check (test_app_views.cpp, test_app_files.cpp,
+// test_app_window.cpp), the main and shared set-up in test_app.cpp.
+#pragma once
+
+#include <QDir>
+#include <QDockWidget>
+#include <QMenuBar>
+#include <QSlider>
+#include <QSpinBox>
+#include <QElapsedTimer>
+#include <QFile>
+#include <QImage>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QSignalSpy>
+#include <QTemporaryDir>
+#include <QTextBrowser>
+#include <QTextDocument>
+#include <QtTest>
+
+#include <sys/stat.h>
+
+#include "app/heatmap_widget.h"
+#include "app/method_panel.h"
+#include "app/nbce_dialog.h"
+#include "core/model/random_model.h"
+#include "core/position/spec.h"
+#include "app/main_window.h"
+#include "app/document_view.h"
+#include "app/views/retrieval_view.h"
+#include "app/views/story_view.h"
+#include "app/views/view.h"
+
+using ls::app::MainWindow;
+
+inline const QString kModel = LONGSCOPE_RESOURCES_DIR "/models/stories260K.gguf";
+inline const QString kDoc = LONGSCOPE_RESOURCES_DIR "/documents/tinystories_1.txt";
+
+inline bool wait_idle(MainWindow& w, int ms = 60000) {
+  QElapsedTimer t;
+  t.start();
+  while (w.busy() && t.elapsed() < ms) QTest::qWait(10);
+  return !w.busy();
+}
+
+// An image is "non-empty" when it is not a single flat colour.
+inline int distinct_colours(const QImage& img) {
+  QSet<QRgb> seen;
+  for (int y = 0; y < img.height(); y += 3)
+    for (int x = 0; x < img.width(); x += 3) seen.insert(img.pixel(x, y));
+  return seen.size();
+}
+
+class AppTest : public QObject {
+  Q_OBJECT
+ private slots:
+  void initTestCase();
+  void every_view_renders_and_exports();
+  void linear_factor_divides_frequencies();
+  void methods_and_length_change_relpos();
+  void attention_detail_at_full_resolution();
+  void cancel_is_prompt();
+  void bad_model_keeps_app_usable();
+  void bad_documents_are_reported();
+  void session_round_trip();
+  void window_fits_small_screens();
+  void story_shows_rope_breaking_beyond_l();
+  void toggling_a_method_reuses_cached_results();
+  void colours_follow_methods_and_removed_methods_vanish();
+  void heatmap_reading_aids();
+  void help_view_menu_and_errors_that_stay();
+  void nbce_from_the_gui();
+  void nothing_stale_after_a_model_switch();
+  void bad_model_at_launch_keeps_its_error();
+  void slider_follows_typed_length_and_docks_keep_their_size();
+  void retrieval_grid_and_a_clicked_prompt();
+  void s2attn_view_shows_the_shifted_mask();
+  void document_pane_lays_a_long_paragraph_out_once();
+  void files_that_are_not_files();
+
+ private:
+  void load(MainWindow& w, int length = 1024);
+  QString shots_;
+};

@@ -1,0 +1,187 @@
+// Files the app opens: bad models and documents, files that are not files, sessions,
+// a model switch.
+#include "tests/app/app_test.h"
+
+void AppTest::bad_model_keeps_app_usable() {
+  MainWindow w;
+  load(w, 256);
+  QTemporaryDir dir;
+  QFile f(dir.filePath("broken.gguf"));
+  QVERIFY(f.open(QIODevice::WriteOnly));
+  QFile good(kModel);
+  QVERIFY(good.open(QIODevice::ReadOnly));
+  f.write(good.read(5000));  // truncated
+  f.close();
+  QSignalSpy errors(&w, &MainWindow::error_shown);
+  w.open_model(dir.filePath("broken.gguf"));
+  QVERIFY(wait_idle(w));
+  QCOMPARE(errors.count(), 1);
+  QVERIFY(w.last_error().contains("broken.gguf"));
+  QVERIFY(w.status_text().contains("Error"));
+  QCOMPARE(w.state()->model_path, kModel);  // the previous model is kept
+  // Inputs that once aborted the app (heap overflow, uncaught exceptions): one error each.
+  for (const char* bad : {"bloom_key_length.gguf", "wrong_type_key.gguf", "huge_array.gguf", "config_wrong_type",
+                          "bloom_indivisible", "fuzz_control_char_key.gguf"}) {
+    w.open_model(QString(LONGSCOPE_TEST_DIR "/data/bad/") + bad);
+    QVERIFY(wait_idle(w));
+    QVERIFY2(w.last_error().contains(bad), qPrintable(w.last_error()));
+    QVERIFY(!w.last_error().contains('\n'));
+    QCOMPARE(w.state()->model_path, kModel);
+  }
+  QCOMPARE(errors.count(), 7);
+  w.set_length(128);
+  w.run_now();
+  QVERIFY(wait_idle(w));
+  QVERIFY(w.state()->ppl && w.state()->ppl->ctx == 128);
+  // An impossible length is clamped to what memory allows, never a crash.
+  w.set_length(1 << 30);
+  QVERIFY(w.state()->length <= w.state()->max_length);
+}
+
+void AppTest::bad_documents_are_reported() {
+  MainWindow w;
+  load(w, 256);
+  QTemporaryDir dir;
+  auto write = [&](const QString& name, const QByteArray& bytes) {
+    QFile f(dir.filePath(name));
+    f.open(QIODevice::WriteOnly);
+    f.write(bytes);
+    return dir.filePath(name);
+  };
+  const auto before = w.state()->document;
+  for (const auto& [name, bytes, expect] :
+       {std::tuple{"empty.txt", QByteArray("  \n\n"), "empty"}, {"latin1.txt", QByteArray("caf\xe9"), "UTF-8"},
+        {"missing.txt", QByteArray(), "does not exist"}, {"huge.txt", QByteArray(), "limit"}}) {
+    QString path = name == QString("missing.txt") ? dir.filePath("nope.txt") : write(name, bytes);
+    if (name == QString("huge.txt")) QFile::resize(path, (qint64{16} << 20) + 1);  // past the app's 16 MiB
+    w.open_document(path);
+    QVERIFY(wait_idle(w));
+    QVERIFY2(w.last_error().contains(expect), qPrintable(w.last_error()));
+    QCOMPARE(w.state()->document, before);  // the previous document stays
+  }
+}
+
+void AppTest::session_round_trip() {
+  QTemporaryDir dir;
+  const QString path = dir.filePath("s.json");
+  {
+    MainWindow w;
+    load(w, 700);
+    w.set_methods({"ntk:alpha=4", "leaky-rerope:window=128,k=16"});
+    w.set_layer_head(2, 5);
+    w.show_view("attention");
+    QVERIFY(w.save_session(path));
+  }
+  MainWindow w2;
+  w2.show();
+  QVERIFY(w2.load_session(path));
+  QVERIFY(wait_idle(w2));
+  QTest::qWait(50);
+  QVERIFY(wait_idle(w2));
+  QCOMPARE(w2.state()->length, 700);
+  QCOMPARE(w2.state()->method_specs(), QStringList({"ntk:alpha=4", "leaky-rerope:window=128,k=16"}));
+  QCOMPARE(w2.state()->layer, 2);
+  QCOMPARE(w2.state()->head, 5);
+}
+
+// Opening the ALiBi twin after the RoPE model: the dropped RoPE methods are said,
+// the attention shows the twin's own heads, and no view keeps the old results.
+void AppTest::nothing_stale_after_a_model_switch() {
+  MainWindow w;
+  load(w, 256);
+  w.show_view("attention");
+  QVERIFY(w.state()->attention);
+  QCOMPARE((int)w.state()->attention->map.heads.size(), 8);
+  QSignalSpy errors(&w, &MainWindow::error_shown);
+  w.open_model(LONGSCOPE_RESOURCES_DIR "/models/twins/alibi_twin");
+  QVERIFY(wait_idle(w, 120000));
+  // No RoPE method can run on an ALiBi model: the list becomes the ALiBi family
+  // (native first), said in the status line, not raised as an error.
+  QCOMPARE(errors.count(), 0);
+  QVERIFY2(w.status_text().contains("position family"), qPrintable(w.status_text()));
+  const QStringList family = w.state()->method_specs();
+  QCOMPARE(family.size(), 3);
+  QCOMPARE(family[0], QString("alibi"));
+  QVERIFY(family[2].startsWith("ntk-alibi"));
+  w.run_now();
+  QVERIFY(wait_idle(w, 120000));
+  QVERIFY2(w.state()->attention, qPrintable(w.last_error() + " / " + w.status_text()));
+  QCOMPARE((int)w.state()->attention->map.heads.size(), w.state()->config.n_heads);
+  QVERIFY(w.state()->config.n_heads != 8);
+  QVERIFY(w.state()->ppl && w.state()->ppl->methods.size() == 3 && w.state()->ppl->methods[0] == "alibi");
+  // A mixed list keeps what fits and says what left.
+  w.set_methods({"rope", "alibi"});
+  QVERIFY(wait_idle(w, 120000));
+  QCOMPARE(w.state()->method_specs(), QStringList({"alibi"}));
+  QVERIFY(errors.count() >= 1);
+  // Image exports show the plot, not the controls above it.
+  QTemporaryDir dir;
+  QVERIFY(w.export_view("relpos", dir.filePath("r.png")));
+  QVERIFY(QImage(dir.filePath("r.png")).height() < w.view("relpos")->height());
+}
+
+// `longscope --model broken` then the document: the model's error stays on screen
+// (not "load a model before a document"), no view draws a made-up geometry, and
+// the document opens once a good model arrives.
+void AppTest::bad_model_at_launch_keeps_its_error() {
+  MainWindow w;
+  w.resize(1280, 720);
+  w.show();
+  w.open_model("/nonexistent/model.gguf");
+  w.open_document(kDoc);
+  QVERIFY(wait_idle(w));
+  QVERIFY2(w.last_error().contains("does not exist"), qPrintable(w.last_error()));
+  QVERIFY(w.error_visible());
+  w.show_view("frequencies");
+  QVERIFY(!w.view("frequencies")->has_content() || w.view("frequencies")->data_json()["series"].toArray().isEmpty());
+  w.open_model(kModel);
+  QVERIFY(wait_idle(w));
+  QVERIFY(w.state()->document);  // the waiting document was opened with the model
+  QCOMPARE(w.state()->document->path, kDoc);
+}
+
+// A FIFO, a directory, a symlink loop, a model folder whose tokenizer.json nests
+// 5000 levels deep, a session nested as deep: one error each, nothing waits on a
+// pipe, the model and document in use stay.
+void AppTest::files_that_are_not_files() {
+  MainWindow w;
+  load(w, 256);
+  QTemporaryDir dir;
+  const QString fifo = dir.filePath("model.gguf");
+  QCOMPARE(mkfifo(fifo.toLocal8Bit().constData(), 0600), 0);
+  QVERIFY(QDir(dir.path()).mkdir("folder.txt"));
+  QVERIFY(QFile::link(dir.filePath("loop_b"), dir.filePath("loop_a")));
+  QVERIFY(QFile::link(dir.filePath("loop_a"), dir.filePath("loop_b")));
+  // A model folder: config.json and safetensors of the bundled shape, and the deep tokenizer.json.
+  const QString folder = dir.filePath("deep");
+  auto spec = ls::random_model_shape("bundled");
+  QVERIFY(spec.ok());
+  QVERIFY(ls::write_hf_model(ls::make_random_model(spec.value()), folder.toStdString()).ok());
+  QFile::remove(folder + "/tokenizer.model");
+  QVERIFY(QFile::copy(LONGSCOPE_TEST_DIR "/data/bad/deep_model_tokenizer.json", folder + "/tokenizer.json"));
+  const auto doc_before = w.state()->document;
+  for (const auto& [path, expect] : {std::pair{fifo, QString("FIFO")}, {folder, QString("nests more than 64 levels")},
+                                     {dir.filePath("loop_a"), QString("symbolic link loop")}}) {
+    w.open_model(path);
+    QVERIFY(wait_idle(w));
+    QVERIFY2(w.last_error().contains(expect), qPrintable(w.last_error()));
+    QCOMPARE(w.state()->model_path, kModel);
+  }
+  for (const auto& [path, expect] : {std::pair{fifo, QString("FIFO")}, {dir.filePath("folder.txt"), QString("directory")}}) {
+    w.open_document(path);
+    QVERIFY(wait_idle(w));
+    QVERIFY2(w.last_error().contains(expect), qPrintable(w.last_error()));
+    QCOMPARE(w.state()->document, doc_before);
+  }
+  QVERIFY(!w.load_session(fifo));
+  QVERIFY2(w.last_error().contains("FIFO"), qPrintable(w.last_error()));
+  QFile deep(dir.filePath("deep_session.json"));
+  QVERIFY(deep.open(QIODevice::WriteOnly));
+  deep.write("{\"longscope_session\": 1, \"views\": " + QByteArray(5000, '[') + QByteArray(5000, ']') + "}");
+  deep.close();
+  QVERIFY(!w.load_session(deep.fileName()));
+  QVERIFY2(w.last_error().contains("not a LongScope session"), qPrintable(w.last_error()));
+  w.run_now();
+  QVERIFY(wait_idle(w));
+  QVERIFY(w.state()->ppl);
+}

@@ -1,0 +1,263 @@
+// What each view shows and exports: frequencies, relative positions, attention, the story, the
+// retrieval grid, S2-Attn, the document pane; colours per method.
+#include "tests/app/app_test.h"
+
+void AppTest::every_view_renders_and_exports() {
+  MainWindow w;
+  load(w);
+  w.run_sweep();
+  QVERIFY(wait_idle(w, 120000));
+  for (const QString name : {"story", "frequencies", "relpos", "attention", "perplexity", "sweep"}) {
+    w.show_view(name);
+    ls::app::View* v = w.view(name);
+    QVERIFY2(v && v->has_content(), qPrintable(name));
+    const QString png = QDir(shots_).filePath(name + ".png");
+    QVERIFY(w.export_view(name, png));
+    QImage img(png);
+    QVERIFY2(!img.isNull() && distinct_colours(img) > 20, qPrintable(name + " looks empty"));
+    for (const QString ext : {"svg", "csv", "json"}) {
+      const QString f = QDir(shots_).filePath(name + "." + ext);
+      QVERIFY(w.export_view(name, f));
+      QVERIFY2(QFileInfo(f).size() > 100, qPrintable(f));
+    }
+    QJsonParseError err;
+    QFile jf(QDir(shots_).filePath(name + ".json"));
+    QVERIFY(jf.open(QIODevice::ReadOnly));
+    QVERIFY(!QJsonDocument::fromJson(jf.readAll(), &err).isNull());
+  }
+  // The perplexity data are the engine's: three methods, ReRoPE below RoPE beyond L.
+  const QJsonObject ppl = w.view("perplexity")->data_json();
+  QCOMPARE(ppl["runs"].toArray().size(), 3);
+}
+
+void AppTest::linear_factor_divides_frequencies() {
+  MainWindow w;
+  load(w, 2048);
+  w.set_methods({"rope", "linear:factor=4"});
+  w.show_view("frequencies");
+  const QJsonArray series = w.view("frequencies")->data_json()["series"].toArray();
+  QJsonArray rope, lin;
+  for (const auto& v : series) {
+    const QJsonObject s = v.toObject();
+    if (s["name"].toString() == "rope θ") rope = s["y"].toArray();
+    if (s["name"].toString() == "linear:factor=4 θ'") lin = s["y"].toArray();
+  }
+  QCOMPARE(rope.size(), 4);
+  QCOMPARE(lin.size(), 4);
+  for (int i = 0; i < 4; ++i) QCOMPARE(lin[i].toDouble(), rope[i].toDouble() / 4);
+  // NTK slows the low frequencies only.
+  w.set_methods({"ntk:alpha=8"});
+  w.show_view("frequencies");
+  bool found = false;
+  for (const auto& v : w.view("frequencies")->data_json()["series"].toArray()) {
+    const QJsonObject s = v.toObject();
+    if (s["name"].toString() != "ntk:alpha=8 θ'") continue;
+    found = true;
+    QCOMPARE(s["y"].toArray()[0].toDouble(), 1.0);
+    // d = 8: b' = 10000·8^(8/6) = 160000, θ'_3 = 160000^(-3/4) = θ_3 / 8
+    QVERIFY(std::fabs(s["y"].toArray()[3].toDouble() - rope[3].toDouble() / 8) < 1e-12);
+  }
+  QVERIFY(found);
+}
+
+void AppTest::attention_detail_at_full_resolution() {
+  MainWindow w;
+  load(w, 2048);  // pooled to 1024×1024
+  w.show_view("attention");
+  QCOMPARE(w.view("attention")->data_json()["pooled"].toInt(), 1024);
+  w.start_attention_detail(1000, 600, 512);
+  QVERIFY(wait_idle(w));
+  const QJsonObject d = w.view("attention")->data_json();
+  QCOMPARE(d["region"].toObject()["size"].toInt(), 512);
+  QCOMPARE(d["region"].toObject()["q0"].toInt(), 1000);
+  QCOMPARE(d["attention"].toArray().size(), 512);
+  double row = 0;  // query 1511 sees keys 600 … 1111 of its 1512: a part of its mass
+  for (const auto& v : d["attention"].toArray()[511].toArray()) row += v.toDouble();
+  QVERIFY(row > 0 && row < 1.0001);
+}
+
+void AppTest::methods_and_length_change_relpos() {
+  MainWindow w;
+  load(w, 512);
+  w.set_methods({"rerope:window=64"});
+  w.show_view("relpos");
+  QJsonObject r = w.view("relpos")->data_json();
+  QCOMPARE(r["length"].toInt(), 512);
+  const QJsonArray m = r["relpos"].toArray();
+  QCOMPARE(m[511].toArray()[0].toDouble(), 64.0);  // capped at the window
+  QVERIFY(m[0].toArray()[1].isNull());             // future keys are masked
+  w.set_length(300);
+  w.show_view("relpos");
+  QCOMPARE(w.view("relpos")->data_json()["length"].toInt(), 300);
+}
+
+// The first view tells the story by itself at the default settings: RoPE's loss
+// rises beyond L and the repairs hold it down (defaults: n = 8L on stories260K).
+void AppTest::story_shows_rope_breaking_beyond_l() {
+  MainWindow w;
+  w.resize(1280, 720);
+  w.show();
+  w.open_model(kModel);
+  w.open_document(kDoc);
+  QVERIFY(wait_idle(w));
+  QCOMPARE(w.state()->length, 4096);
+  w.run_now();
+  QVERIFY(wait_idle(w, 240000));
+  w.show_view("story");
+  const QJsonObject story = w.view("story")->data_json();
+  std::map<QString, std::pair<double, double>> inside_beyond;
+  for (const auto& c : story["curves"].toArray())
+    inside_beyond[c.toObject()["method"].toString()] = {c.toObject()["inside_l"].toDouble(), c.toObject()["beyond_l"].toDouble()};
+  QVERIFY(inside_beyond.count("rope") && inside_beyond.count("rerope:window=256,logn=1"));
+  const auto rope = inside_beyond["rope"], rerope = inside_beyond["rerope:window=256,logn=1"];
+  QVERIFY2(rope.second > rope.first + 1.0, "RoPE should break beyond L");
+  QVERIFY2(rerope.second < rope.second - 1.0 && rerope.second < rerope.first + 0.3, "ReRoPE should hold");
+  QVERIFY(w.state()->sweep);  // the right-hand chart computed itself
+  QVERIFY(w.view("sweep")->has_content());
+  QVERIFY(static_cast<ls::app::StoryView*>(w.view("story"))->sentence().contains("beyond"));
+}
+
+void AppTest::colours_follow_methods_and_removed_methods_vanish() {
+  MainWindow w;
+  load(w, 512);
+  w.run_sweep();
+  QVERIFY(wait_idle(w, 120000));
+  const QColor yarn = w.state()->colour_of("yarn:factor=4"), rerope = w.state()->colour_of("rerope:window=256");
+  QVERIFY(yarn != rerope);
+  w.set_methods({"yarn:factor=4", "rerope:window=256"});  // rope removed: the others keep their colours
+  QCOMPARE(w.state()->colour_of("yarn:factor=4"), yarn);
+  QCOMPARE(w.state()->colour_of("rerope:window=256"), rerope);
+  w.set_methods({"yarn:factor=8", "rerope:window=256"});  // a parameter edit keeps the method's colour
+  QCOMPARE(w.state()->colour_of("yarn:factor=8"), yarn);
+  w.show_view("sweep");
+  const QString csv = w.view("sweep")->data_csv();
+  QVERIFY(csv.contains("yarn:factor=4") || csv.contains("rerope"));
+  QVERIFY2(!csv.contains("\"rope\""), qPrintable(csv));  // exports never show a removed method either
+  const QJsonArray curves = w.view("story")->data_json()["curves"].toArray();
+  for (const auto& c : curves) QVERIFY(c.toObject()["method"].toString() != "rope");  // never drawn once removed
+}
+
+// Colour-bar numbers are whole (2050, not "2.05e+0"), a difference map is
+// centred on zero (equal matrices are all neutral white), and a new matrix
+// shape resets the zoom.
+void AppTest::heatmap_reading_aids() {
+  ls::app::HeatmapWidget h;
+  h.resize(600, 400);
+  h.set_data(2, 2, {0.0f, 2050.0f, 10.0f, 100.0f}, "t");
+  QCOMPARE(h.bar_labels(), QStringList({"2050", "0"}));
+  h.set_diverging(true);
+  h.set_data(2, 2, {0.0f, 0.0f, 0.0f, 0.0f}, "A − A");
+  const QColor zero = h.colour_of_value(0.0f);
+  QVERIFY2(zero.red() > 245 && zero.green() > 245 && zero.blue() > 245, qPrintable(zero.name()));
+  h.set_diverging(false);
+  h.set_data(100, 100, std::vector<float>(10000, 1.0f), "a");
+  h.zoom_by(4);
+  h.set_data(50, 50, std::vector<float>(2500, 1.0f), "b");  // a different matrix: the whole of it is shown
+  QCOMPARE(h.view_centre(), QPointF(25, 25));
+}
+
+// The Retrieval view: a passkey grid per method (and NBCE), a click on a cell opens
+// its prompt in the document pane with the retrieval head; Back restores the document.
+void AppTest::retrieval_grid_and_a_clicked_prompt() {
+  MainWindow w;
+  load(w, 256);
+  w.set_methods({"rope", "ntk:alpha=4"});
+  w.show_view("retrieval");
+  auto* rv = qobject_cast<ls::app::RetrievalView*>(w.view("retrieval"));
+  QVERIFY(rv);
+  w.set_retrieval_lengths("256,600");
+  w.run_retrieval();
+  QVERIFY(wait_idle(w, 120000));
+  auto grid = w.state()->retrieval;
+  QVERIFY(grid);
+  QCOMPARE(grid->grid.methods.size(), size_t{2});
+  QCOMPARE(grid->grid.cells.size(), size_t{2 * 2 * 5});
+  for (const auto& c : grid->grid.cells) QCOMPARE(c.trials.size(), size_t{3});
+  // The same keys for both methods.
+  QCOMPARE(grid->grid.cell(1, 1, 3)->trials[2].key, grid->grid.cell(0, 1, 3)->trials[2].key);
+  for (const QString ext : {"png", "csv", "json"}) {
+    const QString f = QDir(shots_).filePath("retrieval." + ext);
+    QVERIFY(w.export_view("retrieval", f));
+    QVERIFY2(QFileInfo(f).size() > 100, qPrintable(f));
+  }
+  QCOMPARE(w.view("retrieval")->data_csv().count('\n'), 1 + 20);
+  // Click the cell (ntk, 600 tokens, depth 0.5).
+  auto* gw = rv->grid();
+  const QRect r = gw->cell_rect(1, 1, 2);
+  QVERIFY(r.isValid());
+  QTest::mouseClick(gw, Qt::LeftButton, Qt::NoModifier, r.center());
+  QVERIFY(wait_idle(w, 120000));
+  auto det = w.state()->retrieval_detail;
+  QVERIFY(det);
+  QCOMPARE(det->method, QString("ntk:alpha=4"));
+  QCOMPARE(det->length, 600);
+  QCOMPARE(det->prompt.answer_begin, 600);
+  QCOMPARE(det->trial.key, grid->grid.cell(1, 1, 2)->trials[0].key);
+  QCOMPARE((int)det->head.row.size(), det->prompt.answer_begin);
+  QCOMPARE(det->nll.size(), det->prompt.tokens.size() - 1);
+  auto* doc = w.findChild<ls::app::DocumentView*>();
+  QVERIFY(doc);
+  QTest::qWait(50);
+  QVERIFY(doc->showing_prompt());
+  w.grab().save(QDir(shots_).filePath("retrieval_window.png"));
+  auto* back = doc->findChild<QPushButton*>();
+  QVERIFY(back);
+  back->click();
+  QVERIFY(!doc->showing_prompt());
+  // NBCE as a row of its own.
+  rv->findChild<QCheckBox*>()->setChecked(true);
+  w.set_retrieval_lengths("256");
+  w.run_retrieval();
+  QVERIFY(wait_idle(w, 120000));
+  QCOMPARE(w.state()->retrieval->grid.methods.size(), size_t{3});
+  QCOMPARE(QString::fromStdString(w.state()->retrieval->grid.methods[2]), QString("nbce:k=4"));
+}
+
+void AppTest::s2attn_view_shows_the_shifted_mask() {
+  MainWindow w;
+  load(w, 256);
+  w.show_view("s2attn");
+  ls::app::View* v = w.view("s2attn");
+  QVERIFY(v && v->has_content());
+  const QJsonObject j = v->data_json();
+  QCOMPARE(j["n"].toInt(), 64);
+  QCOMPARE(j["group"].toInt(), 16);
+  const QJsonArray sh = j["shifted_heads"].toArray(), un = j["unshifted_heads"].toArray();
+  QCOMPARE(un[16].toArray()[15].toInt(), 0);  // unshifted groups do not cross their border
+  QCOMPARE(sh[16].toArray()[15].toInt(), 1);  // shifted ones do
+  QCOMPARE(sh[0].toArray()[63].toInt(), 2);   // the wrapped group sees a future token
+  const QString png = QDir(shots_).filePath("s2attn.png");
+  QVERIFY(w.export_view("s2attn", png));
+  QVERIFY(distinct_colours(QImage(png)) > 3);
+}
+
+// A document of one long paragraph (a book as running text) is filled in one edit:
+// the text layout runs once, not once per token, which was quadratic in the
+// paragraph's length (minutes for the held-out books).
+void AppTest::document_pane_lays_a_long_paragraph_out_once() {
+  MainWindow w;
+  w.resize(1280, 720);
+  w.show();
+  w.open_model(kModel);
+  QVERIFY(wait_idle(w));
+  QTemporaryDir dir;
+  const QString path = dir.filePath("one_paragraph.txt");
+  {
+    QFile f(path);
+    QVERIFY(f.open(QIODevice::WriteOnly));
+    for (int i = 0; i < 600; ++i) f.write("Once upon a time there was a little dog. ");
+  }
+  auto* doc = w.findChild<ls::app::DocumentView*>();
+  QVERIFY(doc);
+  auto* text = doc->findChild<QTextBrowser*>();
+  QVERIFY(text);
+  QSignalSpy changes(text->document(), &QTextDocument::contentsChange);
+  w.open_document(path);
+  QVERIFY(wait_idle(w));
+  QTest::qWait(50);
+  const int tokens = (int)w.state()->document->tokens.size();
+  QVERIFY2(tokens > 5000, qPrintable(QString::number(tokens)));
+  QVERIFY(text->toPlainText().size() > 20000);
+  QCOMPARE(text->document()->blockCount(), 1);
+  QVERIFY2(changes.count() <= 8, qPrintable(QString("%1 layout updates for %2 tokens").arg(changes.count()).arg(tokens)));
+}
