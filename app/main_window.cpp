@@ -207,7 +207,7 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     // A document the user opened makes every result stale; the same document
     // re-tokenised for a new model does not (the model change dropped them already,
     // and runs started since then were computed on the re-tokenised text).
-    const bool own_job = pending_.count(job) && pending_[job] == "document";
+    const bool own_job = jobs_.running(job, JobKind::Document);
     if (own_job) drop_results();
     state_.document = d;
     document_path_ = d->path;
@@ -218,7 +218,7 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     if (own_job) finish_job(job);  // within a model job, model_loaded ends it
   });
   connect(worker_, &EngineWorker::ppl_ready, this, [this](std::shared_ptr<const PplSnapshot> r) {
-    if (latest_["ppl"] == r->job) {
+    if (jobs_.is_latest(JobKind::Ppl, r->job)) {
       state_.ppl = r;
       state_.touch();
       QString summary;
@@ -230,14 +230,14 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     finish_job(r->job);  // after the result is in place: `idle` listeners see it
   });
   connect(worker_, &EngineWorker::attention_ready, this, [this](std::shared_ptr<const AttentionSnapshot> r) {
-    if (latest_["attention"] == r->job) {
+    if (jobs_.is_latest(JobKind::Attention, r->job)) {
       state_.attention = r;
       state_.touch();
     }
     finish_job(r->job);  // after the result is in place: `idle` listeners see it
   });
   connect(worker_, &EngineWorker::sweep_ready, this, [this](std::shared_ptr<const SweepSnapshot> r) {
-    if (latest_["sweep"] == r->job) {
+    if (jobs_.is_latest(JobKind::Sweep, r->job)) {
       state_.sweep = r;
       state_.touch();
       message_->setText(tr("Loss vs length: %1 method(s) at %2 length(s).")
@@ -247,7 +247,7 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     finish_job(r->job);  // after the result is in place: `idle` listeners see it
   });
   connect(worker_, &EngineWorker::nbce_ready, this, [this](std::shared_ptr<const NbceSnapshot> r) {
-    if (latest_["nbce"] == r->job) {
+    if (jobs_.is_latest(JobKind::Nbce, r->job)) {
       state_.nbce = r;
       if (nbce_) nbce_->show_result(r);
       message_->setText(tr("NBCE answered with %1 method(s).").arg(r->methods.size()));
@@ -255,7 +255,7 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     finish_job(r->job);
   });
   connect(worker_, &EngineWorker::progress, this, [this](quint64 job, double f) {
-    if (pending_.count(job)) progress_->setValue((int)(f * 1000));
+    if (jobs_.pending(job)) progress_->setValue((int)(f * 1000));
   });
   connect(worker_, &EngineWorker::failed, this, [this](quint64 job, QString msg) {
     const bool silent = msg == "cancelled" || msg.isEmpty();  // empty: deferred, nothing went wrong
@@ -379,13 +379,8 @@ void MainWindow::add_recent(const QString& path) {
   for (const auto& p : r) recent_menu_->addAction(p, this, [this, p] { open_document(p); });
 }
 
-quint64 MainWindow::start_job(const QString& kind) {
-  // A newer job of the same kind cancels the one in flight.
-  if (auto it = latest_.find(kind); it != latest_.end() && cancels_.count(it->second)) *cancels_[it->second] = true;
-  const quint64 id = next_job_++;
-  pending_[id] = kind;
-  latest_[kind] = id;
-  cancels_[id] = std::make_shared<std::atomic<bool>>(false);
+quint64 MainWindow::start_job(JobKind kind) {
+  const quint64 id = jobs_.start(kind);  // a newer job of the same kind cancels the one in flight
   progress_->setValue(0);
   progress_->show();
   cancel_->show();
@@ -393,9 +388,8 @@ quint64 MainWindow::start_job(const QString& kind) {
 }
 
 void MainWindow::finish_job(quint64 job) {
-  pending_.erase(job);
-  cancels_.erase(job);
-  if (pending_.empty()) {
+  jobs_.finish(job);
+  if (!jobs_.busy()) {
     progress_->hide();
     cancel_->hide();
     emit idle();
@@ -403,19 +397,19 @@ void MainWindow::finish_job(quint64 job) {
 }
 
 void MainWindow::cancel_runs() {
-  for (auto& [id, flag] : cancels_) *flag = true;
-  if (!pending_.empty()) message_->setText(tr("Cancelled."));
+  jobs_.cancel_all();
+  if (jobs_.busy()) message_->setText(tr("Cancelled."));
 }
 
 void MainWindow::open_model(const QString& path, int train_len_override) {
   train_len_override_ = train_len_override;
-  const quint64 job = start_job("model");
+  const quint64 job = start_job(JobKind::Model);
   QMetaObject::invokeMethod(worker_, [w = worker_, job, path, train_len_override] { w->load_model(job, path, train_len_override); },
                             Qt::QueuedConnection);
 }
 
 void MainWindow::open_document(const QString& path) {
-  const quint64 job = start_job("document");
+  const quint64 job = start_job(JobKind::Document);
   QMetaObject::invokeMethod(worker_, [w = worker_, job, path] { w->load_document(job, path); }, Qt::QueuedConnection);
 }
 
@@ -471,9 +465,9 @@ void MainWindow::start_ppl() {
   const int ctx = std::min<int>(state_.length, (int)state_.document->tokens.size() - 1);
   if (ctx < 2) return show_error(tr("the document is too short for a window"));
   const int max_tokens = std::max(ctx, kScoredTokens);  // score at least this many tokens when the document has them
-  const quint64 job = start_job("ppl");
+  const quint64 job = start_job(JobKind::Ppl);
   message_->setText(tr("Computing per-token NLL for %1 method(s) at n = %2…").arg(specs.size()).arg(ctx));
-  QMetaObject::invokeMethod(worker_, [w = worker_, job, c = cancels_[job], specs, ctx, max_tokens] {
+  QMetaObject::invokeMethod(worker_, [w = worker_, job, c = jobs_.cancel_flag(job), specs, ctx, max_tokens] {
     w->run_ppl(job, c, specs, ctx, max_tokens);
   }, Qt::QueuedConnection);
 }
@@ -488,11 +482,8 @@ void MainWindow::drop_results() {
   state_.sweep.reset();
   state_.retrieval.reset();
   state_.retrieval_detail.reset();
-  for (const char* kind : {"ppl", "attention", "sweep", "retrieval", "retrieval_detail"})
-    if (auto it = latest_.find(kind); it != latest_.end()) {
-      if (cancels_.count(it->second)) *cancels_[it->second] = true;
-      it->second = 0;
-    }
+  for (JobKind kind : {JobKind::Ppl, JobKind::Attention, JobKind::Sweep, JobKind::Retrieval, JobKind::RetrievalDetail})
+    jobs_.cancel_and_forget(kind);
 }
 
 bool MainWindow::sweep_covers_methods() const {
@@ -511,10 +502,10 @@ void MainWindow::start_attention_detail(int q0, int k0, int size) {
   if (!state_.is_shown(method) && !state_.methods.empty())  // e.g. a new model took the old method away
     method = QString::fromStdString(method_spec_string(state_.methods[0]));
   const int ctx = std::min<int>(state_.length, (int)state_.document->tokens.size());
-  const quint64 job = start_job("attention");
+  const quint64 job = start_job(JobKind::Attention);
   if (size > 0)
     message_->setText(tr("Attention at full resolution: queries %1–%2, keys %3–%4").arg(q0).arg(q0 + size - 1).arg(k0).arg(k0 + size - 1));
-  QMetaObject::invokeMethod(worker_, [w = worker_, job, c = cancels_[job], method, ctx, l = state_.layer,
+  QMetaObject::invokeMethod(worker_, [w = worker_, job, c = jobs_.cancel_flag(job), method, ctx, l = state_.layer,
                                       h = state_.head, q0, k0, size] {
     w->run_attention(job, c, method, ctx, l, h, q0, k0, size);
   }, Qt::QueuedConnection);
@@ -527,9 +518,9 @@ void MainWindow::run_sweep(bool up_to_n) {
   for (int n : sweep_->lengths())  // automatic sweeps stop at the chosen n; the Run button takes every length
     if (n <= doc && n <= state_.max_length && (!up_to_n || n <= state_.length)) lengths << n;
   if (lengths.isEmpty()) return show_error(tr("no sweep length fits the document (%1 tokens)").arg(doc + 1));
-  const quint64 job = start_job("sweep");
+  const quint64 job = start_job(JobKind::Sweep);
   message_->setText(tr("Running the loss-vs-length sweep…"));
-  QMetaObject::invokeMethod(worker_, [w = worker_, job, c = cancels_[job], specs = state_.method_specs(), lengths] {
+  QMetaObject::invokeMethod(worker_, [w = worker_, job, c = jobs_.cancel_flag(job), specs = state_.method_specs(), lengths] {
     w->run_sweep(job, c, specs, lengths, kScoredTokens);
   }, Qt::QueuedConnection);
 }
@@ -546,10 +537,10 @@ NbceDialog* MainWindow::show_nbce() {
 
 void MainWindow::ask_nbce() {
   if (state_.model_path.isEmpty()) return show_error(tr("load a model first"));
-  const quint64 job = start_job("nbce");
+  const quint64 job = start_job(JobKind::Nbce);
   nbce_->set_busy(true);
   message_->setText(tr("NBCE: answering with %1 method(s)…").arg(state_.method_specs().size()));
-  QMetaObject::invokeMethod(worker_, [w = worker_, job, c = cancels_[job], specs = state_.method_specs(),
+  QMetaObject::invokeMethod(worker_, [w = worker_, job, c = jobs_.cancel_flag(job), specs = state_.method_specs(),
                                       q = nbce_->question(), ctx = nbce_->context(), k = nbce_->chunks(),
                                       n = nbce_->tokens()] { w->run_nbce(job, c, specs, q, ctx, k, n); },
                             Qt::QueuedConnection);

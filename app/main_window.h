@@ -13,6 +13,7 @@
 #include <map>
 
 #include "app/app_state.h"
+#include "app/job_board.h"
 #include "app/engine_worker.h"
 
 namespace ls::app {
@@ -48,7 +49,7 @@ class MainWindow : public QMainWindow {
   void run_now();
   void set_docks_visible(bool on);  // headless rendering gives the view the whole window  // start the model runs for the current state without waiting for the debounce
   void cancel_runs();
-  bool busy() const { return !pending_.empty(); }
+  bool busy() const { return jobs_.busy(); }
   View* view(const QString& name) const;
   void show_view(const QString& name);
   AppState* state() { return &state_; }
@@ -70,7 +71,7 @@ class MainWindow : public QMainWindow {
   void dropEvent(QDropEvent* e) override;
 
  private:
-  quint64 start_job(const QString& kind);
+  quint64 start_job(JobKind kind);
   void finish_job(quint64 job);
   void schedule_runs();
   void start_ppl();
@@ -102,10 +103,7 @@ class MainWindow : public QMainWindow {
   QPushButton* cancel_ = nullptr;
   QMenu* recent_menu_ = nullptr;
   QTimer run_debounce_;
-  quint64 next_job_ = 1;
-  std::map<quint64, QString> pending_;        // job → kind
-  std::map<QString, quint64> latest_;         // kind → newest job id
-  std::map<quint64, CancelFlag> cancels_;
+  JobBoard jobs_;  // ids, kinds, cancel flags; the newest job of a kind wins
   QString last_error_;
   QString model_path_, document_path_;
   int train_len_override_ = 0;

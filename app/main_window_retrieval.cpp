@@ -7,7 +7,7 @@ namespace ls::app {
 
 void MainWindow::wire_retrieval() {
   connect(worker_, &EngineWorker::retrieval_ready, this, [this](std::shared_ptr<const RetrievalSnapshot> r) {
-    if (latest_["retrieval"] == r->job) {
+    if (jobs_.is_latest(JobKind::Retrieval, r->job)) {
       state_.retrieval = r;
       state_.retrieval_detail.reset();
       state_.touch();
@@ -19,7 +19,7 @@ void MainWindow::wire_retrieval() {
     finish_job(r->job);
   });
   connect(worker_, &EngineWorker::retrieval_detail_ready, this, [this](std::shared_ptr<const RetrievalDetailSnapshot> r) {
-    if (latest_["retrieval_detail"] == r->job) {
+    if (jobs_.is_latest(JobKind::RetrievalDetail, r->job)) {
       state_.retrieval_detail = r;
       state_.touch();
       message_->setText(tr("Prompt of %1 at %2 tokens, depth %3 in the document pane (layer %4 head %5 looks at the "
@@ -46,9 +46,9 @@ void MainWindow::run_retrieval() {
   if (lengths.isEmpty()) return show_error(tr("choose prompt lengths (up to %1 tokens fit in memory)").arg(state_.max_length));
   const QList<double> depths = retrieval_->depths();
   if (depths.isEmpty() && task != "lines") return show_error(tr("choose depths in [0, 1]"));
-  const quint64 job = start_job("retrieval");
+  const quint64 job = start_job(JobKind::Retrieval);
   message_->setText(tr("Retrieval: %1 with %2 method(s)…").arg(task).arg(state_.method_specs().size()));
-  QMetaObject::invokeMethod(worker_, [w = worker_, job, c = cancels_[job], specs = state_.method_specs(), task, lengths,
+  QMetaObject::invokeMethod(worker_, [w = worker_, job, c = jobs_.cancel_flag(job), specs = state_.method_specs(), task, lengths,
                                       depths = depths.isEmpty() ? QList<double>{0.5} : depths, t = retrieval_->trials(),
                                       k = retrieval_->nbce_chunks()] {
     w->run_retrieval(job, c, specs, task, lengths, depths, t, k);
@@ -59,9 +59,9 @@ void MainWindow::set_retrieval_lengths(const QString& lengths) { retrieval_->set
 
 void MainWindow::open_retrieval_cell(int method, int length, int depth) {
   if (!state_.retrieval) return;
-  const quint64 job = start_job("retrieval_detail");
+  const quint64 job = start_job(JobKind::RetrievalDetail);
   message_->setText(tr("Opening the prompt and finding the retrieval head…"));
-  QMetaObject::invokeMethod(worker_, [w = worker_, job, c = cancels_[job], g = state_.retrieval, method, length, depth] {
+  QMetaObject::invokeMethod(worker_, [w = worker_, job, c = jobs_.cancel_flag(job), g = state_.retrieval, method, length, depth] {
     w->run_retrieval_detail(job, c, g, method, length, depth);
   }, Qt::QueuedConnection);
 }

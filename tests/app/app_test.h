@@ -22,6 +22,7 @@
 #include <sys/stat.h>
 
 #include "app/heatmap_widget.h"
+#include "app/job_board.h"
 #include "app/method_panel.h"
 #include "app/nbce_dialog.h"
 #include "core/model/random_model.h"
@@ -78,6 +79,7 @@ class AppTest : public QObject {
   void s2attn_view_shows_the_shifted_mask();
   void document_pane_lays_a_long_paragraph_out_once();
   void files_that_are_not_files();
+  void job_board_latest_wins();
 
  private:
   void load(MainWindow& w, int length = 1024);

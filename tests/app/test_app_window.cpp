@@ -134,3 +134,26 @@ void AppTest::slider_follows_typed_length_and_docks_keep_their_size() {
       QVERIFY2(d->size() == before[d], qPrintable(v + ": " + d->windowTitle() + " resized"));
   }
 }
+
+// The job board: a newer job of a kind cancels the one in flight and only its result
+// counts; forgetting a kind (a model switch) leaves no job of it current.
+void AppTest::job_board_latest_wins() {
+  using ls::app::JobBoard;
+  using ls::app::JobKind;
+  JobBoard b;
+  QVERIFY(!b.busy());
+  const quint64 p1 = b.start(JobKind::Ppl), a1 = b.start(JobKind::Attention);
+  const auto f1 = b.cancel_flag(p1);
+  const quint64 p2 = b.start(JobKind::Ppl);
+  QVERIFY(*f1);                          // the older ppl job is cancelled
+  QVERIFY(!*b.cancel_flag(a1));          // another kind's is not
+  QVERIFY(b.is_latest(JobKind::Ppl, p2) && !b.is_latest(JobKind::Ppl, p1));
+  QVERIFY(b.running(p1, JobKind::Ppl) && !b.running(p1, JobKind::Sweep));
+  QVERIFY(b.finish(p1) && !b.finish(p1));
+  b.cancel_and_forget(JobKind::Ppl);
+  QVERIFY(*b.cancel_flag(p2) && !b.is_latest(JobKind::Ppl, p2));
+  QVERIFY(*b.cancel_flag(12345));        // a job not on the board reads as cancelled
+  b.cancel_all();
+  QVERIFY(*b.cancel_flag(a1));
+  QVERIFY(b.finish(p2) && b.finish(a1) && !b.busy());
+}
