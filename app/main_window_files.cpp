@@ -9,6 +9,7 @@
 #include <QSvgGenerator>
 
 #include "app/main_window.h"
+#include "app/session.h"
 #include "core/util/files.h"
 #include "core/util/memory.h"
 #include "app/views/view.h"
@@ -49,17 +50,19 @@ bool MainWindow::export_view(const QString& name, const QString& path) {
 }
 
 bool MainWindow::save_session(const QString& path) {
-  QJsonObject views;
+  Session s;
   for (int i = 0; i < tabs_->count(); ++i)
-    if (auto* v = qobject_cast<View*>(tabs_->widget(i))) views[v->view_name()] = v->view_state();
-  QJsonArray methods;
-  for (const auto& s : state_.method_specs()) methods << s;
-  QJsonObject o{{"longscope_session", 1}, {"model", model_path_}, {"train_len_override", train_len_override_},
-                {"document", document_path_}, {"methods", methods}, {"length", state_.length},
-                {"layer", state_.layer}, {"head", state_.head},
-                {"current_view", qobject_cast<View*>(tabs_->currentWidget())->view_name()}, {"views", views}};
+    if (auto* v = qobject_cast<View*>(tabs_->widget(i))) s.views[v->view_name()] = v->view_state();
+  s.model = model_path_;
+  s.train_len_override = train_len_override_;
+  s.document = document_path_;
+  s.methods = state_.method_specs();
+  s.length = state_.length;
+  s.layer = state_.layer;
+  s.head = state_.head;
+  s.current_view = qobject_cast<View*>(tabs_->currentWidget())->view_name();
   QFile f(path);
-  if (!f.open(QIODevice::WriteOnly) || f.write(QJsonDocument(o).toJson()) < 0) {
+  if (!f.open(QIODevice::WriteOnly) || f.write(s.to_json()) < 0) {
     show_error(tr("could not write %1").arg(path));
     return false;
   }
@@ -68,34 +71,28 @@ bool MainWindow::save_session(const QString& path) {
 }
 
 bool MainWindow::load_session(const QString& path) {
-  // A regular file of a sane size (a FIFO or a device is refused, never waited on);
-  // Qt's parser limits the nesting.
+  // A regular file of a sane size (a FIFO or a device is refused, never waited on).
   auto text = read_regular_file(path.toStdString(), "session", kMaxConfigJsonBytes);
   if (!text) {
     show_error(QString::fromStdString(text.error()));
     return false;
   }
-  QJsonParseError err;
-  QJsonDocument d = QJsonDocument::fromJson(QByteArray::fromStdString(text.value()), &err);
-  if (d.isNull() || !d.object().contains("longscope_session")) {
-    show_error(tr("%1 is not a LongScope session (%2)").arg(path, err.errorString()));
+  auto parsed = Session::from_json(QByteArray::fromStdString(text.value()), path);
+  if (!parsed) {
+    show_error(QString::fromStdString(parsed.error()));
     return false;
   }
-  const QJsonObject o = d.object();
-  if (o["model"].toString() != model_path_ || o["train_len_override"].toInt() != train_len_override_)
-    open_model(o["model"].toString(), o["train_len_override"].toInt());
-  if (!o["document"].toString().isEmpty()) open_document(o["document"].toString());
-  QStringList specs;
-  for (const auto& m : o["methods"].toArray()) specs << m.toString();
+  const Session s = parsed.take();
+  if (s.model != model_path_ || s.train_len_override != train_len_override_) open_model(s.model, s.train_len_override);
+  if (!s.document.isEmpty()) open_document(s.document);
   // Apply methods, length and view states once the model is in place.
-  auto apply = [this, o, specs] {
-    set_methods(specs);
-    set_length(o["length"].toInt(4096));
-    set_layer_head(o["layer"].toInt(), o["head"].toInt());
-    const QJsonObject views = o["views"].toObject();
+  auto apply = [this, s] {
+    set_methods(s.methods);
+    set_length(s.length);
+    set_layer_head(s.layer, s.head);
     for (int i = 0; i < tabs_->count(); ++i)
-      if (auto* v = qobject_cast<View*>(tabs_->widget(i))) v->restore_state(views[v->view_name()].toObject());
-    show_view(o["current_view"].toString("frequencies"));
+      if (auto* v = qobject_cast<View*>(tabs_->widget(i))) v->restore_state(s.views[v->view_name()].toObject());
+    show_view(s.current_view);
   };
   if (busy()) {
     auto* conn = new QMetaObject::Connection;

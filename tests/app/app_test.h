@@ -23,6 +23,7 @@
 
 #include "app/heatmap_widget.h"
 #include "app/job_board.h"
+#include "app/session.h"
 #include "app/method_panel.h"
 #include "app/nbce_dialog.h"
 #include "core/model/random_model.h"
@@ -80,6 +81,7 @@ class AppTest : public QObject {
   void document_pane_lays_a_long_paragraph_out_once();
   void files_that_are_not_files();
   void job_board_latest_wins();
+  void session_file_round_trips_and_refuses_other_json();
 
  private:
   void load(MainWindow& w, int length = 1024);

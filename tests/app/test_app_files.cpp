@@ -185,3 +185,34 @@ void AppTest::files_that_are_not_files() {
   QVERIFY(wait_idle(w));
   QVERIFY(w.state()->ppl);
 }
+
+// The session file as a value: what is written reads back the same; JSON that is
+// not a session, or not JSON, is one clear error.
+void AppTest::session_file_round_trips_and_refuses_other_json() {
+  ls::app::Session s;
+  s.model = "/m/model.gguf";
+  s.train_len_override = 256;
+  s.document = "/d/doc.txt";
+  s.methods = {"rope", "yarn:factor=4"};
+  s.length = 700;
+  s.layer = 2;
+  s.head = 5;
+  s.current_view = "attention";
+  s.views["attention"] = QJsonObject{{"pool", 4}};
+  auto back = ls::app::Session::from_json(s.to_json(), "s.json");
+  QVERIFY(back.ok());
+  QCOMPARE(back->model, s.model);
+  QCOMPARE(back->train_len_override, 256);
+  QCOMPARE(back->document, s.document);
+  QCOMPARE(back->methods, s.methods);
+  QCOMPARE(back->length, 700);
+  QCOMPARE(back->layer, 2);
+  QCOMPARE(back->head, 5);
+  QCOMPARE(back->current_view, QString("attention"));
+  QCOMPARE(back->views, s.views);
+  for (const QByteArray& bad : {QByteArray("{\"model\": \"x\"}"), QByteArray("not json"), QByteArray()}) {
+    auto r = ls::app::Session::from_json(bad, "bad.json");
+    QVERIFY(!r.ok());
+    QVERIFY2(QString::fromStdString(r.error()).contains("bad.json is not a LongScope session"), r.error().c_str());
+  }
+}
