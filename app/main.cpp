@@ -2,12 +2,10 @@
 // long document; --screenshot renders one view to a file without showing a window.
 #include <QApplication>
 #include <QCommandLineParser>
-#include <QFileInfo>
-#include <QTimer>
-#include <cstdio>
 
 #include "app/app_state.h"
 #include "app/main_window.h"
+#include "app/startup_run.h"
 
 namespace {
 
@@ -43,71 +41,28 @@ int main(int argc, char** argv) {
   cli.process(app);
 
   ls::app::MainWindow w;
-  const bool headless = cli.isSet(shot);
-  // "window" (the Story) or "window:VIEW": the whole window showing that view.
-  const bool whole_window = cli.value(view) == "window" || cli.value(view).startsWith("window:");
-  const QString window_tab = cli.value(view).startsWith("window:") ? cli.value(view).mid(7) : QString("story");
-  if (headless) {
-    w.setAttribute(Qt::WA_DontShowOnScreen);
-    const QStringList wh = cli.value(size).split('x');
-    const int sw = wh.value(0).toInt(), sh = wh.value(1).toInt();
-    w.resize(whole_window ? (sw > 0 ? sw : 1700) : 1280, whole_window ? (sh > 0 ? sh : 1000) : 860);
-    w.set_docks_visible(whole_window);
-  }
-  w.show();
   if (cli.isSet(session)) {
+    w.show();
     w.load_session(cli.value(session));
     return app.exec();
   }
-  w.open_model(cli.value(model), cli.value(train_len).toInt());
-  w.open_document(cli.value(doc));
-
-  // Once the model and document are in: apply the settings, run, and (headless) capture.
-  int stage = 0;
-  int exit_code = 0;
-  QObject::connect(&w, &ls::app::MainWindow::error_shown, &app, [&](const QString& msg) {
-    if (!headless) return;
-    std::fprintf(stderr, "longscope: error: %s\n", qPrintable(msg));
-    exit_code = 2;
-  });
-  QObject::connect(&w, &ls::app::MainWindow::idle, &app, [&] {
-    if (stage == 0) {
-      stage = 1;
-      if (exit_code != 0) return app.exit(exit_code);
-      w.set_methods(cli.value(methods).split(';', Qt::SkipEmptyParts));
-      w.set_length(cli.value(length).toInt());
-      w.set_layer_head(cli.value(layer).toInt(), cli.value(head).toInt());
-      w.show_view(whole_window ? window_tab : cli.value(view));
-      if (headless && cli.value(view) == "sweep") w.run_sweep();
-      if (headless && (cli.value(view) == "retrieval" || window_tab == "retrieval")) {
-        if (cli.isSet(rlengths)) w.set_retrieval_lengths(cli.value(rlengths));
-        w.run_retrieval();
-        if (cli.isSet(cell)) stage = 10;  // open the cell once the grid is in
-      }
-      w.run_now();
-      if (!w.busy()) QTimer::singleShot(0, &w, [&w] { emit w.idle(); });
-    } else if (stage == 10 && headless) {
-      stage = 1;
-      const QStringList idx = cli.value(cell).split(',');
-      w.open_retrieval_cell(idx.value(0).toInt(), idx.value(1).toInt(), idx.value(2).toInt());
-    } else if (stage == 1 && headless) {
-      stage = 2;
-      if (whole_window) {
-        w.show_view(window_tab);  // redraw now (state changes redraw on a short timer), then let charts lay out
-        QCoreApplication::processEvents(QEventLoop::ExcludeUserInputEvents);
-        const bool ok = w.grab().save(cli.value(shot));
-        if (ok) std::printf("wrote %s\n", qPrintable(cli.value(shot)));
-        return app.exit(ok ? exit_code : 1);
-      }
-      if (!w.view(cli.value(view))) {
-        std::fprintf(stderr, "longscope: error: unknown view %s\n", qPrintable(cli.value(view)));
-        return app.exit(2);
-      }
-      w.show_view(cli.value(view));
-      const bool ok = w.export_view(cli.value(view), cli.value(shot));
-      if (ok) std::printf("wrote %s\n", qPrintable(cli.value(shot)));
-      app.exit(ok ? exit_code : 1);
-    }
-  });
+  ls::app::StartupOptions o;
+  o.model = cli.value(model);
+  o.document = cli.value(doc);
+  o.train_len_override = cli.value(train_len).toInt();
+  o.methods = cli.value(methods).split(';', Qt::SkipEmptyParts);
+  o.length = cli.value(length).toInt();
+  o.layer = cli.value(layer).toInt();
+  o.head = cli.value(head).toInt();
+  o.view = cli.value(view);
+  o.screenshot = cli.value(shot);
+  const QStringList wh = cli.value(size).split('x');
+  if (wh.value(0).toInt() > 0) o.width = wh.value(0).toInt();
+  if (wh.value(1).toInt() > 0) o.height = wh.value(1).toInt();
+  o.retrieval_lengths = cli.isSet(rlengths) ? cli.value(rlengths) : QString();
+  o.cell = cli.isSet(cell) ? cli.value(cell) : QString();
+  ls::app::StartupRun run(w, o);
+  QObject::connect(&run, &ls::app::StartupRun::finished, &app, [&app](int code) { app.exit(code); });
+  run.start();
   return app.exec();
 }

@@ -24,6 +24,7 @@
 #include "app/heatmap_widget.h"
 #include "app/job_board.h"
 #include "app/session.h"
+#include "app/startup_run.h"
 #include "app/method_panel.h"
 #include "app/nbce_dialog.h"
 #include "core/model/random_model.h"
@@ -82,6 +83,7 @@ class AppTest : public QObject {
   void files_that_are_not_files();
   void job_board_latest_wins();
   void session_file_round_trips_and_refuses_other_json();
+  void startup_run_captures_and_ends_on_errors();
 
  private:
   void load(MainWindow& w, int length = 1024);

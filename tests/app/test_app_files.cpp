@@ -216,3 +216,49 @@ void AppTest::session_file_round_trips_and_refuses_other_json() {
     QVERIFY2(QString::fromStdString(r.error()).contains("bad.json is not a LongScope session"), r.error().c_str());
   }
 }
+
+// The headless screenshot run (app/startup_run): it opens the model and the document,
+// applies the settings, captures the view and ends with 0; a retrieval grid that
+// cannot be made ends with 2 and still writes the picture, instead of waiting for a
+// cell that will never open; a missing model ends with 2 before any capture.
+void AppTest::startup_run_captures_and_ends_on_errors() {
+  QTemporaryDir dir;
+  auto run = [&](ls::app::StartupOptions o) {
+    MainWindow w;
+    o.model = o.model.isEmpty() ? kModel : o.model;
+    o.document = kDoc;
+    ls::app::StartupRun r(w, o);
+    QSignalSpy done(&r, &ls::app::StartupRun::finished);
+    r.start();
+    if (!done.wait(120000)) return -1;
+    return done.at(0).at(0).toInt();
+  };
+  ls::app::StartupOptions relpos;
+  relpos.view = "relpos";
+  relpos.methods = {"rope", "rerope:window=64"};
+  relpos.length = 512;
+  relpos.screenshot = dir.filePath("relpos.png");
+  QCOMPARE(run(relpos), 0);
+  QVERIFY(distinct_colours(QImage(relpos.screenshot)) > 8);
+
+  ls::app::StartupOptions window = relpos;
+  window.view = "window:perplexity";
+  window.width = 1280;
+  window.height = 720;
+  window.screenshot = dir.filePath("window.png");
+  QCOMPARE(run(window), 0);
+  QCOMPARE(QImage(window.screenshot).size(), QSize(1280, 720));
+
+  ls::app::StartupOptions grid = relpos;
+  grid.view = "retrieval";
+  grid.retrieval_lengths = "8";  // too short for the needle and the question
+  grid.cell = "0,0,0";
+  grid.screenshot = dir.filePath("grid.png");
+  QCOMPARE(run(grid), 2);
+
+  ls::app::StartupOptions missing = relpos;
+  missing.model = dir.filePath("none.gguf");
+  missing.screenshot = dir.filePath("none.png");
+  QCOMPARE(run(missing), 2);
+  QVERIFY(!QFile::exists(missing.screenshot));
+}
