@@ -1,5 +1,7 @@
-// Assembles LLaMA / BLOOM / GPT-NeoX / StableLM / Phi-2 / MPT weights from named tensors, whatever the file format:
-// each format supplies its own tensor names ("{}" stands for the layer index).
+// Binds a model's weights from named tensors, whatever the file format: the family
+// file (core/model/arch/) supplies the names of its format ("{}" stands for the
+// layer index). Two shapes of block: LLaMA-style (separate or fused q/k/v and
+// gate/up, optional biases and extra norms) and fused-QKV (BLOOM, GPT-NeoX, MPT).
 #pragma once
 
 #include <string>
@@ -31,30 +33,6 @@ struct BloomTensorNames {
   bool qkv_per_head = false;  // HF layout (head, {q,k,v}, head_dim) vs GGUF's (q all, k all, v all)
   bool optional_biases = false;  // biases (norm biases too) read when present (llama.cpp's MPT: all optional)
 };
-
-// qkv_bias: with the q/k/v bias tensors (Qwen2); fused: one qkv and one gate+up tensor (Phi-3).
-LlamaTensorNames gguf_llama_names(bool qkv_bias = false, bool fused = false);
-LlamaTensorNames hf_llama_names(bool qkv_bias = false, bool fused = false);
-LlamaTensorNames gguf_gemma2_names();  // llama.cpp's gemma2 (its converter stores the norms as 1 + w)
-LlamaTensorNames gguf_gemma3_names();  // llama.cpp's gemma3 (norms, q/k norms included, as 1 + w)
-LlamaTensorNames hf_gemma2_names();    // transformers' Gemma2ForCausalLM
-// transformers' Gemma3ForCausalLM (prefix "model.") or the text model of
-// Gemma3ForConditionalGeneration (prefix "language_model.model.").
-LlamaTensorNames hf_gemma3_names(const std::string& prefix);
-// StableLM (llama.cpp's stablelm, transformers' StableLmForCausalLM): q/k/v biases
-// optional, no feed-forward norm with the parallel residual.
-LlamaTensorNames gguf_stablelm_names(bool qkv_bias, bool shared_norm);
-LlamaTensorNames hf_stablelm_names(bool qkv_bias, bool shared_norm);
-// Phi-2 (llama.cpp's phi2, whose older files fuse q/k/v into attn_qkv; transformers'
-// PhiForCausalLM): biases everywhere, the classifier's included, one norm per block.
-LlamaTensorNames gguf_phi2_names(bool fused_qkv);
-LlamaTensorNames hf_phi2_names();
-BloomTensorNames gguf_bloom_names();
-BloomTensorNames hf_bloom_names(const std::string& prefix);
-BloomTensorNames gguf_neox_names();  // llama.cpp's gptneox: BLOOM's names without the embedding norm
-BloomTensorNames hf_neox_names();
-BloomTensorNames gguf_mpt_names();   // llama.cpp's mpt: biases optional
-BloomTensorNames hf_mpt_names();     // transformers' MptForCausalLM (no_bias)
 
 // Fills model.weights from the builder (the config must be resolved and valid).
 Status build_llama_weights(WeightBuilder& b, Model& model, const LlamaTensorNames& n);

@@ -1,9 +1,9 @@
-// GGUF models, architectures llama, qwen2, phi3, gemma2, gemma3, bloom, gptneox, stablelm, phi2 and mpt
-// (llama.cpp's key and tensor names).
+// GGUF models (llama.cpp's key and tensor names): the shared geometry, the vocabulary
+// and the native scaling here; each family's keys and tensors in core/model/arch/.
 #include <cmath>
 #include <cstdint>
 
-#include "core/model/arch_weights.h"
+#include "core/model/arch/family.h"
 #include "core/model/gguf.h"
 #include "core/position/spec.h"
 
@@ -160,22 +160,13 @@ Status read_native_scaling(const GgufFile& g, WeightBuilder& b, const std::strin
   return Status::Ok();
 }
 
+// The geometry every family shares; the family file reads the rest.
 Status read_config(const GgufFile& g, ModelConfig& c) {
   std::string a;
   LS_GGUF_TRY(a, g.get_string("general.architecture"));
+  const arch::Family* family = arch::family_for_gguf(a);
+  if (!family) return make_error("architecture \"" + a + "\" is not supported (" + arch::supported_gguf_architectures() + ")");
   c.family = a;
-  if (a == "llama") c.arch = Arch::Llama;
-  else if (a == "qwen2") c.arch = Arch::Llama, c.qkv_bias = true;  // LLaMA with q/k/v biases
-  else if (a == "phi3") c.arch = Arch::Llama, c.fused_projections = true;  // fused qkv and gate+up
-  else if (a == "bloom") c.arch = Arch::Bloom;
-  else if (a == "gemma2") c.arch = Arch::Llama, c.embed_scale = c.geglu = true;
-  else if (a == "gptneox") c.arch = Arch::NeoX, c.gelu_exact = true;
-  else if (a == "mpt") c.arch = Arch::Mpt, c.gelu_exact = true;
-  else if (a == "gemma3") c.arch = Arch::Llama, c.embed_scale = c.geglu = c.qk_norm = true;
-  else if (a == "stablelm") c.arch = Arch::NeoX, c.swiglu = true;
-  else if (a == "phi2") c.arch = Arch::NeoX, c.parallel_residual = c.shared_norm = true;  // tanh GELU
-  else return make_error("architecture \"" + a + "\" is not supported (llama, qwen2, phi3, gemma2, gemma3, bloom, gptneox, "
-                         "stablelm, phi2, mpt)");
   LS_GGUF_TRY(c.name, g.opt_string("general.name", a));
   constexpr int64_t kMaxInt = INT32_MAX;
   LS_GGUF_TRY(c.dim, g.get_int_in(a + ".embedding_length", 1, kMaxInt));
@@ -195,69 +186,7 @@ Status read_config(const GgufFile& g, ModelConfig& c) {
   if (vocab_tensor == g.tensors.end()) return make_error("tensor token_embd.weight is missing");
   if (vocab_tensor->second.shape[0] > (uint64_t)kMaxInt) return make_error("token_embd.weight has an absurd vocabulary");
   c.vocab_size = (int)vocab_tensor->second.shape[0];
-  if (!arch_alibi(c.arch)) {
-    // llama.cpp's converter permutes LLaMA's q/k into adjacent pairs; Qwen2, Phi-3
-    // and GPT-NeoX keep the half-split rows and run with rope type NEOX.
-    c.layout = a == "llama" ? PairLayout::Interleaved : PairLayout::HalfSplit;
-    LS_GGUF_TRY(c.rot_dim, g.opt_int_in(a + ".rope.dimension_count", c.head_dim, 0, kMaxInt));
-    LS_GGUF_TRY(c.rope_base, g.opt_float(a + ".rope.freq_base", 10000.0));
-  } else {
-    c.rot_dim = 0;
-  }
-  if (c.arch == Arch::Llama) {
-    LS_GGUF_TRY(c.norm_eps, g.opt_float(a + ".attention.layer_norm_rms_epsilon", 1e-5));
-  } else {
-    LS_GGUF_TRY(c.norm_eps, g.opt_float(a + ".attention.layer_norm_epsilon", 1e-5));
-  }
-  if (a == "gptneox") LS_GGUF_TRY(c.parallel_residual, g.opt_bool(a + ".use_parallel_residual", true));
-  if (a == "stablelm") {
-    // llama.cpp (llama-model.cpp, LLM_ARCH_STABLELM): biases on q/k/v when present
-    // (StableLM 2 1.6B); no ffn_norm means the parallel residual over the one norm
-    // (StableLM 2 12B, which also has per-head q/k LayerNorms LongScope does not run).
-    c.qkv_bias = g.tensors.count("blk.0.attn_q.bias") > 0;
-    c.parallel_residual = c.shared_norm = g.tensors.count("blk.0.ffn_norm.weight") == 0;
-    if (g.tensors.count("blk.0.attn_q_norm.weight"))
-      return make_error("a StableLM model with per-head q/k LayerNorms (qk_layernorm, StableLM 2 12B) is not supported");
-  }
-  if (a == "phi2") {
-    c.qkv_bias = true;
-    if (g.tensors.count("blk.0.attn_q_norm.weight"))
-      return make_error("a Phi model with q/k LayerNorms (qk_layernorm) is not supported");
-  }
-  if (a == "gemma2") {
-    // llama.cpp b4747 (llama-model.cpp, build_gemma2): even layers slide; the query
-    // scale is 1/√head_dim, except the 46-layer 27B model's 1/√(dim / heads).
-    LS_GGUF_TRY(c.local_window, g.opt_int_in(a + ".attention.sliding_window", 0, 0, kMaxInt));
-    LS_GGUF_TRY(c.attn_softcap, g.opt_float(a + ".attn_logit_softcapping", 0.0));
-    LS_GGUF_TRY(c.final_softcap, g.opt_float(a + ".final_logit_softcapping", 0.0));
-    if (c.attn_softcap < 0 || c.final_softcap < 0) return make_error(a + " soft-capping values must be >= 0");
-    c.attn_scale = 1.0 / std::sqrt(c.n_layers == 46 ? (double)c.dim / c.n_heads : (double)c.head_dim);
-  }
-  if (a == "gemma3") {
-    // llama.cpp (llama-model.cpp, LLM_ARCH_GEMMA3; convert_hf_to_gguf.py Gemma3Model):
-    // five local layers in six with plain RoPE at base 10000; rope.freq_base and the
-    // linear rope.scaling are the global layers'; the query scale is 1/√head_dim,
-    // except the 62-layer 27B model's 1/√(dim / heads); no soft caps.
-    LS_GGUF_TRY(c.local_window, g.get_int_in(a + ".attention.sliding_window", 1, kMaxInt));
-    c.local_pattern = 6;
-    c.local_rope_base = 10000.0;
-    c.attn_scale = 1.0 / std::sqrt(c.n_layers == 62 ? (double)c.dim / c.n_heads : (double)c.head_dim);
-  }
-  if (c.arch == Arch::Mpt) {
-    // llama.cpp's mpt: max_alibi_bias 0 means learned absolute positions (no ALiBi);
-    // clamp_kqv clips q, k, v (MPT's clip_qkv). Neither is a method LongScope has.
-    double max_bias = 0.0;
-    LS_GGUF_TRY(max_bias, g.opt_float(a + ".attention.max_alibi_bias", 0.0));
-    if (max_bias != 8.0)
-      return make_error("an MPT model with " + a + ".attention.max_alibi_bias = " + std::to_string(max_bias) +
-                        " is not supported: LongScope's ALiBi slopes are those of alibi_bias_max 8 (MPT's default)");
-    if (g.has(a + ".attention.clamp_kqv"))
-      return make_error("an MPT model with " + a + ".attention.clamp_kqv (clip_qkv) is not supported");
-    if (g.tensors.count("pos_embd.weight"))
-      return make_error("an MPT model with learned absolute position embeddings (pos_embd) is not supported");
-    if (g.tensors.count("blk.0.attn_q_norm.weight") || g.tensors.count("blk.0.ffn_act.scales"))
-      return make_error("an MPT model with q/k LayerNorms (qk_ln) or AWQ activation scales is not supported");
-  }
+  if (auto st = family->read_gguf(g, a, c); !st) return st;
   return validate_config(c);
 }
 
@@ -286,15 +215,10 @@ Result<std::shared_ptr<Model>> load_gguf(const std::string& path) {
   WeightBuilder b(*model, g.tensors);
   if (auto st = read_native_scaling(g, b, g.get_string("general.architecture").value(), c); !st)
     return make_error(path + ": " + st.error());
-  Status st = c.family == "gemma2"   ? build_llama_weights(b, *model, gguf_gemma2_names())
-              : c.family == "gemma3" ? build_llama_weights(b, *model, gguf_gemma3_names())
-              : c.arch == Arch::Llama ? build_llama_weights(b, *model, gguf_llama_names(c.qkv_bias, c.fused_projections))
-              : c.family == "stablelm" ? build_llama_weights(b, *model, gguf_stablelm_names(c.qkv_bias, c.shared_norm))
-              : c.family == "phi2"
-                  ? build_llama_weights(b, *model, gguf_phi2_names(g.tensors.count("blk.0.attn_qkv.weight") > 0))
-              : c.arch == Arch::NeoX ? build_bloom_weights(b, *model, gguf_neox_names())
-              : c.arch == Arch::Mpt  ? build_bloom_weights(b, *model, gguf_mpt_names())
-                                     : build_bloom_weights(b, *model, gguf_bloom_names());
+  auto names = arch::family_of(c.family)->names(ModelFormat::Gguf, c,
+                                                [&](const std::string& t) { return g.tensors.count(t) > 0; });
+  if (!names) return make_error(path + ": " + names.error());
+  Status st = arch::build_weights(b, *model, names.value());
   if (!st) return make_error(path + ": " + st.error());
   return model;
 }

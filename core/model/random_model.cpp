@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/model/arch/family.h"
 #include "core/model/gguf.h"
 #include "core/model/safetensors.h"
 #include "core/model/weight_builder.h"
@@ -211,13 +212,63 @@ Status write_llama2c(const RandomModel& m, const std::string& path) {
   return f ? Status::Ok() : Status(make_error("write to " + path + " failed"));
 }
 
+namespace {
+
+// The family member a spec is written as (a GGUF architecture name, and the
+// family file's member that writes its config.json).
+std::string spec_member(const RandomModelSpec& s) {
+  return s.arch == Arch::Bloom ? "bloom" : s.stablelm ? "stablelm" : s.phi2 ? "phi2" : s.arch == Arch::NeoX ? "gptneox"
+         : s.arch == Arch::Mpt ? "mpt" : s.qkv_bias ? "qwen2" : s.fused ? "phi3" : s.gemma3 ? "gemma3"
+         : s.gemma2 ? "gemma2" : "llama";
+}
+
+// The canonical tensors in a file's row order: q/k rows (and biases) half-split
+// when `half_split` (transformers' rotate_half, and llama.cpp's files of families
+// it runs as NEOX), Phi-3's q/k/v and gate/up fused (q rows, k, v; gate rows, up).
+std::map<std::string, std::vector<float>> formatted(const RandomModel& m, bool half_split) {
+  const RandomModelSpec& s = m.spec;
+  const int hd = s.dim / s.n_heads;
+  std::map<std::string, std::vector<float>> t = m.t;
+  if (half_split)
+    for (auto& [name, v] : t) {
+      const bool q = name.find("attn_q.") != std::string::npos, k = name.find("attn_k.") != std::string::npos;
+      if (q || k) v = to_half_split(v, q ? s.n_heads : s.n_kv_heads, hd, name.find(".bias") != std::string::npos ? 1 : s.dim);
+    }
+  if (s.fused)
+    for (int l = 0; l < s.n_layers; ++l) {
+      auto take = [&](const std::string& n) { auto v = std::move(t.at(L(l, n))); t.erase(L(l, n)); return v; };
+      std::vector<float> qkv = take("attn_q.weight"), k = take("attn_k.weight"), v = take("attn_v.weight");
+      qkv.insert(qkv.end(), k.begin(), k.end());
+      qkv.insert(qkv.end(), v.begin(), v.end());
+      std::vector<float> gu = take("ffn_gate.weight"), up = take("ffn_up.weight");
+      gu.insert(gu.end(), up.begin(), up.end());
+      t[L(l, "attn_qkv.weight")] = std::move(qkv);
+      t[L(l, "ffn_up.weight")] = std::move(gu);
+    }
+  return t;
+}
+
+bool is_vector(const std::string& name) {
+  return name.find("norm") != std::string::npos || name.find(".bias") != std::string::npos || name.rfind("rope_", 0) == 0;
+}
+
+// A tensor's shape from its llama.cpp name: vectors for norms, biases and rope
+// factors; matrices of `in` columns otherwise.
+std::vector<uint64_t> tensor_shape(const RandomModelSpec& s, const std::string& name, size_t size) {
+  if (is_vector(name)) return {size};
+  const uint64_t in = name.find("ffn_down") != std::string::npos      ? (uint64_t)s.hidden_dim
+                      : name.find("attn_output") != std::string::npos ? (uint64_t)s.n_heads * (s.dim / s.n_heads)
+                                                                       : (uint64_t)s.dim;
+  return {size / in, in};
+}
+
+}  // namespace
+
 Status write_gguf_model(const RandomModel& m, const std::string& path, DType matrix_type, const EmbeddedVocab* vocab,
                         const std::vector<std::pair<std::string, GgufValue>>& extra_meta) {
   const RandomModelSpec& s = m.spec;
   if (s.gemma3 && s.pattern != 6) return make_error("a gemma3 GGUF has llama.cpp's fixed pattern: one global layer in 6");
-  const std::string a = s.arch == Arch::Bloom ? "bloom" : s.stablelm ? "stablelm" : s.phi2 ? "phi2"
-                        : s.arch == Arch::NeoX ? "gptneox" : s.arch == Arch::Mpt ? "mpt"
-                        : s.qkv_bias ? "qwen2" : s.fused ? "phi3" : s.gemma3 ? "gemma3" : s.gemma2 ? "gemma2" : "llama";
+  const std::string a = spec_member(s);
   GgufWriter w;
   w.meta.push_back({"general.architecture", {a}});
   w.meta.push_back({"general.name", {std::string("longscope-random-") + a}});
@@ -227,25 +278,7 @@ Status write_gguf_model(const RandomModel& m, const std::string& path, DType mat
   w.meta.push_back({a + ".block_count", {(uint64_t)s.n_layers}});
   w.meta.push_back({a + ".attention.head_count", {(uint64_t)s.n_heads}});
   w.meta.push_back({a + ".attention.head_count_kv", {(uint64_t)s.n_kv_heads}});
-  if (s.arch == Arch::Llama || s.arch == Arch::NeoX) {
-    w.meta.push_back({a + ".rope.freq_base", {s.rope_base}});
-    w.meta.push_back({a + ".rope.dimension_count", {(uint64_t)(s.rot_dim > 0 ? s.rot_dim : s.dim / s.n_heads)}});
-  }
-  if (s.arch == Arch::Llama) w.meta.push_back({a + ".attention.layer_norm_rms_epsilon", {1e-5}});
-  else w.meta.push_back({a + ".attention.layer_norm_epsilon", {1e-5}});
-  if (a == "gptneox") w.meta.push_back({a + ".use_parallel_residual", {s.parallel_residual}});
-  if (s.arch == Arch::Mpt) w.meta.push_back({a + ".attention.max_alibi_bias", {8.0}});
-  if (s.gemma2) {  // the norms are stored as the effective weights (llama.cpp's converter adds the 1)
-    w.meta.push_back({a + ".attention.key_length", {(uint64_t)(s.dim / s.n_heads)}});
-    w.meta.push_back({a + ".attention.sliding_window", {(uint64_t)s.window}});
-    if (!s.gemma3) {
-      w.meta.push_back({a + ".attn_logit_softcapping", {s.attn_softcap}});
-      w.meta.push_back({a + ".final_logit_softcapping", {s.final_softcap}});
-    } else if (s.linear_factor > 0) {
-      w.meta.push_back({a + ".rope.scaling.type", {std::string("linear")}});
-      w.meta.push_back({a + ".rope.scaling.factor", {s.linear_factor}});
-    }
-  }
+  arch::family_of(a)->gguf_meta(s, a, w);
   if (vocab) {
     w.meta.push_back({"tokenizer.ggml.model", {vocab->kind}});
     w.meta.push_back({"tokenizer.ggml.tokens", {vocab->tokens}});
@@ -255,40 +288,11 @@ Status write_gguf_model(const RandomModel& m, const std::string& path, DType mat
     w.meta.push_back({"tokenizer.ggml.eos_token_id", {(uint64_t)vocab->eos_id}});
   }
   w.meta.insert(w.meta.end(), extra_meta.begin(), extra_meta.end());
-  const int hd = s.dim / s.n_heads;
-  std::map<std::string, std::vector<float>> tensors = m.t;
-  if (s.fused)  // Phi-3: one qkv tensor (half-split q/k rows) and one gate+up tensor per layer
-    for (int l = 0; l < s.n_layers; ++l) {
-      auto take = [&](const std::string& n) { auto v = std::move(tensors.at(L(l, n))); tensors.erase(L(l, n)); return v; };
-      std::vector<float> qkv = to_half_split(take("attn_q.weight"), s.n_heads, hd, s.dim);
-      auto k = to_half_split(take("attn_k.weight"), s.n_kv_heads, hd, s.dim), v = take("attn_v.weight");
-      qkv.insert(qkv.end(), k.begin(), k.end());
-      qkv.insert(qkv.end(), v.begin(), v.end());
-      std::vector<float> gu = take("ffn_gate.weight"), up = take("ffn_up.weight");
-      gu.insert(gu.end(), up.begin(), up.end());
-      tensors[L(l, "attn_qkv.weight")] = std::move(qkv);
-      tensors[L(l, "ffn_up.weight")] = std::move(gu);
-    }
-  for (const auto& [name, stored] : tensors) {
-    // Qwen2 and Gemma GGUFs keep Hugging Face's half-split q/k rows (llama.cpp runs them as NEOX).
-    const bool qk = name.find("attn_q.") != std::string::npos || name.find("attn_k.") != std::string::npos;
-    const std::vector<float> data =
-        (a == "qwen2" || a == "gemma2" || a == "gemma3") && qk && name.find("_norm") == std::string::npos ? to_half_split(stored, name.find("attn_q.") != std::string::npos ? s.n_heads : s.n_kv_heads, hd,
-                                           name.find(".bias") != std::string::npos ? 1 : s.dim)
-                           : stored;
-    bool is_vec = name.find("norm") != std::string::npos || name.find(".bias") != std::string::npos ||
-                  name.rfind("rope_", 0) == 0;
-    const auto& sp = m.spec;
-    std::vector<uint64_t> shape;
-    if (is_vec) shape = {data.size()};
-    else if (name == "token_embd.weight" || name == "output.weight") shape = {(uint64_t)sp.vocab_size, (uint64_t)sp.dim};
-    else {
-      uint64_t in = name.find("ffn_down") != std::string::npos ? sp.hidden_dim
-                    : name.find("attn_output") != std::string::npos ? (uint64_t)sp.n_heads * (sp.dim / sp.n_heads)
-                                                                     : sp.dim;
-      shape = {data.size() / in, in};
-    }
-    w.tensors.push_back({name, shape, is_vec ? DType::F32 : matrix_type, data});
+  // llama.cpp permutes only LLaMA's q/k rows into adjacent pairs; the other
+  // LLaMA-style families keep Hugging Face's half-split rows (rope type NEOX).
+  for (const auto& [name, data] : formatted(m, s.arch == Arch::Llama && a != "llama")) {
+    const std::vector<uint64_t> shape = tensor_shape(s, name, data.size());
+    w.tensors.push_back({name, shape, shape.size() == 1 ? DType::F32 : matrix_type, data});
   }
   return w.write(path);
 }
@@ -298,198 +302,46 @@ Status write_hf_model(const RandomModel& m, const std::string& dir, const std::s
   const RandomModelSpec& s = m.spec;
   std::error_code ec;
   fs::create_directories(dir, ec);
-  DType dt = dtype == "F16" ? DType::F16 : dtype == "BF16" ? DType::BF16 : DType::F32;
+  const DType dt = dtype == "F16" ? DType::F16 : dtype == "BF16" ? DType::BF16 : DType::F32;
+  const std::string member = spec_member(s);
+  const arch::Family& family = *arch::family_of(member);
+  const nlohmann::json cfg = family.hf_config(s, member);
+  // The names come from the family's one table, read as the loaders read it: the
+  // llama.cpp column names the canonical tensors, the transformers column renames them.
+  ModelConfig c;
+  if (auto st = resolve_hf_config(cfg, c); !st) return make_error("the random model's config.json: " + st.error());
+  const auto none = [](const std::string&) { return false; };
+  auto gguf = family.names(ModelFormat::Gguf, c, none), hf = family.names(ModelFormat::Safetensors, c, none);
+  if (!gguf || !hf) return make_error(!gguf ? gguf.error() : hf.error());
+  const auto from = arch::table_rows(gguf.value()), to = arch::table_rows(hf.value());
+  std::map<std::string, std::pair<std::string, std::string>> rename;  // llama.cpp pattern → (transformers pattern, role)
+  for (size_t i = 0; i < from.size(); ++i)
+    if (!from[i].second.empty() && !to[i].second.empty()) rename[from[i].second] = {to[i].second, from[i].first};
+  const auto* llama_hf = std::get_if<LlamaTensorNames>(&hf.value());
+  const auto* fused_hf = std::get_if<BloomTensorNames>(&hf.value());
   const int hd = s.dim / s.n_heads;
-  nlohmann::json cfg;
+
   std::vector<SafetensorsWriter::Tensor> all;
-  auto add = [&](const std::string& name, std::vector<uint64_t> shape, std::vector<float> data) {
-    all.push_back({name, std::move(shape), dt, std::move(data)});
-  };
-  const uint64_t d = s.dim, hid = s.hidden_dim, V = s.vocab_size;
-  // One BLOOM / GPT-NeoX block (the same tensors; the attention module's name differs).
-  auto fused_layer = [&](int l, const std::string& p, const std::string& attn) {
-    add(p + "input_layernorm.weight", {d}, m.t.at(L(l, "attn_norm.weight")));
-    add(p + "input_layernorm.bias", {d}, m.t.at(L(l, "attn_norm.bias")));
-    add(p + attn + ".query_key_value.weight", {3 * d, d}, to_per_head_qkv(m.t.at(L(l, "attn_qkv.weight")), s.n_heads, hd, s.dim));
-    add(p + attn + ".query_key_value.bias", {3 * d}, to_per_head_qkv(m.t.at(L(l, "attn_qkv.bias")), s.n_heads, hd, 1));
-    add(p + attn + ".dense.weight", {d, d}, m.t.at(L(l, "attn_output.weight")));
-    add(p + attn + ".dense.bias", {d}, m.t.at(L(l, "attn_output.bias")));
-    add(p + "post_attention_layernorm.weight", {d}, m.t.at(L(l, "ffn_norm.weight")));
-    add(p + "post_attention_layernorm.bias", {d}, m.t.at(L(l, "ffn_norm.bias")));
-    add(p + "mlp.dense_h_to_4h.weight", {hid, d}, m.t.at(L(l, "ffn_up.weight")));
-    add(p + "mlp.dense_h_to_4h.bias", {hid}, m.t.at(L(l, "ffn_up.bias")));
-    add(p + "mlp.dense_4h_to_h.weight", {d, hid}, m.t.at(L(l, "ffn_down.weight")));
-    add(p + "mlp.dense_4h_to_h.bias", {d}, m.t.at(L(l, "ffn_down.bias")));
-  };
-  if (s.arch == Arch::Llama) {
-    cfg = {{"architectures", {s.qkv_bias ? "Qwen2ForCausalLM" : s.fused ? "Phi3ForCausalLM" : s.gemma2 ? "Gemma2ForCausalLM" : "LlamaForCausalLM"}},
-           {"model_type", s.qkv_bias ? "qwen2" : s.fused ? "phi3" : s.gemma2 ? "gemma2" : "llama"}, {"hidden_size", s.dim},
-           {"intermediate_size", s.hidden_dim}, {"num_hidden_layers", s.n_layers}, {"num_attention_heads", s.n_heads},
-           {"num_key_value_heads", s.n_kv_heads}, {"rms_norm_eps", 1e-5}, {"vocab_size", s.vocab_size},
-           {"max_position_embeddings", s.train_len}, {"rope_theta", s.rope_base}, {"tie_word_embeddings", false},
-           {"bos_token_id", 1}, {"eos_token_id", 2}, {"torch_dtype", "float32"}};
-    add("model.embed_tokens.weight", {V, d}, m.t.at("token_embd.weight"));
-    // Gemma stores RMSNorm weights as w with the norm computing x·(1 + w).
-    auto nrm = [&](const std::string& name) {
-      std::vector<float> v = m.t.at(name);
-      if (s.gemma2)
-        for (float& x : v) x -= 1.0f;
-      return v;
-    };
-    if (s.gemma3) {
-      cfg["architectures"] = {"Gemma3ForCausalLM"};
-      cfg["model_type"] = "gemma3_text";
-      cfg["sliding_window_pattern"] = s.pattern;
-      cfg["rope_local_base_freq"] = s.local_base;
-      if (s.linear_factor > 0) cfg["rope_scaling"] = {{"rope_type", "linear"}, {"factor", s.linear_factor}};
+  for (auto& [name, stored] : formatted(m, s.arch == Arch::Llama)) {
+    // "blk.N.rest" → the pattern "blk.{}.rest" and N.
+    std::string pattern = name;
+    int layer = -1;
+    if (name.rfind("blk.", 0) == 0) {
+      const size_t dot = name.find('.', 4);
+      layer = std::stoi(name.substr(4, dot - 4));
+      pattern = "blk.{}" + name.substr(dot);
     }
-    if (s.gemma2) {
-      cfg["head_dim"] = hd;
-      cfg["query_pre_attn_scalar"] = hd;
-      cfg["sliding_window"] = s.window;
-      cfg["attn_logit_softcapping"] = s.attn_softcap > 0 ? nlohmann::json(s.attn_softcap) : nlohmann::json(nullptr);
-      cfg["final_logit_softcapping"] = s.final_softcap > 0 ? nlohmann::json(s.final_softcap) : nlohmann::json(nullptr);
-      cfg["hidden_activation"] = "gelu_pytorch_tanh";
-      cfg["tie_word_embeddings"] = true;
-    }
-    add("model.norm.weight", {d}, nrm("output_norm.weight"));
-    if (!s.gemma2) add("lm_head.weight", {V, d}, m.t.at("output.weight"));
-    for (int l = 0; l < s.n_layers; ++l) {
-      std::string p = "model.layers." + std::to_string(l) + ".";
-      const uint64_t q = (uint64_t)s.n_heads * hd, kv = (uint64_t)s.n_kv_heads * hd;
-      add(p + "input_layernorm.weight", {d}, nrm(L(l, "attn_norm.weight")));
-      if (s.gemma3) {
-        add(p + "self_attn.q_norm.weight", {(uint64_t)hd}, nrm(L(l, "attn_q_norm.weight")));
-        add(p + "self_attn.k_norm.weight", {(uint64_t)hd}, nrm(L(l, "attn_k_norm.weight")));
-      }
-      auto wq = to_half_split(m.t.at(L(l, "attn_q.weight")), s.n_heads, hd, s.dim);
-      auto wk = to_half_split(m.t.at(L(l, "attn_k.weight")), s.n_kv_heads, hd, s.dim);
-      const auto& wv = m.t.at(L(l, "attn_v.weight"));
-      if (s.fused) {  // Phi-3's qkv_proj: q rows, k rows, v rows
-        wq.insert(wq.end(), wk.begin(), wk.end());
-        wq.insert(wq.end(), wv.begin(), wv.end());
-        add(p + "self_attn.qkv_proj.weight", {q + 2 * kv, d}, wq);
-      } else {
-        add(p + "self_attn.q_proj.weight", {q, d}, wq);
-        add(p + "self_attn.k_proj.weight", {kv, d}, wk);
-        add(p + "self_attn.v_proj.weight", {kv, d}, wv);
-      }
-      if (s.qkv_bias) {
-        add(p + "self_attn.q_proj.bias", {q}, to_half_split(m.t.at(L(l, "attn_q.bias")), s.n_heads, hd, 1));
-        add(p + "self_attn.k_proj.bias", {kv}, to_half_split(m.t.at(L(l, "attn_k.bias")), s.n_kv_heads, hd, 1));
-        add(p + "self_attn.v_proj.bias", {kv}, m.t.at(L(l, "attn_v.bias")));
-      }
-      add(p + "self_attn.o_proj.weight", {d, q}, m.t.at(L(l, "attn_output.weight")));
-      if (s.gemma2) {
-        add(p + "post_attention_layernorm.weight", {d}, nrm(L(l, "post_attention_norm.weight")));
-        add(p + "pre_feedforward_layernorm.weight", {d}, nrm(L(l, "ffn_norm.weight")));
-        add(p + "post_feedforward_layernorm.weight", {d}, nrm(L(l, "post_ffw_norm.weight")));
-      } else {
-        add(p + "post_attention_layernorm.weight", {d}, m.t.at(L(l, "ffn_norm.weight")));
-      }
-      if (s.fused) {  // Phi-3's gate_up_proj: gate rows, then up rows
-        auto gu = m.t.at(L(l, "ffn_gate.weight"));
-        const auto& up = m.t.at(L(l, "ffn_up.weight"));
-        gu.insert(gu.end(), up.begin(), up.end());
-        add(p + "mlp.gate_up_proj.weight", {2 * hid, d}, gu);
-      } else {
-        add(p + "mlp.gate_proj.weight", {hid, d}, m.t.at(L(l, "ffn_gate.weight")));
-        add(p + "mlp.up_proj.weight", {hid, d}, m.t.at(L(l, "ffn_up.weight")));
-      }
-      add(p + "mlp.down_proj.weight", {d, hid}, m.t.at(L(l, "ffn_down.weight")));
-    }
-  } else if (s.stablelm || s.phi2) {
-    // transformers' StableLmForCausalLM / PhiForCausalLM: q/k rows half-split as stored here.
-    const uint64_t q = (uint64_t)s.n_heads * hd, kv = (uint64_t)s.n_kv_heads * hd;
-    const bool shared = s.phi2 || s.parallel_residual;
-    cfg = {{"architectures", {s.phi2 ? "PhiForCausalLM" : "StableLmForCausalLM"}}, {"model_type", s.phi2 ? "phi" : "stablelm"},
-           {"hidden_size", s.dim}, {"intermediate_size", s.hidden_dim}, {"num_hidden_layers", s.n_layers},
-           {"num_attention_heads", s.n_heads}, {"num_key_value_heads", s.n_kv_heads},
-           {"partial_rotary_factor", (double)(s.rot_dim > 0 ? s.rot_dim : hd) / hd}, {"rope_theta", s.rope_base},
-           {"max_position_embeddings", s.train_len}, {"layer_norm_eps", 1e-5}, {"hidden_act", s.phi2 ? "gelu_new" : "silu"},
-           {"qk_layernorm", false}, {"tie_word_embeddings", false}, {"vocab_size", s.vocab_size}, {"bos_token_id", 0},
-           {"eos_token_id", 0}};
-    if (s.stablelm) cfg["use_qkv_bias"] = s.qkv_bias, cfg["use_parallel_residual"] = s.parallel_residual;
-    const std::string fn = s.phi2 ? "model.final_layernorm." : "model.norm.";
-    add("model.embed_tokens.weight", {V, d}, m.t.at("token_embd.weight"));
-    add(fn + "weight", {d}, m.t.at("output_norm.weight"));
-    add(fn + "bias", {d}, m.t.at("output_norm.bias"));
-    add("lm_head.weight", {V, d}, m.t.at("output.weight"));
-    if (s.phi2) add("lm_head.bias", {V}, m.t.at("output.bias"));
-    for (int l = 0; l < s.n_layers; ++l) {
-      const std::string p = "model.layers." + std::to_string(l) + ".";
-      add(p + "input_layernorm.weight", {d}, m.t.at(L(l, "attn_norm.weight")));
-      add(p + "input_layernorm.bias", {d}, m.t.at(L(l, "attn_norm.bias")));
-      const char* part[3] = {"q", "k", "v"};
-      for (int i = 0; i < 3; ++i) {
-        const uint64_t rows = i == 0 ? q : kv;
-        add(p + "self_attn." + part[i] + "_proj.weight", {rows, d}, m.t.at(L(l, std::string("attn_") + part[i] + ".weight")));
-        if (s.qkv_bias || s.phi2)
-          add(p + "self_attn." + part[i] + "_proj.bias", {rows}, m.t.at(L(l, std::string("attn_") + part[i] + ".bias")));
-      }
-      add(p + (s.phi2 ? "self_attn.dense.weight" : "self_attn.o_proj.weight"), {d, q}, m.t.at(L(l, "attn_output.weight")));
-      if (!shared) {
-        add(p + "post_attention_layernorm.weight", {d}, m.t.at(L(l, "ffn_norm.weight")));
-        add(p + "post_attention_layernorm.bias", {d}, m.t.at(L(l, "ffn_norm.bias")));
-      }
-      if (s.phi2) {
-        add(p + "self_attn.dense.bias", {d}, m.t.at(L(l, "attn_output.bias")));
-        add(p + "mlp.fc1.weight", {hid, d}, m.t.at(L(l, "ffn_up.weight")));
-        add(p + "mlp.fc1.bias", {hid}, m.t.at(L(l, "ffn_up.bias")));
-        add(p + "mlp.fc2.weight", {d, hid}, m.t.at(L(l, "ffn_down.weight")));
-        add(p + "mlp.fc2.bias", {d}, m.t.at(L(l, "ffn_down.bias")));
-      } else {
-        add(p + "mlp.gate_proj.weight", {hid, d}, m.t.at(L(l, "ffn_gate.weight")));
-        add(p + "mlp.up_proj.weight", {hid, d}, m.t.at(L(l, "ffn_up.weight")));
-        add(p + "mlp.down_proj.weight", {d, hid}, m.t.at(L(l, "ffn_down.weight")));
-      }
-    }
-  } else if (s.arch == Arch::NeoX) {
-    cfg = {{"architectures", {"GPTNeoXForCausalLM"}}, {"model_type", "gpt_neox"}, {"hidden_size", s.dim},
-           {"intermediate_size", s.hidden_dim}, {"num_hidden_layers", s.n_layers}, {"num_attention_heads", s.n_heads},
-           {"rotary_pct", (double)(s.rot_dim > 0 ? s.rot_dim : hd) / hd}, {"rotary_emb_base", s.rope_base},
-           {"max_position_embeddings", s.train_len}, {"layer_norm_eps", 1e-5}, {"hidden_act", "gelu"},
-           {"use_parallel_residual", s.parallel_residual}, {"tie_word_embeddings", false}, {"vocab_size", s.vocab_size},
-           {"bos_token_id", 0}, {"eos_token_id", 0}};
-    add("gpt_neox.embed_in.weight", {V, d}, m.t.at("token_embd.weight"));
-    add("gpt_neox.final_layer_norm.weight", {d}, m.t.at("output_norm.weight"));
-    add("gpt_neox.final_layer_norm.bias", {d}, m.t.at("output_norm.bias"));
-    add("embed_out.weight", {V, d}, m.t.at("output.weight"));
-    for (int l = 0; l < s.n_layers; ++l) {
-      std::string p = "gpt_neox.layers." + std::to_string(l) + ".";
-      fused_layer(l, p, "attention");
-    }
-  } else if (s.arch == Arch::Mpt) {
-    cfg = {{"architectures", {"MptForCausalLM"}}, {"model_type", "mpt"}, {"d_model", s.dim}, {"n_heads", s.n_heads},
-           {"n_layers", s.n_layers}, {"expansion_ratio", s.hidden_dim / s.dim}, {"max_seq_len", s.train_len},
-           {"vocab_size", s.vocab_size}, {"no_bias", true}, {"layer_norm_epsilon", 1e-5},
-           {"attn_config", {{"alibi", true}, {"alibi_bias_max", 8}, {"clip_qkv", nullptr}, {"qk_ln", false},
-                            {"softmax_scale", nullptr}}}};
-    add("transformer.wte.weight", {V, d}, m.t.at("token_embd.weight"));
-    add("transformer.norm_f.weight", {d}, m.t.at("output_norm.weight"));
-    for (int l = 0; l < s.n_layers; ++l) {
-      std::string p = "transformer.blocks." + std::to_string(l) + ".";
-      add(p + "norm_1.weight", {d}, m.t.at(L(l, "attn_norm.weight")));
-      add(p + "attn.Wqkv.weight", {3 * d, d}, m.t.at(L(l, "attn_qkv.weight")));  // q, k, v chunks as GGUF
-      add(p + "attn.out_proj.weight", {d, d}, m.t.at(L(l, "attn_output.weight")));
-      add(p + "norm_2.weight", {d}, m.t.at(L(l, "ffn_norm.weight")));
-      add(p + "ffn.up_proj.weight", {hid, d}, m.t.at(L(l, "ffn_up.weight")));
-      add(p + "ffn.down_proj.weight", {d, hid}, m.t.at(L(l, "ffn_down.weight")));
-    }
-  } else {
-    cfg = {{"architectures", {"BloomForCausalLM"}}, {"model_type", "bloom"}, {"hidden_size", s.dim},
-           {"n_layer", s.n_layers}, {"n_head", s.n_heads}, {"layer_norm_epsilon", 1e-5}, {"vocab_size", s.vocab_size},
-           {"seq_length", s.train_len}, {"bos_token_id", 1}, {"eos_token_id", 2}};
-    add("transformer.word_embeddings.weight", {V, d}, m.t.at("token_embd.weight"));
-    add("transformer.word_embeddings_layernorm.weight", {d}, m.t.at("token_embd_norm.weight"));
-    add("transformer.word_embeddings_layernorm.bias", {d}, m.t.at("token_embd_norm.bias"));
-    add("transformer.ln_f.weight", {d}, m.t.at("output_norm.weight"));
-    add("transformer.ln_f.bias", {d}, m.t.at("output_norm.bias"));
-    add("lm_head.weight", {V, d}, m.t.at("output.weight"));
-    for (int l = 0; l < s.n_layers; ++l) {
-      std::string p = "transformer.h." + std::to_string(l) + ".";
-      fused_layer(l, p, "self_attention");
-    }
+    auto it = rename.find(pattern);
+    if (it == rename.end()) return make_error("the " + member + " name table has no transformers name for " + name);
+    std::string out = it->second.first;
+    if (layer >= 0) out.replace(out.find("{}"), 2, std::to_string(layer));
+    const std::string& role = it->second.second;
+    std::vector<float> data = stored;
+    if (fused_hf && fused_hf->qkv_per_head && (role == "qkv" || role == "qkv_b"))
+      data = to_per_head_qkv(data, s.n_heads, hd, role == "qkv" ? s.dim : 1);
+    if (llama_hf && llama_hf->norm_plus_one && role.find("norm") != std::string::npos && role.find("_b") == std::string::npos)
+      for (float& x : data) x -= 1.0f;  // transformers' Gemma stores w of x·(1 + w)
+    all.push_back({out, tensor_shape(s, name, data.size()), dt, std::move(data)});
   }
   std::ofstream cf(fs::path(dir) / "config.json");
   cf << cfg.dump(2);
