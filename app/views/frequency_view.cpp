@@ -158,12 +158,12 @@ void FrequencyView::fill_rope() {
   // kind's table too, plain RoPE as the model runs it whatever the method (the
   // methods above are the global layers').
   const ModelConfig& mc = state_->config;
-  if (mc.local_rope_base > 0) {
-    const PositionContext lg{g.rot_dim, mc.local_rope_base, g.train_len, g.cur_len};
+  if (mc.block.local_rope_base > 0) {
+    const PositionContext lg{g.rot_dim, mc.block.local_rope_base, g.train_len, g.cur_len};
     const RopeTable lt = rope_table(MethodParams{}, lg);
-    const QString name = QString("local layers (base %1, window %2)").arg(mc.local_rope_base).arg(mc.local_window);
+    const QString name = QString("local layers (base %1, window %2)").arg(mc.block.local_rope_base).arg(mc.block.local_window);
     std::vector<double> turns(half);
-    for (int i = 0; i < half; ++i) turns[i] = std::min<double>(g.cur_len, mc.local_window) * lt.inv_freq[i] / (2 * kPi);
+    for (int i = 0; i < half; ++i) turns[i] = std::min<double>(g.cur_len, mc.block.local_window) * lt.inv_freq[i] / (2 * kPi);
     legend.push_back({name + ", dotted", Qt::darkGray});
     c1->addSeries(line(name, pairs, lt.inv_freq, Qt::DotLine, Qt::darkGray));
     cw->addSeries(line(name + " λ", pairs, lt.wavelength, Qt::DotLine, Qt::darkGray));

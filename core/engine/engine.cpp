@@ -190,33 +190,34 @@ Status Engine::attention_blocks(int n, AttentionParams& ap, AttentionParams& loc
   const PositionContext ctx{c.rot_dim, c.rope_base, (double)c.train_len, (double)(pos_ + n)};
   b.set_positions(*cache_, position_tables(opts_.method, ctx, c.n_heads), 0);
   ap = attention_params(opts_.method, c.n_heads, c.n_kv_heads, c.head_dim, c.rot_dim, c.layout, (double)c.train_len);
-  ap.scale = c.attn_scale;
-  ap.softcap = c.attn_softcap;
+  ap.scale = c.block.attn_scale;
+  ap.softcap = c.block.attn_softcap;
   // Local layers (Gemma-2's sliding ones) see keys m - j < W: the method's bands with
   // that window on top. A remapping method has bands of its own, which cannot be
   // combined with the window: refused once the window matters.
   local = ap;
-  if (c.local_window > 0 && c.local_rope_base > 0) {
+  const int window = c.block.local_window;
+  if (window > 0 && c.block.local_rope_base > 0) {
     // Gemma-3: local layers keep their native plain RoPE at their own base, windowed;
     // the method (and any remapping) is the global layers'.
-    const PositionContext lctx{c.rot_dim, c.local_rope_base, (double)c.train_len, (double)(pos_ + n)};
+    const PositionContext lctx{c.rot_dim, c.block.local_rope_base, (double)c.train_len, (double)(pos_ + n)};
     b.set_positions(*cache_, position_tables(MethodParams{}, lctx, c.n_heads), 1);
     local.table = 1;
     local.method = Method::SlidingWindow;
     local.remap = RelposRemap{};
-    local.remap.window = c.local_window;
+    local.remap.window = window;
     local.logn = 0;
-  } else if (c.local_window > 0) {
-    if (method_is_remap(local.method) && pos_ + n > c.local_window)
+  } else if (window > 0) {
+    if (method_is_remap(local.method) && pos_ + n > window)
       return make_error("method " + method_spec_string(opts_.method) + " cannot run beyond " +
-                        std::to_string(c.local_window) + " tokens on this model: its local layers' sliding window "
+                        std::to_string(window) + " tokens on this model: its local layers' sliding window "
                         "cannot be combined with a remapping method's bands");
     if (local.method == Method::SlidingWindow) {
-      local.remap.window = std::min(local.remap.window, (double)c.local_window);
+      local.remap.window = std::min(local.remap.window, (double)window);
     } else if (!method_is_remap(local.method)) {
       local.method = Method::SlidingWindow;
       local.remap = RelposRemap{};
-      local.remap.window = c.local_window;
+      local.remap.window = window;
     }
   }
   return Status::Ok();
@@ -227,7 +228,8 @@ Status Engine::run_rows(Engine& work, const Segment* segs, int nseg) {
   const ModelWeights& w = work.model_->weights;
   Backend& b = *work.shared_->backend;
   const int dim = c.dim, hid = c.hidden_dim, q_dim = c.n_heads * c.head_dim, kv_dim = c.n_kv_heads * c.head_dim;
-  const bool rms = c.arch == Arch::Llama, gated = ffn_gated(c);
+  const BlockDesc& block = c.block;
+  const bool rms = block.norm == NormKind::Rms, gated = ffn_gated(c);
   auto norm = [&](const Tensor& x, const float* wt, const float* bias, int n, const Tensor& y) {
     if (rms) b.rmsnorm(x, wt, n, dim, c.norm_eps, y);
     else b.layernorm(x, wt, bias, n, dim, c.norm_eps, y);
@@ -244,7 +246,7 @@ Status Engine::run_rows(Engine& work, const Segment* segs, int nseg) {
   const Tensor k_new = work.k_new_.head((size_t)rows * kv_dim), v_new = work.v_new_.head((size_t)rows * kv_dim);
   const Tensor gate = work.gate_.head(nh), up = work.up_.head(nh);
   if (w.embd_norm) b.layernorm(x, w.embd_norm, w.embd_norm_b, rows, dim, c.norm_eps, x);  // BLOOM
-  if (c.embed_scale) b.scale(x, std::sqrt((double)dim));                               // Gemma: × √dim
+  if (block.embed_scale) b.scale(x, std::sqrt((double)dim));                               // Gemma: × √dim
   for (int l = 0; l < c.n_layers; ++l) {
     if (auto st = b.sync(); !st) return st;  // a device's asynchronous errors, once per layer
     if (work.opts_.cancel && work.opts_.cancel->load()) return make_error("cancelled");
@@ -274,17 +276,17 @@ Status Engine::run_rows(Engine& work, const Segment* segs, int nseg) {
     // feed-forward block: SwiGLU (LLaMA) or GELU. Its norm reads x before the
     // attention output is added when the residual is parallel (GPT-NeoX); with a
     // shared norm (Phi-2) it reads the attention's normed input, still in xn.
-    if (c.parallel_residual && !c.shared_norm) norm(x, L.ffn_norm, L.ffn_norm_b, rows, xn);
+    if (block.residual == Residual::Parallel) norm(x, L.ffn_norm, L.ffn_norm_b, rows, xn);
     b.add(x, tmp);  // residual
-    if (!c.parallel_residual) norm(x, L.ffn_norm, L.ffn_norm_b, rows, xn);
+    if (block.residual == Residual::Sequential) norm(x, L.ffn_norm, L.ffn_norm_b, rows, xn);
     if (gated) {
       b.matmul(xn, rows, dim, L.w_gate, nullptr, hid, gate);  // (rows, hidden)
       b.matmul(xn, rows, dim, L.w_up, nullptr, hid, up);      // (rows, hidden)
-      if (c.geglu) b.geglu(gate, up);
+      if (block.ffn == FeedForward::GeGlu) b.geglu(gate, up);
       else b.swiglu(gate, up);
     } else {
       b.matmul(xn, rows, dim, L.w_up, L.b_up, hid, gate);
-      b.gelu(gate, c.gelu_exact);
+      b.gelu(gate, block.ffn == FeedForward::Gelu);
     }
     b.matmul(gate, rows, hid, L.w_down, L.b_down, dim, tmp);  // (rows, dim)
     if (L.post_ffn_norm) b.rmsnorm(tmp, L.post_ffn_norm, rows, dim, c.norm_eps, tmp);
@@ -355,7 +357,7 @@ Status Engine::nll(int first, int rows, const int* targets, double* out, int* ra
     const Tensor logits = logits_.head((size_t)n * c.vocab_size);
     b.matmul(hidden_.slice((size_t)(first + r0) * c.dim, (size_t)n * c.dim), n, c.dim, model_->weights.output,
              model_->weights.output_b, c.vocab_size, logits);
-    if (c.final_softcap > 0) b.softcap(logits, c.final_softcap);
+    if (c.block.final_softcap > 0) b.softcap(logits, c.block.final_softcap);
     b.nll(logits, n, c.vocab_size, targets + r0, out + r0, rank ? rank + r0 : nullptr);
   }
   if (auto st = b.sync(); !st) return st;
@@ -376,7 +378,7 @@ Status Engine::logits(int row, std::vector<float>& out) {
   const Tensor logits = logits_.head((size_t)c.vocab_size);
   b.matmul(hidden_.slice((size_t)row * c.dim, (size_t)c.dim), 1, c.dim, model_->weights.output,
            model_->weights.output_b, c.vocab_size, logits);
-  if (c.final_softcap > 0) b.softcap(logits, c.final_softcap);
+  if (c.block.final_softcap > 0) b.softcap(logits, c.block.final_softcap);
   std::vector<uint8_t> host(logits.bytes());
   b.to_host(logits, host.data());
   if (auto st = b.sync(); !st) return st;

@@ -41,6 +41,23 @@ std::string factor_range(const ModelConfig& c) {
   return " (factors short " + num4(*s0) + "–" + num4(*s1) + ", long " + num4(*l0) + "–" + num4(*l1) + ")";
 }
 
+const char* feed_forward_name(FeedForward f) {
+  switch (f) {
+    case FeedForward::SwiGlu: return "swiglu";
+    case FeedForward::GeGlu: return "geglu";
+    case FeedForward::Gelu: return "gelu";
+    case FeedForward::GeluTanh: return "gelu-tanh";
+  }
+  return "?";
+}
+
+// "global" / "local" per layer.
+json layer_kinds(const ModelConfig& c) {
+  json out = json::array();
+  for (int l = 0; l < c.n_layers; ++l) out.push_back(layer_is_local(c, l) ? "local" : "global");
+  return out;
+}
+
 }  // namespace
 
 json model_description(const Model& m) {
@@ -62,17 +79,19 @@ json model_description(const Model& m) {
               {"vocab_size", c.vocab_size},
               {"rope_base", c.rope_base},
               {"pair_layout", !arch_alibi(c.arch) ? json(layout_name(c.layout)) : json(nullptr)},
-              {"parallel_residual", c.parallel_residual},
-              {"shared_block_norm", c.shared_norm},
+              {"parallel_residual", c.block.residual != Residual::Sequential},
+              {"shared_block_norm", c.block.residual == Residual::ParallelOneNorm},
               {"classifier_bias", m.weights.output_b != nullptr},
-              {"local_window", c.local_window > 0 ? json(c.local_window) : json(nullptr)},
-              {"local_pattern", c.local_window > 0 ? json(c.local_pattern) : json(nullptr)},
-              {"local_rope_base", c.local_rope_base > 0 ? json(c.local_rope_base) : json(nullptr)},
-              {"qk_norm", c.qk_norm},
-              {"attn_softcap", c.attn_softcap > 0 ? json(c.attn_softcap) : json(nullptr)},
-              {"final_softcap", c.final_softcap > 0 ? json(c.final_softcap) : json(nullptr)},
-              {"attn_scale", c.attn_scale > 0 ? c.attn_scale : 1.0 / std::sqrt((double)c.head_dim)},
-              {"feed_forward", ffn_gated(c) ? (c.geglu ? "geglu" : "swiglu") : c.gelu_exact ? "gelu" : "gelu-tanh"},
+              {"local_window", c.block.local_window > 0 ? json(c.block.local_window) : json(nullptr)},
+              {"local_pattern", c.block.local_window > 0 ? json(c.block.local_period) : json(nullptr)},
+              {"layer_kinds", layer_kinds(c)},
+              {"local_rope_base", c.block.local_rope_base > 0 ? json(c.block.local_rope_base) : json(nullptr)},
+              {"qk_norm", c.block.qk_norm},
+              {"attn_softcap", c.block.attn_softcap > 0 ? json(c.block.attn_softcap) : json(nullptr)},
+              {"final_softcap", c.block.final_softcap > 0 ? json(c.block.final_softcap) : json(nullptr)},
+              {"attn_scale", c.block.attn_scale > 0 ? c.block.attn_scale : 1.0 / std::sqrt((double)c.head_dim)},
+              {"feed_forward", feed_forward_name(c.block.ffn)},
+              {"norm", c.block.norm == NormKind::Rms ? "rmsnorm" : "layernorm"},
               {"norm_eps", c.norm_eps},
               {"train_len", c.train_len},
               {"train_len_source", c.train_len_source},
@@ -89,12 +108,14 @@ json model_description(const Model& m) {
 
 std::string model_line(const Model& m, const std::string& tokenizer_kind, const std::string& backend) {
   const ModelConfig& c = m.config;
-  std::string family = c.family + (c.qkv_bias ? " (q/k/v bias)" : "");
-  if (c.local_window > 0)
-    family += " (local layers: window " + std::to_string(c.local_window) +
-              (c.local_rope_base > 0 ? ", base " + num(c.local_rope_base) : std::string()) + ")";
-  if (c.attn_softcap > 0) family += " (score cap " + num(c.attn_softcap) + ")";
-  if (c.parallel_residual) family += c.shared_norm ? " (parallel residual, one norm)" : " (parallel residual)";
+  std::string family = c.family + (c.block.qkv_bias ? " (q/k/v bias)" : "");
+  const BlockDesc& b = c.block;
+  if (b.local_window > 0)
+    family += " (local layers: window " + std::to_string(b.local_window) +
+              (b.local_rope_base > 0 ? ", base " + num(b.local_rope_base) : std::string()) + ")";
+  if (b.attn_softcap > 0) family += " (score cap " + num(b.attn_softcap) + ")";
+  if (b.residual != Residual::Sequential)
+    family += b.residual == Residual::ParallelOneNorm ? " (parallel residual, one norm)" : " (parallel residual)";
   std::string native = method_spec_string(c.native_method) + factor_range(c) +
                        (c.native_source.empty() ? std::string() : " (" + c.native_source + ")");
   return c.name + " · " + family + " · " + format_name(c.format) + " · tokenizer " + tokenizer_kind + " · " +

@@ -27,33 +27,41 @@ inline bool arch_alibi(Arch a) { return a == Arch::Bloom || a == Arch::Mpt; }
 const char* layout_name(PairLayout l);
 const char* format_name(ModelFormat f);
 
+// The block each family resolves (core/model/arch/), read by the forward, the
+// reference forward and the summaries.
+enum class NormKind { Rms, Layer };  // RMSNorm (the LLaMA and Gemma families) or LayerNorm (with biases)
+// Gated: silu(gate)·up (SwiGLU) or tanh-GELU(gate)·up (GeGLU); plain: one GELU,
+// erf-exact or its tanh approximation.
+enum class FeedForward { SwiGlu, GeGlu, Gelu, GeluTanh };
+// Sequential: x += attn(n1 x); x += ffn(n2 x). Parallel (GPT-NeoX
+// use_parallel_residual): x += attn(n1 x) + ffn(n2 x). ParallelOneNorm (Phi-2, StableLM
+// with use_parallel_residual): both read n1 x; the block has no feed-forward norm.
+enum class Residual { Sequential, Parallel, ParallelOneNorm };
+// Global: every earlier key, positioned by the method. Local: keys m - j < the
+// model's window (Gemma's sliding layers), rotated at the local base when it has one.
+enum class LayerKind { Global, Local };
+
+struct BlockDesc {
+  NormKind norm = NormKind::Rms;
+  FeedForward ffn = FeedForward::SwiGlu;
+  Residual residual = Residual::Sequential;
+  bool qkv_bias = false;      // q/k/v projections add biases (Qwen2, StableLM, Phi-2)
+  bool qk_norm = false;       // q and k RMS-normed per head before rotation (Gemma-3)
+  bool embed_scale = false;   // embeddings × √dim (Gemma)
+  double attn_scale = 0.0;     // query scale; 0: 1/√head_dim
+  double attn_softcap = 0.0;   // scores become c·tanh(s/c); 0: none (Gemma-2)
+  double final_softcap = 0.0;  // logits likewise
+  std::vector<LayerKind> layers;  // one per layer; empty: every layer global
+  int local_window = 0;           // the local layers' window
+  int local_period = 0;           // the layers were laid out as (l + 1) % period != 0 → local (for summaries)
+  double local_rope_base = 0.0;   // the local layers' own plain-RoPE base; 0: the global table (Gemma-3 has one)
+};
+
 struct ModelConfig {
   Arch arch = Arch::Llama;
   std::string family = "llama";  // the checkpoint's own architecture name: llama, mistral, qwen2, bloom, gptneox, stablelm, phi2, mpt, …
-  bool qkv_bias = false;         // q/k/v projections carry biases (Qwen2)
-  bool fused_projections = false;  // one qkv and one gate+up tensor per layer (Phi-3)
-  bool parallel_residual = false;  // x + attn(ln1(x)) + mlp(ln2(x)) (GPT-NeoX use_parallel_residual)
-  bool gelu_exact = false;         // the feed-forward GELU is erf-exact, not the tanh approximation
-  // The rest of the GPT-NeoX family (transformers' modeling_stablelm.py, modeling_phi.py):
-  // StableLM's feed-forward is SwiGLU; Phi-2's parallel blocks, and StableLM's when
-  // use_parallel_residual is set, both read the one attention norm (no feed-forward norm).
-  bool swiglu = false;
-  bool shared_norm = false;
-  // Gemma-2 (transformers' modeling_gemma2.py): embeddings × √dim, a gated tanh-GELU
-  // feed-forward (GeGLU), norms after attention and after the feed-forward too,
-  // scores × attn_scale then capped by attn_softcap·tanh(s/attn_softcap), logits
-  // capped likewise, and local layers that see only keys m - j < local_window.
-  bool embed_scale = false;
-  bool geglu = false;
-  double attn_scale = 0.0;     // query scale; 0: 1/√head_dim
-  double attn_softcap = 0.0;   // 0: none
-  double final_softcap = 0.0;  // 0: none
-  int local_window = 0;        // 0: every layer global
-  int local_pattern = 2;       // layer l is local iff (l + 1) % local_pattern != 0 (Gemma-2: even layers)
-  // Gemma-3: local layers rotate with their own base and plain RoPE (the method and
-  // the native scaling apply to the global layers); q and k RMS-normed per head.
-  double local_rope_base = 0.0;  // 0: local layers share the global table
-  bool qk_norm = false;
+  BlockDesc block;
+  bool fused_projections = false;  // storage: one qkv and one gate+up tensor per layer (Phi-3), for the name table
   ModelFormat format = ModelFormat::Llama2c;
   std::string name;
   int dim = 0;         // model width
@@ -79,12 +87,18 @@ struct ModelConfig {
 };
 
 // Whether the feed-forward is gated (SwiGLU / GeGLU: gate, up and down matrices).
-inline bool ffn_gated(const ModelConfig& c) { return c.arch == Arch::Llama || c.swiglu; }
-
-// Whether layer l attends only within the model's local window (Gemma-2's sliding layers).
-inline bool layer_is_local(const ModelConfig& c, int l) {
-  return c.local_window > 0 && c.local_pattern > 0 && (l + 1) % c.local_pattern != 0;
+inline bool ffn_gated(const ModelConfig& c) {
+  return c.block.ffn == FeedForward::SwiGlu || c.block.ffn == FeedForward::GeGlu;
 }
+
+// Whether layer l attends only within the model's local window.
+inline bool layer_is_local(const ModelConfig& c, int l) {
+  return l >= 0 && l < (int)c.block.layers.size() && c.block.layers[l] == LayerKind::Local;
+}
+
+// Local layers with `window`, every layer l with (l + 1) % period != 0 (Gemma-2: 2,
+// the even layers; Gemma-3: 6, five local to one global); a window of 0: none.
+void set_local_layers(ModelConfig& c, int window, int period);
 
 // Points a longrope method at the model's factor lists (no-op for other methods).
 inline void attach_model_tables(MethodParams& p, const ModelConfig& c) {
@@ -118,7 +132,7 @@ struct LayerWeights {
   Matrix wv;  // (n_kv_heads·head_dim, dim)
   Matrix wo;  // (dim, n_heads·head_dim)
   const float *bq = nullptr, *bk = nullptr, *bv = nullptr, *bo = nullptr;  // biases (BLOOM)
-  const float* ffn_norm = nullptr;    // (dim); null with a shared norm (ModelConfig::shared_norm)
+  const float* ffn_norm = nullptr;    // (dim); null with Residual::ParallelOneNorm
   const float* ffn_norm_b = nullptr;  // (dim)
   const float* post_attn_norm = nullptr;  // (dim) on the attention output before the residual (Gemma-2)
   const float* post_ffn_norm = nullptr;   // (dim) on the feed-forward output before the residual (Gemma-2)

@@ -28,6 +28,14 @@ size_t element_count(const std::vector<uint64_t>& shape) {
 
 }  // namespace
 
+void set_local_layers(ModelConfig& c, int window, int period) {
+  c.block.local_window = window;
+  c.block.local_period = window > 0 ? period : 0;
+  c.block.layers.clear();
+  if (window <= 0 || period <= 0 || c.n_layers < 1 || c.n_layers > 1024) return;  // validate_config refuses the count
+  for (int l = 0; l < c.n_layers; ++l) c.block.layers.push_back((l + 1) % period != 0 ? LayerKind::Local : LayerKind::Global);
+}
+
 const char* arch_name(Arch a) {
   switch (a) {
     case Arch::Llama: return "llama";
@@ -130,12 +138,14 @@ Status validate_config(const ModelConfig& c) {
   }
   // Checked here, before any tensor is read: the blocks with one fused QKV projection
   // of (3·dim, dim) (BLOOM, MPT, GPT-NeoX; not StableLM or Phi, whose q/k/v are separate).
-  const bool fused_qkv_block = arch_alibi(c.arch) || (c.arch == Arch::NeoX && !c.swiglu && !c.shared_norm);
+  const bool fused_qkv_block = arch_alibi(c.arch) || c.family == "gptneox";
   if (fused_qkv_block && ((long long)c.n_heads * c.head_dim != c.dim || c.n_kv_heads != c.n_heads))
     return bad(std::string("a ") + arch_name(c.arch) + " model needs heads × head dimension = width and no grouped KV heads (got " +
                std::to_string(c.n_heads) + " × " + std::to_string(c.head_dim) + " vs " + std::to_string(c.dim) + ", " +
                std::to_string(c.n_kv_heads) + " KV heads)");
   if (!(c.norm_eps > 0) || c.norm_eps > 1) return bad("norm epsilon must be in (0, 1]");
+  if (!c.block.layers.empty() && (int)c.block.layers.size() != c.n_layers)
+    return bad("the layer kinds cover " + std::to_string(c.block.layers.size()) + " of " + std::to_string(c.n_layers) + " layers");
   if (c.train_len < 1 || c.train_len > (1 << 24))
     return bad("training length " + std::to_string(c.train_len) + " is outside [1, 16777216]");
   return Status::Ok();

@@ -150,7 +150,8 @@ inline std::vector<std::vector<double>> reference_logits(const Model& model, con
     for (int i = 0; i < D; ++i) x[t][i] = er[i];
   }
   if (W.embd_norm) x = norm(x, W.embd_norm, W.embd_norm_b);
-  if (c.embed_scale)
+  const BlockDesc& blk = c.block;
+  if (blk.embed_scale)
     for (auto& row : x)
       for (auto& e : row) e *= std::sqrt((double)D);
   for (int l = 0; l < c.n_layers; ++l) {
@@ -169,15 +170,16 @@ inline std::vector<std::vector<double>> reference_logits(const Model& model, con
     };
     if (Lw.q_norm) head_norm(q, Lw.q_norm, H);
     if (Lw.k_norm) head_norm(k, Lw.k_norm, KV);
-    // Local layers (keys m - j < window), written out here: Gemma-2's even layers;
-    // Gemma-3's all but every local_pattern-th, with plain RoPE at their own base.
-    const bool local = c.local_window > 0 && (c.local_rope_base > 0 ? (l + 1) % c.local_pattern != 0 : l % 2 == 0);
-    const bool own_table = local && c.local_rope_base > 0;
+    // Local layers (keys m - j < window) as the config lists them (the config tests
+    // check the lists: Gemma-2's even layers, Gemma-3's five in six), Gemma-3's with
+    // plain RoPE at their own base.
+    const bool local = l < (int)blk.layers.size() && blk.layers[l] == LayerKind::Local;
+    const bool own_table = local && blk.local_rope_base > 0;
     const MethodParams plain;
     RopeTable local_tab;
-    if (own_table) local_tab = rope_table(plain, PositionContext{rd, c.local_rope_base, (double)c.train_len, (double)n});
-    RefHeads heads{H, KV, hd, rd, c.layout, c.attn_scale > 0 ? c.attn_scale : 1.0 / std::sqrt((double)hd), c.attn_softcap,
-               (double)c.train_len, local ? c.local_window : 0};
+    if (own_table) local_tab = rope_table(plain, PositionContext{rd, blk.local_rope_base, (double)c.train_len, (double)n});
+    RefHeads heads{H, KV, hd, rd, c.layout, blk.attn_scale > 0 ? blk.attn_scale : 1.0 / std::sqrt((double)hd), blk.attn_softcap,
+               (double)c.train_len, local ? blk.local_window : 0};
     std::vector<double> slopes;
     for (int h = 0; alibi && h < H; ++h) slopes.push_back(alibi_slope(p, ctx, h + 1, H));
     Mat att = ref_attention(q, k, v, heads, own_table ? plain : p, own_table ? local_tab : tab, slopes);
@@ -185,26 +187,28 @@ inline std::vector<std::vector<double>> reference_logits(const Model& model, con
     if (Lw.post_attn_norm) o = norm(o, Lw.post_attn_norm, nullptr);
     // GPT-NeoX's parallel residual: both blocks read the same x, through their own
     // norms; a block without a feed-forward norm (Phi-2) reuses the attention's xn.
-    if (c.parallel_residual && Lw.ffn_norm) xn = norm(x, Lw.ffn_norm, Lw.ffn_norm_b);
+    const bool parallel = blk.residual != Residual::Sequential;
+    if (parallel && Lw.ffn_norm) xn = norm(x, Lw.ffn_norm, Lw.ffn_norm_b);
     for (int t = 0; t < n; ++t)
       for (int i = 0; i < D; ++i) x[t][i] += o[t][i];
-    if (!c.parallel_residual) xn = norm(x, Lw.ffn_norm, Lw.ffn_norm_b);
+    if (!parallel) xn = norm(x, Lw.ffn_norm, Lw.ffn_norm_b);
     Mat h1;
     if (Lw.w_gate) {  // gated: LLaMA, Gemma, StableLM
       Mat g = linear(xn, Lw.w_gate, nullptr, hid), u = linear(xn, Lw.w_up, nullptr, hid);
       for (int t = 0; t < n; ++t)
         for (int i = 0; i < hid; ++i) {
           const double e = g[t][i];
-          g[t][i] = (c.geglu ? 0.5 * e * (1 + std::tanh(0.7978845608028654 * (e + 0.044715 * e * e * e)))
-                             : e / (1 + std::exp(-e))) * u[t][i];
+          g[t][i] = (blk.ffn == FeedForward::GeGlu ? 0.5 * e * (1 + std::tanh(0.7978845608028654 * (e + 0.044715 * e * e * e)))
+                                                   : e / (1 + std::exp(-e))) *
+                    u[t][i];
         }
       h1 = g;
     } else {
       h1 = linear(xn, Lw.w_up, Lw.b_up, hid);
       for (auto& row : h1)
         for (auto& e : row)
-          e = c.gelu_exact ? 0.5 * e * std::erfc(-e / std::sqrt(2.0))  // x·Φ(x)
-                           : 0.5 * e * (1 + std::tanh(0.7978845608028654 * e * (1 + 0.044715 * e * e)));
+          e = blk.ffn == FeedForward::Gelu ? 0.5 * e * std::erfc(-e / std::sqrt(2.0))  // x·Φ(x)
+                                           : 0.5 * e * (1 + std::tanh(0.7978845608028654 * e * (1 + 0.044715 * e * e)));
     }
     Mat dn = linear(h1, Lw.w_down, Lw.b_down, D);
     if (Lw.post_ffn_norm) dn = norm(dn, Lw.post_ffn_norm, nullptr);
@@ -213,9 +217,9 @@ inline std::vector<std::vector<double>> reference_logits(const Model& model, con
   }
   x = norm(x, W.out_norm, W.out_norm_b);
   Mat logits = linear(x, W.output, W.output_b, c.vocab_size);
-  if (c.final_softcap > 0)
+  if (blk.final_softcap > 0)
     for (auto& row : logits)
-      for (auto& e : row) e = c.final_softcap * std::tanh(e / c.final_softcap);
+      for (auto& e : row) e = blk.final_softcap * std::tanh(e / blk.final_softcap);
   return logits;
 }
 

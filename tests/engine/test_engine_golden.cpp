@@ -144,7 +144,7 @@ void expect_family_matches_reference(const std::string& shape, const std::string
 TEST(Formats, Qwen2GgufAndSafetensorsEqualTheReferenceForward) {
   expect_family_matches_reference("tiny-qwen2", "qwen2", ".bias");
   auto m = load_ok(temp_dir("tiny-qwen2") + "/m.gguf");
-  ASSERT_TRUE(m && m->config.qkv_bias);
+  ASSERT_TRUE(m && m->config.block.qkv_bias);
   ASSERT_NE(m->weights.layers[1].bv, nullptr);
 }
 
@@ -175,10 +175,10 @@ TEST(Formats, Gemma2GgufAndSafetensorsEqualTheReferenceForward) {
   auto h = load_ok(temp_dir("tiny-gemma2") + "/hf"), g = load_ok(temp_dir("tiny-gemma2") + "/m.gguf");
   ASSERT_TRUE(h && g);
   for (const auto& m : {h, g}) {
-    EXPECT_EQ(m->config.local_window, 24);
-    EXPECT_EQ(m->config.attn_softcap, 2.0);
-    EXPECT_EQ(m->config.final_softcap, 3.0);
-    EXPECT_TRUE(m->config.embed_scale && m->config.geglu && m->config.tied_embeddings);
+    EXPECT_EQ(m->config.block.local_window, 24);
+    EXPECT_EQ(m->config.block.attn_softcap, 2.0);
+    EXPECT_EQ(m->config.block.final_softcap, 3.0);
+    EXPECT_TRUE(m->config.block.embed_scale && m->config.block.ffn == FeedForward::GeGlu && m->config.tied_embeddings);
     EXPECT_TRUE(layer_is_local(m->config, 0));
     EXPECT_FALSE(layer_is_local(m->config, 1));
   }
@@ -228,8 +228,8 @@ TEST(Formats, Gemma3GgufAndSafetensorsEqualTheReferenceForward) {
   for (const auto& m : {h, g}) {
     const ModelConfig& mc = m->config;
     EXPECT_EQ(mc.family, "gemma3");
-    EXPECT_EQ(mc.local_rope_base, 10000.0);
-    EXPECT_EQ(mc.local_window, 24);
+    EXPECT_EQ(mc.block.local_rope_base, 10000.0);
+    EXPECT_EQ(mc.block.local_window, 24);
     EXPECT_EQ(mc.rope_base, 1e6);
     EXPECT_EQ(method_spec_string(mc.native_method).rfind("linear:factor=4", 0), 0u) << method_spec_string(mc.native_method);
     for (int l = 0; l < 6; ++l) EXPECT_EQ(layer_is_local(mc, l), l != 5) << l;
@@ -276,8 +276,8 @@ TEST(Formats, NeoXGgufAndSafetensorsEqualTheReferenceForward) {
     EXPECT_EQ(m->config.arch, Arch::NeoX);
     EXPECT_EQ(m->config.rot_dim, 4);
     EXPECT_EQ(m->config.head_dim, 16);
-    EXPECT_TRUE(m->config.parallel_residual);
-    EXPECT_TRUE(m->config.gelu_exact);
+    EXPECT_TRUE(m->config.block.residual != Residual::Sequential);
+    EXPECT_TRUE(m->config.block.ffn == FeedForward::Gelu);
     EXPECT_FALSE(m->config.tied_embeddings);
   }
   // The sequential residual (use_parallel_residual = false) is another model, also
@@ -289,8 +289,8 @@ TEST(Formats, NeoXGgufAndSafetensorsEqualTheReferenceForward) {
   ASSERT_TRUE(write_gguf_model(rm, dir + "/seq.gguf").ok());
   auto s = load_ok(dir + "/seq"), sg = load_ok(dir + "/seq.gguf");
   ASSERT_TRUE(s && sg);
-  EXPECT_FALSE(s->config.parallel_residual);
-  EXPECT_FALSE(sg->config.parallel_residual);
+  EXPECT_FALSE(s->config.block.residual != Residual::Sequential);
+  EXPECT_FALSE(sg->config.block.residual != Residual::Sequential);
   std::vector<int> toks;
   for (int i = 0; i < 90; ++i) toks.push_back((i * 17 + 11) % 512);
   const auto ls = last_logits(s, toks);
@@ -313,8 +313,8 @@ TEST(Formats, StableLmGgufAndSafetensorsEqualTheReferenceForward) {
   for (const auto& m : {g, h}) {
     const ModelConfig& c = m->config;
     EXPECT_EQ(c.arch, Arch::NeoX);
-    EXPECT_TRUE(c.swiglu && c.qkv_bias && ffn_gated(c));
-    EXPECT_FALSE(c.parallel_residual || c.shared_norm);
+    EXPECT_TRUE(c.block.ffn == FeedForward::SwiGlu && c.block.qkv_bias && ffn_gated(c));
+    EXPECT_FALSE(c.block.residual != Residual::Sequential);
     EXPECT_EQ(c.rot_dim, 4);
     EXPECT_EQ(c.n_kv_heads, 2);
     EXPECT_NE(m->weights.layers[1].ffn_norm_b, nullptr);
@@ -328,7 +328,7 @@ TEST(Formats, StableLmGgufAndSafetensorsEqualTheReferenceForward) {
   auto ph = load_ok(dir + "/par"), pg = load_ok(dir + "/par.gguf");
   ASSERT_TRUE(ph && pg);
   for (const auto& m : {ph, pg}) {
-    EXPECT_TRUE(m->config.parallel_residual && m->config.shared_norm);
+    EXPECT_TRUE(m->config.block.residual == Residual::ParallelOneNorm);
     EXPECT_EQ(m->weights.layers[0].ffn_norm, nullptr);
   }
   std::vector<int> toks;
@@ -367,8 +367,8 @@ TEST(Formats, Phi2GgufAndSafetensorsEqualTheReferenceForward) {
   ASSERT_TRUE(g && h);
   for (const auto& m : {g, h}) {
     const ModelConfig& c = m->config;
-    EXPECT_TRUE(c.parallel_residual && c.shared_norm && c.qkv_bias);
-    EXPECT_FALSE(c.gelu_exact || ffn_gated(c));
+    EXPECT_TRUE(c.block.residual == Residual::ParallelOneNorm && c.block.qkv_bias);
+    EXPECT_FALSE(c.block.ffn == FeedForward::Gelu || ffn_gated(c));
     EXPECT_EQ(c.rot_dim, 8);
     EXPECT_NE(m->weights.output_b, nullptr);
     EXPECT_EQ(m->weights.layers[0].ffn_norm, nullptr);

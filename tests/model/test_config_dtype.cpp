@@ -162,7 +162,7 @@ TEST(Config, Qwen25) {
   json j = read_config("qwen2.5-7b-instruct.json");
   ASSERT_TRUE(resolve_hf_config(j, c).ok());
   EXPECT_EQ(c.family, "qwen2");
-  EXPECT_TRUE(c.qkv_bias);
+  EXPECT_TRUE(c.block.qkv_bias);
   EXPECT_EQ(c.arch, Arch::Llama);
   EXPECT_EQ(c.layout, PairLayout::HalfSplit);
   EXPECT_EQ(c.rope_base, 1e6);
@@ -225,14 +225,14 @@ TEST(Config, Gemma2) {
   EXPECT_EQ(c.rot_dim, 256);
   EXPECT_EQ(c.layout, PairLayout::HalfSplit);
   EXPECT_EQ(c.train_len, 8192);
-  EXPECT_EQ(c.local_window, 4096);
+  EXPECT_EQ(c.block.local_window, 4096);
   EXPECT_EQ(c.native_method.method, Method::Rope);  // the window is per layer, not the model's method
-  EXPECT_DOUBLE_EQ(c.attn_scale, 1.0 / 16.0);
-  EXPECT_EQ(c.attn_softcap, 50.0);
-  EXPECT_EQ(c.final_softcap, 30.0);
+  EXPECT_DOUBLE_EQ(c.block.attn_scale, 1.0 / 16.0);
+  EXPECT_EQ(c.block.attn_softcap, 50.0);
+  EXPECT_EQ(c.block.final_softcap, 30.0);
   j["query_pre_attn_scalar"] = 144;  // the 27B model's
   ASSERT_TRUE(resolve_hf_config(j, c).ok());
-  EXPECT_DOUBLE_EQ(c.attn_scale, 1.0 / 12.0);
+  EXPECT_DOUBLE_EQ(c.block.attn_scale, 1.0 / 12.0);
   j["hidden_activation"] = "relu";
   ASSERT_FALSE(resolve_hf_config(j, c).ok());
 }
@@ -252,17 +252,21 @@ TEST(Config, Gemma3) {
                              {"hidden_activation", "gelu_pytorch_tanh"}, {"vocab_size", 262208}}}};
   ASSERT_TRUE(resolve_hf_config(j, c).ok());
   EXPECT_EQ(c.family, "gemma3");
-  EXPECT_TRUE(c.qk_norm);
+  EXPECT_TRUE(c.block.qk_norm);
   EXPECT_EQ(c.vocab_size, 262208);
   EXPECT_EQ(c.head_dim, 256);
-  EXPECT_EQ(c.local_window, 1024);
-  EXPECT_EQ(c.local_pattern, 6);
-  EXPECT_EQ(c.local_rope_base, 10000.0);
+  EXPECT_EQ(c.block.local_window, 1024);
+  EXPECT_EQ(c.block.local_period, 6);
+  EXPECT_EQ(c.block.local_rope_base, 10000.0);
   EXPECT_EQ(c.rope_base, 1e6);
   EXPECT_EQ(c.native_method.method, Method::Linear);
   EXPECT_EQ(c.native_method.rope.factor, 8.0);
-  EXPECT_EQ(c.attn_softcap, 0.0);
-  for (int l = 0; l < 12; ++l) EXPECT_EQ(layer_is_local(c, l), l != 5 && l != 11) << l;
+  EXPECT_EQ(c.block.attn_softcap, 0.0);
+  // The layer kinds, with twelve layers: five local to one global.
+  j["text_config"]["num_hidden_layers"] = 12;
+  ModelConfig c12;
+  ASSERT_TRUE(resolve_hf_config(j, c12).ok());
+  for (int l = 0; l < 12; ++l) EXPECT_EQ(layer_is_local(c12, l), l != 5 && l != 11) << l;
 }
 
 // A Pythia-160m-shaped GPT-NeoX config (its published fields, built here, one
@@ -284,8 +288,8 @@ TEST(Config, GptNeoX) {
   EXPECT_EQ(c.layout, PairLayout::HalfSplit);
   EXPECT_EQ(c.rope_base, 10000.0);
   EXPECT_EQ(c.train_len, 2048);
-  EXPECT_TRUE(c.parallel_residual);
-  EXPECT_TRUE(c.gelu_exact);
+  EXPECT_TRUE(c.block.residual != Residual::Sequential);
+  EXPECT_TRUE(c.block.ffn == FeedForward::Gelu);
   EXPECT_EQ(c.native_method.method, Method::Rope);
   j["use_parallel_residual"] = false;
   j["rope_theta"] = 500000.0;
@@ -293,8 +297,8 @@ TEST(Config, GptNeoX) {
   j["hidden_act"] = "gelu_new";
   j["rope_scaling"] = {{"type", "linear"}, {"factor", 2.0}};
   ASSERT_TRUE(resolve_hf_config(j, c).ok());
-  EXPECT_FALSE(c.parallel_residual);
-  EXPECT_FALSE(c.gelu_exact);
+  EXPECT_FALSE(c.block.residual != Residual::Sequential);
+  EXPECT_FALSE(c.block.ffn == FeedForward::Gelu);
   EXPECT_EQ(c.rope_base, 500000.0);
   EXPECT_EQ(c.rot_dim, 32);
   EXPECT_EQ(method_spec_string(c.native_method).rfind("linear:factor=2", 0), 0u) << method_spec_string(c.native_method);
@@ -319,8 +323,8 @@ TEST(Config, StableLm) {
   ASSERT_TRUE(resolve_hf_config(j, c).ok());
   EXPECT_EQ(c.arch, Arch::NeoX);
   EXPECT_EQ(c.family, "stablelm");
-  EXPECT_TRUE(c.swiglu && c.qkv_bias && ffn_gated(c));
-  EXPECT_FALSE(c.parallel_residual || c.shared_norm);
+  EXPECT_TRUE(c.block.ffn == FeedForward::SwiGlu && c.block.qkv_bias && ffn_gated(c));
+  EXPECT_FALSE(c.block.residual != Residual::Sequential);
   EXPECT_EQ(c.head_dim, 64);
   EXPECT_EQ(c.rot_dim, 16);
   EXPECT_EQ(c.layout, PairLayout::HalfSplit);
@@ -333,7 +337,7 @@ TEST(Config, StableLm) {
   ASSERT_TRUE(resolve_hf_config(epoch, c).ok());
   EXPECT_EQ(c.rot_dim, 20);
   EXPECT_EQ(c.norm_eps, 1e-6);
-  EXPECT_FALSE(c.qkv_bias);
+  EXPECT_FALSE(c.block.qkv_bias);
   j["qk_layernorm"] = true;
   j["use_parallel_residual"] = true;
   auto st = resolve_hf_config(j, c);
@@ -341,7 +345,7 @@ TEST(Config, StableLm) {
   EXPECT_NE(st.error().find("qk_layernorm"), std::string::npos) << st.error();
   j["qk_layernorm"] = false;
   ASSERT_TRUE(resolve_hf_config(j, c).ok());
-  EXPECT_TRUE(c.parallel_residual && c.shared_norm);
+  EXPECT_TRUE(c.block.residual == Residual::ParallelOneNorm);
   j["hidden_act"] = "gelu";
   ASSERT_FALSE(resolve_hf_config(j, c).ok());
 }
@@ -360,8 +364,8 @@ TEST(Config, Phi2) {
   ASSERT_TRUE(resolve_hf_config(j, c).ok());
   EXPECT_EQ(c.arch, Arch::NeoX);
   EXPECT_EQ(c.family, "phi2");
-  EXPECT_TRUE(c.parallel_residual && c.shared_norm && c.qkv_bias);
-  EXPECT_FALSE(c.gelu_exact || ffn_gated(c));
+  EXPECT_TRUE(c.block.residual == Residual::ParallelOneNorm && c.block.qkv_bias);
+  EXPECT_FALSE(c.block.ffn == FeedForward::Gelu || ffn_gated(c));
   EXPECT_EQ(c.head_dim, 80);
   EXPECT_EQ(c.rot_dim, 32);
   EXPECT_EQ(c.train_len, 2048);
@@ -388,7 +392,7 @@ TEST(Config, Mpt) {
   EXPECT_EQ(c.head_dim, 128);
   EXPECT_EQ(c.rot_dim, 0);
   EXPECT_EQ(c.train_len, 2048);
-  EXPECT_TRUE(c.gelu_exact);
+  EXPECT_TRUE(c.block.ffn == FeedForward::Gelu);
   EXPECT_EQ(c.native_method.method, Method::Alibi);
   for (auto [key, value, says] : std::vector<std::tuple<std::string, json, std::string>>{
            {"alibi_bias_max", 16, "alibi_bias_max"}, {"clip_qkv", 6.0, "clip_qkv"}, {"alibi", false, "without ALiBi"},

@@ -35,14 +35,14 @@ TEST(DescribeModel, LineNamesTheFamilysTraits) {
   ASSERT_TRUE(m);
   const std::string line = model_line(*m, "BPE", "cpu");
   const ModelConfig& c = m->config;
-  ASSERT_GT(c.local_window, 0);
-  EXPECT_NE(line.find("(local layers: window " + std::to_string(c.local_window)), std::string::npos) << line;
-  ASSERT_GT(c.attn_softcap, 0);
+  ASSERT_GT(c.block.local_window, 0);
+  EXPECT_NE(line.find("(local layers: window " + std::to_string(c.block.local_window)), std::string::npos) << line;
+  ASSERT_GT(c.block.attn_softcap, 0);
   char cap[32];
-  std::snprintf(cap, sizeof cap, "(score cap %g)", c.attn_softcap);
+  std::snprintf(cap, sizeof cap, "(score cap %g)", c.block.attn_softcap);
   EXPECT_NE(line.find(cap), std::string::npos) << line;
   EXPECT_NE(line.find("half-split"), std::string::npos) << line;
-  EXPECT_EQ(model_description(*m)["attn_softcap"], c.attn_softcap);
+  EXPECT_EQ(model_description(*m)["attn_softcap"], c.block.attn_softcap);
 }
 
 }  // namespace

@@ -15,6 +15,8 @@ using json = nlohmann::json;
 Status read_hf(const json& cfg, ConfigReader& rd, const HfName& name, ModelConfig& c) {
   c.rot_dim = 0;
   c.native_method.method = Method::Alibi;
+  c.block.norm = NormKind::Layer;
+  c.block.ffn = FeedForward::GeluTanh;
   if (name.is("BloomForCausalLM", "bloom")) {
     c.arch = Arch::Bloom;
     c.family = "bloom";
@@ -33,7 +35,7 @@ Status read_hf(const json& cfg, ConfigReader& rd, const HfName& name, ModelConfi
   }
   c.arch = Arch::Mpt;
   c.family = "mpt";
-  c.gelu_exact = true;
+  c.block.ffn = FeedForward::Gelu;
   c.dim = rd.integer(cfg, "d_model", 0);
   c.n_layers = rd.integer(cfg, "n_layers", 0);
   c.n_heads = rd.integer(cfg, "n_heads", 0);
@@ -66,6 +68,8 @@ Status read_hf(const json& cfg, ConfigReader& rd, const HfName& name, ModelConfi
 
 Status read_gguf(const GgufFile& g, const std::string& a, ModelConfig& c) {
   c.rot_dim = 0;
+  c.block.norm = NormKind::Layer;
+  c.block.ffn = FeedForward::GeluTanh;
   if (auto st = read_gguf_norm_eps(g, a, c, false); !st) return st;
   if (a == "bloom") {
     c.arch = Arch::Bloom;
@@ -74,7 +78,7 @@ Status read_gguf(const GgufFile& g, const std::string& a, ModelConfig& c) {
   // mpt: max_alibi_bias 0 means learned absolute positions (no ALiBi); clamp_kqv
   // clips q, k, v (MPT's clip_qkv). Neither is a method LongScope has.
   c.arch = Arch::Mpt;
-  c.gelu_exact = true;
+  c.block.ffn = FeedForward::Gelu;
   double max_bias = 0.0;
   LS_ARCH_TRY(max_bias, g.opt_float(a + ".attention.max_alibi_bias", 0.0));
   if (max_bias != 8.0)

@@ -21,7 +21,8 @@ using json = nlohmann::json;
 // head_dim_default 0: hidden_size / heads.
 Status read_gemma_text(const json& t, ConfigReader& rd, ModelConfig& c, const char* name, int head_dim_default) {
   c.arch = Arch::Llama;
-  c.embed_scale = c.geglu = true;
+  c.block.embed_scale = true;
+  c.block.ffn = FeedForward::GeGlu;
   c.dim = rd.integer(t, "hidden_size", 0);
   c.hidden_dim = rd.integer(t, "intermediate_size", 0);
   c.n_layers = rd.integer(t, "num_hidden_layers", 0);
@@ -36,10 +37,10 @@ Status read_gemma_text(const json& t, ConfigReader& rd, ModelConfig& c, const ch
                       "\" is not supported (gelu_pytorch_tanh)");
   const double qpas = rd.num(t, "query_pre_attn_scalar", c.head_dim);
   if (!(qpas > 0)) return make_error("config.json: query_pre_attn_scalar must be positive");
-  c.attn_scale = 1.0 / std::sqrt(qpas);
-  c.attn_softcap = rd.num(t, "attn_logit_softcapping", 0.0);
-  c.final_softcap = rd.num(t, "final_logit_softcapping", 0.0);
-  if (c.attn_softcap < 0 || c.final_softcap < 0) return make_error("config.json: soft-capping values must be >= 0");
+  c.block.attn_scale = 1.0 / std::sqrt(qpas);
+  c.block.attn_softcap = rd.num(t, "attn_logit_softcapping", 0.0);
+  c.block.final_softcap = rd.num(t, "final_logit_softcapping", 0.0);
+  if (c.block.attn_softcap < 0 || c.block.final_softcap < 0) return make_error("config.json: soft-capping values must be >= 0");
   return Status::Ok();
 }
 
@@ -47,8 +48,7 @@ Status read_hf(const json& cfg, ConfigReader& rd, const HfName& name, ModelConfi
   if (name.is("Gemma2ForCausalLM", "gemma2")) {
     c.family = "gemma2";
     if (auto st = read_gemma_text(cfg, rd, c, "Gemma-2", 0); !st) return st;
-    c.local_window = rd.integer(cfg, "sliding_window", 0);
-    c.local_pattern = 2;  // layers 0, 2, … are local
+    set_local_layers(c, rd.integer(cfg, "sliding_window", 0), 2);  // layers 0, 2, … are local
     if (auto st = check_layer_types(cfg, c); !st) return st;
     json rope_cfg = cfg;
     rope_cfg.erase("sliding_window");  // per layer kind here, not the whole model's native method
@@ -58,12 +58,12 @@ Status read_hf(const json& cfg, ConfigReader& rd, const HfName& name, ModelConfi
   auto tc = cfg.find("text_config");
   const json& t = tc != cfg.end() && tc->is_object() ? *tc : cfg;
   c.family = "gemma3";
-  c.qk_norm = true;
+  c.block.qk_norm = true;
   if (auto st = read_gemma_text(t, rd, c, "Gemma-3", 256); !st) return st;
-  c.local_window = rd.integer(t, "sliding_window", 4096);
-  c.local_pattern = rd.integer(t, "sliding_window_pattern", 6);
-  c.local_rope_base = rd.num(t, "rope_local_base_freq", 10000.0);
-  if (!(c.local_rope_base > 1)) return make_error("config.json: rope_local_base_freq must be > 1");
+  const int window = rd.integer(t, "sliding_window", 4096);
+  set_local_layers(c, window, rd.integer(t, "sliding_window_pattern", 6));
+  c.block.local_rope_base = rd.num(t, "rope_local_base_freq", 10000.0);
+  if (!(c.block.local_rope_base > 1)) return make_error("config.json: rope_local_base_freq must be > 1");
   if (auto st = check_layer_types(t, c); !st) return st;
   json rope_cfg = t;
   rope_cfg.erase("sliding_window");
@@ -76,27 +76,31 @@ Status read_hf(const json& cfg, ConfigReader& rd, const HfName& name, ModelConfi
 
 Status read_gguf(const GgufFile& g, const std::string& a, ModelConfig& c) {
   c.arch = Arch::Llama;
-  c.embed_scale = c.geglu = true;
-  c.qk_norm = a == "gemma3";
+  c.block.embed_scale = true;
+  c.block.ffn = FeedForward::GeGlu;
+  c.block.qk_norm = a == "gemma3";
   if (auto st = read_gguf_rope(g, a, c, PairLayout::HalfSplit); !st) return st;
   if (auto st = read_gguf_norm_eps(g, a, c, true); !st) return st;
   if (a == "gemma2") {
     // Even layers slide; the query scale is 1/√head_dim, except the 46-layer 27B
     // model's 1/√(dim / heads).
-    LS_ARCH_TRY(c.local_window, g.opt_int_in(a + ".attention.sliding_window", 0, 0, INT32_MAX));
-    LS_ARCH_TRY(c.attn_softcap, g.opt_float(a + ".attn_logit_softcapping", 0.0));
-    LS_ARCH_TRY(c.final_softcap, g.opt_float(a + ".final_logit_softcapping", 0.0));
-    if (c.attn_softcap < 0 || c.final_softcap < 0) return make_error(a + " soft-capping values must be >= 0");
-    c.attn_scale = 1.0 / std::sqrt(c.n_layers == 46 ? (double)c.dim / c.n_heads : (double)c.head_dim);
+    int window = 0;
+    LS_ARCH_TRY(window, g.opt_int_in(a + ".attention.sliding_window", 0, 0, INT32_MAX));
+    set_local_layers(c, window, 2);
+    LS_ARCH_TRY(c.block.attn_softcap, g.opt_float(a + ".attn_logit_softcapping", 0.0));
+    LS_ARCH_TRY(c.block.final_softcap, g.opt_float(a + ".final_logit_softcapping", 0.0));
+    if (c.block.attn_softcap < 0 || c.block.final_softcap < 0) return make_error(a + " soft-capping values must be >= 0");
+    c.block.attn_scale = 1.0 / std::sqrt(c.n_layers == 46 ? (double)c.dim / c.n_heads : (double)c.head_dim);
     return Status::Ok();
   }
   // gemma3: five local layers in six with plain RoPE at base 10000; rope.freq_base and
   // the linear rope.scaling are the global layers'; the query scale is 1/√head_dim,
   // except the 62-layer 27B model's 1/√(dim / heads); no soft caps.
-  LS_ARCH_TRY(c.local_window, g.get_int_in(a + ".attention.sliding_window", 1, INT32_MAX));
-  c.local_pattern = 6;
-  c.local_rope_base = 10000.0;
-  c.attn_scale = 1.0 / std::sqrt(c.n_layers == 62 ? (double)c.dim / c.n_heads : (double)c.head_dim);
+  int window = 0;
+  LS_ARCH_TRY(window, g.get_int_in(a + ".attention.sliding_window", 1, INT32_MAX));
+  set_local_layers(c, window, 6);
+  c.block.local_rope_base = 10000.0;
+  c.block.attn_scale = 1.0 / std::sqrt(c.n_layers == 62 ? (double)c.dim / c.n_heads : (double)c.head_dim);
   return Status::Ok();
 }
 

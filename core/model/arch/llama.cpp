@@ -52,7 +52,7 @@ Status read_hf(const json& cfg, ConfigReader& rd, const HfName& name, ModelConfi
              : name.is("MistralForCausalLM", "mistral") ? "mistral"
                                                         : "llama";
   c.fused_projections = c.family == "phi3";  // Phi-3: qkv_proj and gate_up_proj
-  c.qkv_bias = c.family == "qwen2";          // Qwen2: LLaMA with q/k/v biases
+  c.block.qkv_bias = c.family == "qwen2";    // Qwen2: LLaMA with q/k/v biases
   c.dim = rd.integer(cfg, "hidden_size", 0);
   c.hidden_dim = rd.integer(cfg, "intermediate_size", 0);
   c.n_layers = rd.integer(cfg, "num_hidden_layers", 0);
@@ -66,7 +66,7 @@ Status read_hf(const json& cfg, ConfigReader& rd, const HfName& name, ModelConfi
 
 Status read_gguf(const GgufFile& g, const std::string& a, ModelConfig& c) {
   c.arch = Arch::Llama;
-  c.qkv_bias = a == "qwen2";  // LLaMA with q/k/v biases
+  c.block.qkv_bias = a == "qwen2";  // LLaMA with q/k/v biases
   c.fused_projections = a == "phi3";  // fused qkv and gate+up
   // llama.cpp's converter permutes LLaMA's q/k into adjacent pairs; Qwen2 and Phi-3
   // keep the half-split rows and run with rope type NEOX.
@@ -75,7 +75,7 @@ Status read_gguf(const GgufFile& g, const std::string& a, ModelConfig& c) {
 }
 
 Result<TensorNames> names(ModelFormat f, const ModelConfig& c, const HasTensor&) {
-  return TensorNames{llama_names(f, c.qkv_bias, c.fused_projections)};
+  return TensorNames{llama_names(f, c.block.qkv_bias, c.fused_projections)};
 }
 
 json hf_config(const RandomModelSpec& s, const std::string& member) {

@@ -31,10 +31,11 @@ Status read_separate_qkv_block(const json& cfg, ConfigReader& rd, ModelConfig& c
   c.norm_eps = rd.num(cfg, "layer_norm_eps", rd.num(cfg, "norm_eps", 1e-5));
   c.layout = PairLayout::HalfSplit;
   const std::string act = rd.str(cfg, "hidden_act", act_default);
-  if (c.swiglu ? act != "silu" : !gelu_name(act))
+  const bool swiglu = c.block.ffn == FeedForward::SwiGlu;
+  if (swiglu ? act != "silu" : !gelu_name(act))
     return make_error(std::string("config.json: ") + name + " hidden_act \"" + act + "\" is not supported (" +
-                      (c.swiglu ? "silu" : "gelu, gelu_new, gelu_fast, gelu_pytorch_tanh") + ")");
-  c.gelu_exact = act == "gelu";
+                      (swiglu ? "silu" : "gelu, gelu_new, gelu_fast, gelu_pytorch_tanh") + ")");
+  if (!swiglu) c.block.ffn = act == "gelu" ? FeedForward::Gelu : FeedForward::GeluTanh;
   if (rd.flag(cfg, "qk_layernorm"))
     return make_error(std::string("config.json: a ") + name + " model with per-head q/k LayerNorms (qk_layernorm) is not "
                       "supported");
@@ -43,6 +44,7 @@ Status read_separate_qkv_block(const json& cfg, ConfigReader& rd, ModelConfig& c
 
 Status read_hf(const json& cfg, ConfigReader& rd, const HfName& name, ModelConfig& c) {
   c.arch = Arch::NeoX;
+  c.block.norm = NormKind::Layer;
   if (name.is("GPTNeoXForCausalLM", "gpt_neox")) {
     c.family = "gptneox";
     c.dim = rd.integer(cfg, "hidden_size", 0);
@@ -53,46 +55,53 @@ Status read_hf(const json& cfg, ConfigReader& rd, const HfName& name, ModelConfi
     c.head_dim = c.n_heads ? c.dim / c.n_heads : 0;
     c.norm_eps = rd.num(cfg, "layer_norm_eps", 1e-5);
     c.layout = PairLayout::HalfSplit;
-    c.parallel_residual = rd.flag(cfg, "use_parallel_residual", true);
+    c.block.residual = rd.flag(cfg, "use_parallel_residual", true) ? Residual::Parallel : Residual::Sequential;
     const std::string act = rd.str(cfg, "hidden_act", "gelu");
     if (!gelu_name(act))
       return make_error("config.json: hidden_act \"" + act + "\" is not supported for GPT-NeoX (gelu, gelu_new, "
                         "gelu_fast, gelu_pytorch_tanh)");
-    c.gelu_exact = act == "gelu";
+    c.block.ffn = act == "gelu" ? FeedForward::Gelu : FeedForward::GeluTanh;
     return resolve_hf_rope(cfg, rd, c, rd.num(cfg, "rotary_emb_base", 10000.0), rd.num(cfg, "rotary_pct", 0.25));
   }
   if (name.is("StableLmForCausalLM", "stablelm") || name.is("StableLMEpochForCausalLM", "stablelm_epoch")) {
     c.family = "stablelm";
-    c.swiglu = true;
+    c.block.ffn = FeedForward::SwiGlu;
     if (auto st = read_separate_qkv_block(cfg, rd, c, "StableLM", "silu"); !st) return st;
-    c.qkv_bias = rd.flag(cfg, "use_qkv_bias");
-    c.parallel_residual = c.shared_norm = rd.flag(cfg, "use_parallel_residual");
+    c.block.qkv_bias = rd.flag(cfg, "use_qkv_bias");
+    c.block.residual = rd.flag(cfg, "use_parallel_residual") ? Residual::ParallelOneNorm : Residual::Sequential;
     return resolve_hf_rope(cfg, rd, c, 10000.0, rd.num(cfg, "rope_pct", 0.25));
   }
   c.family = "phi2";  // PhiForCausalLM (Phi-1, Phi-1.5, Phi-2)
-  c.parallel_residual = c.shared_norm = c.qkv_bias = true;
+  c.block.residual = Residual::ParallelOneNorm;
+  c.block.qkv_bias = true;
+  c.block.ffn = FeedForward::GeluTanh;
   if (auto st = read_separate_qkv_block(cfg, rd, c, "Phi", "gelu_new"); !st) return st;
   return resolve_hf_rope(cfg, rd, c, 10000.0, 0.5);
 }
 
 Status read_gguf(const GgufFile& g, const std::string& a, ModelConfig& c) {
   c.arch = Arch::NeoX;
+  c.block.norm = NormKind::Layer;
   if (auto st = read_gguf_rope(g, a, c, PairLayout::HalfSplit); !st) return st;
   if (auto st = read_gguf_norm_eps(g, a, c, false); !st) return st;
   if (a == "gptneox") {
-    c.gelu_exact = true;
-    LS_ARCH_TRY(c.parallel_residual, g.opt_bool(a + ".use_parallel_residual", true));
+    c.block.ffn = FeedForward::Gelu;
+    bool parallel = true;
+    LS_ARCH_TRY(parallel, g.opt_bool(a + ".use_parallel_residual", true));
+    c.block.residual = parallel ? Residual::Parallel : Residual::Sequential;
   } else if (a == "stablelm") {
     // Biases on q/k/v when present (StableLM 2 1.6B); no ffn_norm means the parallel
     // residual over the one norm (StableLM 2 12B, which also has per-head q/k
     // LayerNorms LongScope does not run).
-    c.swiglu = true;
-    c.qkv_bias = g.tensors.count("blk.0.attn_q.bias") > 0;
-    c.parallel_residual = c.shared_norm = g.tensors.count("blk.0.ffn_norm.weight") == 0;
+    c.block.ffn = FeedForward::SwiGlu;
+    c.block.qkv_bias = g.tensors.count("blk.0.attn_q.bias") > 0;
+    c.block.residual = g.tensors.count("blk.0.ffn_norm.weight") == 0 ? Residual::ParallelOneNorm : Residual::Sequential;
     if (g.tensors.count("blk.0.attn_q_norm.weight"))
       return make_error("a StableLM model with per-head q/k LayerNorms (qk_layernorm, StableLM 2 12B) is not supported");
   } else {  // phi2: tanh GELU
-    c.parallel_residual = c.shared_norm = c.qkv_bias = true;
+    c.block.residual = Residual::ParallelOneNorm;
+    c.block.qkv_bias = true;
+    c.block.ffn = FeedForward::GeluTanh;
     if (g.tensors.count("blk.0.attn_q_norm.weight"))
       return make_error("a Phi model with q/k LayerNorms (qk_layernorm) is not supported");
   }
@@ -163,7 +172,8 @@ LlamaTensorNames phi2_names(ModelFormat f, bool fused_qkv) {
 }
 
 Result<TensorNames> names(ModelFormat f, const ModelConfig& c, const HasTensor& has) {
-  if (c.family == "stablelm") return TensorNames{stablelm_names(f, c.qkv_bias, c.shared_norm)};
+  if (c.family == "stablelm")
+    return TensorNames{stablelm_names(f, c.block.qkv_bias, c.block.residual == Residual::ParallelOneNorm)};
   if (c.family == "phi2") return TensorNames{phi2_names(f, f == ModelFormat::Gguf && has("blk.0.attn_qkv.weight"))};
   return TensorNames{neox_names(f)};
 }
