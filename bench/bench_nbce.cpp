@@ -60,7 +60,7 @@ int main(int argc, char** argv) {
   auto make_rows = [&](std::vector<std::unique_ptr<Engine>>& out) {
     out.clear();
     for (int r = 0; r < rows; ++r) {
-      auto e = make_engine(model.value(), EngineOptions{}, 256 + steps, Precision::F32, {}, &cache);
+      auto e = make_engine(model.value(), EngineOptions{}, 256 + steps, DType::F32, {}, &cache);
       if (!e) {
         std::fprintf(stderr, "bench_nbce: %s\n", e.error().c_str());
         std::exit(1);

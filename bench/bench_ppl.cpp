@@ -56,7 +56,7 @@ double time_window(std::shared_ptr<const Model> m, const MethodParams& p, const 
   run.engine.method = p;
   run.backend.cpu.naive = path == Path::Naive;
   run.backend.cpu.attention = path == Path::Rows ? CpuAttention::Rows : CpuAttention::Tiled;
-  run.engine.kv = path == Path::TiledF16 ? KvDtype::F16 : KvDtype::Same;
+  run.engine.kv = path == Path::TiledF16 ? std::optional<DType>(DType::F16) : std::nullopt;
   run.backend.cpu.threads = path == Path::Naive ? 1 : threads;
   auto t0 = std::chrono::steady_clock::now();
   auto r = run_ppl(run, toks, ctx, 1);

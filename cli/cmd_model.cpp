@@ -127,7 +127,7 @@ int run_ppl_cmd(const Args& a) {
   auto r = run_ppl(*run, *toks, (int)ctx.value(), (int)windows.value());
   if (!r) return usage_error("ppl", r.error());
   // The backend that ran (auto resolved), said with every result.
-  const std::string backend = resolve_backend(run->backend.kind, run->precision == Precision::F64).value();
+  const std::string backend = resolve_backend(run->backend.kind, run->precision == DType::F64).value();
   if (a.has("json")) {
     print_json({{"method", method_spec_string(run->engine.method)},
                 {"backend", backend},

@@ -98,17 +98,17 @@ Result<RunConfig> load_run_config(const Args& a, const ModelInputs& in) {
                       std::to_string(default_threads()) + " cores; use at most that many (0: all)");
   run.backend.cpu.threads = (int)t.value();
   std::string p = a.get("precision", "f32");
-  if (p == "f32") run.precision = Precision::F32;
-  else if (p == "f64") run.precision = Precision::F64;
+  if (p == "f32") run.precision = DType::F32;
+  else if (p == "f64") run.precision = DType::F64;
   else return make_error("--precision: expected f32 or f64, got \"" + p + "\"");
   std::string kv = a.get("kv", "same");
-  if (kv == "same") run.engine.kv = KvDtype::Same;
-  else if (kv == "f16") run.engine.kv = KvDtype::F16;
-  else if (kv == "bf16") run.engine.kv = KvDtype::BF16;
+  if (kv == "same") run.engine.kv.reset();
+  else if (kv == "f16") run.engine.kv = DType::F16;
+  else if (kv == "bf16") run.engine.kv = DType::BF16;
   else return make_error("--kv: expected same, f16 or bf16, got \"" + kv + "\"");
   std::string b = a.get("backend", "cpu");
   if (b != "cpu" && b != "cuda" && b != "auto") return make_error("--backend: expected cpu, cuda or auto, got \"" + b + "\"");
-  auto which = resolve_backend(b, run.precision == Precision::F64);
+  auto which = resolve_backend(b, run.precision == DType::F64);
   if (!which) return make_error("--backend " + b + ": " + which.error());
   run.backend.kind = b;
   // One command, one cache: every run of the command (sweep cells, methods) shares

@@ -24,7 +24,7 @@ namespace {
 
 // Element i of a band operand array, fp32 or bf16 (AttnArgs::op16).
 __device__ inline float operand(const void* p, int op16, size_t i) {
-  return op16 ? load16(p, kBf16, i) : static_cast<const float*>(p)[i];
+  return op16 ? load16(p, DType::BF16, i) : static_cast<const float*>(p)[i];
 }
 
 // One warp per (query, head): lane l holds dims l, l+32, … (R of them) of the query
@@ -123,7 +123,7 @@ size_t CudaBackend::kv_bytes_per_token(const KvSpec& spec) const { return 2 * (s
 std::unique_ptr<KvCache> CudaBackend::make_cache(const KvSpec& spec) {
   auto c = std::make_unique<CudaKvCache>();
   c->spec = spec;
-  c->dtype = spec.dtype == KvDtype::F16 ? kF16 : kBf16;
+  c->dtype = spec.dtype == DType::F16 ? DType::F16 : DType::BF16;
   c->layers.resize(spec.n_layers);
   return c;
 }

@@ -42,7 +42,7 @@ __device__ float block_max(float v) {
   return m;
 }
 
-__global__ void embed_kernel(const int* tokens, int n, const void* table, int dtype, int dim, float* out) {
+__global__ void embed_kernel(const int* tokens, int n, const void* table, DType dtype, int dim, float* out) {
   const size_t total = (size_t)n * dim;
   for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < total; i += (size_t)gridDim.x * blockDim.x) {
     const size_t r = i / dim, c = i % dim;
@@ -66,9 +66,9 @@ __global__ void norm_kernel(const float* x, const float* w, const float* b, int 
   for (int i = threadIdx.x; i < dim; i += blockDim.x) yr[i] = (xr[i] - mean) * inv * w[i] + (b ? b[i] : 0.0f);
 }
 
-__global__ void to_16bit_kernel(const float* x, size_t n, int dtype, void* y) {
+__global__ void to_16bit_kernel(const float* x, size_t n, DType dtype, void* y) {
   for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
-    if (dtype == kBf16) static_cast<__nv_bfloat16*>(y)[i] = __float2bfloat16(x[i]);
+    if (dtype == DType::BF16) static_cast<__nv_bfloat16*>(y)[i] = __float2bfloat16(x[i]);
     else static_cast<__half*>(y)[i] = __float2half(x[i]);
   }
 }
@@ -183,7 +183,7 @@ Status CudaBackend::upload(const Model& model) {
     LS_CUDA_TRY(cudaMalloc(&dev, bytes));
     weight_memory_.push_back(dev);
     LS_CUDA_TRY(cudaMemcpy(dev, src, bytes, cudaMemcpyHostToDevice));
-    if (v.matrix) mats_[v.data] = DeviceMatrix{dev, v.dtype == DType::F16 ? kF16 : kBf16};
+    if (v.matrix) mats_[v.data] = DeviceMatrix{dev, v.dtype == DType::F16 ? DType::F16 : DType::BF16};
     else vecs_[v.data] = static_cast<float*>(dev);
   }
   return Status::Ok();
@@ -307,7 +307,7 @@ void CudaBackend::matmul(const Tensor& xt, int rows, int in, const Matrix& W, co
   void* xin = scratch(kScratchGemmIn, (size_t)rows * in * 2);
   if (!w || !xin || !x || !y) return;
   to_16bit_kernel<<<blocks_for((size_t)rows * in), kThreads, 0, stream_>>>(x, (size_t)rows * in, w->dtype, xin);
-  const cudaDataType t = w->dtype == kBf16 ? CUDA_R_16BF : CUDA_R_16F;
+  const cudaDataType t = w->dtype == DType::BF16 ? CUDA_R_16BF : CUDA_R_16F;
   const float one = 1.0f, zero = 0.0f;
   if (cublasGemmEx(blas_, CUBLAS_OP_T, CUBLAS_OP_N, out, rows, in, &one, w->data, t, in, xin, t, in, &zero, y, CUDA_R_32F,
                    out, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT) != CUBLAS_STATUS_SUCCESS)

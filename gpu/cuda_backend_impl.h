@@ -20,20 +20,19 @@
 
 namespace ls::gpu {
 
-// A weight matrix on the device: bf16 (kBf16) or fp16 (kF16) elements.
-enum DeviceDtype : int { kBf16 = 0, kF16 = 1 };
+// A weight matrix on the device: BF16 or F16 elements.
 struct DeviceMatrix {
   void* data = nullptr;
-  int dtype = kBf16;
+  DType dtype = DType::BF16;
 };
 
 // Launch shape of the grid-stride kernels: kThreads a block, enough blocks for n items (capped).
 constexpr int kThreads = 256;
 inline int blocks_for(size_t n) { return (int)std::min<size_t>((n + kThreads - 1) / kThreads, 65535u * 16u); }
 
-// Element i of a 16-bit array of dtype kBf16 / kF16, as fp32.
-__device__ inline float load16(const void* p, int dtype, size_t i) {
-  return dtype == kBf16 ? __bfloat162float(static_cast<const __nv_bfloat16*>(p)[i])
+// Element i of a 16-bit array of dtype DType::BF16 / DType::F16, as fp32.
+__device__ inline float load16(const void* p, DType dtype, size_t i) {
+  return dtype == DType::BF16 ? __bfloat162float(static_cast<const __nv_bfloat16*>(p)[i])
                         : __half2float(static_cast<const __half*>(p)[i]);
 }
 
@@ -45,7 +44,7 @@ struct CudaKvCache final : KvCache {
     uint16_t* v = nullptr;
   };
   std::vector<Layer> layers;
-  int dtype = kBf16;
+  DType dtype = DType::BF16;
   struct Positions {
     PositionTables tables;        // host copy (far positions, the band helpers)
     double* inv_freq = nullptr;   // device θ' (rot_dim/2)
@@ -142,9 +141,9 @@ enum ScratchSlot : int {
 // Appends rows [p0, p0+n_new) of K and V in 16 bits (dtype), keys rotated at their position when `rotate`.
 void launch_append_kv(cudaStream_t stream, const float* k_new, const float* v_new, int n_new, int p0, int kv_dim, int hd,
                       int rd, int layout, int rotate, const double* inv_freq, double af, uint16_t* K, uint16_t* V,
-                      int dtype);
+                      DType dtype);
 // Key operands of keys [0, n) (mode: gpu/band_operands.h KeyOperand), fp32 or, when out16, bf16.
-void launch_key_operands(cudaStream_t stream, const uint16_t* K, int dtype, int n, int kv_dim, int hd, int rd, int layout,
+void launch_key_operands(cudaStream_t stream, const uint16_t* K, DType dtype, int n, int kv_dim, int hd, int rd, int layout,
                          int mode, const double* inv_freq, double af, const MethodParams& bands, void* out, int out16);
 // Query operands (n_new, q_dim): R(pos)q · scale · log-n, pos = m (near) or far_query_pos(m) (far); fp32 or bf16.
 void launch_query_operands(cudaStream_t stream, const float* q, int n_new, int p0, int q_dim, int hd, int rd, int layout,
@@ -162,12 +161,12 @@ struct AttnArgs {
   const void *qn, *qf, *kn, *kf;
   int op16;
   const uint16_t* v;
-  int vdtype;
+  DType vdtype;
   float* out;
   float* lse;
 };
 // Whether the flash kernel runs this head size on a cache of this dtype (64 and 128 dims, bf16).
-bool flash_supported(int head_dim, int cache_dtype);
+bool flash_supported(int head_dim, DType cache_dtype);
 cudaError_t launch_flash(const AttnArgs& a, cudaStream_t stream);  // bf16 operands and cache
 
 }  // namespace ls::gpu

@@ -242,7 +242,7 @@ cudaError_t launch_for(const AttnArgs& a, cudaStream_t stream) {
 
 }  // namespace
 
-bool flash_supported(int head_dim, int cache_dtype) { return (head_dim == 64 || head_dim == 128) && cache_dtype == kBf16; }
+bool flash_supported(int head_dim, DType cache_dtype) { return (head_dim == 64 || head_dim == 128) && cache_dtype == DType::BF16; }
 
 cudaError_t launch_flash(const AttnArgs& a, cudaStream_t stream) {
   return a.s.hd == 64 ? launch_for<64>(a, stream) : launch_for<128>(a, stream);
@@ -257,7 +257,7 @@ namespace ls::gpu {
 FlashDeviceRun flash_on_device(const FlashInputs& in, int timed) {
   FlashDeviceRun r;
   const FlashShape& s = in.shape;
-  if (!flash_supported(s.hd, kBf16)) {
+  if (!flash_supported(s.hd, DType::BF16)) {
     r.error = "the flash kernel takes head sizes 64 and 128";
     return r;
   }
@@ -281,7 +281,7 @@ FlashDeviceRun flash_on_device(const FlashInputs& in, int timed) {
   AttnArgs a{};
   a.s = s;
   a.op16 = 1;
-  a.vdtype = kBf16;
+  a.vdtype = DType::BF16;
   r.out.assign((size_t)s.n_new * s.q_dim, NAN);  // the device buffers start as NaN: every element must be written
   r.lse.assign((size_t)s.n_new * s.n_heads, NAN);
   cudaEvent_t ev[2] = {nullptr, nullptr};

@@ -13,21 +13,21 @@
 namespace ls::gpu {
 namespace {
 
-__device__ inline void store16(void* p, int dtype, size_t i, float v) {
-  if (dtype == kBf16) static_cast<__nv_bfloat16*>(p)[i] = __float2bfloat16(v);
+__device__ inline void store16(void* p, DType dtype, size_t i, float v) {
+  if (dtype == DType::BF16) static_cast<__nv_bfloat16*>(p)[i] = __float2bfloat16(v);
   else static_cast<__half*>(p)[i] = __float2half(v);
 }
 
 // An operand element: fp32 (the warp kernel's operands) or bf16 (the flash kernel's).
 __device__ inline void store_operand(void* p, int out16, size_t i, float v) {
-  if (out16) store16(p, kBf16, i, v);
+  if (out16) store16(p, DType::BF16, i, v);
   else static_cast<float*>(p)[i] = v;
 }
 
 // One thread per (new token, kv element).
 __global__ void append_kv_kernel(const float* k_new, const float* v_new, int n_new, int p0, int kv_dim, int hd, int rd,
                                  int layout, int rotate, const double* inv_freq, double af, uint16_t* K, uint16_t* V,
-                                 int dtype) {
+                                 DType dtype) {
   const size_t total = (size_t)n_new * kv_dim;
   for (size_t e = blockIdx.x * (size_t)blockDim.x + threadIdx.x; e < total; e += (size_t)gridDim.x * blockDim.x) {
     const int t = (int)(e / kv_dim), c = (int)(e % kv_dim), i = c % hd;
@@ -42,7 +42,7 @@ __global__ void append_kv_kernel(const float* k_new, const float* v_new, int n_n
 }
 
 // Key operands of keys [0, n) (band_key_operand's mode), fp32 or bf16 (out16).
-__global__ void key_operands_kernel(const uint16_t* K, int dtype, int n, int kv_dim, int hd, int rd, int layout, int mode,
+__global__ void key_operands_kernel(const uint16_t* K, DType dtype, int n, int kv_dim, int hd, int rd, int layout, int mode,
                                     const double* inv_freq, double af, MethodParams bands, void* out, int out16) {
   const size_t total = (size_t)n * kv_dim;
   for (size_t e = blockIdx.x * (size_t)blockDim.x + threadIdx.x; e < total; e += (size_t)gridDim.x * blockDim.x) {
@@ -72,12 +72,12 @@ __global__ void query_operands_kernel(const float* q, int n_new, int p0, int q_d
 
 void launch_append_kv(cudaStream_t stream, const float* k_new, const float* v_new, int n_new, int p0, int kv_dim, int hd,
                       int rd, int layout, int rotate, const double* inv_freq, double af, uint16_t* K, uint16_t* V,
-                      int dtype) {
+                      DType dtype) {
   append_kv_kernel<<<blocks_for((size_t)n_new * kv_dim), kThreads, 0, stream>>>(k_new, v_new, n_new, p0, kv_dim, hd, rd,
                                                                                 layout, rotate, inv_freq, af, K, V, dtype);
 }
 
-void launch_key_operands(cudaStream_t stream, const uint16_t* K, int dtype, int n, int kv_dim, int hd, int rd, int layout,
+void launch_key_operands(cudaStream_t stream, const uint16_t* K, DType dtype, int n, int kv_dim, int hd, int rd, int layout,
                          int mode, const double* inv_freq, double af, const MethodParams& bands, void* out, int out16) {
   key_operands_kernel<<<blocks_for((size_t)n * kv_dim), kThreads, 0, stream>>>(K, dtype, n, kv_dim, hd, rd, layout, mode,
                                                                              inv_freq, af, bands, out, out16);

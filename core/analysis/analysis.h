@@ -19,7 +19,7 @@ struct RunConfig {
   EngineOptions engine;          // method, cancel, observer
   BackendRequest backend;        // which backend, and the CPU's threads
   BackendCache* backends = nullptr;  // the caller's backends, shared across runs (null: a new one per run)
-  Precision precision = Precision::F32;
+  DType precision = DType::F32;
   std::function<void(double fraction)> progress;  // 0 … 1, may be empty
 };
 

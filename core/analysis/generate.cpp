@@ -160,7 +160,7 @@ Result<NbceResult> run_nbce(const RunConfig& run_in, const std::vector<std::vect
   for (const auto& r : rows) {
     const int cap = (int)r.size() + n;
     total += engine_memory_bytes(run.model->config, cap, engine_chunk(run.model, run.engine, run.backend, cap, run.precision, run.backends),
-                                 activation_dtype(run.precision));
+                                 run.precision);
   }
   if (auto st = check_memory(total, "NBCE with " + std::to_string(rows.size()) + " engines (one per chunk and one for "
                                     "the question)",

@@ -152,8 +152,8 @@ size_t BackendCache::size() const {
 }
 
 std::shared_ptr<SharedBackend> backend_for(const std::shared_ptr<const Model>& model, const BackendRequest& request,
-                                           Precision precision, BackendCache* cache) {
-  auto which = resolve_backend(request.kind, precision == Precision::F64);
+                                           DType precision, BackendCache* cache) {
+  auto which = resolve_backend(request.kind, precision == DType::F64);
   if (!which) return failed_backend(which.error());
   return cache ? cache->get(model, which.value(), request.cpu) : new_backend(*model, which.value(), request.cpu);
 }
@@ -162,27 +162,27 @@ size_t backend_memory_available(const std::shared_ptr<const Model>& model, const
                                 BackendCache* cache) {
   auto which = resolve_backend(request.kind, false);
   if (!which || which.value() == "cpu") return available_memory_bytes();  // makes no CPU backend just to ask
-  auto shared = backend_for(model, request, Precision::F32, cache);
+  auto shared = backend_for(model, request, DType::F32, cache);
   if (!shared->uploaded || !shared->backend) return available_memory_bytes();
   std::lock_guard<std::mutex> lock(shared->mu);
   return shared->backend->memory_available();
 }
 
 Result<std::unique_ptr<Engine>> make_engine(std::shared_ptr<const Model> model, const EngineOptions& opts, int capacity,
-                                            Precision precision, const BackendRequest& request, BackendCache* cache) {
+                                            DType precision, const BackendRequest& request, BackendCache* cache) {
   auto backend = backend_for(model, request, precision, cache);
   return Engine::create(std::move(model), opts, capacity, precision, std::move(backend));
 }
 
 Result<std::unique_ptr<Engine>> make_engine(std::shared_ptr<const Model> model, const EngineOptions& opts, int capacity,
-                                            Precision precision, std::shared_ptr<SharedBackend> backend) {
+                                            DType precision, std::shared_ptr<SharedBackend> backend) {
   return Engine::create(std::move(model), opts, capacity, precision, std::move(backend));
 }
 
 CpuDescription cpu_description() { return {cpu_attention_isas().front(), blas_description()}; }
 
 int engine_chunk(const std::shared_ptr<const Model>& model, const EngineOptions& opts, const BackendRequest& request,
-                 int capacity, Precision precision, BackendCache* cache) {
+                 int capacity, DType precision, BackendCache* cache) {
   auto shared = backend_for(model, request, precision, cache);
   return micro_batch(opts.chunk, shared->backend ? shared->backend->preferred_chunk() : 256, capacity);
 }

@@ -58,7 +58,7 @@ class BackendCache {
 // from `cache` (made there on the first call), or a new one when there is none. A
 // backend that cannot be made comes back with `uploaded` holding the reason.
 std::shared_ptr<SharedBackend> backend_for(const std::shared_ptr<const Model>& model, const BackendRequest& request = {},
-                                           Precision precision = Precision::F32, BackendCache* cache = nullptr);
+                                           DType precision = DType::F32, BackendCache* cache = nullptr);
 // What the backend `request` picks for `model` can still allocate: the device's free
 // memory (after the weights) for a device backend, the host's for the CPU; the
 // host's when that backend cannot be made.
@@ -74,13 +74,13 @@ CpuDescription cpu_description();
 
 // An engine on the backend `request` asks for (backend_for, through `cache` when given).
 Result<std::unique_ptr<Engine>> make_engine(std::shared_ptr<const Model> model, const EngineOptions& opts, int capacity,
-                                            Precision precision = Precision::F32, const BackendRequest& request = {},
+                                            DType precision = DType::F32, const BackendRequest& request = {},
                                             BackendCache* cache = nullptr);
 // An engine on a backend of the caller's.
 Result<std::unique_ptr<Engine>> make_engine(std::shared_ptr<const Model> model, const EngineOptions& opts, int capacity,
-                                            Precision precision, std::shared_ptr<SharedBackend> backend);
+                                            DType precision, std::shared_ptr<SharedBackend> backend);
 // The micro-batch an engine of `capacity` tokens will use (opts.chunk, or the backend's choice).
 int engine_chunk(const std::shared_ptr<const Model>& model, const EngineOptions& opts, const BackendRequest& request,
-                 int capacity, Precision precision, BackendCache* cache = nullptr);
+                 int capacity, DType precision, BackendCache* cache = nullptr);
 
 }  // namespace ls

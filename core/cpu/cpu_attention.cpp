@@ -39,22 +39,22 @@ T dot(const T* a, const T* b, int n) {
 
 // Cache element <-> activation value.
 template <typename T>
-void store_row(KvDtype d, const T* src, uint8_t* dst, int n) {
-  if (d == KvDtype::Same) {
+void store_row(DType d, const T* src, uint8_t* dst, int n) {
+  if (d == dtype_of<T>()) {
     std::memcpy(dst, src, (size_t)n * sizeof(T));
     return;
   }
   uint16_t* h = reinterpret_cast<uint16_t*>(dst);
-  for (int i = 0; i < n; ++i) h[i] = d == KvDtype::F16 ? float_to_half((float)src[i]) : float_to_bf16((float)src[i]);
+  for (int i = 0; i < n; ++i) h[i] = d == DType::F16 ? float_to_half((float)src[i]) : float_to_bf16((float)src[i]);
 }
 template <typename T>
-void load_row(KvDtype d, const uint8_t* src, T* dst, int n) {
-  if (d == KvDtype::Same) {
+void load_row(DType d, const uint8_t* src, T* dst, int n) {
+  if (d == dtype_of<T>()) {
     std::memcpy(dst, src, (size_t)n * sizeof(T));
     return;
   }
   const uint16_t* h = reinterpret_cast<const uint16_t*>(src);
-  for (int i = 0; i < n; ++i) dst[i] = (T)(d == KvDtype::F16 ? half_to_float(h[i]) : bf16_to_float(h[i]));
+  for (int i = 0; i < n; ++i) dst[i] = (T)(d == DType::F16 ? half_to_float(h[i]) : bf16_to_float(h[i]));
 }
 
 // Query operands of one head at position m: qn = R(m)q and, for a remapping
@@ -117,8 +117,8 @@ void CpuOps<T>::append_kv(Cache& c, const AttentionParams& p, const T* k_new, co
       for (int kh = 0; kh < p.n_kv_heads; ++kh)
         rope_rotate(&k[(size_t)kh * hd], &k[(size_t)kh * hd], hd, p.rot_dim, p.layout, &ps.angles.cos[(size_t)j * half],
                     &ps.angles.sin[(size_t)j * half]);
-    store_row(c.spec.dtype, k.data(), L.k.data() + (size_t)j * row, kv_dim);
-    store_row(c.spec.dtype, v_new + (size_t)t * kv_dim, L.v.data() + (size_t)j * row, kv_dim);
+    store_row(kv_storage(c.spec), k.data(), L.k.data() + (size_t)j * row, kv_dim);
+    store_row(kv_storage(c.spec), v_new + (size_t)t * kv_dim, L.v.data() + (size_t)j * row, kv_dim);
   });
 }
 
@@ -145,7 +145,7 @@ void CpuOps<T>::keys_as(const Cache& c, const AttentionParams& p, int n, bool fa
   out.resize((size_t)n * kv_dim);
   parallel_for(n, opts_.threads, [&](int j) {
     T* k = &out[(size_t)j * kv_dim];
-    load_row(c.spec.dtype, L.k.data() + (size_t)j * row, k, kv_dim);
+    load_row(kv_storage(c.spec), L.k.data() + (size_t)j * row, k, kv_dim);
     if (!rope || (!far && c.spec.keys == KeyForm::Rotated)) return;
     const RopeAngleCache<T>& ang = far ? ps.far_angles : ps.angles;
     const T* cs = &ang.cos[(size_t)j * half];
@@ -159,7 +159,7 @@ void CpuOps<T>::values_as(const Cache& c, const AttentionParams& p, int n, std::
   const int kv_dim = p.n_kv_heads * p.head_dim;
   const size_t row = kv_row_bytes(c.spec);
   out.resize((size_t)n * kv_dim);
-  for (int j = 0; j < n; ++j) load_row(c.spec.dtype, c.layers[p.layer].v.data() + (size_t)j * row, &out[(size_t)j * kv_dim], kv_dim);
+  for (int j = 0; j < n; ++j) load_row(kv_storage(c.spec), c.layers[p.layer].v.data() + (size_t)j * row, &out[(size_t)j * kv_dim], kv_dim);
 }
 
 template <typename T>
@@ -288,7 +288,7 @@ Status CpuOps<T>::attention_tiled(Cache& c, const AttentionParams& p, const T* q
     const bool rope = !ps.tables.inv_freq.empty();
     if (!rope) a.bands.remap = 0;
     a.rotate_near = rope && c.spec.keys == KeyForm::Raw;
-    a.kv_dtype = c.spec.dtype == KvDtype::Same ? 0 : c.spec.dtype == KvDtype::F16 ? 1 : 2;
+    a.kv_dtype = kv_storage(c.spec);
     a.k = c.layers[p.layer].k.data();
     a.v = c.layers[p.layer].v.data();
     if (rope) {

@@ -30,7 +30,7 @@ struct FlashArgs {
   const float* qf = nullptr;        // far-band query operands (remapping methods), same layout
   const void* k = nullptr;          // (p0 + n_new, kv_dim) cached keys, in kv_dtype
   const void* v = nullptr;          // (p0 + n_new, kv_dim) cached values
-  int kv_dtype = 0;                 // 0 f32, 1 f16, 2 bf16
+  DType kv_dtype = DType::F32;      // F32, F16 or BF16
   const float* cos = nullptr;       // (p0 + n_new, rot_dim/2) near-band key angles (rotate_near)
   const float* sin = nullptr;
   const float* far_cos = nullptr;   // (p0 + n_new, rot_dim/2) far-band key angles (remapping methods)

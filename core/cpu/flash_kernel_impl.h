@@ -88,8 +88,8 @@ inline void widen_row(const uint16_t* src, size_t n, int bf16, float* dst) {
 
 // One cached row (kv_dim-strided) of a head, as float.
 inline void load_row(const FlashArgs& a, const void* base, size_t offset, int hd, float* dst) {
-  if (a.kv_dtype == 0) memcpy(dst, (const float*)base + offset, (size_t)hd * 4);
-  else widen_row((const uint16_t*)base + offset, (size_t)hd, a.kv_dtype == 2, dst);
+  if (a.kv_dtype == DType::F32) memcpy(dst, (const float*)base + offset, (size_t)hd * 4);
+  else widen_row((const uint16_t*)base + offset, (size_t)hd, a.kv_dtype == DType::BF16, dst);
 }
 
 // Kt[d][jj] for keys j0 … j0+bn-1 of KV head kh; columns bn … BN-1 zeroed.

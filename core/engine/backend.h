@@ -90,9 +90,6 @@ T* typed(const Tensor& t, size_t need) {
   return t.data && t.dtype == dtype_of<T>() && t.count >= need ? static_cast<T*>(t.data) : nullptr;
 }
 
-// Storage type of the KV cache. Same: the activation type (f32, or f64 for reference runs).
-enum class KvDtype : int { Same, F16, BF16 };
-
 // Which keys the cache holds (one copy either way).
 //   Rotated: R(j)·k as appended, with the table of that forward (every RoPE-family
 //            method with one table per key; ALiBi keys are stored as they are);
@@ -105,7 +102,7 @@ struct KvSpec {
   DType act = DType::F32;  // the activation dtype of the calls on this cache
   int n_layers = 0;
   int kv_dim = 0;  // n_kv_heads · head_dim
-  KvDtype dtype = KvDtype::Same;
+  std::optional<DType> dtype;  // storage: F16 or BF16; none: the activation dtype (f32, or f64 for reference runs)
   KeyForm keys = KeyForm::Rotated;
 };
 
@@ -116,11 +113,11 @@ inline KeyForm key_form_for(const MethodParams& m) {
   return KeyForm::Rotated;
 }
 
-// Bytes one K (or V) row of one layer takes: kv_dim elements of the cache dtype
-// (Same: the activation dtype).
-inline size_t kv_row_bytes(const KvSpec& s) {
-  return (size_t)s.kv_dim * (s.dtype == KvDtype::Same ? dtype_bytes(s.act, 1) : 2);
-}
+// The cache's element type.
+inline DType kv_storage(const KvSpec& s) { return s.dtype.value_or(s.act); }
+
+// Bytes one K (or V) row of one layer takes: kv_dim elements of the cache dtype.
+inline size_t kv_row_bytes(const KvSpec& s) { return (size_t)s.kv_dim * dtype_bytes(kv_storage(s), 1); }
 
 // Bytes one cached token takes: one K row and one V row per layer.
 inline size_t kv_token_bytes(const KvSpec& s) { return 2 * (size_t)s.n_layers * kv_row_bytes(s); }

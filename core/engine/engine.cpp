@@ -61,7 +61,7 @@ int micro_batch(int asked, int preferred, int capacity) {
 namespace {
 
 // One K copy and V per layer of the model, in `dtype`, keys as `keys`, for activations `act`.
-KvSpec kv_spec(const ModelConfig& c, DType act, KvDtype dtype, KeyForm keys = KeyForm::Rotated) {
+KvSpec kv_spec(const ModelConfig& c, DType act, std::optional<DType> dtype, KeyForm keys = KeyForm::Rotated) {
   KvSpec s;
   s.act = act;
   s.n_layers = c.n_layers;
@@ -73,7 +73,7 @@ KvSpec kv_spec(const ModelConfig& c, DType act, KvDtype dtype, KeyForm keys = Ke
 
 }  // namespace
 
-size_t engine_memory_bytes(const ModelConfig& c, int capacity, int chunk, DType act, KvDtype kv_dtype) {
+size_t engine_memory_bytes(const ModelConfig& c, int capacity, int chunk, DType act, std::optional<DType> kv_dtype) {
   const size_t kv = (size_t)c.n_kv_heads * c.head_dim, q = (size_t)c.n_heads * c.head_dim, elem = dtype_bytes(act, 1);
   size_t cache = (size_t)capacity * kv_token_bytes(kv_spec(c, act, kv_dtype));  // one K copy and V
   size_t work = (size_t)chunk * (3 * c.dim + 3 * q + 2 * kv + 2 * (size_t)c.hidden_dim + c.vocab_size) * elem;
@@ -82,7 +82,7 @@ size_t engine_memory_bytes(const ModelConfig& c, int capacity, int chunk, DType 
   return cache + work + hidden + tables;
 }
 
-int longest_context(const ModelConfig& c, size_t available, KvDtype kv) {
+int longest_context(const ModelConfig& c, size_t available, std::optional<DType> kv) {
   int n = 1 << 20;
   while (n > 256 && available && engine_memory_bytes(c, n, 256, DType::F32, kv) > available / 2) n /= 2;
   return n;
@@ -96,7 +96,7 @@ std::shared_ptr<SharedBackend> share_backend(std::unique_ptr<Backend> backend, c
 }
 
 Result<std::unique_ptr<Engine>> Engine::create(std::shared_ptr<const Model> model, const EngineOptions& opts,
-                                               int capacity, Precision precision, std::shared_ptr<SharedBackend> shared) {
+                                               int capacity, DType precision, std::shared_ptr<SharedBackend> shared) {
   const ModelConfig& c = model->config;
   if (auto st = check_method_for_model(opts.method, c); !st) return make_error(st.error());
   if (capacity < 1 || capacity > (1 << 24))
@@ -106,7 +106,11 @@ Result<std::unique_ptr<Engine>> Engine::create(std::shared_ptr<const Model> mode
   if (!shared->backend) return make_error("no backend given");
   std::lock_guard<std::mutex> lock(shared->mu);
   Backend& b = *shared->backend;
-  const DType act = activation_dtype(precision);
+  const DType act = precision;  // the activations' element type: f32, or f64 for reference runs
+  if (act != DType::F32 && act != DType::F64)
+    return make_error(std::string("activations run in F32 or F64, not ") + dtype_name(act));
+  if (opts.kv && *opts.kv != DType::F16 && *opts.kv != DType::BF16)
+    return make_error(std::string("a KV cache stores F16 or BF16 (or the activations' type), not ") + dtype_name(*opts.kv));
   if (!b.supports(act))
     return make_error(std::string("the ") + b.name() + " backend does not run " + dtype_name(act) + " activations");
   const int chunk = micro_batch(opts.chunk, b.preferred_chunk(), capacity);

@@ -16,13 +16,9 @@
 
 namespace ls {
 
-enum class Precision { F32, F64 };
-// The activation dtype of a precision.
-inline DType activation_dtype(Precision p) { return p == Precision::F64 ? DType::F64 : DType::F32; }
-
 struct EngineOptions {
   MethodParams method;                         // applied inside attention
-  KvDtype kv = KvDtype::Same;                  // KV cache storage: the activation type, f16 or bf16
+  std::optional<DType> kv;                     // KV cache storage: F16 or BF16; none: the activation type
   int chunk = 0;                               // tokens per micro-batch of a forward (0: the backend's choice)
   const std::atomic<bool>* cancel = nullptr;   // set to stop a run; forward returns "cancelled"
   const AttentionObserver* observer = nullptr; // attention probabilities of one (layer, head)
@@ -33,11 +29,11 @@ Status check_method_for_model(const MethodParams& method, const ModelConfig& c);
 
 // Bytes an engine with `capacity` cached tokens needs (weights are the model's):
 // KV cache (one K copy and V, in the cache dtype), work buffers, hidden states.
-size_t engine_memory_bytes(const ModelConfig& c, int capacity, int chunk, DType act, KvDtype kv = KvDtype::Same);
+size_t engine_memory_bytes(const ModelConfig& c, int capacity, int chunk, DType act, std::optional<DType> kv = {});
 
 // The longest context, a power of two in [256, 2^20], whose engine (chunks of 256)
 // fits in half of `available` bytes (no limit known: 2^20).
-int longest_context(const ModelConfig& c, size_t available, KvDtype kv = KvDtype::Same);
+int longest_context(const ModelConfig& c, size_t available, std::optional<DType> kv = {});
 
 // A backend and the lock its users take: one per model and option set, shared by
 // every engine on that model (windows, sweep cells, NBCE rows, f32 and f64 runs),
@@ -59,7 +55,7 @@ class Engine {
   // the activation dtype (the backend must support it).
   // backend: the backend it runs on (core/backends: make_engine picks the one opts asks for).
   static Result<std::unique_ptr<Engine>> create(std::shared_ptr<const Model> model, const EngineOptions& opts,
-                                                int capacity, Precision precision, std::shared_ptr<SharedBackend> backend);
+                                                int capacity, DType precision, std::shared_ptr<SharedBackend> backend);
   ~Engine();
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;

@@ -160,7 +160,7 @@ TEST(Retrieval, TheSecondChoiceIsNotFound) {
   auto p = make_needle_prompt(*f.tok, text, "1", 150, 0.5, test::story_tokens(400));
   ASSERT_TRUE(p.ok()) << p.error();
   ASSERT_EQ(p->tokens.size(), (size_t)p->answer_begin + 1);  // one answer token
-  auto eng = make_engine(f.model, f.run.engine, p->answer_begin, Precision::F32);
+  auto eng = make_engine(f.model, f.run.engine, p->answer_begin, DType::F32);
   ASSERT_TRUE(eng.ok());
   ASSERT_TRUE((*eng)->forward(p->tokens.data(), p->answer_begin).ok());
   std::vector<float> logits;

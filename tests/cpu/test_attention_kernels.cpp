@@ -63,7 +63,7 @@ Case make_case(const Shape& s, const char* spec, int n, int split, unsigned seed
 using Probes = std::map<std::pair<int, int>, std::vector<float>>;
 
 template <typename T>
-std::vector<double> run(const Case& u, CpuOptions o, KvDtype kv, int probe_head = -2, Probes* probes = nullptr) {
+std::vector<double> run(const Case& u, CpuOptions o, std::optional<DType> kv, int probe_head = -2, Probes* probes = nullptr) {
   const Shape& s = u.shape;
   CpuBackend b(o);
   const PositionContext ctx{s.rot_dim, 10000.0, 64.0, (double)u.n};
@@ -136,10 +136,10 @@ TEST(AttentionKernels, TiledMatchesReferenceOnEveryIsaShapeAndMethod) {
   for (const Shape& s : kShapes)
     for (const char* spec : kMethods) {
       const Case u = make_case(s, spec, 300, 171, 11u + (unsigned)checked);
-      const std::vector<double> ref = run<double>(u, opts(CpuAttention::Rows), KvDtype::Same);
-      const double plain = max_diff(run<float>(u, opts(CpuAttention::Rows), KvDtype::Same), ref);
+      const std::vector<double> ref = run<double>(u, opts(CpuAttention::Rows), std::nullopt);
+      const double plain = max_diff(run<float>(u, opts(CpuAttention::Rows), std::nullopt), ref);
       for (const std::string& isa : isas) {
-        const double tiled = max_diff(run<float>(u, opts(CpuAttention::Tiled, isa), KvDtype::Same), ref);
+        const double tiled = max_diff(run<float>(u, opts(CpuAttention::Tiled, isa), std::nullopt), ref);
         EXPECT_LE(tiled, 2 * plain + 1e-6) << spec << " hd=" << s.head_dim << " isa=" << isa << " plain=" << plain;
         ++checked;
       }
@@ -157,9 +157,9 @@ TEST(AttentionKernels, TiledProbeEqualsTheRowPathProbabilities) {
       const Case u = make_case(sh, spec, 150, 97, 7 + shape_i);
       for (int head : {-1, sh.n_heads - 1}) {
         Probes rows, tiled;
-        run<float>(u, opts(CpuAttention::Rows), KvDtype::Same, head, &rows);
-        const auto out = run<float>(u, opts(CpuAttention::Tiled), KvDtype::Same, head, &tiled);
-        EXPECT_EQ(out, run<float>(u, opts(CpuAttention::Tiled), KvDtype::Same)) << spec;
+        run<float>(u, opts(CpuAttention::Rows), std::nullopt, head, &rows);
+        const auto out = run<float>(u, opts(CpuAttention::Tiled), std::nullopt, head, &tiled);
+        EXPECT_EQ(out, run<float>(u, opts(CpuAttention::Tiled), std::nullopt)) << spec;
         ASSERT_EQ(rows.size(), tiled.size()) << spec;
         ASSERT_EQ(rows.size(), (size_t)150 * (head < 0 ? sh.n_heads : 1)) << spec;
         double w = 0, mass = 0;
@@ -182,10 +182,10 @@ TEST(AttentionKernels, AlibiSlopesThroughTheKernel) {
   const Shape s{8, 8, 16, 16, PairLayout::Interleaved};
   for (const char* spec : {"alibi", "ntk-alibi:a=4", "alibi-linear:a=2"}) {
     const Case u = make_case(s, spec, 260, 100, 5);
-    const std::vector<double> ref = run<double>(u, opts(CpuAttention::Rows), KvDtype::Same);
-    const double plain = max_diff(run<float>(u, opts(CpuAttention::Rows), KvDtype::Same), ref);
+    const std::vector<double> ref = run<double>(u, opts(CpuAttention::Rows), std::nullopt);
+    const double plain = max_diff(run<float>(u, opts(CpuAttention::Rows), std::nullopt), ref);
     for (const std::string& isa : cpu_attention_isas())
-      EXPECT_LE(max_diff(run<float>(u, opts(CpuAttention::Tiled, isa), KvDtype::Same), ref), 2 * plain + 1e-6)
+      EXPECT_LE(max_diff(run<float>(u, opts(CpuAttention::Tiled, isa), std::nullopt), ref), 2 * plain + 1e-6)
           << spec << " isa=" << isa;
   }
 }
@@ -193,7 +193,7 @@ TEST(AttentionKernels, AlibiSlopesThroughTheKernel) {
 TEST(AttentionKernels, HalfAndBfloatCachesMatchTheReferenceOnTheSameStoredValues) {
   const Shape s{8, 2, 64, 64, PairLayout::HalfSplit};
   for (const char* spec : {"rope", "rerope:window=40"})
-    for (KvDtype kv : {KvDtype::F16, KvDtype::BF16}) {
+    for (DType kv : {DType::F16, DType::BF16}) {
       const Case u = make_case(s, spec, 200, 77, 9);
       // same rounded cache on both sides: only the kernel's arithmetic differs
       const std::vector<double> ref = run<double>(u, opts(CpuAttention::Rows), kv);
@@ -203,16 +203,16 @@ TEST(AttentionKernels, HalfAndBfloatCachesMatchTheReferenceOnTheSameStoredValues
             << spec << " isa=" << isa;
       // and the rounding itself stays small against the f32 cache
       const double rounding = max_diff(run<float>(u, opts(CpuAttention::Tiled), kv),
-                                       run<float>(u, opts(CpuAttention::Tiled), KvDtype::Same));
-      EXPECT_LT(rounding, kv == KvDtype::F16 ? 5e-3 : 4e-2) << spec;
+                                       run<float>(u, opts(CpuAttention::Tiled), std::nullopt));
+      EXPECT_LT(rounding, kv == DType::F16 ? 5e-3 : 4e-2) << spec;
       EXPECT_GT(rounding, 0.0) << spec << ": the cache was not rounded";
     }
 }
 
 TEST(AttentionKernels, ThreadCountNeverChangesTheTiledResult) {
   const Case u = make_case({8, 4, 8, 8, PairLayout::Interleaved}, "leaky-rerope:window=33,k=8", 300, 130, 3);
-  const std::vector<double> one = run<float>(u, opts(CpuAttention::Tiled, "", 1), KvDtype::Same);
-  for (int threads : {2, 3, 5}) EXPECT_EQ(run<float>(u, opts(CpuAttention::Tiled, "", threads), KvDtype::Same), one);
+  const std::vector<double> one = run<float>(u, opts(CpuAttention::Tiled, "", 1), std::nullopt);
+  for (int threads : {2, 3, 5}) EXPECT_EQ(run<float>(u, opts(CpuAttention::Tiled, "", threads), std::nullopt), one);
 }
 
 TEST(AttentionKernels, IsaListEndsWithGenericAndUnknownNamesFallBackToTheBest) {
@@ -327,9 +327,9 @@ TEST(KvCacheSize, OneKeyCopyAndHalfStorage) {
   EXPECT_EQ(b.kv_bytes_per_token(s), 2u * 22 * 256 * 4);
   s.act = DType::F64;  // a reference run's cache holds doubles
   EXPECT_EQ(b.kv_bytes_per_token(s), 2u * 22 * 256 * 8);
-  s.dtype = KvDtype::F16;
+  s.dtype = DType::F16;
   EXPECT_EQ(b.kv_bytes_per_token(s), 2u * 22 * 256 * 2);  // 22.5 KiB, llama.cpp's f16 KV
-  s.dtype = KvDtype::BF16;
+  s.dtype = DType::BF16;
   EXPECT_EQ(b.kv_bytes_per_token(s), 2u * 22 * 256 * 2);
   ModelConfig c;
   c.dim = 2048;
@@ -340,7 +340,7 @@ TEST(KvCacheSize, OneKeyCopyAndHalfStorage) {
   c.head_dim = 64;
   c.rot_dim = 64;
   c.vocab_size = 32000;
-  const size_t f32 = engine_memory_bytes(c, 32768, 256, DType::F32), f16 = engine_memory_bytes(c, 32768, 256, DType::F32, KvDtype::F16);
+  const size_t f32 = engine_memory_bytes(c, 32768, 256, DType::F32), f16 = engine_memory_bytes(c, 32768, 256, DType::F32, DType::F16);
   EXPECT_EQ(f32 - f16, (size_t)32768 * 2 * 22 * 256 * 2);  // only the cache shrinks
 }
 

@@ -91,24 +91,24 @@ TEST(BackendSeam, OneBackendPerModelAndOptions) {
   EngineOptions o;
   BackendCache cache;  // the caller's (the app's worker, a CLI command)
   const BackendRequest cpu;
-  auto a = make_engine(m, o, 64, Precision::F32, cpu, &cache).take(), b = make_engine(m, o, 128, Precision::F32, cpu, &cache).take();
+  auto a = make_engine(m, o, 64, DType::F32, cpu, &cache).take(), b = make_engine(m, o, 128, DType::F32, cpu, &cache).take();
   EXPECT_EQ(&a->backend(), &b->backend());  // windows, sweep cells, NBCE rows: one upload
   BackendRequest rows;
   rows.cpu.attention = CpuAttention::Rows;
-  EXPECT_NE(&make_engine(m, o, 64, Precision::F32, rows, &cache).take()->backend(), &a->backend());
+  EXPECT_NE(&make_engine(m, o, 64, DType::F32, rows, &cache).take()->backend(), &a->backend());
   auto other = load_ok(bundled_gguf());  // another model: its own backend
-  EXPECT_NE(&make_engine(other, o, 64, Precision::F32, cpu, &cache).take()->backend(), &a->backend());
+  EXPECT_NE(&make_engine(other, o, 64, DType::F32, cpu, &cache).take()->backend(), &a->backend());
   // The backend outlives its engines: a later run finds the same one.
   const Backend* first = &a->backend();
   a.reset();
   b.reset();
-  EXPECT_EQ(&make_engine(m, o, 32, Precision::F32, cpu, &cache).take()->backend(), first);
+  EXPECT_EQ(&make_engine(m, o, 32, DType::F32, cpu, &cache).take()->backend(), first);
   // Without a cache an engine gets a backend of its own; a model's backends leave the
   // cache with the model.
   EXPECT_NE(&make_engine(m, o, 32).take()->backend(), first);
   EXPECT_EQ(cache.size(), 3u);
   other.reset();
-  auto again = make_engine(m, o, 16, Precision::F32, cpu, &cache);
+  auto again = make_engine(m, o, 16, DType::F32, cpu, &cache);
   EXPECT_EQ(cache.size(), 2u);
 }
 
@@ -119,7 +119,7 @@ TEST(BackendSeam, OneBackendServesEveryActivationDtype) {
   ASSERT_TRUE(m);
   EngineOptions o;
   BackendCache cache;
-  auto f32 = make_engine(m, o, 64, Precision::F32, {}, &cache).take(), f64 = make_engine(m, o, 64, Precision::F64, {}, &cache).take();
+  auto f32 = make_engine(m, o, 64, DType::F32, {}, &cache).take(), f64 = make_engine(m, o, 64, DType::F64, {}, &cache).take();
   EXPECT_EQ(&f32->backend(), &f64->backend());
   EXPECT_EQ(f32->activations(), DType::F32);
   EXPECT_EQ(f64->activations(), DType::F64);
@@ -137,7 +137,7 @@ TEST(BackendSeam, OneBackendServesEveryActivationDtype) {
   EXPECT_NE(st.error().find("one precision"), std::string::npos) << st.error();
   // A backend that runs f32 only refuses an f64 engine by name.
   ForwardingBackend* seen = nullptr;
-  auto refused = make_engine(m, o, 64, Precision::F64, forwarding(*m, seen));
+  auto refused = make_engine(m, o, 64, DType::F64, forwarding(*m, seen));
   ASSERT_FALSE(refused.ok());
   EXPECT_NE(refused.error().find("does not run F64"), std::string::npos) << refused.error();
 }
@@ -151,7 +151,7 @@ TEST(BackendSeam, CancelStopsBeforeTheNextLayer) {
   EngineOptions o;
   o.cancel = &cancel;
   ForwardingBackend* seen = nullptr;
-  auto e = make_engine(m, o, 256, Precision::F32, forwarding(*m, seen));
+  auto e = make_engine(m, o, 256, DType::F32, forwarding(*m, seen));
   ASSERT_TRUE(e.ok()) << e.error();
   seen->cancel_flag = &cancel;
   seen->cancel_at_call = 2;  // layer 1 of the first chunk
@@ -213,8 +213,8 @@ TEST(BackendSeam, WeightsUploadOnceAndChunkIsTheBackendsChoice) {
   auto shared = forwarding(*m, seen);
   EngineOptions o;
   const std::vector<int> toks = story_tokens(200);
-  auto e1 = make_engine(m, o, 256, Precision::F32, shared).take();
-  auto e2 = make_engine(m, o, 256, Precision::F32, shared).take();
+  auto e1 = make_engine(m, o, 256, DType::F32, shared).take();
+  auto e2 = make_engine(m, o, 256, DType::F32, shared).take();
   EXPECT_EQ(e1->options().chunk, 64);  // preferred_chunk(), as no chunk was asked for
   const auto via_fwd = nll_of(*e1, toks);
   nll_of(*e2, toks);
@@ -231,7 +231,7 @@ TEST(BackendSeam, DeviceErrorStopsTheForwardWithinALayer) {
   ASSERT_TRUE(m);
   ForwardingBackend* seen = nullptr;
   auto shared = forwarding(*m, seen);
-  auto e = make_engine(m, EngineOptions{}, 64, Precision::F32, shared).take();
+  auto e = make_engine(m, EngineOptions{}, 64, DType::F32, shared).take();
   const std::vector<int> toks = story_tokens(32);
   ASSERT_TRUE(e->forward(toks.data(), 32).ok());
   EXPECT_EQ(seen->syncs, 0);  // counting starts when fail_after is set
@@ -257,7 +257,7 @@ TEST(BackendSeam, InterleavedEnginesKeepTheirOwnCacheAndTables) {
   const auto want_a = nll_of(*make_engine(m, oa, 400).take(), a);
   const auto want_b = nll_of(*make_engine(m, ob, 400).take(), b);
   BackendCache cache;
-  auto ea = make_engine(m, oa, 400, Precision::F32, {}, &cache).take(), eb = make_engine(m, ob, 400, Precision::F32, {}, &cache).take();
+  auto ea = make_engine(m, oa, 400, DType::F32, {}, &cache).take(), eb = make_engine(m, ob, 400, DType::F32, {}, &cache).take();
   ASSERT_EQ(&ea->backend(), &eb->backend());  // the method is the engine's, not the backend's
   ASSERT_TRUE(ea->forward(a.data(), 100).ok());
   ASSERT_TRUE(eb->forward(b.data(), (int)b.size() - 1).ok());
@@ -314,7 +314,7 @@ TEST(BackendSeam, DeviceBackendsAreChosenByName) {
   if (auto cuda = resolve_backend("cuda", false); cuda.ok()) {
     BackendRequest cuda_request;
     cuda_request.kind = "cuda";
-    auto e = make_engine(load_ok(bundled_gguf()), EngineOptions{}, 64, Precision::F32, cuda_request);
+    auto e = make_engine(load_ok(bundled_gguf()), EngineOptions{}, 64, DType::F32, cuda_request);
     if (!e.ok()) {
       EXPECT_EQ(e.error().rfind("cuda backend: ", 0), 0u) << e.error();
     }
@@ -329,7 +329,7 @@ TEST(BackendSeam, DeviceBackendsAreChosenByName) {
   BackendRequest r;
   r.kind = "absent";
   BackendCache cache;
-  auto refused = make_engine(m, o, 64, Precision::F32, r, &cache);
+  auto refused = make_engine(m, o, 64, DType::F32, r, &cache);
   ASSERT_FALSE(refused.ok());
   EXPECT_NE(refused.error().find("no device of this kind"), std::string::npos) << refused.error();
   register_device_backend("fake", &make_fake);
@@ -338,17 +338,17 @@ TEST(BackendSeam, DeviceBackendsAreChosenByName) {
   EXPECT_FALSE(resolve_backend("fake", true).ok());
   const auto toks = story_tokens(120);
   r.kind = "fake";
-  auto e = make_engine(m, o, 200, Precision::F32, r, &cache);
+  auto e = make_engine(m, o, 200, DType::F32, r, &cache);
   ASSERT_TRUE(e.ok()) << e.error();
   const int made = fake_made;
   EXPECT_GE(made, 1);
   auto got = nll_of(**e, toks);
   r.kind = "auto";  // the same shared backend: not made again
-  auto e2 = make_engine(m, o, 200, Precision::F32, r, &cache);
+  auto e2 = make_engine(m, o, 200, DType::F32, r, &cache);
   ASSERT_TRUE(e2.ok());
   EXPECT_EQ(fake_made, made);
   r.kind = "cpu";
-  auto c = make_engine(m, o, 200, Precision::F32, r, &cache);
+  auto c = make_engine(m, o, 200, DType::F32, r, &cache);
   ASSERT_TRUE(c.ok());
   auto want = nll_of(**c, toks);
   for (size_t i = 0; i < want.size(); ++i) EXPECT_NEAR(got[i], want[i], 1e-5) << i;
@@ -363,7 +363,7 @@ TEST(BackendSeam, ForwardEachEqualsOneForwardPerEngine) {
   const char* methods[] = {"rope", "rerope:window=8,logn=1", "dynamic-ntk:alpha=2", "sliding-window:window=16,sinks=2"};
   const int prompt[] = {10, 37, 80, 95};
   BackendCache cache;  // one backend for the batch
-  for (Precision prec : {Precision::F32, Precision::F64}) {
+  for (DType prec : {DType::F32, DType::F64}) {
     std::vector<std::unique_ptr<Engine>> batched, alone;
     for (int i = 0; i < 4; ++i) {
       EngineOptions o;
@@ -389,14 +389,14 @@ TEST(BackendSeam, ForwardEachEqualsOneForwardPerEngine) {
         ASSERT_TRUE(alone[i]->logits(0, b).ok());
         double worst = 0;
         for (size_t v = 0; v < a.size(); ++v) worst = std::max(worst, (double)std::fabs(a[v] - b[v]));
-        EXPECT_LE(worst, prec == Precision::F64 ? 1e-9 : 1e-4) << methods[i] << " step " << step;
+        EXPECT_LE(worst, prec == DType::F64 ? 1e-9 : 1e-4) << methods[i] << " step " << step;
       }
     }
   }
   // Engines of two models cannot share a batch.
   auto other = load_ok(bundled_gguf(), 128);
-  auto a = make_engine(m, EngineOptions{}, 16, Precision::F32, {}, &cache);
-  auto b = make_engine(other, EngineOptions{}, 16, Precision::F32, {}, &cache);
+  auto a = make_engine(m, EngineOptions{}, 16, DType::F32, {}, &cache);
+  auto b = make_engine(other, EngineOptions{}, 16, DType::F32, {}, &cache);
   ASSERT_TRUE(a.ok() && b.ok());
   const int t[] = {1, 1};
   auto st = Engine::forward_each({a->get(), b->get()}, t);

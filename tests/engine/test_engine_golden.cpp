@@ -444,14 +444,14 @@ double incremental_vs_full(std::shared_ptr<const Model> m, const MethodParams& p
                            int prompt) {
   EngineOptions o;
   o.method = p;
-  auto inc = make_engine(m, o, (int)toks.size(), Precision::F64);
+  auto inc = make_engine(m, o, (int)toks.size(), DType::F64);
   EXPECT_TRUE(inc.ok());
   EXPECT_TRUE((*inc)->forward(toks.data(), prompt).ok());
   double worst = 0;
   std::vector<float> a, b;
   for (int t = prompt; t <= (int)toks.size(); ++t) {
     EXPECT_TRUE((*inc)->logits((*inc)->pos() == prompt ? prompt - 1 : 0, a).ok());
-    auto full = make_engine(m, o, t, Precision::F64);
+    auto full = make_engine(m, o, t, DType::F64);
     EXPECT_TRUE((*full)->forward(toks.data(), t).ok());
     EXPECT_TRUE((*full)->logits(t - 1, b).ok());
     worst = std::max(worst, max_diff(a, b));

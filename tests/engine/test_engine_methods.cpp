@@ -22,7 +22,7 @@ struct Case {
 
 // NLL of every prediction of one window through the engine.
 std::vector<double> engine_nll(std::shared_ptr<const Model> m, const std::vector<int>& toks, const MethodParams& p,
-                               Precision prec, int chunk, int threads = 2) {
+                               DType prec, int chunk, int threads = 2) {
   RunConfig run;
   run.model = m;
   run.engine.method = p;
@@ -53,8 +53,8 @@ TEST(EngineMethods, RopeFamilyMatchesReferenceBeyondL) {
         "sliding-window:window=50,sinks=4"}) {
     auto p = parse_method_spec(s).value();
     auto ref = reference_nll(*m, toks, p);
-    compare(engine_nll(m, toks, p, Precision::F64, 64), ref, 1e-9, std::string(s) + " f64");
-    compare(engine_nll(m, toks, p, Precision::F32, 64), ref, 2e-4, std::string(s) + " f32");
+    compare(engine_nll(m, toks, p, DType::F64, 64), ref, 1e-9, std::string(s) + " f64");
+    compare(engine_nll(m, toks, p, DType::F32, 64), ref, 2e-4, std::string(s) + " f32");
   }
 }
 
@@ -73,8 +73,8 @@ TEST(EngineMethods, SixteenBitWeightsKeptAsStoredMatchReference) {
     EXPECT_EQ(m->weights.tok_embd.dtype, t);
     auto p = parse_method_spec("yarn:factor=4").value();
     auto ref = reference_nll(*m, toks, p);
-    compare(engine_nll(m, toks, p, Precision::F64, 64), ref, 1e-9, std::string(dtype_name(t)) + " f64");
-    compare(engine_nll(m, toks, p, Precision::F32, 64), ref, 2e-4, std::string(dtype_name(t)) + " f32");
+    compare(engine_nll(m, toks, p, DType::F64, 64), ref, 1e-9, std::string(dtype_name(t)) + " f64");
+    compare(engine_nll(m, toks, p, DType::F32, 64), ref, 2e-4, std::string(dtype_name(t)) + " f32");
   }
 }
 
@@ -92,7 +92,7 @@ TEST(EngineMethods, HalfSplitLayoutMatchesReference) {
   for (int i = 0; i < 97; ++i) toks.push_back((i * 37 + 11) % spec.vocab_size);
   for (const char* s : {"rope", "yarn:factor=4", "rerope:window=16", "leaky-rerope:window=8,k=4"}) {
     auto p = parse_method_spec(s).value();
-    compare(engine_nll(m, toks, p, Precision::F64, 16), reference_nll(*m, toks, p), 1e-9, s);
+    compare(engine_nll(m, toks, p, DType::F64, 16), reference_nll(*m, toks, p), 1e-9, s);
   }
 }
 
@@ -118,7 +118,7 @@ TEST(EngineMethods, LongRopeFromConfigMatchesReference) {
   attach_model_tables(p, m->config);  // the reference needs the lists too
   for (int n : {20, 80}) {             // inside L (short factors) and beyond (long factors)
     std::vector<int> t(toks.begin(), toks.begin() + n + 1);
-    compare(engine_nll(m, t, m->config.native_method, Precision::F64, 16), reference_nll(*m, t, p), 1e-9,
+    compare(engine_nll(m, t, m->config.native_method, DType::F64, 16), reference_nll(*m, t, p), 1e-9,
             "longrope n=" + std::to_string(n));
   }
 }
@@ -140,8 +140,8 @@ TEST(EngineMethods, AlibiFamilyMatchesReference) {
                         "dynamic-ntk-alibi:a0=1.5", "alibi:logn=1"}) {
     auto p = parse_method_spec(s).value();
     auto ref = reference_nll(*m, toks, p);
-    compare(engine_nll(m, toks, p, Precision::F64, 32), ref, 1e-9, std::string(s) + " f64");
-    compare(engine_nll(m, toks, p, Precision::F32, 32), ref, 2e-4, std::string(s) + " f32");
+    compare(engine_nll(m, toks, p, DType::F64, 32), ref, 1e-9, std::string(s) + " f64");
+    compare(engine_nll(m, toks, p, DType::F32, 32), ref, 2e-4, std::string(s) + " f32");
   }
 }
 
@@ -150,20 +150,20 @@ TEST(EngineMethods, ChunkingAndThreadsDoNotChangeResults) {
   auto toks = story_tokens(257);
   for (const char* s : {"rope", "rerope:window=32", "dynamic-ntk:alpha=2"}) {
     auto p = parse_method_spec(s).value();
-    auto one = engine_nll(m, toks, p, Precision::F32, 256, 1);
-    auto two = engine_nll(m, toks, p, Precision::F32, 256, 2);
+    auto one = engine_nll(m, toks, p, DType::F32, 256, 1);
+    auto two = engine_nll(m, toks, p, DType::F32, 256, 2);
     EXPECT_EQ(one, two) << s << ": results depend on the thread count";
-    compare(engine_nll(m, toks, p, Precision::F32, 17, 2), one, 5e-5, std::string(s) + " chunk 17 vs 256 (fp32 summation order)");
+    compare(engine_nll(m, toks, p, DType::F32, 17, 2), one, 5e-5, std::string(s) + " chunk 17 vs 256 (fp32 summation order)");
   }
 }
 
 TEST(EngineMethods, IdentitiesInsideTheEngine) {
   auto m = load_ok(bundled_gguf());
   auto toks = story_tokens(200);
-  auto rope = engine_nll(m, toks, parse_method_spec("rope").value(), Precision::F64, 64);
+  auto rope = engine_nll(m, toks, parse_method_spec("rope").value(), DType::F64, 64);
   for (const char* s : {"linear:factor=1", "ntk:alpha=1", "rerope:window=1000", "leaky-rerope:window=8,k=1",
                         "sliding-window:window=500,sinks=0", "self-extend:window=1000,group=2"})
-    compare(engine_nll(m, toks, parse_method_spec(s).value(), Precision::F64, 64), rope, 1e-10, s);
+    compare(engine_nll(m, toks, parse_method_spec(s).value(), DType::F64, 64), rope, 1e-10, s);
 }
 
 TEST(EngineMethods, AttentionRegionIsTheFullMatrixBlock) {

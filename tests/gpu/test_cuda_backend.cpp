@@ -38,7 +38,7 @@ std::vector<double> nll_on(std::shared_ptr<const Model> m, const std::string& ba
   o.method = method.empty() ? m->config.native_method : parse_method_spec(method).value();
   o.observer = observer;
   o.chunk = chunk;  // several chunks: the cache grows and keys are appended across calls
-  auto e = make_engine(m, o, (int)toks.size(), Precision::F32, request, &backends());
+  auto e = make_engine(m, o, (int)toks.size(), DType::F32, request, &backends());
   EXPECT_TRUE(e.ok()) << (e.ok() ? "" : e.error());
   if (!e.ok()) return {};
   EXPECT_TRUE((*e)->forward(toks.data(), (int)toks.size() - 1).ok());

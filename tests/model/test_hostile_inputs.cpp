@@ -215,11 +215,11 @@ TEST(KvCache, GrowsOnDemandAndKeepsRows) {
   auto toks = story_tokens(701);
   EngineOptions o;
   o.method = parse_method_spec("rerope:window=64").value();
-  auto whole = make_engine(m, o, 700, Precision::F64).take();
+  auto whole = make_engine(m, o, 700, DType::F64).take();
   ASSERT_TRUE(whole->forward(toks.data(), 700).ok());
   std::vector<double> a(700), b(700);
   ASSERT_TRUE(whole->nll(0, 700, toks.data() + 1, a.data()).ok());
-  auto steps = make_engine(m, o, 1 << 20, Precision::F64).take();  // 1M capacity: nothing that large is allocated
+  auto steps = make_engine(m, o, 1 << 20, DType::F64).take();  // 1M capacity: nothing that large is allocated
   int done = 0;
   for (int n : {100, 200, 1, 399}) {
     ASSERT_TRUE(steps->forward(toks.data() + done, n).ok());
