@@ -140,6 +140,16 @@ TEST(BackendSeam, OneBackendServesEveryActivationDtype) {
   auto refused = make_engine(m, o, 64, DType::F64, forwarding(*m, seen));
   ASSERT_FALSE(refused.ok());
   EXPECT_NE(refused.error().find("does not run F64"), std::string::npos) << refused.error();
+  // One element-type enum serves activations and caches: the types neither can hold are
+  // refused by name, not run as something else.
+  auto f16_act = make_engine(m, o, 64, DType::BF16, {}, &cache);
+  ASSERT_FALSE(f16_act.ok());
+  EXPECT_NE(f16_act.error().find("not BF16"), std::string::npos) << f16_act.error();
+  EngineOptions q8;
+  q8.kv = DType::Q8_0;
+  auto q8_cache = make_engine(m, q8, 64, DType::F32, {}, &cache);
+  ASSERT_FALSE(q8_cache.ok());
+  EXPECT_NE(q8_cache.error().find("not Q8_0"), std::string::npos) << q8_cache.error();
 }
 
 // Cancel is prompt in units of work, not of time: a flag set while layer 1's
