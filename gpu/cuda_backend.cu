@@ -178,6 +178,15 @@ Status CudaBackend::upload(const Model& model) {
       const float* f = static_cast<const float*>(v.data);
       for (size_t i = 0; i < v.count; ++i) half[i] = float_to_bf16(f[i]);
       src = half.data();
+    } else if (v.matrix && dtype_quantized(v.dtype)) {  // block types: widened on the host, up as bf16
+      half.resize(v.count);
+      std::vector<float> f(std::min<size_t>(v.count, size_t{1} << 20));  // whole blocks (2^20 is a multiple of 256)
+      for (size_t b = 0; b < v.count; b += f.size()) {
+        const size_t n = std::min(f.size(), v.count - b);
+        dequantize(v.dtype, static_cast<const uint8_t*>(v.data) + dtype_bytes(v.dtype, b), n, f.data());
+        for (size_t i = 0; i < n; ++i) half[b + i] = float_to_bf16(f[i]);
+      }
+      src = half.data();
     }
     void* dev = nullptr;
     LS_CUDA_TRY(cudaMalloc(&dev, bytes));

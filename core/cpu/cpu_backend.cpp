@@ -295,10 +295,11 @@ void CpuOps<T>::matmul(const T* x, int rows, int in, const Matrix& W, const floa
       parallel_for(blocks, opts_.threads, [&](int blk) {
         const int o0 = blk * block, n = std::min(block, out - o0);
         const float* wb = W32 ? W32 + (size_t)o0 * in : nullptr;
-        if (!wb) {  // 16-bit weights: widen this block's rows only, then one sgemm
+        if (!wb) {  // 16-bit or block weights: widen this block's rows only, then one sgemm
           thread_local std::vector<float> buf;
           buf.resize((size_t)n * in);
-          widen(W16 + (size_t)o0 * in, (size_t)n * in, W.dtype == DType::BF16, buf.data());
+          if (dtype_quantized(W.dtype)) W.rows((size_t)o0, (size_t)n, (size_t)in, buf.data());
+          else widen(W16 + (size_t)o0 * in, (size_t)n * in, W.dtype == DType::BF16, buf.data());
           wb = buf.data();
         }
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, n, in, 1.0f, x, in, wb, in, 0.0f, y + o0, out);

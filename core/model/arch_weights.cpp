@@ -34,7 +34,7 @@ Status embeddings_and_classifier(WeightBuilder& b, Model& model, const std::stri
 // Rows first … of a row-major matrix of `cols` columns, as a view (no copy).
 Matrix matrix_rows(const Matrix& m, uint64_t first, uint64_t cols) {
   Matrix r = m;
-  r.data = static_cast<const uint8_t*>(m.data) + first * cols * (m.dtype == DType::F32 ? 4 : 2);
+  r.data = static_cast<const uint8_t*>(m.data) + first * dtype_bytes(m.dtype, cols);
   return r;
 }
 

@@ -6,30 +6,50 @@
 
 namespace ls {
 
-const char* dtype_name(DType t) {
-  switch (t) {
-    case DType::F32: return "F32";
-    case DType::F16: return "F16";
-    case DType::BF16: return "BF16";
-    case DType::Q8_0: return "Q8_0";
-    case DType::Q4_0: return "Q4_0";
-    case DType::F64: return "F64";
-  }
-  return "?";
+namespace {
+
+struct TypeInfo {
+  DType type;
+  const char* name;
+  size_t block, bytes;  // elements and bytes per block
+  int ggml;             // ggml_type number; -1: none (activations only)
+};
+
+// Block layouts: ggml-common.h (block_q4_0 … block_iq4_xs, block_mxfp4).
+constexpr TypeInfo kTypes[] = {
+    {DType::F32, "F32", 1, 4, 0},          {DType::F16, "F16", 1, 2, 1},
+    {DType::BF16, "BF16", 1, 2, 30},       {DType::F64, "F64", 1, 8, -1},
+    {DType::Q4_0, "Q4_0", 32, 18, 2},      {DType::Q4_1, "Q4_1", 32, 20, 3},
+    {DType::Q5_0, "Q5_0", 32, 22, 6},      {DType::Q5_1, "Q5_1", 32, 24, 7},
+    {DType::Q8_0, "Q8_0", 32, 34, 8},      {DType::Q2_K, "Q2_K", 256, 84, 10},
+    {DType::Q3_K, "Q3_K", 256, 110, 11},   {DType::Q4_K, "Q4_K", 256, 144, 12},
+    {DType::Q5_K, "Q5_K", 256, 176, 13},   {DType::Q6_K, "Q6_K", 256, 210, 14},
+    {DType::IQ4_NL, "IQ4_NL", 32, 18, 20}, {DType::IQ4_XS, "IQ4_XS", 256, 136, 23},
+    {DType::MXFP4, "MXFP4", 32, 17, 39},
+};
+
+const TypeInfo* info(DType t) {
+  for (const TypeInfo& i : kTypes)
+    if (i.type == t) return &i;
+  return nullptr;
 }
 
-size_t dtype_block(DType t) { return (t == DType::Q8_0 || t == DType::Q4_0) ? 32 : 1; }
+}  // namespace
 
-size_t dtype_bytes(DType t, size_t count) {
-  switch (t) {
-    case DType::F64: return count * 8;
-    case DType::F32: return count * 4;
-    case DType::F16:
-    case DType::BF16: return count * 2;
-    case DType::Q8_0: return count / 32 * 34;  // fp16 scale + 32 int8
-    case DType::Q4_0: return count / 32 * 18;  // fp16 scale + 16 bytes of nibbles
-  }
-  return 0;
+const char* dtype_name(DType t) { return info(t) ? info(t)->name : "?"; }
+size_t dtype_block(DType t) { return info(t) ? info(t)->block : 1; }
+size_t dtype_block_bytes(DType t) { return info(t) ? info(t)->bytes : 0; }
+size_t dtype_bytes(DType t, size_t count) { return info(t) ? count / info(t)->block * info(t)->bytes : 0; }
+int ggml_type_of(DType t) { return info(t) ? info(t)->ggml : -1; }
+
+bool dtype_writable(DType t) {
+  return t == DType::F32 || t == DType::F16 || t == DType::BF16 || t == DType::Q8_0 || t == DType::Q4_0;
+}
+
+bool dtype_of_ggml(uint32_t ggml_type, DType& out) {
+  for (const TypeInfo& i : kTypes)
+    if (i.ggml >= 0 && (uint32_t)i.ggml == ggml_type) return out = i.type, true;
+  return false;
 }
 
 // IEEE binary16 <-> binary32.
@@ -97,6 +117,141 @@ uint16_t float_to_bf16(float f) {
 
 static uint16_t load_u16(const uint8_t* p) { return (uint16_t)(p[0] | (p[1] << 8)); }
 
+namespace {
+
+// The non-linear 4-bit values of IQ4_NL / IQ4_XS (ggml-common.h kvalues_iq4nl) and
+// MXFP4's E2M1 values, doubled (kvalues_mxfp4; its scale is halved to match).
+constexpr int8_t kIq4nl[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
+constexpr int8_t kMxfp4[16] = {0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12};
+
+float f16_at(const uint8_t* p) { return half_to_float(load_u16(p)); }
+
+// A K-quant's 6-bit scale and minimum j of 8, packed in 12 bytes (Q4_K, Q5_K).
+void scale_min_k4(int j, const uint8_t* q, int& sc, int& m) {
+  if (j < 4) {
+    sc = q[j] & 63, m = q[j + 4] & 63;
+  } else {
+    sc = (q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4);
+    m = (q[j + 4] >> 4) | ((q[j] >> 6) << 4);
+  }
+}
+
+// One block of a block type into its dtype_block(t) values, as ggml's
+// dequantize_row_* (ggml-quants.c) define them.
+void dequantize_block(DType t, const uint8_t* x, float* y) {
+  switch (t) {
+    case DType::Q4_1: {  // d, m (f16), 16 bytes of nibbles: q·d + m
+      const float d = f16_at(x), m = f16_at(x + 2);
+      for (int j = 0; j < 16; ++j) y[j] = (float)(x[4 + j] & 0xF) * d + m, y[j + 16] = (float)(x[4 + j] >> 4) * d + m;
+      return;
+    }
+    case DType::Q5_0:
+    case DType::Q5_1: {  // d (, m), 32 fifth bits, 16 bytes of nibbles
+      const bool offset = t == DType::Q5_1;
+      const float d = f16_at(x), m = offset ? f16_at(x + 2) : 0.0f;
+      const uint8_t* qh = x + (offset ? 4 : 2);
+      const uint8_t* qs = qh + 4;
+      const uint32_t h = (uint32_t)qh[0] | (uint32_t)qh[1] << 8 | (uint32_t)qh[2] << 16 | (uint32_t)qh[3] << 24;
+      for (int j = 0; j < 16; ++j) {
+        const int q0 = (qs[j] & 0xF) | (int)(((h >> j) << 4) & 0x10), q1 = (qs[j] >> 4) | (int)((h >> (j + 12)) & 0x10);
+        if (offset) y[j] = (float)q0 * d + m, y[j + 16] = (float)q1 * d + m;
+        else y[j] = (float)(q0 - 16) * d, y[j + 16] = (float)(q1 - 16) * d;
+      }
+      return;
+    }
+    case DType::Q2_K: {  // scales[16] (4-bit scale | 4-bit min), qs[64] of 2-bit values, d, dmin
+      const uint8_t *sc = x, *qs = x + 16;
+      const float d = f16_at(x + 80), dmin = f16_at(x + 82);
+      for (int half = 0; half < 2; ++half, qs += 32)
+        for (int j = 0; j < 4; ++j)
+          for (int part = 0; part < 2; ++part) {
+            const uint8_t s = sc[half * 8 + 2 * j + part];
+            const float dl = d * (float)(s & 0xF), ml = dmin * (float)(s >> 4);
+            for (int l = 0; l < 16; ++l) *y++ = dl * (float)((qs[l + 16 * part] >> (2 * j)) & 3) - ml;
+          }
+      return;
+    }
+    case DType::Q3_K: {  // hmask[32], qs[64] of 2-bit values, 16 signed 6-bit scales in 12 bytes, d
+      const uint8_t *hm = x, *qs = x + 32, *sc = x + 96;
+      const float d = f16_at(x + 108);
+      int scale[16];
+      for (int k = 0; k < 16; ++k)
+        scale[k] = ((k < 8 ? sc[k] & 0xF : sc[k - 8] >> 4) | (((sc[8 + k % 4] >> (2 * (k / 4))) & 3) << 4)) - 32;
+      for (int half = 0; half < 2; ++half, qs += 32)
+        for (int j = 0; j < 4; ++j) {
+          const uint8_t bit = (uint8_t)(1u << (half * 4 + j));
+          for (int part = 0; part < 2; ++part) {
+            const float dl = d * (float)scale[half * 8 + 2 * j + part];
+            for (int l = 0; l < 16; ++l) {
+              const int i = l + 16 * part;
+              *y++ = dl * (float)(((qs[i] >> (2 * j)) & 3) - ((hm[i] & bit) ? 0 : 4));
+            }
+          }
+        }
+      return;
+    }
+    case DType::Q4_K:
+    case DType::Q5_K: {  // d, dmin, 8 scale/min pairs in 12 bytes, (qh[32],) qs[128]
+      const bool fifth = t == DType::Q5_K;
+      const float d = f16_at(x), dmin = f16_at(x + 2);
+      const uint8_t *sc = x + 4, *qh = x + 16, *qs = x + (fifth ? 48 : 16);
+      for (int j = 0; j < 4; ++j, qs += 32) {
+        int s0, m0, s1, m1;
+        scale_min_k4(2 * j, sc, s0, m0);
+        scale_min_k4(2 * j + 1, sc, s1, m1);
+        const float d1 = d * (float)s0, c1 = dmin * (float)m0, d2 = d * (float)s1, c2 = dmin * (float)m1;
+        const uint8_t u1 = (uint8_t)(1u << (2 * j)), u2 = (uint8_t)(2u << (2 * j));
+        for (int l = 0; l < 32; ++l) *y++ = d1 * (float)((qs[l] & 0xF) + (fifth && (qh[l] & u1) ? 16 : 0)) - c1;
+        for (int l = 0; l < 32; ++l) *y++ = d2 * (float)((qs[l] >> 4) + (fifth && (qh[l] & u2) ? 16 : 0)) - c2;
+      }
+      return;
+    }
+    case DType::Q6_K: {  // ql[128] low nibbles, qh[64] high 2-bit pairs, 16 int8 scales, d
+      const uint8_t *ql = x, *qh = x + 128;
+      const int8_t* sc = reinterpret_cast<const int8_t*>(x + 192);
+      const float d = f16_at(x + 208);
+      for (int half = 0; half < 2; ++half, y += 128, ql += 64, qh += 32, sc += 8)
+        for (int l = 0; l < 32; ++l) {
+          const int is = l / 16;
+          const int q1 = ((ql[l] & 0xF) | (((qh[l] >> 0) & 3) << 4)) - 32;
+          const int q2 = ((ql[l + 32] & 0xF) | (((qh[l] >> 2) & 3) << 4)) - 32;
+          const int q3 = ((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32;
+          const int q4 = ((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32;
+          y[l] = d * (float)sc[is] * (float)q1;
+          y[l + 32] = d * (float)sc[is + 2] * (float)q2;
+          y[l + 64] = d * (float)sc[is + 4] * (float)q3;
+          y[l + 96] = d * (float)sc[is + 6] * (float)q4;
+        }
+      return;
+    }
+    case DType::IQ4_NL: {  // d, 16 bytes of indices into kIq4nl
+      const float d = f16_at(x);
+      for (int j = 0; j < 16; ++j) y[j] = d * (float)kIq4nl[x[2 + j] & 0xF], y[j + 16] = d * (float)kIq4nl[x[2 + j] >> 4];
+      return;
+    }
+    case DType::IQ4_XS: {  // d, scales_h (u16), scales_l[4], qs[128]: 8 sub-blocks of 32 with 6-bit scales
+      const float d = f16_at(x);
+      const uint16_t sh = load_u16(x + 2);
+      const uint8_t *sl = x + 4, *qs = x + 8;
+      for (int ib = 0; ib < 8; ++ib, y += 32, qs += 16) {
+        const int ls = ((sl[ib / 2] >> (4 * (ib % 2))) & 0xF) | (((sh >> (2 * ib)) & 3) << 4);
+        const float dl = d * (float)(ls - 32);
+        for (int j = 0; j < 16; ++j) y[j] = dl * (float)kIq4nl[qs[j] & 0xF], y[j + 16] = dl * (float)kIq4nl[qs[j] >> 4];
+      }
+      return;
+    }
+    case DType::MXFP4: {  // e (E8M0 exponent), 16 bytes of E2M1 codes: kMxfp4[q]·2^(e-128)
+      const float d = std::ldexp(1.0f, (int)x[0] - 128);
+      for (int j = 0; j < 16; ++j) y[j] = (float)kMxfp4[x[1 + j] & 0xF] * d, y[j + 16] = (float)kMxfp4[x[1 + j] >> 4] * d;
+      return;
+    }
+    default:
+      return;
+  }
+}
+
+}  // namespace
+
 void dequantize(DType t, const uint8_t* src, size_t count, float* dst) {
   switch (t) {
     case DType::F32: std::memcpy(dst, src, count * 4); return;
@@ -129,6 +284,10 @@ void dequantize(DType t, const uint8_t* src, size_t count, float* dst) {
           dst[b * 32 + 16 + i] = d * (float)((blk[2 + i] >> 4) - 8);
         }
       }
+      return;
+    default:
+      for (size_t b = 0; b < count / dtype_block(t); ++b)
+        dequantize_block(t, src + b * dtype_block_bytes(t), dst + b * dtype_block(t));
       return;
   }
 }
@@ -178,6 +337,9 @@ void quantize(DType t, const float* src, size_t count, uint8_t* dst) {
           dst[b * 18 + 2 + i] = (uint8_t)(lo | (hi << 4));
         }
       }
+      return;
+    default:  // writers produce only the types above (dtype_writable)
+      std::memset(dst, 0, dtype_bytes(t, count));
       return;
   }
 }

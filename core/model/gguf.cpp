@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <cstring>
 #include <fstream>
+#include <map>
 
 #include "core/util/memory.h"
 
@@ -112,16 +113,18 @@ std::string read_value(Cursor& c, uint32_t type, GgufValue& out) {
 }
 
 Result<DType> ggml_dtype(uint32_t t, const std::string& name) {
-  switch (t) {
-    case 0: return DType::F32;
-    case 1: return DType::F16;
-    case 2: return DType::Q4_0;
-    case 8: return DType::Q8_0;
-    case 30: return DType::BF16;
-    default:
-      return make_error("tensor " + clip(name) + " has ggml type " + std::to_string(t) +
-                        ", not supported (supported: F32, F16, BF16, Q8_0, Q4_0)");
-  }
+  DType d;
+  if (dtype_of_ggml(t, d)) return d;
+  // ggml's other types, named so the refusal is plainly a decision (ggml.h enum ggml_type).
+  static const std::map<uint32_t, const char*> kOther = {
+      {9, "Q8_1"},     {15, "Q8_K"},  {16, "IQ2_XXS"}, {17, "IQ2_XS"}, {18, "IQ3_XXS"}, {19, "IQ1_S"}, {21, "IQ3_S"},
+      {22, "IQ2_S"},   {24, "I8"},    {25, "I16"},     {26, "I32"},    {27, "I64"},     {28, "F64"},   {29, "IQ1_M"},
+      {34, "TQ1_0"},   {35, "TQ2_0"}, {40, "NVFP4"}};
+  auto it = kOther.find(t);
+  return make_error("tensor " + clip(name) + " has ggml type " + std::to_string(t) +
+                    (it != kOther.end() ? std::string(" (") + it->second + ")" : std::string()) +
+                    ", not supported (supported: F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K, Q3_K, Q4_K, Q5_K, "
+                    "Q6_K, IQ4_NL, IQ4_XS, MXFP4)");
 }
 
 }  // namespace
@@ -239,8 +242,11 @@ Result<GgufFile> read_gguf(const std::string& path) {
         return make_error(path + ": tensor " + clip(t.name) + " has an absurd shape");
       count *= d;
     }
-    if (count % dtype_block(dt.value()))
-      return make_error(path + ": tensor " + clip(t.name) + " is not a whole number of " + dtype_name(dt.value()) + " blocks");
+    // ggml blocks never span rows: the innermost dimension is whole blocks (as llama.cpp's reader requires).
+    if (t.shape.empty() || t.shape.back() % dtype_block(dt.value()))
+      return make_error(path + ": tensor " + clip(t.name) + " has rows of " +
+                        std::to_string(t.shape.empty() ? 0 : t.shape.back()) + " elements, not a whole number of " +
+                        dtype_name(dt.value()) + " blocks of " + std::to_string(dtype_block(dt.value())));
     uint64_t bytes = dtype_bytes(dt.value(), count);
     if (t.offset > size || data_start + t.offset > size || bytes > size - data_start - t.offset)
       return make_error(path + ": tensor " + clip(t.name) + ": offset " + std::to_string(t.offset) + " (after the header's " +
@@ -289,12 +295,12 @@ Status GgufWriter::write(const std::string& path) const {
     put_str(t.name);
     put_u32((uint32_t)t.shape.size());
     for (auto it = t.shape.rbegin(); it != t.shape.rend(); ++it) put_u64(*it);
-    const uint32_t ggml_type = t.dtype == DType::F16 ? 1u : t.dtype == DType::Q4_0 ? 2u : t.dtype == DType::Q8_0 ? 8u
-                               : t.dtype == DType::BF16 ? 30u : 0u;
-    put_u32(ggml_type);
+    if (ggml_type_of(t.dtype) < 0 || (t.raw.empty() && !dtype_writable(t.dtype)))
+      return make_error(std::string("cannot write tensor ") + t.name + " as " + dtype_name(t.dtype));
+    put_u32((uint32_t)ggml_type_of(t.dtype));
     put_u64(offset);
     offsets.push_back(offset);
-    offset += (dtype_bytes(t.dtype, t.data.size()) + 31) / 32 * 32;
+    offset += ((t.raw.empty() ? dtype_bytes(t.dtype, t.data.size()) : t.raw.size()) + 31) / 32 * 32;
   }
   auto pad = [&]() {
     auto pos = (uint64_t)f.tellp();
@@ -303,8 +309,11 @@ Status GgufWriter::write(const std::string& path) const {
   };
   pad();
   for (const auto& t : tensors) {
-    std::vector<uint8_t> bytes(dtype_bytes(t.dtype, t.data.size()));
-    quantize(t.dtype, t.data.data(), t.data.size(), bytes.data());
+    std::vector<uint8_t> bytes = t.raw;
+    if (bytes.empty()) {
+      bytes.resize(dtype_bytes(t.dtype, t.data.size()));
+      quantize(t.dtype, t.data.data(), t.data.size(), bytes.data());
+    }
     put(bytes.data(), bytes.size());
     pad();
   }

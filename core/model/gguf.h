@@ -45,7 +45,15 @@ Result<GgufFile> read_gguf(const std::string& path);
 // Writer used by tests and `make-random`: F32/F16 tensors, scalar/string/array metadata.
 struct GgufWriter {
   std::vector<std::pair<std::string, GgufValue>> meta;
-  struct Tensor { std::string name; std::vector<uint64_t> shape; DType dtype; std::vector<float> data; };
+  // `data` quantised to `dtype` on writing (a dtype_writable type), or, when `raw` is
+  // set, those bytes as stored blocks of `dtype` (any type: tests of llama-quantize's).
+  struct Tensor {
+    std::string name;
+    std::vector<uint64_t> shape;
+    DType dtype;
+    std::vector<float> data;
+    std::vector<uint8_t> raw = {};
+  };
   std::vector<Tensor> tensors;
   Status write(const std::string& path) const;
 };

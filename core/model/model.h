@@ -109,19 +109,20 @@ inline void attach_model_tables(MethodParams& p, const ModelConfig& c) {
 }
 
 // A weight matrix (rows, cols), row-major, in the dtype the file stores it: F32,
-// or F16 / BF16 kept as stored (matmuls convert inside the kernel, so a 16-bit
-// file needs no fp32 copy). Other stored types are dequantised to F32 at load.
+// F16 / BF16, or a block type (Q4_K, …; each row a whole number of blocks), kept as
+// stored in the mapped file: matmuls widen a block of rows at a time, so a
+// quantised file needs no fp32 copy.
 struct Matrix {
   const void* data = nullptr;
   DType dtype = DType::F32;
   explicit operator bool() const { return data != nullptr; }
   bool operator==(const Matrix& o) const { return data == o.data; }
   const float* f32() const { return dtype == DType::F32 ? static_cast<const float*>(data) : nullptr; }
-  // Row r of `cols` elements as fp32.
-  void row(size_t r, size_t cols, float* out) const {
-    const size_t esz = dtype == DType::F32 ? 4 : 2;
-    dequantize(dtype, static_cast<const uint8_t*>(data) + r * cols * esz, cols, out);
+  // Rows [r, r + n) of `cols` elements as fp32.
+  void rows(size_t r, size_t n, size_t cols, float* out) const {
+    dequantize(dtype, static_cast<const uint8_t*>(data) + r * dtype_bytes(dtype, cols), n * cols, out);
   }
+  void row(size_t r, size_t cols, float* out) const { rows(r, 1, cols, out); }
 };
 
 struct LayerWeights {

@@ -292,7 +292,10 @@ Status write_gguf_model(const RandomModel& m, const std::string& path, DType mat
   // LLaMA-style families keep Hugging Face's half-split rows (rope type NEOX).
   for (const auto& [name, data] : formatted(m, s.arch == Arch::Llama && a != "llama")) {
     const std::vector<uint64_t> shape = tensor_shape(s, name, data.size());
-    w.tensors.push_back({name, shape, shape.size() == 1 ? DType::F32 : matrix_type, data});
+    // As llama-quantize does, a matrix whose rows are not whole blocks keeps a plain
+    // type (F16 here; stories260K's feed-forward width is 172).
+    const DType mt = shape.back() % dtype_block(matrix_type) == 0 ? matrix_type : DType::F16;
+    w.tensors.push_back({name, shape, shape.size() == 1 ? DType::F32 : mt, data});
   }
   return w.write(path);
 }

@@ -89,6 +89,12 @@ Result<Matrix> WeightBuilder::get_matrix(const std::string& name, std::vector<ui
   if ((src.dtype == DType::F16 || src.dtype == DType::BF16) &&
       reinterpret_cast<uintptr_t>(src.data) % alignof(uint16_t) == 0)
     return Matrix{src.data, src.dtype};  // kept as stored
+  if (dtype_quantized(src.dtype)) {  // kept as stored: every row whole blocks
+    if (shape.back() % dtype_block(src.dtype) != 0)
+      return make_error("tensor " + name + ": rows of " + std::to_string(shape.back()) + " elements are not whole " +
+                        dtype_name(src.dtype) + " blocks");
+    return Matrix{src.data, src.dtype};
+  }
   auto f = get(name, std::move(shape));
   if (!f) return make_error(f.error());
   return Matrix{f.value(), DType::F32};
@@ -243,9 +249,20 @@ Status validate_weights_finite(const Model& m, int threads) {
   parallel_for((int)slices.size(), threads > 0 ? threads : default_threads(), [&](int i) {
     const Slice& s = slices[i];
     const WeightView& v = views[s.view];
-    const size_t at = v.dtype == DType::F32
-                          ? first_non_finite(static_cast<const float*>(v.data) + s.begin, s.end - s.begin)
-                          : first_non_finite(static_cast<const uint16_t*>(v.data) + s.begin, s.end - s.begin, v.dtype);
+    size_t at;
+    if (v.dtype == DType::F32) {
+      at = first_non_finite(static_cast<const float*>(v.data) + s.begin, s.end - s.begin);
+    } else if (dtype_quantized(v.dtype)) {  // widened a piece at a time (slices start on block boundaries)
+      at = s.end - s.begin;
+      thread_local std::vector<float> buf(4096);
+      for (size_t b = s.begin; b < s.end && at == s.end - s.begin; b += buf.size()) {
+        const size_t n = std::min(buf.size(), s.end - b);
+        dequantize(v.dtype, static_cast<const uint8_t*>(v.data) + dtype_bytes(v.dtype, b), n, buf.data());
+        if (size_t k = first_non_finite(buf.data(), n); k < n) at = b - s.begin + k;
+      }
+    } else {
+      at = first_non_finite(static_cast<const uint16_t*>(v.data) + s.begin, s.end - s.begin, v.dtype);
+    }
     if (at < s.end - s.begin) bad[i] = s.begin + at;
   });
   for (size_t i = 0; i < slices.size(); ++i)

@@ -84,8 +84,8 @@ TEST(BadFiles, Gguf) {
   ASSERT_TRUE(w.write(dir + "/small.gguf").ok());
   std::string small = read_all(dir + "/small.gguf");
   auto pos = small.find("token_embd.weight") + std::string("token_embd.weight").size() + 4 + 16;
-  uint32_t q4k = 12;  // ggml Q4_K
-  std::memcpy(&small[pos], &q4k, 4);
+  uint32_t iq2 = 16;  // ggml IQ2_XXS, a type LongScope does not read
+  std::memcpy(&small[pos], &iq2, 4);
   write_all(dir + "/type.gguf", small);
   expect_load_error(dir + "/type.gguf", "not supported");
   expect_load_error(dir + "/small.gguf", "llama.embedding_length");
