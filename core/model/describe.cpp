@@ -3,8 +3,10 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <map>
 
 #include "core/model/dtype.h"
+#include "core/model/weight_builder.h"
 #include "core/position/spec.h"
 
 namespace ls {
@@ -49,6 +51,28 @@ const char* feed_forward_name(FeedForward f) {
     case FeedForward::GeluTanh: return "gelu-tanh";
   }
   return "?";
+}
+
+// How many weight matrices are stored in each type, most first ("155 Q4_K, 23 Q6_K").
+std::vector<std::pair<std::string, int>> weight_type_counts(const Model& m) {
+  std::map<std::string, int> n;
+  for (const WeightView& v : weight_views(m))
+    if (v.matrix) ++n[dtype_name(v.dtype)];
+  std::vector<std::pair<std::string, int>> out(n.begin(), n.end());
+  std::stable_sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.second > b.second; });
+  return out;
+}
+
+std::string weight_types_text(const Model& m) {
+  std::string s;
+  for (const auto& [type, count] : weight_type_counts(m)) s += (s.empty() ? "" : ", ") + std::to_string(count) + " " + type;
+  return (m.config.file_type.empty() ? "" : m.config.file_type + ": ") + s;
+}
+
+json weight_types_json(const Model& m) {
+  json j = json::object();
+  for (const auto& [type, count] : weight_type_counts(m)) j[type] = count;
+  return j;
 }
 
 // "global" / "local" per layer.
@@ -103,7 +127,9 @@ json model_description(const Model& m) {
               {"n_params", c.n_params},
               {"embedded_vocab", m.vocab != nullptr},
               {"embedded_vocab_kind", m.vocab ? json(m.vocab->kind) : json(nullptr)},
-              {"weights_dtype", dtype_name(layers ? m.weights.layers[0].wq.dtype : DType::F32)}};
+              {"weights_dtype", dtype_name(layers ? m.weights.layers[0].wq.dtype : DType::F32)},
+              {"weight_types", weight_types_json(m)},
+              {"file_type", c.file_type.empty() ? json(nullptr) : json(c.file_type)}};
 }
 
 std::string model_line(const Model& m, const std::string& tokenizer_kind, const std::string& backend) {
@@ -122,7 +148,8 @@ std::string model_line(const Model& m, const std::string& tokenizer_kind, const 
          std::to_string(c.n_layers) + " layers · " + std::to_string(c.n_heads) + " heads (" +
          std::to_string(c.n_kv_heads) + " KV) · head_dim " + std::to_string(c.head_dim) + " · L = " +
          std::to_string(c.train_len) + " (" + c.train_len_source + ") · base " + num(c.rope_base) + " · " +
-         (!arch_alibi(c.arch) ? layout_name(c.layout) : "ALiBi") + " · native " + native + " · backend " + backend;
+         (!arch_alibi(c.arch) ? layout_name(c.layout) : "ALiBi") + " · native " + native + " · weights " +
+         weight_types_text(m) + " · backend " + backend;
 }
 
 }  // namespace ls

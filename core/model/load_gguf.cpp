@@ -2,6 +2,7 @@
 // and the native scaling here; each family's keys and tensors in core/model/arch/.
 #include <cmath>
 #include <cstdint>
+#include <map>
 
 #include "core/model/arch/family.h"
 #include "core/model/gguf.h"
@@ -160,6 +161,19 @@ Status read_native_scaling(const GgufFile& g, WeightBuilder& b, const std::strin
   return Status::Ok();
 }
 
+// llama.cpp's names of general.file_type (llama.h enum llama_ftype, release b4747).
+std::string file_type_name(int64_t t) {
+  static const std::map<int64_t, const char*> kNames = {
+      {0, "F32"},      {1, "F16"},       {2, "Q4_0"},     {3, "Q4_1"},     {7, "Q8_0"},    {8, "Q5_0"},
+      {9, "Q5_1"},     {10, "Q2_K"},     {11, "Q3_K_S"},  {12, "Q3_K_M"},  {13, "Q3_K_L"}, {14, "Q4_K_S"},
+      {15, "Q4_K_M"},  {16, "Q5_K_S"},   {17, "Q5_K_M"},  {18, "Q6_K"},    {19, "IQ2_XXS"}, {20, "IQ2_XS"},
+      {21, "Q2_K_S"},  {22, "IQ3_XS"},   {23, "IQ3_XXS"}, {24, "IQ1_S"},   {25, "IQ4_NL"}, {26, "IQ3_S"},
+      {27, "IQ3_M"},   {28, "IQ2_S"},    {29, "IQ2_M"},   {30, "IQ4_XS"},  {31, "IQ1_M"},  {32, "BF16"},
+      {36, "TQ1_0"},   {37, "TQ2_0"},    {38, "MXFP4_MOE"}};
+  auto it = kNames.find(t);
+  return it != kNames.end() ? it->second : "file type " + std::to_string(t);
+}
+
 // The geometry every family shares; the family file reads the rest.
 Status read_config(const GgufFile& g, ModelConfig& c) {
   std::string a;
@@ -168,6 +182,11 @@ Status read_config(const GgufFile& g, ModelConfig& c) {
   if (!family) return make_error("architecture \"" + a + "\" is not supported (" + arch::supported_gguf_architectures() + ")");
   c.family = a;
   LS_GGUF_TRY(c.name, g.opt_string("general.name", a));
+  if (g.has("general.file_type")) {
+    int64_t ft = 0;
+    LS_GGUF_TRY(ft, g.get_int("general.file_type"));
+    c.file_type = file_type_name(ft);
+  }
   constexpr int64_t kMaxInt = INT32_MAX;
   LS_GGUF_TRY(c.dim, g.get_int_in(a + ".embedding_length", 1, kMaxInt));
   LS_GGUF_TRY(c.hidden_dim, g.get_int_in(a + ".feed_forward_length", 1, kMaxInt));

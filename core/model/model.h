@@ -83,6 +83,7 @@ struct ModelConfig {
   bool tied_embeddings = false;
   int bos_id = 1, eos_id = 2;
   long long n_params = 0;
+  std::string file_type;  // GGUF general.file_type as llama.cpp names it (Q4_K_M, …); "" when the file has none
   std::vector<double> longrope_short, longrope_long;  // per-pair LongRoPE factors (rot_dim/2 each)
 };
 

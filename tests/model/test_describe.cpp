@@ -18,7 +18,7 @@ TEST(DescribeModel, LineOfTheBundledModel) {
             "llama · llama · gguf · tokenizer sentencepiece · 5 layers · 8 heads (4 KV) · head_dim 8 · L = 512 "
             "(LongScope known-model setting (karpathy/tinyllamas stories260K was trained at context 512; its GGUF "
             "llama.context_length (2048) is an artefact of llama.cpp's llama2.c converter)) · base 10000 · "
-            "interleaved · native rope · backend cpu");
+            "interleaved · native rope · weights 37 F32 · backend cpu");
   const auto j = model_description(*m);
   EXPECT_EQ(j["n_layers"], 5);
   EXPECT_EQ(j["train_len"], 512);

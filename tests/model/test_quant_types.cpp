@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "core/backends/backends.h"
+#include "core/model/describe.h"
 #include "core/model/gguf.h"
 #include "core/position/spec.h"
 #include "tests/engine/test_support.h"
@@ -109,7 +110,8 @@ std::vector<uint8_t> random_blocks(DType t, size_t count, float scale, std::mt19
 
 // A LLaMA of width 256 (rows of whole 256-element super-blocks) in GGUF, its
 // matrices as blocks of `t` (`nan_in` names a tensor whose first scale is NaN).
-std::string write_block_model(const std::string& dir, DType t, bool dequantised, const std::string& nan_in = "") {
+std::string write_block_model(const std::string& dir, DType t, bool dequantised, const std::string& nan_in = "",
+                              DType output_type = DType::F64, int file_type = -1) {
   RandomModelSpec s;
   s.dim = 256, s.hidden_dim = 512, s.n_layers = 2, s.n_heads = 4, s.n_kv_heads = 2, s.vocab_size = 256, s.train_len = 128;
   const RandomModel rm = make_random_model(s);
@@ -120,6 +122,7 @@ std::string write_block_model(const std::string& dir, DType t, bool dequantised,
   EXPECT_TRUE(g.ok());
   GgufWriter w;
   for (const auto& [k, v] : g->meta) w.meta.push_back({k, v});
+  if (file_type >= 0) w.meta.push_back({"general.file_type", {(uint64_t)file_type}});
   std::mt19937 rng(7);
   for (const auto& [name, src] : g->tensors) {
     std::vector<float> f(src.bytes / 4);
@@ -128,17 +131,18 @@ std::string write_block_model(const std::string& dir, DType t, bool dequantised,
       w.tensors.push_back({name, src.shape, DType::F32, f});
       continue;
     }
-    std::vector<uint8_t> raw = random_blocks(t, f.size(), name == "token_embd.weight" ? 0.02f : 0.004f, rng);
+    const DType tt = name == "output.weight" && output_type != DType::F64 ? output_type : t;
+    std::vector<uint8_t> raw = random_blocks(tt, f.size(), name == "token_embd.weight" ? 0.02f : 0.004f, rng);
     if (name == nan_in) {
       const uint16_t nan = 0x7e00;
       std::memcpy(raw.data() + (t == DType::MXFP4 ? 0 : scale_fields(t)[0]), &nan, t == DType::MXFP4 ? 1 : 2);
       if (t == DType::MXFP4) raw[0] = 0xff;
     }
     if (dequantised) {
-      dequantize(t, raw.data(), f.size(), f.data());
+      dequantize(tt, raw.data(), f.size(), f.data());
       w.tensors.push_back({name, src.shape, DType::F32, f});
     } else {
-      w.tensors.push_back({name, src.shape, t, {}, raw});
+      w.tensors.push_back({name, src.shape, tt, {}, raw});
     }
   }
   const std::string out = dir + "/" + dtype_name(t) + (dequantised ? "_f32" : "") + ".gguf";
@@ -182,6 +186,21 @@ TEST(QuantTypes, MatricesStayQuantisedAndRunAsTheirValues) {
     EXPECT_GT(scale, 1e-3) << dtype_name(t) << ": logits carry signal";
     EXPECT_LE(worst, 1e-5 * std::max(1.0, scale)) << dtype_name(t);
   }
+}
+
+// The file's type mix on the model line and in info's JSON, with llama.cpp's name
+// of its general.file_type (15: Q4_K_M).
+TEST(QuantTypes, TheModelLineNamesTheTypeMix) {
+  const std::string dir = temp_dir("quant_mix");
+  auto m = load_ok(write_block_model(dir, DType::Q4_K, false, "", DType::Q6_K, 15));
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->config.file_type, "Q4_K_M");
+  EXPECT_NE(model_line(*m, "BPE", "cpu").find(" · weights Q4_K_M: 15 Q4_K, 1 Q6_K · "), std::string::npos)
+      << model_line(*m, "BPE", "cpu");
+  const auto j = model_description(*m);
+  EXPECT_EQ(j["weight_types"]["Q4_K"], 15);
+  EXPECT_EQ(j["weight_types"]["Q6_K"], 1);
+  EXPECT_EQ(j["file_type"], "Q4_K_M");
 }
 
 std::string read_all(const std::string& p) {
