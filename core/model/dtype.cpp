@@ -42,6 +42,17 @@ size_t dtype_block_bytes(DType t) { return info(t) ? info(t)->bytes : 0; }
 size_t dtype_bytes(DType t, size_t count) { return info(t) ? count / info(t)->block * info(t)->bytes : 0; }
 int ggml_type_of(DType t) { return info(t) ? info(t)->ggml : -1; }
 
+std::vector<size_t> block_scale_offsets(DType t) {
+  switch (t) {
+    case DType::Q4_0: case DType::Q5_0: case DType::Q8_0: case DType::IQ4_NL: case DType::IQ4_XS: return {0};
+    case DType::Q4_1: case DType::Q5_1: case DType::Q4_K: case DType::Q5_K: return {0, 2};
+    case DType::Q2_K: return {80, 82};
+    case DType::Q3_K: return {108};
+    case DType::Q6_K: return {208};
+    default: return {};
+  }
+}
+
 bool dtype_writable(DType t) {
   return t == DType::F32 || t == DType::F16 || t == DType::BF16 || t == DType::Q8_0 || t == DType::Q4_0;
 }

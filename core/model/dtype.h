@@ -4,6 +4,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace ls {
 
@@ -25,6 +26,9 @@ inline bool dtype_quantized(DType t) {
 // -1 / nullopt-like false for a type LongScope does not read.
 int ggml_type_of(DType t);
 bool dtype_of_ggml(uint32_t ggml_type, DType& out);
+// Byte offsets of a block's f16 scale fields (d, and m / dmin where the type has one);
+// MXFP4's scale is its first byte, an E8M0 exponent, and is not listed.
+std::vector<size_t> block_scale_offsets(DType t);
 
 float half_to_float(uint16_t h);
 uint16_t float_to_half(float f);

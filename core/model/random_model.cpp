@@ -1,6 +1,8 @@
 #include "core/model/random_model.h"
 
+#include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -189,6 +191,23 @@ long long random_model_params(const RandomModelSpec& s) {
   return n;
 }
 
+std::vector<uint8_t> random_blocks(DType t, size_t count, float scale, unsigned long long seed) {
+  std::mt19937_64 rng(seed);
+  std::vector<uint8_t> raw(dtype_bytes(t, count));
+  for (auto& b : raw) b = (uint8_t)(rng() & 0xff);
+  std::uniform_real_distribution<float> u(0.5f, 1.0f);
+  for (size_t b = 0; b < count / dtype_block(t); ++b) {
+    uint8_t* blk = raw.data() + b * dtype_block_bytes(t);
+    if (t == DType::MXFP4) blk[0] = (uint8_t)std::clamp(127 + (int)std::lround(std::log2(scale)) - 2, 1, 254);
+    for (size_t off : block_scale_offsets(t)) {
+      const uint16_t h = float_to_half(scale * u(rng));
+      blk[off] = (uint8_t)(h & 0xff);
+      blk[off + 1] = (uint8_t)(h >> 8);
+    }
+  }
+  return raw;
+}
+
 Status write_llama2c(const RandomModel& m, const std::string& path) {
   const RandomModelSpec& s = m.spec;
   if (s.arch != Arch::Llama || s.qkv_bias || s.fused || s.gemma2)
@@ -296,6 +315,33 @@ Status write_gguf_model(const RandomModel& m, const std::string& path, DType mat
     // type (F16 here; stories260K's feed-forward width is 172).
     const DType mt = shape.back() % dtype_block(matrix_type) == 0 ? matrix_type : DType::F16;
     w.tensors.push_back({name, shape, shape.size() == 1 ? DType::F32 : mt, data});
+  }
+  return w.write(path);
+}
+
+Status write_gguf_blocks(const RandomModel& m, const std::string& path, DType t, DType output_type, int file_type,
+                         unsigned long long seed) {
+  const std::string plain = path + ".f32.tmp";
+  if (auto st = write_gguf_model(m, plain); !st) return st;
+  auto g = read_gguf(plain);
+  std::error_code ec;
+  std::filesystem::remove(plain, ec);
+  if (!g) return make_error(g.error());
+  GgufWriter w;
+  for (const auto& [k, v] : g->meta) w.meta.push_back({k, v});
+  if (file_type >= 0) w.meta.push_back({"general.file_type", {(uint64_t)file_type}});
+  for (const auto& [name, src] : g->tensors) {
+    std::vector<float> f(src.bytes / 4);
+    std::memcpy(f.data(), src.data, src.bytes);
+    if (src.shape.size() == 1) {
+      w.tensors.push_back({name, src.shape, DType::F32, f});
+      continue;
+    }
+    const DType tt = name == "output.weight" && output_type != DType::F64 ? output_type : t;
+    if (src.shape.back() % dtype_block(tt) != 0)
+      return make_error("tensor " + name + ": rows of " + std::to_string(src.shape.back()) + " are not whole " +
+                        dtype_name(tt) + " blocks");
+    w.tensors.push_back({name, src.shape, tt, {}, random_blocks(tt, f.size(), name == "token_embd.weight" ? 0.02f : 0.004f, seed++)});
   }
   return w.write(path);
 }

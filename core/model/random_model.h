@@ -53,6 +53,17 @@ struct RandomModel {
 RandomModel make_random_model(const RandomModelSpec& spec);
 long long random_model_params(const RandomModelSpec& spec);
 
+// Random blocks of a block type for `count` elements, every scale finite and about
+// `scale` (MXFP4: the nearest power of two): files of the types LongScope reads but
+// does not quantise itself (Q4_K, …), for tests and fuzz seeds.
+std::vector<uint8_t> random_blocks(DType t, size_t count, float scale, unsigned long long seed);
+
+// m's GGUF with every matrix as random_blocks of `t` (the output matrix of
+// `output_type` when given: llama-quantize's Q6_K classifier), vectors F32, and
+// general.file_type when >= 0. The values are random blocks, not m's weights.
+Status write_gguf_blocks(const RandomModel& m, const std::string& path, DType t, DType output_type = DType::F64,
+                         int file_type = -1, unsigned long long seed = 7);
+
 Status write_llama2c(const RandomModel& m, const std::string& path);                  // .bin (LLaMA only)
 // Matrices in `matrix_type` (F32, F16, BF16, Q8_0 or Q4_0); norms and biases stay F32.
 // With `vocab`, the file embeds that SentencePiece vocabulary (tokenizer.ggml.*);

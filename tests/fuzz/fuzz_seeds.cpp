@@ -59,6 +59,14 @@ int main(int argc, char** argv) {
   bool ok = write_gguf_model(llama, (out / "gguf/tiny_llama.gguf").string(), DType::F32, &vocab).ok();
   ok &= write_gguf_model(llama, (out / "gguf/tiny_llama_q8.gguf").string(), DType::Q8_0).ok();
   ok &= write_gguf_model(bloom, (out / "gguf/tiny_bloom.gguf").string(), DType::F16).ok();
+  // The block types of downloaded files: 32-element blocks on a model 32 wide, a Q4_K_M-like
+  // mix (Q4_K, Q6_K classifier) on one 256 wide.
+  RandomModelSpec b32 = tiny(Arch::Llama), b256 = tiny(Arch::Llama);
+  b32.dim = b32.hidden_dim = 32;
+  b256.dim = b256.hidden_dim = 256, b256.vocab_size = 32;
+  for (DType t : {DType::Q4_1, DType::Q5_0, DType::Q5_1, DType::IQ4_NL, DType::MXFP4})
+    ok &= write_gguf_blocks(make_random_model(b32), (out / "gguf" / (std::string("tiny_") + dtype_name(t) + ".gguf")).string(), t).ok();
+  ok &= write_gguf_blocks(make_random_model(b256), (out / "gguf/tiny_q4_k_m.gguf").string(), DType::Q4_K, DType::Q6_K, 15).ok();
   for (const auto& e : fs::directory_iterator(bad))
     if (e.path().extension() == ".gguf") fs::copy_file(e.path(), out / "gguf" / e.path().filename(), fs::copy_options::overwrite_existing);
 

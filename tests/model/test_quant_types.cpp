@@ -6,7 +6,6 @@
 #include <cmath>
 #include <cstring>
 #include <fstream>
-#include <random>
 #include <sstream>
 
 #include "core/backends/backends.h"
@@ -17,19 +16,6 @@
 
 namespace ls::test {
 namespace {
-
-// Byte offsets of the f16 scale fields of one block (ggml-common.h), as
-// tests/model/make_quant_golden.py sets them.
-std::vector<size_t> scale_fields(DType t) {
-  switch (t) {
-    case DType::Q4_1: case DType::Q5_1: case DType::Q4_K: case DType::Q5_K: return {0, 2};
-    case DType::Q2_K: return {80, 82};
-    case DType::Q3_K: return {108};
-    case DType::Q6_K: return {208};
-    case DType::MXFP4: return {};
-    default: return {0};
-  }
-}
 
 const DType kBlockTypes[] = {DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1, DType::Q8_0, DType::Q2_K, DType::Q3_K,
                              DType::Q4_K, DType::Q5_K, DType::Q6_K, DType::IQ4_NL, DType::IQ4_XS, DType::MXFP4};
@@ -92,60 +78,41 @@ TEST(QuantTypes, Mxfp4HandComputedBlocks) {
   EXPECT_EQ(dtype_bytes(DType::MXFP4, 64), 34u);
 }
 
-// Random blocks of type t for `count` elements with finite scales of magnitude `scale`.
-std::vector<uint8_t> random_blocks(DType t, size_t count, float scale, std::mt19937& rng) {
-  std::vector<uint8_t> raw(dtype_bytes(t, count));
-  for (auto& b : raw) b = (uint8_t)(rng() & 0xff);
-  std::uniform_real_distribution<float> u(0.5f, 1.0f);
-  for (size_t b = 0; b < count / dtype_block(t); ++b) {
-    uint8_t* blk = raw.data() + b * dtype_block_bytes(t);
-    if (t == DType::MXFP4) blk[0] = (uint8_t)(127 + (int)std::lround(std::log2(scale)) - 2);
-    for (size_t off : scale_fields(t)) {
-      const uint16_t h = float_to_half(scale * u(rng));
-      std::memcpy(blk + off, &h, 2);
-    }
-  }
-  return raw;
-}
-
 // A LLaMA of width 256 (rows of whole 256-element super-blocks) in GGUF, its
-// matrices as blocks of `t` (`nan_in` names a tensor whose first scale is NaN).
+// matrices as random blocks of `t` (write_gguf_blocks), or their values as F32, or
+// with the first scale of tensor `nan_in` set to NaN.
 std::string write_block_model(const std::string& dir, DType t, bool dequantised, const std::string& nan_in = "",
                               DType output_type = DType::F64, int file_type = -1) {
   RandomModelSpec s;
   s.dim = 256, s.hidden_dim = 512, s.n_layers = 2, s.n_heads = 4, s.n_kv_heads = 2, s.vocab_size = 256, s.train_len = 128;
-  const RandomModel rm = make_random_model(s);
-  const std::string plain = dir + "/plain.gguf";
-  EXPECT_TRUE(write_gguf_model(rm, plain).ok());
-  // Rewrite every matrix of the plain file as random blocks of t (or their fp32 values).
-  auto g = read_gguf(plain);
+  const std::string blocks = dir + "/" + dtype_name(t) + ".gguf";
+  EXPECT_TRUE(write_gguf_blocks(make_random_model(s), blocks, t, output_type, file_type).ok());
+  if (!dequantised && nan_in.empty()) return blocks;
+  auto g = read_gguf(blocks);
   EXPECT_TRUE(g.ok());
-  GgufWriter w;
-  for (const auto& [k, v] : g->meta) w.meta.push_back({k, v});
-  if (file_type >= 0) w.meta.push_back({"general.file_type", {(uint64_t)file_type}});
-  std::mt19937 rng(7);
-  for (const auto& [name, src] : g->tensors) {
-    std::vector<float> f(src.bytes / 4);
-    std::memcpy(f.data(), src.data, src.bytes);
-    if (src.shape.size() == 1) {
-      w.tensors.push_back({name, src.shape, DType::F32, f});
-      continue;
-    }
-    const DType tt = name == "output.weight" && output_type != DType::F64 ? output_type : t;
-    std::vector<uint8_t> raw = random_blocks(tt, f.size(), name == "token_embd.weight" ? 0.02f : 0.004f, rng);
-    if (name == nan_in) {
-      const uint16_t nan = 0x7e00;
-      std::memcpy(raw.data() + (t == DType::MXFP4 ? 0 : scale_fields(t)[0]), &nan, t == DType::MXFP4 ? 1 : 2);
-      if (t == DType::MXFP4) raw[0] = 0xff;
-    }
-    if (dequantised) {
-      dequantize(tt, raw.data(), f.size(), f.data());
-      w.tensors.push_back({name, src.shape, DType::F32, f});
+  if (!nan_in.empty()) {  // the same bytes with one scale made NaN (MXFP4: its exponent 0xff, 2^127, times 12 overflows)
+    std::string bytes(reinterpret_cast<const char*>(g->file->data()), g->file->size());
+    const size_t at = (size_t)(g->tensors.at(nan_in).data - g->file->data());
+    if (t == DType::MXFP4) {
+      for (size_t b = 0; b < g->tensors.at(nan_in).bytes; b += 17) bytes[at + b] = (char)0xff;
     } else {
-      w.tensors.push_back({name, src.shape, tt, {}, raw});
+      bytes[at + block_scale_offsets(t)[0]] = 0x00;
+      bytes[at + block_scale_offsets(t)[0] + 1] = 0x7e;
     }
+    const std::string out = dir + "/" + dtype_name(t) + "_nan.gguf";
+    std::ofstream(out, std::ios::binary) << bytes;
+    return out;
   }
-  const std::string out = dir + "/" + dtype_name(t) + (dequantised ? "_f32" : "") + ".gguf";
+  GgufWriter w;  // the F32 twin: every block widened
+  for (const auto& [k, v] : g->meta) w.meta.push_back({k, v});
+  for (const auto& [name, src] : g->tensors) {
+    size_t count = 1;
+    for (uint64_t d : src.shape) count *= d;
+    std::vector<float> f(count);
+    dequantize(src.dtype, src.data, f.size(), f.data());
+    w.tensors.push_back({name, src.shape, DType::F32, f});
+  }
+  const std::string out = dir + "/" + dtype_name(t) + "_f32.gguf";
   EXPECT_TRUE(w.write(out).ok());
   return out;
 }
