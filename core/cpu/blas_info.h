@@ -6,7 +6,11 @@
 namespace ls {
 
 // e.g. "OpenBLAS Cooperlake kernels", or "OpenBLAS Haswell kernels
-// (OPENBLAS_CORETYPE=Haswell in the environment)" when the environment forces them.
+// (OPENBLAS_CORETYPE=Haswell in the environment)" when the environment forces them,
+// with a hint when OpenBLAS fell back to kernels older than the CPU runs.
 std::string blas_description();
+// The same from its parts (tested): OpenBLAS's core name, the variable's value (or
+// null) and what the CPU supports.
+std::string blas_description(const std::string& core, const char* forced, bool avx2, bool avx512);
 
 }  // namespace ls
