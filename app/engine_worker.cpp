@@ -59,7 +59,11 @@ void EngineWorker::load_model_impl(quint64 job, QString path, int train_len_over
   ModelLoaded info;
   info.path = path;
   info.config = c;
-  info.summary = QString::fromStdString(model_line(*model_, tokenizer_->kind(), resolve_backend(kBackend, false).value()));  // "auto" never fails
+  const std::string backend = resolve_backend(kBackend, false).value();  // "auto" never fails
+  info.summary = QString::fromStdString(model_line(*model_, tokenizer_->kind(), backend));
+  // A slow BLAS is worth a word where the user looks (`longscope-cli info` explains it).
+  if (const CpuDescription cpu = cpu_description(); backend == "cpu" && !cpu.blas_better.empty())
+    info.summary += QString::fromStdString(" (slow BLAS kernels: OPENBLAS_CORETYPE=" + cpu.blas_better + " is faster)");
   // The longest context whose engine fits in half the memory the backend that will
   // run it has now (a device's free memory after the weights; the host's for the CPU).
   BackendRequest run_on;

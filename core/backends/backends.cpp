@@ -179,7 +179,7 @@ Result<std::unique_ptr<Engine>> make_engine(std::shared_ptr<const Model> model, 
   return Engine::create(std::move(model), opts, capacity, precision, std::move(backend));
 }
 
-CpuDescription cpu_description() { return {cpu_attention_isas().front(), blas_description()}; }
+CpuDescription cpu_description() { return {cpu_attention_isas().front(), blas_description(), blas_better_coretype()}; }
 
 int engine_chunk(const std::shared_ptr<const Model>& model, const EngineOptions& opts, const BackendRequest& request,
                  int capacity, DType precision, BackendCache* cache) {

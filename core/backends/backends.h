@@ -69,6 +69,9 @@ size_t backend_memory_available(const std::shared_ptr<const Model>& model, const
 // instruction set ("avx512", "avx2", "generic") and the BLAS library with its kernels.
 struct CpuDescription {
   std::string attention_isa, blas;
+  // When OpenBLAS runs kernels older than this CPU supports: the OPENBLAS_CORETYPE
+  // value that selects the CPU's own (SkylakeX, Haswell); empty otherwise.
+  std::string blas_better;
 };
 CpuDescription cpu_description();
 

@@ -19,6 +19,9 @@ TEST(BlasInfo, NamesTheKernelsAndTheFallback) {
   EXPECT_EQ(blas_description("Prescott", nullptr, false, false), "OpenBLAS Prescott kernels");
   EXPECT_EQ(blas_description("Prescott", "Prescott", true, true),
             "OpenBLAS Prescott kernels (OPENBLAS_CORETYPE=Prescott in the environment)");
+  EXPECT_TRUE(blas_fallback("Prescott", nullptr, true, false));
+  EXPECT_FALSE(blas_fallback("Prescott", "Prescott", true, true));
+  EXPECT_FALSE(blas_fallback("SkylakeX", nullptr, true, true));
 }
 
 }  // namespace
