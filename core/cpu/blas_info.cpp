@@ -55,11 +55,6 @@ std::string blas_description() {
   return blas_description(c.core, std::getenv("OPENBLAS_CORETYPE"), c.avx2, c.avx512);
 }
 
-bool blas_fallback() {
-  const Cpu c = this_cpu();
-  return blas_fallback(c.core, std::getenv("OPENBLAS_CORETYPE"), c.avx2, c.avx512);
-}
-
 std::string blas_better_coretype() {
   const Cpu c = this_cpu();
   if (!blas_fallback(c.core, std::getenv("OPENBLAS_CORETYPE"), c.avx2, c.avx512)) return "";

@@ -12,9 +12,8 @@ std::string blas_description();
 // The same from its parts (tested): OpenBLAS's core name, the variable's value (or
 // null) and what the CPU supports.
 std::string blas_description(const std::string& core, const char* forced, bool avx2, bool avx512);
-// Whether OpenBLAS runs kernels older than this CPU supports without being told to,
-// and the OPENBLAS_CORETYPE that selects the CPU's own ("" when it does not).
-bool blas_fallback();
+// When OpenBLAS runs kernels older than this CPU supports without being told to: the
+// OPENBLAS_CORETYPE that selects the CPU's own; "" otherwise.
 std::string blas_better_coretype();
 bool blas_fallback(const std::string& core, const char* forced, bool avx2, bool avx512);
 

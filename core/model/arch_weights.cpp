@@ -12,13 +12,6 @@ std::string at(const std::string& pattern, int layer) {
   return s;
 }
 
-#define LS_TRY_ASSIGN(dst, expr)            \
-  do {                                      \
-    auto r_ = (expr);                       \
-    if (!r_) return Status(make_error(r_.error())); \
-    dst = r_.value();                       \
-  } while (0)
-
 // Token embedding, and the classifier (tied to the embedding when the file has none).
 Status embeddings_and_classifier(WeightBuilder& b, Model& model, const std::string& tok, const std::string& out) {
   const uint64_t d = model.config.dim, V = model.config.vocab_size;

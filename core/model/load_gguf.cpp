@@ -11,14 +11,6 @@
 namespace ls {
 namespace {
 
-// Unwraps a Result into `dst`, or returns its error (prefixed) from the enclosing function.
-#define LS_GGUF_TRY(dst, expr)                                           \
-  do {                                                                   \
-    auto r_ = (expr);                                                    \
-    if (!r_) return make_error(r_.error());                              \
-    dst = r_.value();                                                    \
-  } while (0)
-
 Status read_vocab(const GgufFile& g, Model& m) {
   auto tok = g.meta.find("tokenizer.ggml.tokens");
   if (tok == g.meta.end()) return Status::Ok();
@@ -26,7 +18,7 @@ Status read_vocab(const GgufFile& g, Model& m) {
   if (!tokens) return make_error("tokenizer.ggml.tokens is not a string array");
   if (tokens->empty()) return make_error("tokenizer.ggml.tokens is empty");
   auto v = std::make_shared<EmbeddedVocab>();
-  LS_GGUF_TRY(v->kind, g.opt_string("tokenizer.ggml.model", "llama"));
+  LS_TRY_ASSIGN(v->kind, g.opt_string("tokenizer.ggml.model", "llama"));
   v->tokens = *tokens;
   if (auto it = g.meta.find("tokenizer.ggml.scores"); it != g.meta.end()) {
     auto* s = std::get_if<std::vector<double>>(&it->second.v);
@@ -50,25 +42,25 @@ Status read_vocab(const GgufFile& g, Model& m) {
     if (!mg) return make_error("tokenizer.ggml.merges is not a string array");
     v->merges = *mg;
   }
-  LS_GGUF_TRY(v->pre, g.opt_string("tokenizer.ggml.pre", "default"));
+  LS_TRY_ASSIGN(v->pre, g.opt_string("tokenizer.ggml.pre", "default"));
   const int64_t last = (int64_t)v->tokens.size() - 1;
   // Defaults as llama.cpp's for the vocabulary kind (a byte-level vocabulary names
   // its special tokens; a SentencePiece one has <unk>, <s>, </s> at 0, 1, 2).
   const bool spm = v->kind == "llama";
-  LS_GGUF_TRY(v->bos_id, g.opt_int_in("tokenizer.ggml.bos_token_id", spm && last >= 1 ? 1 : -1, 0, last));
-  LS_GGUF_TRY(v->eos_id, g.opt_int_in("tokenizer.ggml.eos_token_id", spm && last >= 2 ? 2 : -1, 0, last));
-  LS_GGUF_TRY(v->unk_id, g.opt_int_in("tokenizer.ggml.unknown_token_id", spm ? 0 : -1, 0, last));
+  LS_TRY_ASSIGN(v->bos_id, g.opt_int_in("tokenizer.ggml.bos_token_id", spm && last >= 1 ? 1 : -1, 0, last));
+  LS_TRY_ASSIGN(v->eos_id, g.opt_int_in("tokenizer.ggml.eos_token_id", spm && last >= 2 ? 2 : -1, 0, last));
+  LS_TRY_ASSIGN(v->unk_id, g.opt_int_in("tokenizer.ggml.unknown_token_id", spm ? 0 : -1, 0, last));
   bool flag = false;
   if (g.meta.count("tokenizer.ggml.add_bos_token")) {
-    LS_GGUF_TRY(flag, g.opt_bool("tokenizer.ggml.add_bos_token", false));
+    LS_TRY_ASSIGN(flag, g.opt_bool("tokenizer.ggml.add_bos_token", false));
     v->add_bos = flag;
   }
   if (g.meta.count("tokenizer.ggml.add_eos_token")) {
-    LS_GGUF_TRY(flag, g.opt_bool("tokenizer.ggml.add_eos_token", false));
+    LS_TRY_ASSIGN(flag, g.opt_bool("tokenizer.ggml.add_eos_token", false));
     v->add_eos = flag;
   }
-  LS_GGUF_TRY(v->add_space_prefix, g.opt_bool("tokenizer.ggml.add_space_prefix", true));
-  LS_GGUF_TRY(v->remove_extra_whitespaces, g.opt_bool("tokenizer.ggml.remove_extra_whitespaces", false));
+  LS_TRY_ASSIGN(v->add_space_prefix, g.opt_bool("tokenizer.ggml.add_space_prefix", true));
+  LS_TRY_ASSIGN(v->remove_extra_whitespaces, g.opt_bool("tokenizer.ggml.remove_extra_whitespaces", false));
   if (v->bos_id >= 0) m.config.bos_id = v->bos_id;
   if (v->eos_id >= 0) m.config.eos_id = v->eos_id;
   m.vocab = v;
@@ -97,14 +89,14 @@ Status read_native_scaling(const GgufFile& g, WeightBuilder& b, const std::strin
   if (arch_alibi(c.arch)) return Status::Ok();
   std::string type;
   double factor = 0.0, attn = 1.0, yarn_attn = 1.0;
-  LS_GGUF_TRY(type, g.opt_string(a + ".rope.scaling.type", "linear"));
+  LS_TRY_ASSIGN(type, g.opt_string(a + ".rope.scaling.type", "linear"));
   if (g.has(a + ".rope.scaling.factor")) {
-    LS_GGUF_TRY(factor, g.opt_float(a + ".rope.scaling.factor", 0.0));
+    LS_TRY_ASSIGN(factor, g.opt_float(a + ".rope.scaling.factor", 0.0));
   } else if (g.has(a + ".rope.scale_linear")) {  // older files
-    LS_GGUF_TRY(factor, g.opt_float(a + ".rope.scale_linear", 0.0));
+    LS_TRY_ASSIGN(factor, g.opt_float(a + ".rope.scale_linear", 0.0));
   }
-  LS_GGUF_TRY(attn, g.opt_float(a + ".rope.scaling.attn_factor", 1.0));
-  LS_GGUF_TRY(yarn_attn, g.opt_float(a + ".rope.scaling.yarn_attn_factor", 1.0));
+  LS_TRY_ASSIGN(attn, g.opt_float(a + ".rope.scaling.attn_factor", 1.0));
+  LS_TRY_ASSIGN(yarn_attn, g.opt_float(a + ".rope.scaling.yarn_attn_factor", 1.0));
   if (type != "none" && type != "linear" && type != "yarn" && type != "longrope")
     return make_error(a + ".rope.scaling.type \"" + type + "\" is not supported (none, linear, yarn, longrope)");
   if (factor == 0.0 || type == "none") factor = 1.0;  // llama.cpp: absent or 0, or type none: no scaling
@@ -145,8 +137,8 @@ Status read_native_scaling(const GgufFile& g, WeightBuilder& b, const std::strin
   }
   if (type == "yarn" && factor != 1.0) {
     m.method = Method::Yarn;
-    LS_GGUF_TRY(m.rope.beta_fast, g.opt_float(a + ".rope.scaling.yarn_beta_fast", 32.0));
-    LS_GGUF_TRY(m.rope.beta_slow, g.opt_float(a + ".rope.scaling.yarn_beta_slow", 1.0));
+    LS_TRY_ASSIGN(m.rope.beta_fast, g.opt_float(a + ".rope.scaling.yarn_beta_fast", 32.0));
+    LS_TRY_ASSIGN(m.rope.beta_slow, g.opt_float(a + ".rope.scaling.yarn_beta_slow", 1.0));
     if (!(m.rope.beta_fast > m.rope.beta_slow && m.rope.beta_slow > 0))
       return make_error(a + ".rope.scaling: yarn_beta_fast must exceed yarn_beta_slow > 0");
     m.rope.attention_factor = attn * yarn_attn * rope_yarn_mscale(factor);
@@ -177,28 +169,28 @@ std::string file_type_name(int64_t t) {
 // The geometry every family shares; the family file reads the rest.
 Status read_config(const GgufFile& g, ModelConfig& c) {
   std::string a;
-  LS_GGUF_TRY(a, g.get_string("general.architecture"));
+  LS_TRY_ASSIGN(a, g.get_string("general.architecture"));
   const arch::Family* family = arch::family_for_gguf(a);
   if (!family) return make_error("architecture \"" + a + "\" is not supported (" + arch::supported_gguf_architectures() + ")");
   c.family = a;
-  LS_GGUF_TRY(c.name, g.opt_string("general.name", a));
+  LS_TRY_ASSIGN(c.name, g.opt_string("general.name", a));
   if (g.has("general.file_type")) {
     int64_t ft = 0;
-    LS_GGUF_TRY(ft, g.get_int("general.file_type"));
+    LS_TRY_ASSIGN(ft, g.get_int("general.file_type"));
     c.file_type = file_type_name(ft);
   }
   constexpr int64_t kMaxInt = INT32_MAX;
-  LS_GGUF_TRY(c.dim, g.get_int_in(a + ".embedding_length", 1, kMaxInt));
-  LS_GGUF_TRY(c.hidden_dim, g.get_int_in(a + ".feed_forward_length", 1, kMaxInt));
-  LS_GGUF_TRY(c.n_layers, g.get_int_in(a + ".block_count", 1, kMaxInt));
-  LS_GGUF_TRY(c.n_heads, g.get_int_in(a + ".attention.head_count", 1, kMaxInt));
-  LS_GGUF_TRY(c.declared_context, g.get_int_in(a + ".context_length", 1, kMaxInt));
-  LS_GGUF_TRY(c.n_kv_heads, g.opt_int_in(a + ".attention.head_count_kv", c.n_heads, 1, kMaxInt));
-  LS_GGUF_TRY(c.head_dim, g.opt_int_in(a + ".attention.key_length", c.dim / c.n_heads, 1, kMaxInt));
+  LS_TRY_ASSIGN(c.dim, g.get_int_in(a + ".embedding_length", 1, kMaxInt));
+  LS_TRY_ASSIGN(c.hidden_dim, g.get_int_in(a + ".feed_forward_length", 1, kMaxInt));
+  LS_TRY_ASSIGN(c.n_layers, g.get_int_in(a + ".block_count", 1, kMaxInt));
+  LS_TRY_ASSIGN(c.n_heads, g.get_int_in(a + ".attention.head_count", 1, kMaxInt));
+  LS_TRY_ASSIGN(c.declared_context, g.get_int_in(a + ".context_length", 1, kMaxInt));
+  LS_TRY_ASSIGN(c.n_kv_heads, g.opt_int_in(a + ".attention.head_count_kv", c.n_heads, 1, kMaxInt));
+  LS_TRY_ASSIGN(c.head_dim, g.opt_int_in(a + ".attention.key_length", c.dim / c.n_heads, 1, kMaxInt));
   c.train_len = c.declared_context;
   c.train_len_source = a + ".context_length";
   if (g.has(a + ".rope.scaling.original_context_length")) {
-    LS_GGUF_TRY(c.train_len, g.get_int_in(a + ".rope.scaling.original_context_length", 1, kMaxInt));
+    LS_TRY_ASSIGN(c.train_len, g.get_int_in(a + ".rope.scaling.original_context_length", 1, kMaxInt));
     c.train_len_source = a + ".rope.scaling.original_context_length";
   }
   auto vocab_tensor = g.tensors.find("token_embd.weight");

@@ -72,3 +72,12 @@ inline Error make_error(std::string msg) {
 }
 
 }  // namespace ls
+
+// Unwraps a Result into `dst`, or returns its error from the enclosing function
+// (which returns a Status or a Result).
+#define LS_TRY_ASSIGN(dst, expr)                 \
+  do {                                           \
+    auto r_ = (expr);                            \
+    if (!r_) return ::ls::make_error(r_.error()); \
+    dst = r_.value();                            \
+  } while (0)

@@ -13,6 +13,7 @@
 #include "core/model/model.h"
 #include "core/model/random_model.h"
 #include "core/tokenizer/tokenizer.h"
+#include "tests/files.h"
 
 namespace ls::test {
 
@@ -35,6 +36,14 @@ inline std::shared_ptr<const Model> load_ok(const std::string& path, int train_l
   auto m = load_model(path, o);
   EXPECT_TRUE(m.ok()) << path << ": " << (m.ok() ? "" : m.error());
   return m.ok() ? m.value() : nullptr;
+}
+
+// A file that must not load: one error line holding `part`.
+inline void expect_load_error(const std::string& path, const std::string& part) {
+  auto r = load_model(path);
+  ASSERT_FALSE(r.ok()) << path << " loaded";
+  EXPECT_NE(r.error().find(part), std::string::npos) << path << ": " << r.error();
+  EXPECT_EQ(r.error().find('\n'), std::string::npos) << "one line: " << r.error();
 }
 
 // The first n tokens of the TinyStories excerpt (BOS first), tokenised with tok512.

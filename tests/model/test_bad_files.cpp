@@ -14,20 +14,9 @@
 namespace ls::test {
 namespace {
 
-std::string read_all(const std::string& p) {
-  std::ifstream f(p, std::ios::binary);
-  return std::string((std::istreambuf_iterator<char>(f)), {});
-}
 void write_all(const std::string& p, const std::string& s) {
   std::ofstream f(p, std::ios::binary);
   f << s;
-}
-
-void expect_load_error(const std::string& path, const std::string& part) {
-  auto r = load_model(path);
-  ASSERT_FALSE(r.ok()) << path << " loaded";
-  EXPECT_NE(r.error().find(part), std::string::npos) << r.error();
-  EXPECT_EQ(r.error().find('\n'), std::string::npos) << "one line: " << r.error();
 }
 
 TEST(BadFiles, Llama2c) {

@@ -24,13 +24,6 @@ namespace {
 
 const std::string kBad = LONGSCOPE_TEST_DIR "/data/bad/";
 
-void expect_load_error(const std::string& path, const std::string& part) {
-  auto r = load_model(path);
-  ASSERT_FALSE(r.ok()) << path << " loaded";
-  EXPECT_NE(r.error().find(part), std::string::npos) << path << ": " << r.error();
-  EXPECT_EQ(r.error().find('\n'), std::string::npos) << "one line: " << r.error();
-}
-
 TEST(HostileFiles, MinimisedInputsGiveOneClearError) {
   // Heap overflow before: BLOOM key_length larger than dim / heads.
   expect_load_error(kBad + "bloom_key_length.gguf", "heads × head dimension = width");

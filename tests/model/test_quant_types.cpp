@@ -170,18 +170,6 @@ TEST(QuantTypes, TheModelLineNamesTheTypeMix) {
   EXPECT_EQ(j["file_type"], "Q4_K_M");
 }
 
-std::string read_all(const std::string& p) {
-  std::ifstream f(p, std::ios::binary);
-  return std::string((std::istreambuf_iterator<char>(f)), {});
-}
-
-void expect_load_error(const std::string& path, const std::string& part) {
-  auto r = load_model(path);
-  ASSERT_FALSE(r.ok()) << path << " loaded";
-  EXPECT_NE(r.error().find(part), std::string::npos) << r.error();
-  EXPECT_EQ(r.error().find('\n'), std::string::npos) << "one line: " << r.error();
-}
-
 // Bad blocks: a NaN or Inf scale, a file cut inside a block, a type LongScope does
 // not read (named), rows that are not whole blocks. One line each, no crash.
 TEST(QuantTypes, BadBlocksAreRefusedByName) {

@@ -14,15 +14,10 @@
 #include <nlohmann/json.hpp>
 
 #include "core/model/model.h"
+#include "tests/files.h"
 
 namespace ls::test {
 
-inline std::string read_all(const std::string& p) {
-  std::ifstream f(p, std::ios::binary);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
 
 // The vocabulary llama.cpp's converter writes into a GGUF for a tokenizer.json
 // in `dir` (and its tokenizer_config.json), `vocab_size` rows (the model's, padding

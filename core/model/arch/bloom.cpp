@@ -80,7 +80,7 @@ Status read_gguf(const GgufFile& g, const std::string& a, ModelConfig& c) {
   c.arch = Arch::Mpt;
   c.block.ffn = FeedForward::Gelu;
   double max_bias = 0.0;
-  LS_ARCH_TRY(max_bias, g.opt_float(a + ".attention.max_alibi_bias", 0.0));
+  LS_TRY_ASSIGN(max_bias, g.opt_float(a + ".attention.max_alibi_bias", 0.0));
   if (max_bias != 8.0)
     return make_error("an MPT model with " + a + ".attention.max_alibi_bias = " + std::to_string(max_bias) +
                       " is not supported: LongScope's ALiBi slopes are those of alibi_bias_max 8 (MPT's default)");

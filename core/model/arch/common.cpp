@@ -171,13 +171,13 @@ Status check_layer_types(const json& t, const ModelConfig& c) {
 
 Status read_gguf_rope(const GgufFile& g, const std::string& a, ModelConfig& c, PairLayout layout) {
   c.layout = layout;
-  LS_ARCH_TRY(c.rot_dim, g.opt_int_in(a + ".rope.dimension_count", c.head_dim, 0, INT32_MAX));
-  LS_ARCH_TRY(c.rope_base, g.opt_float(a + ".rope.freq_base", 10000.0));
+  LS_TRY_ASSIGN(c.rot_dim, g.opt_int_in(a + ".rope.dimension_count", c.head_dim, 0, INT32_MAX));
+  LS_TRY_ASSIGN(c.rope_base, g.opt_float(a + ".rope.freq_base", 10000.0));
   return Status::Ok();
 }
 
 Status read_gguf_norm_eps(const GgufFile& g, const std::string& a, ModelConfig& c, bool rms) {
-  LS_ARCH_TRY(c.norm_eps, g.opt_float(a + (rms ? ".attention.layer_norm_rms_epsilon" : ".attention.layer_norm_epsilon"), 1e-5));
+  LS_TRY_ASSIGN(c.norm_eps, g.opt_float(a + (rms ? ".attention.layer_norm_rms_epsilon" : ".attention.layer_norm_epsilon"), 1e-5));
   return Status::Ok();
 }
 

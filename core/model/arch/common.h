@@ -12,14 +12,6 @@
 
 namespace ls::arch {
 
-// Unwraps a Result into `dst`, or returns its error from the enclosing function.
-#define LS_ARCH_TRY(dst, expr)              \
-  do {                                      \
-    auto r_ = (expr);                       \
-    if (!r_) return make_error(r_.error()); \
-    dst = r_.value();                       \
-  } while (0)
-
 // config.json's architectures[0] and model_type.
 struct HfName {
   std::string architecture, model_type;

@@ -85,10 +85,10 @@ Status read_gguf(const GgufFile& g, const std::string& a, ModelConfig& c) {
     // Even layers slide; the query scale is 1/√head_dim, except the 46-layer 27B
     // model's 1/√(dim / heads).
     int window = 0;
-    LS_ARCH_TRY(window, g.opt_int_in(a + ".attention.sliding_window", 0, 0, INT32_MAX));
+    LS_TRY_ASSIGN(window, g.opt_int_in(a + ".attention.sliding_window", 0, 0, INT32_MAX));
     set_local_layers(c, window, 2);
-    LS_ARCH_TRY(c.block.attn_softcap, g.opt_float(a + ".attn_logit_softcapping", 0.0));
-    LS_ARCH_TRY(c.block.final_softcap, g.opt_float(a + ".final_logit_softcapping", 0.0));
+    LS_TRY_ASSIGN(c.block.attn_softcap, g.opt_float(a + ".attn_logit_softcapping", 0.0));
+    LS_TRY_ASSIGN(c.block.final_softcap, g.opt_float(a + ".final_logit_softcapping", 0.0));
     if (c.block.attn_softcap < 0 || c.block.final_softcap < 0) return make_error(a + " soft-capping values must be >= 0");
     c.block.attn_scale = 1.0 / std::sqrt(c.n_layers == 46 ? (double)c.dim / c.n_heads : (double)c.head_dim);
     return Status::Ok();
@@ -97,7 +97,7 @@ Status read_gguf(const GgufFile& g, const std::string& a, ModelConfig& c) {
   // the linear rope.scaling are the global layers'; the query scale is 1/√head_dim,
   // except the 62-layer 27B model's 1/√(dim / heads); no soft caps.
   int window = 0;
-  LS_ARCH_TRY(window, g.get_int_in(a + ".attention.sliding_window", 1, INT32_MAX));
+  LS_TRY_ASSIGN(window, g.get_int_in(a + ".attention.sliding_window", 1, INT32_MAX));
   set_local_layers(c, window, 6);
   c.block.local_rope_base = 10000.0;
   c.block.attn_scale = 1.0 / std::sqrt(c.n_layers == 62 ? (double)c.dim / c.n_heads : (double)c.head_dim);

@@ -87,7 +87,7 @@ Status read_gguf(const GgufFile& g, const std::string& a, ModelConfig& c) {
   if (a == "gptneox") {
     c.block.ffn = FeedForward::Gelu;
     bool parallel = true;
-    LS_ARCH_TRY(parallel, g.opt_bool(a + ".use_parallel_residual", true));
+    LS_TRY_ASSIGN(parallel, g.opt_bool(a + ".use_parallel_residual", true));
     c.block.residual = parallel ? Residual::Parallel : Residual::Sequential;
   } else if (a == "stablelm") {
     // Biases on q/k/v when present (StableLM 2 1.6B); no ffn_norm means the parallel
