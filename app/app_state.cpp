@@ -16,69 +16,104 @@ AppState::AppState(QObject* parent) : QObject(parent) {
   set_methods(story);
 }
 
-std::vector<MethodParams> AppState::fit_methods(const std::vector<MethodParams>& methods, const ModelConfig& c,
-                                                QStringList& dropped, bool& switched) {
-  std::vector<MethodParams> keep;
+MethodList AppState::fit_methods(const MethodList& methods, const ModelConfig& c, MethodList& dropped,
+                                   bool& switched) {
+  MethodList keep;
   for (const auto& m : methods)
     if (check_method_for_model(m, c)) keep.push_back(m);
-    else dropped << QString::fromStdString(method_spec_string(m));
+    else dropped.push_back(m);
   switched = keep.empty();
   if (!switched) return keep;
   const char* family = arch_alibi(c.arch) ? kAlibiStory : kRopeStory;
   keep.push_back(c.native_method);
   for (const auto& spec : QString(family).split(';'))
-    if (auto m = parse_method_spec(spec.toStdString());
-        m && check_method_for_model(m.value(), c) && method_spec_string(m.value()) != method_spec_string(keep[0]))
+    if (auto m = parse_method_spec(spec.toStdString()); m && check_method_for_model(m.value(), c) && m.value() != keep[0])
       keep.push_back(m.value());
   return keep;
 }
 
-QStringList AppState::method_specs() const {
+QString AppState::label(const MethodParams& m) { return QString::fromStdString(method_spec_string(m)); }
+
+QStringList AppState::method_labels() const {
   QStringList out;
-  for (const auto& m : methods) out << QString::fromStdString(method_spec_string(m));
+  for (const auto& m : methods) out << label(m);
   return out;
 }
 
-void AppState::set_methods(std::vector<MethodParams> m) {
+int AppState::id_of(const MethodParams& m) const {
+  for (size_t i = 0; i < methods.size() && i < ids_.size(); ++i)
+    if (methods[i] == m) return ids_[i];
+  return -1;
+}
+
+const MethodParams* AppState::method_by_id(int id) const {
+  for (size_t i = 0; i < methods.size() && i < ids_.size(); ++i)
+    if (ids_[i] == id) return &methods[i];
+  return nullptr;
+}
+
+const MethodParams& AppState::attention_params() const {
+  static const MethodParams rope;
+  if (const MethodParams* m = method_by_id(attention_method)) return *m;
+  return methods.empty() ? rope : methods[0];
+}
+
+void AppState::set_methods(MethodList m) {
   if (m.empty()) m.push_back(MethodParams{});
   for (auto& p : m) attach_model_tables(p, config);
-  // Colours follow the method, not its place in the list: a spec seen before keeps
-  // its colour; a spec that replaces one at the same place (a parameter edit) takes
-  // that one's colour; anything else the first free colour.
-  const QStringList old_specs = method_specs();
-  const std::vector<int> old_slots = colour_slots_;
+  // Ids and colours follow the method, not its place in the list: a method seen before
+  // keeps its id; one that replaces a method at the same place (a parameter edit) takes
+  // that one's id; anything else a new id and the first free colour.
+  const MethodList old = std::move(methods);
+  const std::vector<int> old_ids = std::move(ids_), old_slots = std::move(colour_slots_);
   methods = std::move(m);
-  const QStringList specs = method_specs();
-  colour_slots_.assign(methods.size(), -1);
+  const size_t n = methods.size();
+  ids_.assign(n, -1);
+  colour_slots_.assign(n, -1);
+  std::vector<bool> taken(old.size(), false);
+  auto take = [&](size_t i, size_t j) {
+    taken[j] = true;
+    ids_[i] = j < old_ids.size() ? old_ids[j] : next_id_++;
+    colour_slots_[i] = j < old_slots.size() ? old_slots[j] : -1;
+  };
+  for (size_t i = 0; i < n; ++i)
+    for (size_t j = 0; j < old.size(); ++j)
+      if (!taken[j] && old[j] == methods[i]) {
+        take(i, j);
+        break;
+      }
+  for (size_t i = 0; i < n && i < old.size(); ++i)
+    if (ids_[i] < 0 && !taken[i] && std::find(methods.begin(), methods.end(), old[i]) == methods.end()) take(i, i);
   std::vector<bool> used(64, false);
-  for (int i = 0; i < specs.size(); ++i)
-    if (int j = old_specs.indexOf(specs[i]); j >= 0 && j < (int)old_slots.size() && !used[old_slots[j]])
-      used[colour_slots_[i] = old_slots[j]] = true;
-  for (int i = 0; i < specs.size(); ++i)
-    if (colour_slots_[i] < 0 && i < (int)old_slots.size() && !specs.contains(old_specs.value(i)) && !used[old_slots[i]])
-      used[colour_slots_[i] = old_slots[i]] = true;
-  for (int i = 0; i < specs.size(); ++i)
+  for (int c : colour_slots_)
+    if (c >= 0 && c < (int)used.size()) used[(size_t)c] = true;
+  for (size_t i = 0; i < n; ++i) {
+    if (ids_[i] < 0) ids_[i] = next_id_++;
     if (colour_slots_[i] < 0) {
       int c = 0;
-      while (c + 1 < (int)used.size() && used[c]) ++c;
-      used[colour_slots_[i] = c] = true;
+      while (c + 1 < (int)used.size() && used[(size_t)c]) ++c;
+      used[(size_t)(colour_slots_[i] = c)] = true;
     }
+  }
+  std::erase_if(hidden_, [&](int id) { return std::find(ids_.begin(), ids_.end(), id) == ids_.end(); });
   emit methods_changed();
   touch();
 }
 
-QColor AppState::colour_of(const QString& spec) const {
-  const int i = method_specs().indexOf(spec);
-  return series_colour(i >= 0 && i < (int)colour_slots_.size() ? colour_slots_[i] : std::max(0, i));
+QColor AppState::colour_of(const MethodParams& m) const {
+  for (size_t i = 0; i < methods.size() && i < colour_slots_.size(); ++i)
+    if (methods[i] == m) return series_colour(colour_slots_[i]);
+  return series_colour(0);
 }
 
-bool AppState::is_shown(const QString& spec) const {
-  return method_specs().contains(spec) && !hidden_.contains(spec);
+bool AppState::is_shown(const MethodParams& m) const {
+  const int id = id_of(m);
+  return id >= 0 && !is_hidden(id);
 }
 
-void AppState::set_hidden(const QString& spec, bool hidden) {
-  hidden_.removeAll(spec);
-  if (hidden) hidden_ << spec;
+void AppState::set_hidden(int id, bool hidden) {
+  std::erase(hidden_, id);
+  if (hidden) hidden_.push_back(id);
   touch();
 }
 

@@ -8,6 +8,7 @@
 #include <QString>
 #include <QStringList>
 #include <QTimer>
+#include <algorithm>
 #include <memory>
 #include <vector>
 
@@ -24,16 +25,18 @@ struct DocumentSnapshot {
   QStringList pieces;  // display text per token
 };
 
+using MethodList = std::vector<MethodParams>;
+
 struct PplSnapshot {
   quint64 job = 0;
   int ctx = 0;
-  std::vector<QString> methods;          // canonical spec strings
-  std::vector<PplResult> results;        // one per method, same order
+  MethodList methods;              // what ran, in the selection's order
+  std::vector<PplResult> results;  // one per method, same order
 };
 
 struct AttentionSnapshot {
   quint64 job = 0;
-  QString method;
+  MethodParams method;
   int layer = 0, head = 0, ctx = 0;
   AttentionMap map;  // includes per-head summaries of the layer
 };
@@ -43,7 +46,8 @@ struct NbceSnapshot {
   quint64 job = 0;
   QString question;
   int chunks = 0;
-  std::vector<QString> methods, answers;
+  MethodList methods;
+  std::vector<QString> answers;
   std::vector<std::vector<int>> chosen_chunk;  // k* per generated token, per method
 };
 
@@ -57,15 +61,20 @@ struct SweepSnapshot {
 struct RetrievalSnapshot {
   quint64 job = 0;
   RetrievalOptions options;
-  QString nbce_base;  // the method NBCE's rows ran with ("" when no NBCE row)
+  MethodList methods;      // the grid's position-method rows, in order (NBCE rows follow them)
+  MethodParams nbce_base;  // the method NBCE's rows ran with (the first method)
   RetrievalGrid grid;
+  // The method row `row` ran with (NBCE rows: their base method), and whether it is an NBCE row.
+  const MethodParams& row_method(size_t row) const { return row < methods.size() ? methods[row] : nbce_base; }
+  bool nbce_row(size_t row) const { return row >= methods.size(); }
 };
 
 // One trial opened from the grid: its prompt, per-token NLL, and the head that
 // attends most to the needle from the answer position.
 struct RetrievalDetailSnapshot {
   quint64 job = 0;
-  QString method;  // the cell's method (NBCE cells: NLL and head under its base method)
+  QString label;         // the cell's row as the grid names it ("nbce:k=K" for NBCE rows)
+  MethodParams method;   // what scored it (NBCE cells: NLL and head under the base method)
   int length = 0;
   double depth = 0;
   RetrievalPrompt prompt;
@@ -84,10 +93,12 @@ class AppState : public QObject {
   ModelConfig config;
   QString model_path;
   QString model_summary;
-  std::vector<MethodParams> methods;  // selected methods, at least one
+  MethodList methods;                 // selected methods, at least one
   int length = 4096;                  // chosen context length n (8L on the bundled model: the story shows)
   int max_length = 1 << 16;           // what memory allows for this model
   int layer = 0, head = 0;            // attention view selection
+  int attention_method = -1;          // id of the method the attention view shows (-1 or gone: the first)
+  RetrievalTask retrieval_task = RetrievalTask::Passkey;
   std::shared_ptr<const DocumentSnapshot> document;
   std::shared_ptr<const PplSnapshot> ppl;
   std::shared_ptr<const AttentionSnapshot> attention;
@@ -100,10 +111,20 @@ class AppState : public QObject {
     return PositionContext{config.rot_dim > 0 ? config.rot_dim : 64, config.rope_base, (double)config.train_len,
                            (double)n};
   }
-  QStringList method_specs() const;
+  // Spec text of a method: for labels, legends, session files and exports only.
+  static QString label(const MethodParams& m);
+  QStringList method_labels() const;
   bool alibi_model() const { return arch_alibi(config.arch); }
 
-  void set_methods(std::vector<MethodParams> m);
+  // Each selected method has a stable id (same order as `methods`): colour, visibility
+  // and the attention view's choice follow it through parameter edits.
+  const std::vector<int>& method_ids() const { return ids_; }
+  int id_of(const MethodParams& m) const;  // -1: not selected
+  const MethodParams* method_by_id(int id) const;
+  // The method the attention view shows: its chosen id, else the first selected.
+  const MethodParams& attention_params() const;
+
+  void set_methods(MethodList m);
   // The comparison sets the app starts from: the Story on a RoPE model (RoPE breaks
   // beyond L; NTK, YaRN and ReRoPE repair it) and its ALiBi counterpart.
   static constexpr const char* kRopeStory = "rope;ntk:alpha=4;yarn:factor=4;rerope:window=256,logn=1";
@@ -111,14 +132,14 @@ class AppState : public QObject {
   // The methods of `methods` that can run on `c`; those that cannot go to `dropped`.
   // When none can (a RoPE list on an ALiBi model, or the reverse), the model's native
   // method and its position family's comparison set instead (`switched` is set).
-  static std::vector<MethodParams> fit_methods(const std::vector<MethodParams>& methods, const ModelConfig& c,
-                                               QStringList& dropped, bool& switched);
-  // The colour of a selected method (canonical spec) in every view and export.
-  QColor colour_of(const QString& spec) const;
+  static MethodList fit_methods(const MethodList& methods, const ModelConfig& c, MethodList& dropped,
+                                bool& switched);
+  // The colour of a selected method in every view and export.
+  QColor colour_of(const MethodParams& m) const;
   // Selected and not hidden by its check box: what views draw and export.
-  bool is_shown(const QString& spec) const;
-  void set_hidden(const QString& spec, bool hidden);
-  bool is_hidden(const QString& spec) const { return hidden_.contains(spec); }
+  bool is_shown(const MethodParams& m) const;
+  void set_hidden(int id, bool hidden);
+  bool is_hidden(int id) const { return std::find(hidden_.begin(), hidden_.end(), id) != hidden_.end(); }
   void set_length(int n);
   void set_selection(int layer, int head);
   // Coalesced notification: many changes within a few ms produce one `changed`.
@@ -131,12 +152,15 @@ class AppState : public QObject {
 
  private:
   QTimer coalesce_;
+  std::vector<int> ids_;           // per selected method
   std::vector<int> colour_slots_;  // per selected method
-  QStringList hidden_;             // selected methods whose check box is off
+  std::vector<int> hidden_;        // ids of selected methods whose check box is off
+  int next_id_ = 0;
 };
 
 }  // namespace ls::app
 
+Q_DECLARE_METATYPE(ls::MethodParams)
 Q_DECLARE_METATYPE(std::shared_ptr<const ls::app::DocumentSnapshot>)
 Q_DECLARE_METATYPE(std::shared_ptr<const ls::app::PplSnapshot>)
 Q_DECLARE_METATYPE(std::shared_ptr<const ls::app::AttentionSnapshot>)

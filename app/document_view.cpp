@@ -70,7 +70,7 @@ void DocumentView::show_prompt(const RetrievalDetailSnapshot& d) {
   shown_detail_ = &d;
   shown_doc_ = nullptr;
   back_->show();
-  const QStringList modes = {tr("NLL under %1").arg(d.method),
+  const QStringList modes = {tr("NLL under %1").arg(d.label),
                              tr("attention of layer %1 head %2 from the answer").arg(d.head.layer).arg(d.head.head)};
   {
     QSignalBlocker b(colour_by_);
@@ -112,7 +112,7 @@ void DocumentView::show_prompt(const RetrievalDetailSnapshot& d) {
   const QString verdict = d.trial.found ? tr("found") : tr("not found");
   legend_->setText(tr("Retrieval prompt: %1 at %2 tokens, depth %3 — key %4 %5 (log p %6). Needle in green, answer "
                       "underlined. %7 Layer %8 head %9 puts %10% of its attention on the needle.")
-                       .arg(d.method)
+                       .arg(d.label)
                        .arg(p.length)
                        .arg(d.depth, 0, 'f', 2)
                        .arg(QString::fromStdString(d.trial.key), verdict)
@@ -160,7 +160,10 @@ void DocumentView::refresh() {
   auto ppl = state_->ppl;
   {
     QSignalBlocker b(colour_by_);
-    keep_choice(colour_by_, ppl ? QStringList(ppl->methods.begin(), ppl->methods.end()) : QStringList());
+    QStringList labels;  // the run's methods, as labels
+    if (ppl)
+      for (const auto& m : ppl->methods) labels << AppState::label(m);
+    keep_choice(colour_by_, labels);
   }
   if (doc.get() == shown_doc_ && ppl.get() == shown_ppl_ && colour_by_->currentText() == shown_method_) return;
   shown_method_ = colour_by_->currentText();
@@ -200,7 +203,7 @@ void DocumentView::refresh() {
                            "token for details.")
                        .arg(doc->tokens.size())
                        .arg(shown < (int)doc->tokens.size() ? QString(" (first %1 shown)").arg(shown) : "")
-                       .arg(r ? ppl->methods[by] : tr("(no run yet)")));
+                       .arg(r ? AppState::label(ppl->methods[by]) : tr("(no run yet)")));
   text_->moveCursor(QTextCursor::Start);
 }
 
@@ -221,7 +224,7 @@ QString DocumentView::token_tooltip(int i) const {
                .arg(r.nll[i - 1], 0, 'f', 3)
                .arg(r.rank.empty() ? -1 : r.rank[i - 1] + 1);
     for (size_t k = 1; k < ppl->results.size(); ++k)
-      tip += QString("\n%1: NLL %2").arg(ppl->methods[k]).arg(ppl->results[k].nll[i - 1], 0, 'f', 3);
+      tip += QString("\n%1: NLL %2").arg(AppState::label(ppl->methods[k])).arg(ppl->results[k].nll[i - 1], 0, 'f', 3);
   }
   return tip;
 }

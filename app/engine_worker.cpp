@@ -127,13 +127,11 @@ bool EngineWorker::document_ready(quint64 job) {
   return true;
 }
 
-Result<RunConfig> EngineWorker::run_config(const QString& method, const CancelFlag& cancel, quint64 job) {
-  auto p = parse_method_spec(method.toStdString());
-  if (!p) return make_error(p.error());
-  if (auto st = check_method_for_model(p.value(), model_->config); !st) return make_error(st.error());
+Result<RunConfig> EngineWorker::run_config(const MethodParams& method, const CancelFlag& cancel, quint64 job) {
+  if (auto st = check_method_for_model(method, model_->config); !st) return make_error(st.error());
   RunConfig run;
   run.model = model_;
-  run.engine.method = p.value();
+  run.engine.method = method;
   run.backend.kind = kBackend;
   run.backends = &backends_;
   run.engine.cancel = cancel.get();
@@ -141,43 +139,43 @@ Result<RunConfig> EngineWorker::run_config(const QString& method, const CancelFl
   return run;
 }
 
-void EngineWorker::run_ppl(quint64 job, CancelFlag cancel, QStringList methods, int ctx, int max_tokens) {
+void EngineWorker::run_ppl(quint64 job, CancelFlag cancel, MethodList methods, int ctx, int max_tokens) {
   guarded(job, [&] { run_ppl_impl(job, cancel, methods, ctx, max_tokens); });
 }
 
 Result<PplResult> EngineWorker::cached_ppl(const RunConfig& run, int ctx, int windows) {
-  const auto key = std::make_tuple(method_spec_string(run.engine.method), ctx, windows);
+  const PplKey key{run.engine.method, ctx, windows};
   if (auto it = cache_.find(key); it != cache_.end()) return it->second;
   auto r = ls::run_ppl(run, tokens_, ctx, windows);
   if (r) cache_[key] = r.value();
   return r;
 }
 
-void EngineWorker::run_ppl_impl(quint64 job, CancelFlag cancel, QStringList methods, int ctx, int max_tokens) {
+void EngineWorker::run_ppl_impl(quint64 job, CancelFlag cancel, MethodList methods, int ctx, int max_tokens) {
   if (!document_ready(job)) return;
   auto snap = std::make_shared<PplSnapshot>();
   snap->job = job;
   snap->ctx = ctx;
   const int windows = std::max(1, max_tokens / ctx);
-  for (int i = 0; i < methods.size(); ++i) {
+  for (size_t i = 0; i < methods.size(); ++i) {
     auto run = run_config(methods[i], cancel, job);
     if (!run) return emit failed(job, QString::fromStdString(run.error()));
-    run->progress = [this, job, i, n = methods.size()](double f) { emit progress(job, (i + f) / n); };
+    run->progress = [this, job, i, n = methods.size()](double f) { emit progress(job, ((double)i + f) / (double)n); };
     // Only methods not yet computed for this (model, document, n) run: the rest come from the cache.
     auto r = cached_ppl(run.value(), ctx, windows);
     if (!r) return emit failed(job, QString::fromStdString(r.error()));
-    snap->methods.push_back(QString::fromStdString(method_spec_string(run->engine.method)));
+    snap->methods.push_back(methods[i]);
     snap->results.push_back(r.take());
   }
   emit ppl_ready(snap);
 }
 
-void EngineWorker::run_attention(quint64 job, CancelFlag cancel, QString method, int ctx, int layer, int head, int q0,
+void EngineWorker::run_attention(quint64 job, CancelFlag cancel, MethodParams method, int ctx, int layer, int head, int q0,
                                  int k0, int region) {
   guarded(job, [&] { run_attention_impl(job, cancel, method, ctx, layer, head, q0, k0, region); });
 }
 
-void EngineWorker::run_attention_impl(quint64 job, CancelFlag cancel, QString method, int ctx, int layer, int head, int q0,
+void EngineWorker::run_attention_impl(quint64 job, CancelFlag cancel, MethodParams method, int ctx, int layer, int head, int q0,
                                  int k0, int region) {
   if (!document_ready(job)) return;
   auto run = run_config(method, cancel, job);
@@ -194,7 +192,7 @@ void EngineWorker::run_attention_impl(quint64 job, CancelFlag cancel, QString me
   }
   auto snap = std::make_shared<AttentionSnapshot>();
   snap->job = job;
-  snap->method = QString::fromStdString(method_spec_string(run->engine.method));
+  snap->method = method;
   snap->layer = layer;
   snap->head = head;
   snap->ctx = n;
@@ -202,25 +200,20 @@ void EngineWorker::run_attention_impl(quint64 job, CancelFlag cancel, QString me
   emit attention_ready(snap);
 }
 
-void EngineWorker::run_sweep(quint64 job, CancelFlag cancel, QStringList methods, QList<int> lengths, int max_tokens) {
+void EngineWorker::run_sweep(quint64 job, CancelFlag cancel, MethodList methods, QList<int> lengths, int max_tokens) {
   guarded(job, [&] { run_sweep_impl(job, cancel, methods, lengths, max_tokens); });
 }
 
-void EngineWorker::run_sweep_impl(quint64 job, CancelFlag cancel, QStringList methods, QList<int> lengths,
+void EngineWorker::run_sweep_impl(quint64 job, CancelFlag cancel, MethodList methods, QList<int> lengths,
                                   int max_tokens) {
   if (!document_ready(job)) return;
   if (lengths.isEmpty()) return emit failed(job, "no sweep lengths");
-  std::vector<MethodParams> ms;
-  for (const auto& spec : methods) {
-    auto run = run_config(spec, cancel, job);
-    if (!run) return emit failed(job, QString::fromStdString(run.error()));
-    ms.push_back(run->engine.method);
-  }
-  auto base = run_config(methods.value(0, "rope"), cancel, job);
+  if (methods.empty()) return emit failed(job, "choose at least one method");
+  auto base = run_config(methods[0], cancel, job);
   if (!base) return emit failed(job, QString::fromStdString(base.error()));
   const std::vector<int> lens(lengths.begin(), lengths.end());
   // Each length uses the windows a PPL run there would use, so cells come from the shared cache.
-  auto r = ls::run_sweep(base.value(), ms, lens,
+  auto r = ls::run_sweep(base.value(), methods, lens,
                          default_bucket_edges(model_->config.train_len, *std::max_element(lens.begin(), lens.end())),
                          tokens_, 0, [this, max_tokens](const RunConfig& cell, int len) {
                            return cached_ppl(cell, len, std::max(1, max_tokens / len));
@@ -232,12 +225,12 @@ void EngineWorker::run_sweep_impl(quint64 job, CancelFlag cancel, QStringList me
   emit sweep_ready(snap);
 }
 
-void EngineWorker::run_nbce(quint64 job, CancelFlag cancel, QStringList methods, QString question, QString context,
+void EngineWorker::run_nbce(quint64 job, CancelFlag cancel, MethodList methods, QString question, QString context,
                             int chunks, int n) {
   guarded(job, [&] { run_nbce_impl(job, cancel, methods, question, context, chunks, n); });
 }
 
-void EngineWorker::run_nbce_impl(quint64 job, CancelFlag cancel, QStringList methods, QString question, QString context,
+void EngineWorker::run_nbce_impl(quint64 job, CancelFlag cancel, MethodList methods, QString question, QString context,
                                  int chunks, int n) {
   if (!model_ || !tokenizer_) return emit failed(job, "load a model first");
   const std::string text = (context.trimmed().isEmpty() ? document_text_ : context).toStdString();
@@ -254,64 +247,54 @@ void EngineWorker::run_nbce_impl(quint64 job, CancelFlag cancel, QStringList met
   snap->job = job;
   snap->question = question;
   snap->chunks = chunks;
-  for (int i = 0; i < methods.size(); ++i) {
+  for (size_t i = 0; i < methods.size(); ++i) {
     auto run = run_config(methods[i], cancel, job);
     if (!run) return emit failed(job, QString::fromStdString(run.error()));
-    run->progress = [this, job, i, k = methods.size()](double f) { emit progress(job, (i + f) / k); };
+    run->progress = [this, job, i, k = methods.size()](double f) { emit progress(job, ((double)i + f) / (double)k); };
     NbceOptions no;
     no.prefix = tokenizer_->prefix();
     auto r = ls::run_nbce(run.value(), pieces, qids, n, no);
-    if (!r) return emit failed(job, QString("%1: %2").arg(methods[i], QString::fromStdString(r.error())));
-    snap->methods.push_back(QString::fromStdString(method_spec_string(run->engine.method)));
+    if (!r) return emit failed(job, QString("%1: %2").arg(AppState::label(methods[i]), QString::fromStdString(r.error())));
+    snap->methods.push_back(methods[i]);
     snap->answers.push_back(QString::fromStdString(tokenizer_->decode(r->tokens)));
     snap->chosen_chunk.push_back(r->chosen_chunk);
   }
   emit nbce_ready(snap);
 }
 
-void EngineWorker::run_retrieval(quint64 job, CancelFlag cancel, QStringList methods, QString task, QList<int> lengths,
+void EngineWorker::run_retrieval(quint64 job, CancelFlag cancel, MethodList methods, RetrievalTask task, QList<int> lengths,
                                  QList<double> depths, int trials, int nbce_chunks) {
   guarded(job, [&] { run_retrieval_impl(job, cancel, methods, task, lengths, depths, trials, nbce_chunks); });
 }
 
-void EngineWorker::run_retrieval_impl(quint64 job, CancelFlag cancel, QStringList methods, QString task,
+void EngineWorker::run_retrieval_impl(quint64 job, CancelFlag cancel, MethodList methods, RetrievalTask task,
                                       QList<int> lengths, QList<double> depths, int trials, int nbce_chunks) {
   if (!model_ || !tokenizer_) return emit failed(job, "load a model first");
-  if (methods.isEmpty()) return emit failed(job, "choose at least one method");
+  if (methods.empty()) return emit failed(job, "choose at least one method");
   auto snap = std::make_shared<RetrievalSnapshot>();
   snap->job = job;
   RetrievalOptions& o = snap->options;
   o.lengths.assign(lengths.begin(), lengths.end());
   o.depths.assign(depths.begin(), depths.end());
   o.seeds = trials;
-  if (task == "passkey") {
-    o.task = RetrievalTask::Passkey;
-  } else if (task == "needle") {
+  o.task = task;
+  if (task == RetrievalTask::Needle) {
     if (!document_ready(job)) return;
-    o.task = RetrievalTask::Needle;
     o.filler_doc = tokens_;
-  } else if (task == "lines") {
-    o.task = RetrievalTask::LongEvalLines;
+  } else if (task == RetrievalTask::LongEvalLines) {
     auto cases = read_longeval(LONGSCOPE_RESOURCES_DIR "/documents/longeval/200_lines.jsonl", o.task);
     if (!cases) return emit failed(job, QString::fromStdString(cases.error()));
     o.cases = cases.take();
     o.depths = {0.5};  // each case fixes where its asked line sits
-  } else {
-    return emit failed(job, "unknown retrieval task " + task);
-  }
-  std::vector<MethodParams> ms;
-  for (const auto& spec : methods) {
-    auto run = run_config(spec, cancel, job);
-    if (!run) return emit failed(job, QString::fromStdString(run.error()));
-    ms.push_back(run->engine.method);
+  } else if (task != RetrievalTask::Passkey) {
+    return emit failed(job, QString("the app has no %1 grid").arg(task_name(task)));
   }
   auto base = run_config(methods[0], cancel, job);
   if (!base) return emit failed(job, QString::fromStdString(base.error()));
-  if (nbce_chunks > 0) {
-    o.nbce_chunks = {nbce_chunks};
-    snap->nbce_base = methods[0];
-  }
-  auto g = ls::run_retrieval(base.value(), *tokenizer_, ms, o);
+  if (nbce_chunks > 0) o.nbce_chunks = {nbce_chunks};
+  snap->methods = methods;
+  snap->nbce_base = methods[0];
+  auto g = ls::run_retrieval(base.value(), *tokenizer_, methods, o);
   if (!g) return emit failed(job, QString::fromStdString(g.error()));
   snap->grid = g.take();
   emit retrieval_ready(snap);
@@ -328,14 +311,14 @@ void EngineWorker::run_retrieval_detail_impl(quint64 job, CancelFlag cancel, std
   const RetrievalGrid& g = grid->grid;
   const RetrievalCell* cell = g.cell((size_t)method, (size_t)length, (size_t)depth);
   if (!cell) return emit failed(job, "no such retrieval cell");
-  const bool nbce = (size_t)method >= g.methods.size() - grid->options.nbce_chunks.size();
-  auto run = run_config(nbce ? grid->nbce_base : QString::fromStdString(g.methods[(size_t)method]), cancel, job);
+  auto run = run_config(grid->row_method((size_t)method), cancel, job);
   if (!run) return emit failed(job, QString::fromStdString(run.error()));
   auto p = make_trial_prompt(*tokenizer_, grid->options, length, depth, 0);
   if (!p) return emit failed(job, QString::fromStdString(p.error()));
   auto snap = std::make_shared<RetrievalDetailSnapshot>();
   snap->job = job;
-  snap->method = QString::fromStdString(g.methods[(size_t)method]);
+  snap->label = QString::fromStdString(g.methods[(size_t)method]);
+  snap->method = run->engine.method;
   snap->length = g.lengths[(size_t)length];
   snap->depth = g.depths[(size_t)depth];
   run->progress = [this, job](double f) { emit progress(job, 0.2 + 0.8 * f); };

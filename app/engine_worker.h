@@ -9,7 +9,6 @@
 #include <atomic>
 #include <functional>
 #include <map>
-#include <tuple>
 #include <memory>
 
 #include "app/app_state.h"
@@ -35,18 +34,18 @@ class EngineWorker : public QObject {
  public slots:
   void load_model(quint64 job, QString path, int train_len_override);
   void load_document(quint64 job, QString path);
-  void run_ppl(quint64 job, CancelFlag cancel, QStringList methods, int ctx, int max_tokens);
-  void run_attention(quint64 job, CancelFlag cancel, QString method, int ctx, int layer, int head, int q0 = 0,
+  void run_ppl(quint64 job, CancelFlag cancel, MethodList methods, int ctx, int max_tokens);
+  void run_attention(quint64 job, CancelFlag cancel, MethodParams method, int ctx, int layer, int head, int q0 = 0,
                      int k0 = 0, int region = 0);
   // Each length scores about max_tokens tokens (windows = max_tokens / length), as a PPL run does.
-  void run_sweep(quint64 job, CancelFlag cancel, QStringList methods, QList<int> lengths, int max_tokens);
+  void run_sweep(quint64 job, CancelFlag cancel, MethodList methods, QList<int> lengths, int max_tokens);
   // NBCE: `context` (or the open document when empty) cut into `chunks`, the
   // question asked with each method; up to `n` tokens per answer.
-  void run_nbce(quint64 job, CancelFlag cancel, QStringList methods, QString question, QString context, int chunks, int n);
-  // Retrieval grid: `task` passkey | needle (the open document as haystack) | lines
-  // (the bundled LongEval register in the model's own format). nbce_chunks 0: no NBCE row;
+  void run_nbce(quint64 job, CancelFlag cancel, MethodList methods, QString question, QString context, int chunks, int n);
+  // Retrieval grid: passkey, needle (the open document as haystack) or LongEval lines
+  // (the bundled register in the model's own format). nbce_chunks 0: no NBCE row;
   // otherwise one NBCE row run with the first method.
-  void run_retrieval(quint64 job, CancelFlag cancel, QStringList methods, QString task, QList<int> lengths,
+  void run_retrieval(quint64 job, CancelFlag cancel, MethodList methods, RetrievalTask task, QList<int> lengths,
                      QList<double> depths, int trials, int nbce_chunks);
   // The first trial of one grid cell, scored again with its per-token NLL and retrieval head.
   void run_retrieval_detail(quint64 job, CancelFlag cancel, std::shared_ptr<const ls::app::RetrievalSnapshot> grid,
@@ -69,20 +68,20 @@ class EngineWorker : public QObject {
   void guarded(quint64 job, Fn&& fn);
   void load_model_impl(quint64 job, QString path, int train_len_override);
   void load_document_impl(quint64 job, QString path);
-  void run_ppl_impl(quint64 job, CancelFlag cancel, QStringList methods, int ctx, int max_tokens);
-  void run_attention_impl(quint64 job, CancelFlag cancel, QString method, int ctx, int layer, int head, int q0,
+  void run_ppl_impl(quint64 job, CancelFlag cancel, MethodList methods, int ctx, int max_tokens);
+  void run_attention_impl(quint64 job, CancelFlag cancel, MethodParams method, int ctx, int layer, int head, int q0,
                           int k0, int region);
-  void run_sweep_impl(quint64 job, CancelFlag cancel, QStringList methods, QList<int> lengths, int max_tokens);
-  void run_nbce_impl(quint64 job, CancelFlag cancel, QStringList methods, QString question, QString context, int chunks,
+  void run_sweep_impl(quint64 job, CancelFlag cancel, MethodList methods, QList<int> lengths, int max_tokens);
+  void run_nbce_impl(quint64 job, CancelFlag cancel, MethodList methods, QString question, QString context, int chunks,
                      int n);
-  void run_retrieval_impl(quint64 job, CancelFlag cancel, QStringList methods, QString task, QList<int> lengths,
+  void run_retrieval_impl(quint64 job, CancelFlag cancel, MethodList methods, RetrievalTask task, QList<int> lengths,
                           QList<double> depths, int trials, int nbce_chunks);
   void run_retrieval_detail_impl(quint64 job, CancelFlag cancel, std::shared_ptr<const RetrievalSnapshot> grid,
                                  int method, int length, int depth);
   // PPL of one method at one length, from the cache when this model and document
   // have computed it before (cleared when either changes).
   Result<PplResult> cached_ppl(const RunConfig& run, int ctx, int windows);
-  Result<RunConfig> run_config(const QString& method, const CancelFlag& cancel, quint64 job);
+  Result<RunConfig> run_config(const MethodParams& method, const CancelFlag& cancel, quint64 job);
   bool document_ready(quint64 job);
   std::shared_ptr<const Model> model_;
   BackendCache backends_;  // one backend per model and request, shared by every run on the model
@@ -90,7 +89,12 @@ class EngineWorker : public QObject {
   QString document_path_, document_text_;
   QString pending_document_;  // asked for before any model loaded
   std::vector<int> tokens_;
-  std::map<std::tuple<std::string, int, int>, PplResult> cache_;  // (method spec, n, windows)
+  struct PplKey {
+    MethodParams method;
+    int ctx = 0, windows = 0;
+    auto operator<=>(const PplKey&) const = default;
+  };
+  std::map<PplKey, PplResult> cache_;
 };
 
 }  // namespace ls::app

@@ -13,6 +13,7 @@
 #include <QScreen>
 #include <QScrollArea>
 #include <QSettings>
+#include <QSignalBlocker>
 #include <QSpinBox>
 #include <QStatusBar>
 #include <QHBoxLayout>
@@ -179,15 +180,19 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     model_path_ = info.path;
     model_label_->setText(info.summary + "\n" + info.path);
     // Keep methods the model can run; when none can, the model's own position family.
-    QStringList dropped;
+    MethodList dropped;
     bool switched = false;
-    std::vector<MethodParams> keep = AppState::fit_methods(state_.methods, state_.config, dropped, switched);
-    if (!switched && !dropped.isEmpty())  // said, never silent
+    const MethodList keep = AppState::fit_methods(state_.methods, state_.config, dropped, switched);
+    QStringList dropped_labels;
+    for (const auto& m : dropped) dropped_labels << AppState::label(m);
+    if (!switched && !dropped.empty())  // said, never silent
       show_error(tr("%1 cannot run on this model and left the method list (%2)")
-                     .arg(dropped.join(", "), QString::fromStdString(check_method_for_model(
-                                                  parse_method_spec(dropped[0].toStdString()).value(), state_.config).error())));
-    for (auto& p : keep) attach_model_tables(p, state_.config);  // point at the new model's tables
-    state_.methods = keep;
+                     .arg(dropped_labels.join(", "),
+                          QString::fromStdString(check_method_for_model(dropped[0], state_.config).error())));
+    {
+      QSignalBlocker quiet(&state_);  // the runs start below, once the results are dropped
+      state_.set_methods(keep);       // ids follow the methods; tables point at the new model's
+    }
     state_.length = std::min(state_.length, state_.max_length);
     drop_results();
     state_.layer = std::min(state_.layer, info.config.n_layers - 1);
@@ -197,7 +202,7 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     retrieval_->suggest_lengths();
     message_->setText(tr("Model loaded: %1").arg(QFileInfo(info.path).fileName()) +
                       (switched ? tr(" · methods set to this model's position family (%1 cannot run on it)")
-                                      .arg(dropped.join(", "))
+                                      .arg(dropped_labels.join(", "))
                                 : QString()));
     state_.touch();
     schedule_runs();
@@ -223,7 +228,7 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
       state_.touch();
       QString summary;
       for (size_t k = 0; k < r->results.size(); ++k)
-        summary += QString("%1%2: %3").arg(k ? "; " : "").arg(r->methods[k]).arg(r->results[k].mean_nll, 0, 'f', 3);
+        summary += QString("%1%2: %3").arg(k ? "; " : "").arg(AppState::label(r->methods[k])).arg(r->results[k].mean_nll, 0, 'f', 3);
       message_->setText(tr("Mean NLL at n = %1 (nats) — %2").arg(r->ctx).arg(summary));
       if (!sweep_covers_methods()) run_sweep(true);  // the Story's right chart (cells cached by the worker)
     }
@@ -241,8 +246,8 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
       state_.sweep = r;
       state_.touch();
       message_->setText(tr("Loss vs length: %1 method(s) at %2 length(s).")
-                            .arg(state_.method_specs().size())
-                            .arg(r->result.cells.size() / std::max<size_t>(1, state_.method_specs().size())));
+                            .arg(state_.methods.size())
+                            .arg(r->result.cells.size() / std::max<size_t>(1, state_.methods.size())));
     }
     finish_job(r->job);  // after the result is in place: `idle` listeners see it
   });
@@ -458,17 +463,17 @@ void MainWindow::run_now() {
 
 void MainWindow::start_ppl() {
   if (!state_.document || state_.model_path.isEmpty()) return;
-  QStringList specs;
+  MethodList methods;
   for (const auto& m : state_.methods)
-    if (check_method_for_model(m, state_.config)) specs << QString::fromStdString(method_spec_string(m));
-  if (specs.isEmpty()) return;
+    if (check_method_for_model(m, state_.config)) methods.push_back(m);
+  if (methods.empty()) return;
   const int ctx = std::min<int>(state_.length, (int)state_.document->tokens.size() - 1);
   if (ctx < 2) return show_error(tr("the document is too short for a window"));
   const int max_tokens = std::max(ctx, kScoredTokens);  // score at least this many tokens when the document has them
   const quint64 job = start_job(JobKind::Ppl);
-  message_->setText(tr("Computing per-token NLL for %1 method(s) at n = %2…").arg(specs.size()).arg(ctx));
-  QMetaObject::invokeMethod(worker_, [w = worker_, job, c = jobs_.cancel_flag(job), specs, ctx, max_tokens] {
-    w->run_ppl(job, c, specs, ctx, max_tokens);
+  message_->setText(tr("Computing per-token NLL for %1 method(s) at n = %2…").arg(methods.size()).arg(ctx));
+  QMetaObject::invokeMethod(worker_, [w = worker_, job, c = jobs_.cancel_flag(job), methods, ctx, max_tokens] {
+    w->run_ppl(job, c, methods, ctx, max_tokens);
   }, Qt::QueuedConnection);
 }
 
@@ -488,9 +493,9 @@ void MainWindow::drop_results() {
 
 bool MainWindow::sweep_covers_methods() const {
   if (!state_.sweep) return false;
-  for (const QString& spec : state_.method_specs()) {
+  for (const MethodParams& m : state_.methods) {
     bool found = false;
-    for (const auto& c : state_.sweep->result.cells) found |= QString::fromStdString(c.method) == spec;
+    for (const auto& c : state_.sweep->result.cells) found |= c.params == m;
     if (!found) return false;
   }
   return true;
@@ -498,9 +503,7 @@ bool MainWindow::sweep_covers_methods() const {
 
 void MainWindow::start_attention_detail(int q0, int k0, int size) {
   if (!state_.document || state_.model_path.isEmpty()) return;
-  QString method = attention_->method();
-  if (!state_.is_shown(method) && !state_.methods.empty())  // e.g. a new model took the old method away
-    method = QString::fromStdString(method_spec_string(state_.methods[0]));
+  const MethodParams method = state_.attention_params();  // the chosen one, else the first (a new model took it away)
   const int ctx = std::min<int>(state_.length, (int)state_.document->tokens.size());
   const quint64 job = start_job(JobKind::Attention);
   if (size > 0)
@@ -520,8 +523,8 @@ void MainWindow::run_sweep(bool up_to_n) {
   if (lengths.isEmpty()) return show_error(tr("no sweep length fits the document (%1 tokens)").arg(doc + 1));
   const quint64 job = start_job(JobKind::Sweep);
   message_->setText(tr("Running the loss-vs-length sweep…"));
-  QMetaObject::invokeMethod(worker_, [w = worker_, job, c = jobs_.cancel_flag(job), specs = state_.method_specs(), lengths] {
-    w->run_sweep(job, c, specs, lengths, kScoredTokens);
+  QMetaObject::invokeMethod(worker_, [w = worker_, job, c = jobs_.cancel_flag(job), ms = state_.methods, lengths] {
+    w->run_sweep(job, c, ms, lengths, kScoredTokens);
   }, Qt::QueuedConnection);
 }
 
@@ -539,10 +542,10 @@ void MainWindow::ask_nbce() {
   if (state_.model_path.isEmpty()) return show_error(tr("load a model first"));
   const quint64 job = start_job(JobKind::Nbce);
   nbce_->set_busy(true);
-  message_->setText(tr("NBCE: answering with %1 method(s)…").arg(state_.method_specs().size()));
-  QMetaObject::invokeMethod(worker_, [w = worker_, job, c = jobs_.cancel_flag(job), specs = state_.method_specs(),
+  message_->setText(tr("NBCE: answering with %1 method(s)…").arg(state_.methods.size()));
+  QMetaObject::invokeMethod(worker_, [w = worker_, job, c = jobs_.cancel_flag(job), ms = state_.methods,
                                       q = nbce_->question(), ctx = nbce_->context(), k = nbce_->chunks(),
-                                      n = nbce_->tokens()] { w->run_nbce(job, c, specs, q, ctx, k, n); },
+                                      n = nbce_->tokens()] { w->run_nbce(job, c, ms, q, ctx, k, n); },
                             Qt::QueuedConnection);
 }
 

@@ -56,7 +56,7 @@ bool MainWindow::save_session(const QString& path) {
   s.model = model_path_;
   s.train_len_override = train_len_override_;
   s.document = document_path_;
-  s.methods = state_.method_specs();
+  s.methods = state_.method_labels();
   s.length = state_.length;
   s.layer = state_.layer;
   s.head = state_.head;

@@ -24,7 +24,7 @@ void MainWindow::wire_retrieval() {
       state_.touch();
       message_->setText(tr("Prompt of %1 at %2 tokens, depth %3 in the document pane (layer %4 head %5 looks at the "
                            "needle most).")
-                            .arg(r->method)
+                            .arg(r->label)
                             .arg(r->length)
                             .arg(r->depth, 0, 'f', 2)
                             .arg(r->head.layer)
@@ -38,20 +38,20 @@ void MainWindow::wire_retrieval() {
 
 void MainWindow::run_retrieval() {
   if (state_.model_path.isEmpty()) return show_error(tr("load a model first"));
-  const QString task = retrieval_->task();
-  if (task == "needle" && !state_.document) return show_error(tr("open a document first: it is the haystack"));
+  const RetrievalTask task = state_.retrieval_task = retrieval_->task();
+  if (task == RetrievalTask::Needle && !state_.document) return show_error(tr("open a document first: it is the haystack"));
   QList<int> lengths;
   for (int n : retrieval_->lengths())
     if (n <= state_.max_length) lengths << n;
   if (lengths.isEmpty()) return show_error(tr("choose prompt lengths (up to %1 tokens fit in memory)").arg(state_.max_length));
   const QList<double> depths = retrieval_->depths();
-  if (depths.isEmpty() && task != "lines") return show_error(tr("choose depths in [0, 1]"));
+  if (depths.isEmpty() && task != RetrievalTask::LongEvalLines) return show_error(tr("choose depths in [0, 1]"));
   const quint64 job = start_job(JobKind::Retrieval);
-  message_->setText(tr("Retrieval: %1 with %2 method(s)…").arg(task).arg(state_.method_specs().size()));
-  QMetaObject::invokeMethod(worker_, [w = worker_, job, c = jobs_.cancel_flag(job), specs = state_.method_specs(), task, lengths,
+  message_->setText(tr("Retrieval: %1 with %2 method(s)…").arg(task_name(task)).arg(state_.methods.size()));
+  QMetaObject::invokeMethod(worker_, [w = worker_, job, c = jobs_.cancel_flag(job), ms = state_.methods, task, lengths,
                                       depths = depths.isEmpty() ? QList<double>{0.5} : depths, t = retrieval_->trials(),
                                       k = retrieval_->nbce_chunks()] {
-    w->run_retrieval(job, c, specs, task, lengths, depths, t, k);
+    w->run_retrieval(job, c, ms, task, lengths, depths, t, k);
   }, Qt::QueuedConnection);
 }
 

@@ -19,6 +19,8 @@
 namespace ls::app {
 
 namespace {
+constexpr int kParamsRole = Qt::UserRole;      // the row's MethodParams
+constexpr int kIdRole = Qt::UserRole + 1;      // its id in AppState
 // A slider beside its value box, as one form row.
 QWidget* slider_row(QSlider* slider, QWidget* box) {
   auto* row = new QWidget();
@@ -90,7 +92,7 @@ MethodPanel::MethodPanel(AppState* s, QWidget* parent) : QWidget(parent), state_
   auto* del = new QShortcut(QKeySequence::Delete, list_, nullptr, nullptr, Qt::WidgetShortcut);
   connect(del, &QShortcut::activated, this, [this] { remove_current(); });
   connect(list_, &QListWidget::itemChanged, this, [this](QListWidgetItem* item) {
-    state_->set_hidden(item->text(), item->checkState() != Qt::Checked);
+    state_->set_hidden(item->data(kIdRole).toInt(), item->checkState() != Qt::Checked);
   });
   auto* remove = new QPushButton(tr("Remove"));
   for (auto* box : {presets_, add_}) {  // shrink with the pane instead of widening it
@@ -164,7 +166,7 @@ void MethodPanel::remove_current() {
 void MethodPanel::sync_from_state() {
   QSignalBlocker b(list_);
   list_->clear();
-  for (const auto& s : state_->method_specs()) new QListWidgetItem(s, list_);
+  for (const auto& m : state_->methods) add_item(m);
   decorate();
   list_->setCurrentRow(0);
   QSignalBlocker b2(length_box_);
@@ -176,19 +178,28 @@ void MethodPanel::sync_from_state() {
   rebuild_editor();
 }
 
+// Each row holds its method's parameters (the text is their label) and, once
+// committed, the method's stable id in AppState.
+static MethodParams params_of(const QListWidgetItem* item) { return item->data(kParamsRole).value<MethodParams>(); }
+
+static void set_params(QListWidgetItem* item, const MethodParams& m) {
+  item->setText(AppState::label(m));
+  item->setData(kParamsRole, QVariant::fromValue(m));
+}
+
+void MethodPanel::add_item(const MethodParams& m) { set_params(new QListWidgetItem(list_), m); }
+
 void MethodPanel::add_spec(const QString& spec) {
-  if (!parse_method_spec(spec.toStdString())) return;
-  list_->addItem(spec);
+  auto p = parse_method_spec(spec.toStdString());  // presets and the Add menu: spec text from the panel itself
+  if (!p) return;
+  add_item(p.value());
   list_->setCurrentRow(list_->count() - 1);
   commit();
 }
 
 void MethodPanel::commit() {
-  std::vector<MethodParams> ms;
-  for (int i = 0; i < list_->count(); ++i) {
-    auto p = parse_method_spec(list_->item(i)->text().toStdString());
-    if (p) ms.push_back(p.value());
-  }
+  MethodList ms;
+  for (int i = 0; i < list_->count(); ++i) ms.push_back(params_of(list_->item(i)));
   state_->set_methods(ms);
   decorate();
 }
@@ -197,13 +208,15 @@ void MethodPanel::decorate() {
   QSignalBlocker b(list_);
   for (int i = 0; i < list_->count(); ++i) {
     QListWidgetItem* item = list_->item(i);
-    const QString s = item->text();
+    const MethodParams m = params_of(item);
+    const int id = (size_t)i < state_->method_ids().size() ? state_->method_ids()[(size_t)i] : -1;
+    item->setData(kIdRole, id);
     item->setFlags(item->flags() | Qt::ItemIsUserCheckable);
-    item->setCheckState(state_->is_hidden(s) ? Qt::Unchecked : Qt::Checked);
+    item->setCheckState(state_->is_hidden(id) ? Qt::Unchecked : Qt::Checked);
     QPixmap swatch(12, 12);
-    swatch.fill(state_->colour_of(s));
+    swatch.fill(state_->colour_of(m));
     item->setIcon(QIcon(swatch));  // the method's colour in every view
-    item->setToolTip(explain_tooltip(s));
+    item->setToolTip(explain_tooltip(item->text()));
   }
 }
 
@@ -211,9 +224,7 @@ void MethodPanel::rebuild_editor() {
   while (form_->rowCount() > 0) form_->removeRow(0);
   auto* item = list_->currentItem();
   if (!item) return;
-  auto parsed = parse_method_spec(item->text().toStdString());
-  if (!parsed) return;
-  const MethodParams current = parsed.value();
+  const MethodParams current = params_of(item);
   const MethodInfo& info = method_info(current.method);
   auto* header = (new QLabel(QString("<b>%1</b><br><small>%2<br>%3<br>formula from: %4</small>")
                                        .arg(QString::fromStdString(info.name),
@@ -230,9 +241,9 @@ void MethodPanel::rebuild_editor() {
       spec += sep + QString::fromStdString(k) + "=" + get();
       sep = ",";
     }
-    auto p = parse_method_spec(spec.toStdString());
+    auto p = parse_method_spec(spec.toStdString());  // the registry's parser checks the editors' values
     if (!p) return;  // the editors' ranges keep values valid; a cross-check may still refuse
-    item->setText(QString::fromStdString(method_spec_string(p.value())));
+    set_params(item, p.value());
     commit();
   };
   const std::string canonical = method_spec_string(current);

@@ -29,6 +29,7 @@ class MethodPanel : public QWidget {
   explicit MethodPanel(AppState* s, QWidget* parent = nullptr);
   void sync_from_state();  // after a model or session load
   void add_spec(const QString& spec);
+  void add_item(const MethodParams& m);
   QListWidget* list() const { return list_; }
 
  private:

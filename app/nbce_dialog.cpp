@@ -52,7 +52,7 @@ void NbceDialog::set_busy(bool busy) {
 void NbceDialog::show_result(const std::shared_ptr<const NbceSnapshot>& r) {
   table_->setRowCount((int)r->methods.size());
   for (int i = 0; i < (int)r->methods.size(); ++i) {
-    table_->setItem(i, 0, new QTableWidgetItem(r->methods[i]));
+    table_->setItem(i, 0, new QTableWidgetItem(AppState::label(r->methods[i])));
     auto* a = new QTableWidgetItem(r->answers[i]);
     QStringList picks;
     for (int k : r->chosen_chunk[i]) picks << QString::number(k);

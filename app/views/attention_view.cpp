@@ -27,7 +27,7 @@ AttentionView::AttentionView(AppState* s, QWidget* parent) : View(s, parent) {
   auto* lay = new QHBoxLayout(this);
   auto* left = new QVBoxLayout();
   auto* bar = new QHBoxLayout();
-  method_ = new QComboBox();
+  method_ = new MethodChoice(false);
   layer_ = new QSpinBox();
   head_ = new QSpinBox();
   log_ = new QCheckBox(tr("log colour scale"));
@@ -74,7 +74,10 @@ AttentionView::AttentionView(AppState* s, QWidget* parent) : View(s, parent) {
   };
   connect(layer_, &QSpinBox::valueChanged, this, changed);
   connect(head_, &QSpinBox::valueChanged, this, changed);
-  connect(method_, &QComboBox::currentIndexChanged, this, [this] { emit request(); });
+  connect(method_, &QComboBox::currentIndexChanged, this, [this] {
+    state_->attention_method = method_->chosen_id();
+    emit request();
+  });
   connect(overview_, &QPushButton::clicked, this, [this] { emit request(); });
   connect(detail_, &QPushButton::clicked, this, [this] {
     auto snap = state_->attention;
@@ -89,7 +92,8 @@ AttentionView::AttentionView(AppState* s, QWidget* parent) : View(s, parent) {
 void AttentionView::refresh() {
   {
     QSignalBlocker b1(method_), b2(layer_), b3(head_);
-    keep_choice(method_, state_->method_specs());
+    method_->fill(*state_);
+    state_->attention_method = method_->chosen_id();
     layer_->setRange(0, std::max(0, state_->config.n_layers - 1));
     head_->setRange(0, std::max(0, state_->config.n_heads - 1));
     layer_->setValue(state_->layer);
@@ -116,7 +120,7 @@ void AttentionView::refresh() {
     axes.y0 = q0;
     heat_->set_data(side, side, m.probs,
                     QString("%1 · layer %2 · head %3 · full resolution: queries %4–%5, keys %6–%7 of %8")
-                        .arg(snap->method).arg(m.layer).arg(m.head).arg(q0).arg(q0 + side - 1).arg(k0).arg(k0 + side - 1).arg(m.n),
+                        .arg(AppState::label(snap->method)).arg(m.layer).arg(m.head).arg(q0).arg(q0 + side - 1).arg(k0).arg(k0 + side - 1).arg(m.n),
                     axes);
     heat_->set_readout([q0, k0](int r, int c, float p) {
       return QString("query m = %1, key j = %2, p = %3").arg(q0 + r).arg(k0 + c).arg(p, 0, 'g', 4);
@@ -125,7 +129,7 @@ void AttentionView::refresh() {
     axes.dx = axes.dy = (double)m.n / side;
     heat_->set_data(side, side, m.probs,
                     QString("%1 · layer %2 · head %3 · n = %4%5")
-                        .arg(snap->method)
+                        .arg(AppState::label(snap->method))
                         .arg(m.layer)
                         .arg(m.head)
                         .arg(m.n)
@@ -177,7 +181,7 @@ QJsonObject AttentionView::data_json() const {
     rows << row;
   }
   for (const auto& hs : m.heads) heads << QJsonObject{{"mean_entropy", hs.mean_entropy}, {"mean_distance", hs.mean_distance}};
-  return {{"view", view_name()}, {"method", snap->method}, {"layer", m.layer}, {"head", m.head}, {"n", m.n},
+  return {{"view", view_name()}, {"method", AppState::label(snap->method)}, {"layer", m.layer}, {"head", m.head}, {"n", m.n},
           {"pooled", m.pooled}, {"region", QJsonObject{{"q0", m.region.q0}, {"k0", m.region.k0}, {"size", m.region.size}}},
           {"attention", rows}, {"heads", heads}};
 }
@@ -203,7 +207,8 @@ void AttentionView::restore_state(const QJsonObject& o) {
   log_->setChecked(o["log"].toBool(true));
   state_->set_selection(o["layer"].toInt(), o["head"].toInt());
   refresh();
-  method_->setCurrentText(o["method"].toString());
+  method_->setCurrentText(o["method"].toString());  // session files name the method by its label
+  state_->attention_method = method_->chosen_id();
 }
 
 QWidget* AttentionView::export_widget() { return heat_; }

@@ -13,6 +13,7 @@
 #include <QTableWidget>
 
 #include "app/heatmap_widget.h"
+#include "app/views/method_choice.h"
 #include "app/views/view.h"
 
 namespace ls::app {
@@ -29,14 +30,13 @@ class AttentionView : public View {
   QWidget* export_widget() override;
   QJsonObject view_state() const override;
   void restore_state(const QJsonObject& o) override;
-  QString method() const { return method_->currentText(); }
 
  signals:
   void request();  // layer, head or method changed: the main window starts a run
   void request_detail(int q0, int k0, int size);  // full resolution of a block of a pooled map
 
  private:
-  QComboBox* method_;
+  MethodChoice* method_;
   QSpinBox* layer_;
   QSpinBox* head_;
   QCheckBox* log_;

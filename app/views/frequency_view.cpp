@@ -129,9 +129,9 @@ void FrequencyView::fill_rope() {
   std::vector<std::pair<QString, QColor>> legend = {{"rope (reference, dashed)", Qt::gray}};
   for (const auto& m : state_->methods) {
     if (method_is_alibi(m.method)) continue;
-    const QString name = QString::fromStdString(method_spec_string(m));
-    if (!state_->is_shown(name)) continue;  // hidden by its check box
-    const QColor colour = state_->colour_of(name);
+    if (!state_->is_shown(m)) continue;  // hidden by its check box
+    const QString name = AppState::label(m);
+    const QColor colour = state_->colour_of(m);
     const RopeTable t = rope_table(m, g);
     std::vector<double> turns(half);
     for (int i = 0; i < half; ++i) {
@@ -194,9 +194,9 @@ void FrequencyView::fill_alibi() {
   std::vector<std::pair<QString, QColor>> legend;
   for (const auto& m : state_->methods) {
     if (!method_is_alibi(m.method)) continue;
-    const QString name = QString::fromStdString(method_spec_string(m));
-    if (!state_->is_shown(name)) continue;  // hidden by its check box
-    const QColor colour = state_->colour_of(name);
+    if (!state_->is_shown(m)) continue;  // hidden by its check box
+    const QString name = AppState::label(m);
+    const QColor colour = state_->colour_of(m);
     auto s = alibi_slopes(m, g, H);
     legend.push_back({name, colour});
     c1->addSeries(line(name, heads, s, Qt::SolidLine, colour));

@@ -19,7 +19,7 @@ std::vector<PositionCurve> nll_by_position(const AppState& s, int bucket) {
   const int L = s.config.train_len;
   bucket = std::max(1, bucket);
   for (size_t k = 0; k < snap->results.size(); ++k) {
-    if (!s.is_shown(snap->methods[k])) continue;  // a removed method is never drawn
+    if (!s.is_shown(snap->methods[k])) continue;  // a removed or hidden method is never drawn
     const PplResult& r = snap->results[k];
     const int nb = (snap->ctx + bucket - 1) / bucket;
     std::vector<double> sum(nb, 0.0);
@@ -35,7 +35,8 @@ std::vector<PositionCurve> nll_by_position(const AppState& s, int bucket) {
       ++(p < L ? in_n : out_n);
     }
     PositionCurve c;
-    c.method = snap->methods[k];
+    c.method = AppState::label(snap->methods[k]);
+    c.params = snap->methods[k];
     for (int b = 0; b < nb; ++b)
       if (count[b]) {
         c.centre.push_back(b * bucket + 0.5 * std::min(bucket, snap->ctx - b * bucket));
@@ -84,11 +85,11 @@ void draw_nll_by_position(QChart* c, const AppState& s, const std::vector<Positi
     QList<QPointF> pts;
     for (size_t i = 0; i < cv.centre.size(); ++i) pts << QPointF(cv.centre[i], cv.mean[i]);
     line->replace(pts);
-    QPen pen(s.colour_of(cv.method));
+    QPen pen(s.colour_of(cv.params));
     pen.setWidthF(2.2);
     line->setPen(pen);
     c->addSeries(line);
-    legend.push_back({cv.method, s.colour_of(cv.method)});
+    legend.push_back({cv.method, s.colour_of(cv.params)});
   }
   auto* ax = new QValueAxis();
   ax->setTitleText(QObject::tr("position in the window"));
@@ -104,16 +105,15 @@ bool draw_loss_vs_length(QChart* c, const AppState& s, Legend& legend) {
   clear_chart(c);
   auto snap = s.sweep;
   const int L = s.config.train_len;
-  std::map<QString, QLineSeries*> by_method;
+  std::map<int, QLineSeries*> by_method;  // by selected method's id
   double ymin = 1e9, ymax = 0, xmin = 1e9, xmax = 0;
   if (snap)
     for (const auto& cell : snap->result.cells) {
-      const QString name = QString::fromStdString(cell.method);
-      if (!s.is_shown(name)) continue;  // a removed method is never drawn
-      auto*& line = by_method[name];
+      if (!s.is_shown(cell.params)) continue;  // a removed or hidden method is never drawn
+      auto*& line = by_method[s.id_of(cell.params)];
       if (!line) {
         line = new QLineSeries();
-        line->setName(name);
+        line->setName(QString::fromStdString(cell.method));
         line->setPointsVisible(true);
       }
       line->append(cell.ctx, cell.mean_nll);
@@ -127,14 +127,15 @@ bool draw_loss_vs_length(QChart* c, const AppState& s, Legend& legend) {
     return false;
   }
   c->setTitle(QObject::tr("Mean NLL vs context length"));
-  for (const QString& name : s.method_specs())  // the user's order and colours
-    if (auto it = by_method.find(name); it != by_method.end()) {
-      QPen pen(s.colour_of(name));
+  for (size_t i = 0; i < s.methods.size(); ++i)  // the user's order and colours
+    if (auto it = by_method.find(s.method_ids()[i]); it != by_method.end()) {
+      const QColor colour = s.colour_of(s.methods[i]);
+      QPen pen(colour);
       pen.setWidthF(2.0);
       it->second->setPen(pen);
-      it->second->setColor(s.colour_of(name));
+      it->second->setColor(colour);
       c->addSeries(it->second);
-      legend.push_back({name, s.colour_of(name)});
+      legend.push_back({it->second->name(), colour});
     }
   legend.push_back({QObject::tr("training length L = %1 (dashed)").arg(L), Qt::gray});
   auto* marker = new QLineSeries();

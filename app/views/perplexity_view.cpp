@@ -47,7 +47,7 @@ void PerplexityView::refresh() {
   {
     QSignalBlocker b(diff_to_);
     QStringList items = {tr("(none)")};
-    for (const auto& m : snap->methods) items << m;
+    for (const auto& m : snap->methods) items << AppState::label(m);
     keep_choice(diff_to_, items);
   }
   // Difference mode: every method's NLL minus method B's, token by token.
@@ -55,7 +55,7 @@ void PerplexityView::refresh() {
   const PplResult* base = b_index >= 0 && b_index < (int)snap->results.size() ? &snap->results[b_index] : nullptr;
   const int L = state_->config.train_len, ctx = snap->ctx, w = smooth_->value();
   c->setTitle(base ? QString("NLL difference per token: method − %1 (nats; below 0: better than %1), windows of %2 tokens")
-                         .arg(snap->methods[b_index]).arg(ctx)
+                         .arg(AppState::label(snap->methods[b_index])).arg(ctx)
                    : QString("NLL per token (nats), windows of %1 tokens; dashed lines: position L = %2 in each window").arg(ctx).arg(L));
   double ymax = 0, ymin = 0;
   QString summary;
@@ -78,14 +78,14 @@ void PerplexityView::refresh() {
     }
     auto* s_raw = new QLineSeries();
     s_raw->replace(raw);
-    s_raw->setName(snap->methods[k] + " (raw)");
+    s_raw->setName(AppState::label(snap->methods[k]) + " (raw)");
     auto* s_avg = new QLineSeries();
     s_avg->replace(avg);
-    s_avg->setName(snap->methods[k]);
+    s_avg->setName(AppState::label(snap->methods[k]));
     c->addSeries(s_raw);
     c->addSeries(s_avg);
     s_avg->setColor(state_->colour_of(snap->methods[k]));
-    legend.push_back({snap->methods[k], s_avg->color()});
+    legend.push_back({AppState::label(snap->methods[k]), s_avg->color()});
     QColor col = s_avg->color();
     col.setAlpha(28);
     QPen pr(col);
@@ -95,7 +95,7 @@ void PerplexityView::refresh() {
     pa.setWidthF(2.2);
     s_avg->setPen(pa);
     auto doc = state_->document;
-    auto hovered = [this, doc, &r = snap->results[k], name = snap->methods[k], snap](const QPointF& p, bool on) {
+    auto hovered = [this, doc, &r = snap->results[k], name = AppState::label(snap->methods[k]), snap](const QPointF& p, bool on) {
       if (!on) return;
       const size_t i = (size_t)std::llround(p.x());
       if (i >= r.nll.size()) return;
@@ -109,7 +109,7 @@ void PerplexityView::refresh() {
     };
     connect(s_avg, &QLineSeries::hovered, this, hovered);
     connect(s_raw, &QLineSeries::hovered, this, hovered);
-    summary += QString("%1: mean %2 nats (ppl %3)   ").arg(snap->methods[k]).arg(r.mean_nll, 0, 'f', 3).arg(r.ppl, 0, 'f', 2);
+    summary += QString("%1: mean %2 nats (ppl %3)   ").arg(AppState::label(snap->methods[k])).arg(r.mean_nll, 0, 'f', 3).arg(r.ppl, 0, 'f', 2);
   }
   // Markers at L inside each window.
   const size_t total = snap->results[0].nll.size();
@@ -130,7 +130,7 @@ void PerplexityView::refresh() {
   ax->setLabelFormat("%d");
   ax->setRange(0, (double)total);
   auto* ay = new QValueAxis();
-  ay->setTitleText(base ? tr("NLL − NLL of %1 (nats)").arg(snap->methods[b_index]) : tr("NLL (nats)"));
+  ay->setTitleText(base ? tr("NLL − NLL of %1 (nats)").arg(AppState::label(snap->methods[b_index])) : tr("NLL (nats)"));
   if (base) {
     const double a = std::max({0.2, std::fabs(ymin), std::fabs(ymax)}) * 1.3;
     ay->setRange(-a, a);  // centred on zero
@@ -154,7 +154,7 @@ QJsonObject PerplexityView::data_json() const {
       pos << r.position[i];
       rank << (r.rank.empty() ? 0 : r.rank[i]);
     }
-    runs << QJsonObject{{"method", snap->methods[k]}, {"mean_nll", r.mean_nll}, {"ppl", r.ppl}, {"nll", nll},
+    runs << QJsonObject{{"method", AppState::label(snap->methods[k])}, {"mean_nll", r.mean_nll}, {"ppl", r.ppl}, {"nll", nll},
                         {"window_position", pos}, {"rank", rank}};
   }
   return {{"view", view_name()}, {"ctx", snap->ctx}, {"train_len", state_->config.train_len}, {"runs", runs}};
@@ -168,7 +168,7 @@ QString PerplexityView::data_csv() const {
     if (!state_->is_shown(snap->methods[k])) continue;  // as drawn
     const PplResult& r = snap->results[k];
     for (size_t i = 0; i < r.nll.size(); ++i)
-      out += QString("\"%1\",%2,%3,%4,%5,%6\n").arg(snap->methods[k]).arg(i + 1).arg(r.position[i]).arg(r.target[i])
+      out += QString("\"%1\",%2,%3,%4,%5,%6\n").arg(AppState::label(snap->methods[k])).arg(i + 1).arg(r.position[i]).arg(r.target[i])
                  .arg(r.nll[i], 0, 'g', 10).arg(r.rank.empty() ? 0 : r.rank[i]);
   }
   return out;

@@ -1,6 +1,7 @@
 #include "app/views/relpos_view.h"
 
 #include "app/views/chart_util.h"
+#include "app/views/method_choice.h"
 
 #include <QHBoxLayout>
 #include <QJsonArray>
@@ -16,8 +17,8 @@ constexpr int kMaxSide = 1024;
 RelposView::RelposView(AppState* s, QWidget* parent) : View(s, parent) {
   auto* lay = new QVBoxLayout(this);
   auto* bar = new QHBoxLayout();
-  a_ = new QComboBox();
-  b_ = new QComboBox();
+  a_ = new MethodChoice(true);
+  b_ = new MethodChoice(true);
   diff_ = new QCheckBox(tr("difference A − B"));
   bar->addWidget(new QLabel(tr("method A")));
   bar->addWidget(a_, 1);
@@ -35,20 +36,15 @@ RelposView::RelposView(AppState* s, QWidget* parent) : View(s, parent) {
 }
 
 void RelposView::refresh() {
-  const QStringList specs = state_->method_specs();
-  for (auto* c : {a_, b_}) {
-    QSignalBlocker block(c);
-    if (c->count() == 0) {  // first fill: A the first method, B plain rope
-      c->addItems(specs);
-      c->addItem("rope");
-      c->setCurrentIndex(c == b_ ? c->count() - 1 : 0);
-    } else {
-      keep_choice(c, QStringList(specs) << "rope");
+  for (MethodChoice* c : {a_, b_}) {
+    const bool first = c->count() == 0;
+    c->fill(*state_);
+    if (first && c == b_) {  // first fill: A the first method, B plain rope
+      QSignalBlocker block(c);
+      c->choose_last();
     }
   }
-  auto pa = parse_method_spec(a_->currentText().toStdString());
-  auto pb = parse_method_spec(b_->currentText().toStdString());
-  if (!pa || !pb) return;
+  const MethodParams pa = a_->chosen(*state_), pb = b_->chosen(*state_);
   n_ = state_->length;
   side_ = std::min(n_, kMaxSide);
   const PositionContext g = state_->context_at(n_);
@@ -61,8 +57,8 @@ void RelposView::refresh() {
     const long long m = (long long)r * n_ / side_;
     for (int c = 0; c < side_; ++c) {
       const long long j = (long long)c * n_ / side_;
-      double x = value(pa.value(), m, j);
-      if (diff) x -= value(pb.value(), m, j);
+      double x = value(pa, m, j);
+      if (diff) x -= value(pb, m, j);
       v[(size_t)r * side_ + c] = (float)x;
     }
   }

@@ -8,6 +8,7 @@
 #include <QLabel>
 
 #include "app/heatmap_widget.h"
+#include "app/views/method_choice.h"
 #include "app/views/view.h"
 
 namespace ls::app {
@@ -27,8 +28,8 @@ class RelposView : public View {
   HeatmapWidget* heatmap() const { return heat_; }
 
  private:
-  QComboBox* a_;
-  QComboBox* b_;
+  MethodChoice* a_;
+  MethodChoice* b_;
   QCheckBox* diff_;
   QLabel* readout_;
   HeatmapWidget* heat_;

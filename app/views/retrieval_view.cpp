@@ -95,7 +95,8 @@ void RetrievalGridWidget::paintEvent(QPaintEvent*) {
     bold.setBold(true);
     p.setFont(bold);
     const QString name = QString::fromStdString(gr.methods[(size_t)m]);
-    QColor c = state_->is_shown(name) ? state_->colour_of(name) : QColor(Qt::black);
+    const MethodParams& row = snap->row_method((size_t)m);
+    QColor c = !snap->nbce_row((size_t)m) && state_->is_shown(row) ? state_->colour_of(row) : QColor(Qt::black);
     p.setPen(c);
     p.drawText(QRect(bx + 6, by, g.block_w - 12, g.title_h), Qt::AlignLeft | Qt::AlignVCenter,
                fontMetrics().elidedText(name, Qt::ElideRight, g.block_w - 12));
@@ -162,9 +163,9 @@ RetrievalView::RetrievalView(AppState* s, QWidget* parent) : View(s, parent) {
   auto* lay = new QVBoxLayout(this);
   auto* bar = new QHBoxLayout();
   task_ = new QComboBox();
-  task_->addItem(tr("Passkey"), "passkey");
-  task_->addItem(tr("Needle in the document"), "needle");
-  task_->addItem(tr("LongEval lines"), "lines");
+  task_->addItem(tr("Passkey"), (int)RetrievalTask::Passkey);
+  task_->addItem(tr("Needle in the document"), (int)RetrievalTask::Needle);
+  task_->addItem(tr("LongEval lines"), (int)RetrievalTask::LongEvalLines);
   task_->setToolTip(tr("Passkey: a 5-digit key in repeated filler. Needle: the passkey sentence hidden in the open "
                        "document. LongEval lines: LongChat's register of numbered lines, in the model's own format."));
   lengths_ = new QLineEdit();
@@ -200,10 +201,10 @@ RetrievalView::RetrievalView(AppState* s, QWidget* parent) : View(s, parent) {
   lay->addWidget(info_);
   connect(run_, &QPushButton::clicked, this, &RetrievalView::request);
   connect(grid_, &RetrievalGridWidget::cell_clicked, this, &RetrievalView::open_cell);
-  connect(task_, &QComboBox::currentIndexChanged, this, [this] { depths_->setEnabled(task() != "lines"); });
+  connect(task_, &QComboBox::currentIndexChanged, this, [this] { depths_->setEnabled(task() != RetrievalTask::LongEvalLines); });
 }
 
-QString RetrievalView::task() const { return task_->currentData().toString(); }
+RetrievalTask RetrievalView::task() const { return (RetrievalTask)task_->currentData().toInt(); }
 
 void RetrievalView::suggest_lengths() {
   lengths_->setText(suggested_lengths(state_->config.train_len, 160, state_->max_length));  // a prompt needs ~160 tokens
@@ -247,17 +248,18 @@ void RetrievalView::refresh() {
                 .arg(to ? QString("%1%").arg(100.0 * fo / to, 0, 'f', 0) : QString("–"));
   }
   if (auto det = state_->retrieval_detail)
-    text += tr(" Open in the document pane: %1 at %2 tokens, depth %3.").arg(det->method).arg(det->length).arg(det->depth, 0, 'f', 2);
+    text += tr(" Open in the document pane: %1 at %2 tokens, depth %3.").arg(det->label).arg(det->length).arg(det->depth, 0, 'f', 2);
   info_->setText(text);
 }
 
 QJsonObject RetrievalView::view_state() const {
-  return {{"task", task()}, {"lengths", lengths_->text()}, {"depths", depths_->text()}, {"trials", trials_->value()},
+  return {{"task", task_name(task())}, {"lengths", lengths_->text()}, {"depths", depths_->text()}, {"trials", trials_->value()},
           {"nbce", nbce_->isChecked()}, {"chunks", chunks_->value()}};
 }
 
 void RetrievalView::restore_state(const QJsonObject& o) {
-  if (o.contains("task")) task_->setCurrentIndex(std::max(0, task_->findData(o["task"].toString())));
+  for (int i = 0; o.contains("task") && i < task_->count(); ++i)  // session files name the task
+    if (o["task"].toString() == task_name((RetrievalTask)task_->itemData(i).toInt())) task_->setCurrentIndex(i);
   if (o.contains("lengths")) lengths_->setText(o["lengths"].toString());
   if (o.contains("depths")) depths_->setText(o["depths"].toString());
   if (o.contains("trials")) trials_->setValue(o["trials"].toInt());

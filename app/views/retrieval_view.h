@@ -59,7 +59,7 @@ class RetrievalView : public View {
   void suggest_lengths();
   void set_lengths(const QString& text) { lengths_->setText(text); }
 
-  QString task() const;  // passkey | needle | lines
+  RetrievalTask task() const;
   QList<int> lengths() const;
   QList<double> depths() const;
   int trials() const { return trials_->value(); }

@@ -67,6 +67,7 @@ struct SweepCell {
   double mean_nll = 0;
   int windows = 0;
   std::vector<double> bucket_nll;  // per bucket of `edges` (NaN where the bucket lies beyond ctx)
+  MethodParams params;             // the method the cell ran (`method` is its spec text)
 };
 struct SweepResult {
   std::vector<int> edges;

@@ -11,6 +11,8 @@
 
 #include <math.h>
 
+#include <compare>
+
 // A translation unit built for another instruction set (core/cpu/flash_*.cpp)
 // defines LS_HD as `static inline` first, so its copies never replace the
 // baseline ones at link time.
@@ -76,6 +78,7 @@ struct RopeScaling {
   // long beyond; owned by the model (null: no model attached, plain θ).
   const double* longrope_short = nullptr;
   const double* longrope_long = nullptr;
+  auto operator<=>(const RopeScaling&) const = default;  // typed keys: equal parameters, equal method
 };
 
 // Score-level remapping and masking parameters (docs/methods.md §2, sliding window).
@@ -85,6 +88,7 @@ struct RelposRemap {
   int group = 1;       // self-extend G
   int sinks = 0;       // sliding-window S: first S tokens always visible
   int float_offset = 0;  // self-extend: 1 = group offset w - w/G in float (LongLM's other code path)
+  auto operator<=>(const RelposRemap&) const = default;  // typed keys: equal parameters, equal method
 };
 
 // ALiBi-family parameters (docs/methods.md §3).
@@ -92,6 +96,7 @@ struct AlibiScaling {
   double a = 1.0;     // alibi-linear / ntk-alibi scale
   double a0 = 1.0;    // dynamic-ntk-alibi rate
   int seed_exact = 0; // ntk-alibi: 1 = [alibi-interp]'s code (extra slopes unscaled)
+  auto operator<=>(const AlibiScaling&) const = default;  // typed keys: equal parameters, equal method
 };
 
 // One method with its parameters: what a spec string such as "yarn:factor=4" becomes.
@@ -102,6 +107,7 @@ struct MethodParams {
   AlibiScaling alibi;
   int logn = 0;                      // multiply query m by max(1, ln(m+1)/ln L) ([rerope])
   KeyCache cache = KeyCache::Rotated; // dynamic methods only
+  auto operator<=>(const MethodParams&) const = default;  // typed keys: equal parameters, equal method
 };
 
 // The model geometry and the moment a table is evaluated at.

@@ -37,6 +37,9 @@
 
 using ls::app::MainWindow;
 
+// A method as the app holds it (typed), from its spec text.
+inline ls::MethodParams spec(const char* text) { return ls::parse_method_spec(text).value(); }
+
 inline const QString kModel = LONGSCOPE_RESOURCES_DIR "/models/stories260K.gguf";
 inline const QString kDoc = LONGSCOPE_RESOURCES_DIR "/documents/tinystories_1.txt";
 
@@ -84,6 +87,7 @@ class AppTest : public QObject {
   void job_board_latest_wins();
   void session_file_round_trips_and_refuses_other_json();
   void startup_run_captures_and_ends_on_errors();
+  void method_ids_follow_parameter_edits();
 
  private:
   void load(MainWindow& w, int length = 1024);

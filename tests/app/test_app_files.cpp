@@ -79,7 +79,7 @@ void AppTest::session_round_trip() {
   QTest::qWait(50);
   QVERIFY(wait_idle(w2));
   QCOMPARE(w2.state()->length, 700);
-  QCOMPARE(w2.state()->method_specs(), QStringList({"ntk:alpha=4", "leaky-rerope:window=128,k=16"}));
+  QCOMPARE(w2.state()->method_labels(), QStringList({"ntk:alpha=4", "leaky-rerope:window=128,k=16"}));
   QCOMPARE(w2.state()->layer, 2);
   QCOMPARE(w2.state()->head, 5);
 }
@@ -99,7 +99,7 @@ void AppTest::nothing_stale_after_a_model_switch() {
   // (native first), said in the status line, not raised as an error.
   QCOMPARE(errors.count(), 0);
   QVERIFY2(w.status_text().contains("position family"), qPrintable(w.status_text()));
-  const QStringList family = w.state()->method_specs();
+  const QStringList family = w.state()->method_labels();
   QCOMPARE(family.size(), 3);
   QCOMPARE(family[0], QString("alibi"));
   QVERIFY(family[2].startsWith("ntk-alibi"));
@@ -108,11 +108,11 @@ void AppTest::nothing_stale_after_a_model_switch() {
   QVERIFY2(w.state()->attention, qPrintable(w.last_error() + " / " + w.status_text()));
   QCOMPARE((int)w.state()->attention->map.heads.size(), w.state()->config.n_heads);
   QVERIFY(w.state()->config.n_heads != 8);
-  QVERIFY(w.state()->ppl && w.state()->ppl->methods.size() == 3 && w.state()->ppl->methods[0] == "alibi");
+  QVERIFY(w.state()->ppl && w.state()->ppl->methods.size() == 3 && ls::app::AppState::label(w.state()->ppl->methods[0]) == "alibi");
   // A mixed list keeps what fits and says what left.
   w.set_methods({"rope", "alibi"});
   QVERIFY(wait_idle(w, 120000));
-  QCOMPARE(w.state()->method_specs(), QStringList({"alibi"}));
+  QCOMPARE(w.state()->method_labels(), QStringList({"alibi"}));
   QVERIFY(errors.count() >= 1);
   // Image exports show the plot, not the controls above it.
   QTemporaryDir dir;

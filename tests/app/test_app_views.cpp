@@ -1,6 +1,7 @@
 // What each view shows and exports: frequencies, relative positions, attention, the story, the
 // retrieval grid, S2-Attn, the document pane; colours per method.
 #include "tests/app/app_test.h"
+#include "app/views/method_choice.h"
 
 void AppTest::every_view_renders_and_exports() {
   MainWindow w;
@@ -122,13 +123,13 @@ void AppTest::colours_follow_methods_and_removed_methods_vanish() {
   load(w, 512);
   w.run_sweep();
   QVERIFY(wait_idle(w, 120000));
-  const QColor yarn = w.state()->colour_of("yarn:factor=4"), rerope = w.state()->colour_of("rerope:window=256");
+  const QColor yarn = w.state()->colour_of(spec("yarn:factor=4")), rerope = w.state()->colour_of(spec("rerope:window=256"));
   QVERIFY(yarn != rerope);
   w.set_methods({"yarn:factor=4", "rerope:window=256"});  // rope removed: the others keep their colours
-  QCOMPARE(w.state()->colour_of("yarn:factor=4"), yarn);
-  QCOMPARE(w.state()->colour_of("rerope:window=256"), rerope);
+  QCOMPARE(w.state()->colour_of(spec("yarn:factor=4")), yarn);
+  QCOMPARE(w.state()->colour_of(spec("rerope:window=256")), rerope);
   w.set_methods({"yarn:factor=8", "rerope:window=256"});  // a parameter edit keeps the method's colour
-  QCOMPARE(w.state()->colour_of("yarn:factor=8"), yarn);
+  QCOMPARE(w.state()->colour_of(spec("yarn:factor=8")), yarn);
   w.show_view("sweep");
   const QString csv = w.view("sweep")->data_csv();
   QVERIFY(csv.contains("yarn:factor=4") || csv.contains("rerope"));
@@ -189,7 +190,8 @@ void AppTest::retrieval_grid_and_a_clicked_prompt() {
   QVERIFY(wait_idle(w, 120000));
   auto det = w.state()->retrieval_detail;
   QVERIFY(det);
-  QCOMPARE(det->method, QString("ntk:alpha=4"));
+  QCOMPARE(det->label, QString("ntk:alpha=4"));
+  QVERIFY(det->method == spec("ntk:alpha=4"));
   QCOMPARE(det->length, 600);
   QCOMPARE(det->prompt.answer_begin, 600);
   QCOMPARE(det->trial.key, grid->grid.cell(1, 1, 2)->trials[0].key);
@@ -260,4 +262,42 @@ void AppTest::document_pane_lays_a_long_paragraph_out_once() {
   QVERIFY(text->toPlainText().size() > 20000);
   QCOMPARE(text->document()->blockCount(), 1);
   QVERIFY2(changes.count() <= 8, qPrintable(QString("%1 layout updates for %2 tokens").arg(changes.count()).arg(tokens)));
+}
+
+// The app holds methods typed, each with a stable id: the check box, the colour and
+// the attention view's choice follow a method through a parameter edit; the worker
+// runs exactly the parameters the panel holds.
+void AppTest::method_ids_follow_parameter_edits() {
+  MainWindow w;
+  load(w, 256);
+  auto* st = w.state();
+  const int yarn = st->id_of(spec("yarn:factor=4"));
+  QVERIFY(yarn >= 0 && yarn != st->id_of(spec("rope")));
+  w.show_view("attention");
+  auto* choice = w.view("attention")->findChild<ls::app::MethodChoice*>();
+  QVERIFY(choice);
+  choice->choose_id(yarn);
+  QCOMPARE(st->attention_method, yarn);
+  st->set_hidden(yarn, true);
+  const QColor colour = st->colour_of(spec("yarn:factor=4"));
+  w.set_methods({"rope", "yarn:factor=8", "rerope:window=256"});  // the panel's edit of yarn's factor
+  QCOMPARE(st->id_of(spec("yarn:factor=8")), yarn);
+  QVERIFY(st->is_hidden(yarn) && !st->is_shown(spec("yarn:factor=8")));
+  QCOMPARE(st->colour_of(spec("yarn:factor=8")), colour);
+  QVERIFY(st->attention_params() == spec("yarn:factor=8"));
+  w.run_now();
+  QVERIFY(wait_idle(w));
+  QVERIFY(st->attention && st->attention->method == spec("yarn:factor=8"));
+  QVERIFY(st->ppl && st->ppl->methods.size() == 3 && st->ppl->methods[1] == spec("yarn:factor=8"));
+  // A removed method takes its id, its tick and the attention choice with it.
+  w.set_methods({"rope", "rerope:window=256"});
+  QCOMPARE(st->id_of(spec("yarn:factor=8")), -1);
+  QVERIFY(!st->is_hidden(yarn));
+  QVERIFY(st->attention_params() == spec("rope"));
+  // Plain RoPE is offered once in the relative-position view, selected or not.
+  w.show_view("relpos");
+  int ropes = 0;
+  for (auto* c : w.view("relpos")->findChildren<ls::app::MethodChoice*>())
+    for (int i = 0; i < c->count(); ++i) ropes += c->itemText(i) == "rope";
+  QCOMPARE(ropes, 2);  // one in A, one in B
 }

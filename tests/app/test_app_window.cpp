@@ -90,7 +90,7 @@ void AppTest::help_view_menu_and_errors_that_stay() {
   QVERIFY(wait_idle(w));
   QVERIFY(w.error_visible());
   // A hidden method leaves every view and export.
-  w.state()->set_hidden("yarn:factor=4", true);
+  w.state()->set_hidden(w.state()->id_of(spec("yarn:factor=4")), true);
   QVERIFY(!w.view("perplexity")->data_csv().contains("yarn"));
   QVERIFY(w.view("perplexity")->data_csv().contains("rope"));
 }
