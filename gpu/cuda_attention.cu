@@ -192,7 +192,7 @@ Status CudaBackend::attention(KvCache& cache, const AttentionParams& p, const Te
   const CudaKvCache::Positions& ps = c->pos[p.table];
   const BandPlan plan = band_plan(p, ps.tables, c->spec.keys);
   const double af = ps.tables.attention_factor;
-  const int hd = p.head_dim, kv_dim = p.n_kv_heads * hd, q_dim = p.n_heads * hd, lay = (int)p.layout;
+  const int hd = p.head_dim, kv_dim = p.n_kv_heads * hd, q_dim = p.n_heads * hd;
   const MethodParams bp = band_params(p);
   const bool flash = !warp_attention_ && flash_supported(hd, c->dtype);
   const size_t op_bytes = flash ? 2 : 4;
@@ -201,18 +201,19 @@ Status CudaBackend::attention(KvCache& cache, const AttentionParams& p, const Te
   a.slopes = ps.tables.alibi_slopes.empty() ? nullptr : ps.slopes;
   a.op16 = flash ? 1 : 0;
   const CudaKvCache::Layer& L = c->layers[p.layer];
-  launch_append_kv(stream_, k_new, v_new, p.n_new, p.p0, kv_dim, hd, p.rot_dim, lay, plan.rotate_cached, ps.inv_freq, af,
-                   L.k, L.v, c->dtype);
+  const OperandRotation rot{hd, p.rot_dim, p.layout, ps.inv_freq, af};
+  launch_append_kv({k_new, v_new, p.n_new, p.p0, kv_dim, rot, plan.rotate_cached != 0, L.k, L.v, c->dtype}, stream_);
   void* kn = scratch(kScratchKNear, (size_t)n * kv_dim * op_bytes);
   void* kf = plan.far ? scratch(kScratchKFar, (size_t)n * kv_dim * op_bytes) : nullptr;
   void* qn = scratch(kScratchQNear, (size_t)p.n_new * q_dim * op_bytes);
   void* qf = plan.far ? scratch(kScratchQFar, (size_t)p.n_new * q_dim * op_bytes) : nullptr;
   if (!pending_) return pending_;
-  launch_key_operands(stream_, L.k, c->dtype, n, kv_dim, hd, p.rot_dim, lay, plan.near_keys, ps.inv_freq, af, bp, kn, a.op16);
-  if (kf) launch_key_operands(stream_, L.k, c->dtype, n, kv_dim, hd, p.rot_dim, lay, kKeyAtFarPos, ps.inv_freq, af, bp, kf, a.op16);
+  const bool op16 = a.op16 != 0;
+  launch_key_operands({L.k, c->dtype, n, kv_dim, rot, plan.near_keys, bp, kn, op16}, stream_);
+  if (kf) launch_key_operands({L.k, c->dtype, n, kv_dim, rot, kKeyAtFarPos, bp, kf, op16}, stream_);
   for (int far = 0; far < (kf ? 2 : 1); ++far)
-    launch_query_operands(stream_, q, p.n_new, p.p0, q_dim, hd, p.rot_dim, lay, plan.rope, far, ps.inv_freq, af, bp,
-                          plan.scale, p.train_len, far ? qf : qn, a.op16);
+    launch_query_operands({q, p.n_new, p.p0, q_dim, rot, plan.rope != 0, far != 0, bp, plan.scale, p.train_len,
+                           far ? qf : qn, op16}, stream_);
   a.qn = qn;
   a.qf = qf;
   a.kn = kn;

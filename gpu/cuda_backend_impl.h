@@ -137,18 +137,51 @@ enum ScratchSlot : int {
   kScratchLse,         // per (query, head) log-sum-exp; the probe's rows share slot kScratchGemmIn
 };
 
-// Operands of the band algebra (cuda_operands.cu), launched on `stream`.
+// Operands of the band algebra (cuda_operands.cu), launched on `stream`. Each launch
+// takes one argument block (passed to its kernel by value).
+
+// The rotation every operand kernel applies: head geometry, pair layout, θ'_i on the
+// device and YaRN's attention factor.
+struct OperandRotation {
+  int head_dim = 0, rot_dim = 0;
+  PairLayout layout = PairLayout::Interleaved;
+  const double* inv_freq = nullptr;  // device, rot_dim / 2
+  double attention_factor = 1.0;
+};
 // Appends rows [p0, p0+n_new) of K and V in 16 bits (dtype), keys rotated at their position when `rotate`.
-void launch_append_kv(cudaStream_t stream, const float* k_new, const float* v_new, int n_new, int p0, int kv_dim, int hd,
-                      int rd, int layout, int rotate, const double* inv_freq, double af, uint16_t* K, uint16_t* V,
-                      DType dtype);
+struct AppendKvArgs {
+  const float *k_new = nullptr, *v_new = nullptr;  // (n_new, kv_dim)
+  int n_new = 0, p0 = 0, kv_dim = 0;
+  OperandRotation rot;
+  bool rotate = false;
+  uint16_t *k = nullptr, *v = nullptr;  // the layer's cache
+  DType dtype = DType::BF16;
+};
 // Key operands of keys [0, n) (mode: gpu/band_operands.h KeyOperand), fp32 or, when out16, bf16.
-void launch_key_operands(cudaStream_t stream, const uint16_t* K, DType dtype, int n, int kv_dim, int hd, int rd, int layout,
-                         int mode, const double* inv_freq, double af, const MethodParams& bands, void* out, int out16);
+struct KeyOperandArgs {
+  const uint16_t* k = nullptr;  // the layer's key cache
+  DType dtype = DType::BF16;
+  int n = 0, kv_dim = 0;
+  OperandRotation rot;
+  int mode = 0;
+  MethodParams bands;
+  void* out = nullptr;
+  bool out16 = false;
+};
 // Query operands (n_new, q_dim): R(pos)q · scale · log-n, pos = m (near) or far_query_pos(m) (far); fp32 or bf16.
-void launch_query_operands(cudaStream_t stream, const float* q, int n_new, int p0, int q_dim, int hd, int rd, int layout,
-                           int rope, int far, const double* inv_freq, double af, const MethodParams& bands, double scale,
-                           double train_len, void* out, int out16);
+struct QueryOperandArgs {
+  const float* q = nullptr;
+  int n_new = 0, p0 = 0, q_dim = 0;
+  OperandRotation rot;
+  bool rope = true, far = false;
+  MethodParams bands;
+  double scale = 1.0, train_len = 0;
+  void* out = nullptr;
+  bool out16 = false;
+};
+void launch_append_kv(const AppendKvArgs& a, cudaStream_t stream);
+void launch_key_operands(const KeyOperandArgs& a, cudaStream_t stream);
+void launch_query_operands(const QueryOperandArgs& a, cudaStream_t stream);
 
 // One attention call's arguments on the device, for the flash kernel (cuda_flash.cu)
 // and the warp kernel and probe (cuda_attention.cu): the band operands of each band
