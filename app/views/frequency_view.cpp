@@ -10,6 +10,7 @@
 #include <cmath>
 
 #include "app/views/chart_util.h"
+#include "core/model/describe.h"
 #include "core/position/spec.h"
 #include "core/position/tables.h"
 
@@ -172,6 +173,11 @@ void FrequencyView::fill_rope() {
     series_.push_back({name + " λ", pairs, lt.wavelength});
     series_.push_back({name + " turns over min(n, window)", pairs, turns});
     c1->setTitle(c1->title() + " (global layers; local layers dotted)");
+  }
+  // NoPE layers (SmolLM3): no rotation whatever the method; say which.
+  if (const std::string nope = position_layers_text(state_->config); !nope.empty()) {
+    c1->setTitle(c1->title() + " · rotary " + QString::fromStdString(nope).replace("position in", "in"));
+    legend.push_back({QString::fromStdString(nope) + ": the curves apply to the layers with position only", Qt::gray});
   }
   c2->addSeries(unseen);
   series_.push_back({"beyond training", ux, uy});

@@ -53,7 +53,7 @@ struct AttentionObserver {
 // Kinds of position tables a cache holds: the model's, and its local layers' own
 // (Gemma-3's local layers rotate with base 10000, its global layers with 1e6 and
 // the method).
-constexpr int kPositionTableKinds = 2;
+constexpr int kPositionTableKinds = 3;  // every layer's, local layers' (Gemma-3), none (NoPE layers)
 
 // `count` elements of a runtime dtype (F32, F64, F16, BF16) in memory a backend
 // owns (Backend::alloc), or host memory a CPU backend is handed (host_tensor).
@@ -150,7 +150,7 @@ struct AttentionParams {
   int logn = 0;             // log-n query scale
   double train_len = 2048;  // L (log-n)
   double scale = 0.0;       // softmax scale of q·k; 0: 1/√head_dim
-  int table = 0;            // which position tables (set_positions kind): 0 every layer's, 1 local layers' (Gemma-3)
+  int table = 0;            // which position tables (set_positions kind): 0 every layer's, 1 local layers' (Gemma-3), 2 none
   double softcap = 0.0;     // scores → softcap·tanh(s / softcap) before the softmax; 0: none
 };
 

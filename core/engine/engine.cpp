@@ -186,7 +186,8 @@ Status Engine::check_tokens(const int* tokens, int n) const {
   return Status::Ok();
 }
 
-Status Engine::attention_blocks(int n, AttentionParams& ap, AttentionParams& local) {
+Status Engine::attention_blocks(int n, LayerAttention& blocks) {
+  AttentionParams &ap = blocks.global, &local = blocks.local;
   const ModelConfig& c = model_->config;
   Backend& b = *shared_->backend;
   // Every token of this call sees the same current length n (dynamic methods).
@@ -224,6 +225,17 @@ Status Engine::attention_blocks(int n, AttentionParams& ap, AttentionParams& loc
       local.remap.window = window;
     }
   }
+  // NoPE layers: causal attention over every key with no position term (table 2 is
+  // empty: no θ', no slopes), whatever the method.
+  AttentionParams& none = blocks.none;
+  none = ap;
+  none.method = Method::Rope;
+  none.remap = RelposRemap{};
+  none.logn = 0;
+  none.rot_dim = 0;
+  none.table = 2;
+  if (std::find(c.block.layers.begin(), c.block.layers.end(), LayerKind::NoPosition) != c.block.layers.end())
+    b.set_positions(*cache_, PositionTables{}, 2);
   return Status::Ok();
 }
 
@@ -264,7 +276,7 @@ Status Engine::run_rows(Engine& work, const Segment* segs, int nseg) {
     if (L.k_norm) b.rmsnorm(k_new, L.k_norm, rows * c.n_kv_heads, c.head_dim, c.norm_eps, k_new);
     for (int s = 0, r0 = 0; s < nseg; r0 += segs[s].rows, ++s) {  // attention: each segment over its own cache
       Engine& e = *segs[s].engine;
-      AttentionParams& lp = layer_is_local(c, l) ? *segs[s].local : *segs[s].global;
+      AttentionParams& lp = segs[s].attention->of(layer_kind(c, l));
       lp.layer = l;
       lp.p0 = segs[s].p0;
       lp.n_new = segs[s].rows;
@@ -306,12 +318,12 @@ Status Engine::forward(const int* tokens, int n) {
   std::lock_guard<std::mutex> lock(shared_->mu);
   if (auto st = check_tokens(tokens, n); !st) return st;
   if (auto st = reserve(pos_ + n, n); !st) return st;
-  AttentionParams ap, local;
-  if (auto st = attention_blocks(n, ap, local); !st) return st;
+  LayerAttention blocks;
+  if (auto st = attention_blocks(n, blocks); !st) return st;
   for (int c0 = 0; c0 < n; c0 += opts_.chunk) {
     const int rows = std::min(opts_.chunk, n - c0);
     const size_t dim = (size_t)model_->config.dim;
-    const Segment seg{this, tokens + c0, rows, pos_ + c0, &ap, &local, hidden_.slice(c0 * dim, rows * dim)};
+    const Segment seg{this, tokens + c0, rows, pos_ + c0, &blocks, hidden_.slice(c0 * dim, rows * dim)};
     if (auto st = run_rows(*this, &seg, 1); !st) return st;
   }
   if (auto st = shared_->backend->sync(); !st) return st;
@@ -328,16 +340,16 @@ Status Engine::forward_each(const std::vector<Engine*>& engines, const int* toke
       return make_error("forward_each: the engines must share one model, one backend and one precision");
   std::lock_guard<std::mutex> lock(work.shared_->mu);
   const size_t k = engines.size();
-  std::vector<AttentionParams> ap(k), local(k);
+  std::vector<LayerAttention> blocks(k);
   for (size_t i = 0; i < k; ++i) {
     Engine& e = *engines[i];
     if (auto st = e.check_tokens(tokens + i, 1); !st) return st;
     if (auto st = e.reserve(e.pos_ + 1, 1); !st) return st;
-    if (auto st = e.attention_blocks(1, ap[i], local[i]); !st) return st;
+    if (auto st = e.attention_blocks(1, blocks[i]); !st) return st;
   }
   std::vector<Segment> segs;
   for (size_t i = 0; i < k; ++i)
-    segs.push_back(Segment{engines[i], tokens + i, 1, engines[i]->pos_, &ap[i], &local[i],
+    segs.push_back(Segment{engines[i], tokens + i, 1, engines[i]->pos_, &blocks[i],
                            engines[i]->hidden_.head((size_t)work.model_->config.dim)});
   for (size_t s0 = 0; s0 < k; s0 += (size_t)work.opts_.chunk)  // as many rows at once as the work buffers hold
     if (auto st = run_rows(work, segs.data() + s0, (int)std::min(k - s0, (size_t)work.opts_.chunk)); !st) return st;

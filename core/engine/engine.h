@@ -83,20 +83,25 @@ class Engine {
 
  private:
   Engine() = default;
+  // The attention parameter blocks of one forward, one per layer kind.
+  struct LayerAttention {
+    AttentionParams global, local, none;
+    AttentionParams& of(LayerKind k) { return k == LayerKind::Local ? local : k == LayerKind::NoPosition ? none : global; }
+  };
   // One engine's rows of a micro-batch: tokens at positions p0 …, their attention
-  // parameter blocks (global and local layers) and where their hidden states go.
+  // parameter blocks and where their hidden states go.
   struct Segment {
     Engine* engine;
     const int* tokens;
     int rows, p0;
-    AttentionParams *global, *local;
+    LayerAttention* attention;
     Tensor hidden;
   };
   // Runs stacked segments (at most opts_.chunk rows in all) through every layer in the work buffers of `work`.
   static Status run_rows(Engine& work, const Segment* segs, int nseg);
   Status check_tokens(const int* tokens, int n) const;
   // This engine's position tables for a forward of n tokens (set on its cache) and the parameter blocks.
-  Status attention_blocks(int n, AttentionParams& global, AttentionParams& local);
+  Status attention_blocks(int n, LayerAttention& blocks);
   // Grows the KV cache to hold `tokens` and the hidden states to hold `rows`
   // (geometrically, never past capacity), checking the memory budget first.
   Status reserve(int tokens, int rows);

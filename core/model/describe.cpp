@@ -75,12 +75,34 @@ json weight_types_json(const Model& m) {
   return j;
 }
 
-// "global" / "local" per layer.
+// "global" / "local" / "no-position" per layer.
 json layer_kinds(const ModelConfig& c) {
   json out = json::array();
-  for (int l = 0; l < c.n_layers; ++l) out.push_back(layer_is_local(c, l) ? "local" : "global");
+  for (int l = 0; l < c.n_layers; ++l)
+    out.push_back(layer_is_local(c, l) ? "local" : layer_has_position(c, l) ? "global" : "no-position");
   return out;
 }
+
+}  // namespace
+
+std::vector<int> layers_without_position(const ModelConfig& c) {
+  std::vector<int> out;
+  for (int l = 0; l < c.n_layers; ++l)
+    if (!layer_has_position(c, l)) out.push_back(l);
+  return out;
+}
+
+std::string position_layers_text(const ModelConfig& c) {
+  const std::vector<int> none = layers_without_position(c);
+  if (none.empty()) return "";
+  std::string list;
+  for (size_t i = 0; i < none.size() && i < 8; ++i) list += (i ? ", " : "") + std::to_string(none[i]);
+  if (none.size() > 8) list += ", …";
+  return "position in " + std::to_string(c.n_layers - (int)none.size()) + " of " + std::to_string(c.n_layers) +
+         " layers (none in " + list + ")";
+}
+
+namespace {
 
 }  // namespace
 
@@ -140,6 +162,8 @@ std::string model_line(const Model& m, const std::string& tokenizer_kind, const 
     family += " (local layers: window " + std::to_string(b.local_window) +
               (b.local_rope_base > 0 ? ", base " + num(b.local_rope_base) : std::string()) + ")";
   if (b.attn_softcap > 0) family += " (score cap " + num(b.attn_softcap) + ")";
+  if (b.qk_norm) family += " (q/k norm)";
+  if (const std::string nope = position_layers_text(c); !nope.empty()) family += " (" + nope + ")";
   if (b.residual != Residual::Sequential)
     family += b.residual == Residual::ParallelOneNorm ? " (parallel residual, one norm)" : " (parallel residual)";
   std::string native = method_spec_string(c.native_method) + factor_range(c) +

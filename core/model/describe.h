@@ -3,6 +3,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -17,5 +18,10 @@ nlohmann::json model_description(const Model& m);
 // One line: name, format, family and its traits, tokenizer, geometry, L (and its
 // source), base, pair layout, native method, backend.
 std::string model_line(const Model& m, const std::string& tokenizer_kind, const std::string& backend);
+
+// The layers that carry no position (NoPE), and a phrase for them ("position in 27 of
+// 36 layers (none in 3, 7, …)"; "" when every layer carries position).
+std::vector<int> layers_without_position(const ModelConfig& c);
+std::string position_layers_text(const ModelConfig& c);
 
 }  // namespace ls

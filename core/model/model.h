@@ -39,7 +39,9 @@ enum class FeedForward { SwiGlu, GeGlu, Gelu, GeluTanh };
 enum class Residual { Sequential, Parallel, ParallelOneNorm };
 // Global: every earlier key, positioned by the method. Local: keys m - j < the
 // model's window (Gemma's sliding layers), rotated at the local base when it has one.
-enum class LayerKind { Global, Local };
+// NoPosition: every earlier key and no position term whatever the method (SmolLM3's
+// and Llama 4's "NoPE" layers: no rotation, no bias, no remapping, no log-n).
+enum class LayerKind { Global, Local, NoPosition };
 
 struct BlockDesc {
   NormKind norm = NormKind::Rms;
@@ -92,10 +94,13 @@ inline bool ffn_gated(const ModelConfig& c) {
   return c.block.ffn == FeedForward::SwiGlu || c.block.ffn == FeedForward::GeGlu;
 }
 
-// Whether layer l attends only within the model's local window.
-inline bool layer_is_local(const ModelConfig& c, int l) {
-  return l >= 0 && l < (int)c.block.layers.size() && c.block.layers[l] == LayerKind::Local;
+inline LayerKind layer_kind(const ModelConfig& c, int l) {
+  return l >= 0 && l < (int)c.block.layers.size() ? c.block.layers[(size_t)l] : LayerKind::Global;
 }
+// Whether layer l attends only within the model's local window.
+inline bool layer_is_local(const ModelConfig& c, int l) { return layer_kind(c, l) == LayerKind::Local; }
+// Whether layer l carries position (every layer but NoPE ones).
+inline bool layer_has_position(const ModelConfig& c, int l) { return layer_kind(c, l) != LayerKind::NoPosition; }
 
 // Local layers with `window`, every layer l with (l + 1) % period != 0 (Gemma-2: 2,
 // the even layers; Gemma-3: 6, five local to one global); a window of 0: none.

@@ -88,9 +88,18 @@ Result<RandomModelSpec> random_model_shape(const std::string& name) {
   } else if (name == "tiny-mpt") {  // MPT's traits: ALiBi over 6 heads (not a power of two), no biases, tied
     s.arch = Arch::Mpt, s.dim = 96, s.hidden_dim = 384, s.n_layers = 2, s.n_heads = 6, s.n_kv_heads = 6;
     s.vocab_size = 512, s.train_len = 256;
+  } else if (name == "tiny-qwen3") {  // Qwen3's traits: q/k norms, head_dim ≠ dim / heads, GQA, YaRN ×4
+    s.dim = 64, s.hidden_dim = 160, s.n_layers = 2, s.n_heads = 4, s.n_kv_heads = 2, s.vocab_size = 512;
+    s.train_len = 256, s.rope_base = 1e6, s.qwen3 = true, s.head_dim = 32, s.yarn_factor = 4.0;
+  } else if (name == "tiny-smollm3") {  // SmolLM3's traits: every 4th layer without position, GQA
+    s.dim = 64, s.hidden_dim = 160, s.n_layers = 4, s.n_heads = 4, s.n_kv_heads = 2, s.vocab_size = 512;
+    s.train_len = 256, s.rope_base = 5e6, s.smollm3 = true;
+  } else if (name == "qwen3-0.6b") {  // Qwen3-0.6B's geometry (config.json of Qwen/Qwen3-0.6B)
+    s.dim = 1024, s.hidden_dim = 3072, s.n_layers = 28, s.n_heads = 16, s.n_kv_heads = 8, s.vocab_size = 151936;
+    s.train_len = 32768, s.rope_base = 1e6, s.qwen3 = true, s.head_dim = 128;
   } else {
     return make_error("unknown shape \"" + name + "\" (accepted: bundled, tinyllama-1.1b, llama2-7b, tiny-bloom, tiny-qwen2, "
-                      "tiny-phi3, tiny-gemma2, tiny-gemma3, tiny-neox, tiny-stablelm, tiny-phi2, tiny-mpt)");
+                      "tiny-phi3, tiny-gemma2, tiny-gemma3, tiny-neox, tiny-stablelm, tiny-phi2, tiny-mpt, tiny-qwen3, tiny-smollm3, qwen3-0.6b)");
   }
   return s;
 }
@@ -101,7 +110,7 @@ namespace {
 template <typename Emit>
 void for_each_tensor(const RandomModelSpec& s, Emit&& emit) {
   auto fill = [&](const std::string& name, size_t rows, size_t cols, bool norm = false) { emit(name, rows, cols, norm); };
-  const size_t d = s.dim, hid = s.hidden_dim, hd = s.dim / s.n_heads;
+  const size_t d = s.dim, hid = s.hidden_dim, hd = (size_t)random_head_dim(s);
   const size_t q = s.n_heads * hd, kv = s.n_kv_heads * hd;
   fill("token_embd.weight", s.vocab_size, d);
   fill("output_norm.weight", 1, d, true);
@@ -144,7 +153,7 @@ void for_each_tensor(const RandomModelSpec& s, Emit&& emit) {
         fill(L(l, "post_attention_norm.weight"), 1, d, true);
         fill(L(l, "post_ffw_norm.weight"), 1, d, true);
       }
-      if (s.gemma3) {
+      if (s.gemma3 || s.qwen3) {
         fill(L(l, "attn_q_norm.weight"), 1, hd, true);
         fill(L(l, "attn_k_norm.weight"), 1, hd, true);
       }
@@ -238,7 +247,7 @@ namespace {
 std::string spec_member(const RandomModelSpec& s) {
   return s.arch == Arch::Bloom ? "bloom" : s.stablelm ? "stablelm" : s.phi2 ? "phi2" : s.arch == Arch::NeoX ? "gptneox"
          : s.arch == Arch::Mpt ? "mpt" : s.qkv_bias ? "qwen2" : s.fused ? "phi3" : s.gemma3 ? "gemma3"
-         : s.gemma2 ? "gemma2" : "llama";
+         : s.gemma2 ? "gemma2" : s.qwen3 ? "qwen3" : s.smollm3 ? "smollm3" : "llama";
 }
 
 // The canonical tensors in a file's row order: q/k rows (and biases) half-split
@@ -246,7 +255,7 @@ std::string spec_member(const RandomModelSpec& s) {
 // it runs as NEOX), Phi-3's q/k/v and gate/up fused (q rows, k, v; gate rows, up).
 std::map<std::string, std::vector<float>> formatted(const RandomModel& m, bool half_split) {
   const RandomModelSpec& s = m.spec;
-  const int hd = s.dim / s.n_heads;
+  const int hd = random_head_dim(s);
   std::map<std::string, std::vector<float>> t = m.t;
   if (half_split)
     for (auto& [name, v] : t) {
@@ -276,7 +285,7 @@ bool is_vector(const std::string& name) {
 std::vector<uint64_t> tensor_shape(const RandomModelSpec& s, const std::string& name, size_t size) {
   if (is_vector(name)) return {size};
   const uint64_t in = name.find("ffn_down") != std::string::npos      ? (uint64_t)s.hidden_dim
-                      : name.find("attn_output") != std::string::npos ? (uint64_t)s.n_heads * (s.dim / s.n_heads)
+                      : name.find("attn_output") != std::string::npos ? (uint64_t)s.n_heads * random_head_dim(s)
                                                                        : (uint64_t)s.dim;
   return {size / in, in};
 }
@@ -287,6 +296,7 @@ Status write_gguf_model(const RandomModel& m, const std::string& path, DType mat
                         const std::vector<std::pair<std::string, GgufValue>>& extra_meta) {
   const RandomModelSpec& s = m.spec;
   if (s.gemma3 && s.pattern != 6) return make_error("a gemma3 GGUF has llama.cpp's fixed pattern: one global layer in 6");
+  if (s.smollm3 && s.nope_interval != 4) return make_error("a smollm3 GGUF has llama.cpp's fixed step: no position in every 4th layer");
   const std::string a = spec_member(s);
   GgufWriter w;
   w.meta.push_back({"general.architecture", {a}});
@@ -309,7 +319,7 @@ Status write_gguf_model(const RandomModel& m, const std::string& path, DType mat
   w.meta.insert(w.meta.end(), extra_meta.begin(), extra_meta.end());
   // llama.cpp permutes only LLaMA's q/k rows into adjacent pairs; the other
   // LLaMA-style families keep Hugging Face's half-split rows (rope type NEOX).
-  for (const auto& [name, data] : formatted(m, s.arch == Arch::Llama && a != "llama")) {
+  for (const auto& [name, data] : formatted(m, s.arch == Arch::Llama && a != "llama" && a != "smollm3")) {
     const std::vector<uint64_t> shape = tensor_shape(s, name, data.size());
     // As llama-quantize does, a matrix whose rows are not whole blocks keeps a plain
     // type (F16 here; stories260K's feed-forward width is 172).
@@ -368,7 +378,7 @@ Status write_hf_model(const RandomModel& m, const std::string& dir, const std::s
     if (!from[i].second.empty() && !to[i].second.empty()) rename[from[i].second] = {to[i].second, from[i].first};
   const auto* llama_hf = std::get_if<LlamaTensorNames>(&hf.value());
   const auto* fused_hf = std::get_if<BloomTensorNames>(&hf.value());
-  const int hd = s.dim / s.n_heads;
+  const int hd = random_head_dim(s);
 
   std::vector<SafetensorsWriter::Tensor> all;
   for (auto& [name, stored] : formatted(m, s.arch == Arch::Llama)) {

@@ -37,10 +37,21 @@ struct RandomModelSpec {
   bool gemma3 = false;
   int pattern = 0;
   double local_base = 0.0, linear_factor = 0.0;
+  // Qwen3 (qwen3 GGUF / Qwen3ForCausalLM): q/k norms per head, head_dim set apart
+  // from dim / n_heads. SmolLM3 (smollm3 / SmolLM3ForCausalLM): every
+  // nope_interval-th layer without position (llama.cpp's files: 4).
+  bool qwen3 = false, smollm3 = false;
+  int head_dim = 0;        // 0: dim / n_heads
+  int nope_interval = 4;
+  double yarn_factor = 0;  // > 0: the checkpoint's own YaRN (rope_scaling), with L its original length
 };
 
+// The head dimension a spec's model has.
+inline int random_head_dim(const RandomModelSpec& s) { return s.head_dim > 0 ? s.head_dim : s.dim / s.n_heads; }
+
 // Named shapes: "bundled" (stories260K's), "tinyllama-1.1b", "llama2-7b", "tiny-bloom", "tiny-qwen2", "tiny-phi3",
-// "tiny-neox", "tiny-stablelm", "tiny-phi2", "tiny-mpt", "tiny-gemma2", "tiny-gemma3".
+// "tiny-neox", "tiny-stablelm", "tiny-phi2", "tiny-mpt", "tiny-gemma2", "tiny-gemma3", "tiny-qwen3", "tiny-smollm3",
+// "qwen3-0.6b" (its real geometry).
 Result<RandomModelSpec> random_model_shape(const std::string& name);
 
 // Weights in LongScope's canonical layout (interleaved rotary pairs; fused QKV as

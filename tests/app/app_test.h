@@ -88,6 +88,7 @@ class AppTest : public QObject {
   void session_file_round_trips_and_refuses_other_json();
   void startup_run_captures_and_ends_on_errors();
   void method_ids_follow_parameter_edits();
+  void layers_without_position_are_named();
 
  private:
   void load(MainWindow& w, int length = 1024);

@@ -301,3 +301,23 @@ void AppTest::method_ids_follow_parameter_edits() {
     for (int i = 0; i < c->count(); ++i) ropes += c->itemText(i) == "rope";
   QCOMPARE(ropes, 2);  // one in A, one in B
 }
+
+// A model with NoPE layers (SmolLM3's every fourth): the model pane and the
+// Frequencies view say which layers carry position.
+void AppTest::layers_without_position_are_named() {
+  MainWindow w;
+  load(w, 256);
+  QTemporaryDir dir;
+  const QString folder = dir.filePath("smollm3");
+  QVERIFY(ls::write_hf_model(ls::make_random_model(ls::random_model_shape("tiny-smollm3").value()), folder.toStdString()).ok());
+  QVERIFY(QFile::copy(LONGSCOPE_RESOURCES_DIR "/models/tok512.model", folder + "/tokenizer.model"));  // 512 ids, as the model
+  w.open_model(folder);
+  QVERIFY(wait_idle(w));
+  QVERIFY2(!w.error_visible(), qPrintable(w.last_error()));
+  QCOMPARE(w.state()->config.family, std::string("smollm3"));
+  QVERIFY2(w.state()->model_summary.contains("position in 3 of 4 layers (none in 3)"), qPrintable(w.state()->model_summary));
+  w.show_view("frequencies");
+  bool named = false;
+  for (auto* l : w.view("frequencies")->findChildren<QLabel*>()) named |= l->text().contains("none in 3");
+  QVERIFY(named);
+}

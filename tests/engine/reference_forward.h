@@ -182,7 +182,10 @@ inline std::vector<std::vector<double>> reference_logits(const Model& model, con
                (double)c.train_len, local ? blk.local_window : 0};
     std::vector<double> slopes;
     for (int h = 0; alibi && h < H; ++h) slopes.push_back(alibi_slope(p, ctx, h + 1, H));
-    Mat att = ref_attention(q, k, v, heads, own_table ? plain : p, own_table ? local_tab : tab, slopes);
+    // NoPE layers (SmolLM3): no rotation, no slopes, no remapping or log-n.
+    const bool nope = l < (int)blk.layers.size() && blk.layers[l] == LayerKind::NoPosition;
+    Mat att = nope ? ref_attention(q, k, v, heads, plain, RopeTable{}, {})
+                   : ref_attention(q, k, v, heads, own_table ? plain : p, own_table ? local_tab : tab, slopes);
     Mat o = linear(att, Lw.wo, Lw.bo, D);
     if (Lw.post_attn_norm) o = norm(o, Lw.post_attn_norm, nullptr);
     // GPT-NeoX's parallel residual: both blocks read the same x, through their own

@@ -46,23 +46,6 @@ TEST(Golden, GreedyTextDecodesToReferenceText) {
   EXPECT_EQ(got, want);
 }
 
-std::vector<float> last_logits(std::shared_ptr<const Model> m, const std::vector<int>& toks) {
-  EngineOptions o;
-  o.method = arch_alibi(m->config.arch) ? parse_method_spec("alibi").value() : MethodParams{};
-  auto e = make_engine(m, o, (int)toks.size());
-  EXPECT_TRUE(e.ok());
-  EXPECT_TRUE((*e)->forward(toks.data(), (int)toks.size()).ok());
-  std::vector<float> out;
-  EXPECT_TRUE((*e)->logits((int)toks.size() - 1, out).ok());
-  return out;
-}
-
-double max_diff(const std::vector<float>& a, const std::vector<float>& b) {
-  double d = 0;
-  for (size_t i = 0; i < a.size(); ++i) d = std::max(d, (double)std::fabs(a[i] - b[i]));
-  return a.size() == b.size() && !a.empty() ? d : INFINITY;
-}
-
 TEST(Formats, SameWeightsSameLogitsInEveryFormat) {
   const std::string dir = temp_dir("formats");
   RandomModelSpec spec;

@@ -10,7 +10,9 @@
 #include <string>
 #include <vector>
 
+#include "core/backends/backends.h"
 #include "core/model/model.h"
+#include "core/position/spec.h"
 #include "core/model/random_model.h"
 #include "core/tokenizer/tokenizer.h"
 #include "tests/files.h"
@@ -57,6 +59,24 @@ inline std::vector<int> story_tokens(size_t n) {
   EXPECT_TRUE(ids.ok());
   EXPECT_GE(ids->size(), n);
   return std::vector<int>(ids->begin(), ids->begin() + std::min(n, ids->size()));
+}
+
+// The logits of the last token under plain RoPE (ALiBi models: ALiBi).
+inline std::vector<float> last_logits(std::shared_ptr<const Model> m, const std::vector<int>& toks) {
+  EngineOptions o;
+  o.method = arch_alibi(m->config.arch) ? parse_method_spec("alibi").value() : MethodParams{};
+  auto e = make_engine(m, o, (int)toks.size());
+  EXPECT_TRUE(e.ok());
+  EXPECT_TRUE((*e)->forward(toks.data(), (int)toks.size()).ok());
+  std::vector<float> out;
+  EXPECT_TRUE((*e)->logits((int)toks.size() - 1, out).ok());
+  return out;
+}
+
+inline double max_diff(const std::vector<float>& a, const std::vector<float>& b) {
+  double d = 0;
+  for (size_t i = 0; i < a.size(); ++i) d = std::max(d, (double)std::fabs(a[i] - b[i]));
+  return a.size() == b.size() && !a.empty() ? d : INFINITY;
 }
 
 }  // namespace ls::test

@@ -54,8 +54,9 @@ std::string supported_hf_architectures();   // "LlamaForCausalLM, …" for error
 std::string supported_gguf_architectures();  // "llama, qwen2, …"
 
 // The LLaMA table (llama.cpp), which the Gemma, StableLM and Phi tables extend;
-// qkv_bias: with q/k/v biases (Qwen2); fused: one qkv and one gate+up tensor (Phi-3).
-LlamaTensorNames llama_names(ModelFormat format, bool qkv_bias = false, bool fused = false);
+// qkv_bias: with q/k/v biases (Qwen2); fused: one qkv and one gate+up tensor (Phi-3);
+// qk_norm: per-head q and k norms (Qwen3).
+LlamaTensorNames llama_names(ModelFormat format, bool qkv_bias = false, bool fused = false, bool qk_norm = false);
 // A LLaMA-style config.json of a random model (llama.cpp), which Gemma's extends.
 nlohmann::json llama_style_hf_config(const RandomModelSpec& s, const std::string& architecture,
                                      const std::string& model_type);

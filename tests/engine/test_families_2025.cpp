@@ -1,0 +1,164 @@
+// The 2025–26 dense families, each on a seeded random model in both formats against
+// the independent double-precision reference forward (reference_forward.h): Qwen3
+// (per-head q/k RMSNorm before the rotation, head_dim apart from dim / heads, its
+// YaRN) and SmolLM3 (every fourth layer without position, whatever the method).
+#include <gtest/gtest.h>
+
+#include "core/analysis/analysis.h"
+#include "core/model/describe.h"
+#include "tests/engine/reference_forward.h"
+#include "tests/engine/test_support.h"
+
+namespace ls::test {
+namespace {
+
+std::vector<int> probe_tokens() {
+  std::vector<int> toks;
+  for (int i = 0; i < 90; ++i) toks.push_back((i * 17 + 11) % 512);
+  return toks;
+}
+
+// Both files of `shape`, written from one seeded random model.
+std::pair<std::shared_ptr<const Model>, std::shared_ptr<const Model>> both_formats(const std::string& shape) {
+  const std::string dir = temp_dir(shape);
+  const RandomModel rm = make_random_model(random_model_shape(shape).value());
+  EXPECT_TRUE(write_gguf_model(rm, dir + "/m.gguf").ok());
+  EXPECT_TRUE(write_hf_model(rm, dir + "/hf").ok());
+  return {load_ok(dir + "/m.gguf"), load_ok(dir + "/hf")};
+}
+
+// The last row's logits after two forward calls (60 + 30 tokens: the cache carries
+// keys of both), against the reference forward of all 90 tokens.
+double engine_vs_reference(const std::shared_ptr<const Model>& m, const MethodParams& method) {
+  const std::vector<int> toks = probe_tokens();
+  EngineOptions o;
+  o.method = method;
+  auto e = make_engine(m, o, 90);
+  EXPECT_TRUE(e.ok());
+  if (!e.ok()) return INFINITY;
+  EXPECT_TRUE((*e)->forward(toks.data(), 60).ok());
+  EXPECT_TRUE((*e)->forward(toks.data() + 60, 30).ok());
+  std::vector<float> got;
+  EXPECT_TRUE((*e)->logits(29, got).ok());
+  auto ref = reference_logits(*m, toks, method);
+  return max_diff(got, std::vector<float>(ref.back().begin(), ref.back().end()));
+}
+
+TEST(Families2025, Qwen3GgufAndSafetensorsEqualTheReferenceForward) {
+  auto [g, h] = both_formats("tiny-qwen3");
+  ASSERT_TRUE(g && h);
+  for (const auto& m : {g, h}) {
+    const ModelConfig& c = m->config;
+    EXPECT_EQ(c.family, "qwen3");
+    EXPECT_TRUE(c.block.qk_norm);
+    EXPECT_FALSE(c.block.qkv_bias);
+    EXPECT_EQ(c.head_dim, 32);  // not 64 / 4
+    EXPECT_EQ(c.rot_dim, 32);
+    EXPECT_EQ(c.layout, PairLayout::HalfSplit);
+    EXPECT_EQ(c.train_len, 256);
+    EXPECT_EQ(c.native_method.method, Method::Yarn);
+    EXPECT_EQ(c.native_method.rope.factor, 4.0);
+    ASSERT_NE(m->weights.layers[1].q_norm, nullptr);
+    ASSERT_NE(m->weights.layers[1].k_norm, nullptr);
+  }
+  EXPECT_LE(max_diff(last_logits(g, probe_tokens()), last_logits(h, probe_tokens())), 1e-4);
+  for (const char* spec : {"rope", "native", "ntk:alpha=4", "rerope:window=16,logn=1"}) {
+    const MethodParams m = std::string(spec) == "native" ? h->config.native_method : parse_method_spec(spec).value();
+    EXPECT_LE(engine_vs_reference(h, m), 2e-3) << spec;
+    EXPECT_LE(engine_vs_reference(g, m), 2e-3) << spec;
+  }
+  // The norms matter: q norms of 3 instead of the random ones move the logits.
+  RandomModel v = make_random_model(random_model_shape("tiny-qwen3").value());
+  for (auto& [name, t] : v.t)
+    if (name.find("attn_q_norm") != std::string::npos) std::fill(t.begin(), t.end(), 3.0f);
+  const std::string dir = temp_dir("tiny-qwen3");
+  ASSERT_TRUE(write_hf_model(v, dir + "/qnorm3").ok());
+  EXPECT_GT(max_diff(last_logits(load_ok(dir + "/qnorm3"), probe_tokens()), last_logits(h, probe_tokens())), 1e-3);
+}
+
+TEST(Families2025, SmolLM3LayersWithoutPositionEqualTheReferenceForward) {
+  auto [g, h] = both_formats("tiny-smollm3");
+  ASSERT_TRUE(g && h);
+  for (const auto& m : {g, h}) {
+    const ModelConfig& c = m->config;
+    EXPECT_EQ(c.family, "smollm3");
+    for (int l = 0; l < 4; ++l) EXPECT_EQ(layer_has_position(c, l), l != 3) << l;
+    EXPECT_EQ(layers_without_position(c), std::vector<int>{3});
+    EXPECT_NE(model_line(*m, "bpe", "cpu").find("position in 3 of 4 layers (none in 3)"), std::string::npos)
+        << model_line(*m, "bpe", "cpu");
+    EXPECT_EQ(model_description(*m)["layer_kinds"][3], "no-position");
+  }
+  EXPECT_EQ(g->config.layout, PairLayout::Interleaved);  // llama.cpp permutes SmolLM3's q/k like LLaMA's
+  EXPECT_EQ(h->config.layout, PairLayout::HalfSplit);
+  EXPECT_LE(max_diff(last_logits(g, probe_tokens()), last_logits(h, probe_tokens())), 1e-4);
+  for (const char* spec : {"rope", "yarn:factor=4", "rerope:window=16,logn=1", "dynamic-ntk:alpha=2,cache=raw",
+                           "self-extend:window=16,group=4"}) {
+    EXPECT_LE(engine_vs_reference(h, parse_method_spec(spec).value()), 2e-3) << spec;
+    EXPECT_LE(engine_vs_reference(g, parse_method_spec(spec).value()), 2e-3) << spec;
+  }
+  // A layer with position sees the method (ALayerWithoutPositionIgnoresTheMethod
+  // checks that a layer without does not).
+  auto map = [&](const char* spec, int layer) {
+    RunConfig run;
+    run.model = h;
+    run.engine.method = parse_method_spec(spec).value();
+    auto r = run_attention(run, probe_tokens(), 90, layer, 1, 0, PoolMode::Max);
+    EXPECT_TRUE(r.ok());
+    return r.ok() ? r->probs : std::vector<float>{};
+  };
+  EXPECT_GT(max_diff(map("rope", 0), map("rerope:window=8", 0)), 1e-3);
+  RandomModel one = make_random_model(random_model_shape("tiny-smollm3").value());
+  // The same weights written as plain LLaMA (position in every layer): other logits.
+  one.spec.smollm3 = false;
+  const std::string dir = temp_dir("tiny-smollm3");
+  ASSERT_TRUE(write_hf_model(one, dir + "/llama").ok());
+  EXPECT_GT(max_diff(last_logits(load_ok(dir + "/llama"), probe_tokens()), last_logits(h, probe_tokens())), 1e-3);
+}
+
+// A NoPE layer's probabilities do not depend on the method: the method changes only
+// the layers with position before it, so a one-layer-deep check uses a model whose
+// only layer has none.
+TEST(Families2025, ALayerWithoutPositionIgnoresTheMethod) {
+  RandomModelSpec s = random_model_shape("tiny-smollm3").value();
+  s.n_layers = 1;
+  s.nope_interval = 1;  // the only layer has no position
+  const std::string dir = temp_dir("nope1");
+  ASSERT_TRUE(write_hf_model(make_random_model(s), dir + "/hf").ok());
+  auto m = load_ok(dir + "/hf");
+  ASSERT_TRUE(m);
+  ASSERT_FALSE(layer_has_position(m->config, 0));
+  const auto rope = last_logits(m, probe_tokens());
+  for (const char* spec : {"yarn:factor=8", "rerope:window=8,logn=1", "sliding-window:window=8", "dynamic-ntk:alpha=4"}) {
+    EngineOptions o;
+    o.method = parse_method_spec(spec).value();
+    auto e = make_engine(m, o, 90);
+    ASSERT_TRUE(e.ok());
+    ASSERT_TRUE((*e)->forward(probe_tokens().data(), 90).ok());
+    std::vector<float> got;
+    ASSERT_TRUE((*e)->logits(89, got).ok());
+    EXPECT_LE(max_diff(got, rope), 1e-5) << spec;
+  }
+}
+
+TEST(Families2025, BadNoPositionListsAreRefusedByName) {
+  const std::string dir = temp_dir("nope-bad");
+  RandomModel rm = make_random_model(random_model_shape("tiny-smollm3").value());
+  ASSERT_TRUE(write_hf_model(rm, dir + "/hf").ok());
+  const std::string cfg_path = dir + "/hf/config.json";
+  const std::string good = read_all(cfg_path);
+  for (const auto& [from, to, part] : std::vector<std::tuple<std::string, std::string, std::string>>{
+           {"\"no_rope_layers\": [", "\"no_rope_layers\": [1, ", "one 0 or 1 per layer"},
+           {"\"no_rope_layers\": [\n    1", "\"no_rope_layers\": [\n    2", "must be 0 or 1"},
+           {"\"attention_bias\": false", "\"attention_bias\": true", "attention_bias"}}) {
+    std::string bad = good;
+    ASSERT_NE(bad.find(from), std::string::npos) << from << " in " << good;
+    bad.replace(bad.find(from), from.size(), to);
+    std::ofstream(cfg_path) << bad;
+    expect_load_error(dir + "/hf", part);
+  }
+  std::ofstream(cfg_path) << good;
+  EXPECT_TRUE(load_ok(dir + "/hf"));
+}
+
+}  // namespace
+}  // namespace ls::test
