@@ -182,6 +182,51 @@ TEST(Config, Qwen25) {
   EXPECT_NE(moe.error().find("Qwen2MoeForCausalLM"), std::string::npos) << moe.error();
 }
 
+// Qwen3-8B (tests/data/configs/qwen3-8b.json, one layer): per-head q/k norms, head_dim
+// 128 with hidden 4096 / 32 heads = 128 (the 0.6B's 128 ≠ 1024 / 16 is the random
+// shape's), no biases, base 1e6, L = max_position_embeddings = 40960 without scaling;
+// the model card's YaRN (factor 4 over 32768) makes L 32768.
+TEST(Config, Qwen3) {
+  ModelConfig c;
+  json j = read_config("qwen3-8b.json");
+  ASSERT_TRUE(resolve_hf_config(j, c).ok());
+  EXPECT_EQ(c.family, "qwen3");
+  EXPECT_TRUE(c.block.qk_norm);
+  EXPECT_FALSE(c.block.qkv_bias);
+  EXPECT_EQ(c.layout, PairLayout::HalfSplit);
+  EXPECT_EQ(c.rope_base, 1e6);
+  EXPECT_EQ(c.head_dim, 128);
+  EXPECT_EQ(c.n_kv_heads, 8);
+  EXPECT_EQ(c.train_len, 40960);
+  EXPECT_EQ(c.native_method.method, Method::Rope);
+  j["head_dim"] = 64;  // head_dim is read, not derived
+  ASSERT_TRUE(resolve_hf_config(j, c).ok());
+  EXPECT_EQ(c.head_dim, 64);
+  EXPECT_EQ(c.rot_dim, 64);
+  j["rope_scaling"] = {{"rope_type", "yarn"}, {"factor", 4.0}, {"original_max_position_embeddings", 32768}};
+  ASSERT_TRUE(resolve_hf_config(j, c).ok());
+  EXPECT_EQ(method_spec_string(c.native_method).rfind("yarn:factor=4", 0), 0u) << method_spec_string(c.native_method);
+  EXPECT_EQ(c.train_len, 32768);
+}
+
+// SmolLM3-3B (tests/data/configs/smollm3-3b.json, eight layers): no_rope_layers
+// 1,1,1,0,… — layers 3 and 7 carry no position; base 5e6; no BOS id (null).
+TEST(Config, SmolLM3) {
+  ModelConfig c;
+  json j = read_config("smollm3-3b.json");
+  ASSERT_TRUE(resolve_hf_config(j, c).ok());
+  EXPECT_EQ(c.family, "smollm3");
+  EXPECT_EQ(c.rope_base, 5e6);
+  EXPECT_EQ(c.train_len, 65536);
+  for (int l = 0; l < 8; ++l) EXPECT_EQ(layer_has_position(c, l), l != 3 && l != 7) << l;
+  j.erase("no_rope_layers");  // the interval alone gives the same layers
+  ASSERT_TRUE(resolve_hf_config(j, c).ok());
+  for (int l = 0; l < 8; ++l) EXPECT_EQ(layer_has_position(c, l), l != 3 && l != 7) << l;
+  j["no_rope_layer_interval"] = 2;
+  ASSERT_TRUE(resolve_hf_config(j, c).ok());
+  for (int l = 0; l < 8; ++l) EXPECT_EQ(layer_has_position(c, l), l % 2 == 0) << l;
+}
+
 // Phi-3-shaped configs (not copied files): the 4k model's 2047-token window is its
 // native method; the 128k model's window (262144) is longer than any context and
 // masks nothing, so its LongRoPE is the native method.
