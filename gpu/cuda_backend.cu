@@ -98,6 +98,23 @@ __global__ void pointwise_kernel(float* x, const float* y, size_t n, int op, flo
 }
 
 // One block per row: nll = log Σ exp(logits) - logits[target]; rank = #logits above the target's.
+// Mixture of experts: one thread per (row, element).
+__global__ void gather_rows_kernel(const float* x, const int* rows, int n, int dim, float* out) {
+  const size_t total = (size_t)n * dim;
+  for (size_t e = blockIdx.x * (size_t)blockDim.x + threadIdx.x; e < total; e += (size_t)gridDim.x * blockDim.x)
+    out[e] = x[(size_t)rows[e / dim] * dim + e % dim];
+}
+
+// y[rows[i]] += w[i]·x[i]: an expert's rows are distinct tokens, so no two threads
+// of one launch write the same element.
+__global__ void scatter_add_rows_kernel(const float* x, const int* rows, const float* w, int n, int dim, float* y) {
+  const size_t total = (size_t)n * dim;
+  for (size_t e = blockIdx.x * (size_t)blockDim.x + threadIdx.x; e < total; e += (size_t)gridDim.x * blockDim.x) {
+    const size_t i = e / dim;
+    y[(size_t)rows[i] * dim + e % dim] += w[i] * x[e];
+  }
+}
+
 __global__ void nll_kernel(const float* logits, int vocab, const int* targets, double* nll, int* rank) {
   const float* l = logits + (size_t)blockIdx.x * vocab;
   float mx = -INFINITY;
@@ -349,6 +366,34 @@ void CudaBackend::softcap(const Tensor& x, double cap) { pointwise(f32(x, x.coun
 void CudaBackend::add(const Tensor& x, const Tensor& y) {
   const float* yp = f32(y, x.count, "add");
   if (yp) pointwise(f32(x, x.count, "add"), yp, x.count, 6, 0);
+}
+
+void CudaBackend::zero(const Tensor& x) {
+  if (x.data && cudaMemsetAsync(x.data, 0, x.bytes(), stream_) != cudaSuccess) fail(make_error("CUDA backend: zero failed"));
+}
+
+void CudaBackend::gather_rows(const Tensor& x_t, const int* rows, int n, int dim, const Tensor& out_t) {
+  const float* x = f32(x_t, x_t.count, "gather_rows");
+  float* out = f32(out_t, (size_t)n * dim, "gather_rows");
+  int* drows = static_cast<int*>(scratch(kScratchRoute, (size_t)n * sizeof(int)));
+  if (!x || !out || !drows || n < 1) return;
+  cudaMemcpyAsync(drows, rows, (size_t)n * sizeof(int), cudaMemcpyHostToDevice, stream_);
+  gather_rows_kernel<<<blocks_for((size_t)n * dim), kThreads, 0, stream_>>>(x, drows, n, dim, out);
+  check_launch("gather_rows");
+}
+
+void CudaBackend::scatter_add_rows(const Tensor& x_t, const int* rows, const float* weights, int n, int dim,
+                                   const Tensor& y_t) {
+  const float* x = f32(x_t, (size_t)n * dim, "scatter_add_rows");
+  float* y = f32(y_t, y_t.count, "scatter_add_rows");
+  char* buf = static_cast<char*>(scratch(kScratchRoute, (size_t)n * (sizeof(int) + sizeof(float))));
+  if (!x || !y || !buf || n < 1) return;
+  int* drows = reinterpret_cast<int*>(buf);
+  float* dw = reinterpret_cast<float*>(buf + (size_t)n * sizeof(int));
+  cudaMemcpyAsync(drows, rows, (size_t)n * sizeof(int), cudaMemcpyHostToDevice, stream_);
+  cudaMemcpyAsync(dw, weights, (size_t)n * sizeof(float), cudaMemcpyHostToDevice, stream_);
+  scatter_add_rows_kernel<<<blocks_for((size_t)n * dim), kThreads, 0, stream_>>>(x, drows, dw, n, dim, y);
+  check_launch("scatter_add_rows");
 }
 
 void CudaBackend::nll(const Tensor& logits_t, int rows, int vocab, const int* targets, double* out, int* rank) {

@@ -84,6 +84,9 @@ class CudaBackend final : public Backend {
   void softcap(const Tensor& x, double cap) override;
   void gelu(const Tensor& x, bool exact) override;
   void add(const Tensor& x, const Tensor& y) override;
+  void zero(const Tensor& x) override;
+  void gather_rows(const Tensor& x, const int* rows, int n, int dim, const Tensor& out) override;
+  void scatter_add_rows(const Tensor& x, const int* rows, const float* weights, int n, int dim, const Tensor& y) override;
   Status attention(KvCache& cache, const AttentionParams& p, const Tensor& q, const Tensor& k_new, const Tensor& v_new,
                    const Tensor& out, const AttentionObserver* observer, const std::atomic<bool>* cancel) override;
   void nll(const Tensor& logits, int rows, int vocab, const int* targets, double* nll, int* rank) override;
@@ -119,7 +122,7 @@ class CudaBackend final : public Backend {
   std::map<const void*, float*> vecs_;
   std::map<const void*, DeviceMatrix> mats_;
   std::vector<void*> weight_memory_;
-  static constexpr int kScratchSlots = 8;
+  static constexpr int kScratchSlots = 9;
   void* scratch_[kScratchSlots] = {};
   size_t scratch_bytes_[kScratchSlots] = {};
   Status pending_ = Status::Ok();
@@ -135,6 +138,7 @@ enum ScratchSlot : int {
   kScratchKNear,       // key operands, near band (fp32)
   kScratchKFar,        // key operands, far band (fp32)
   kScratchLse,         // per (query, head) log-sum-exp; the probe's rows share slot kScratchGemmIn
+  kScratchRoute,       // mixture of experts: row indices and weights of one expert's tokens
 };
 
 // Operands of the band algebra (cuda_operands.cu), launched on `stream`. Each launch

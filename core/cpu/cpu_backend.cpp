@@ -226,6 +226,29 @@ void CpuBackend::add(const Tensor& x, const Tensor& y) {
   });
 }
 
+void CpuBackend::zero(const Tensor& x) {
+  if (x.data) std::memset(x.data, 0, x.bytes());
+}
+
+// The source rows may lie anywhere in x (a micro-batch's normed rows); the check
+// covers the whole of x, indices are the engine's own (0 … rows of x).
+void CpuBackend::gather_rows(const Tensor& x, const int* rows, int n, int dim, const Tensor& out) {
+  on(x.dtype, [&](auto& o) {
+    using T = scalar_of<decltype(o)>;
+    T *xp = as<T>(x, x.count, "gather_rows"), *op = as<T>(out, (size_t)n * dim, "gather_rows");
+    if (xp && op) o.gather_rows(xp, rows, n, dim, op);
+  });
+}
+
+void CpuBackend::scatter_add_rows(const Tensor& x, const int* rows, const float* weights, int n, int dim,
+                                  const Tensor& y) {
+  on(x.dtype, [&](auto& o) {
+    using T = scalar_of<decltype(o)>;
+    T *xp = as<T>(x, (size_t)n * dim, "scatter_add_rows"), *yp = as<T>(y, y.count, "scatter_add_rows");
+    if (xp && yp) o.scatter_add_rows(xp, rows, weights, n, dim, yp);
+  });
+}
+
 Status CpuBackend::attention(KvCache& cache, const AttentionParams& p, const Tensor& q, const Tensor& k_new,
                              const Tensor& v_new, const Tensor& out, const AttentionObserver* observer,
                              const std::atomic<bool>* cancel) {
@@ -324,6 +347,21 @@ void CpuOps<T>::matmul(const T* x, int rows, int in, const Matrix& W, const floa
       }
     }
   });
+}
+
+template <typename T>
+void CpuOps<T>::gather_rows(const T* x, const int* rows, int n, int dim, T* out) {
+  for (int i = 0; i < n; ++i) std::memcpy(out + (size_t)i * dim, x + (size_t)rows[i] * dim, sizeof(T) * (size_t)dim);
+}
+
+template <typename T>
+void CpuOps<T>::scatter_add_rows(const T* x, const int* rows, const float* weights, int n, int dim, T* y) {
+  for (int i = 0; i < n; ++i) {
+    const T w = (T)weights[i];
+    T* dst = y + (size_t)rows[i] * dim;
+    const T* src = x + (size_t)i * dim;
+    for (int j = 0; j < dim; ++j) dst[j] += w * src[j];
+  }
 }
 
 template <typename T>

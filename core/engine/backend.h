@@ -232,6 +232,12 @@ class Backend {
   // x·Φ(x): erf-exact (GPT-NeoX, MPT) or the tanh approximation (BLOOM).
   virtual void gelu(const Tensor& x, bool exact) = 0;
   virtual void add(const Tensor& x, const Tensor& y) = 0;         // x ← x + y
+  virtual void zero(const Tensor& x) = 0;                         // x ← 0
+  // Mixture of experts: out (n, dim) ← rows rows[0 … n) of x (host indices), and
+  // y[rows[i]] += weights[i] · x[i] for the n rows of x (n, dim).
+  virtual void gather_rows(const Tensor& x, const int* rows, int n, int dim, const Tensor& out) = 0;
+  virtual void scatter_add_rows(const Tensor& x, const int* rows, const float* weights, int n, int dim,
+                                const Tensor& y) = 0;
   // Appends k_new, v_new (n_new, kv_dim; keys before RoPE) to the layer's rows of
   // `cache` at p0, then out (n_new, n_heads·head_dim) = attention of q (before RoPE) over
   // keys [0, p0 + n_new). `observer` (optional) receives one layer's

@@ -73,10 +73,14 @@ KvSpec kv_spec(const ModelConfig& c, DType act, std::optional<DType> dtype, KeyF
 
 }  // namespace
 
+// The feed-forward work buffers' width: the dense or expert width, or the shared expert's when wider.
+size_t ffn_width(const ModelConfig& c) { return (size_t)std::max(c.hidden_dim, c.block.moe.shared_hidden); }
+
 size_t engine_memory_bytes(const ModelConfig& c, int capacity, int chunk, DType act, std::optional<DType> kv_dtype) {
   const size_t kv = (size_t)c.n_kv_heads * c.head_dim, q = (size_t)c.n_heads * c.head_dim, elem = dtype_bytes(act, 1);
   size_t cache = (size_t)capacity * kv_token_bytes(kv_spec(c, act, kv_dtype));  // one K copy and V
-  size_t work = (size_t)chunk * (3 * c.dim + 3 * q + 2 * kv + 2 * (size_t)c.hidden_dim + c.vocab_size) * elem;
+  const size_t moe = c.block.moe.n_experts > 0 ? 2 * (size_t)c.dim + (size_t)c.block.moe.n_experts : 0;
+  size_t work = (size_t)chunk * (3 * c.dim + 3 * q + 2 * kv + 2 * ffn_width(c) + c.vocab_size + moe) * elem;
   size_t hidden = (size_t)capacity * c.dim * elem;
   size_t tables = (size_t)capacity * c.rot_dim * 2 * elem;  // cos/sin rows (near band, far band)
   return cache + work + hidden + tables;
@@ -136,8 +140,13 @@ Result<std::unique_ptr<Engine>> Engine::create(std::shared_ptr<const Model> mode
   e->v_new_ = b.alloc(act, (size_t)chunk * kv);
   e->att_ = b.alloc(act, (size_t)chunk * q);
   e->tmp_ = b.alloc(act, (size_t)chunk * c.dim);
-  e->gate_ = b.alloc(act, (size_t)chunk * c.hidden_dim);
-  e->up_ = b.alloc(act, (size_t)chunk * c.hidden_dim);
+  e->gate_ = b.alloc(act, (size_t)chunk * ffn_width(c));
+  e->up_ = b.alloc(act, (size_t)chunk * ffn_width(c));
+  if (c.block.moe.n_experts > 0) {
+    e->moe_x_ = b.alloc(act, (size_t)chunk * c.dim);
+    e->moe_y_ = b.alloc(act, (size_t)chunk * c.dim);
+    e->router_ = b.alloc(act, (size_t)chunk * c.block.moe.n_experts);
+  }
   e->logits_ = b.alloc(act, (size_t)chunk * c.vocab_size);
   if (auto st = b.sync(); !st) return make_error(st.error());  // an allocation the backend could not make
   return e;
@@ -146,7 +155,8 @@ Result<std::unique_ptr<Engine>> Engine::create(std::shared_ptr<const Model> mode
 Engine::~Engine() {
   if (!shared_) return;
   std::lock_guard<std::mutex> lock(shared_->mu);
-  for (const Tensor* t : {&x_, &xn_, &q_, &k_new_, &v_new_, &att_, &tmp_, &gate_, &up_, &hidden_, &logits_})
+  for (const Tensor* t : {&x_, &xn_, &q_, &k_new_, &v_new_, &att_, &tmp_, &gate_, &up_, &moe_x_, &moe_y_, &router_, &hidden_,
+                          &logits_})
     if (t->data) shared_->backend->release(*t);
   cache_.reset();
 }
@@ -295,6 +305,11 @@ Status Engine::run_rows(Engine& work, const Segment* segs, int nseg) {
     if (block.residual == Residual::Parallel) norm(x, L.ffn_norm, L.ffn_norm_b, rows, xn);
     b.add(x, tmp);  // residual
     if (block.residual == Residual::Sequential) norm(x, L.ffn_norm, L.ffn_norm_b, rows, xn);
+    if (block.moe.n_experts > 0) {
+      if (auto st = work.moe_ffn(L, rows, xn, tmp); !st) return st;
+      b.add(x, tmp);  // residual
+      continue;
+    }
     if (gated) {
       b.matmul(xn, rows, dim, L.w_gate, nullptr, hid, gate);  // (rows, hidden)
       b.matmul(xn, rows, dim, L.w_up, nullptr, hid, up);      // (rows, hidden)
@@ -311,6 +326,85 @@ Status Engine::run_rows(Engine& work, const Segment* segs, int nseg) {
   // final norm into each segment's hidden states; the classifier runs on demand (nll / logits)
   for (int s = 0, r0 = 0; s < nseg; r0 += segs[s].rows, ++s)
     norm(x.slice((size_t)r0 * dim, (size_t)segs[s].rows * dim), w.out_norm, w.out_norm_b, segs[s].rows, segs[s].hidden);
+  return Status::Ok();
+}
+
+Status Engine::moe_ffn(const LayerWeights& L, int rows, const Tensor& xn, const Tensor& out) {
+  const ModelConfig& c = model_->config;
+  const MoeDesc& moe = c.block.moe;
+  Backend& b = *shared_->backend;
+  const int dim = c.dim, hid = c.hidden_dim, E = moe.n_experts, k = moe.n_used;
+  // Router: softmax over the E logits (in double here), the k most probable experts
+  // (ties: the lower index), their probabilities as weights, renormalised or not.
+  const Tensor logits = router_.head((size_t)rows * E);
+  b.matmul(xn, rows, dim, L.router, nullptr, E, logits);
+  std::vector<double> lg((size_t)rows * E);
+  if (logits.dtype == DType::F64) {
+    b.to_host(logits, lg.data());
+  } else {
+    std::vector<float> f(lg.size());
+    b.to_host(logits, f.data());
+    std::copy(f.begin(), f.end(), lg.begin());
+  }
+  if (auto st = b.sync(); !st) return st;
+  std::vector<std::vector<int>> rows_of((size_t)E);
+  std::vector<std::vector<float>> weight_of((size_t)E);
+  std::vector<int> order((size_t)E);
+  std::vector<double> p((size_t)E);
+  for (int r = 0; r < rows; ++r) {
+    const double* z = &lg[(size_t)r * E];
+    const double mx = *std::max_element(z, z + E);
+    double sum = 0;
+    for (int e = 0; e < E; ++e) sum += p[(size_t)e] = std::exp(z[e] - mx);
+    for (int e = 0; e < E; ++e) p[(size_t)e] /= sum;
+    for (int e = 0; e < E; ++e) order[(size_t)e] = e;
+    std::partial_sort(order.begin(), order.begin() + k, order.end(),
+                      [&](int a, int b2) { return p[(size_t)a] > p[(size_t)b2] || (p[(size_t)a] == p[(size_t)b2] && a < b2); });
+    double top = 0;
+    for (int i = 0; i < k; ++i) top += p[(size_t)order[(size_t)i]];
+    for (int i = 0; i < k; ++i) {
+      const int e = order[(size_t)i];
+      rows_of[(size_t)e].push_back(r);
+      weight_of[(size_t)e].push_back((float)(moe.renormalise ? p[(size_t)e] / top : p[(size_t)e]));
+    }
+  }
+  // Each expert once, on the rows routed to it (one GEMM per matrix per chunk).
+  b.zero(out.head((size_t)rows * dim));
+  for (int e = 0; e < E; ++e) {
+    const int n = (int)rows_of[(size_t)e].size();
+    if (n == 0) continue;
+    const Tensor xe = moe_x_.head((size_t)n * dim), ye = moe_y_.head((size_t)n * dim);
+    const Tensor g = gate_.head((size_t)n * hid), u = up_.head((size_t)n * hid);
+    b.gather_rows(xn, rows_of[(size_t)e].data(), n, dim, xe);
+    b.matmul(xe, n, dim, L.exp_gate[(size_t)e], nullptr, hid, g);
+    b.matmul(xe, n, dim, L.exp_up[(size_t)e], nullptr, hid, u);
+    b.swiglu(g, u);
+    b.matmul(g, n, hid, L.exp_down[(size_t)e], nullptr, dim, ye);
+    b.scatter_add_rows(ye, rows_of[(size_t)e].data(), weight_of[(size_t)e].data(), n, dim, out);
+  }
+  if (moe.shared_hidden == 0) return Status::Ok();
+  // The shared expert (Qwen2-MoE) on every row, scaled by sigmoid(x · w_gate).
+  const int sh = moe.shared_hidden;
+  const Tensor g = gate_.head((size_t)rows * sh), u = up_.head((size_t)rows * sh), y = moe_y_.head((size_t)rows * dim);
+  b.matmul(xn, rows, dim, L.sh_gate, nullptr, sh, g);
+  b.matmul(xn, rows, dim, L.sh_up, nullptr, sh, u);
+  b.swiglu(g, u);
+  b.matmul(g, rows, sh, L.sh_down, nullptr, dim, y);
+  const Tensor gl = router_.head((size_t)rows);
+  b.matmul(xn, rows, dim, L.sh_router, nullptr, 1, gl);
+  std::vector<double> z((size_t)rows);
+  if (gl.dtype == DType::F64) {
+    b.to_host(gl, z.data());
+  } else {
+    std::vector<float> f((size_t)rows);
+    b.to_host(gl, f.data());
+    std::copy(f.begin(), f.end(), z.begin());
+  }
+  if (auto st = b.sync(); !st) return st;
+  std::vector<int> all((size_t)rows);
+  std::vector<float> sig((size_t)rows);
+  for (int r = 0; r < rows; ++r) all[(size_t)r] = r, sig[(size_t)r] = (float)(1.0 / (1.0 + std::exp(-z[(size_t)r])));
+  b.scatter_add_rows(y, all.data(), sig.data(), rows, dim, out);
   return Status::Ok();
 }
 

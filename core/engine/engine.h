@@ -99,6 +99,9 @@ class Engine {
   };
   // Runs stacked segments (at most opts_.chunk rows in all) through every layer in the work buffers of `work`.
   static Status run_rows(Engine& work, const Segment* segs, int nseg);
+  // A layer's mixture of experts on `rows` normed rows xn into out (rows, dim), in
+  // this engine's work buffers: each expert runs once on the rows routed to it.
+  Status moe_ffn(const LayerWeights& L, int rows, const Tensor& xn, const Tensor& out);
   Status check_tokens(const int* tokens, int n) const;
   // This engine's position tables for a forward of n tokens (set on its cache) and the parameter blocks.
   Status attention_blocks(int n, LayerAttention& blocks);
@@ -122,6 +125,9 @@ class Engine {
   Tensor tmp_;     // (chunk, dim) projection output
   Tensor gate_;    // (chunk, hidden) SwiGLU gate / GELU input
   Tensor up_;      // (chunk, hidden)
+  Tensor moe_x_;   // (chunk, dim) one expert's gathered rows (mixture-of-experts models)
+  Tensor moe_y_;   // (chunk, dim) its outputs
+  Tensor router_;  // (chunk, experts) router logits
   Tensor hidden_;  // (hidden_rows, dim) final-normed hidden states of the last forward
   Tensor logits_;  // (chunk, vocab)
 };

@@ -12,6 +12,14 @@ std::string at(const std::string& pattern, int layer) {
   return s;
 }
 
+// An expert's tensor name: "{x}" replaced by its index.
+std::string expert_at(const std::string& pattern, int layer, int expert) {
+  std::string s = at(pattern, layer);
+  auto pos = s.find("{x}");
+  if (pos != std::string::npos) s.replace(pos, 3, std::to_string(expert));
+  return s;
+}
+
 // Token embedding, and the classifier (tied to the embedding when the file has none).
 Status embeddings_and_classifier(WeightBuilder& b, Model& model, const std::string& tok, const std::string& out) {
   const uint64_t d = model.config.dim, V = model.config.vocab_size;
@@ -29,6 +37,43 @@ Matrix matrix_rows(const Matrix& m, uint64_t first, uint64_t cols) {
   Matrix r = m;
   r.data = static_cast<const uint8_t*>(m.data) + first * dtype_bytes(m.dtype, cols);
   return r;
+}
+
+// A layer's mixture of experts: the router, E experts (views into stacked tensors,
+// or one tensor each), the shared expert and its one-row gate.
+Status bind_experts(WeightBuilder& b, const ModelConfig& c, const LlamaTensorNames& n, int l, LayerWeights& L) {
+  const uint64_t d = c.dim, hid = c.hidden_dim, E = (uint64_t)c.block.moe.n_experts, sh = c.block.moe.shared_hidden;
+  LS_TRY_ASSIGN(L.router, b.get_matrix(at(n.router, l), {E, d}));
+  L.exp_gate.resize(E), L.exp_up.resize(E), L.exp_down.resize(E);
+  if (n.stacked_experts) {
+    Matrix g, u, dn;
+    LS_TRY_ASSIGN(g, b.get_matrix(at(n.exp_gate, l), {E, hid, d}));
+    LS_TRY_ASSIGN(u, b.get_matrix(at(n.exp_up, l), {E, hid, d}));
+    LS_TRY_ASSIGN(dn, b.get_matrix(at(n.exp_down, l), {E, d, hid}));
+    for (uint64_t e = 0; e < E; ++e) {
+      L.exp_gate[e] = matrix_rows(g, e * hid, d);
+      L.exp_up[e] = matrix_rows(u, e * hid, d);
+      L.exp_down[e] = matrix_rows(dn, e * d, hid);
+    }
+  } else {
+    for (uint64_t e = 0; e < E; ++e) {
+      LS_TRY_ASSIGN(L.exp_gate[e], b.get_matrix(expert_at(n.exp_gate, l, (int)e), {hid, d}));
+      LS_TRY_ASSIGN(L.exp_up[e], b.get_matrix(expert_at(n.exp_up, l, (int)e), {hid, d}));
+      LS_TRY_ASSIGN(L.exp_down[e], b.get_matrix(expert_at(n.exp_down, l, (int)e), {d, hid}));
+    }
+  }
+  if (sh == 0) return Status::Ok();
+  LS_TRY_ASSIGN(L.sh_gate, b.get_matrix(at(n.sh_gate, l), {sh, d}));
+  LS_TRY_ASSIGN(L.sh_up, b.get_matrix(at(n.sh_up, l), {sh, d}));
+  LS_TRY_ASSIGN(L.sh_down, b.get_matrix(at(n.sh_down, l), {d, sh}));
+  // The shared expert's gate: a vector in GGUF, one row in transformers' files.
+  const std::string gate = at(n.sh_router, l);
+  const TensorSource* t = b.find(gate);
+  const std::vector<uint64_t> shape = t && t->shape.size() == 1 ? std::vector<uint64_t>{d} : std::vector<uint64_t>{1, d};
+  const float* w;
+  LS_TRY_ASSIGN(w, b.get(gate, shape));
+  L.sh_router = Matrix{w, DType::F32};
+  return Status::Ok();
 }
 
 }  // namespace
@@ -100,7 +145,9 @@ Status build_llama_weights(WeightBuilder& b, Model& model, const LlamaTensorName
       LS_TRY_ASSIGN(L.ffn_norm, norm(at(n.ffn_norm, l)));
       LS_TRY_ASSIGN(L.ffn_norm_b, vec(at(n.ffn_norm_b, l), d));
     }
-    if (n.w_gate.empty() && n.w_gate_up.empty()) {  // GELU: up and down only
+    if (c.block.moe.n_experts > 0) {
+      // the experts replace the dense feed-forward (bound below)
+    } else if (n.w_gate.empty() && n.w_gate_up.empty()) {  // GELU: up and down only
       LS_TRY_ASSIGN(L.w_up, b.get_matrix(at(n.w_up, l), {hid, d}));
     } else if (!n.w_gate_up.empty()) {  // rows gate, then up (Phi3MLP: gate, up = chunk(2))
       Matrix gu;
@@ -110,6 +157,10 @@ Status build_llama_weights(WeightBuilder& b, Model& model, const LlamaTensorName
     } else {
       LS_TRY_ASSIGN(L.w_gate, b.get_matrix(at(n.w_gate, l), {hid, d}));
       LS_TRY_ASSIGN(L.w_up, b.get_matrix(at(n.w_up, l), {hid, d}));
+    }
+    if (c.block.moe.n_experts > 0) {
+      if (auto st = bind_experts(b, c, n, l, L); !st) return st;
+      continue;
     }
     LS_TRY_ASSIGN(L.b_up, vec(at(n.b_up, l), hid));
     LS_TRY_ASSIGN(L.w_down, b.get_matrix(at(n.w_down, l), {d, hid}));

@@ -22,6 +22,11 @@ struct LlamaTensorNames {
   // the fused q/k/v bias of an attn_qkv tensor, the other biases; empty: none. An
   // empty w_gate: a GELU feed-forward; an empty ffn_norm: the block's one shared norm.
   std::string attn_norm_b, ffn_norm_b, out_norm_b, bqkv, bo, b_up, b_down, output_b;
+  // Mixture of experts: the router, the experts' gate/up/down (GGUF: one stacked
+  // tensor each, experts outermost; transformers: one tensor per expert, "{x}" its
+  // index), the shared expert and its gate; empty: none.
+  std::string router, exp_gate, exp_up, exp_down, sh_gate, sh_up, sh_down, sh_router;
+  bool stacked_experts = false;
 };
 
 // Models with one fused QKV tensor, LayerNorm and a GELU feed-forward: BLOOM,

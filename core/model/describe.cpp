@@ -133,6 +133,10 @@ json model_description(const Model& m) {
               {"layer_kinds", layer_kinds(c)},
               {"local_rope_base", c.block.local_rope_base > 0 ? json(c.block.local_rope_base) : json(nullptr)},
               {"qk_norm", c.block.qk_norm},
+              {"experts", c.block.moe.n_experts > 0 ? json(c.block.moe.n_experts) : json(nullptr)},
+              {"experts_per_token", c.block.moe.n_experts > 0 ? json(c.block.moe.n_used) : json(nullptr)},
+              {"expert_weights_renormalised", c.block.moe.n_experts > 0 ? json(c.block.moe.renormalise) : json(nullptr)},
+              {"shared_expert_hidden", c.block.moe.shared_hidden > 0 ? json(c.block.moe.shared_hidden) : json(nullptr)},
               {"attn_softcap", c.block.attn_softcap > 0 ? json(c.block.attn_softcap) : json(nullptr)},
               {"final_softcap", c.block.final_softcap > 0 ? json(c.block.final_softcap) : json(nullptr)},
               {"attn_scale", c.block.attn_scale > 0 ? c.block.attn_scale : 1.0 / std::sqrt((double)c.head_dim)},
@@ -163,6 +167,9 @@ std::string model_line(const Model& m, const std::string& tokenizer_kind, const 
               (b.local_rope_base > 0 ? ", base " + num(b.local_rope_base) : std::string()) + ")";
   if (b.attn_softcap > 0) family += " (score cap " + num(b.attn_softcap) + ")";
   if (b.qk_norm) family += " (q/k norm)";
+  if (b.moe.n_experts > 0)
+    family += " (" + std::to_string(b.moe.n_experts) + " experts, " + std::to_string(b.moe.n_used) + " per token" +
+              (b.moe.shared_hidden > 0 ? " + a shared one" : "") + ")";
   if (const std::string nope = position_layers_text(c); !nope.empty()) family += " (" + nope + ")";
   if (b.residual != Residual::Sequential)
     family += b.residual == Residual::ParallelOneNorm ? " (parallel residual, one norm)" : " (parallel residual)";

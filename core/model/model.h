@@ -43,6 +43,18 @@ enum class Residual { Sequential, Parallel, ParallelOneNorm };
 // and Llama 4's "NoPE" layers: no rotation, no bias, no remapping, no log-n).
 enum class LayerKind { Global, Local, NoPosition };
 
+// A mixture-of-experts feed-forward (Mixtral, Qwen2-MoE, Qwen3-MoE, OLMoE): a router
+// (softmax over E logits) picks the k most probable experts per token; their SwiGLU
+// outputs are summed weighted by those probabilities, renormalised to sum 1 or not
+// (per family: transformers' norm_topk_prob; llama.cpp's norm_w). Qwen2-MoE adds a
+// shared expert whose output is scaled by sigmoid(x · w).
+struct MoeDesc {
+  int n_experts = 0;         // E; 0: a dense feed-forward
+  int n_used = 0;            // k
+  bool renormalise = false;  // the k weights divided by their sum
+  int shared_hidden = 0;     // the shared expert's width; 0: none
+};
+
 struct BlockDesc {
   NormKind norm = NormKind::Rms;
   FeedForward ffn = FeedForward::SwiGlu;
@@ -57,6 +69,7 @@ struct BlockDesc {
   int local_window = 0;           // the local layers' window
   int local_period = 0;           // the layers were laid out as (l + 1) % period != 0 → local (for summaries)
   double local_rope_base = 0.0;   // the local layers' own plain-RoPE base; 0: the global table (Gemma-3 has one)
+  MoeDesc moe;                    // every layer's feed-forward is a mixture when moe.n_experts > 0 (hidden_dim: each expert's)
 };
 
 struct ModelConfig {
@@ -149,6 +162,12 @@ struct LayerWeights {
   Matrix w_up;    // (hidden, dim)
   Matrix w_down;  // (dim, hidden)
   const float *b_up = nullptr, *b_down = nullptr;  // (BLOOM, GPT-NeoX, Phi-2)
+  // Mixture of experts (BlockDesc::moe): the router, each expert's SwiGLU (views into
+  // the file's stacked tensors, or its own tensors), the shared expert and its gate.
+  Matrix router;                                   // (E, dim)
+  std::vector<Matrix> exp_gate, exp_up, exp_down;  // E each: (hidden, dim), (hidden, dim), (dim, hidden)
+  Matrix sh_gate, sh_up, sh_down;                  // (shared, dim), (shared, dim), (dim, shared)
+  Matrix sh_router;                                // (1, dim): the shared expert's gate logit
 };
 
 struct ModelWeights {

@@ -94,12 +94,22 @@ Result<RandomModelSpec> random_model_shape(const std::string& name) {
   } else if (name == "tiny-smollm3") {  // SmolLM3's traits: every 4th layer without position, GQA
     s.dim = 64, s.hidden_dim = 160, s.n_layers = 4, s.n_heads = 4, s.n_kv_heads = 2, s.vocab_size = 512;
     s.train_len = 256, s.rope_base = 5e6, s.smollm3 = true;
+  } else if (name == "tiny-mixtral") {  // Mixtral's traits: 4 experts (2 per token, renormalised), GQA
+    s.dim = 64, s.hidden_dim = 96, s.n_layers = 2, s.n_heads = 4, s.n_kv_heads = 2, s.vocab_size = 512;
+    s.train_len = 256, s.rope_base = 1e6, s.moe = "mixtral", s.n_experts = 4, s.n_used = 2;
+  } else if (name == "tiny-qwen2moe") {  // Qwen2-MoE's: q/k/v biases, 4 experts (2 per token, not renormalised), a shared expert
+    s.dim = 64, s.hidden_dim = 32, s.n_layers = 2, s.n_heads = 4, s.n_kv_heads = 2, s.vocab_size = 512;
+    s.train_len = 256, s.rope_base = 1e6, s.qkv_bias = true, s.moe = "qwen2moe", s.n_experts = 4, s.n_used = 2;
+    s.shared_hidden = 48;
+  } else if (name == "tiny-qwen3moe") {  // Qwen3-MoE's: q/k norms, head_dim ≠ dim / heads, 6 experts (3 per token, renormalised)
+    s.dim = 64, s.hidden_dim = 32, s.n_layers = 2, s.n_heads = 4, s.n_kv_heads = 2, s.vocab_size = 512;
+    s.train_len = 256, s.rope_base = 1e6, s.head_dim = 32, s.moe = "qwen3moe", s.n_experts = 6, s.n_used = 3;
   } else if (name == "qwen3-0.6b") {  // Qwen3-0.6B's geometry (config.json of Qwen/Qwen3-0.6B)
     s.dim = 1024, s.hidden_dim = 3072, s.n_layers = 28, s.n_heads = 16, s.n_kv_heads = 8, s.vocab_size = 151936;
     s.train_len = 32768, s.rope_base = 1e6, s.qwen3 = true, s.head_dim = 128;
   } else {
     return make_error("unknown shape \"" + name + "\" (accepted: bundled, tinyllama-1.1b, llama2-7b, tiny-bloom, tiny-qwen2, "
-                      "tiny-phi3, tiny-gemma2, tiny-gemma3, tiny-neox, tiny-stablelm, tiny-phi2, tiny-mpt, tiny-qwen3, tiny-smollm3, qwen3-0.6b)");
+                      "tiny-phi3, tiny-gemma2, tiny-gemma3, tiny-neox, tiny-stablelm, tiny-phi2, tiny-mpt, tiny-qwen3, tiny-smollm3, qwen3-0.6b, tiny-mixtral, tiny-qwen2moe, tiny-qwen3moe)");
   }
   return s;
 }
@@ -137,9 +147,24 @@ void for_each_tensor(const RandomModelSpec& s, Emit&& emit) {
         fill(L(l, "attn_k.bias"), 1, kv);
         fill(L(l, "attn_v.bias"), 1, kv);
       }
-      if (!s.phi2) fill(L(l, "ffn_gate.weight"), hid, d);
-      fill(L(l, "ffn_up.weight"), hid, d);
-      fill(L(l, "ffn_down.weight"), d, hid);
+      if (s.n_experts > 0) {  // stacked as llama.cpp stores them: experts outermost
+        const size_t E = (size_t)s.n_experts;
+        fill(L(l, "ffn_gate_inp.weight"), E, d);
+        fill(L(l, "ffn_gate_exps.weight"), E * hid, d);
+        fill(L(l, "ffn_up_exps.weight"), E * hid, d);
+        fill(L(l, "ffn_down_exps.weight"), E * d, hid);
+        if (s.shared_hidden > 0) {
+          const size_t sh = (size_t)s.shared_hidden;
+          fill(L(l, "ffn_gate_inp_shexp.weight"), 1, d);
+          fill(L(l, "ffn_gate_shexp.weight"), sh, d);
+          fill(L(l, "ffn_up_shexp.weight"), sh, d);
+          fill(L(l, "ffn_down_shexp.weight"), d, sh);
+        }
+      } else {
+        if (!s.phi2) fill(L(l, "ffn_gate.weight"), hid, d);
+        fill(L(l, "ffn_up.weight"), hid, d);
+        fill(L(l, "ffn_down.weight"), d, hid);
+      }
       if (split) {
         fill(L(l, "attn_norm.bias"), 1, d);
         if (!shared) fill(L(l, "ffn_norm.bias"), 1, d);
@@ -153,7 +178,7 @@ void for_each_tensor(const RandomModelSpec& s, Emit&& emit) {
         fill(L(l, "post_attention_norm.weight"), 1, d, true);
         fill(L(l, "post_ffw_norm.weight"), 1, d, true);
       }
-      if (s.gemma3 || s.qwen3) {
+      if (s.gemma3 || s.qwen3 || s.moe == "qwen3moe") {
         fill(L(l, "attn_q_norm.weight"), 1, hd, true);
         fill(L(l, "attn_k_norm.weight"), 1, hd, true);
       }
@@ -245,6 +270,7 @@ namespace {
 // The family member a spec is written as (a GGUF architecture name, and the
 // family file's member that writes its config.json).
 std::string spec_member(const RandomModelSpec& s) {
+  if (!s.moe.empty()) return s.moe;
   return s.arch == Arch::Bloom ? "bloom" : s.stablelm ? "stablelm" : s.phi2 ? "phi2" : s.arch == Arch::NeoX ? "gptneox"
          : s.arch == Arch::Mpt ? "mpt" : s.qkv_bias ? "qwen2" : s.fused ? "phi3" : s.gemma3 ? "gemma3"
          : s.gemma2 ? "gemma2" : s.qwen3 ? "qwen3" : s.smollm3 ? "smollm3" : "llama";
@@ -277,14 +303,21 @@ std::map<std::string, std::vector<float>> formatted(const RandomModel& m, bool h
 }
 
 bool is_vector(const std::string& name) {
-  return name.find("norm") != std::string::npos || name.find(".bias") != std::string::npos || name.rfind("rope_", 0) == 0;
+  return name.find("norm") != std::string::npos || name.find(".bias") != std::string::npos || name.rfind("rope_", 0) == 0 ||
+         name.find("gate_inp_shexp") != std::string::npos;  // llama.cpp's shared-expert gate: one vector
 }
 
 // A tensor's shape from its llama.cpp name: vectors for norms, biases and rope
 // factors; matrices of `in` columns otherwise.
 std::vector<uint64_t> tensor_shape(const RandomModelSpec& s, const std::string& name, size_t size) {
   if (is_vector(name)) return {size};
-  const uint64_t in = name.find("ffn_down") != std::string::npos      ? (uint64_t)s.hidden_dim
+  if (name.find("_exps.") != std::string::npos) {  // (experts, rows, cols)
+    const uint64_t E = (uint64_t)s.n_experts, d = (uint64_t)s.dim, hid = (uint64_t)s.hidden_dim;
+    return name.find("ffn_down") != std::string::npos ? std::vector<uint64_t>{E, d, hid} : std::vector<uint64_t>{E, hid, d};
+  }
+  const uint64_t in = name.find("_shexp.") != std::string::npos && name.find("ffn_down") != std::string::npos
+                          ? (uint64_t)s.shared_hidden
+                      : name.find("ffn_down") != std::string::npos    ? (uint64_t)s.hidden_dim
                       : name.find("attn_output") != std::string::npos ? (uint64_t)s.n_heads * random_head_dim(s)
                                                                        : (uint64_t)s.dim;
   return {size / in, in};
@@ -297,7 +330,8 @@ Status write_gguf_model(const RandomModel& m, const std::string& path, DType mat
   const RandomModelSpec& s = m.spec;
   if (s.gemma3 && s.pattern != 6) return make_error("a gemma3 GGUF has llama.cpp's fixed pattern: one global layer in 6");
   if (s.smollm3 && s.nope_interval != 4) return make_error("a smollm3 GGUF has llama.cpp's fixed step: no position in every 4th layer");
-  const std::string a = spec_member(s);
+  const std::string member = spec_member(s);
+  const std::string a = member == "mixtral" ? "llama" : member;  // llama.cpp writes Mixtral as llama with experts
   GgufWriter w;
   w.meta.push_back({"general.architecture", {a}});
   w.meta.push_back({"general.name", {std::string("longscope-random-") + a}});
@@ -307,7 +341,7 @@ Status write_gguf_model(const RandomModel& m, const std::string& path, DType mat
   w.meta.push_back({a + ".block_count", {(uint64_t)s.n_layers}});
   w.meta.push_back({a + ".attention.head_count", {(uint64_t)s.n_heads}});
   w.meta.push_back({a + ".attention.head_count_kv", {(uint64_t)s.n_kv_heads}});
-  arch::family_of(a)->gguf_meta(s, a, w);
+  arch::family_of(member)->gguf_meta(s, a, w);
   if (vocab) {
     w.meta.push_back({"tokenizer.ggml.model", {vocab->kind}});
     w.meta.push_back({"tokenizer.ggml.tokens", {vocab->tokens}});
@@ -400,7 +434,21 @@ Status write_hf_model(const RandomModel& m, const std::string& dir, const std::s
       data = to_per_head_qkv(data, s.n_heads, hd, role == "qkv" ? s.dim : 1);
     if (llama_hf && llama_hf->norm_plus_one && role.find("norm") != std::string::npos && role.find("_b") == std::string::npos)
       for (float& x : data) x -= 1.0f;  // transformers' Gemma stores w of x·(1 + w)
-    all.push_back({out, tensor_shape(s, name, data.size()), dt, std::move(data)});
+    if (role == "exp_gate" || role == "exp_up" || role == "exp_down") {  // transformers: one tensor per expert
+      const size_t per = data.size() / (size_t)s.n_experts;
+      const std::vector<uint64_t> shape = tensor_shape(s, name, data.size());
+      for (int e = 0; e < s.n_experts; ++e) {
+        std::string x = out;
+        x.replace(x.find("{x}"), 3, std::to_string(e));
+        all.push_back({x, {shape[1], shape[2]}, dt, std::vector<float>(data.begin() + (ptrdiff_t)(e * per),
+                                                                      data.begin() + (ptrdiff_t)((e + 1) * per))});
+      }
+      continue;
+    }
+    // transformers' shared-expert gate is a (1, dim) Linear weight
+    const std::vector<uint64_t> shape = role == "sh_router" ? std::vector<uint64_t>{1, (uint64_t)s.dim}
+                                                            : tensor_shape(s, name, data.size());
+    all.push_back({out, shape, dt, std::move(data)});
   }
   std::ofstream cf(fs::path(dir) / "config.json");
   cf << cfg.dump(2);

@@ -150,6 +150,12 @@ Status validate_config(const ModelConfig& c) {
                std::to_string(c.n_heads) + " × " + std::to_string(c.head_dim) + " vs " + std::to_string(c.dim) + ", " +
                std::to_string(c.n_kv_heads) + " KV heads)");
   if (!(c.norm_eps > 0) || c.norm_eps > 1) return bad("norm epsilon must be in (0, 1]");
+  if (const MoeDesc& m = c.block.moe; m.n_experts != 0) {
+    if (m.n_experts < 1 || m.n_experts > 4096) return bad(std::to_string(m.n_experts) + " experts is outside [1, 4096]");
+    if (m.n_used < 1 || m.n_used > m.n_experts)
+      return bad(std::to_string(m.n_used) + " experts per token is outside [1, " + std::to_string(m.n_experts) + "]");
+    if (m.shared_hidden < 0 || m.shared_hidden > (1 << 20)) return bad("the shared expert's width is outside [0, 1048576]");
+  }
   if (!c.block.layers.empty() && (int)c.block.layers.size() != c.n_layers)
     return bad("the layer kinds cover " + std::to_string(c.block.layers.size()) + " of " + std::to_string(c.n_layers) + " layers");
   if (c.train_len < 1 || c.train_len > (1 << 24))
@@ -200,6 +206,18 @@ std::vector<WeightView> weight_views(const Model& m) {
     add_m(L.w_down, d * hid, p + "ffn down");
     add(L.b_up, hid, p + "ffn up bias");
     add(L.b_down, d, p + "ffn down bias");
+    const size_t E = L.exp_gate.size(), sh = (size_t)c.block.moe.shared_hidden;
+    add_m(L.router, E * d, p + "router");
+    for (size_t e = 0; e < E; ++e) {
+      const std::string x = p + "expert " + std::to_string(e) + " ";
+      add_m(L.exp_gate[e], hid * d, x + "gate");
+      add_m(L.exp_up[e], hid * d, x + "up");
+      add_m(L.exp_down[e], d * hid, x + "down");
+    }
+    add_m(L.sh_gate, sh * d, p + "shared expert gate");
+    add_m(L.sh_up, sh * d, p + "shared expert up");
+    add_m(L.sh_down, d * sh, p + "shared expert down");
+    add_m(L.sh_router, d, p + "shared expert router");
   }
   return out;
 }

@@ -195,6 +195,55 @@ inline std::vector<std::vector<double>> reference_logits(const Model& model, con
     for (int t = 0; t < n; ++t)
       for (int i = 0; i < D; ++i) x[t][i] += o[t][i];
     if (!parallel) xn = norm(x, Lw.ffn_norm, Lw.ffn_norm_b);
+    if (blk.moe.n_experts > 0) {
+      // Mixture of experts, token by token: softmax over the router's logits, the k
+      // largest probabilities (the lower index first on ties), renormalised when the
+      // family says so; each chosen expert's SwiGLU scaled by its weight; the shared
+      // expert scaled by the sigmoid of its gate (Qwen2-MoE).
+      const MoeDesc& moe = blk.moe;
+      const int E = moe.n_experts;
+      Mat logits = linear(xn, Lw.router, nullptr, E);
+      Mat out(n, std::vector<double>(D, 0.0));
+      auto swiglu_ffn = [&](const Mat& in, const Matrix& g, const Matrix& u, const Matrix& dn, int width) {
+        Mat gm = linear(in, g, nullptr, width), um = linear(in, u, nullptr, width);
+        for (size_t t = 0; t < gm.size(); ++t)
+          for (int i = 0; i < width; ++i) gm[t][i] = gm[t][i] / (1 + std::exp(-gm[t][i])) * um[t][i];
+        return linear(gm, dn, nullptr, D);
+      };
+      for (int t = 0; t < n; ++t) {
+        std::vector<double> pr(E);
+        double mx = -INFINITY, z = 0;
+        for (int e = 0; e < E; ++e) mx = std::max(mx, logits[t][e]);
+        for (int e = 0; e < E; ++e) z += pr[e] = std::exp(logits[t][e] - mx);
+        for (double& pe : pr) pe /= z;
+        std::vector<int> chosen;
+        std::vector<bool> taken(E, false);
+        for (int i = 0; i < moe.n_used; ++i) {
+          int best = -1;
+          for (int e = 0; e < E; ++e)
+            if (!taken[e] && (best < 0 || pr[e] > pr[best])) best = e;
+          taken[best] = true;
+          chosen.push_back(best);
+        }
+        double top = 0;
+        for (int e : chosen) top += pr[e];
+        const Mat row{xn[t]};
+        for (int e : chosen) {
+          const double wgt = moe.renormalise ? pr[e] / top : pr[e];
+          const Mat y = swiglu_ffn(row, Lw.exp_gate[e], Lw.exp_up[e], Lw.exp_down[e], hid);
+          for (int i = 0; i < D; ++i) out[t][i] += wgt * y[0][i];
+        }
+      }
+      if (moe.shared_hidden > 0) {
+        const Mat y = swiglu_ffn(xn, Lw.sh_gate, Lw.sh_up, Lw.sh_down, moe.shared_hidden);
+        const Mat gl = linear(xn, Lw.sh_router, nullptr, 1);
+        for (int t = 0; t < n; ++t)
+          for (int i = 0; i < D; ++i) out[t][i] += y[t][i] / (1 + std::exp(-gl[t][0]));
+      }
+      for (int t = 0; t < n; ++t)
+        for (int i = 0; i < D; ++i) x[t][i] += out[t][i];
+      continue;
+    }
     Mat h1;
     if (Lw.w_gate) {  // gated: LLaMA, Gemma, StableLM
       Mat g = linear(xn, Lw.w_gate, nullptr, hid), u = linear(xn, Lw.w_up, nullptr, hid);

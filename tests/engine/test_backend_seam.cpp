@@ -26,6 +26,7 @@ class ForwardingBackend final : public Backend {
   int attention_calls = 0, cancel_at_call = -1;  // sets *cancel_flag during that attention call (1-based)
   std::atomic<bool>* cancel_flag = nullptr;
   size_t memory = 0;  // > 0: the free memory this "device" reports
+  int matmuls = 0;
   const char* name() const override { return "forwarding"; }
   bool supports(DType act) const override { return act == DType::F32; }  // a device that runs f32 only
   size_t memory_available() const override { return memory ? memory : in.memory_available(); }
@@ -54,6 +55,7 @@ class ForwardingBackend final : public Backend {
     in.layernorm(x, w, b, r, d, e, y);
   }
   void matmul(const Tensor& x, int r, int i, const Matrix& W, const float* b, int o, const Tensor& y) override {
+    ++matmuls;
     in.matmul(x, r, i, W, b, o, y);
   }
   void swiglu(const Tensor& g, const Tensor& u) override { in.swiglu(g, u); }
@@ -62,6 +64,11 @@ class ForwardingBackend final : public Backend {
   void scale(const Tensor& x, double s) override { in.scale(x, s); }
   void softcap(const Tensor& x, double cap) override { in.softcap(x, cap); }
   void add(const Tensor& x, const Tensor& y) override { in.add(x, y); }
+  void zero(const Tensor& x) override { in.zero(x); }
+  void gather_rows(const Tensor& x, const int* r, int n, int d, const Tensor& o) override { in.gather_rows(x, r, n, d, o); }
+  void scatter_add_rows(const Tensor& x, const int* r, const float* w, int n, int d, const Tensor& y) override {
+    in.scatter_add_rows(x, r, w, n, d, y);
+  }
   Status attention(KvCache& c, const AttentionParams& p, const Tensor& q, const Tensor& k, const Tensor& v,
                    const Tensor& out, const AttentionObserver* obs, const std::atomic<bool>* cancel) override {
     if (++attention_calls == cancel_at_call && cancel_flag) cancel_flag->store(true);
@@ -150,6 +157,36 @@ TEST(BackendSeam, OneBackendServesEveryActivationDtype) {
   auto q8_cache = make_engine(m, q8, 64, DType::F32, {}, &cache);
   ASSERT_FALSE(q8_cache.ok());
   EXPECT_NE(q8_cache.error().find("not Q8_0"), std::string::npos) << q8_cache.error();
+}
+
+// A mixture of experts runs each expert once per micro-batch, on the rows routed to
+// it (one GEMM per matrix), never once per token; through the seam it equals the
+// CPU backend's result.
+TEST(BackendSeam, ExpertsRunOncePerMicroBatchOnTheirRows) {
+  const std::string dir = temp_dir("moe-seam");
+  ASSERT_TRUE(write_hf_model(make_random_model(random_model_shape("tiny-qwen2moe").value()), dir + "/hf").ok());
+  auto m = load_ok(dir + "/hf");
+  ASSERT_TRUE(m);
+  const MoeDesc& moe = m->config.block.moe;
+  ASSERT_EQ(moe.n_experts, 4);
+  std::vector<int> toks;
+  for (int i = 0; i < 60; ++i) toks.push_back((i * 13 + 5) % 512);
+  ForwardingBackend* seen = nullptr;
+  EngineOptions o;
+  auto e = make_engine(m, o, 64, DType::F32, forwarding(*m, seen));
+  ASSERT_TRUE(e.ok()) << e.error();
+  ASSERT_TRUE((*e)->forward(toks.data(), 60).ok());  // one micro-batch (chunk 64)
+  // Per layer: q, k, v, o; the router; at most 3 per expert; the shared expert's 3 and its gate.
+  const int per_layer_max = 4 + 1 + 3 * moe.n_experts + 3 + 1;
+  EXPECT_LE(seen->matmuls, m->config.n_layers * per_layer_max);
+  EXPECT_GE(seen->matmuls, m->config.n_layers * (4 + 1 + 3 + 4));
+  std::vector<float> a, b;
+  ASSERT_TRUE((*e)->logits(59, a).ok());
+  auto cpu = make_engine(m, o, 64);
+  ASSERT_TRUE(cpu.ok());
+  ASSERT_TRUE((*cpu)->forward(toks.data(), 60).ok());
+  ASSERT_TRUE((*cpu)->logits(59, b).ok());
+  EXPECT_EQ(a, b);
 }
 
 // Cancel is prompt in units of work, not of time: a flag set while layer 1's

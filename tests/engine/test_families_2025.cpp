@@ -140,6 +140,55 @@ TEST(Families2025, ALayerWithoutPositionIgnoresTheMethod) {
   }
 }
 
+// Mixture of experts: Mixtral (GGUF llama with experts, interleaved pairs), Qwen2-MoE
+// (biases, a shared expert, weights not renormalised) and Qwen3-MoE (q/k norms,
+// renormalised), each in both formats against the reference forward's router and
+// experts.
+TEST(Families2025, MixturesOfExpertsEqualTheReferenceForward) {
+  struct Want {
+    const char* shape;
+    const char* family;
+    int experts, used, shared;
+    bool renormalise;
+  };
+  for (const Want& w : {Want{"tiny-mixtral", "mixtral", 4, 2, 0, true}, Want{"tiny-qwen2moe", "qwen2moe", 4, 2, 48, false},
+                        Want{"tiny-qwen3moe", "qwen3moe", 6, 3, 0, true}}) {
+    SCOPED_TRACE(w.shape);
+    auto [g, h] = both_formats(w.shape);
+    ASSERT_TRUE(g && h);
+    for (const auto& m : {g, h}) {
+      const MoeDesc& moe = m->config.block.moe;
+      EXPECT_EQ(m->config.family, w.family);
+      EXPECT_EQ(moe.n_experts, w.experts);
+      EXPECT_EQ(moe.n_used, w.used);
+      EXPECT_EQ(moe.shared_hidden, w.shared);
+      EXPECT_EQ(moe.renormalise, w.renormalise);
+      ASSERT_EQ(m->weights.layers[1].exp_down.size(), (size_t)w.experts);
+      EXPECT_NE(model_line(*m, "bpe", "cpu").find(std::to_string(w.experts) + " experts, " + std::to_string(w.used) +
+                                                   " per token"),
+                std::string::npos)
+          << model_line(*m, "bpe", "cpu");
+      EXPECT_EQ(model_description(*m)["experts"], w.experts);
+    }
+    EXPECT_EQ(g->config.layout, std::string(w.family) == "mixtral" ? PairLayout::Interleaved : PairLayout::HalfSplit);
+    EXPECT_LE(max_diff(last_logits(g, probe_tokens()), last_logits(h, probe_tokens())), 1e-4);
+    for (const char* spec : {"rope", "yarn:factor=4", "rerope:window=16,logn=1"}) {
+      EXPECT_LE(engine_vs_reference(h, parse_method_spec(spec).value()), 2e-3) << spec;
+      EXPECT_LE(engine_vs_reference(g, parse_method_spec(spec).value()), 2e-3) << spec;
+    }
+    // Every expert matters, and so does the router: each perturbation moves the logits.
+    const std::string dir = temp_dir(w.shape);
+    for (const char* part : {"ffn_gate_inp.weight", "ffn_down_exps.weight", "ffn_up_shexp.weight"}) {
+      if (w.shared == 0 && std::string(part).find("shexp") != std::string::npos) continue;
+      RandomModel v = make_random_model(random_model_shape(w.shape).value());
+      for (auto& [name, t] : v.t)
+        if (name.find(part) != std::string::npos) std::fill(t.begin(), t.end(), 0.0f);
+      ASSERT_TRUE(write_hf_model(v, dir + "/zero").ok());
+      EXPECT_GT(max_diff(last_logits(load_ok(dir + "/zero"), probe_tokens()), last_logits(h, probe_tokens())), 1e-3) << part;
+    }
+  }
+}
+
 TEST(Families2025, BadNoPositionListsAreRefusedByName) {
   const std::string dir = temp_dir("nope-bad");
   RandomModel rm = make_random_model(random_model_shape("tiny-smollm3").value());

@@ -175,11 +175,12 @@ TEST(Config, Qwen25) {
   ASSERT_TRUE(resolve_hf_config(j, c).ok());
   EXPECT_EQ(method_spec_string(c.native_method).rfind("yarn:factor=4", 0), 0u) << method_spec_string(c.native_method);
   EXPECT_EQ(c.train_len, 32768);
-  j["model_type"] = "qwen2_moe";
-  j["architectures"] = {"Qwen2MoeForCausalLM"};
-  auto moe = resolve_hf_config(j, c);
-  ASSERT_FALSE(moe.ok());
-  EXPECT_NE(moe.error().find("Qwen2MoeForCausalLM"), std::string::npos) << moe.error();
+  // Architectures LongScope does not run are refused by name (MLA: DeepSeek-V3).
+  j["model_type"] = "deepseek_v3";
+  j["architectures"] = {"DeepseekV3ForCausalLM"};
+  auto mla = resolve_hf_config(j, c);
+  ASSERT_FALSE(mla.ok());
+  EXPECT_NE(mla.error().find("DeepseekV3ForCausalLM"), std::string::npos) << mla.error();
 }
 
 // Qwen3-8B (tests/data/configs/qwen3-8b.json, one layer): per-head q/k norms, head_dim
@@ -225,6 +226,45 @@ TEST(Config, SmolLM3) {
   j["no_rope_layer_interval"] = 2;
   ASSERT_TRUE(resolve_hf_config(j, c).ok());
   for (int l = 0; l < 8; ++l) EXPECT_EQ(layer_has_position(c, l), l % 2 == 0) << l;
+}
+
+// Mixtral-8x7B (tests/data/configs/mixtral-8x7b-v0.1.json, one layer): 8 experts of
+// 14336, 2 per token renormalised; base 1e6, no window; L 32768.
+TEST(Config, Mixtral) {
+  ModelConfig c;
+  json j = read_config("mixtral-8x7b-v0.1.json");
+  ASSERT_TRUE(resolve_hf_config(j, c).ok());
+  EXPECT_EQ(c.family, "mixtral");
+  EXPECT_EQ(c.block.moe.n_experts, 8);
+  EXPECT_EQ(c.block.moe.n_used, 2);
+  EXPECT_TRUE(c.block.moe.renormalise);
+  EXPECT_EQ(c.block.moe.shared_hidden, 0);
+  EXPECT_EQ(c.hidden_dim, 14336);
+  EXPECT_EQ(c.rope_base, 1e6);
+  EXPECT_EQ(c.train_len, 32768);
+  EXPECT_EQ(c.native_method.method, Method::Rope);
+  j["num_experts_per_tok"] = 9;
+  EXPECT_FALSE(resolve_hf_config(j, c).ok());
+}
+
+// Qwen3-30B-A3B (tests/data/configs/qwen3-30b-a3b.json, one layer): 128 experts of
+// 768, 8 per token renormalised (norm_topk_prob), q/k norms, head_dim 128 ≠ 2048 / 32.
+TEST(Config, Qwen3Moe) {
+  ModelConfig c;
+  json j = read_config("qwen3-30b-a3b.json");
+  ASSERT_TRUE(resolve_hf_config(j, c).ok());
+  EXPECT_EQ(c.family, "qwen3moe");
+  EXPECT_EQ(c.block.moe.n_experts, 128);
+  EXPECT_EQ(c.block.moe.n_used, 8);
+  EXPECT_TRUE(c.block.moe.renormalise);
+  EXPECT_TRUE(c.block.qk_norm);
+  EXPECT_EQ(c.hidden_dim, 768);
+  EXPECT_EQ(c.head_dim, 128);
+  EXPECT_EQ(c.train_len, 40960);
+  j["mlp_only_layers"] = {0};
+  auto dense = resolve_hf_config(j, c);
+  ASSERT_FALSE(dense.ok());
+  EXPECT_NE(dense.error().find("mlp_only_layers"), std::string::npos) << dense.error();
 }
 
 // Phi-3-shaped configs (not copied files): the 4k model's 2047-token window is its

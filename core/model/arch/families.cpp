@@ -6,7 +6,7 @@
 namespace ls::arch {
 namespace {
 
-const Family* const kFamilies[] = {&kLlama, &kGemma, &kNeoX, &kBloom};
+const Family* const kFamilies[] = {&kLlama, &kGemma, &kNeoX, &kBloom, &kMoe};
 
 bool contains(const std::vector<std::string>& v, const std::string& x) {
   return !x.empty() && std::find(v.begin(), v.end(), x) != v.end();
@@ -51,7 +51,9 @@ std::vector<std::pair<std::string, std::string>> table_rows(const TensorNames& n
             {"bv", n->bv}, {"wqkv", n->wqkv}, {"w_gate_up", n->w_gate_up}, {"post_attn_norm", n->post_attn_norm},
             {"post_ffn_norm", n->post_ffn_norm}, {"q_norm", n->q_norm}, {"k_norm", n->k_norm},
             {"attn_norm_b", n->attn_norm_b}, {"ffn_norm_b", n->ffn_norm_b}, {"out_norm_b", n->out_norm_b},
-            {"bqkv", n->bqkv}, {"bo", n->bo}, {"b_up", n->b_up}, {"b_down", n->b_down}, {"output_b", n->output_b}};
+            {"bqkv", n->bqkv}, {"bo", n->bo}, {"b_up", n->b_up}, {"b_down", n->b_down}, {"output_b", n->output_b},
+            {"router", n->router}, {"exp_gate", n->exp_gate}, {"exp_up", n->exp_up}, {"exp_down", n->exp_down},
+            {"sh_gate", n->sh_gate}, {"sh_up", n->sh_up}, {"sh_down", n->sh_down}, {"sh_router", n->sh_router}};
   } else {
     const auto& b = std::get<BloomTensorNames>(names);
     rows = {{"tok_embd", b.tok_embd}, {"embd_norm", b.embd_norm}, {"embd_norm_b", b.embd_norm_b},

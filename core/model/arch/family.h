@@ -64,7 +64,14 @@ nlohmann::json llama_style_hf_config(const RandomModelSpec& s, const std::string
 void gguf_rope_meta(const RandomModelSpec& s, const std::string& a, GgufWriter& w);
 
 // The families (one per file).
-extern const Family kLlama, kGemma, kNeoX, kBloom;
+extern const Family kLlama, kGemma, kNeoX, kBloom, kMoe;
+
+// Mixture of experts (moe.cpp), shared with the LLaMA file's GGUF Mixtral (arch
+// "llama" with experts): the expert tensor names of `c`'s family, the GGUF keys
+// (expert_count …) and their writer.
+void moe_names(ModelFormat format, const ModelConfig& c, LlamaTensorNames& n);
+Status read_gguf_moe(const GgufFile& g, const std::string& a, ModelConfig& c);
+void gguf_moe_meta(const RandomModelSpec& s, const std::string& a, GgufWriter& w);
 
 // Every name of a table with its role ("wq", "qkv_b", "attn_norm", …), in a fixed
 // order: two formats' columns of one family pair up row by row.

@@ -119,11 +119,15 @@ Status read_gguf(const GgufFile& g, const std::string& a, ModelConfig& c) {
   // Qwen2, Qwen3 and Phi-3 keep the half-split rows and run with rope type NEOX.
   const bool permuted = a == "llama" || a == "smollm3";
   if (auto st = read_gguf_rope(g, a, c, permuted ? PairLayout::Interleaved : PairLayout::HalfSplit); !st) return st;
+  if (a == "llama")  // Mixtral: llama blocks whose feed-forward is a mixture (llama.expert_count)
+    if (auto st = read_gguf_moe(g, a, c); !st) return st;
   return read_gguf_norm_eps(g, a, c, true);
 }
 
 Result<TensorNames> names(ModelFormat f, const ModelConfig& c, const HasTensor&) {
-  return TensorNames{llama_names(f, c.block.qkv_bias, c.fused_projections, c.block.qk_norm)};
+  LlamaTensorNames n = llama_names(f, c.block.qkv_bias, c.fused_projections, c.block.qk_norm);
+  moe_names(f, c, n);  // GGUF Mixtral
+  return TensorNames{n};
 }
 
 json hf_config(const RandomModelSpec& s, const std::string& member) {
@@ -154,6 +158,7 @@ void gguf_meta(const RandomModelSpec& s, const std::string& a, GgufWriter& w) {
     w.meta.push_back({a + ".attention.key_length", {(uint64_t)random_head_dim(s)}});
     w.meta.push_back({a + ".attention.value_length", {(uint64_t)random_head_dim(s)}});
   }
+  if (a == "llama") gguf_moe_meta(s, a, w);  // Mixtral
   if (s.yarn_factor > 0) {
     w.meta.push_back({a + ".rope.scaling.type", {std::string("yarn")}});
     w.meta.push_back({a + ".rope.scaling.factor", {s.yarn_factor}});
