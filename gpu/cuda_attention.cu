@@ -46,7 +46,8 @@ __global__ void attention_kernel(AttnArgs a) {
   }
   const float slope = a.slopes ? a.slopes[h] : 0.0f;
   const TileClass visible{kTileNear, 0};  // the ranges below hold visible keys only
-  float mx = -INFINITY, sum = 0.0f;
+  // A sink logit (gpt-oss): one more softmax term with no value (every lane holds the row's sum).
+  float mx = a.sinks ? a.sinks[h] : -INFINITY, sum = a.sinks ? 1.0f : 0.0f;
   auto visit = [&](int j0, int j1, const void* keys_v, const float* qq) {
     const float* keys = static_cast<const float*>(keys_v);
     for (int j = j0; j < j1; ++j) {
@@ -199,6 +200,7 @@ Status CudaBackend::attention(KvCache& cache, const AttentionParams& p, const Te
   AttnArgs a{};
   a.s = flash_shape(p, plan);
   a.slopes = ps.tables.alibi_slopes.empty() ? nullptr : ps.slopes;
+  a.sinks = p.sinks ? dev_vec(p.sinks) : nullptr;
   a.op16 = flash ? 1 : 0;
   const CudaKvCache::Layer& L = c->layers[p.layer];
   const OperandRotation rot{hd, p.rot_dim, p.layout, ps.inv_freq, af};

@@ -92,12 +92,16 @@ __global__ void pointwise_kernel(float* x, const float* y, size_t n, int op, flo
       case 3: x[i] = gelu_tanh(v); break;
       case 4: x[i] = v * a; break;
       case 5: x[i] = a * tanhf(v / a); break;
+      case 7: {  // gpt-oss's clamped SwiGLU
+        const float g = fminf(v, a), u = fminf(fmaxf(y[i], -a), a);
+        x[i] = (u + 1.0f) * g / (1.0f + expf(-1.702f * g));
+        break;
+      }
       default: x[i] = v + y[i]; break;
     }
   }
 }
 
-// One block per row: nll = log Σ exp(logits) - logits[target]; rank = #logits above the target's.
 // Mixture of experts: one thread per (row, element).
 __global__ void gather_rows_kernel(const float* x, const int* rows, int n, int dim, float* out) {
   const size_t total = (size_t)n * dim;
@@ -363,6 +367,10 @@ void CudaBackend::geglu(const Tensor& gate, const Tensor& up) {
 void CudaBackend::gelu(const Tensor& x, bool exact) { pointwise(f32(x, x.count, "gelu"), nullptr, x.count, exact ? 2 : 3, 0); }
 void CudaBackend::scale(const Tensor& x, double s) { pointwise(f32(x, x.count, "scale"), nullptr, x.count, 4, s); }
 void CudaBackend::softcap(const Tensor& x, double cap) { pointwise(f32(x, x.count, "softcap"), nullptr, x.count, 5, cap); }
+void CudaBackend::swiglu_oai(const Tensor& gate, const Tensor& up, double limit) {
+  const float* u = f32(up, gate.count, "swiglu_oai");
+  if (u) pointwise(f32(gate, gate.count, "swiglu_oai"), u, gate.count, 7, limit);
+}
 void CudaBackend::add(const Tensor& x, const Tensor& y) {
   const float* yp = f32(y, x.count, "add");
   if (yp) pointwise(f32(x, x.count, "add"), yp, x.count, 6, 0);

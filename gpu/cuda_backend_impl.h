@@ -85,6 +85,7 @@ class CudaBackend final : public Backend {
   void gelu(const Tensor& x, bool exact) override;
   void add(const Tensor& x, const Tensor& y) override;
   void zero(const Tensor& x) override;
+  void swiglu_oai(const Tensor& gate, const Tensor& up, double limit) override;
   void gather_rows(const Tensor& x, const int* rows, int n, int dim, const Tensor& out) override;
   void scatter_add_rows(const Tensor& x, const int* rows, const float* weights, int n, int dim, const Tensor& y) override;
   Status attention(KvCache& cache, const AttentionParams& p, const Tensor& q, const Tensor& k_new, const Tensor& v_new,
@@ -195,6 +196,7 @@ void launch_query_operands(const QueryOperandArgs& a, cudaStream_t stream);
 struct AttnArgs {
   FlashShape s;
   const float* slopes;  // device, null: no ALiBi
+  const float* sinks;   // device (n_heads) sink logits (gpt-oss), null: none
   const void *qn, *qf, *kn, *kf;
   int op16;
   const uint16_t* v;

@@ -132,7 +132,10 @@ __global__ void __launch_bounds__(kThreadsFlash) flash_kernel(AttnArgs a) {
   float o[D / 8][4];
 #pragma unroll
   for (int d = 0; d < D / 8; ++d) o[d][0] = o[d][1] = o[d][2] = o[d][3] = 0.0f;
-  float mx[2] = {-INFINITY, -INFINITY}, sum[2] = {0.0f, 0.0f};
+  // A sink logit (gpt-oss) starts each row as its maximum; its exp(0) = 1 is counted by
+  // one of the row's 4 threads (c == 0), as the quad's partial sums are added up at the end.
+  const float sink = a.sinks ? a.sinks[h] : -INFINITY, sink_sum = a.sinks && c == 0 ? 1.0f : 0.0f;
+  float mx[2] = {sink, sink}, sum[2] = {sink_sum, sink_sum};
 
   const int key_end = flash_key_end(s, t0);
   for (int j0 = 0; j0 < key_end; j0 += kFlashBn) {
@@ -287,7 +290,8 @@ FlashDeviceRun flash_on_device(const FlashInputs& in, int timed) {
   cudaEvent_t ev[2] = {nullptr, nullptr};
   const uint16_t *qn = nullptr, *qf = nullptr, *kn = nullptr, *kf = nullptr;
   const bool ok = upload(in.qn, &qn) && upload(in.qf, &qf) && upload(in.kn, &kn) && upload(in.kf, &kf) &&
-                  upload(in.v, &a.v) && upload(in.slopes, &a.slopes) && upload(r.out, &a.out) && upload(r.lse, &a.lse);
+                  upload(in.v, &a.v) && upload(in.slopes, &a.slopes) && upload(in.sinks, &a.sinks) && upload(r.out, &a.out) &&
+                  upload(r.lse, &a.lse);
   a.qn = qn;
   a.qf = qf;
   a.kn = kn;

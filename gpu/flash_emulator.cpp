@@ -85,6 +85,7 @@ FlashInputs flash_prepare(const AttentionParams& p, const PositionTables& t, Key
     query_operands(1, in.qf);
   }
   in.slopes.assign(t.alibi_slopes.begin(), t.alibi_slopes.end());
+  if (p.sinks) in.sinks.assign(p.sinks, p.sinks + p.n_heads);
   return in;
 }
 
@@ -99,8 +100,8 @@ void flash_emulate(const FlashInputs& in, float* out, float* lse) {
     for (int t0 = 0; t0 < s.n_new; t0 += kFlashBm) {  // one thread block
       const int rows = flash_rows(s, t0);
       std::fill(o.begin(), o.end(), 0.0f);
-      std::fill(mx.begin(), mx.end(), -INFINITY);
-      std::fill(sum.begin(), sum.end(), 0.0f);
+      std::fill(mx.begin(), mx.end(), in.sinks.empty() ? -INFINITY : in.sinks[h]);  // a sink: one more term, no value
+      std::fill(sum.begin(), sum.end(), in.sinks.empty() ? 0.0f : 1.0f);
       for (int j0 = 0; j0 < flash_key_end(s, t0); j0 += kFlashBn) {
         const TileClass c = flash_classify(s, t0, j0);
         if (c.kind == kTileSkip) continue;

@@ -21,6 +21,7 @@ struct FlashInputs {
   std::vector<uint16_t> kn, kf;  // key operands (n, kv_dim); kf empty without a far band
   std::vector<uint16_t> v;       // the cache's values (n, kv_dim)
   std::vector<float> slopes;     // ALiBi slopes (n_heads), or empty
+  std::vector<float> sinks;      // sink logits (n_heads), or empty
 };
 
 // The kernel's inputs for queries q (p.n_new rows, from position p.p0) and the raw

@@ -235,7 +235,10 @@ Status CpuOps<T>::attention_rows(Cache& c, const AttentionParams& p, const T* q_
     if (remap) score_range(0, near_from, k_far, qf.data());
     score_range(0, sink_end, k_near, qn.data());
     score_range(near_from, m + 1, k_near, qn.data());
-    T sum = 0;
+    // A sink logit (gpt-oss): one more softmax term with no value.
+    const T sink = p.sinks ? (T)p.sinks[h] : -std::numeric_limits<T>::infinity();
+    mx = std::max(mx, sink);
+    T sum = p.sinks ? std::exp(sink - mx) : T(0);
     auto exp_range = [&](int j0, int j1) {
       for (int j = j0; j < j1; ++j) sum += scores[j] = std::exp(scores[j] - mx);
     };
@@ -285,6 +288,7 @@ Status CpuOps<T>::attention_tiled(Cache& c, const AttentionParams& p, const T* q
     a.q_block = std::clamp(128 / group, 1, 64);
     a.bands = tile_bands(p.method, p.remap);
     a.softcap = (float)p.softcap;
+    a.sinks = p.sinks;
     const bool rope = !ps.tables.inv_freq.empty();
     if (!rope) a.bands.remap = 0;
     a.rotate_near = rope && c.spec.keys == KeyForm::Raw;

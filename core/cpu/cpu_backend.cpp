@@ -6,6 +6,7 @@
 
 #include <cblas.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -226,6 +227,14 @@ void CpuBackend::add(const Tensor& x, const Tensor& y) {
   });
 }
 
+void CpuBackend::swiglu_oai(const Tensor& gate, const Tensor& up, double limit) {
+  on(gate.dtype, [&](auto& o) {
+    using T = scalar_of<decltype(o)>;
+    T *g = as<T>(gate, gate.count, "swiglu_oai"), *u = as<T>(up, gate.count, "swiglu_oai");
+    if (g && u) o.swiglu_oai(g, u, gate.count, limit);
+  });
+}
+
 void CpuBackend::zero(const Tensor& x) {
   if (x.data) std::memset(x.data, 0, x.bytes());
 }
@@ -352,6 +361,17 @@ void CpuOps<T>::matmul(const T* x, int rows, int in, const Matrix& W, const floa
 template <typename T>
 void CpuOps<T>::gather_rows(const T* x, const int* rows, int n, int dim, T* out) {
   for (int i = 0; i < n; ++i) std::memcpy(out + (size_t)i * dim, x + (size_t)rows[i] * dim, sizeof(T) * (size_t)dim);
+}
+
+// gpt-oss (transformers' GptOssExperts): the gate clamped from above, the up clamped
+// both ways, the GLU with σ(1.702·g), the up shifted by one.
+template <typename T>
+void CpuOps<T>::swiglu_oai(T* gate, const T* up, size_t n, double limit) {
+  const T lim = (T)limit;
+  for (size_t i = 0; i < n; ++i) {
+    const T g = std::min(gate[i], lim), u = std::clamp(up[i], -lim, lim);
+    gate[i] = (u + T(1)) * g / (T(1) + std::exp(T(-1.702) * g));
+  }
 }
 
 template <typename T>

@@ -68,6 +68,7 @@ class CpuOps {
   void softcap(T* x, size_t n, double cap);
   void add(T* x, const T* y, size_t n);
   void gather_rows(const T* x, const int* rows, int n, int dim, T* out);
+  void swiglu_oai(T* gate, const T* up, size_t n, double limit);
   void scatter_add_rows(const T* x, const int* rows, const float* weights, int n, int dim, T* y);
   Status attention(Cache& c, const AttentionParams& p, const T* q, const T* k_new, const T* v_new, T* out,
                    const AttentionObserver* observer, const std::atomic<bool>* cancel);
@@ -124,6 +125,7 @@ class CpuBackend final : public Backend {
   void softcap(const Tensor& x, double cap) override;
   void add(const Tensor& x, const Tensor& y) override;
   void zero(const Tensor& x) override;
+  void swiglu_oai(const Tensor& gate, const Tensor& up, double limit) override;
   void gather_rows(const Tensor& x, const int* rows, int n, int dim, const Tensor& out) override;
   void scatter_add_rows(const Tensor& x, const int* rows, const float* weights, int n, int dim, const Tensor& y) override;
   Status attention(KvCache& cache, const AttentionParams& p, const Tensor& q, const Tensor& k_new, const Tensor& v_new,

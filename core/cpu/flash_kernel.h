@@ -37,6 +37,7 @@ struct FlashArgs {
   const float* far_sin = nullptr;
   const float* slopes = nullptr;    // (n_heads) ALiBi slopes, or null
   float softcap = 0.0f;             // > 0: scores → softcap·tanh(s / softcap) (Gemma-2)
+  const float* sinks = nullptr;     // (n_heads) sink logits joining each row's softmax with no value (gpt-oss), or null
   float* out = nullptr;             // (n_new, n_heads·head_dim)
   float* lse = nullptr;             // (n_new, n_heads) each row's log Σ_j exp(s_j), or null (a probe's pass)
 };

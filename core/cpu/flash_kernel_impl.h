@@ -230,8 +230,11 @@ void task(const FlashArgs& a, int task_index, float* scratch) {
       memset(qf, 0, (size_t)hd * 4);
     }
     memset(O + r * hd, 0, (size_t)hd * 4);
-    mx[r] = -__builtin_inff();
-    sum[r] = 0.0f;
+    // A sink logit (gpt-oss) is one more term of the softmax with no value: the row
+    // starts with it as its maximum and exp(0) = 1 in its sum.
+    const bool sink = a.sinks && r < R;
+    mx[r] = sink ? a.sinks[kh * group + r % group] : -__builtin_inff();
+    sum[r] = sink ? 1.0f : 0.0f;
   }
   const int m_last = m0 + bm - 1;
   for (int j0 = 0; j0 <= m_last; j0 += BN) {

@@ -152,6 +152,9 @@ struct AttentionParams {
   double scale = 0.0;       // softmax scale of q·k; 0: 1/√head_dim
   int table = 0;            // which position tables (set_positions kind): 0 every layer's, 1 local layers' (Gemma-3), 2 none
   double softcap = 0.0;     // scores → softcap·tanh(s / softcap) before the softmax; 0: none
+  // (n_heads) learned sink logits (gpt-oss): each head's softmax has one more term,
+  // exp(sink), with no value, whatever the method; null: none. The model's weights.
+  const float* sinks = nullptr;
 };
 
 // The scale of q·k: the model's (Gemma's query_pre_attn_scalar), else 1/√head_dim.
@@ -233,6 +236,8 @@ class Backend {
   virtual void gelu(const Tensor& x, bool exact) = 0;
   virtual void add(const Tensor& x, const Tensor& y) = 0;         // x ← x + y
   virtual void zero(const Tensor& x) = 0;                         // x ← 0
+  // gpt-oss's clamped SwiGLU: g = min(gate, limit), u = clamp(up, ±limit), gate ← (u + 1)·g·σ(1.702·g).
+  virtual void swiglu_oai(const Tensor& gate, const Tensor& up, double limit) = 0;
   // Mixture of experts: out (n, dim) ← rows rows[0 … n) of x (host indices), and
   // y[rows[i]] += weights[i] · x[i] for the n rows of x (n, dim).
   virtual void gather_rows(const Tensor& x, const int* rows, int n, int dim, const Tensor& out) = 0;

@@ -288,6 +288,7 @@ Status Engine::run_rows(Engine& work, const Segment* segs, int nseg) {
       Engine& e = *segs[s].engine;
       AttentionParams& lp = segs[s].attention->of(layer_kind(c, l));
       lp.layer = l;
+      lp.sinks = L.attn_sinks;
       lp.p0 = segs[s].p0;
       lp.n_new = segs[s].rows;
       const size_t nq = (size_t)segs[s].rows * q_dim, nkv = (size_t)segs[s].rows * kv_dim;
@@ -337,7 +338,7 @@ Status Engine::moe_ffn(const LayerWeights& L, int rows, const Tensor& xn, const 
   // Router: softmax over the E logits (in double here), the k most probable experts
   // (ties: the lower index), their probabilities as weights, renormalised or not.
   const Tensor logits = router_.head((size_t)rows * E);
-  b.matmul(xn, rows, dim, L.router, nullptr, E, logits);
+  b.matmul(xn, rows, dim, L.router, L.router_b, E, logits);
   std::vector<double> lg((size_t)rows * E);
   if (logits.dtype == DType::F64) {
     b.to_host(logits, lg.data());
@@ -375,11 +376,13 @@ Status Engine::moe_ffn(const LayerWeights& L, int rows, const Tensor& xn, const 
     if (n == 0) continue;
     const Tensor xe = moe_x_.head((size_t)n * dim), ye = moe_y_.head((size_t)n * dim);
     const Tensor g = gate_.head((size_t)n * hid), u = up_.head((size_t)n * hid);
+    const bool biased = !L.exp_gate_b.empty();
     b.gather_rows(xn, rows_of[(size_t)e].data(), n, dim, xe);
-    b.matmul(xe, n, dim, L.exp_gate[(size_t)e], nullptr, hid, g);
-    b.matmul(xe, n, dim, L.exp_up[(size_t)e], nullptr, hid, u);
-    b.swiglu(g, u);
-    b.matmul(g, n, hid, L.exp_down[(size_t)e], nullptr, dim, ye);
+    b.matmul(xe, n, dim, L.exp_gate[(size_t)e], biased ? L.exp_gate_b[(size_t)e] : nullptr, hid, g);
+    b.matmul(xe, n, dim, L.exp_up[(size_t)e], biased ? L.exp_up_b[(size_t)e] : nullptr, hid, u);
+    if (moe.swiglu_limit > 0) b.swiglu_oai(g, u, moe.swiglu_limit);
+    else b.swiglu(g, u);
+    b.matmul(g, n, hid, L.exp_down[(size_t)e], biased ? L.exp_down_b[(size_t)e] : nullptr, dim, ye);
     b.scatter_add_rows(ye, rows_of[(size_t)e].data(), weight_of[(size_t)e].data(), n, dim, out);
   }
   if (moe.shared_hidden == 0) return Status::Ok();

@@ -39,12 +39,60 @@ Matrix matrix_rows(const Matrix& m, uint64_t first, uint64_t cols) {
   return r;
 }
 
+// transformers' gpt-oss experts: gate_up_proj (E, dim, 2·hidden) with gate and up
+// columns alternating, down_proj (E, hidden, dim), both input-major, and their biases;
+// rebound here as LongScope's (out, in) matrices in fp32 (the model owns them).
+Status bind_fused_experts(WeightBuilder& b, const ModelConfig& c, const LlamaTensorNames& n, int l, LayerWeights& L) {
+  const uint64_t d = c.dim, hid = c.hidden_dim, E = (uint64_t)c.block.moe.n_experts;
+  const float *gu, *gub, *dn, *dnb;
+  LS_TRY_ASSIGN(gu, b.get(at(n.exp_gate_up, l), {E, d, 2 * hid}));
+  LS_TRY_ASSIGN(gub, b.get(at(n.exp_gate_up_b, l), {E, 2 * hid}));
+  LS_TRY_ASSIGN(dn, b.get(at(n.exp_down, l), {E, hid, d}));
+  LS_TRY_ASSIGN(dnb, b.get(at(n.exp_down_b, l), {E, d}));
+  for (uint64_t e = 0; e < E; ++e) {
+    float* g = b.own(hid * d);
+    float* u = b.own(hid * d);
+    float* o = b.own(d * hid);
+    float* bias = b.own(2 * hid);
+    const float* src = gu + e * d * 2 * hid;
+    for (uint64_t i = 0; i < d; ++i)
+      for (uint64_t k = 0; k < hid; ++k) {
+        g[k * d + i] = src[i * 2 * hid + 2 * k];
+        u[k * d + i] = src[i * 2 * hid + 2 * k + 1];
+      }
+    for (uint64_t k = 0; k < hid; ++k) bias[k] = gub[e * 2 * hid + 2 * k], bias[hid + k] = gub[e * 2 * hid + 2 * k + 1];
+    const float* ds = dn + e * hid * d;
+    for (uint64_t k = 0; k < hid; ++k)
+      for (uint64_t i = 0; i < d; ++i) o[i * hid + k] = ds[k * d + i];
+    L.exp_gate[e] = Matrix{g, DType::F32};
+    L.exp_up[e] = Matrix{u, DType::F32};
+    L.exp_down[e] = Matrix{o, DType::F32};
+    L.exp_gate_b.push_back(bias);
+    L.exp_up_b.push_back(bias + hid);
+    L.exp_down_b.push_back(dnb + e * d);
+  }
+  return Status::Ok();
+}
+
 // A layer's mixture of experts: the router, E experts (views into stacked tensors,
 // or one tensor each), the shared expert and its one-row gate.
 Status bind_experts(WeightBuilder& b, const ModelConfig& c, const LlamaTensorNames& n, int l, LayerWeights& L) {
   const uint64_t d = c.dim, hid = c.hidden_dim, E = (uint64_t)c.block.moe.n_experts, sh = c.block.moe.shared_hidden;
   LS_TRY_ASSIGN(L.router, b.get_matrix(at(n.router, l), {E, d}));
+  if (!n.router_b.empty()) LS_TRY_ASSIGN(L.router_b, b.get(at(n.router_b, l), {E}));
   L.exp_gate.resize(E), L.exp_up.resize(E), L.exp_down.resize(E);
+  if (!n.exp_gate_up.empty()) return bind_fused_experts(b, c, n, l, L);
+  if (!n.exp_gate_b.empty()) {  // stacked biases: views per expert
+    const float *gb, *ub, *db;
+    LS_TRY_ASSIGN(gb, b.get(at(n.exp_gate_b, l), {E, hid}));
+    LS_TRY_ASSIGN(ub, b.get(at(n.exp_up_b, l), {E, hid}));
+    LS_TRY_ASSIGN(db, b.get(at(n.exp_down_b, l), {E, d}));
+    for (uint64_t e = 0; e < E; ++e) {
+      L.exp_gate_b.push_back(gb + e * hid);
+      L.exp_up_b.push_back(ub + e * hid);
+      L.exp_down_b.push_back(db + e * d);
+    }
+  }
   if (n.stacked_experts) {
     Matrix g, u, dn;
     LS_TRY_ASSIGN(g, b.get_matrix(at(n.exp_gate, l), {E, hid, d}));
@@ -108,6 +156,7 @@ Status build_llama_weights(WeightBuilder& b, Model& model, const LlamaTensorName
       LS_TRY_ASSIGN(L.post_attn_norm, norm(at(n.post_attn_norm, l)));
       LS_TRY_ASSIGN(L.post_ffn_norm, norm(at(n.post_ffn_norm, l)));
     }
+    if (!n.attn_sinks.empty()) LS_TRY_ASSIGN(L.attn_sinks, b.get(at(n.attn_sinks, l), {(uint64_t)c.n_heads}));
     if (!n.q_norm.empty()) {  // per-head norms: head_dim weights
       const uint64_t hd = c.head_dim;
       for (auto [name, dst] : {std::pair{&n.q_norm, &L.q_norm}, std::pair{&n.k_norm, &L.k_norm}}) {

@@ -27,6 +27,10 @@ struct LlamaTensorNames {
   // index), the shared expert and its gate; empty: none.
   std::string router, exp_gate, exp_up, exp_down, sh_gate, sh_up, sh_down, sh_router;
   bool stacked_experts = false;
+  // gpt-oss: the router's and experts' biases (stacked in GGUF), the attention sinks;
+  // transformers' experts as one gate_up_proj (E, dim, 2·hidden: gate and up columns
+  // alternating) and down_proj (E, hidden, dim), both stored input-major, with biases.
+  std::string router_b, exp_gate_b, exp_up_b, exp_down_b, attn_sinks, exp_gate_up, exp_gate_up_b;
 };
 
 // Models with one fused QKV tensor, LayerNorm and a GELU feed-forward: BLOOM,

@@ -133,6 +133,7 @@ json model_description(const Model& m) {
               {"layer_kinds", layer_kinds(c)},
               {"local_rope_base", c.block.local_rope_base > 0 ? json(c.block.local_rope_base) : json(nullptr)},
               {"qk_norm", c.block.qk_norm},
+              {"attention_sinks", layers && m.weights.layers[0].attn_sinks != nullptr},
               {"experts", c.block.moe.n_experts > 0 ? json(c.block.moe.n_experts) : json(nullptr)},
               {"experts_per_token", c.block.moe.n_experts > 0 ? json(c.block.moe.n_used) : json(nullptr)},
               {"expert_weights_renormalised", c.block.moe.n_experts > 0 ? json(c.block.moe.renormalise) : json(nullptr)},
@@ -167,6 +168,7 @@ std::string model_line(const Model& m, const std::string& tokenizer_kind, const 
               (b.local_rope_base > 0 ? ", base " + num(b.local_rope_base) : std::string()) + ")";
   if (b.attn_softcap > 0) family += " (score cap " + num(b.attn_softcap) + ")";
   if (b.qk_norm) family += " (q/k norm)";
+  if (!m.weights.layers.empty() && m.weights.layers[0].attn_sinks) family += " (attention sinks)";
   if (b.moe.n_experts > 0)
     family += " (" + std::to_string(b.moe.n_experts) + " experts, " + std::to_string(b.moe.n_used) + " per token" +
               (b.moe.shared_hidden > 0 ? " + a shared one" : "") + ")";

@@ -53,6 +53,9 @@ struct MoeDesc {
   int n_used = 0;            // k
   bool renormalise = false;  // the k weights divided by their sum
   int shared_hidden = 0;     // the shared expert's width; 0: none
+  // gpt-oss's clamped SwiGLU: g = min(gate, limit), u = clamp(up, ±limit),
+  // out = (u + 1)·g·σ(1.702·g); 0: plain SwiGLU.
+  double swiglu_limit = 0.0;
 };
 
 struct BlockDesc {
@@ -158,6 +161,7 @@ struct LayerWeights {
   const float* post_ffn_norm = nullptr;   // (dim) on the feed-forward output before the residual (Gemma-2)
   const float* q_norm = nullptr;  // (head_dim) RMSNorm of each query head before RoPE (Gemma-3)
   const float* k_norm = nullptr;  // (head_dim) RMSNorm of each key head before RoPE
+  const float* attn_sinks = nullptr;  // (n_heads) learned sink logits of the softmax (gpt-oss)
   Matrix w_gate;  // (hidden, dim), SwiGLU gate (LLaMA, StableLM)
   Matrix w_up;    // (hidden, dim)
   Matrix w_down;  // (dim, hidden)
@@ -165,6 +169,8 @@ struct LayerWeights {
   // Mixture of experts (BlockDesc::moe): the router, each expert's SwiGLU (views into
   // the file's stacked tensors, or its own tensors), the shared expert and its gate.
   Matrix router;                                   // (E, dim)
+  const float* router_b = nullptr;                 // (E) the router's bias (gpt-oss)
+  std::vector<const float*> exp_gate_b, exp_up_b, exp_down_b;  // E each, or empty: the experts' biases (gpt-oss)
   std::vector<Matrix> exp_gate, exp_up, exp_down;  // E each: (hidden, dim), (hidden, dim), (dim, hidden)
   Matrix sh_gate, sh_up, sh_down;                  // (shared, dim), (shared, dim), (dim, shared)
   Matrix sh_router;                                // (1, dim): the shared expert's gate logit

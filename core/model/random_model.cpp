@@ -104,12 +104,16 @@ Result<RandomModelSpec> random_model_shape(const std::string& name) {
   } else if (name == "tiny-qwen3moe") {  // Qwen3-MoE's: q/k norms, head_dim ≠ dim / heads, 6 experts (3 per token, renormalised)
     s.dim = 64, s.hidden_dim = 32, s.n_layers = 2, s.n_heads = 4, s.n_kv_heads = 2, s.vocab_size = 512;
     s.train_len = 256, s.rope_base = 1e6, s.head_dim = 32, s.moe = "qwen3moe", s.n_experts = 6, s.n_used = 3;
+  } else if (name == "tiny-gptoss") {  // gpt-oss's: sinks, biases, sliding/full layers, 4 experts (2 per token), YaRN
+    s.dim = 64, s.hidden_dim = 32, s.n_layers = 2, s.n_heads = 4, s.n_kv_heads = 2, s.vocab_size = 512;
+    s.train_len = 64, s.rope_base = 150000, s.head_dim = 16, s.qkv_bias = true, s.moe = "gpt-oss", s.n_experts = 4;
+    s.n_used = 2, s.window = 8, s.yarn_factor = 4.0;
   } else if (name == "qwen3-0.6b") {  // Qwen3-0.6B's geometry (config.json of Qwen/Qwen3-0.6B)
     s.dim = 1024, s.hidden_dim = 3072, s.n_layers = 28, s.n_heads = 16, s.n_kv_heads = 8, s.vocab_size = 151936;
     s.train_len = 32768, s.rope_base = 1e6, s.qwen3 = true, s.head_dim = 128;
   } else {
     return make_error("unknown shape \"" + name + "\" (accepted: bundled, tinyllama-1.1b, llama2-7b, tiny-bloom, tiny-qwen2, "
-                      "tiny-phi3, tiny-gemma2, tiny-gemma3, tiny-neox, tiny-stablelm, tiny-phi2, tiny-mpt, tiny-qwen3, tiny-smollm3, qwen3-0.6b, tiny-mixtral, tiny-qwen2moe, tiny-qwen3moe)");
+                      "tiny-phi3, tiny-gemma2, tiny-gemma3, tiny-neox, tiny-stablelm, tiny-phi2, tiny-mpt, tiny-qwen3, tiny-smollm3, qwen3-0.6b, tiny-mixtral, tiny-qwen2moe, tiny-qwen3moe, tiny-gptoss)");
   }
   return s;
 }
@@ -134,9 +138,14 @@ void for_each_tensor(const RandomModelSpec& s, Emit&& emit) {
   const bool shared = s.phi2 || (s.stablelm && s.parallel_residual);  // no feed-forward norm
   if (biases) fill("output_norm.bias", 1, d);
   if (s.phi2) fill("output.bias", 1, s.vocab_size);
+  const bool gptoss = s.moe == "gpt-oss";
   for (int l = 0; l < s.n_layers; ++l) {
     fill(L(l, "attn_norm.weight"), 1, d, true);
-    if (!shared) fill(L(l, "ffn_norm.weight"), 1, d, true);
+    if (!shared) fill(L(l, gptoss ? "post_attention_norm.weight" : "ffn_norm.weight"), 1, d, true);
+    if (gptoss) {
+      fill(L(l, "attn_output.bias"), 1, d);
+      fill(L(l, "attn_sinks.weight"), 1, (size_t)s.n_heads);
+    }
     if (s.arch == Arch::Llama || split) {
       fill(L(l, "attn_q.weight"), q, d);
       fill(L(l, "attn_k.weight"), kv, d);
@@ -153,6 +162,12 @@ void for_each_tensor(const RandomModelSpec& s, Emit&& emit) {
         fill(L(l, "ffn_gate_exps.weight"), E * hid, d);
         fill(L(l, "ffn_up_exps.weight"), E * hid, d);
         fill(L(l, "ffn_down_exps.weight"), E * d, hid);
+        if (gptoss) {
+          fill(L(l, "ffn_gate_inp.bias"), 1, E);
+          fill(L(l, "ffn_gate_exps.bias"), E, hid);
+          fill(L(l, "ffn_up_exps.bias"), E, hid);
+          fill(L(l, "ffn_down_exps.bias"), E, d);
+        }
         if (s.shared_hidden > 0) {
           const size_t sh = (size_t)s.shared_hidden;
           fill(L(l, "ffn_gate_inp_shexp.weight"), 1, d);
@@ -302,17 +317,52 @@ std::map<std::string, std::vector<float>> formatted(const RandomModel& m, bool h
   return t;
 }
 
+// transformers' gpt-oss experts from the canonical stacked ones: gate_up_proj
+// (E, dim, 2·hidden) input-major with gate and up columns alternating, its bias
+// (E, 2·hidden) alternating likewise, down_proj (E, hidden, dim) input-major, its bias.
+std::vector<SafetensorsWriter::Tensor> gptoss_hf_experts(const RandomModel& m, DType dt) {
+  const RandomModelSpec& s = m.spec;
+  const size_t E = (size_t)s.n_experts, d = (size_t)s.dim, hid = (size_t)s.hidden_dim;
+  std::vector<SafetensorsWriter::Tensor> out;
+  for (int l = 0; l < s.n_layers; ++l) {
+    const auto &g = m.t.at(L(l, "ffn_gate_exps.weight")), &u = m.t.at(L(l, "ffn_up_exps.weight"));
+    const auto &dn = m.t.at(L(l, "ffn_down_exps.weight"));
+    const auto &gb = m.t.at(L(l, "ffn_gate_exps.bias")), &ub = m.t.at(L(l, "ffn_up_exps.bias"));
+    std::vector<float> gu(E * d * 2 * hid), gub(E * 2 * hid), dp(E * hid * d);
+    for (size_t e = 0; e < E; ++e) {
+      for (size_t k = 0; k < hid; ++k) {
+        for (size_t i = 0; i < d; ++i) {
+          gu[(e * d + i) * 2 * hid + 2 * k] = g[(e * hid + k) * d + i];
+          gu[(e * d + i) * 2 * hid + 2 * k + 1] = u[(e * hid + k) * d + i];
+          dp[(e * hid + k) * d + i] = dn[(e * d + i) * hid + k];
+        }
+        gub[e * 2 * hid + 2 * k] = gb[e * hid + k];
+        gub[e * 2 * hid + 2 * k + 1] = ub[e * hid + k];
+      }
+    }
+    const std::string p = "model.layers." + std::to_string(l) + ".mlp.experts.";
+    out.push_back({p + "gate_up_proj", {E, d, 2 * hid}, dt, std::move(gu)});
+    out.push_back({p + "gate_up_proj_bias", {E, 2 * hid}, dt, std::move(gub)});
+    out.push_back({p + "down_proj", {E, hid, d}, dt, std::move(dp)});
+    out.push_back({p + "down_proj_bias", {E, d}, dt, m.t.at(L(l, "ffn_down_exps.bias"))});
+  }
+  return out;
+}
+
 bool is_vector(const std::string& name) {
   return name.find("norm") != std::string::npos || name.find(".bias") != std::string::npos || name.rfind("rope_", 0) == 0 ||
+         name.find("attn_sinks") != std::string::npos ||
          name.find("gate_inp_shexp") != std::string::npos;  // llama.cpp's shared-expert gate: one vector
 }
 
 // A tensor's shape from its llama.cpp name: vectors for norms, biases and rope
 // factors; matrices of `in` columns otherwise.
 std::vector<uint64_t> tensor_shape(const RandomModelSpec& s, const std::string& name, size_t size) {
+  const uint64_t E = (uint64_t)s.n_experts, d = (uint64_t)s.dim, hid = (uint64_t)s.hidden_dim;
+  if (name.find("_exps.bias") != std::string::npos)  // (experts, width)
+    return name.find("ffn_down") != std::string::npos ? std::vector<uint64_t>{E, d} : std::vector<uint64_t>{E, hid};
   if (is_vector(name)) return {size};
   if (name.find("_exps.") != std::string::npos) {  // (experts, rows, cols)
-    const uint64_t E = (uint64_t)s.n_experts, d = (uint64_t)s.dim, hid = (uint64_t)s.hidden_dim;
     return name.find("ffn_down") != std::string::npos ? std::vector<uint64_t>{E, d, hid} : std::vector<uint64_t>{E, hid, d};
   }
   const uint64_t in = name.find("_shexp.") != std::string::npos && name.find("ffn_down") != std::string::npos
@@ -377,7 +427,7 @@ Status write_gguf_blocks(const RandomModel& m, const std::string& path, DType t,
   for (const auto& [name, src] : g->tensors) {
     std::vector<float> f(src.bytes / 4);
     std::memcpy(f.data(), src.data, src.bytes);
-    if (src.shape.size() == 1) {
+    if (src.shape.size() == 1 || name.find(".bias") != std::string::npos) {  // vectors and (stacked) biases stay F32
       w.tensors.push_back({name, src.shape, DType::F32, f});
       continue;
     }
@@ -415,7 +465,9 @@ Status write_hf_model(const RandomModel& m, const std::string& dir, const std::s
   const int hd = random_head_dim(s);
 
   std::vector<SafetensorsWriter::Tensor> all;
+  if (member == "gpt-oss") all = gptoss_hf_experts(m, dt);
   for (auto& [name, stored] : formatted(m, s.arch == Arch::Llama)) {
+    if (member == "gpt-oss" && name.find("_exps.") != std::string::npos) continue;  // written above
     // "blk.N.rest" → the pattern "blk.{}.rest" and N.
     std::string pattern = name;
     int layer = -1;

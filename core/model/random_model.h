@@ -45,7 +45,8 @@ struct RandomModelSpec {
   int nope_interval = 4;
   double yarn_factor = 0;  // > 0: the checkpoint's own YaRN (rope_scaling), with L its original length
   // Mixture of experts, written as `moe` (mixtral: GGUF llama / MixtralForCausalLM;
-  // qwen2moe with q/k/v biases and a shared expert; qwen3moe with q/k norms):
+  // qwen2moe with q/k/v biases and a shared expert; qwen3moe with q/k norms;
+  // gpt-oss with biases everywhere, attention sinks and sliding layers of `window`):
   // n_experts experts of width hidden_dim, n_used per token.
   std::string moe;
   int n_experts = 0, n_used = 0, shared_hidden = 0;
@@ -56,7 +57,7 @@ inline int random_head_dim(const RandomModelSpec& s) { return s.head_dim > 0 ? s
 
 // Named shapes: "bundled" (stories260K's), "tinyllama-1.1b", "llama2-7b", "tiny-bloom", "tiny-qwen2", "tiny-phi3",
 // "tiny-neox", "tiny-stablelm", "tiny-phi2", "tiny-mpt", "tiny-gemma2", "tiny-gemma3", "tiny-qwen3", "tiny-smollm3",
-// "qwen3-0.6b" (its real geometry), "tiny-mixtral", "tiny-qwen2moe", "tiny-qwen3moe".
+// "qwen3-0.6b" (its real geometry), "tiny-mixtral", "tiny-qwen2moe", "tiny-qwen3moe", "tiny-gptoss".
 Result<RandomModelSpec> random_model_shape(const std::string& name);
 
 // Weights in LongScope's canonical layout (interleaved rotary pairs; fused QKV as

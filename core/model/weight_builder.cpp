@@ -201,6 +201,7 @@ std::vector<WeightView> weight_views(const Model& m) {
     add(L.post_ffn_norm, d, p + "post-feed-forward norm");
     add(L.q_norm, c.head_dim, p + "q norm");
     add(L.k_norm, c.head_dim, p + "k norm");
+    add(L.attn_sinks, (size_t)c.n_heads, p + "attention sinks");
     add_m(L.w_gate, hid * d, p + "ffn gate");
     add_m(L.w_up, hid * d, p + "ffn up");
     add_m(L.w_down, d * hid, p + "ffn down");
@@ -208,6 +209,13 @@ std::vector<WeightView> weight_views(const Model& m) {
     add(L.b_down, d, p + "ffn down bias");
     const size_t E = L.exp_gate.size(), sh = (size_t)c.block.moe.shared_hidden;
     add_m(L.router, E * d, p + "router");
+    add(L.router_b, E, p + "router bias");
+    for (size_t e = 0; e < L.exp_gate_b.size(); ++e) {
+      const std::string x = p + "expert " + std::to_string(e) + " ";
+      add(L.exp_gate_b[e], hid, x + "gate bias");
+      add(L.exp_up_b[e], hid, x + "up bias");
+      add(L.exp_down_b[e], d, x + "down bias");
+    }
     for (size_t e = 0; e < E; ++e) {
       const std::string x = p + "expert " + std::to_string(e) + " ";
       add_m(L.exp_gate[e], hid * d, x + "gate");

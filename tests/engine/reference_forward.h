@@ -43,6 +43,7 @@ struct RefHeads {
   PairLayout layout;
   double qk_scale, softcap, train_len;
   int local_window;  // > 0: only keys m - j < local_window (local layers)
+  const float* sinks = nullptr;  // (n_heads) gpt-oss's sink logits: a softmax term with no value; null: none
 };
 
 // Attention outputs (n, n_heads·head_dim) of the queries from row m_from on (rows
@@ -92,8 +93,9 @@ inline RefMat ref_attention(const RefMat& q, const RefMat& k, const RefMat& v, c
     }
     for (int h = 0; h < H; ++h) {
       double* sh = &s[(size_t)h * n];
-      double mx = -INFINITY, sum = 0;
+      double mx = g.sinks ? (double)g.sinks[h] : -INFINITY;
       for (int j = 0; j <= m; ++j) mx = std::max(mx, sh[j]);
+      double sum = g.sinks ? std::exp((double)g.sinks[h] - mx) : 0.0;
       for (int j = 0; j <= m; ++j) sum += (sh[j] = std::isinf(sh[j]) ? 0.0 : std::exp(sh[j] - mx));
       for (int j = 0; j <= m; ++j)
         for (int i = 0; i < hd; ++i) att[m][(size_t)h * hd + i] += sh[j] / sum * v[j][(size_t)(h / group) * hd + i];
@@ -179,7 +181,7 @@ inline std::vector<std::vector<double>> reference_logits(const Model& model, con
     RopeTable local_tab;
     if (own_table) local_tab = rope_table(plain, PositionContext{rd, blk.local_rope_base, (double)c.train_len, (double)n});
     RefHeads heads{H, KV, hd, rd, c.layout, blk.attn_scale > 0 ? blk.attn_scale : 1.0 / std::sqrt((double)hd), blk.attn_softcap,
-               (double)c.train_len, local ? blk.local_window : 0};
+               (double)c.train_len, local ? blk.local_window : 0, Lw.attn_sinks};
     std::vector<double> slopes;
     for (int h = 0; alibi && h < H; ++h) slopes.push_back(alibi_slope(p, ctx, h + 1, H));
     // NoPE layers (SmolLM3): no rotation, no slopes, no remapping or log-n.
@@ -202,13 +204,25 @@ inline std::vector<std::vector<double>> reference_logits(const Model& model, con
       // expert scaled by the sigmoid of its gate (Qwen2-MoE).
       const MoeDesc& moe = blk.moe;
       const int E = moe.n_experts;
-      Mat logits = linear(xn, Lw.router, nullptr, E);
+      Mat logits = linear(xn, Lw.router, Lw.router_b, E);
       Mat out(n, std::vector<double>(D, 0.0));
-      auto swiglu_ffn = [&](const Mat& in, const Matrix& g, const Matrix& u, const Matrix& dn, int width) {
-        Mat gm = linear(in, g, nullptr, width), um = linear(in, u, nullptr, width);
+      // gpt-oss: biases, and the clamped GLU (u + 1)·g·σ(1.702·g), g = min(gate, lim), u = clamp(up, ±lim).
+      auto swiglu_ffn = [&](const Mat& in, const Matrix& g, const Matrix& u, const Matrix& dn, int width,
+                            const float* gb = nullptr, const float* ub = nullptr, const float* db = nullptr) {
+        Mat gm = linear(in, g, gb, width), um = linear(in, u, ub, width);
+        const double lim = moe.swiglu_limit;
         for (size_t t = 0; t < gm.size(); ++t)
-          for (int i = 0; i < width; ++i) gm[t][i] = gm[t][i] / (1 + std::exp(-gm[t][i])) * um[t][i];
-        return linear(gm, dn, nullptr, D);
+          for (int i = 0; i < width; ++i) {
+            double a = gm[t][i], b2 = um[t][i];
+            if (lim > 0) {
+              a = std::min(a, lim);
+              b2 = std::min(std::max(b2, -lim), lim);
+              gm[t][i] = (b2 + 1) * a / (1 + std::exp(-1.702 * a));
+            } else {
+              gm[t][i] = a / (1 + std::exp(-a)) * b2;
+            }
+          }
+        return linear(gm, dn, db, D);
       };
       for (int t = 0; t < n; ++t) {
         std::vector<double> pr(E);
@@ -230,7 +244,10 @@ inline std::vector<std::vector<double>> reference_logits(const Model& model, con
         const Mat row{xn[t]};
         for (int e : chosen) {
           const double wgt = moe.renormalise ? pr[e] / top : pr[e];
-          const Mat y = swiglu_ffn(row, Lw.exp_gate[e], Lw.exp_up[e], Lw.exp_down[e], hid);
+          const bool biased = !Lw.exp_gate_b.empty();
+          const Mat y = swiglu_ffn(row, Lw.exp_gate[e], Lw.exp_up[e], Lw.exp_down[e], hid,
+                                   biased ? Lw.exp_gate_b[e] : nullptr, biased ? Lw.exp_up_b[e] : nullptr,
+                                   biased ? Lw.exp_down_b[e] : nullptr);
           for (int i = 0; i < D; ++i) out[t][i] += wgt * y[0][i];
         }
       }

@@ -65,6 +65,7 @@ class ForwardingBackend final : public Backend {
   void softcap(const Tensor& x, double cap) override { in.softcap(x, cap); }
   void add(const Tensor& x, const Tensor& y) override { in.add(x, y); }
   void zero(const Tensor& x) override { in.zero(x); }
+  void swiglu_oai(const Tensor& g, const Tensor& u, double limit) override { in.swiglu_oai(g, u, limit); }
   void gather_rows(const Tensor& x, const int* r, int n, int d, const Tensor& o) override { in.gather_rows(x, r, n, d, o); }
   void scatter_add_rows(const Tensor& x, const int* r, const float* w, int n, int d, const Tensor& y) override {
     in.scatter_add_rows(x, r, w, n, d, y);

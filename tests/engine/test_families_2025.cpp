@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "core/analysis/analysis.h"
+#include "core/cpu/cpu_backend.h"
 #include "core/model/describe.h"
 #include "tests/engine/reference_forward.h"
 #include "tests/engine/test_support.h"
@@ -186,6 +187,91 @@ TEST(Families2025, MixturesOfExpertsEqualTheReferenceForward) {
       ASSERT_TRUE(write_hf_model(v, dir + "/zero").ok());
       EXPECT_GT(max_diff(last_logits(load_ok(dir + "/zero"), probe_tokens()), last_logits(h, probe_tokens())), 1e-3) << part;
     }
+  }
+}
+
+// gpt-oss: sinks in every softmax, q/k/v/o biases, even layers sliding (window 8
+// here), a biased router, biased clamped-SwiGLU experts, YaRN ×4 over L = 64; both
+// formats (transformers' fused input-major experts, llama.cpp's stacked ones) against
+// the reference forward.
+TEST(Families2025, GptOssEqualsTheReferenceForward) {
+  auto [g, h] = both_formats("tiny-gptoss");
+  ASSERT_TRUE(g && h);
+  for (const auto& m : {g, h}) {
+    const ModelConfig& c = m->config;
+    EXPECT_EQ(c.family, "gpt-oss");
+    EXPECT_EQ(c.head_dim, 16);
+    EXPECT_EQ(c.layout, PairLayout::HalfSplit);
+    EXPECT_EQ(c.block.moe.n_experts, 4);
+    EXPECT_EQ(c.block.moe.swiglu_limit, 7.0);
+    EXPECT_TRUE(c.block.moe.renormalise);
+    EXPECT_EQ(c.block.local_window, 8);
+    EXPECT_TRUE(layer_is_local(c, 0));
+    EXPECT_FALSE(layer_is_local(c, 1));
+    EXPECT_EQ(c.train_len, 64);
+    EXPECT_EQ(c.native_method.method, Method::Yarn);
+    const LayerWeights& L = m->weights.layers[1];
+    ASSERT_NE(L.attn_sinks, nullptr);
+    EXPECT_NE(model_line(*m, "bpe", "cpu").find("(attention sinks)"), std::string::npos);
+    EXPECT_EQ(model_description(*m)["attention_sinks"], true);
+    ASSERT_NE(L.bo, nullptr);
+    ASSERT_NE(L.router_b, nullptr);
+    ASSERT_EQ(L.exp_down_b.size(), 4u);
+  }
+  EXPECT_LE(max_diff(last_logits(g, probe_tokens()), last_logits(h, probe_tokens())), 1e-4);
+  for (const char* spec : {"rope", "native", "yarn:factor=8", "ntk:alpha=4"}) {
+    const MethodParams m = std::string(spec) == "native" ? h->config.native_method : parse_method_spec(spec).value();
+    EXPECT_LE(engine_vs_reference(h, m), 2e-3) << spec;
+    EXPECT_LE(engine_vs_reference(g, m), 2e-3) << spec;
+  }
+  // The row-by-row path takes the sinks as the tiled kernel does; the heatmap's rows
+  // leave the sink's share out (each row sums to less than one).
+  {
+    const std::vector<int> toks = probe_tokens();
+    BackendRequest rows;
+    rows.cpu.attention = CpuAttention::Rows;
+    auto e = make_engine(h, EngineOptions{}, 90, DType::F32, rows);
+    ASSERT_TRUE(e.ok());
+    ASSERT_TRUE((*e)->forward(toks.data(), 90).ok());
+    std::vector<float> got;
+    ASSERT_TRUE((*e)->logits(89, got).ok());
+    EXPECT_LE(max_diff(got, last_logits(h, toks)), 1e-4);
+    RunConfig run;
+    run.model = h;
+    auto map = run_attention(run, toks, 90, 1, 0, 0, PoolMode::Max);
+    ASSERT_TRUE(map.ok());
+    for (int q : {0, 40, 89}) {
+      double sum = 0;
+      for (int j = 0; j <= q; ++j) sum += map->probs[(size_t)q * 90 + j];
+      EXPECT_LT(sum, 1.0 - 1e-4) << q;
+      EXPECT_GT(sum, 0.0) << q;
+    }
+  }
+  // As downloaded: llama.cpp's gpt-oss GGUFs store the experts (and here every
+  // matrix) as MXFP4, kept as stored and run as their values.
+  {
+    const std::string mx = temp_dir("tiny-gptoss") + "/mxfp4.gguf";
+    ASSERT_TRUE(write_gguf_blocks(make_random_model(random_model_shape("tiny-gptoss").value()), mx, DType::MXFP4,
+                                  DType::Q8_0, -1, 7)
+                    .ok());
+    auto q = load_ok(mx);
+    ASSERT_TRUE(q);
+    EXPECT_EQ(q->weights.layers[0].exp_gate[1].dtype, DType::MXFP4);
+    EXPECT_LE(engine_vs_reference(q, MethodParams{}), 2e-3);
+    EXPECT_LE(engine_vs_reference(q, q->config.native_method), 2e-3);
+  }
+  // The sinks, the experts' biases and the clamp each matter.
+  const std::string dir = temp_dir("tiny-gptoss");
+  for (const auto& [part, value] : std::vector<std::pair<std::string, float>>{
+           {"attn_sinks", 4.0f}, {"ffn_down_exps.bias", 0.0f}, {"ffn_gate_exps.weight", 3.0f}}) {
+    RandomModel v = make_random_model(random_model_shape("tiny-gptoss").value());
+    for (auto& [name, t] : v.t)
+      if (name.find(part) != std::string::npos) std::fill(t.begin(), t.end(), value);
+    ASSERT_TRUE(write_hf_model(v, dir + "/v").ok());
+    auto vm = load_ok(dir + "/v");
+    ASSERT_TRUE(vm);
+    EXPECT_GT(max_diff(last_logits(vm, probe_tokens()), last_logits(h, probe_tokens())), 1e-3) << part;
+    EXPECT_LE(engine_vs_reference(vm, MethodParams{}), 2e-3) << part;  // the clamp bites at gate 3 · inputs
   }
 }
 

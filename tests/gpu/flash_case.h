@@ -24,7 +24,7 @@ struct FlashCase {
 };
 
 inline FlashCase make_flash_case(int H, int KV, int hd, int rd, PairLayout layout, const char* spec, int n, int p0,
-                                 double train_len, double softcap, unsigned seed) {
+                                 double train_len, double softcap, unsigned seed, const float* sinks = nullptr) {
   FlashCase c;
   c.method = parse_method_spec(spec).value();
   c.ctx = PositionContext{rd, 10000.0, train_len, (double)n};
@@ -43,6 +43,7 @@ inline FlashCase make_flash_case(int H, int KV, int hd, int rd, PairLayout layou
   p.p0 = p0;
   p.n_new = n - p0;
   p.softcap = softcap;
+  p.sinks = sinks;  // gpt-oss's sink logits (n_heads), or null
   c.in = flash_prepare(p, position_tables(c.method, c.ctx, H), key_form_for(c.method), &c.q[(size_t)p0 * H * hd],
                        c.k.data(), c.v.data());
   return c;

@@ -124,10 +124,11 @@ std::vector<double> naive_bf16(const FlashInputs& in, const MethodParams& m, std
   return out;
 }
 
-Errors check(const Shape& sh, const char* spec, const Size& z, double softcap, unsigned seed) {
+Errors check(const Shape& sh, const char* spec, const Size& z, double softcap, unsigned seed,
+             const float* sinks = nullptr) {
   const int H = sh.n_heads, KV = sh.n_kv_heads, hd = sh.head_dim, q_dim = H * hd, kv_dim = KV * hd;
   const test::FlashCase fc =
-      test::make_flash_case(H, KV, hd, sh.rot_dim, sh.layout, spec, z.n, z.p0, kTrainLen, softcap, seed);
+      test::make_flash_case(H, KV, hd, sh.rot_dim, sh.layout, spec, z.n, z.p0, kTrainLen, softcap, seed, sinks);
   const MethodParams& m = fc.method;
   const PositionContext& ctx = fc.ctx;
   const std::vector<float>& q = fc.q;
@@ -149,7 +150,7 @@ Errors check(const Shape& sh, const char* spec, const Size& z, double softcap, u
   const bool alibi = method_is_alibi(m.method);
   std::vector<double> slopes;
   for (int h = 0; alibi && h < H; ++h) slopes.push_back(alibi_slope(m, ctx, h + 1, H));
-  const test::RefHeads heads{H, KV, hd, sh.rot_dim, sh.layout, 1.0 / std::sqrt((double)hd), softcap, kTrainLen, 0};
+  const test::RefHeads heads{H, KV, hd, sh.rot_dim, sh.layout, 1.0 / std::sqrt((double)hd), softcap, kTrainLen, 0, sinks};
   const test::RefMat ref = test::ref_attention(qd, kd, vd, heads, m, alibi ? RopeTable{} : rope_table(m, ctx), slopes, z.p0);
 
   std::vector<double> naive_lse;
@@ -194,6 +195,23 @@ TEST(FlashEmulator, SoftCappedScores) {
       EXPECT_LE(e.flash, 2 * e.naive + 1e-6) << spec << " n=" << z.n;
       EXPECT_LE(e.naive, 0.05) << spec;
       EXPECT_LE(e.lse, 2e-3) << spec;
+    }
+}
+
+// gpt-oss's sink logits: one more softmax term per head with no value. The emulator
+// (the kernel's tile loop) against the reference with sinks; the naive bf16 path
+// has no sinks, so the bound is its error without them, and the sinks must matter.
+TEST(FlashEmulator, SinkLogitsJoinEverySoftmax) {
+  const Shape& sh = kShapes[0];
+  std::vector<float> sinks((size_t)sh.n_heads);
+  for (int h = 0; h < sh.n_heads; ++h) sinks[(size_t)h] = 5.0f + 0.5f * (float)h;  // above most scores: real mass
+  for (const char* spec : {"rope", "rerope:window=100", "alibi"})
+    for (const Size& z : {Size{128, 0}, Size{1000, 900}}) {
+      const Errors plain = check(sh, spec, z, 0.0, 11u);
+      const Errors with = check(sh, spec, z, 0.0, 11u, sinks.data());
+      EXPECT_LE(with.flash, 2 * plain.naive + 1e-6) << spec << " n=" << z.n;
+      // Against the reference without sinks, the sinks' output is far off.
+      EXPECT_GT(with.naive, 10 * plain.naive) << spec << " n=" << z.n;
     }
 }
 

@@ -51,5 +51,23 @@ TEST(FlashKernel, EqualsItsEmulatorForEveryMethod) {
   EXPECT_EQ(checked, 2 * 13 * 6);
 }
 
+// gpt-oss's sink logits through the kernel (the emulator's own check is CPU-side:
+// FlashEmulator.SinkLogitsJoinEverySoftmax).
+TEST(FlashKernel, SinkLogitsEqualTheEmulator) {
+  LS_REQUIRE_GPU();
+  const float sinks[4] = {5.0f, 5.5f, 6.0f, 6.5f};
+  for (const char* spec : {"rope", "rerope:window=100", "alibi"})
+    for (int hd : {64, 128}) {
+      const FlashInputs in = make_flash_case(4, 2, hd, hd, PairLayout::HalfSplit, spec, 1000, 900, 256.0, 0.0, 5u, sinks).in;
+      const gpu::FlashDeviceRun dev = gpu::flash_on_device(in, 0);
+      ASSERT_TRUE(dev.error.empty()) << dev.error;
+      std::vector<float> out(dev.out.size()), lse(dev.lse.size());
+      flash_emulate(in, out.data(), lse.data());
+      double worst = 0;
+      for (size_t i = 0; i < out.size(); ++i) worst = std::max(worst, (double)std::fabs(dev.out[i] - out[i]));
+      EXPECT_LE(worst, 2e-3) << spec << " hd=" << hd;
+    }
+}
+
 }  // namespace
 }  // namespace ls::test

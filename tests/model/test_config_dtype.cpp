@@ -267,6 +267,31 @@ TEST(Config, Qwen3Moe) {
   EXPECT_NE(dense.error().find("mlp_only_layers"), std::string::npos) << dense.error();
 }
 
+// gpt-oss-20b (tests/data/configs/gpt-oss-20b.json, two layers): YaRN ×32 over 4096
+// without the floor/ceil of the correction range (truncate false), base 150000,
+// window 128 on even layers, 32 experts (4 per token) with the clamp at 7, head_dim 64.
+TEST(Config, GptOss) {
+  ModelConfig c;
+  json j = read_config("gpt-oss-20b.json");
+  ASSERT_TRUE(resolve_hf_config(j, c).ok());
+  EXPECT_EQ(c.family, "gpt-oss");
+  EXPECT_EQ(c.train_len, 4096);
+  EXPECT_EQ(c.rope_base, 150000.0);
+  EXPECT_EQ(c.native_method.method, Method::Yarn);
+  EXPECT_EQ(c.native_method.rope.factor, 32.0);
+  EXPECT_EQ(c.native_method.rope.truncate, 0);
+  EXPECT_EQ(c.head_dim, 64);
+  EXPECT_EQ(c.block.local_window, 128);
+  EXPECT_TRUE(layer_is_local(c, 0));
+  EXPECT_FALSE(layer_is_local(c, 1));
+  EXPECT_EQ(c.block.moe.n_experts, 32);
+  EXPECT_EQ(c.block.moe.n_used, 4);
+  EXPECT_EQ(c.block.moe.swiglu_limit, 7.0);
+  EXPECT_EQ(c.hidden_dim, 2880);
+  j["layer_types"] = {"full_attention", "sliding_attention"};  // the other way round: refused, not misread
+  EXPECT_FALSE(resolve_hf_config(j, c).ok());
+}
+
 // Phi-3-shaped configs (not copied files): the 4k model's 2047-token window is its
 // native method; the 128k model's window (262144) is longer than any context and
 // masks nothing, so its LongRoPE is the native method.

@@ -6,7 +6,7 @@
 namespace ls::arch {
 namespace {
 
-const Family* const kFamilies[] = {&kLlama, &kGemma, &kNeoX, &kBloom, &kMoe};
+const Family* const kFamilies[] = {&kLlama, &kGemma, &kNeoX, &kBloom, &kMoe, &kGptOss};
 
 bool contains(const std::vector<std::string>& v, const std::string& x) {
   return !x.empty() && std::find(v.begin(), v.end(), x) != v.end();
@@ -53,7 +53,9 @@ std::vector<std::pair<std::string, std::string>> table_rows(const TensorNames& n
             {"attn_norm_b", n->attn_norm_b}, {"ffn_norm_b", n->ffn_norm_b}, {"out_norm_b", n->out_norm_b},
             {"bqkv", n->bqkv}, {"bo", n->bo}, {"b_up", n->b_up}, {"b_down", n->b_down}, {"output_b", n->output_b},
             {"router", n->router}, {"exp_gate", n->exp_gate}, {"exp_up", n->exp_up}, {"exp_down", n->exp_down},
-            {"sh_gate", n->sh_gate}, {"sh_up", n->sh_up}, {"sh_down", n->sh_down}, {"sh_router", n->sh_router}};
+            {"sh_gate", n->sh_gate}, {"sh_up", n->sh_up}, {"sh_down", n->sh_down}, {"sh_router", n->sh_router},
+            {"router_b", n->router_b}, {"exp_gate_b", n->exp_gate_b}, {"exp_up_b", n->exp_up_b},
+            {"exp_down_b", n->exp_down_b}, {"attn_sinks", n->attn_sinks}};
   } else {
     const auto& b = std::get<BloomTensorNames>(names);
     rows = {{"tok_embd", b.tok_embd}, {"embd_norm", b.embd_norm}, {"embd_norm_b", b.embd_norm_b},

@@ -64,7 +64,7 @@ nlohmann::json llama_style_hf_config(const RandomModelSpec& s, const std::string
 void gguf_rope_meta(const RandomModelSpec& s, const std::string& a, GgufWriter& w);
 
 // The families (one per file).
-extern const Family kLlama, kGemma, kNeoX, kBloom, kMoe;
+extern const Family kLlama, kGemma, kNeoX, kBloom, kMoe, kGptOss;
 
 // Mixture of experts (moe.cpp), shared with the LLaMA file's GGUF Mixtral (arch
 // "llama" with experts): the expert tensor names of `c`'s family, the GGUF keys
