@@ -318,7 +318,7 @@ std::vector<CommandEntry> model_commands() {
       {{"info", "the resolved configuration of a model (L, rope base, layout, native scaling)", with(kModelOptions, {kJson})},
        run_info},
       {{"make-random", "write a seeded random-weight model (safetensors + config.json) of a real shape",
-        {{"shape", "S", "bundled (default), tinyllama-1.1b, llama2-7b, tiny-bloom, tiny-qwen2, tiny-phi3, tiny-gemma2, tiny-gemma3, tiny-neox, tiny-stablelm, tiny-phi2, tiny-mpt, tiny-qwen3, tiny-smollm3, qwen3-0.6b, tiny-mixtral, tiny-qwen2moe, tiny-qwen3moe, tiny-gptoss"},
+        {{"shape", "S", "bundled (default), tinyllama-1.1b, llama2-7b, tiny-bloom, tiny-qwen2, tiny-phi3, tiny-gemma2, tiny-gemma3, tiny-neox, tiny-stablelm, tiny-phi2, tiny-mpt, tiny-qwen3, tiny-smollm3, qwen3-0.6b, tiny-mixtral, tiny-qwen2moe, tiny-qwen3moe, tiny-olmoe, tiny-gptoss"},
          {"out", "DIR", "output folder", true}, {"seed", "N", "random seed (default 1234)"},
          {"dtype", "T", "BF16 (default), F16 or F32"},
          {"format", "F", "hf (default: config.json + safetensors in folder OUT) or gguf (file OUT)"},

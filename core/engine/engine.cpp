@@ -282,8 +282,13 @@ Status Engine::run_rows(Engine& work, const Segment* segs, int nseg) {
     b.matmul(xn, rows, dim, L.wq, L.bq, q_dim, q);                  // q (rows, q_dim)
     b.matmul(xn, rows, dim, L.wk, L.bk, kv_dim, k_new);             // k before RoPE
     b.matmul(xn, rows, dim, L.wv, L.bv, kv_dim, v_new);             // v
-    if (L.q_norm) b.rmsnorm(q, L.q_norm, rows * c.n_heads, c.head_dim, c.norm_eps, q);  // per head (Gemma-3)
-    if (L.k_norm) b.rmsnorm(k_new, L.k_norm, rows * c.n_kv_heads, c.head_dim, c.norm_eps, k_new);
+    if (block.qk_norm_full) {  // OLMoE: over each row's whole q and k
+      if (L.q_norm) b.rmsnorm(q, L.q_norm, rows, q_dim, c.norm_eps, q);
+      if (L.k_norm) b.rmsnorm(k_new, L.k_norm, rows, kv_dim, c.norm_eps, k_new);
+    } else {  // per head (Gemma-3, Qwen3)
+      if (L.q_norm) b.rmsnorm(q, L.q_norm, rows * c.n_heads, c.head_dim, c.norm_eps, q);
+      if (L.k_norm) b.rmsnorm(k_new, L.k_norm, rows * c.n_kv_heads, c.head_dim, c.norm_eps, k_new);
+    }
     for (int s = 0, r0 = 0; s < nseg; r0 += segs[s].rows, ++s) {  // attention: each segment over its own cache
       Engine& e = *segs[s].engine;
       AttentionParams& lp = segs[s].attention->of(layer_kind(c, l));

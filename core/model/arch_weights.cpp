@@ -157,13 +157,14 @@ Status build_llama_weights(WeightBuilder& b, Model& model, const LlamaTensorName
       LS_TRY_ASSIGN(L.post_ffn_norm, norm(at(n.post_ffn_norm, l)));
     }
     if (!n.attn_sinks.empty()) LS_TRY_ASSIGN(L.attn_sinks, b.get(at(n.attn_sinks, l), {(uint64_t)c.n_heads}));
-    if (!n.q_norm.empty()) {  // per-head norms: head_dim weights
-      const uint64_t hd = c.head_dim;
-      for (auto [name, dst] : {std::pair{&n.q_norm, &L.q_norm}, std::pair{&n.k_norm, &L.k_norm}}) {
+    if (!n.q_norm.empty()) {  // per-head norms: head_dim weights (OLMoE's: the whole projection's)
+      const bool full = c.block.qk_norm_full;
+      for (auto [name, dst, len] : {std::tuple{&n.q_norm, &L.q_norm, full ? q : (uint64_t)c.head_dim},
+                                    std::tuple{&n.k_norm, &L.k_norm, full ? kv : (uint64_t)c.head_dim}}) {
         const float* r;
-        LS_TRY_ASSIGN(r, b.get(at(*name, l), {hd}));
-        float* one = b.own(hd);
-        for (uint64_t i = 0; i < hd; ++i) one[i] = (n.norm_plus_one ? 1.0f : 0.0f) + r[i];
+        LS_TRY_ASSIGN(r, b.get(at(*name, l), {len}));
+        float* one = b.own(len);
+        for (uint64_t i = 0; i < len; ++i) one[i] = (n.norm_plus_one ? 1.0f : 0.0f) + r[i];
         *dst = one;
       }
     }

@@ -63,7 +63,8 @@ struct BlockDesc {
   FeedForward ffn = FeedForward::SwiGlu;
   Residual residual = Residual::Sequential;
   bool qkv_bias = false;      // q/k/v projections add biases (Qwen2, StableLM, Phi-2)
-  bool qk_norm = false;       // q and k RMS-normed per head before rotation (Gemma-3)
+  bool qk_norm = false;       // q and k RMS-normed per head before rotation (Gemma-3, Qwen3)
+  bool qk_norm_full = false;  // with qk_norm: over the whole q and k projections instead (OLMoE)
   bool embed_scale = false;   // embeddings × √dim (Gemma)
   double attn_scale = 0.0;     // query scale; 0: 1/√head_dim
   double attn_softcap = 0.0;   // scores become c·tanh(s/c); 0: none (Gemma-2)

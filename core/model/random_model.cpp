@@ -104,6 +104,9 @@ Result<RandomModelSpec> random_model_shape(const std::string& name) {
   } else if (name == "tiny-qwen3moe") {  // Qwen3-MoE's: q/k norms, head_dim ≠ dim / heads, 6 experts (3 per token, renormalised)
     s.dim = 64, s.hidden_dim = 32, s.n_layers = 2, s.n_heads = 4, s.n_kv_heads = 2, s.vocab_size = 512;
     s.train_len = 256, s.rope_base = 1e6, s.head_dim = 32, s.moe = "qwen3moe", s.n_experts = 6, s.n_used = 3;
+  } else if (name == "tiny-olmoe") {  // OLMoE's: whole-projection q/k norms, 8 experts (2 per token, not renormalised), MHA
+    s.dim = 64, s.hidden_dim = 32, s.n_layers = 2, s.n_heads = 4, s.n_kv_heads = 4, s.vocab_size = 512;
+    s.train_len = 256, s.moe = "olmoe", s.n_experts = 8, s.n_used = 2;
   } else if (name == "tiny-gptoss") {  // gpt-oss's: sinks, biases, sliding/full layers, 4 experts (2 per token), YaRN
     s.dim = 64, s.hidden_dim = 32, s.n_layers = 2, s.n_heads = 4, s.n_kv_heads = 2, s.vocab_size = 512;
     s.train_len = 64, s.rope_base = 150000, s.head_dim = 16, s.qkv_bias = true, s.moe = "gpt-oss", s.n_experts = 4;
@@ -113,7 +116,7 @@ Result<RandomModelSpec> random_model_shape(const std::string& name) {
     s.train_len = 32768, s.rope_base = 1e6, s.qwen3 = true, s.head_dim = 128;
   } else {
     return make_error("unknown shape \"" + name + "\" (accepted: bundled, tinyllama-1.1b, llama2-7b, tiny-bloom, tiny-qwen2, "
-                      "tiny-phi3, tiny-gemma2, tiny-gemma3, tiny-neox, tiny-stablelm, tiny-phi2, tiny-mpt, tiny-qwen3, tiny-smollm3, qwen3-0.6b, tiny-mixtral, tiny-qwen2moe, tiny-qwen3moe, tiny-gptoss)");
+                      "tiny-phi3, tiny-gemma2, tiny-gemma3, tiny-neox, tiny-stablelm, tiny-phi2, tiny-mpt, tiny-qwen3, tiny-smollm3, qwen3-0.6b, tiny-mixtral, tiny-qwen2moe, tiny-qwen3moe, tiny-olmoe, tiny-gptoss)");
   }
   return s;
 }
@@ -193,9 +196,9 @@ void for_each_tensor(const RandomModelSpec& s, Emit&& emit) {
         fill(L(l, "post_attention_norm.weight"), 1, d, true);
         fill(L(l, "post_ffw_norm.weight"), 1, d, true);
       }
-      if (s.gemma3 || s.qwen3 || s.moe == "qwen3moe") {
-        fill(L(l, "attn_q_norm.weight"), 1, hd, true);
-        fill(L(l, "attn_k_norm.weight"), 1, hd, true);
+      if (s.gemma3 || s.qwen3 || s.moe == "qwen3moe" || s.moe == "olmoe") {  // OLMoE's span the projections
+        fill(L(l, "attn_q_norm.weight"), 1, s.moe == "olmoe" ? q : hd, true);
+        fill(L(l, "attn_k_norm.weight"), 1, s.moe == "olmoe" ? kv : hd, true);
       }
     } else {
       fill(L(l, "attn_qkv.weight"), 3 * d, d);  // GGUF order: q all heads, k all, v all

@@ -57,7 +57,7 @@ inline int random_head_dim(const RandomModelSpec& s) { return s.head_dim > 0 ? s
 
 // Named shapes: "bundled" (stories260K's), "tinyllama-1.1b", "llama2-7b", "tiny-bloom", "tiny-qwen2", "tiny-phi3",
 // "tiny-neox", "tiny-stablelm", "tiny-phi2", "tiny-mpt", "tiny-gemma2", "tiny-gemma3", "tiny-qwen3", "tiny-smollm3",
-// "qwen3-0.6b" (its real geometry), "tiny-mixtral", "tiny-qwen2moe", "tiny-qwen3moe", "tiny-gptoss".
+// "qwen3-0.6b" (its real geometry), "tiny-mixtral", "tiny-qwen2moe", "tiny-qwen3moe", "tiny-olmoe", "tiny-gptoss".
 Result<RandomModelSpec> random_model_shape(const std::string& name);
 
 // Weights in LongScope's canonical layout (interleaved rotary pairs; fused QKV as

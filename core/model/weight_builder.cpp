@@ -199,8 +199,8 @@ std::vector<WeightView> weight_views(const Model& m) {
     add(L.ffn_norm_b, d, p + "ffn norm bias");
     add(L.post_attn_norm, d, p + "post-attention norm");
     add(L.post_ffn_norm, d, p + "post-feed-forward norm");
-    add(L.q_norm, c.head_dim, p + "q norm");
-    add(L.k_norm, c.head_dim, p + "k norm");
+    add(L.q_norm, c.block.qk_norm_full ? q : (size_t)c.head_dim, p + "q norm");
+    add(L.k_norm, c.block.qk_norm_full ? kv : (size_t)c.head_dim, p + "k norm");
     add(L.attn_sinks, (size_t)c.n_heads, p + "attention sinks");
     add_m(L.w_gate, hid * d, p + "ffn gate");
     add_m(L.w_up, hid * d, p + "ffn up");

@@ -170,8 +170,22 @@ inline std::vector<std::vector<double>> reference_logits(const Model& model, con
           for (int i = 0; i < hd; ++i) row[h * hd + i] *= inv * w[i];
         }
     };
-    if (Lw.q_norm) head_norm(q, Lw.q_norm, H);
-    if (Lw.k_norm) head_norm(k, Lw.k_norm, KV);
+    // OLMoE: one RMSNorm over each row's whole q (and k) projection.
+    auto full_norm = [&](Mat& xs, const float* w) {
+      for (auto& row : xs) {
+        double ss = 0;
+        for (double e : row) ss += e * e;
+        const double inv = 1.0 / std::sqrt(ss / (double)row.size() + c.norm_eps);
+        for (size_t i = 0; i < row.size(); ++i) row[i] *= inv * w[i];
+      }
+    };
+    if (blk.qk_norm_full) {
+      if (Lw.q_norm) full_norm(q, Lw.q_norm);
+      if (Lw.k_norm) full_norm(k, Lw.k_norm);
+    } else {
+      if (Lw.q_norm) head_norm(q, Lw.q_norm, H);
+      if (Lw.k_norm) head_norm(k, Lw.k_norm, KV);
+    }
     // Local layers (keys m - j < window) as the config lists them (the config tests
     // check the lists: Gemma-2's even layers, Gemma-3's five in six), Gemma-3's with
     // plain RoPE at their own base.

@@ -2,10 +2,11 @@
 // of 8 SwiGLU experts, 2 per token, weights renormalised), Qwen2-MoE (Qwen2 blocks
 // with q/k/v biases; softmax weights not renormalised by default; a shared expert
 // gated by sigmoid(x·w)) and Qwen3-MoE (Qwen3 blocks with per-head q/k norms;
-// norm_topk_prob). Every layer is a mixture (configs with decoder_sparse_step ≠ 1 or
+// norm_topk_prob) and OLMoE (64 experts, 8 per token, not renormalised; q and k
+// RMS-normed over their whole projections, not per head). Every layer is a mixture (configs with decoder_sparse_step ≠ 1 or
 // mlp_only_layers are refused).
 // Sources: transformers' modeling_mixtral.py, modeling_qwen2_moe.py,
-// modeling_qwen3_moe.py; llama.cpp b4747 (llama-arch.cpp LLM_TENSOR_FFN_*_EXPS,
+// modeling_qwen3_moe.py, modeling_olmoe.py; llama.cpp b4747 (llama-arch.cpp LLM_TENSOR_FFN_*_EXPS,
 // _SHEXP names; llm_build_moe_ffn with norm_w true for llama/Mixtral, false for
 // qwen2moe) and, for qwen3moe, newer llama.cpp (norm_w true).
 #include "core/model/arch/family.h"
@@ -60,7 +61,7 @@ Status read_gguf_moe(const GgufFile& g, const std::string& a, ModelConfig& c) {
   if (g.has(a + ".expert_feed_forward_length"))
     LS_TRY_ASSIGN(c.hidden_dim, g.get_int_in(a + ".expert_feed_forward_length", 1, INT32_MAX));
   LS_TRY_ASSIGN(m.shared_hidden, g.opt_int_in(a + ".expert_shared_feed_forward_length", 0, 0, 1 << 20));
-  m.renormalise = a != "qwen2moe";  // llama.cpp's norm_w: llama (Mixtral) and qwen3moe yes, qwen2moe no
+  m.renormalise = a != "qwen2moe" && a != "olmoe";  // llama.cpp's norm_w: llama (Mixtral), qwen3moe; not qwen2moe, olmoe
   if (a == "llama") c.family = "mixtral";
   return Status::Ok();
 }
@@ -79,10 +80,14 @@ Status read_hf(const json& cfg, ConfigReader& rd, const HfName& name, ModelConfi
   c.arch = Arch::Llama;
   c.family = name.is("MixtralForCausalLM", "mixtral")      ? "mixtral"
              : name.is("Qwen2MoeForCausalLM", "qwen2_moe") ? "qwen2moe"
+             : name.is("OlmoeForCausalLM", "olmoe")        ? "olmoe"
                                                            : "qwen3moe";
   const bool mixtral = c.family == "mixtral";
   c.block.qkv_bias = c.family == "qwen2moe";
-  c.block.qk_norm = c.family == "qwen3moe";
+  c.block.qk_norm = c.family == "qwen3moe" || c.family == "olmoe";
+  c.block.qk_norm_full = c.family == "olmoe";
+  if (c.family == "olmoe" && !cfg.value("clip_qkv", json()).is_null())
+    return make_error("config.json: OLMoE with clip_qkv is not supported");
   c.dim = rd.integer(cfg, "hidden_size", 0);
   c.n_layers = rd.integer(cfg, "num_hidden_layers", 0);
   c.n_heads = rd.integer(cfg, "num_attention_heads", 0);
@@ -99,7 +104,8 @@ Status read_hf(const json& cfg, ConfigReader& rd, const HfName& name, ModelConfi
   } else {
     m.n_experts = rd.integer(cfg, "num_experts", 60, 1, 4096);
     m.n_used = rd.integer(cfg, "num_experts_per_tok", 4, 1, 4096);
-    c.hidden_dim = rd.integer(cfg, "moe_intermediate_size", 0);
+    // OLMoE names each expert's width intermediate_size
+    c.hidden_dim = rd.integer(cfg, c.family == "olmoe" ? "intermediate_size" : "moe_intermediate_size", 0);
     m.renormalise = rd.flag(cfg, "norm_topk_prob", false);
     if (c.family == "qwen2moe") m.shared_hidden = rd.integer(cfg, "shared_expert_intermediate_size", 0, 0, 1 << 20);
     if (rd.integer(cfg, "decoder_sparse_step", 1) != 1)
@@ -118,7 +124,8 @@ Status read_hf(const json& cfg, ConfigReader& rd, const HfName& name, ModelConfi
 Status read_gguf(const GgufFile& g, const std::string& a, ModelConfig& c) {
   c.arch = Arch::Llama;
   c.block.qkv_bias = a == "qwen2moe";
-  c.block.qk_norm = a == "qwen3moe";
+  c.block.qk_norm = a == "qwen3moe" || a == "olmoe";
+  c.block.qk_norm_full = a == "olmoe";
   if (auto st = read_gguf_moe(g, a, c); !st) return st;
   if (c.block.moe.n_experts == 0) return make_error(a + ".expert_count is missing or 0");
   if (auto st = read_gguf_rope(g, a, c, PairLayout::HalfSplit); !st) return st;  // NEOX rope
@@ -134,9 +141,14 @@ Result<TensorNames> names(ModelFormat f, const ModelConfig& c, const HasTensor&)
 json hf_config(const RandomModelSpec& s, const std::string& member) {
   json cfg = member == "mixtral"    ? llama_style_hf_config(s, "MixtralForCausalLM", "mixtral")
              : member == "qwen2moe" ? llama_style_hf_config(s, "Qwen2MoeForCausalLM", "qwen2_moe")
+             : member == "olmoe"    ? llama_style_hf_config(s, "OlmoeForCausalLM", "olmoe")
                                     : llama_style_hf_config(s, "Qwen3MoeForCausalLM", "qwen3_moe");
   if (member == "mixtral") {
     cfg["num_local_experts"] = s.n_experts;
+  } else if (member == "olmoe") {
+    cfg["num_experts"] = s.n_experts;
+    cfg["norm_topk_prob"] = false;
+    cfg["clip_qkv"] = nullptr;
   } else {
     cfg["num_experts"] = s.n_experts;
     cfg["moe_intermediate_size"] = s.hidden_dim;
@@ -161,10 +173,10 @@ void gguf_meta(const RandomModelSpec& s, const std::string& a, GgufWriter& w) {
 
 }  // namespace
 
-const Family kMoe{{"mixtral", "qwen2moe", "qwen3moe"},
-                  {"MixtralForCausalLM", "Qwen2MoeForCausalLM", "Qwen3MoeForCausalLM"},
-                  {"mixtral", "qwen2_moe", "qwen3_moe"},
-                  {"qwen2moe", "qwen3moe"},
+const Family kMoe{{"mixtral", "qwen2moe", "qwen3moe", "olmoe"},
+                  {"MixtralForCausalLM", "Qwen2MoeForCausalLM", "Qwen3MoeForCausalLM", "OlmoeForCausalLM"},
+                  {"mixtral", "qwen2_moe", "qwen3_moe", "olmoe"},
+                  {"qwen2moe", "qwen3moe", "olmoe"},
                   read_hf, read_gguf, names, hf_config, gguf_meta};
 
 }  // namespace ls::arch
