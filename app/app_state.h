@@ -32,6 +32,7 @@ struct PplSnapshot {
   int ctx = 0;
   MethodList methods;              // what ran, in the selection's order
   std::vector<PplResult> results;  // one per method, same order
+  QString skipped;                 // the selected methods that cannot run at this length, and why ("" if none)
 };
 
 struct AttentionSnapshot {
@@ -54,6 +55,7 @@ struct NbceSnapshot {
 struct SweepSnapshot {
   quint64 job = 0;
   SweepResult result;
+  QString skipped;  // methods left out (they cannot run at the longest length), and why
 };
 
 // A retrieval grid (passkey, needle on the document, LongEval lines) per method,

@@ -157,7 +157,14 @@ void EngineWorker::run_ppl_impl(quint64 job, CancelFlag cancel, MethodList metho
   snap->job = job;
   snap->ctx = ctx;
   const int windows = std::max(1, max_tokens / ctx);
+  QStringList skipped;
   for (size_t i = 0; i < methods.size(); ++i) {
+    // A method that cannot run at this length (a remapping method over sliding local
+    // layers) is left out and said; the others still run.
+    if (auto st = check_method_at_length(methods[i], model_->config, ctx); !st) {
+      skipped << QString::fromStdString(st.error());
+      continue;
+    }
     auto run = run_config(methods[i], cancel, job);
     if (!run) return emit failed(job, QString::fromStdString(run.error()));
     run->progress = [this, job, i, n = methods.size()](double f) { emit progress(job, ((double)i + f) / (double)n); };
@@ -167,6 +174,8 @@ void EngineWorker::run_ppl_impl(quint64 job, CancelFlag cancel, MethodList metho
     snap->methods.push_back(methods[i]);
     snap->results.push_back(r.take());
   }
+  if (snap->methods.empty()) return emit failed(job, skipped.join("; "));
+  snap->skipped = skipped.join("; ");
   emit ppl_ready(snap);
 }
 
@@ -208,10 +217,17 @@ void EngineWorker::run_sweep_impl(quint64 job, CancelFlag cancel, MethodList met
                                   int max_tokens) {
   if (!document_ready(job)) return;
   if (lengths.isEmpty()) return emit failed(job, "no sweep lengths");
-  if (methods.empty()) return emit failed(job, "choose at least one method");
+  const std::vector<int> lens(lengths.begin(), lengths.end());
+  const int longest = *std::max_element(lens.begin(), lens.end());
+  QStringList skipped;
+  std::erase_if(methods, [&](const MethodParams& m) {
+    auto st = check_method_at_length(m, model_->config, longest);
+    if (!st) skipped << QString::fromStdString(st.error());
+    return !st;
+  });
+  if (methods.empty()) return emit failed(job, skipped.isEmpty() ? "choose at least one method" : skipped.join("; "));
   auto base = run_config(methods[0], cancel, job);
   if (!base) return emit failed(job, QString::fromStdString(base.error()));
-  const std::vector<int> lens(lengths.begin(), lengths.end());
   // Each length uses the windows a PPL run there would use, so cells come from the shared cache.
   auto r = ls::run_sweep(base.value(), methods, lens,
                          default_bucket_edges(model_->config.train_len, *std::max_element(lens.begin(), lens.end())),
@@ -222,6 +238,7 @@ void EngineWorker::run_sweep_impl(quint64 job, CancelFlag cancel, MethodList met
   auto snap = std::make_shared<SweepSnapshot>();
   snap->job = job;
   snap->result = r.take();
+  snap->skipped = skipped.join("; ");
   emit sweep_ready(snap);
 }
 

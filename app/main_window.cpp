@@ -18,6 +18,7 @@
 #include <QStatusBar>
 #include <QHBoxLayout>
 #include <QVBoxLayout>
+#include <set>
 
 #include "app/document_view.h"
 #include "app/method_panel.h"
@@ -230,6 +231,7 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
       for (size_t k = 0; k < r->results.size(); ++k)
         summary += QString("%1%2: %3").arg(k ? "; " : "").arg(AppState::label(r->methods[k])).arg(r->results[k].mean_nll, 0, 'f', 3);
       message_->setText(tr("Mean NLL at n = %1 (nats) — %2").arg(r->ctx).arg(summary));
+      if (!r->skipped.isEmpty()) show_error(r->skipped);  // the others ran and are shown
       if (!sweep_covers_methods()) run_sweep(true);  // the Story's right chart (cells cached by the worker)
     }
     finish_job(r->job);  // after the result is in place: `idle` listeners see it
@@ -245,9 +247,11 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     if (jobs_.is_latest(JobKind::Sweep, r->job)) {
       state_.sweep = r;
       state_.touch();
-      message_->setText(tr("Loss vs length: %1 method(s) at %2 length(s).")
-                            .arg(state_.methods.size())
-                            .arg(r->result.cells.size() / std::max<size_t>(1, state_.methods.size())));
+      std::set<std::string> ran;  // the methods the sweep ran (one left out is said after)
+      for (const auto& c : r->result.cells) ran.insert(c.method);
+      message_->setText(tr("Loss vs length: %1 method(s) at %2 length(s).").arg(ran.size())
+                            .arg(r->result.cells.size() / std::max<size_t>(1, ran.size())) +
+                        (r->skipped.isEmpty() ? QString() : tr(" Left out: %1").arg(r->skipped)));
     }
     finish_job(r->job);  // after the result is in place: `idle` listeners see it
   });

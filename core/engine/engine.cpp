@@ -196,6 +196,15 @@ Status Engine::check_tokens(const int* tokens, int n) const {
   return Status::Ok();
 }
 
+Status check_method_at_length(const MethodParams& method, const ModelConfig& c, int n) {
+  const int window = c.block.local_window;
+  if (window > 0 && c.block.local_rope_base <= 0 && method_is_remap(method.method) && n > window)
+    return make_error("method " + method_spec_string(method) + " cannot run beyond " + std::to_string(window) +
+                      " tokens on this model: its local layers' sliding window cannot be combined with a remapping "
+                      "method's bands");
+  return Status::Ok();
+}
+
 Status Engine::attention_blocks(int n, LayerAttention& blocks) {
   AttentionParams &ap = blocks.global, &local = blocks.local;
   const ModelConfig& c = model_->config;
@@ -223,10 +232,7 @@ Status Engine::attention_blocks(int n, LayerAttention& blocks) {
     local.remap.window = window;
     local.logn = 0;
   } else if (window > 0) {
-    if (method_is_remap(local.method) && pos_ + n > window)
-      return make_error("method " + method_spec_string(opts_.method) + " cannot run beyond " +
-                        std::to_string(window) + " tokens on this model: its local layers' sliding window "
-                        "cannot be combined with a remapping method's bands");
+    if (auto st = check_method_at_length(opts_.method, c, pos_ + n); !st) return st;
     if (local.method == Method::SlidingWindow) {
       local.remap.window = std::min(local.remap.window, (double)window);
     } else if (!method_is_remap(local.method)) {

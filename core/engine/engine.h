@@ -26,6 +26,9 @@ struct EngineOptions {
 
 // Whether `method` can run on this model (ALiBi methods need an ALiBi model, etc.).
 Status check_method_for_model(const MethodParams& method, const ModelConfig& c);
+// Whether `method` runs over a context of n tokens on this model: a remapping method
+// on a model whose local (sliding) layers share its table runs only while n ≤ the window.
+Status check_method_at_length(const MethodParams& method, const ModelConfig& c, int n);
 
 // Bytes an engine with `capacity` cached tokens needs (weights are the model's):
 // KV cache (one K copy and V, in the cache dtype), work buffers, hidden states.

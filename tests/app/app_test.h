@@ -89,6 +89,7 @@ class AppTest : public QObject {
   void startup_run_captures_and_ends_on_errors();
   void method_ids_follow_parameter_edits();
   void layers_without_position_are_named();
+  void a_method_that_cannot_run_at_n_is_left_out_and_said();
 
  private:
   void load(MainWindow& w, int length = 1024);

@@ -321,3 +321,27 @@ void AppTest::layers_without_position_are_named() {
   for (auto* l : w.view("frequencies")->findChildren<QLabel*>()) named |= l->text().contains("none in 3");
   QVERIFY(named);
 }
+
+// gpt-oss's sliding layers (window 8 in the random model) cannot take a remapping
+// method's bands beyond the window: that method is left out with one clear line,
+// and the others' results are shown.
+void AppTest::a_method_that_cannot_run_at_n_is_left_out_and_said() {
+  MainWindow w;
+  load(w, 256);
+  QTemporaryDir dir;
+  const QString folder = dir.filePath("gptoss");
+  QVERIFY(ls::write_hf_model(ls::make_random_model(ls::random_model_shape("tiny-gptoss").value()), folder.toStdString()).ok());
+  QVERIFY(QFile::copy(LONGSCOPE_RESOURCES_DIR "/models/tok512.model", folder + "/tokenizer.model"));
+  w.open_model(folder);
+  QVERIFY(wait_idle(w));
+  w.set_methods({"rope", "yarn:factor=4", "rerope:window=16"});
+  w.set_length(128);
+  w.run_now();
+  QVERIFY(wait_idle(w));
+  auto ppl = w.state()->ppl;
+  QVERIFY(ppl);
+  QCOMPARE(ppl->methods.size(), size_t{2});
+  QVERIFY(w.error_visible());
+  QVERIFY2(w.last_error().contains("rerope:window=16") && w.last_error().contains("sliding window"),
+           qPrintable(w.last_error()));
+}
