@@ -63,11 +63,10 @@ struct SweepSnapshot {
 struct RetrievalSnapshot {
   quint64 job = 0;
   RetrievalOptions options;
-  MethodList methods;      // the grid's position-method rows, in order (NBCE rows follow them)
-  MethodParams nbce_base;  // the method NBCE's rows ran with (the first method)
+  MethodList methods;  // the grid's position-method rows, in order (NBCE rows follow them)
   RetrievalGrid grid;
-  // The method row `row` ran with (NBCE rows: their base method), and whether it is an NBCE row.
-  const MethodParams& row_method(size_t row) const { return row < methods.size() ? methods[row] : nbce_base; }
+  // The method row `row` ran with (NBCE rows: their base, the first method), and whether it is an NBCE row.
+  const MethodParams& row_method(size_t row) const { return methods[row < methods.size() ? row : 0]; }
   bool nbce_row(size_t row) const { return row >= methods.size(); }
 };
 

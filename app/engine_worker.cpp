@@ -310,7 +310,6 @@ void EngineWorker::run_retrieval_impl(quint64 job, CancelFlag cancel, MethodList
   if (!base) return emit failed(job, QString::fromStdString(base.error()));
   if (nbce_chunks > 0) o.nbce_chunks = {nbce_chunks};
   snap->methods = methods;
-  snap->nbce_base = methods[0];
   auto g = ls::run_retrieval(base.value(), *tokenizer_, methods, o);
   if (!g) return emit failed(job, QString::fromStdString(g.error()));
   snap->grid = g.take();

@@ -18,7 +18,6 @@
 #include <QStatusBar>
 #include <QHBoxLayout>
 #include <QVBoxLayout>
-#include <set>
 
 #include "app/document_view.h"
 #include "app/method_panel.h"
@@ -247,8 +246,9 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     if (jobs_.is_latest(JobKind::Sweep, r->job)) {
       state_.sweep = r;
       state_.touch();
-      std::set<std::string> ran;  // the methods the sweep ran (one left out is said after)
-      for (const auto& c : r->result.cells) ran.insert(c.method);
+      MethodList ran;  // the methods the sweep ran (one left out is said after)
+      for (const auto& c : r->result.cells)
+        if (std::find(ran.begin(), ran.end(), c.method) == ran.end()) ran.push_back(c.method);
       message_->setText(tr("Loss vs length: %1 method(s) at %2 length(s).").arg(ran.size())
                             .arg(r->result.cells.size() / std::max<size_t>(1, ran.size())) +
                         (r->skipped.isEmpty() ? QString() : tr(" Left out: %1").arg(r->skipped)));
@@ -499,7 +499,7 @@ bool MainWindow::sweep_covers_methods() const {
   if (!state_.sweep) return false;
   for (const MethodParams& m : state_.methods) {
     bool found = false;
-    for (const auto& c : state_.sweep->result.cells) found |= c.params == m;
+    for (const auto& c : state_.sweep->result.cells) found |= c.method == m;
     if (!found) return false;
   }
   return true;

@@ -27,6 +27,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/bench_util.h"
 #include "core/analysis/analysis.h"
 #include "core/model/random_model.h"
 #include "core/position/spec.h"
@@ -46,10 +47,7 @@ ls::BackendCache& bench_backends() {
 
 using namespace ls;
 
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v.empty() ? 0 : v.size() % 2 ? v[v.size() / 2] : 0.5 * (v[v.size() / 2 - 1] + v[v.size() / 2]);
-}
+using ls::bench::median;
 
 double time_window(std::shared_ptr<const Model> m, const std::string& backend, const std::string& method,
                    const std::vector<int>& toks, int ctx) {

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/bench_util.h"
 #include "core/model/model.h"
 #include "core/model/weight_builder.h"
 
@@ -31,10 +32,7 @@ bool plain_scan(const std::vector<ls::WeightView>& views) {
   return true;
 }
 
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
+using ls::bench::median;
 
 }  // namespace
 

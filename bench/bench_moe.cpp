@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/bench_util.h"
 #include "core/analysis/analysis.h"
 #include "core/cpu/blas_info.h"
 #include "core/model/random_model.h"
@@ -26,10 +27,7 @@ namespace {
 
 using namespace ls;
 
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v.empty() ? 0 : v.size() % 2 ? v[v.size() / 2] : 0.5 * (v[v.size() / 2 - 1] + v[v.size() / 2]);
-}
+using ls::bench::median;
 
 std::shared_ptr<const Model> write_and_load(const RandomModelSpec& s, const std::string& dir) {
   if (auto st = write_hf_model(make_random_model(s), dir); !st) {

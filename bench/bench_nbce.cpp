@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/bench_util.h"
 #include "core/backends/backends.h"
 #include "core/engine/engine.h"
 #include "core/model/random_model.h"
@@ -24,10 +25,7 @@ namespace {
 using namespace ls;
 using Clock = std::chrono::steady_clock;
 
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
+using ls::bench::median;
 
 }  // namespace
 

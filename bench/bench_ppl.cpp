@@ -23,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/bench_util.h"
 #include "core/analysis/analysis.h"
 #include "core/cpu/cpu_backend.h"
 #include "core/model/random_model.h"
@@ -40,10 +41,7 @@ ls::BackendCache& bench_backends() {
 
 using namespace ls;
 
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v.empty() ? 0 : v.size() % 2 ? v[v.size() / 2] : 0.5 * (v[v.size() / 2 - 1] + v[v.size() / 2]);
-}
+using ls::bench::median;
 
 // Seconds for one window of `ctx` tokens.
 enum class Path { Tiled, Rows, TiledF16, Naive };

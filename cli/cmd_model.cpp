@@ -181,7 +181,7 @@ int run_sweep_cmd(const Args& a) {
   for (const auto& c : r->cells) {
     json b = json::array();
     for (double x : c.bucket_nll) b.push_back(nan_to_null(x));
-    cells.push_back({{"method", c.method}, {"ctx", c.ctx}, {"windows", c.windows}, {"mean_nll", c.mean_nll},
+    cells.push_back({{"method", method_spec_string(c.method)}, {"ctx", c.ctx}, {"windows", c.windows}, {"mean_nll", c.mean_nll},
                      {"bucket_nll", b}});
   }
   if (a.has("json")) {
@@ -192,7 +192,7 @@ int run_sweep_cmd(const Args& a) {
   for (size_t i = 0; i + 1 < edges.size(); ++i) std::cout << " [" << edges[i] << "," << edges[i + 1] << ")";
   std::cout << "\n";
   for (const auto& c : r->cells) {
-    std::cout << std::left << std::setw(34) << c.method << std::right << " ctx " << std::setw(6) << c.ctx << "  mean "
+    std::cout << std::left << std::setw(34) << method_spec_string(c.method) << std::right << " ctx " << std::setw(6) << c.ctx << "  mean "
               << std::fixed << std::setprecision(3) << c.mean_nll << "  buckets";
     for (double x : c.bucket_nll) std::cout << " " << (std::isfinite(x) ? std::to_string(x).substr(0, 5) : "  -  ");
     std::cout << "\n";

@@ -176,7 +176,7 @@ void FrequencyView::fill_rope() {
   }
   // NoPE layers (SmolLM3): no rotation whatever the method; say which.
   if (const std::string nope = position_layers_text(state_->config); !nope.empty()) {
-    c1->setTitle(c1->title() + " · rotary " + QString::fromStdString(nope).replace("position in", "in"));
+    c1->setTitle(c1->title() + " · " + QString::fromStdString(nope));
     legend.push_back({QString::fromStdString(nope) + ": the curves apply to the layers with position only", Qt::gray});
   }
   c2->addSeries(unseen);

@@ -35,8 +35,7 @@ std::vector<PositionCurve> nll_by_position(const AppState& s, int bucket) {
       ++(p < L ? in_n : out_n);
     }
     PositionCurve c;
-    c.method = AppState::label(snap->methods[k]);
-    c.params = snap->methods[k];
+    c.method = snap->methods[k];
     for (int b = 0; b < nb; ++b)
       if (count[b]) {
         c.centre.push_back(b * bucket + 0.5 * std::min(bucket, snap->ctx - b * bucket));
@@ -81,15 +80,15 @@ void draw_nll_by_position(QChart* c, const AppState& s, const std::vector<Positi
   }
   for (const auto& cv : curves) {
     auto* line = new QLineSeries();
-    line->setName(cv.method);
+    line->setName(AppState::label(cv.method));
     QList<QPointF> pts;
     for (size_t i = 0; i < cv.centre.size(); ++i) pts << QPointF(cv.centre[i], cv.mean[i]);
     line->replace(pts);
-    QPen pen(s.colour_of(cv.params));
+    QPen pen(s.colour_of(cv.method));
     pen.setWidthF(2.2);
     line->setPen(pen);
     c->addSeries(line);
-    legend.push_back({cv.method, s.colour_of(cv.params)});
+    legend.push_back({AppState::label(cv.method), s.colour_of(cv.method)});
   }
   auto* ax = new QValueAxis();
   ax->setTitleText(QObject::tr("position in the window"));
@@ -109,11 +108,11 @@ bool draw_loss_vs_length(QChart* c, const AppState& s, Legend& legend) {
   double ymin = 1e9, ymax = 0, xmin = 1e9, xmax = 0;
   if (snap)
     for (const auto& cell : snap->result.cells) {
-      if (!s.is_shown(cell.params)) continue;  // a removed or hidden method is never drawn
-      auto*& line = by_method[s.id_of(cell.params)];
+      if (!s.is_shown(cell.method)) continue;  // a removed or hidden method is never drawn
+      auto*& line = by_method[s.id_of(cell.method)];
       if (!line) {
         line = new QLineSeries();
-        line->setName(QString::fromStdString(cell.method));
+        line->setName(AppState::label(cell.method));
         line->setPointsVisible(true);
       }
       line->append(cell.ctx, cell.mean_nll);

@@ -19,8 +19,7 @@ using Legend = std::vector<std::pair<QString, QColor>>;
 // Mean NLL per position bucket of `bucket` tokens for each method of the current
 // PPL snapshot. Returns the per-method means inside and beyond L (NaN if none).
 struct PositionCurve {
-  QString method;       // label (spec text)
-  MethodParams params;  // colour and visibility
+  MethodParams method;
   std::vector<double> centre, mean;  // bucket centres (positions) and mean NLL
   double inside_l = 0, beyond_l = 0;
 };

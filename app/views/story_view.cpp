@@ -56,7 +56,7 @@ void StoryView::refresh() {
     if (std::isnan(c.beyond_l)) continue;
     const double rise = c.beyond_l - c.inside_l;
     parts << tr("<b>%1</b> %2 nats inside L → %3 beyond (%4%5)")
-                 .arg(c.method.toHtmlEscaped())
+                 .arg(AppState::label(c.method).toHtmlEscaped())
                  .arg(c.inside_l, 0, 'f', 2)
                  .arg(c.beyond_l, 0, 'f', 2)
                  .arg(rise >= 0 ? "+" : "")
@@ -76,7 +76,7 @@ QJsonObject StoryView::data_json() const {
       x << c.centre[i];
       y << c.mean[i];
     }
-    out << QJsonObject{{"method", c.method}, {"position", x}, {"mean_nll", y}, {"inside_l", c.inside_l},
+    out << QJsonObject{{"method", AppState::label(c.method)}, {"position", x}, {"mean_nll", y}, {"inside_l", c.inside_l},
                           {"beyond_l", std::isnan(c.beyond_l) ? QJsonValue() : QJsonValue(c.beyond_l)}};
   }
   return {{"view", view_name()}, {"train_len", state_->config.train_len}, {"bucket", bucket()},
@@ -87,7 +87,7 @@ QString StoryView::data_csv() const {
   QString out = "method,position,mean_nll\n";
   for (const auto& c : curves())
     for (size_t i = 0; i < c.centre.size(); ++i)
-      out += QString("\"%1\",%2,%3\n").arg(c.method).arg(c.centre[i]).arg(c.mean[i], 0, 'g', 10);
+      out += QString("\"%1\",%2,%3\n").arg(AppState::label(c.method)).arg(c.centre[i]).arg(c.mean[i], 0, 'g', 10);
   return out;
 }
 

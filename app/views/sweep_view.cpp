@@ -42,10 +42,10 @@ QJsonObject SweepView::data_json() const {
   QJsonArray cells, edges;
   for (int e : snap->result.edges) edges << e;
   for (const auto& c : snap->result.cells) {
-    if (!state_->is_shown(c.params)) continue;  // as drawn
+    if (!state_->is_shown(c.method)) continue;  // as drawn
     QJsonArray b;
     for (double x : c.bucket_nll) b << (std::isfinite(x) ? QJsonValue(x) : QJsonValue());
-    cells << QJsonObject{{"method", QString::fromStdString(c.method)}, {"ctx", c.ctx}, {"mean_nll", c.mean_nll},
+    cells << QJsonObject{{"method", AppState::label(c.method)}, {"ctx", c.ctx}, {"mean_nll", c.mean_nll},
                          {"windows", c.windows}, {"bucket_nll", b}};
   }
   return {{"view", view_name()}, {"train_len", state_->config.train_len}, {"buckets", edges}, {"results", cells}};
@@ -59,8 +59,8 @@ QString SweepView::data_csv() const {
     out += QString(",nll_%1_%2").arg(snap->result.edges[b]).arg(snap->result.edges[b + 1]);
   out += "\n";
   for (const auto& c : snap->result.cells) {
-    if (!state_->is_shown(c.params)) continue;  // as drawn
-    out += QString("\"%1\",%2,%3,%4").arg(QString::fromStdString(c.method)).arg(c.ctx).arg(c.windows).arg(c.mean_nll, 0, 'g', 10);
+    if (!state_->is_shown(c.method)) continue;  // as drawn
+    out += QString("\"%1\",%2,%3,%4").arg(AppState::label(c.method)).arg(c.ctx).arg(c.windows).arg(c.mean_nll, 0, 'g', 10);
     for (double x : c.bucket_nll) out += "," + (std::isfinite(x) ? QString::number(x, 'g', 10) : QString());
     out += "\n";
   }

@@ -62,12 +62,11 @@ std::vector<double> bucket_means(const PplResult& r, const std::vector<int>& edg
 
 // ---- sweep -------------------------------------------------------------------
 struct SweepCell {
-  std::string method;
+  MethodParams method;             // the method the cell ran
   int ctx = 0;
   double mean_nll = 0;
   int windows = 0;
   std::vector<double> bucket_nll;  // per bucket of `edges` (NaN where the bucket lies beyond ctx)
-  MethodParams params;             // the method the cell ran (`method` is its spec text)
 };
 struct SweepResult {
   std::vector<int> edges;

@@ -82,7 +82,7 @@ Result<SweepResult> run_sweep(const RunConfig& run_in, const std::vector<MethodP
       };
       auto p = source ? source(r, len) : run_ppl(r, tokens, len, max_windows);
       if (!p) return make_error(method_spec_string(m) + " at " + std::to_string(len) + ": " + p.error());
-      out.cells.push_back({method_spec_string(m), len, p->mean_nll, p->windows, bucket_means(p.value(), edges), m});
+      out.cells.push_back({m, len, p->mean_nll, p->windows, bucket_means(p.value(), edges)});
       ++done;
     }
   }

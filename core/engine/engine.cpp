@@ -348,16 +348,21 @@ Status Engine::moe_ffn(const LayerWeights& L, int rows, const Tensor& xn, const 
   const int dim = c.dim, hid = c.hidden_dim, E = moe.n_experts, k = moe.n_used;
   // Router: softmax over the E logits (in double here), the k most probable experts
   // (ties: the lower index), their probabilities as weights, renormalised or not.
+  // A small tensor (router logits, shared-expert gates) read back as doubles.
+  auto on_host = [&b](const Tensor& t) {
+    std::vector<double> values(t.count);
+    if (t.dtype == DType::F64) {
+      b.to_host(t, values.data());
+    } else {
+      std::vector<float> f(t.count);
+      b.to_host(t, f.data());
+      std::copy(f.begin(), f.end(), values.begin());
+    }
+    return values;
+  };
   const Tensor logits = router_.head((size_t)rows * E);
   b.matmul(xn, rows, dim, L.router, L.router_b, E, logits);
-  std::vector<double> lg((size_t)rows * E);
-  if (logits.dtype == DType::F64) {
-    b.to_host(logits, lg.data());
-  } else {
-    std::vector<float> f(lg.size());
-    b.to_host(logits, f.data());
-    std::copy(f.begin(), f.end(), lg.begin());
-  }
+  const std::vector<double> lg = on_host(logits);
   if (auto st = b.sync(); !st) return st;
   std::vector<std::vector<int>> rows_of((size_t)E);
   std::vector<std::vector<float>> weight_of((size_t)E);
@@ -406,14 +411,7 @@ Status Engine::moe_ffn(const LayerWeights& L, int rows, const Tensor& xn, const 
   b.matmul(g, rows, sh, L.sh_down, nullptr, dim, y);
   const Tensor gl = router_.head((size_t)rows);
   b.matmul(xn, rows, dim, L.sh_router, nullptr, 1, gl);
-  std::vector<double> z((size_t)rows);
-  if (gl.dtype == DType::F64) {
-    b.to_host(gl, z.data());
-  } else {
-    std::vector<float> f((size_t)rows);
-    b.to_host(gl, f.data());
-    std::copy(f.begin(), f.end(), z.begin());
-  }
+  const std::vector<double> z = on_host(gl);
   if (auto st = b.sync(); !st) return st;
   std::vector<int> all((size_t)rows);
   std::vector<float> sig((size_t)rows);

@@ -156,6 +156,15 @@ Status resolve_hf_rope(const json& cfg, ConfigReader& rd, ModelConfig& c, double
   return Status::Ok();
 }
 
+void read_hf_rms_geometry(const json& cfg, ConfigReader& rd, ModelConfig& c, int head_dim_default, double eps_default) {
+  c.dim = rd.integer(cfg, "hidden_size", 0);
+  c.n_layers = rd.integer(cfg, "num_hidden_layers", 0);
+  c.n_heads = rd.integer(cfg, "num_attention_heads", 0);
+  c.n_kv_heads = rd.integer(cfg, "num_key_value_heads", c.n_heads);
+  c.head_dim = rd.integer(cfg, "head_dim", head_dim_default > 0 ? head_dim_default : c.n_heads ? c.dim / c.n_heads : 0);
+  c.norm_eps = rd.num(cfg, "rms_norm_eps", eps_default);
+}
+
 // Whether a config's layer_types (transformers >= 4.53 spells them out) agree with
 // the local / global pattern resolved for c.
 Status check_layer_types(const json& t, const ModelConfig& c) {

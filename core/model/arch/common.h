@@ -32,6 +32,12 @@ struct ConfigReader {
   std::string str(const nlohmann::json& j, const char* k, const std::string& fallback);
 };
 
+// The geometry of a LLaMA-style config.json (RMSNorm, transformers' names): width,
+// layers, heads, KV heads, head_dim (head_dim_default when absent, 0: width / heads)
+// and rms_norm_eps (eps_default when absent).
+void read_hf_rms_geometry(const nlohmann::json& cfg, ConfigReader& rd, ModelConfig& c, int head_dim_default = 0,
+                          double eps_default = 1e-6);
+
 // Rotary settings of config.json: rope_theta (base_default when the config names
 // none), the partial rotary factor, L, rope_scaling as transformers resolves it,
 // and Mistral's native sliding window.

@@ -62,6 +62,11 @@ nlohmann::json llama_style_hf_config(const RandomModelSpec& s, const std::string
                                      const std::string& model_type);
 // The rotary GGUF keys of a random model (every rotary family).
 void gguf_rope_meta(const RandomModelSpec& s, const std::string& a, GgufWriter& w);
+// The keys of a LLaMA-style random model (llama.cpp): rotary, RMSNorm epsilon, the
+// head's key/value lengths when `head_lengths`, and its YaRN when the spec has one.
+void llama_style_gguf_meta(const RandomModelSpec& s, const std::string& a, GgufWriter& w, bool head_lengths);
+// config.json's rope_scaling for a spec's YaRN (factor over its L).
+nlohmann::json yarn_rope_scaling(const RandomModelSpec& s);
 
 // The families (one per file).
 extern const Family kLlama, kGemma, kNeoX, kBloom, kMoe, kGptOss;

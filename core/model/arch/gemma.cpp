@@ -23,13 +23,8 @@ Status read_gemma_text(const json& t, ConfigReader& rd, ModelConfig& c, const ch
   c.arch = Arch::Llama;
   c.block.embed_scale = true;
   c.block.ffn = FeedForward::GeGlu;
-  c.dim = rd.integer(t, "hidden_size", 0);
+  read_hf_rms_geometry(t, rd, c, head_dim_default);
   c.hidden_dim = rd.integer(t, "intermediate_size", 0);
-  c.n_layers = rd.integer(t, "num_hidden_layers", 0);
-  c.n_heads = rd.integer(t, "num_attention_heads", 0);
-  c.n_kv_heads = rd.integer(t, "num_key_value_heads", c.n_heads);
-  c.head_dim = rd.integer(t, "head_dim", head_dim_default > 0 ? head_dim_default : c.n_heads ? c.dim / c.n_heads : 0);
-  c.norm_eps = rd.num(t, "rms_norm_eps", 1e-6);
   c.layout = PairLayout::HalfSplit;
   const std::string act = rd.str(t, "hidden_activation", rd.str(t, "hidden_act", "gelu_pytorch_tanh"));
   if (act != "gelu_pytorch_tanh" && act != "gelu_new" && act != "gelu_fast")

@@ -19,12 +19,7 @@ constexpr double kSwigluLimit = 7.0;  // llama.cpp's constant; transformers' swi
 Status read_hf(const json& cfg, ConfigReader& rd, const HfName&, ModelConfig& c) {
   c.arch = Arch::Llama;
   c.family = "gpt-oss";
-  c.dim = rd.integer(cfg, "hidden_size", 0);
-  c.n_layers = rd.integer(cfg, "num_hidden_layers", 0);
-  c.n_heads = rd.integer(cfg, "num_attention_heads", 0);
-  c.n_kv_heads = rd.integer(cfg, "num_key_value_heads", c.n_heads);
-  c.head_dim = rd.integer(cfg, "head_dim", 64);
-  c.norm_eps = rd.num(cfg, "rms_norm_eps", 1e-5);
+  read_hf_rms_geometry(cfg, rd, c, 64, 1e-5);
   c.layout = PairLayout::HalfSplit;  // _apply_rotary_emb: first half, second half
   if (!rd.flag(cfg, "attention_bias", true))
     return make_error("config.json: gpt-oss without attention biases is not supported");
@@ -102,24 +97,14 @@ json hf_config(const RandomModelSpec& s, const std::string&) {
   json types = json::array();
   for (int l = 0; l < s.n_layers; ++l) types.push_back(l % 2 == 0 ? "sliding_attention" : "full_attention");
   cfg["layer_types"] = types;
-  if (s.yarn_factor > 0)
-    cfg["rope_scaling"] = {{"rope_type", "yarn"}, {"factor", s.yarn_factor}, {"beta_fast", 32.0}, {"beta_slow", 1.0},
-                           {"original_max_position_embeddings", s.train_len}};
+  if (s.yarn_factor > 0) cfg["rope_scaling"] = yarn_rope_scaling(s);
   return cfg;
 }
 
 void gguf_meta(const RandomModelSpec& s, const std::string& a, GgufWriter& w) {
-  gguf_rope_meta(s, a, w);
-  w.meta.push_back({a + ".attention.layer_norm_rms_epsilon", {1e-5}});
-  w.meta.push_back({a + ".attention.key_length", {(uint64_t)random_head_dim(s)}});
-  w.meta.push_back({a + ".attention.value_length", {(uint64_t)random_head_dim(s)}});
+  llama_style_gguf_meta(s, a, w, true);
   w.meta.push_back({a + ".attention.sliding_window", {(uint64_t)s.window}});
   gguf_moe_meta(s, a, w);
-  if (s.yarn_factor > 0) {
-    w.meta.push_back({a + ".rope.scaling.type", {std::string("yarn")}});
-    w.meta.push_back({a + ".rope.scaling.factor", {s.yarn_factor}});
-    w.meta.push_back({a + ".rope.scaling.original_context_length", {(uint64_t)s.train_len}});
-  }
 }
 
 }  // namespace

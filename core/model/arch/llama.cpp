@@ -45,6 +45,24 @@ json llama_style_hf_config(const RandomModelSpec& s, const std::string& architec
           {"bos_token_id", 1}, {"eos_token_id", 2}, {"torch_dtype", "float32"}};
 }
 
+json yarn_rope_scaling(const RandomModelSpec& s) {
+  return {{"rope_type", "yarn"}, {"factor", s.yarn_factor}, {"original_max_position_embeddings", s.train_len}};
+}
+
+void llama_style_gguf_meta(const RandomModelSpec& s, const std::string& a, GgufWriter& w, bool head_lengths) {
+  gguf_rope_meta(s, a, w);
+  w.meta.push_back({a + ".attention.layer_norm_rms_epsilon", {1e-5}});
+  if (head_lengths) {
+    w.meta.push_back({a + ".attention.key_length", {(uint64_t)random_head_dim(s)}});
+    w.meta.push_back({a + ".attention.value_length", {(uint64_t)random_head_dim(s)}});
+  }
+  if (s.yarn_factor > 0) {
+    w.meta.push_back({a + ".rope.scaling.type", {std::string("yarn")}});
+    w.meta.push_back({a + ".rope.scaling.factor", {s.yarn_factor}});
+    w.meta.push_back({a + ".rope.scaling.original_context_length", {(uint64_t)s.train_len}});
+  }
+}
+
 void gguf_rope_meta(const RandomModelSpec& s, const std::string& a, GgufWriter& w) {
   w.meta.push_back({a + ".rope.freq_base", {s.rope_base}});
   w.meta.push_back({a + ".rope.dimension_count", {(uint64_t)(s.rot_dim > 0 ? s.rot_dim : random_head_dim(s))}});
@@ -96,13 +114,8 @@ Status read_hf(const json& cfg, ConfigReader& rd, const HfName& name, ModelConfi
   // published checkpoints has them, and LongScope refuses rather than ignores them.
   if ((c.family == "qwen3" || c.family == "smollm3") && rd.flag(cfg, "attention_bias"))
     return make_error("config.json: " + c.family + " with attention_bias = true is not supported");
-  c.dim = rd.integer(cfg, "hidden_size", 0);
+  read_hf_rms_geometry(cfg, rd, c);
   c.hidden_dim = rd.integer(cfg, "intermediate_size", 0);
-  c.n_layers = rd.integer(cfg, "num_hidden_layers", 0);
-  c.n_heads = rd.integer(cfg, "num_attention_heads", 0);
-  c.n_kv_heads = rd.integer(cfg, "num_key_value_heads", c.n_heads);
-  c.head_dim = rd.integer(cfg, "head_dim", c.n_heads ? c.dim / c.n_heads : 0);
-  c.norm_eps = rd.num(cfg, "rms_norm_eps", 1e-6);
   c.layout = PairLayout::HalfSplit;  // HF rotate_half
   if (c.family == "smollm3")
     if (auto st = read_nope_layers(cfg, rd, c); !st) return st;
@@ -141,9 +154,7 @@ json hf_config(const RandomModelSpec& s, const std::string& member) {
       for (int l = 0; l < s.n_layers; ++l) nope.push_back((l + 1) % s.nope_interval != 0 ? 1 : 0);
       cfg["no_rope_layers"] = nope;
     }
-    if (s.yarn_factor > 0)
-      cfg["rope_scaling"] = {{"rope_type", "yarn"}, {"factor", s.yarn_factor},
-                             {"original_max_position_embeddings", s.train_len}};
+    if (s.yarn_factor > 0) cfg["rope_scaling"] = yarn_rope_scaling(s);
     return cfg;
   }
   return member == "qwen2" ? llama_style_hf_config(s, "Qwen2ForCausalLM", "qwen2")
@@ -152,18 +163,8 @@ json hf_config(const RandomModelSpec& s, const std::string& member) {
 }
 
 void gguf_meta(const RandomModelSpec& s, const std::string& a, GgufWriter& w) {
-  gguf_rope_meta(s, a, w);
-  w.meta.push_back({a + ".attention.layer_norm_rms_epsilon", {1e-5}});
-  if (a == "qwen3" || a == "smollm3") {
-    w.meta.push_back({a + ".attention.key_length", {(uint64_t)random_head_dim(s)}});
-    w.meta.push_back({a + ".attention.value_length", {(uint64_t)random_head_dim(s)}});
-  }
+  llama_style_gguf_meta(s, a, w, a == "qwen3" || a == "smollm3");
   if (a == "llama") gguf_moe_meta(s, a, w);  // Mixtral
-  if (s.yarn_factor > 0) {
-    w.meta.push_back({a + ".rope.scaling.type", {std::string("yarn")}});
-    w.meta.push_back({a + ".rope.scaling.factor", {s.yarn_factor}});
-    w.meta.push_back({a + ".rope.scaling.original_context_length", {(uint64_t)s.train_len}});
-  }
 }
 
 }  // namespace

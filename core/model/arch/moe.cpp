@@ -88,12 +88,7 @@ Status read_hf(const json& cfg, ConfigReader& rd, const HfName& name, ModelConfi
   c.block.qk_norm_full = c.family == "olmoe";
   if (c.family == "olmoe" && !cfg.value("clip_qkv", json()).is_null())
     return make_error("config.json: OLMoE with clip_qkv is not supported");
-  c.dim = rd.integer(cfg, "hidden_size", 0);
-  c.n_layers = rd.integer(cfg, "num_hidden_layers", 0);
-  c.n_heads = rd.integer(cfg, "num_attention_heads", 0);
-  c.n_kv_heads = rd.integer(cfg, "num_key_value_heads", c.n_heads);
-  c.head_dim = rd.integer(cfg, "head_dim", c.n_heads ? c.dim / c.n_heads : 0);
-  c.norm_eps = rd.num(cfg, "rms_norm_eps", 1e-6);
+  read_hf_rms_geometry(cfg, rd, c);
   c.layout = PairLayout::HalfSplit;
   MoeDesc& m = c.block.moe;
   if (mixtral) {
@@ -164,10 +159,7 @@ json hf_config(const RandomModelSpec& s, const std::string& member) {
 }
 
 void gguf_meta(const RandomModelSpec& s, const std::string& a, GgufWriter& w) {
-  gguf_rope_meta(s, a, w);
-  w.meta.push_back({a + ".attention.layer_norm_rms_epsilon", {1e-5}});
-  w.meta.push_back({a + ".attention.key_length", {(uint64_t)random_head_dim(s)}});
-  w.meta.push_back({a + ".attention.value_length", {(uint64_t)random_head_dim(s)}});
+  llama_style_gguf_meta(s, a, w, true);
   gguf_moe_meta(s, a, w);
 }
 
