@@ -11,13 +11,102 @@ AppState::AppState(QObject* parent) : QObject(parent) {
   coalesce_.setInterval(15);  // one redraw per burst of changes (e.g. a slider drag)
   connect(&coalesce_, &QTimer::timeout, this, &AppState::changed);
   // The story on the first screen (stories260K, n = 8L).
-  std::vector<MethodParams> story;
-  for (const auto& spec : QString(kRopeStory).split(';')) story.push_back(parse_method_spec(spec.toStdString()).value());
-  set_methods(story);
+  config.train_len = 512;  // the bundled model's, until it loads
+  set_method_templates(QString(kRopeStory).split(';'));
+}
+
+QString AppState::resolve_template(const QString& spec, int L, int n) {
+  L = std::max(1, L);
+  QString s = spec;
+  s.replace("{L/2}", QString::number(std::max(1, L / 2)));
+  s.replace("{L/4}", QString::number(std::max(1, L / 4)));
+  s.replace("{L}", QString::number(L));
+  s.replace("{n/L}", QString::number(std::max(1.0, (double)n / L), 'g', 6));
+  return s;
+}
+
+void AppState::set_method_templates(const QStringList& specs, QStringList* refused) {
+  MethodList ms;
+  QStringList kept;
+  for (const auto& t : specs) {
+    const QString text = resolve_template(t.trimmed(), config.train_len, length);
+    auto p = parse_method_spec(text.toStdString());
+    if (p) {
+      attach_model_tables(p.value(), config);
+      if (auto ok = check_method_for_model(p.value(), config); !ok) p = make_error(ok.error());
+    }
+    if (!p) {
+      if (refused) *refused << QString::fromStdString(p.error());
+      continue;
+    }
+    if (std::find(ms.begin(), ms.end(), p.value()) != ms.end()) continue;  // one row per method
+    ms.push_back(p.value());
+    kept << (text == t.trimmed() ? QString() : t.trimmed());
+  }
+  if (ms.empty()) return;
+  set_methods(ms);
+  for (size_t i = 0; i < ids_.size(); ++i) set_template(ids_[i], kept.value((qsizetype)i));
+}
+
+QString AppState::template_of(int id) const {
+  auto it = templates_.find(id);
+  return it == templates_.end() ? QString() : it->second;
+}
+
+void AppState::set_template(int id, const QString& spec) {
+  flags_.erase(id);  // a fresh choice: nothing to flag
+  if (spec.isEmpty()) templates_.erase(id);
+  else templates_[id] = spec;
+}
+
+QString AppState::flag_of(int id) const {
+  auto it = flags_.find(id);
+  return it == flags_.end() ? QString() : it->second;
+}
+
+namespace {
+// w as a fraction of L, as a person says it: "L/2", "L", "4L", "0.37 L".
+QString fraction_of_l(double w, int L) {
+  if (L <= 0 || w <= 0) return QString::number(w);
+  const double r = w / L;
+  if (std::abs(r - std::round(r)) < 1e-9) return r == 1 ? QString("L") : QString("%1L").arg((int)std::round(r));
+  const double inv = L / w;
+  if (std::abs(inv - std::round(inv)) < 1e-9) return QString("L/%1").arg((int)std::round(inv));
+  return QString("%1 L").arg(r, 0, 'g', 3);
+}
+}  // namespace
+
+QString AppState::rebase_methods(int previous_l) {
+  MethodList next = methods;
+  QStringList said;
+  for (size_t i = 0; i < methods.size() && i < ids_.size(); ++i) {
+    const QString t = template_of(ids_[i]);
+    if (!t.isEmpty()) {
+      if (auto p = parse_method_spec(resolve_template(t, config.train_len, length).toStdString())) next[i] = p.value();
+      continue;
+    }
+    const double w = methods[i].remap.window;
+    if (w > 0 && previous_l > 0 && previous_l != config.train_len) {
+      const QString was = fraction_of_l(w, previous_l), now = fraction_of_l(w, config.train_len);
+      if (was == now) continue;
+      const QString why = tr("kept as written: its window %1 was %2 of the previous model's L = %3, and is %4 of this "
+                             "model's L = %5")
+                              .arg(w).arg(was).arg(previous_l).arg(now).arg(config.train_len);
+      flags_[ids_[i]] = why;
+      said << label(methods[i]) + " " + why;
+    }
+  }
+  if (next != methods) {
+    const std::map<int, QString> keep_t = templates_, keep_f = flags_;
+    set_methods(next);  // ids follow (same places)
+    templates_ = keep_t;
+    flags_ = keep_f;
+  }
+  return said.join("; ");
 }
 
 MethodList AppState::fit_methods(const MethodList& methods, const ModelConfig& c, MethodList& dropped,
-                                   bool& switched) {
+                                 bool& switched, QStringList* templates) {
   MethodList keep;
   for (const auto& m : methods)
     if (check_method_for_model(m, c)) keep.push_back(m);
@@ -26,9 +115,14 @@ MethodList AppState::fit_methods(const MethodList& methods, const ModelConfig& c
   if (!switched) return keep;
   const char* family = arch_alibi(c.arch) ? kAlibiStory : kRopeStory;
   keep.push_back(c.native_method);
-  for (const auto& spec : QString(family).split(';'))
-    if (auto m = parse_method_spec(spec.toStdString()); m && check_method_for_model(m.value(), c) && m.value() != keep[0])
+  if (templates) *templates = QStringList{QString()};
+  for (const auto& t : QString(family).split(';')) {
+    const QString spec = resolve_template(t, c.train_len, 4 * c.train_len);
+    if (auto m = parse_method_spec(spec.toStdString()); m && check_method_for_model(m.value(), c) && m.value() != keep[0]) {
       keep.push_back(m.value());
+      if (templates) *templates << (spec == t ? QString() : t);
+    }
+  }
   return keep;
 }
 
@@ -96,6 +190,8 @@ void AppState::set_methods(MethodList m) {
     }
   }
   std::erase_if(hidden_, [&](int id) { return std::find(ids_.begin(), ids_.end(), id) == ids_.end(); });
+  std::erase_if(templates_, [&](const auto& e) { return std::find(ids_.begin(), ids_.end(), e.first) == ids_.end(); });
+  std::erase_if(flags_, [&](const auto& e) { return std::find(ids_.begin(), ids_.end(), e.first) == ids_.end(); });
   emit methods_changed();
   touch();
 }
@@ -117,12 +213,22 @@ void AppState::set_hidden(int id, bool hidden) {
   touch();
 }
 
-void AppState::set_length(int n) {
-  n = std::clamp(n, 2, max_length);
-  if (n == length) return;
+int AppState::length_cap() const {
+  const int doc = document ? (int)document->tokens.size() - 1 : max_length;
+  return std::max(2, std::min(max_length, doc));
+}
+
+bool AppState::set_length(int n) {
+  const bool capped = n > length_cap();
+  n = std::clamp(n, 2, length_cap());
+  if (n == length) return capped;
   length = n;
+  bool relative = false;  // {n/L} templates follow n
+  for (const auto& [id, t] : templates_) relative |= t.contains("{n/L}");
+  if (relative) rebase_methods(config.train_len);
   emit length_changed();
   touch();
+  return capped;
 }
 
 void AppState::set_selection(int l, int h) {

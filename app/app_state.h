@@ -9,6 +9,7 @@
 #include <QStringList>
 #include <QTimer>
 #include <algorithm>
+#include <map>
 #include <memory>
 #include <vector>
 
@@ -126,22 +127,42 @@ class AppState : public QObject {
   const MethodParams& attention_params() const;
 
   void set_methods(MethodList m);
-  // The comparison sets the app starts from: the Story on a RoPE model (RoPE breaks
-  // beyond L; NTK, YaRN and ReRoPE repair it) and its ALiBi counterpart.
-  static constexpr const char* kRopeStory = "rope;ntk:alpha=4;yarn:factor=4;rerope:window=256,logn=1";
-  static constexpr const char* kAlibiStory = "alibi;alibi-linear:a=4;ntk-alibi:a=4";
+  // The comparison sets the app starts from, as templates relative to the model (see
+  // resolve_template): the Story on a RoPE model (RoPE breaks beyond L; NTK, YaRN and
+  // ReRoPE repair it) and its ALiBi counterpart (NTK-ALiBi a = 8 keeps the twin's keys).
+  static constexpr const char* kRopeStory = "rope;ntk:alpha=4;yarn:factor=4;rerope:window={L/2},logn=1";
+  static constexpr const char* kAlibiStory = "alibi;alibi-linear:a=8;ntk-alibi:a=8";
+  // A method spec with values relative to the model: {L}, {L/2}, {L/4} (the training
+  // length) and {n/L} (the context length over it, at least 1) are replaced by numbers.
+  static QString resolve_template(const QString& spec, int train_len, int n);
+  // Selects `specs` (templates or plain specs); templated ones keep their template.
+  // Specs that do not parse or cannot run on the model go to `refused` ("spec: why").
+  void set_method_templates(const QStringList& specs, QStringList* refused = nullptr);
+  // The template a selected method came from ("" : its values are the user's own).
+  QString template_of(int id) const;
+  void set_template(int id, const QString& spec);
+  // After a change of model, L or n: templated methods are resolved again; a method kept
+  // as written whose window meant another fraction of L on the previous model is
+  // flagged (flag_of) and listed in the returned text ("" : nothing to say).
+  QString rebase_methods(int previous_train_len);
+  QString flag_of(int id) const;
   // The methods of `methods` that can run on `c`; those that cannot go to `dropped`.
   // When none can (a RoPE list on an ALiBi model, or the reverse), the model's native
-  // method and its position family's comparison set instead (`switched` is set).
+  // method and its position family's comparison set instead (`switched` is set;
+  // `templates` then holds the set's templates, one per method).
   static MethodList fit_methods(const MethodList& methods, const ModelConfig& c, MethodList& dropped,
-                                bool& switched);
+                                bool& switched, QStringList* templates = nullptr);
   // The colour of a selected method in every view and export.
   QColor colour_of(const MethodParams& m) const;
   // Selected and not hidden by its check box: what views draw and export.
   bool is_shown(const MethodParams& m) const;
   void set_hidden(int id, bool hidden);
   bool is_hidden(int id) const { return std::find(hidden_.begin(), hidden_.end(), id) != hidden_.end(); }
-  void set_length(int n);
+  // The longest n that runs: what memory allows, and the open document's length less one
+  // (every scored token needs its successor).
+  int length_cap() const;
+  // Sets n within [2, length_cap()]; true when it had to be capped.
+  bool set_length(int n);
   void set_selection(int layer, int head);
   // Coalesced notification: many changes within a few ms produce one `changed`.
   void touch();
@@ -156,6 +177,8 @@ class AppState : public QObject {
   std::vector<int> ids_;           // per selected method
   std::vector<int> colour_slots_;  // per selected method
   std::vector<int> hidden_;        // ids of selected methods whose check box is off
+  std::map<int, QString> templates_;  // id → the template it was resolved from
+  std::map<int, QString> flags_;      // id → why its kept value now means something else
   int next_id_ = 0;
 };
 

@@ -21,7 +21,7 @@ int main(int argc, char** argv) {
   cli.addHelpOption();
   QCommandLineOption shot("screenshot", "render one view to OUT.png (or .svg) without showing a window", "OUT");
   QCommandLineOption view("view", "view to render: story|frequencies|relpos|attention|perplexity|sweep|retrieval|s2attn, or window / window:VIEW (the whole window)",
-                          "VIEW", "frequencies");
+                          "VIEW", "story");
   QCommandLineOption model("model", "model file or folder (default: bundled stories260K)", "M",
                            resource("models/stories260K.gguf"));
   QCommandLineOption doc("document", "document to open (default: bundled TinyStories)", "F",

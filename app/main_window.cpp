@@ -1,7 +1,10 @@
 #include "app/main_window.h"
 
 #include <QApplication>
+#include <QDialog>
+#include <QDialogButtonBox>
 #include <QDockWidget>
+#include <QTextBrowser>
 #include <QDragEnterEvent>
 #include <QFile>
 #include <QFileDialog>
@@ -70,7 +73,13 @@ QString guide_html() {
       "<li><b>Attention</b>: where a head looks, for any layer and head.</li>"
       "<li><b>Perplexity</b>: the loss of every token of the document; hover for the token.</li>"
       "<li><b>Loss vs length</b>: mean loss at several context lengths.</li>"
+      "<li><b>Retrieval</b>: whether the model can <i>use</i> a far token — a passkey hidden at several depths of "
+      "prompts of several lengths, one grid per method (green = found). Click a cell to read its prompt.</li>"
+      "<li><b>S2-Attn</b>: LongLoRA's shifted sparse attention, a training-time pattern (not an inference "
+      "method), beside the full causal mask.</li>"
       "</ul>"
+      "<p><b>Demos</b> (menu) set up the figures the README shows in one click; <b>Help ▸ Walkthrough</b> "
+      "tells the Story in three steps.</p>"
       "<p><b>Methods</b> (left): add presets or methods, untick one to hide it, Delete removes it; its parameters are "
       "below. Hover any method for a plain explanation. <b>Context length n</b>: the window the model reads.</p>"
       "<p>Runs happen in the background; the progress bar and Cancel (Esc) are at the bottom right. Results are kept, so "
@@ -173,16 +182,24 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
 
   // Worker results: only the newest job of each kind is shown.
   connect(worker_, &EngineWorker::model_loaded, this, [this](quint64 job, ModelLoaded info) {
+    const int previous_l = state_.config.train_len;
     state_.config = info.config;
     state_.model_path = info.path;
     state_.model_summary = info.summary;
     state_.max_length = info.max_length;
     model_path_ = info.path;
     model_label_->setText(info.summary + "\n" + info.path);
+    QString rebased;
+    {
+      QSignalBlocker quiet(&state_);  // the runs start below, once the results are dropped
+      state_.length = std::min(state_.length, state_.max_length);
+      rebased = state_.rebase_methods(previous_l);  // templates (w = L/2, factor = n/L) follow the new L
+    }
     // Keep methods the model can run; when none can, the model's own position family.
     MethodList dropped;
     bool switched = false;
-    const MethodList keep = AppState::fit_methods(state_.methods, state_.config, dropped, switched);
+    QStringList templates;
+    const MethodList keep = AppState::fit_methods(state_.methods, state_.config, dropped, switched, &templates);
     QStringList dropped_labels;
     for (const auto& m : dropped) dropped_labels << AppState::label(m);
     if (!switched && !dropped.empty())  // said, never silent
@@ -192,8 +209,10 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     {
       QSignalBlocker quiet(&state_);  // the runs start below, once the results are dropped
       state_.set_methods(keep);       // ids follow the methods; tables point at the new model's
+      if (switched)
+        for (size_t i = 0; i < state_.method_ids().size(); ++i)
+          state_.set_template(state_.method_ids()[i], templates.value((qsizetype)i));
     }
-    state_.length = std::min(state_.length, state_.max_length);
     drop_results();
     state_.layer = std::min(state_.layer, info.config.n_layers - 1);
     state_.head = std::min(state_.head, info.config.n_heads - 1);
@@ -203,7 +222,8 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     message_->setText(tr("Model loaded: %1").arg(QFileInfo(info.path).fileName()) +
                       (switched ? tr(" · methods set to this model's position family (%1 cannot run on it)")
                                       .arg(dropped_labels.join(", "))
-                                : QString()));
+                                : QString()) +
+                      (rebased.isEmpty() || switched ? QString() : " · " + rebased));
     state_.touch();
     schedule_runs();
     finish_job(job);
@@ -213,11 +233,20 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     // re-tokenised for a new model does not (the model change dropped them already,
     // and runs started since then were computed on the re-tokenised text).
     const bool own_job = jobs_.running(job, JobKind::Document);
+    bool message_shown = false;
     if (own_job) drop_results();
     state_.document = d;
     document_path_ = d->path;
+    if (state_.length > state_.length_cap()) {  // the n in use, in every control
+      const int asked = state_.length;
+      state_.set_length(asked);
+      methods_->sync_from_state();
+      say_length_cap(asked);
+      message_shown = true;
+    }
     add_recent(d->path);
-    message_->setText(tr("Document: %1 (%2 tokens)").arg(QFileInfo(d->path).fileName()).arg(d->tokens.size()));
+    if (!message_shown)
+      message_->setText(tr("Document: %1 (%2 tokens)").arg(QFileInfo(d->path).fileName()).arg(d->tokens.size()));
     state_.touch();
     schedule_runs();
     if (own_job) finish_job(job);  // within a model job, model_loaded ends it
@@ -348,25 +377,8 @@ void MainWindow::build_menus() {
   run->addAction(tr("&NBCE question answering…"), this, &MainWindow::show_nbce);
   run->addAction(tr("&Cancel running work"), QKeySequence(Qt::Key_Escape), this, &MainWindow::cancel_runs);
   QMenu* help = menuBar()->addMenu(tr("&Help"));
-  help->addAction(tr("&Guide"), QKeySequence::HelpContents, this, [this] {
-    QMessageBox box(this);
-    box.setWindowTitle(tr("LongScope guide"));
-    box.setTextFormat(Qt::RichText);
-    box.setText(guide_html());
-    box.exec();
-  });
-  help->addAction(tr("&Methods explained"), this, [this] {
-    QString html = "<h3>" + tr("The methods") + "</h3>";
-    for (const auto& m : method_registry())
-      html += QString("<p><b>%1</b> — %2<br><small>%3</small></p>")
-                  .arg(QString::fromStdString(m.name), QString::fromStdString(m.explain).toHtmlEscaped(),
-                       QString::fromStdString(m.formula).toHtmlEscaped());
-    QMessageBox box(this);
-    box.setWindowTitle(tr("Methods explained"));
-    box.setTextFormat(Qt::RichText);
-    box.setText(html);
-    box.exec();
-  });
+  help->addAction(tr("&Guide"), QKeySequence::HelpContents, this, [this] { show_text(tr("LongScope guide"), guide_html()); });
+  help->addAction(tr("&Methods explained"), this, [this] { show_text(tr("Methods explained"), methods_html()); });
   help->addAction(tr("&About LongScope"), this, [this] {
     QMessageBox::about(this, tr("About LongScope"),
                        tr("LongScope %1: see why language models fail beyond their training length, and how each "
@@ -375,6 +387,36 @@ void MainWindow::build_menus() {
   QSettings settings("LongScope", "LongScope");
   for (const auto& p : settings.value("recent").toStringList())
     recent_menu_->addAction(p, this, [this, p] { open_document(p); });
+}
+
+QString methods_html() {
+  QString html = "<h3>" + QObject::tr("The methods") + "</h3>";
+  for (const auto& m : method_registry())
+    html += QString("<p><b>%1</b> — %2<br><small>%3</small></p>")
+                .arg(QString::fromStdString(m.name), QString::fromStdString(m.explain).toHtmlEscaped(),
+                     QString::fromStdString(m.formula).toHtmlEscaped());
+  return html;
+}
+
+QDialog* MainWindow::show_text(const QString& title, const QString& html) {
+  // A scrolling pane sized to the screen (a message box grows past a projector's 720 rows).
+  auto* dlg = new QDialog(this);
+  dlg->setAttribute(Qt::WA_DeleteOnClose);
+  dlg->setObjectName("help_text");
+  dlg->setWindowTitle(title);
+  auto* lay = new QVBoxLayout(dlg);
+  auto* text = new QTextBrowser();
+  text->setOpenExternalLinks(true);
+  text->setHtml(html);
+  lay->addWidget(text, 1);
+  auto* buttons = new QDialogButtonBox(QDialogButtonBox::Close);
+  connect(buttons, &QDialogButtonBox::rejected, dlg, &QDialog::close);
+  lay->addWidget(buttons);
+  QRect avail(0, 0, 1280, 720);
+  if (const QScreen* scr = screen()) avail = scr->availableGeometry();
+  dlg->resize(std::min(720, avail.width() * 9 / 10), std::min(640, avail.height() * 8 / 10));
+  dlg->show();
+  return dlg;
 }
 
 void MainWindow::add_recent(const QString& path) {
@@ -423,26 +465,14 @@ void MainWindow::open_document(const QString& path) {
 }
 
 void MainWindow::set_methods(const QStringList& specs) {
-  std::vector<MethodParams> ms;
-  for (const auto& s : specs) {
-    auto p = parse_method_spec(s.toStdString());
-    if (!p) {
-      show_error(QString::fromStdString(p.error()));
-      continue;
-    }
-    if (auto st = check_method_for_model(p.value(), state_.config); !st) {
-      show_error(QString::fromStdString(st.error()));
-      continue;
-    }
-    ms.push_back(p.value());
-  }
-  if (ms.empty()) return;
-  state_.set_methods(ms);
+  QStringList refused;
+  state_.set_method_templates(specs, &refused);  // templates ({L/2}, {n/L}) resolve against the model
+  for (const auto& why : refused) show_error(why);
   methods_->sync_from_state();
 }
 
 void MainWindow::set_length(int n) {
-  state_.set_length(n);
+  if (state_.set_length(n)) say_length_cap(n);
   methods_->sync_from_state();
 }
 
@@ -454,6 +484,14 @@ void MainWindow::set_layer_head(int layer, int head) {
 }
 
 void MainWindow::schedule_runs() { run_debounce_.start(); }
+
+void MainWindow::say_length_cap(int asked) {
+  const int doc = state_.document ? (int)state_.document->tokens.size() : 0;
+  const bool by_doc = state_.document && state_.length_cap() == doc - 1;
+  message_->setText(by_doc ? tr("n = %1 is longer than the document (%2 tokens): n = %3 is used.")
+                                 .arg(asked).arg(doc).arg(state_.length)
+                           : tr("n = %1 does not fit in memory for this model: n = %2 is used.").arg(asked).arg(state_.length));
+}
 
 void MainWindow::set_docks_visible(bool on) {
   for (auto* d : findChildren<QDockWidget*>()) d->setVisible(on);
@@ -495,13 +533,24 @@ void MainWindow::drop_results() {
     jobs_.cancel_and_forget(kind);
 }
 
+QList<int> MainWindow::story_lengths() const {
+  // The Story's right chart: the sweep lengths up to n, and n itself.
+  QList<int> out;
+  const int doc = state_.document ? (int)state_.document->tokens.size() - 1 : 0;
+  for (int n : sweep_->lengths())
+    if (n <= doc && n <= state_.max_length && n < state_.length) out << n;
+  if (state_.length <= doc) out << state_.length;
+  return out;
+}
+
 bool MainWindow::sweep_covers_methods() const {
   if (!state_.sweep) return false;
-  for (const MethodParams& m : state_.methods) {
-    bool found = false;
-    for (const auto& c : state_.sweep->result.cells) found |= c.method == m;
-    if (!found) return false;
-  }
+  for (const MethodParams& m : state_.methods)
+    for (int n : story_lengths()) {
+      bool found = false;
+      for (const auto& c : state_.sweep->result.cells) found |= c.method == m && c.ctx == n;
+      if (!found) return false;
+    }
   return true;
 }
 
@@ -522,8 +571,10 @@ void MainWindow::run_sweep(bool up_to_n) {
   if (!state_.document) return show_error(tr("open a document first"));
   QList<int> lengths;
   const int doc = (int)state_.document->tokens.size() - 1;
-  for (int n : sweep_->lengths())  // automatic sweeps stop at the chosen n; the Run button takes every length
-    if (n <= doc && n <= state_.max_length && (!up_to_n || n <= state_.length)) lengths << n;
+  if (up_to_n) lengths = story_lengths();  // the automatic sweep stops at the chosen n and includes it
+  else
+    for (int n : sweep_->lengths())  // the Run button takes every length
+      if (n <= doc && n <= state_.max_length) lengths << n;
   if (lengths.isEmpty()) return show_error(tr("no sweep length fits the document (%1 tokens)").arg(doc + 1));
   const quint64 job = start_job(JobKind::Sweep);
   message_->setText(tr("Running the loss-vs-length sweep…"));
@@ -576,6 +627,11 @@ View* MainWindow::view(const QString& name) const {
   for (int i = 0; i < tabs_->count(); ++i)
     if (auto* v = qobject_cast<View*>(tabs_->widget(i)); v && v->view_name() == name) return v;
   return nullptr;
+}
+
+QString MainWindow::current_view() const {
+  auto* v = qobject_cast<View*>(tabs_->currentWidget());
+  return v ? v->view_name() : QString();
 }
 
 void MainWindow::show_view(const QString& name) {

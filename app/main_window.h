@@ -4,6 +4,7 @@
 // flight and starts a new one.
 #pragma once
 
+#include <QDialog>
 #include <QLabel>
 #include <QMainWindow>
 #include <QProgressBar>
@@ -27,8 +28,9 @@ class RetrievalView;
 class StoryView;
 class NbceDialog;
 
-// The Help ▸ Guide text.
+// The Help ▸ Guide text, and Help ▸ Methods explained (every method of the registry).
 QString guide_html();
+QString methods_html();
 
 class MainWindow : public QMainWindow {
   Q_OBJECT
@@ -52,12 +54,14 @@ class MainWindow : public QMainWindow {
   bool busy() const { return jobs_.busy(); }
   View* view(const QString& name) const;
   void show_view(const QString& name);
+  QString current_view() const;
   AppState* state() { return &state_; }
   QString last_error() const { return last_error_; }
   QString status_text() const;
   bool error_visible() const;
   NbceDialog* show_nbce();  // Run ▸ NBCE question answering
   void ask_nbce();
+  QDialog* show_text(const QString& title, const QString& html);  // a help text in a scrolling pane
   bool save_session(const QString& path);
   bool load_session(const QString& path);
   bool export_view(const QString& name, const QString& path);  // by extension: png, svg, csv, json
@@ -74,6 +78,7 @@ class MainWindow : public QMainWindow {
   quint64 start_job(JobKind kind);
   void finish_job(quint64 job);
   void schedule_runs();
+  void say_length_cap(int asked);  // the status line names the n in use and why
   void start_ppl();
   void start_attention();
   void show_error(const QString& message);
@@ -82,7 +87,8 @@ class MainWindow : public QMainWindow {
   void add_recent(const QString& path);
   void refresh_views();
   void drop_results();
-  bool sweep_covers_methods() const;
+  bool sweep_covers_methods() const;  // the Story's sweep has every method at every story length
+  QList<int> story_lengths() const;
 
   AppState state_;
   QThread thread_;

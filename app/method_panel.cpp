@@ -12,6 +12,7 @@
 #include <QShortcut>
 #include <QPushButton>
 #include <QVBoxLayout>
+#include <algorithm>
 #include <cmath>
 
 #include "core/position/spec.h"
@@ -33,21 +34,26 @@ QWidget* slider_row(QSlider* slider, QWidget* box) {
 }  // namespace
 
 std::vector<Preset> method_presets() {
+  // Values relative to the model are templates (AppState::resolve_template): they follow
+  // the model's L, and {n/L} the context length.
   return {{"RoPE (no scaling)", "rope"},
+          {"Linear (PI) ×n/L", "linear:factor={n/L}"},
           {"Linear ×4 (PI)", "linear:factor=4"},
           {"NTK-aware α=4", "ntk:alpha=4"},
           {"Dynamic NTK", "dynamic-ntk:alpha=1"},
-          {"NTK-by-parts ×4", "ntk-by-parts:factor=4"},
+          {"NTK-by-parts ×n/L", "ntk-by-parts:factor={n/L}"},
+          {"YaRN ×n/L", "yarn:factor={n/L}"},
           {"YaRN ×4", "yarn:factor=4"},
           {"Llama 3 ×8", "llama3"},
-          {"ReRoPE w=L/2", "rerope:window={L2}"},
-          {"ReRoPE w=L/2 + log-n", "rerope:window={L2},logn=1"},
-          {"Leaky ReRoPE w=L/2 k=16", "leaky-rerope:window={L2},k=16"},
-          {"Self-Extend w=L/4 G=4", "self-extend:window={L4},group=4"},
+          {"ReRoPE w=L/2", "rerope:window={L/2}"},
+          {"ReRoPE w=L/2 + log-n", "rerope:window={L/2},logn=1"},
+          {"Leaky ReRoPE w=L/2 k=16", "leaky-rerope:window={L/2},k=16"},
+          {"Self-Extend w=L/4 G=4", "self-extend:window={L/4},group=4"},
           {"Sliding window L + 4 sinks", "sliding-window:window={L},sinks=4"},
           {"ALiBi", "alibi"},
-          {"ALiBi interpolation a=2", "alibi-linear:a=2"},
-          {"NTK-ALiBi a=2", "ntk-alibi:a=2"},
+          {"ALiBi interpolation a=n/L", "alibi-linear:a={n/L}"},
+          {"NTK-ALiBi a=n/L", "ntk-alibi:a={n/L}"},
+          {"NTK-ALiBi a=8", "ntk-alibi:a=8"},
           {"Dynamic NTK-ALiBi a0=1", "dynamic-ntk-alibi:a0=1"}};
 }
 
@@ -60,102 +66,140 @@ QString explain_tooltip(const QString& spec) {
            QString::fromStdString(info->formula).toHtmlEscaped());
 }
 
-QString expand_preset(const QString& spec, int L) {
-  QString s = spec;
-  s.replace("{L2}", QString::number(std::max(1, L / 2)));
-  s.replace("{L4}", QString::number(std::max(1, L / 4)));
-  s.replace("{L}", QString::number(std::max(1, L)));
-  return s;
+QString starting_template(const MethodInfo& info) {
+  // Required values get sensible starting points, relative to the model where they are lengths.
+  QString spec = QString::fromStdString(info.name), sep = ":";
+  for (const auto& p : info.params)
+    if (p.default_value.empty()) {
+      const QString v = p.key == "window" ? "{L/2}" : p.key == "group" ? "4" : p.key == "k" ? "16" : "4";
+      spec += sep + QString::fromStdString(p.key) + "=" + v;
+      sep = ",";
+    }
+  return spec;
 }
 
 MethodPanel::MethodPanel(AppState* s, QWidget* parent) : QWidget(parent), state_(s) {
   auto* lay = new QVBoxLayout(this);
+  // The context length first: the control every demo touches stays above the fold.
+  auto* len = new QGroupBox(tr("Context length n"));
+  auto* ll = new QVBoxLayout(len);
+  length_box_ = new QSpinBox();
+  length_box_->setRange(2, 1 << 20);
+  length_box_->setSuffix(tr(" tokens"));
+  length_box_->setToolTip(tr("The window the model reads; capped at the document's length and at what memory allows."));
+  length_slider_ = new QSlider(Qt::Horizontal);
+  length_slider_->setToolTip(tr("Stops at powers of two and at multiples of the training length L."));
+  ll->addWidget(length_box_);
+  ll->addWidget(length_slider_);
+  lay->addWidget(len);
+
   auto* methods = new QGroupBox(tr("Methods to compare"));
   auto* ml = new QVBoxLayout(methods);
   list_ = new QListWidget();
   list_->setMaximumHeight(130);
   ml->addWidget(list_);
-  auto* row = new QHBoxLayout();
   presets_ = new QComboBox();
-  presets_->addItem(tr("Add preset…"));
-  for (const auto& p : method_presets()) {
-    presets_->addItem(p.label, p.spec);
-    presets_->setItemData(presets_->count() - 1, explain_tooltip(p.spec), Qt::ToolTipRole);
-  }
   add_ = new QComboBox();
-  add_->addItem(tr("Add method…"));
-  for (const auto& m : method_registry()) {
-    add_->addItem(QString::fromStdString(m.name));
-    add_->setItemData(add_->count() - 1, explain_tooltip(QString::fromStdString(m.name)), Qt::ToolTipRole);
-  }
   list_->setToolTip(tr("Tick a method to show it, untick to hide it from every view; Delete removes it."));
   auto* del = new QShortcut(QKeySequence::Delete, list_, nullptr, nullptr, Qt::WidgetShortcut);
   connect(del, &QShortcut::activated, this, [this] { remove_current(); });
   connect(list_, &QListWidget::itemChanged, this, [this](QListWidgetItem* item) {
     state_->set_hidden(item->data(kIdRole).toInt(), item->checkState() != Qt::Checked);
   });
-  auto* remove = new QPushButton(tr("Remove"));
+  remove_ = new QPushButton(tr("Remove"));
   for (auto* box : {presets_, add_}) {  // shrink with the pane instead of widening it
     box->setSizeAdjustPolicy(QComboBox::AdjustToMinimumContentsLengthWithIcon);
-    box->setMinimumContentsLength(4);
+    box->setMinimumContentsLength(12);
   }
-  row->addWidget(presets_, 1);
+  ml->addWidget(presets_);
+  auto* row = new QHBoxLayout();
   row->addWidget(add_, 1);
-  row->addWidget(remove);
+  row->addWidget(remove_);
   ml->addLayout(row);
   lay->addWidget(methods);
+  fill_choices();
 
   auto* params = new QGroupBox(tr("Parameters of the selected method"));
   auto* pl = new QVBoxLayout(params);
   editor_ = new QWidget();
   form_ = new QFormLayout(editor_);
+  form_->setRowWrapPolicy(QFormLayout::WrapLongRows);
   pl->addWidget(editor_);
   lay->addWidget(params);
-
-  auto* len = new QGroupBox(tr("Context length n"));
-  auto* ll = new QHBoxLayout(len);
-  length_slider_ = new QSlider(Qt::Horizontal);
-  length_box_ = new QSpinBox();
-  length_box_->setRange(2, 1 << 20);
-  length_box_->setSuffix(tr(" tokens"));
-  ll->addWidget(length_slider_, 1);
-  ll->addWidget(length_box_);
-  lay->addWidget(len);
   lay->addStretch(1);
 
   connect(presets_, &QComboBox::activated, this, [this](int i) {
-    if (i > 0) add_spec(expand_preset(presets_->itemData(i).toString(), state_->config.train_len));
+    if (i > 0) add_spec(presets_->itemData(i).toString());
     presets_->setCurrentIndex(0);
   });
   connect(add_, &QComboBox::activated, this, [this](int i) {
-    if (i <= 0) return;
-    const MethodInfo* info = find_method(add_->itemText(i).toStdString());
+    if (i > 0) add_spec(add_->itemData(i).toString());
     add_->setCurrentIndex(0);
-    if (!info) return;
-    // Fill required values with sensible starting points.
-    QString spec = QString::fromStdString(info->name), sep = ":";
-    const int L = state_->config.train_len;
-    for (const auto& p : info->params)
-      if (p.default_value.empty()) {
-        QString v = p.key == "window" ? QString::number(std::max(1, L / 2)) : p.key == "group" ? "4" : p.key == "k" ? "16" : "4";
-        spec += sep + QString::fromStdString(p.key) + "=" + v;
-        sep = ",";
-      }
-    add_spec(spec);
   });
-  connect(remove, &QPushButton::clicked, this, [this] { remove_current(); });
+  connect(remove_, &QPushButton::clicked, this, [this] { remove_current(); });
   connect(list_, &QListWidget::currentRowChanged, this, [this] { rebuild_editor(); });
-  // Length: the slider moves in quarter-octaves; the field is exact.
-  length_slider_->setRange(4 * 4, 4 * 20);  // 2^4 … 2^20
+  // Length: the slider stops at powers of two and multiples of L; the field is exact.
   connect(length_slider_, &QSlider::valueChanged, this, [this](int v) {
-    const int n = (int)std::lround(std::pow(2.0, v / 4.0));
-    if (std::abs(n - length_box_->value()) * 8 > n) length_box_->setValue(n);
+    if (v >= 0 && v < (int)stops_.size()) length_box_->setValue(stops_[(size_t)v]);
   });
   connect(length_box_, &QSpinBox::valueChanged, this, [this](int n) {
     QSignalBlocker b(length_slider_);
-    length_slider_->setValue((int)std::lround(4 * std::log2(std::max(2, n))));
+    length_slider_->setValue(nearest_stop(n));
     state_->set_length(n);
   });
+}
+
+std::vector<int> length_stops(int L, int cap) {
+  std::vector<int> out;
+  for (int n = 16; n <= cap && n > 0; n *= 2) out.push_back(n);
+  if (L > 0)
+    for (int k = 1; k <= 64 && (long long)k * L <= cap; ++k) out.push_back(k * L);
+  if (cap >= 2) out.push_back(cap);
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
+int MethodPanel::nearest_stop(int n) const {
+  int best = 0;
+  for (size_t i = 0; i < stops_.size(); ++i)
+    if (std::abs(stops_[i] - n) < std::abs(stops_[(size_t)best] - n)) best = (int)i;
+  return best;
+}
+
+void MethodPanel::fill_choices() {
+  // Only what this model can run: its position family's methods and presets, their
+  // tooltips with the values they take on this model.
+  const int L = state_->config.train_len;
+  auto runs = [this](const QString& spec) {
+    auto p = parse_method_spec(AppState::resolve_template(spec, state_->config.train_len, state_->length).toStdString());
+    return p && check_method_for_model(p.value(), state_->config);
+  };
+  auto tip = [this, L](const QString& t) {
+    const QString spec = AppState::resolve_template(t, L, state_->length);
+    return explain_tooltip(spec) + (spec == t ? QString()
+                                              : tr("<p><small>On this model (L = %1): %2. The relative value follows "
+                                                   "the model%3.</small></p>")
+                                                    .arg(L)
+                                                    .arg(spec.toHtmlEscaped())
+                                                    .arg(t.contains("{n/L}") ? tr(" and the context length n") : QString()));
+  };
+  QSignalBlocker b1(presets_), b2(add_);
+  presets_->clear();
+  presets_->addItem(tr("Add preset…"));
+  for (const auto& p : method_presets())
+    if (runs(p.spec)) {
+      presets_->addItem(p.label, p.spec);
+      presets_->setItemData(presets_->count() - 1, tip(p.spec), Qt::ToolTipRole);
+    }
+  add_->clear();
+  add_->addItem(tr("Add method…"));
+  for (const auto& m : method_registry()) {
+    const QString t = starting_template(m);
+    if (!runs(t)) continue;
+    add_->addItem(QString::fromStdString(m.name), t);
+    add_->setItemData(add_->count() - 1, tip(t), Qt::ToolTipRole);
+  }
 }
 
 void MethodPanel::remove_current() {
@@ -170,11 +214,13 @@ void MethodPanel::sync_from_state() {
   decorate();
   list_->setCurrentRow(0);
   QSignalBlocker b2(length_box_);
-  length_box_->setMaximum(state_->max_length);
-  length_slider_->setMaximum((int)std::ceil(4 * std::log2(std::max(16, state_->max_length))));
+  length_box_->setMaximum(state_->length_cap());  // what runs: typing more is refused by the field
   length_box_->setValue(state_->length);
   QSignalBlocker b3(length_slider_);
-  length_slider_->setValue((int)std::lround(4 * std::log2(std::max(2, state_->length))));
+  stops_ = length_stops(state_->config.train_len, state_->length_cap());
+  length_slider_->setRange(0, std::max(0, (int)stops_.size() - 1));
+  length_slider_->setValue(nearest_stop(state_->length));
+  fill_choices();
   rebuild_editor();
 }
 
@@ -190,11 +236,21 @@ static void set_params(QListWidgetItem* item, const MethodParams& m) {
 void MethodPanel::add_item(const MethodParams& m) { set_params(new QListWidgetItem(list_), m); }
 
 void MethodPanel::add_spec(const QString& spec) {
-  auto p = parse_method_spec(spec.toStdString());  // presets and the Add menu: spec text from the panel itself
+  // Presets and the Add menu: templates from the panel itself, resolved on this model.
+  const QString text = AppState::resolve_template(spec, state_->config.train_len, state_->length);
+  auto p = parse_method_spec(text.toStdString());
   if (!p) return;
+  attach_model_tables(p.value(), state_->config);
+  for (int i = 0; i < list_->count(); ++i)
+    if (params_of(list_->item(i)) == p.value()) {  // already there: select it
+      list_->setCurrentRow(i);
+      return;
+    }
   add_item(p.value());
   list_->setCurrentRow(list_->count() - 1);
   commit();
+  if (!state_->method_ids().empty()) state_->set_template(state_->method_ids().back(), text == spec ? QString() : spec);
+  decorate();
 }
 
 void MethodPanel::commit() {
@@ -216,8 +272,15 @@ void MethodPanel::decorate() {
     QPixmap swatch(12, 12);
     swatch.fill(state_->colour_of(m));
     item->setIcon(QIcon(swatch));  // the method's colour in every view
-    item->setToolTip(explain_tooltip(item->text()));
+    const QString flag = state_->flag_of(id), t = state_->template_of(id);
+    item->setText(AppState::label(m) + (flag.isEmpty() ? QString() : QString::fromUtf8("  \u26a0")));
+    item->setToolTip(explain_tooltip(AppState::label(m)) +
+                     (t.isEmpty() ? QString() : tr("<p><small>From %1: follows the model.</small></p>").arg(t.toHtmlEscaped())) +
+                     (flag.isEmpty() ? QString() : "<p><b>" + flag.toHtmlEscaped() + "</b></p>"));
   }
+  remove_->setEnabled(list_->count() > 1);
+  remove_->setToolTip(list_->count() > 1 ? tr("Remove the selected method (Delete)")
+                                         : tr("The last method stays: add another before removing it."));
 }
 
 void MethodPanel::rebuild_editor() {
@@ -245,6 +308,8 @@ void MethodPanel::rebuild_editor() {
     if (!p) return;  // the editors' ranges keep values valid; a cross-check may still refuse
     set_params(item, p.value());
     commit();
+    state_->set_template(item->data(kIdRole).toInt(), {});  // the user's own values now
+    decorate();
   };
   const std::string canonical = method_spec_string(current);
   auto value_of = [&](const std::string& key, const std::string& fallback) {

@@ -30,7 +30,7 @@ Result<Session> Session::from_json(const QByteArray& bytes, const QString& path)
   s.length = o["length"].toInt(4096);
   s.layer = o["layer"].toInt();
   s.head = o["head"].toInt();
-  s.current_view = o["current_view"].toString("frequencies");
+  s.current_view = o["current_view"].toString("story");
   s.views = o["views"].toObject();
   return s;
 }

@@ -18,7 +18,7 @@ struct Session {
   QStringList methods;  // method specs
   int length = 4096;
   int layer = 0, head = 0;
-  QString current_view = "frequencies";
+  QString current_view = "story";
   QJsonObject views;  // view name → its state
 
   QByteArray to_json() const;

@@ -17,7 +17,7 @@ struct StartupOptions {
   int train_len_override = 0;
   QStringList methods;
   int length = 4096, layer = 0, head = 0;
-  QString view = "frequencies";  // a view name, or "window" / "window:VIEW" (the whole window)
+  QString view = "story";  // a view name, or "window" / "window:VIEW" (the whole window)
   QString screenshot;             // empty: show the window and stay
   int width = 1700, height = 1000;  // whole-window screenshots
   QString retrieval_lengths;       // "N1,N2" for the retrieval view

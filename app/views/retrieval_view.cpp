@@ -183,17 +183,21 @@ RetrievalView::RetrievalView(AppState* s, QWidget* parent) : View(s, parent) {
   chunks_->setValue(4);
   chunks_->setToolTip(tr("NBCE chunks"));
   run_ = new QPushButton(tr("Run"));
-  bar->addWidget(task_);
+  // Two rows, so that the fields show their whole text at 1280×720.
   bar->addWidget(new QLabel(tr("lengths")));
-  bar->addWidget(lengths_, 2);
+  bar->addWidget(lengths_, 3);
   bar->addWidget(new QLabel(tr("depths")));
   bar->addWidget(depths_, 2);
-  bar->addWidget(new QLabel(tr("trials")));
-  bar->addWidget(trials_);
-  bar->addWidget(nbce_);
-  bar->addWidget(chunks_);
-  bar->addWidget(run_);
+  auto* bar2 = new QHBoxLayout();
+  bar2->addWidget(task_);
+  bar2->addWidget(new QLabel(tr("trials")));
+  bar2->addWidget(trials_);
+  bar2->addWidget(nbce_);
+  bar2->addWidget(chunks_);
+  bar2->addStretch(1);
+  bar2->addWidget(run_);
   lay->addLayout(bar);
+  lay->addLayout(bar2);
   grid_ = new RetrievalGridWidget(s);
   lay->addWidget(grid_, 1);
   info_ = fluid(new QLabel());

@@ -8,6 +8,14 @@
 #include <QMenuBar>
 #include <QSlider>
 #include <QSpinBox>
+#include <QComboBox>
+#include <QScrollArea>
+#include <QScrollBar>
+#include <QTabBar>
+#include <QLineEdit>
+#include <QAbstractSpinBox>
+#include <QToolButton>
+#include <QLabel>
 #include <QElapsedTimer>
 #include <QFile>
 #include <QImage>
@@ -90,6 +98,9 @@ class AppTest : public QObject {
   void method_ids_follow_parameter_edits();
   void layers_without_position_are_named();
   void a_method_that_cannot_run_at_n_is_left_out_and_said();
+  void projector_layout_shows_every_control_whole();
+  void opens_on_the_story_and_help_fits_a_projector();
+  void presets_follow_the_model();
 
  private:
   void load(MainWindow& w, int length = 1024);

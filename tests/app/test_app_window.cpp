@@ -119,11 +119,29 @@ void AppTest::slider_follows_typed_length_and_docks_keep_their_size() {
   QVERIFY(box);
   QSlider* slider = nullptr;
   for (auto* sl : panel->findChildren<QSlider*>())
-    if (sl->maximum() >= 40) slider = sl;  // the length slider (quarter-octaves)
+    if (sl->toolTip().contains("multiples of the training length")) slider = sl;  // the length slider
   QVERIFY(slider);
+  // Its stops: powers of two and multiples of L (512), then the cap (the document's length − 1).
+  const std::vector<int> stops = ls::app::length_stops(512, w.state()->length_cap());
+  QCOMPARE(slider->maximum(), (int)stops.size() - 1);
+  for (size_t i = 0; i < stops.size(); ++i)
+    QVERIFY2(stops[i] == w.state()->length_cap() || (stops[i] & (stops[i] - 1)) == 0 || stops[i] % 512 == 0,
+             qPrintable(QString::number(stops[i])));
   box->setValue(3000);  // as typing ends
   QCOMPARE(w.state()->length, 3000);
-  QCOMPARE(slider->value(), (int)std::lround(4 * std::log2(3000.0)));
+  QCOMPARE(stops[(size_t)slider->value()], 3072);  // the nearest stop: 6L
+  slider->setValue(slider->value() + 1);
+  QCOMPARE(w.state()->length, 3584);  // 7L, a value the slider offers, never an odd one
+  QCOMPARE(box->value(), 3584);
+  // More than the document holds: the field takes the cap, and the run, the field and the
+  // Frequencies view all use it.
+  w.set_length(99999999);
+  QCOMPARE(w.state()->length, w.state()->length_cap());
+  QCOMPARE(box->value(), w.state()->length_cap());
+  QVERIFY(w.status_text().contains("longer than the document"));
+  QCOMPARE(w.view("frequencies")->data_json()["length"].toInt(), w.state()->length_cap());
+  w.cancel_runs();
+  QVERIFY(wait_idle(w));
   // Switching tabs never resizes the side panes.
   QMap<QDockWidget*, QSize> before;
   for (auto* d : w.findChildren<QDockWidget*>()) before[d] = d->size();
@@ -156,4 +174,182 @@ void AppTest::job_board_latest_wins() {
   b.cancel_all();
   QVERIFY(*b.cancel_flag(a1));
   QVERIFY(b.finish(p2) && b.finish(a1) && !b.busy());
+}
+
+namespace {
+
+// Controls of `root` that a user cannot read whole: a button, check box, combo box or
+// one-line label narrower than its text, a slider squeezed below 40 px, a tab cut off.
+QStringList clipped_controls(QWidget* root) {
+  QStringList out;
+  auto visible = [root](QWidget* w) { return w->isVisibleTo(root) && w->window() == root; };
+  for (auto* b : root->findChildren<QAbstractButton*>()) {
+    if (!visible(b) || b->text().isEmpty() || qobject_cast<QToolButton*>(b)) continue;
+    if (b->width() < b->sizeHint().width())
+      out << QString("button \"%1\" %2 px < %3").arg(b->text()).arg(b->width()).arg(b->sizeHint().width());
+  }
+  for (auto* c : root->findChildren<QComboBox*>()) {
+    if (!visible(c) || c->currentText().isEmpty()) continue;
+    const int need = c->fontMetrics().horizontalAdvance(c->currentText()) + 28;  // text + frame and arrow
+    if (c->width() < need) out << QString("combo \"%1\" %2 px < %3").arg(c->currentText()).arg(c->width()).arg(need);
+  }
+  for (auto* e : root->findChildren<QLineEdit*>()) {
+    if (!visible(e) || e->text().isEmpty() || qobject_cast<QAbstractSpinBox*>(e->parentWidget())) continue;
+    const int need = e->fontMetrics().horizontalAdvance(e->text()) + 10;
+    if (e->width() < need) out << QString("field \"%1\" %2 px < %3").arg(e->text()).arg(e->width()).arg(need);
+  }
+  for (auto* b : root->findChildren<QAbstractSpinBox*>()) {
+    if (!visible(b)) continue;
+    if (b->width() < b->minimumSizeHint().width()) out << QString("number field \"%1\" %2 px < %3").arg(b->text()).arg(b->width()).arg(b->minimumSizeHint().width());
+  }
+  for (auto* l : root->findChildren<QLabel*>()) {
+    if (!visible(l) || l->wordWrap() || l->text().isEmpty() || l->textFormat() == Qt::RichText ||
+        Qt::mightBeRichText(l->text()) || l->text().contains('\n'))
+      continue;
+    const int need = l->fontMetrics().horizontalAdvance(l->text()) + 2 * l->margin();
+    if (l->contentsRect().width() + 1 < need)
+      out << QString("label \"%1\" %2 px < %3").arg(l->text().left(40)).arg(l->contentsRect().width()).arg(need);
+  }
+  for (auto* s : root->findChildren<QAbstractSlider*>()) {
+    if (!visible(s) || qobject_cast<QScrollBar*>(s)) continue;
+    if (s->orientation() == Qt::Horizontal && s->width() < 40) out << QString("slider %1 px wide").arg(s->width());
+  }
+  for (auto* bar : root->findChildren<QTabBar*>()) {
+    if (!visible(bar)) continue;
+    for (int i = 0; i < bar->count(); ++i)
+      if (bar->tabRect(i).right() > bar->width() || bar->tabRect(i).left() < 0 ||
+          bar->tabRect(i).width() < bar->fontMetrics().horizontalAdvance(bar->tabText(i)))
+        out << QString("tab \"%1\" cut off").arg(bar->tabText(i));
+  }
+  for (auto* area : root->findChildren<QScrollArea*>())
+    if (visible(area) && area->horizontalScrollBar()->isVisible()) out << "a horizontal scroll bar in " + area->parentWidget()->objectName() + "/" + area->windowTitle();
+  return out;
+}
+
+}  // namespace
+
+// A projector: the window at 1280×720 shows every control whole, in every view, with one
+// method and with eight (the real window, laid out and shown, not the headless render).
+void AppTest::projector_layout_shows_every_control_whole() {
+  MainWindow w;
+  load(w, 256);
+  w.resize(1280, 720);
+  QCoreApplication::processEvents();
+  QCOMPARE(w.size(), QSize(1280, 720));
+  QStringList all;
+  for (const QStringList& methods :
+       {QStringList{"rope"}, QStringList{"rope", "ntk:alpha=4", "yarn:factor=4", "rerope:window=256,logn=1",
+                                         "leaky-rerope:window=128,k=16", "self-extend:window=64,group=4",
+                                         "ntk-by-parts:factor=4", "llama3:factor=4"}}) {
+    w.set_methods(methods);
+    auto* panel = w.findChildren<ls::app::MethodPanel*>().first();
+    for (int row : {0, (int)methods.size() - 1}) {
+      panel->list()->setCurrentRow(row);  // each method's editors (YaRN's are the most)
+      for (const auto& v : ls::app::view_table()) {
+        w.show_view(v.name);
+        QTest::qWait(30);
+        const QStringList bad = clipped_controls(&w);
+        if (!bad.isEmpty())
+          all << QString("%1 method(s), row %2, view %3: %4").arg(methods.size()).arg(row).arg(v.name).arg(bad.join("; "));
+      }
+    }
+  }
+  all.removeDuplicates();
+  QVERIFY2(all.isEmpty(), qPrintable(all.join("\n")));
+}
+
+// A launch without options (as main.cpp builds it) opens on the Story and stays there; the
+// help texts open in scrolling panes that fit 1280×720 and name every method and view.
+void AppTest::opens_on_the_story_and_help_fits_a_projector() {
+  MainWindow w;
+  ls::app::StartupOptions o;  // main.cpp's defaults
+  o.model = kModel;
+  o.document = kDoc;
+  o.methods = QString(ls::app::AppState::kRopeStory).split(';');
+  o.length = 512;
+  ls::app::StartupRun run(w, o);
+  run.start();
+  QVERIFY(wait_idle(w));
+  QTest::qWait(300);
+  QVERIFY(wait_idle(w));
+  QCOMPARE(w.current_view(), QString("story"));
+  QCOMPARE(w.state()->methods.size(), size_t{4});
+  QCOMPARE(ls::app::AppState::label(w.state()->methods[3]), QString("rerope:window=256,logn=1"));  // {L/2} on L = 512
+  w.resize(1280, 720);
+  for (const QString& which : {QString("Guide"), QString("Methods explained")}) {
+    QAction* act = nullptr;
+    for (QAction* m : w.menuBar()->actions())
+      if (m->menu())
+        for (QAction* a : m->menu()->actions())
+          if (a->text().remove('&') == which) act = a;
+    QVERIFY2(act, qPrintable(which));
+    act->trigger();
+    QDialog* dlg = w.findChild<QDialog*>("help_text");
+    QVERIFY(dlg && dlg->isVisible());
+    QVERIFY2(dlg->height() <= 720 * 9 / 10 && dlg->width() <= 1280, qPrintable(QString("%1×%2").arg(dlg->width()).arg(dlg->height())));
+    auto* text = dlg->findChild<QTextBrowser*>();
+    QVERIFY(text);
+    const QString plain = text->toPlainText();
+    if (which == "Guide")
+      for (const auto& v : ls::app::view_table()) QVERIFY2(plain.contains(QObject::tr(v.title)), v.title);
+    else
+      for (const auto& m : ls::method_registry()) QVERIFY2(plain.contains(QString::fromStdString(m.name)), m.name.c_str());
+    dlg->close();
+    QCoreApplication::processEvents();
+    delete w.findChild<QDialog*>("help_text");
+  }
+}
+
+// Presets and defaults are relative to the model: on the RoPE twin (L = 256) the Story's
+// ReRoPE takes w = L/2 = 128; a method the user wrote out keeps its value and is flagged
+// when that value now means another fraction of L; only the model's family is offered.
+void AppTest::presets_follow_the_model() {
+  MainWindow w;
+  w.show();
+  w.open_model(kModel);
+  w.open_document(kDoc);
+  QVERIFY(wait_idle(w));
+  w.set_methods({"rope", "rerope:window={L/2},logn=1", "leaky-rerope:window=256,k=16", "yarn:factor={n/L}"});
+  w.set_length(2048);
+  QCOMPARE(w.state()->method_labels(),
+           QStringList({"rope", "rerope:window=256,logn=1", "leaky-rerope:window=256,k=16", "yarn:factor=4"}));
+  const int leaky = w.state()->method_ids()[2];
+  w.set_length(1024);  // factor = n/L follows n
+  QCOMPARE(ls::app::AppState::label(w.state()->methods[3]), QString("yarn:factor=2"));
+  w.cancel_runs();
+  w.open_model(LONGSCOPE_RESOURCES_DIR "/models/twins/rope_twin.gguf");
+  QVERIFY(wait_idle(w));
+  QCOMPARE(w.state()->config.train_len, 256);
+  QCOMPARE(w.state()->method_labels(),
+           QStringList({"rope", "rerope:window=128,logn=1", "leaky-rerope:window=256,k=16", "yarn:factor=4"}));
+  QVERIFY2(w.state()->flag_of(leaky).contains("L/2") && w.state()->flag_of(leaky).contains("is L of"),
+           qPrintable(w.state()->flag_of(leaky)));
+  QVERIFY(w.state()->flag_of(w.state()->method_ids()[1]).isEmpty());
+  QVERIFY(w.status_text().contains("leaky-rerope:window=256,k=16 kept as written"));
+  auto* panel = w.findChildren<ls::app::MethodPanel*>().first();
+  QVERIFY(panel->list()->item(2)->text().contains(QChar(0x26a0)));
+  QVERIFY(panel->list()->item(2)->toolTip().contains("kept as written"));
+  // Only RoPE-family choices on a RoPE model; their tooltips show this model's values.
+  QStringList offered;
+  for (auto* c : panel->findChildren<QComboBox*>())
+    for (int i = 1; i < c->count(); ++i) offered << c->itemText(i);
+  QVERIFY(offered.contains("ReRoPE w=L/2 + log-n") && offered.contains("yarn"));
+  for (const auto& o : offered) QVERIFY2(!o.contains("ALiBi", Qt::CaseInsensitive) && !o.startsWith("alibi"), qPrintable(o));
+  for (auto* c : panel->findChildren<QComboBox*>())
+    for (int i = 1; i < c->count(); ++i)
+      QVERIFY2(!c->itemData(i, Qt::ToolTipRole).toString().contains("{L"), qPrintable(c->itemText(i)));
+  // Editing the flagged method makes the value the user's own: the flag goes.
+  w.set_methods({"rope", "leaky-rerope:window=128,k=16"});
+  QVERIFY(w.state()->flag_of(w.state()->method_ids()[1]).isEmpty());
+  // The ALiBi twin: its family's presets, and the RoPE list becomes the ALiBi story.
+  w.open_model(LONGSCOPE_RESOURCES_DIR "/models/twins/alibi_twin");
+  QVERIFY(wait_idle(w));
+  QCOMPARE(w.state()->method_labels(), QStringList({"alibi", "alibi-linear:a=8", "ntk-alibi:a=8"}));
+  offered.clear();
+  for (auto* c : panel->findChildren<QComboBox*>())
+    for (int i = 1; i < c->count(); ++i) offered << c->itemText(i);
+  QVERIFY(offered.contains("NTK-ALiBi a=8"));
+  for (const auto& o : offered) QVERIFY2(!o.contains("RoPE") && !o.contains("yarn"), qPrintable(o));
+  w.cancel_runs();
+  QVERIFY(wait_idle(w));
 }
