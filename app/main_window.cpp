@@ -22,6 +22,7 @@
 #include <QHBoxLayout>
 #include <QVBoxLayout>
 
+#include "app/demos.h"
 #include "app/document_view.h"
 #include "app/method_panel.h"
 #include "app/nbce_dialog.h"
@@ -309,6 +310,7 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
   connect(sweep_, &SweepView::request, this, [this] { run_sweep(); });
   wire_retrieval();
   connect(tabs_, &QTabWidget::currentChanged, this, [this] { refresh_views(); });
+  connect(this, &MainWindow::idle, this, &MainWindow::continue_demo);
   run_debounce_.setSingleShot(true);
   run_debounce_.setInterval(250);  // restart a run once a slider settles
   connect(&run_debounce_, &QTimer::timeout, this, [this] {
@@ -376,6 +378,13 @@ void MainWindow::build_menus() {
   run->addAction(tr("Run loss-vs-length &sweep"), this, [this] { run_sweep(); });
   run->addAction(tr("&NBCE question answering…"), this, &MainWindow::show_nbce);
   run->addAction(tr("&Cancel running work"), QKeySequence(Qt::Key_Escape), this, &MainWindow::cancel_runs);
+  QMenu* demo = menuBar()->addMenu(tr("&Demos"));
+  for (const Demo& d : demos()) {
+    QAction* a = demo->addAction(tr(d.title), this, [this, id = QString(d.id)] { run_demo(id); });
+    a->setToolTip(tr(d.readme));
+    a->setStatusTip(tr(d.readme));
+  }
+  demo->setToolTipsVisible(true);
   QMenu* help = menuBar()->addMenu(tr("&Help"));
   help->addAction(tr("&Guide"), QKeySequence::HelpContents, this, [this] { show_text(tr("LongScope guide"), guide_html()); });
   help->addAction(tr("&Methods explained"), this, [this] { show_text(tr("Methods explained"), methods_html()); });
@@ -387,6 +396,42 @@ void MainWindow::build_menus() {
   QSettings settings("LongScope", "LongScope");
   for (const auto& p : settings.value("recent").toStringList())
     recent_menu_->addAction(p, this, [this, p] { open_document(p); });
+}
+
+bool MainWindow::run_demo(const QString& id) {
+  const Demo* d = find_demo(id);
+  if (!d) return false;
+  cancel_runs();
+  demo_ = id;
+  demo_stage_ = DemoStage::Loading;
+  const QString res = QString(LONGSCOPE_RESOURCES_DIR) + "/";
+  if (state_.model_path != res + d->model || train_len_override_ != 0) open_model(res + d->model);
+  if (!state_.document || state_.document->path != res + d->document) open_document(res + d->document);
+  message_->setText(tr("Demo: %1 — opening its model and document…").arg(tr(d->title)));
+  if (!busy()) QTimer::singleShot(0, this, [this] { continue_demo(); });
+  return true;
+}
+
+void MainWindow::continue_demo() {
+  const Demo* d = find_demo(demo_);
+  if (!d) return;
+  if (demo_stage_ == DemoStage::Running) {  // done: say what it shows
+    demo_.clear();
+    message_->setText(tr("Demo ready — the README: %1.").arg(tr(d->readme)));
+    return;
+  }
+  demo_stage_ = DemoStage::Running;
+  if (!last_error_.isEmpty() && state_.model_path.isEmpty()) return demo_.clear();  // the model did not load: said
+  set_methods(d->methods);
+  const int L = state_.config.train_len;
+  set_length(d->length_in_l * L);
+  show_view(d->view);
+  if (d->passkey_grid) {
+    retrieval_->set_passkey_grid(QString("%1,%2,%3,%4").arg(L).arg(2 * L).arg(4 * L).arg(8 * L), "0,0.25,0.5,0.75,1", 4);
+    run_retrieval();
+  }
+  run_now();
+  if (!busy()) QTimer::singleShot(0, this, [this] { continue_demo(); });
 }
 
 QString methods_html() {

@@ -62,6 +62,9 @@ class MainWindow : public QMainWindow {
   NbceDialog* show_nbce();  // Run ▸ NBCE question answering
   void ask_nbce();
   QDialog* show_text(const QString& title, const QString& html);  // a help text in a scrolling pane
+  // Demos ▸ …: opens the demo's model and document, then sets its methods, n and view and
+  // runs what the view needs; false for an unknown id.
+  bool run_demo(const QString& id);
   bool save_session(const QString& path);
   bool load_session(const QString& path);
   bool export_view(const QString& name, const QString& path);  // by extension: png, svg, csv, json
@@ -83,6 +86,7 @@ class MainWindow : public QMainWindow {
   void start_attention();
   void show_error(const QString& message);
   void build_menus();
+  void continue_demo();  // on idle: the demo's next stage
   void wire_retrieval();  // main_window_retrieval.cpp
   void add_recent(const QString& path);
   void refresh_views();
@@ -113,6 +117,8 @@ class MainWindow : public QMainWindow {
   QString last_error_;
   QString model_path_, document_path_;
   int train_len_override_ = 0;
+  QString demo_;  // the demo being set up ("" : none)
+  enum class DemoStage { Loading, Running } demo_stage_ = DemoStage::Loading;
 };
 
 }  // namespace ls::app

@@ -208,6 +208,14 @@ RetrievalView::RetrievalView(AppState* s, QWidget* parent) : View(s, parent) {
   connect(task_, &QComboBox::currentIndexChanged, this, [this] { depths_->setEnabled(task() != RetrievalTask::LongEvalLines); });
 }
 
+void RetrievalView::set_passkey_grid(const QString& lengths, const QString& depths, int trials) {
+  task_->setCurrentIndex(task_->findData((int)RetrievalTask::Passkey));
+  lengths_->setText(lengths);
+  depths_->setText(depths);
+  trials_->setValue(trials);
+  nbce_->setChecked(false);
+}
+
 RetrievalTask RetrievalView::task() const { return (RetrievalTask)task_->currentData().toInt(); }
 
 void RetrievalView::suggest_lengths() {

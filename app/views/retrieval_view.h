@@ -58,6 +58,8 @@ class RetrievalView : public View {
   void restore_state(const QJsonObject& o) override;
   void suggest_lengths();
   void set_lengths(const QString& text) { lengths_->setText(text); }
+  // A passkey grid as a demo sets it: lengths, depths and trials (no NBCE row).
+  void set_passkey_grid(const QString& lengths, const QString& depths, int trials);
 
   RetrievalTask task() const;
   QList<int> lengths() const;

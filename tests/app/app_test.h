@@ -38,6 +38,7 @@
 #include "core/model/random_model.h"
 #include "core/position/spec.h"
 #include "app/main_window.h"
+#include "app/demos.h"
 #include "app/document_view.h"
 #include "app/views/retrieval_view.h"
 #include "app/views/story_view.h"
@@ -101,6 +102,7 @@ class AppTest : public QObject {
   void projector_layout_shows_every_control_whole();
   void opens_on_the_story_and_help_fits_a_projector();
   void presets_follow_the_model();
+  void demos_reproduce_the_readme();
 
  private:
   void load(MainWindow& w, int length = 1024);

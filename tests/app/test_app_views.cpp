@@ -345,3 +345,60 @@ void AppTest::a_method_that_cannot_run_at_n_is_left_out_and_said() {
   QVERIFY2(w.last_error().contains("rerope:window=16") && w.last_error().contains("sliding window"),
            qPrintable(w.last_error()));
 }
+
+// Every demo of the Demos menu, run as a click runs it, gives the figure the README states.
+void AppTest::demos_reproduce_the_readme() {
+  MainWindow w;
+  w.resize(1280, 720);
+  w.show();
+  QStringList menu;
+  for (QAction* m : w.menuBar()->actions())
+    if (m->text().remove('&') == "Demos")
+      for (QAction* a : m->menu()->actions()) menu << a->text();
+  QCOMPARE(menu.size(), (qsizetype)ls::app::demos().size());
+  // Passkey accuracy per method and length, over the grid's depths.
+  auto accuracy = [&w](const QString& method, int length) {
+    int found = 0, trials = 0;
+    for (const auto& c : w.state()->retrieval->grid.cells)
+      if (QString::fromStdString(c.method) == method && c.length == length) {
+        found += c.found;
+        trials += (int)c.trials.size();
+      }
+    return trials ? std::lround(100.0 * found / trials) : -1L;
+  };
+  {
+    QVERIFY(w.run_demo("story"));
+    QVERIFY(wait_idle(w, 240000));
+    QCOMPARE(w.current_view(), QString("story"));
+    QCOMPARE(w.state()->length, 4096);
+    std::map<QString, std::pair<double, double>> ib;
+    for (const auto& c : w.view("story")->data_json()["curves"].toArray())
+      ib[c.toObject()["method"].toString()] = {c.toObject()["inside_l"].toDouble(), c.toObject()["beyond_l"].toDouble()};
+    QCOMPARE(ib.size(), size_t{4});
+    QVERIFY2(std::abs(ib["rope"].first - 1.27) < 0.005 && std::abs(ib["rope"].second - 3.80) < 0.005,
+             qPrintable(QString("rope %1 → %2").arg(ib["rope"].first).arg(ib["rope"].second)));
+    for (const auto& [m, v] : ib)
+      if (m != "rope") QVERIFY2(std::abs(v.second - v.first) <= 0.15, qPrintable(QString("%1 %2 → %3").arg(m).arg(v.first).arg(v.second)));
+    QVERIFY(w.status_text().contains("Demo ready"));
+  }
+  {
+    QVERIFY(w.run_demo("rope-twin"));
+    QVERIFY(wait_idle(w, 240000));
+    QCOMPARE(w.current_view(), QString("retrieval"));
+    QVERIFY(w.state()->retrieval);
+    const QString rerope = "rerope:window=128,logn=1";
+    QCOMPARE(w.state()->method_labels(), QStringList({"rope", rerope}));
+    const std::vector<std::pair<QString, std::vector<long>>> readme = {{"rope", {100, 0, 0, 0}}, {rerope, {100, 100, 100, 95}}};
+    for (const auto& [m, want] : readme)
+      for (int k = 0; k < 4; ++k) QCOMPARE(accuracy(m, 256 << k), want[(size_t)k]);
+  }
+  {
+    QVERIFY(w.run_demo("alibi-twin"));
+    QVERIFY(wait_idle(w, 240000));
+    QCOMPARE(w.state()->method_labels(), QStringList({"alibi", "ntk-alibi:a=8"}));
+    const std::vector<std::pair<QString, std::vector<long>>> readme = {{"alibi", {100, 80, 40, 20}}, {"ntk-alibi:a=8", {100, 100, 100, 55}}};
+    for (const auto& [m, want] : readme)
+      for (int k = 0; k < 4; ++k) QCOMPARE(accuracy(m, 256 << k), want[(size_t)k]);
+  }
+  QVERIFY(!w.run_demo("no-such-demo"));
+}
