@@ -40,6 +40,7 @@ struct AttentionSnapshot {
   quint64 job = 0;
   MethodParams method;
   int layer = 0, head = 0, ctx = 0;
+  bool cached = false;  // from the worker's cache of whole layers: no forward ran for it
   AttentionMap map;  // includes per-head summaries of the layer
 };
 
@@ -108,6 +109,9 @@ class AppState : public QObject {
   std::shared_ptr<const NbceSnapshot> nbce;
   std::shared_ptr<const RetrievalSnapshot> retrieval;
   std::shared_ptr<const RetrievalDetailSnapshot> retrieval_detail;  // shown in the document pane while set
+  // What is being computed now (the window keeps it current): views label stale content.
+  enum Running : unsigned { kRunPpl = 1, kRunAttention = 2, kRunSweep = 4, kRunRetrieval = 8 };
+  unsigned running = 0;
 
   PositionContext context_at(int n) const {
     return PositionContext{config.rot_dim > 0 ? config.rot_dim : 64, config.rope_base, (double)config.train_len,

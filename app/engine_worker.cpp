@@ -54,6 +54,7 @@ void EngineWorker::load_model_impl(quint64 job, QString path, int train_len_over
   }
   model_ = m.value();  // only now: a bad file leaves the previous model in place
   cache_.clear();
+  attention_cache_.clear();
   tokenizer_ = tok.value();
   const ModelConfig& c = model_->config;
   ModelLoaded info;
@@ -110,6 +111,7 @@ void EngineWorker::load_document_impl(quint64 job, QString path) {
   }
   document_path_ = path;
   cache_.clear();
+  attention_cache_.clear();
   document_text_ = QString::fromStdString(text.value());
   tokens_ = ids.value();
   auto doc = std::make_shared<DocumentSnapshot>();
@@ -193,19 +195,37 @@ void EngineWorker::run_attention_impl(quint64 job, CancelFlag cancel, MethodPara
     return;
   }
   const int n = std::min<int>(ctx, (int)tokens_.size());
-  auto m = ls::run_attention(run.value(), tokens_, n, layer, head, n > 1024 ? 1024 : 0, PoolMode::Max,
-                             AttentionRegion{std::min(q0, n - 1), std::min(k0, n - 1), std::min(region, n)});
-  if (!m) {
-    emit failed(job, QString::fromStdString(m.error()));
-    return;
-  }
   auto snap = std::make_shared<AttentionSnapshot>();
   snap->job = job;
   snap->method = method;
   snap->layer = layer;
   snap->head = head;
   snap->ctx = n;
-  snap->map = m.take();
+  if (region > 0) {  // a full-resolution block: one head, not cached
+    auto m = ls::run_attention(run.value(), tokens_, n, layer, head, 0, PoolMode::Max,
+                               AttentionRegion{std::min(q0, n - 1), std::min(k0, n - 1), std::min(region, n)});
+    if (!m) return emit failed(job, QString::fromStdString(m.error()));
+    snap->map = m.take();
+    return emit attention_ready(snap);
+  }
+  const AttentionKey key{method, n, layer};
+  auto hit = std::find_if(attention_cache_.begin(), attention_cache_.end(), [&](const auto& e) { return e.first == key; });
+  std::shared_ptr<const std::vector<AttentionMap>> maps;
+  if (hit != attention_cache_.end()) {
+    maps = hit->second;
+    snap->cached = true;
+    attention_cache_.erase(hit);
+  } else {
+    // Pooled to at most 1024² per head, and to less where many heads would take more than ~256 MB.
+    const int heads = std::max(1, model_->config.n_heads);
+    const int side = std::min(1024, std::max(128, (int)std::sqrt((64 << 20) / (double)heads)));
+    auto m = ls::run_attention_heads(run.value(), tokens_, n, layer, n > side ? side : 0, PoolMode::Max);
+    if (!m) return emit failed(job, QString::fromStdString(m.error()));
+    maps = std::make_shared<const std::vector<AttentionMap>>(m.take());
+  }
+  attention_cache_.emplace_back(key, maps);  // newest last
+  if (attention_cache_.size() > 6) attention_cache_.erase(attention_cache_.begin());
+  snap->map = (*maps)[(size_t)std::clamp(head, 0, (int)maps->size() - 1)];
   emit attention_ready(snap);
 }
 

@@ -95,6 +95,14 @@ class EngineWorker : public QObject {
     auto operator<=>(const PplKey&) const = default;
   };
   std::map<PplKey, PplResult> cache_;
+  // A layer's attention, every head, per (method, n, layer): a head switch costs nothing
+  // and a layer costs one forward, once. The newest few layers are kept.
+  struct AttentionKey {
+    MethodParams method;
+    int ctx = 0, layer = 0;
+    auto operator<=>(const AttentionKey&) const = default;
+  };
+  std::vector<std::pair<AttentionKey, std::shared_ptr<const std::vector<AttentionMap>>>> attention_cache_;
 };
 
 }  // namespace ls::app

@@ -29,6 +29,7 @@ class HeatmapWidget : public QWidget {
   // values: rows×cols row-major, NaN = masked. The read-out formats a cell.
   // A new shape or new axes reset zoom and pan (a different matrix); new values alone keep them.
   void set_data(int rows, int cols, std::vector<float> values, const QString& title, const HeatmapAxes& axes = {});
+  const QString& title() const { return title_; }
   void set_log_scale(bool on);
   void set_diverging(bool on);  // symmetric range around 0 (difference mode)
   void set_readout(std::function<QString(int row, int col, float value)> f) { readout_ = std::move(f); }

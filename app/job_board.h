@@ -20,6 +20,11 @@ class JobBoard {
   // Its end (result shown, failed or cancelled); false when it was not on the board.
   bool finish(quint64 job);
   bool busy() const { return !pending_.empty(); }
+  bool kind_pending(JobKind kind) const {
+    for (const auto& [job, k] : pending_)
+      if (k == kind) return true;
+    return false;
+  }
   bool pending(quint64 job) const { return pending_.count(job) > 0; }
   bool running(quint64 job, JobKind kind) const {
     auto it = pending_.find(job);

@@ -4,6 +4,7 @@
 #include <QDialog>
 #include <QDialogButtonBox>
 #include <QDockWidget>
+#include <QTabBar>
 #include <QTextBrowser>
 #include <QDragEnterEvent>
 #include <QFile>
@@ -151,7 +152,7 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
   message_->setWordWrap(false);
   progress_ = new QProgressBar();
   progress_->setRange(0, 1000);
-  progress_->setMaximumWidth(220);
+  progress_->setMaximumWidth(260);
   progress_->hide();
   cancel_ = new QPushButton(tr("Cancel"));
   cancel_->hide();
@@ -294,7 +295,11 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     finish_job(r->job);
   });
   connect(worker_, &EngineWorker::progress, this, [this](quint64 job, double f) {
-    if (jobs_.pending(job)) progress_->setValue((int)(f * 1000));
+    if (!jobs_.pending(job)) return;
+    progress_->setValue((int)(f * 1000));
+    // A time left once the rate is known (after a second and 3 % of the work).
+    const double secs = job_clock_.elapsed() / 1000.0;
+    if (f > 0.03 && secs > 1.0) progress_->setFormat(tr("%p% · about %1 s left").arg(std::lround(secs * (1 - f) / f)));
   });
   connect(worker_, &EngineWorker::failed, this, [this](quint64 job, QString msg) {
     const bool silent = msg == "cancelled" || msg.isEmpty();  // empty: deferred, nothing went wrong
@@ -375,6 +380,7 @@ void MainWindow::build_menus() {
   for (auto* d : findChildren<QDockWidget*>()) view->addAction(d->toggleViewAction());  // reopens a closed pane
   view->addAction(tr("Show all panes"), this, [this] { set_docks_visible(true); });
   QMenu* run = menuBar()->addMenu(tr("&Run"));
+  run->addAction(tr("&Recompute now"), QKeySequence(Qt::Key_F5), this, &MainWindow::run_now);
   run->addAction(tr("Run loss-vs-length &sweep"), this, [this] { run_sweep(); });
   run->addAction(tr("&NBCE question answering…"), this, &MainWindow::show_nbce);
   run->addAction(tr("&Cancel running work"), QKeySequence(Qt::Key_Escape), this, &MainWindow::cancel_runs);
@@ -475,8 +481,36 @@ void MainWindow::add_recent(const QString& path) {
   for (const auto& p : r) recent_menu_->addAction(p, this, [this, p] { open_document(p); });
 }
 
+void MainWindow::update_running() {
+  unsigned r = 0;
+  if (jobs_.kind_pending(JobKind::Ppl)) r |= AppState::kRunPpl;
+  if (jobs_.kind_pending(JobKind::Attention)) r |= AppState::kRunAttention;
+  if (jobs_.kind_pending(JobKind::Sweep)) r |= AppState::kRunSweep;
+  if (jobs_.kind_pending(JobKind::Retrieval) || jobs_.kind_pending(JobKind::RetrievalDetail)) r |= AppState::kRunRetrieval;
+  if (r == state_.running) return;
+  state_.running = r;
+  // Each tab says whether what it shows is being computed (orange title, tooltip).
+  const std::map<QString, unsigned> feeds = {{"story", AppState::kRunPpl | AppState::kRunSweep},
+                                             {"perplexity", AppState::kRunPpl},
+                                             {"attention", AppState::kRunAttention},
+                                             {"sweep", AppState::kRunSweep},
+                                             {"retrieval", AppState::kRunRetrieval}};
+  for (int i = 0; i < tabs_->count(); ++i) {
+    auto* v = qobject_cast<View*>(tabs_->widget(i));
+    const auto it = v ? feeds.find(v->view_name()) : feeds.end();
+    if (it == feeds.end()) continue;
+    // A colour, not extra text: the tabs keep their width on a projector.
+    tabs_->tabBar()->setTabTextColor(i, (r & it->second) ? QColor(0xb3, 0x5c, 0x00) : QColor());
+    tabs_->setTabToolTip(i, (r & it->second) ? tr("computing what this view shows…") : QString());
+  }
+  state_.touch();  // views label or unlabel stale content
+}
+
 quint64 MainWindow::start_job(JobKind kind) {
   const quint64 id = jobs_.start(kind);  // a newer job of the same kind cancels the one in flight
+  update_running();
+  job_clock_.start();
+  progress_->setFormat("%p%");
   progress_->setValue(0);
   progress_->show();
   cancel_->show();
@@ -485,6 +519,7 @@ quint64 MainWindow::start_job(JobKind kind) {
 
 void MainWindow::finish_job(quint64 job) {
   jobs_.finish(job);
+  update_running();
   if (!jobs_.busy()) {
     progress_->hide();
     cancel_->hide();

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <QDialog>
+#include <QElapsedTimer>
 #include <QLabel>
 #include <QMainWindow>
 #include <QProgressBar>
@@ -80,6 +81,7 @@ class MainWindow : public QMainWindow {
  private:
   quint64 start_job(JobKind kind);
   void finish_job(quint64 job);
+  void update_running();  // AppState::running and the tabs' busy marks
   void schedule_runs();
   void say_length_cap(int asked);  // the status line names the n in use and why
   void start_ppl();
@@ -113,6 +115,7 @@ class MainWindow : public QMainWindow {
   QPushButton* cancel_ = nullptr;
   QMenu* recent_menu_ = nullptr;
   QTimer run_debounce_;
+  QElapsedTimer job_clock_;  // since the newest job started (the progress bar's time left)
   JobBoard jobs_;  // ids, kinds, cancel flags; the newest job of a kind wins
   QString last_error_;
   QString model_path_, document_path_;

@@ -3,6 +3,7 @@
 #include "app/views/chart_util.h"
 
 #include <QHBoxLayout>
+#include <QGraphicsOpacityEffect>
 #include <QHeaderView>
 #include <QJsonArray>
 #include <QMouseEvent>
@@ -109,6 +110,18 @@ void AttentionView::refresh() {
   }
   const AttentionMap& m = snap->map;
   const int side = m.region.size ? m.region.size : m.pooled ? m.pooled : m.n;
+  // A map of another layer, head, method or n than the controls say is dimmed and says so.
+  const bool stale = snap->layer != state_->layer || snap->head != state_->head ||
+                     snap->method != state_->attention_params() || snap->ctx != state_->length;
+  const QString stale_note =
+      !stale ? QString()
+             : ((state_->running & AppState::kRunAttention)
+                    ? tr("computing layer %1 · head %2 at n = %3… — shown until then: ")
+                    : tr("layer %1 · head %2 at n = %3 not computed (cancelled; Run ▸ Recompute, F5) — shown: "))
+                   .arg(state_->layer).arg(state_->head).arg(state_->length);
+  if (!heat_->graphicsEffect()) heat_->setGraphicsEffect(new QGraphicsOpacityEffect(heat_));
+  static_cast<QGraphicsOpacityEffect*>(heat_->graphicsEffect())->setOpacity(stale ? 0.4 : 1.0);
+  stale_ = stale;
   detail_->setEnabled(m.pooled > 0);
   overview_->setEnabled(m.region.size > 0);
   HeatmapAxes axes;
@@ -119,7 +132,7 @@ void AttentionView::refresh() {
     axes.x0 = k0;
     axes.y0 = q0;
     heat_->set_data(side, side, m.probs,
-                    QString("%1 · layer %2 · head %3 · full resolution: queries %4–%5, keys %6–%7 of %8")
+                    stale_note + QString("%1 · layer %2 · head %3 · full resolution: queries %4–%5, keys %6–%7 of %8")
                         .arg(AppState::label(snap->method)).arg(m.layer).arg(m.head).arg(q0).arg(q0 + side - 1).arg(k0).arg(k0 + side - 1).arg(m.n),
                     axes);
     heat_->set_readout([q0, k0](int r, int c, float p) {
@@ -128,7 +141,7 @@ void AttentionView::refresh() {
   } else {
     axes.dx = axes.dy = (double)m.n / side;
     heat_->set_data(side, side, m.probs,
-                    QString("%1 · layer %2 · head %3 · n = %4%5")
+                    stale_note + QString("%1 · layer %2 · head %3 · n = %4%5")
                         .arg(AppState::label(snap->method))
                         .arg(m.layer)
                         .arg(m.head)

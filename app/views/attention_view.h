@@ -33,6 +33,9 @@ class AttentionView : public View {
 
  signals:
   void request();  // layer, head or method changed: the main window starts a run
+ public:
+  bool stale() const { return stale_; }  // the map shown is not the one the controls ask for
+ signals:
   void request_detail(int q0, int k0, int size);  // full resolution of a block of a pooled map
 
  private:
@@ -47,6 +50,7 @@ class AttentionView : public View {
   QGridLayout* grid_;
   QTableWidget* table_;
   std::vector<QLabel*> minimaps_;
+  bool stale_ = false;
 };
 
 }  // namespace ls::app

@@ -1,5 +1,6 @@
 #include "app/views/story_view.h"
 
+#include <QGraphicsOpacityEffect>
 #include <QHBoxLayout>
 #include <QJsonArray>
 #include <QVBoxLayout>
@@ -41,12 +42,30 @@ void StoryView::refresh() {
   draw_loss_vs_length(by_length_->chart(), *state_, ignored);
   set_legend(legend_, legend);
   const int L = state_->config.train_len;
+  // Results of another n than the field says are dimmed and labelled (a run in flight or cancelled).
+  const bool stale = state_->ppl && state_->ppl->ctx != state_->length;
+  for (QChartView* v : {by_position_, by_length_}) {
+    if (!v->graphicsEffect()) v->setGraphicsEffect(new QGraphicsOpacityEffect(v));
+    static_cast<QGraphicsOpacityEffect*>(v->graphicsEffect())->setOpacity(stale ? 0.4 : 1.0);
+  }
+  const QString note =
+      !stale ? QString()
+             : "<b>" + ((state_->running & AppState::kRunPpl) ? tr("Computing n = %1… — shown until then: n = %2.")
+                                                               : tr("n = %1 was not computed (cancelled; Run ▸ Recompute, "
+                                                                    "F5) — shown: n = %2."))
+                           .arg(state_->length)
+                           .arg(state_->ppl->ctx) +
+                   "</b> ";
   if (shown.empty()) {
-    sentence_->setText(tr("Computing the loss of each method at every position of the document's windows…"));
+    bool any_shown = false;
+    for (const auto& m : state_->methods) any_shown |= state_->is_shown(m);
+    sentence_->setText(state_->ppl && !any_shown
+                           ? tr("Every method is unticked: tick one in the method panel to show it.")
+                           : tr("Computing the loss of each method at every position of the document's windows…"));
     return;
   }
   // The plain-language reading, from the numbers on screen.
-  QString s = tr("Left: each method's mean loss at each position of a %1-token window; the model was trained on "
+  QString s = note + tr("Left: each method's mean loss at each position of a %1-token window; the model was trained on "
                  "%2-token windows, so the grey region holds positions it never saw. Right: mean loss against the "
                  "window length, L dashed. ")
                   .arg(state_->ppl->ctx)

@@ -108,8 +108,13 @@ struct AttentionMap {
 };
 enum class PoolMode { Max, Mean };
 // Runs the first `ctx` tokens and records (layer, head); pool > 0 pools to pool×pool.
+// The forward ends after `layer` (the layers above it cannot change its attention).
 Result<AttentionMap> run_attention(const RunConfig& run, const std::vector<int>& tokens, int ctx, int layer, int head,
                                    int pool, PoolMode mode, AttentionRegion region = {});
+// Every head of `layer` from the same single forward, one map per head (a head switch
+// then costs nothing; the app caches a layer's maps).
+Result<std::vector<AttentionMap>> run_attention_heads(const RunConfig& run, const std::vector<int>& tokens, int ctx,
+                                                      int layer, int pool, PoolMode mode);
 
 // ---- generation ------------------------------------------------------------------
 struct SampleOptions {

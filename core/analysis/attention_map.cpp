@@ -1,4 +1,6 @@
+#include <atomic>
 #include <cmath>
+#include <memory>
 #include <mutex>
 
 #include "core/analysis/analysis.h"
@@ -6,13 +8,19 @@
 
 namespace ls {
 
-Result<AttentionMap> run_attention(const RunConfig& run, const std::vector<int>& tokens, int ctx, int layer, int head,
-                                   int pool, PoolMode mode, AttentionRegion region) {
+namespace {
+
+// The maps of `heads` (ascending; one entry per head of `layer`) from one forward that
+// ends after `layer`'s attention: nothing above it changes what that layer attends.
+Result<std::vector<AttentionMap>> attention_maps(const RunConfig& run, const std::vector<int>& tokens, int ctx, int layer,
+                                                 const std::vector<int>& heads, int pool, PoolMode mode,
+                                                 AttentionRegion region) {
   const ModelConfig& c = run.model->config;
   if (layer < 0 || layer >= c.n_layers)
     return make_error("layer " + std::to_string(layer) + " is outside [0, " + std::to_string(c.n_layers) + ")");
-  if (head < 0 || head >= c.n_heads)
-    return make_error("head " + std::to_string(head) + " is outside [0, " + std::to_string(c.n_heads) + ")");
+  for (int head : heads)
+    if (head < 0 || head >= c.n_heads)
+      return make_error("head " + std::to_string(head) + " is outside [0, " + std::to_string(c.n_heads) + ")");
   if (ctx < 1) return make_error("context length must be at least 1 token");
   const int n = (int)std::min<size_t>(ctx, tokens.size());
   if (pool < 0 || pool > 4096) return make_error("pool size must be in [0, 4096]");
@@ -20,25 +28,46 @@ Result<AttentionMap> run_attention(const RunConfig& run, const std::vector<int>&
                                                " map is too large; pool it (e.g. --pool 512)");
   if (region.size < 0 || region.size > 4096 || region.q0 < 0 || region.k0 < 0 || region.q0 >= n || region.k0 >= n)
     return make_error("attention region outside the " + std::to_string(n) + "-token window");
-  AttentionMap map;
-  map.layer = layer;
-  map.head = head;
-  map.n = n;
-  map.region = region;
   const bool detail = region.size > 0;
   const int side = detail ? region.size : pool > 0 && pool < n ? pool : n;
-  map.pooled = !detail && side < n ? side : 0;
-  map.probs.assign((size_t)side * side, 0.0f);
-  std::vector<float> counts(mode == PoolMode::Mean ? (size_t)side * side : 0, 0.0f);
-  map.entropy.assign(n, 0.0);
-  std::vector<double> dist(n, 0.0);
-  std::mutex mu;  // pooled rows and head summaries are shared between queries
-  map.heads.assign(c.n_heads, HeadSummary{});
-  for (auto& hs : map.heads) hs.minimap.assign((size_t)kMinimap * kMinimap, 0.0f);
+  std::vector<AttentionMap> maps(heads.size());
+  std::vector<int> slot(c.n_heads, -1);  // head → its map, or -1
+  std::vector<std::vector<float>> counts(heads.size());
+  std::vector<std::vector<double>> dist(heads.size());
+  for (size_t i = 0; i < heads.size(); ++i) {
+    slot[heads[i]] = (int)i;
+    AttentionMap& map = maps[i];
+    map.layer = layer;
+    map.head = heads[i];
+    map.n = n;
+    map.region = region;
+    map.pooled = !detail && side < n ? side : 0;
+    map.probs.assign((size_t)side * side, 0.0f);
+    map.entropy.assign(n, 0.0);
+    counts[i].assign(mode == PoolMode::Mean ? (size_t)side * side : 0, 0.0f);
+    dist[i].assign(n, 0.0);
+  }
+  std::vector<HeadSummary> summary(c.n_heads);
+  for (auto& hs : summary) hs.minimap.assign((size_t)kMinimap * kMinimap, 0.0f);
   const int mini = std::min(kMinimap, n);
+  std::mutex summary_mu;  // summaries are shared between queries
+  std::unique_ptr<std::mutex[]> map_mu(new std::mutex[heads.size() > 0 ? heads.size() : 1]);  // pooled rows, per map
+  std::atomic<long long> rows_seen{0};
+  std::mutex progress_mu;  // rows arrive from several threads: report only rising values
+  double reported = 0;
+  auto report = [&](double f) {
+    std::lock_guard<std::mutex> lock(progress_mu);
+    if (f <= reported) return;
+    reported = f;
+    run.progress(f);
+  };
+  const double rows_total = (double)n * c.n_heads;
   AttentionObserver obs;
   obs.layer = layer;
   obs.head = -1;  // every head: summaries and mini-maps for the head picker
+  obs.stop_after_layer = true;
+  if (run.progress)  // layers below `layer` first, then the rows of `layer` itself
+    obs.on_layer = [&report, layer](int l) { report(0.95 * l / (layer + 1.0)); };
   obs.on_row = [&](int h, int m, const float* p, int nk) {
     if (m >= n) return;
     double ent = 0, d = 0;
@@ -47,8 +76,8 @@ Result<AttentionMap> run_attention(const RunConfig& run, const std::vector<int>&
       d += p[j] * (double)(m - j);
     }
     {
-      std::lock_guard<std::mutex> lock(mu);
-      HeadSummary& hs = map.heads[h];
+      std::lock_guard<std::mutex> lock(summary_mu);
+      HeadSummary& hs = summary[h];
       hs.mean_entropy += ent / n;
       hs.mean_distance += d / n;
       const int mrow = (int)((long long)m * mini / n);
@@ -57,9 +86,13 @@ Result<AttentionMap> run_attention(const RunConfig& run, const std::vector<int>&
         cell = std::max(cell, p[j]);
       }
     }
-    if (h != head) return;
+    if (run.progress && (++rows_seen & 1023) == 0)
+      report(0.95 * (layer + rows_seen.load() / rows_total) / (layer + 1.0));
+    const int i = slot[h];
+    if (i < 0) return;
+    AttentionMap& map = maps[(size_t)i];
     map.entropy[m] = ent;
-    dist[m] = d;
+    dist[(size_t)i][m] = d;
     if (detail) {  // full resolution inside the region; each cell written by exactly one query
       if (m < region.q0 || m >= region.q0 + region.size) return;
       for (int j = region.k0; j < std::min(nk, region.k0 + region.size); ++j)
@@ -67,13 +100,13 @@ Result<AttentionMap> run_attention(const RunConfig& run, const std::vector<int>&
       return;
     }
     const int row = (int)((long long)m * side / n);
-    std::lock_guard<std::mutex> lock(mu);
+    std::lock_guard<std::mutex> lock(map_mu[(size_t)i]);
     for (int j = 0; j < nk; ++j) {
       const size_t cell = (size_t)row * side + (size_t)((long long)j * side / n);
       if (mode == PoolMode::Max || side == n) map.probs[cell] = std::max(map.probs[cell], p[j]);
       else {
         map.probs[cell] += p[j];
-        counts[cell] += 1;
+        counts[(size_t)i][cell] += 1;
       }
     }
   };
@@ -82,13 +115,33 @@ Result<AttentionMap> run_attention(const RunConfig& run, const std::vector<int>&
   auto eng = make_engine(r.model, r.engine, n, r.precision, r.backend, r.backends);
   if (!eng) return make_error(eng.error());
   if (auto st = (*eng)->forward(tokens.data(), n); !st) return make_error(st.error());
-  if (mode == PoolMode::Mean && side < n)
-    for (size_t i = 0; i < map.probs.size(); ++i) map.probs[i] = counts[i] > 0 ? map.probs[i] / counts[i] : 0.0f;
-  double sum = 0;
-  for (double d : dist) sum += d;
-  map.mean_distance = sum / n;
-  if (run.progress) run.progress(1.0);
-  return map;
+  for (size_t i = 0; i < maps.size(); ++i) {
+    AttentionMap& map = maps[i];
+    if (mode == PoolMode::Mean && side < n)
+      for (size_t k = 0; k < map.probs.size(); ++k) map.probs[k] = counts[i][k] > 0 ? map.probs[k] / counts[i][k] : 0.0f;
+    double sum = 0;
+    for (double d : dist[i]) sum += d;
+    map.mean_distance = sum / n;
+    map.heads = summary;
+  }
+  if (run.progress) report(1.0);
+  return maps;
+}
+
+}  // namespace
+
+Result<AttentionMap> run_attention(const RunConfig& run, const std::vector<int>& tokens, int ctx, int layer, int head,
+                                   int pool, PoolMode mode, AttentionRegion region) {
+  auto maps = attention_maps(run, tokens, ctx, layer, {head}, pool, mode, region);
+  if (!maps) return make_error(maps.error());
+  return std::move(maps.value()[0]);
+}
+
+Result<std::vector<AttentionMap>> run_attention_heads(const RunConfig& run, const std::vector<int>& tokens, int ctx,
+                                                      int layer, int pool, PoolMode mode) {
+  std::vector<int> heads(run.model->config.n_heads);
+  for (int h = 0; h < (int)heads.size(); ++h) heads[(size_t)h] = h;
+  return attention_maps(run, tokens, ctx, layer, heads, pool, mode, {});
 }
 
 }  // namespace ls

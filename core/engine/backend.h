@@ -48,6 +48,10 @@ struct AttentionObserver {
   int layer = -1;
   int head = -1;
   std::function<void(int head, int query_pos, const float* probs, int n_keys)> on_row;
+  // The forward ends once `layer`'s attention has run (its output and the hidden states
+  // are then not computed: only the observed probabilities are wanted).
+  bool stop_after_layer = false;
+  std::function<void(int layer)> on_layer;  // called as each layer starts (progress)
 };
 
 // Kinds of position tables a cache holds: the model's, and its local layers' own

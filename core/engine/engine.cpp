@@ -282,6 +282,8 @@ Status Engine::run_rows(Engine& work, const Segment* segs, int nseg) {
   for (int l = 0; l < c.n_layers; ++l) {
     if (auto st = b.sync(); !st) return st;  // a device's asynchronous errors, once per layer
     if (work.opts_.cancel && work.opts_.cancel->load()) return make_error("cancelled");
+    const AttentionObserver* observer = work.opts_.observer;
+    if (observer && observer->on_layer) observer->on_layer(l);
     const LayerWeights& L = w.layers[l];
     // attention block: norm, projections (new keys/values appended to each segment's cache)
     norm(x, L.attn_norm, L.attn_norm_b, rows, xn);                  // xn (rows, dim)
@@ -309,6 +311,7 @@ Status Engine::run_rows(Engine& work, const Segment* segs, int nseg) {
           !st)
         return st;  // att (rows, q_dim)
     }
+    if (observer && observer->stop_after_layer && l == observer->layer) return b.sync();  // what was asked is seen
     b.matmul(att, rows, q_dim, L.wo, L.bo, dim, tmp);  // (rows, dim)
     if (L.post_attn_norm) b.rmsnorm(tmp, L.post_attn_norm, rows, dim, c.norm_eps, tmp);
     // feed-forward block: SwiGLU (LLaMA) or GELU. Its norm reads x before the

@@ -40,6 +40,7 @@
 #include "app/main_window.h"
 #include "app/demos.h"
 #include "app/document_view.h"
+#include "app/views/attention_view.h"
 #include "app/views/retrieval_view.h"
 #include "app/views/story_view.h"
 #include "app/views/view.h"
@@ -103,6 +104,8 @@ class AppTest : public QObject {
   void opens_on_the_story_and_help_fits_a_projector();
   void presets_follow_the_model();
   void demos_reproduce_the_readme();
+  void attention_layers_cached_and_stale_maps_labelled();
+  void story_says_when_results_are_for_another_n();
 
  private:
   void load(MainWindow& w, int length = 1024);

@@ -402,3 +402,66 @@ void AppTest::demos_reproduce_the_readme() {
   }
   QVERIFY(!w.run_demo("no-such-demo"));
 }
+
+// Attention: a layer's heads come from one forward, cached, so a head switch and a return to
+// a layer cost no forward; while another layer computes, the old map is dimmed and says so;
+// a cancelled switch says that it was not computed.
+void AppTest::attention_layers_cached_and_stale_maps_labelled() {
+  MainWindow w;
+  load(w, 1024);
+  w.show_view("attention");
+  w.set_layer_head(0, 0);
+  QVERIFY(wait_idle(w));
+  auto* view = static_cast<ls::app::AttentionView*>(w.view("attention"));
+  QVERIFY(w.state()->attention && w.state()->attention->layer == 0);
+  QVERIFY(!view->stale());
+  w.set_layer_head(0, 3);  // another head of the same layer: from the cache
+  QVERIFY(wait_idle(w));
+  QVERIFY(w.state()->attention->cached);
+  QCOMPARE(w.state()->attention->map.head, 3);
+  w.set_layer_head(1, 3);
+  QTest::qWait(40);
+  QVERIFY(view->stale());  // the old map stays up, dimmed, and the title says what is coming
+  QVERIFY2(view->findChild<ls::app::HeatmapWidget*>()->title().startsWith("computing layer 1 · head 3"),
+           qPrintable(view->findChild<ls::app::HeatmapWidget*>()->title()));
+  QVERIFY(wait_idle(w));
+  QTest::qWait(40);  // the coalesced redraw
+  QVERIFY(!view->stale());
+  QVERIFY(!w.state()->attention->cached);
+  QCOMPARE(w.state()->attention->layer, 1);
+  w.set_layer_head(0, 1);  // back to layer 0: no forward
+  QVERIFY(wait_idle(w));
+  QVERIFY(w.state()->attention->cached);
+  w.set_layer_head(3, 0);
+  w.cancel_runs();
+  QVERIFY(wait_idle(w));
+  QTest::qWait(40);
+  QVERIFY(view->stale());
+  QVERIFY(view->findChild<ls::app::HeatmapWidget*>()->title().contains("not computed"));
+}
+
+// The Story never shows one n while the field says another without saying so; with every
+// method unticked it says that instead of "computing" forever.
+void AppTest::story_says_when_results_are_for_another_n() {
+  MainWindow w;
+  load(w, 512);
+  w.show_view("story");
+  auto* story = static_cast<ls::app::StoryView*>(w.view("story"));
+  QTest::qWait(40);
+  QVERIFY(!story->sentence().contains("not computed"));
+  w.set_length(8192);
+  w.run_now();
+  QTest::qWait(40);
+  QVERIFY2(story->sentence().contains("Computing n = 8192"), qPrintable(story->sentence()));
+  w.cancel_runs();
+  QVERIFY(wait_idle(w));
+  QTest::qWait(40);
+  QVERIFY2(story->sentence().contains("n = 8192 was not computed") && story->sentence().contains("shown: n = 512"),
+           qPrintable(story->sentence()));
+  w.set_length(512);
+  QTest::qWait(40);
+  QVERIFY(!story->sentence().contains("not computed"));
+  for (int id : w.state()->method_ids()) w.state()->set_hidden(id, true);
+  QTest::qWait(40);
+  QVERIFY2(story->sentence().contains("Every method is unticked"), qPrintable(story->sentence()));
+}

@@ -184,6 +184,52 @@ TEST(EngineMethods, AttentionRegionIsTheFullMatrixBlock) {
   EXPECT_FALSE(run_attention(run, toks, 400, 2, 3, 0, PoolMode::Max, AttentionRegion{500, 0, 10}).ok());
 }
 
+// Every head of a layer from one forward equals each head on its own; the forward that
+// stops after the observed layer sees exactly what a whole forward sees there; progress
+// rises to 1.
+TEST(EngineMethods, AttentionHeadsOfALayerInOneForward) {
+  RunConfig run;
+  run.model = load_ok(bundled_gguf());
+  run.engine.method = parse_method_spec("rerope:window=64,logn=1").value();
+  std::vector<double> progress;
+  run.progress = [&progress](double f) { progress.push_back(f); };
+  auto toks = story_tokens(300);
+  auto all = run_attention_heads(run, toks, 300, 2, 100, PoolMode::Max);
+  ASSERT_TRUE(all.ok()) << all.error();
+  ASSERT_EQ(all->size(), (size_t)run.model->config.n_heads);
+  ASSERT_FALSE(progress.empty());
+  EXPECT_EQ(progress.back(), 1.0);
+  EXPECT_TRUE(std::is_sorted(progress.begin(), progress.end()));
+  for (int h = 0; h < run.model->config.n_heads; ++h) {
+    auto one = run_attention(run, toks, 300, 2, h, 100, PoolMode::Max);
+    ASSERT_TRUE(one.ok());
+    EXPECT_EQ((*all)[(size_t)h].head, h);
+    EXPECT_EQ((*all)[(size_t)h].probs, one->probs) << h;
+    EXPECT_EQ((*all)[(size_t)h].entropy, one->entropy) << h;
+    EXPECT_DOUBLE_EQ((*all)[(size_t)h].heads[(size_t)h].mean_entropy, one->heads[(size_t)h].mean_entropy);
+  }
+  // A whole forward with a plain observer: layer 2, head 3's rows are the same.
+  std::vector<float> whole((size_t)300 * 300, -1.0f);
+  AttentionObserver obs;
+  obs.layer = 2;
+  obs.head = 3;
+  int later_layers = 0;
+  obs.on_layer = [&later_layers](int l) { later_layers += l > 2; };
+  obs.on_row = [&whole](int h, int m, const float* p, int nk) {
+    if (h == 3) std::copy(p, p + nk, whole.begin() + (ptrdiff_t)m * 300);
+  };
+  RunConfig r = run;
+  r.engine.observer = &obs;
+  auto eng = make_engine(r.model, r.engine, 300, r.precision, r.backend, r.backends);
+  ASSERT_TRUE(eng.ok());
+  ASSERT_TRUE((*eng)->forward(toks.data(), 300).ok());
+  EXPECT_GT(later_layers, 0);  // the whole forward ran above layer 2
+  auto full = run_attention(run, toks, 300, 2, 3, 0, PoolMode::Max);
+  ASSERT_TRUE(full.ok());
+  for (int m = 0; m < 300; ++m)
+    for (int j = 0; j <= m; ++j) ASSERT_EQ(full->probs[(size_t)m * 300 + j], whole[(size_t)m * 300 + j]) << m << "," << j;
+}
+
 TEST(EngineMethods, CancelStopsAForward) {
   auto m = load_ok(bundled_gguf());
   std::atomic<bool> cancel{true};
