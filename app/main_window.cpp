@@ -93,10 +93,12 @@ QString guide_html() {
 MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
   setWindowTitle("LongScope");
   setAcceptDrops(true);
-  // The first window takes most of the screen it opens on, whatever its size.
+  // The first window takes most of the screen it opens on, whatever its size; on a
+  // projector-sized screen (1280×720, 1366×768) all of it.
   if (const QScreen* scr = QGuiApplication::primaryScreen()) {
     const QRect avail = scr->availableGeometry();
-    resize(std::min(avail.width() * 9 / 10, 1800), std::min(avail.height() * 9 / 10, 1100));
+    if (avail.width() <= 1400 || avail.height() <= 800) resize(avail.size());
+    else resize(std::min(avail.width() * 9 / 10, 1800), std::min(avail.height() * 9 / 10, 1100));
   } else {
     resize(1280, 720);
   }

@@ -54,12 +54,14 @@ void draw_nll_by_position(QChart* c, const AppState& s, const std::vector<Positi
   auto snap = s.ppl;
   const int L = s.config.train_len;
   if (curves.empty() || !snap) {
-    c->setTitle(QObject::tr("Mean NLL by position: computing…"));
+    c->setTitle(QObject::tr("NLL by position: computing…"));
     return;
   }
   const int ctx = snap->ctx;
   const int windows = snap->results.empty() ? 0 : snap->results[0].windows;
-  c->setTitle(QObject::tr("Mean NLL by position (n = %1, %2 window%3)").arg(ctx).arg(windows).arg(windows == 1 ? "" : "s"));
+  // Short enough for a narrow chart on a projector; the window count is in the tooltip.
+  c->setTitle(QObject::tr("NLL by position · n = %1").arg(ctx));
+  c->setToolTip(QObject::tr("mean over %1 window%2 of %3 tokens").arg(windows).arg(windows == 1 ? "" : "s").arg(ctx));
   double ymax = 0;
   for (const auto& cv : curves)
     for (double y : cv.mean) ymax = std::max(ymax, y);
@@ -91,7 +93,7 @@ void draw_nll_by_position(QChart* c, const AppState& s, const std::vector<Positi
     legend.push_back({AppState::label(cv.method), s.colour_of(cv.method)});
   }
   auto* ax = new QValueAxis();
-  ax->setTitleText(QObject::tr("position in the window"));
+  ax->setTitleText(QObject::tr("position m"));
   ax->setLabelFormat("%d");
   ax->setRange(0, ctx);
   auto* ay = new QValueAxis();
@@ -122,10 +124,10 @@ bool draw_loss_vs_length(QChart* c, const AppState& s, Legend& legend) {
       xmax = std::max(xmax, (double)cell.ctx);
     }
   if (by_method.empty()) {
-    c->setTitle(QObject::tr("Mean NLL vs length: computing…"));
+    c->setTitle(QObject::tr("NLL vs context length: computing…"));
     return false;
   }
-  c->setTitle(QObject::tr("Mean NLL vs context length"));
+  c->setTitle(QObject::tr("NLL vs context length"));
   for (size_t i = 0; i < s.methods.size(); ++i)  // the user's order and colours
     if (auto it = by_method.find(s.method_ids()[i]); it != by_method.end()) {
       const QColor colour = s.colour_of(s.methods[i]);
@@ -148,6 +150,7 @@ bool draw_loss_vs_length(QChart* c, const AppState& s, Legend& legend) {
   ax->setBase(2);
   ax->setLabelFormat("%d");
   ax->setTitleText(QObject::tr("context length n"));
+  ax->setLabelsAngle(-45);  // powers of two side by side collide on a narrow chart
   ax->setRange(std::min(xmin, (double)L) / 1.3, std::max(xmax, (double)L) * 1.3);
   auto* ay = new QValueAxis();
   ay->setTitleText(QObject::tr("mean NLL (nats)"));
