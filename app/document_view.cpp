@@ -67,6 +67,7 @@ QColor attention_colour(double rel) {
 
 void DocumentView::show_prompt(const RetrievalDetailSnapshot& d) {
   const bool new_prompt = shown_detail_ != &d;
+  if (!shown_detail_) doc_colour_by_ = colour_by_->currentText();  // the document's choice, for Back
   shown_detail_ = &d;
   shown_doc_ = nullptr;
   back_->show();
@@ -164,6 +165,10 @@ void DocumentView::refresh() {
     if (ppl)
       for (const auto& m : ppl->methods) labels << AppState::label(m);
     keep_choice(colour_by_, labels);
+    if (!doc_colour_by_.isEmpty()) {  // back from a prompt: the document's own choice again
+      if (const int i = colour_by_->findText(doc_colour_by_); i >= 0) colour_by_->setCurrentIndex(i);
+      doc_colour_by_.clear();
+    }
   }
   if (doc.get() == shown_doc_ && ppl.get() == shown_ppl_ && colour_by_->currentText() == shown_method_) return;
   shown_method_ = colour_by_->currentText();

@@ -41,6 +41,7 @@ class DocumentView : public QWidget {
   const RetrievalDetailSnapshot* dismissed_ = nullptr;     // the prompt the user left with Back
   void show_prompt(const RetrievalDetailSnapshot& d);
   QString prompt_tooltip(int i) const;
+  QString doc_colour_by_;  // "colour by" of the document while a prompt is shown
 };
 
 // Background colour for an attention probability relative to the row's largest: white → blue.

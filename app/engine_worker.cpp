@@ -159,6 +159,14 @@ void EngineWorker::run_ppl_impl(quint64 job, CancelFlag cancel, MethodList metho
   snap->job = job;
   snap->ctx = ctx;
   const int windows = std::max(1, max_tokens / ctx);
+  // Say what really runs: the methods not yet computed for this (model, document, n).
+  size_t to_compute = 0;
+  for (const auto& m : methods) to_compute += cache_.count(PplKey{m, ctx, windows}) == 0;
+  emit note(job, to_compute == methods.size()
+                     ? QString("Computing per-token NLL for %1 method(s) at n = %2…").arg(to_compute).arg(ctx)
+                     : QString("Computing per-token NLL for %1 of %2 methods at n = %3 (the others from the cache)…")
+                           .arg(to_compute).arg(methods.size()).arg(ctx));
+  size_t computed = 0;
   QStringList skipped;
   for (size_t i = 0; i < methods.size(); ++i) {
     // A method that cannot run at this length (a remapping method over sliding local
@@ -169,8 +177,11 @@ void EngineWorker::run_ppl_impl(quint64 job, CancelFlag cancel, MethodList metho
     }
     auto run = run_config(methods[i], cancel, job);
     if (!run) return emit failed(job, QString::fromStdString(run.error()));
-    run->progress = [this, job, i, n = methods.size()](double f) { emit progress(job, ((double)i + f) / (double)n); };
+    run->progress = [this, job, computed, n = std::max<size_t>(1, to_compute)](double f) {
+      emit progress(job, ((double)computed + f) / (double)n);
+    };
     // Only methods not yet computed for this (model, document, n) run: the rest come from the cache.
+    computed += cache_.count(PplKey{methods[i], ctx, windows}) == 0;
     auto r = cached_ppl(run.value(), ctx, windows);
     if (!r) return emit failed(job, QString::fromStdString(r.error()));
     snap->methods.push_back(methods[i]);

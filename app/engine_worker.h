@@ -52,6 +52,7 @@ class EngineWorker : public QObject {
                             int method, int length, int depth);
 
  signals:
+  void note(quint64 job, QString text);  // what a job is doing, for the status line
   void model_loaded(quint64 job, ls::app::ModelLoaded info);
   void document_loaded(quint64 job, std::shared_ptr<const ls::app::DocumentSnapshot> doc);
   void ppl_ready(std::shared_ptr<const ls::app::PplSnapshot> r);

@@ -303,8 +303,13 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     const double secs = job_clock_.elapsed() / 1000.0;
     if (f > 0.03 && secs > 1.0) progress_->setFormat(tr("%p% · about %1 s left").arg(std::lround(secs * (1 - f) / f)));
   });
+  connect(worker_, &EngineWorker::note, this, [this](quint64 job, QString text) {
+    if (jobs_.pending(job)) message_->setText(text);
+  });
   connect(worker_, &EngineWorker::failed, this, [this](quint64 job, QString msg) {
-    const bool silent = msg == "cancelled" || msg.isEmpty();  // empty: deferred, nothing went wrong
+    // A job the user cancelled (or a newer one replaced) ends quietly whatever its last words;
+    // empty: deferred, nothing went wrong.
+    const bool silent = msg == "cancelled" || msg.isEmpty() || (jobs_.pending(job) && *jobs_.cancel_flag(job));
     finish_job(job);
     if (!silent) show_error(msg);
   });
@@ -595,7 +600,7 @@ void MainWindow::start_ppl() {
   if (ctx < 2) return show_error(tr("the document is too short for a window"));
   const int max_tokens = std::max(ctx, kScoredTokens);  // score at least this many tokens when the document has them
   const quint64 job = start_job(JobKind::Ppl);
-  message_->setText(tr("Computing per-token NLL for %1 method(s) at n = %2…").arg(methods.size()).arg(ctx));
+  message_->setText(tr("Computing per-token NLL at n = %1…").arg(ctx));  // the worker then says how many methods run
   QMetaObject::invokeMethod(worker_, [w = worker_, job, c = jobs_.cancel_flag(job), methods, ctx, max_tokens] {
     w->run_ppl(job, c, methods, ctx, max_tokens);
   }, Qt::QueuedConnection);
@@ -654,9 +659,13 @@ void MainWindow::run_sweep(bool up_to_n) {
   QList<int> lengths;
   const int doc = (int)state_.document->tokens.size() - 1;
   if (up_to_n) lengths = story_lengths();  // the automatic sweep stops at the chosen n and includes it
-  else
-    for (int n : sweep_->lengths())  // the Run button takes every length
+  else {
+    // The Run button takes every length; a field with entries that are not lengths is
+    // refused here, once (the automatic sweep quietly uses the valid ones).
+    if (const QString bad = sweep_->lengths_problem(); !bad.isEmpty()) return show_error(bad);
+    for (int n : sweep_->lengths())
       if (n <= doc && n <= state_.max_length) lengths << n;
+  }
   if (lengths.isEmpty()) return show_error(tr("no sweep length fits the document (%1 tokens)").arg(doc + 1));
   const quint64 job = start_job(JobKind::Sweep);
   message_->setText(tr("Running the loss-vs-length sweep…"));

@@ -9,6 +9,7 @@
 #include <QSvgGenerator>
 
 #include "app/main_window.h"
+#include "app/method_panel.h"
 #include "app/session.h"
 #include "core/util/files.h"
 #include "core/util/memory.h"
@@ -52,7 +53,15 @@ bool MainWindow::export_view(const QString& name, const QString& path) {
 bool MainWindow::save_session(const QString& path) {
   Session s;
   for (int i = 0; i < tabs_->count(); ++i)
-    if (auto* v = qobject_cast<View*>(tabs_->widget(i))) s.views[v->view_name()] = v->view_state();
+    if (auto* v = qobject_cast<View*>(tabs_->widget(i))) {
+      v->refresh();  // a view not shown since the methods changed would name methods no longer selected
+      s.views[v->view_name()] = v->view_state();
+    }
+  for (size_t i = 0; i < state_.methods.size(); ++i) {
+    const int id = state_.method_ids()[i];
+    s.templates << state_.template_of(id);
+    if (state_.is_hidden(id)) s.hidden << AppState::label(state_.methods[i]);
+  }
   s.model = model_path_;
   s.train_len_override = train_len_override_;
   s.document = document_path_;
@@ -87,7 +96,14 @@ bool MainWindow::load_session(const QString& path) {
   if (!s.document.isEmpty()) open_document(s.document);
   // Apply methods, length and view states once the model is in place.
   auto apply = [this, s] {
-    set_methods(s.methods);
+    // Methods that follow a template take it again (same model: same values); ticks as saved.
+    QStringList specs = s.methods;
+    for (qsizetype i = 0; i < specs.size() && i < s.templates.size(); ++i)
+      if (!s.templates[i].isEmpty()) specs[i] = s.templates[i];
+    set_methods(specs);
+    for (size_t i = 0; i < state_.methods.size(); ++i)
+      state_.set_hidden(state_.method_ids()[i], s.hidden.contains(AppState::label(state_.methods[i])));
+    methods_->sync_from_state();
     set_length(s.length);
     set_layer_head(s.layer, s.head);
     for (int i = 0; i < tabs_->count(); ++i)

@@ -40,6 +40,7 @@ void MainWindow::run_retrieval() {
   if (state_.model_path.isEmpty()) return show_error(tr("load a model first"));
   const RetrievalTask task = state_.retrieval_task = retrieval_->task();
   if (task == RetrievalTask::Needle && !state_.document) return show_error(tr("open a document first: it is the haystack"));
+  if (const QString bad = retrieval_->fields_problem(); !bad.isEmpty()) return show_error(bad);
   QList<int> lengths;
   for (int n : retrieval_->lengths())
     if (n <= state_.max_length) lengths << n;

@@ -7,12 +7,14 @@
 namespace ls::app {
 
 QByteArray Session::to_json() const {
-  QJsonArray specs;
+  QJsonArray specs, temps, hide;
   for (const auto& s : methods) specs << s;
+  for (const auto& s : templates) temps << s;
+  for (const auto& s : hidden) hide << s;
   const QJsonObject o{{"longscope_session", 1}, {"model", model},     {"train_len_override", train_len_override},
                       {"document", document},   {"methods", specs},   {"length", length},
                       {"layer", layer},         {"head", head},       {"current_view", current_view},
-                      {"views", views}};
+                      {"views", views},         {"templates", temps}, {"hidden", hide}};
   return QJsonDocument(o).toJson();
 }
 
@@ -27,6 +29,8 @@ Result<Session> Session::from_json(const QByteArray& bytes, const QString& path)
   s.train_len_override = o["train_len_override"].toInt();
   s.document = o["document"].toString();
   for (const auto& m : o["methods"].toArray()) s.methods << m.toString();
+  for (const auto& m : o["templates"].toArray()) s.templates << m.toString();
+  for (const auto& m : o["hidden"].toArray()) s.hidden << m.toString();
   s.length = o["length"].toInt(4096);
   s.layer = o["layer"].toInt();
   s.head = o["head"].toInt();

@@ -16,6 +16,8 @@ struct Session {
   int train_len_override = 0;
   QString document;
   QStringList methods;  // method specs
+  QStringList templates;  // per method: the template it follows ("" : its own values)
+  QStringList hidden;   // specs of the methods whose check box is off
   int length = 4096;
   int layer = 0, head = 0;
   QString current_view = "story";

@@ -5,6 +5,7 @@
 #include <QColor>
 #include <QComboBox>
 #include <QLabel>
+#include <QLineEdit>
 #include <QBoxLayout>
 #include <QVBoxLayout>
 #include <QtCharts/QChart>
@@ -89,16 +90,25 @@ inline void attach_axes(QChart* c, QAbstractAxis* x, QAbstractAxis* y) {
   }
 }
 
-// Removes every series and axis (series are refilled whole on each redraw).
-// "256,512,1024" → the whole numbers ≥ lo in it (junk entries skipped).
-inline QList<int> parse_lengths(const QString& text, int lo) {
+// "256,512,1024" → the whole numbers ≥ lo in it; the other entries go to `bad` as typed.
+inline QList<int> parse_lengths(const QString& text, int lo, QStringList* bad = nullptr) {
   QList<int> out;
   for (const auto& p : text.split(',', Qt::SkipEmptyParts)) {
     bool ok = false;
     const int n = p.trimmed().toInt(&ok);
     if (ok && n >= lo) out << n;
+    else if (bad && !p.trimmed().isEmpty()) *bad << p.trimmed();
   }
   return out;
+}
+
+// Marks a comma-list field whose entries are not all valid: red, with a tooltip naming
+// them; returns the message ("" when every entry is valid).
+inline QString mark_bad_entries(QLineEdit* field, const QStringList& bad, const QString& accepted, const QString& tip) {
+  const QString why = bad.isEmpty() ? QString() : QObject::tr("not accepted: %1 (%2)").arg(bad.join(", "), accepted);
+  field->setStyleSheet(bad.isEmpty() ? QString() : "QLineEdit { background: #fde7e9; }");
+  field->setToolTip(bad.isEmpty() ? tip : tip + "\n" + why);
+  return why;
 }
 
 // L/2, L, 2L, 4L, 8L that lie in [lo, hi], as a comma list.

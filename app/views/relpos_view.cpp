@@ -36,6 +36,13 @@ RelposView::RelposView(AppState* s, QWidget* parent) : View(s, parent) {
 }
 
 void RelposView::refresh() {
+  if (state_->model_path != model_seen_) {  // another model: fresh choices and read-out
+    model_seen_ = state_->model_path;
+    QSignalBlocker q1(a_), q2(b_);
+    a_->clear();
+    b_->clear();
+    readout_->setText(tr("hover a cell: query m, key j, r(m, j); wheel zooms, drag pans, double-click resets"));
+  }
   for (MethodChoice* c : {a_, b_}) {
     const bool first = c->count() == 0;
     c->fill(*state_);

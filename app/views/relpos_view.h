@@ -34,6 +34,7 @@ class RelposView : public View {
   QLabel* readout_;
   HeatmapWidget* heat_;
   int side_ = 0, n_ = 0;
+  QString model_seen_;  // the model the choices and read-out belong to
 };
 
 }  // namespace ls::app

@@ -159,6 +159,19 @@ void RetrievalGridWidget::mouseMoveEvent(QMouseEvent* e) {
   QToolTip::showText(e->globalPosition().toPoint(), tip + "\nclick: open the first trial's prompt", this);
 }
 
+namespace {
+QList<double> parse_depths(const QString& text, QStringList* bad = nullptr) {
+  QList<double> out;
+  for (const auto& p : text.split(',', Qt::SkipEmptyParts)) {
+    bool ok = false;
+    const double d = p.trimmed().toDouble(&ok);
+    if (ok && d >= 0 && d <= 1) out << d;
+    else if (bad && !p.trimmed().isEmpty()) *bad << p.trimmed();
+  }
+  return out;
+}
+}  // namespace
+
 RetrievalView::RetrievalView(AppState* s, QWidget* parent) : View(s, parent) {
   auto* lay = new QVBoxLayout(this);
   auto* bar = new QHBoxLayout();
@@ -204,6 +217,16 @@ RetrievalView::RetrievalView(AppState* s, QWidget* parent) : View(s, parent) {
   info_->setWordWrap(true);
   lay->addWidget(info_);
   connect(run_, &QPushButton::clicked, this, &RetrievalView::request);
+  connect(lengths_, &QLineEdit::textChanged, this, [this] {
+    QStringList bad;
+    parse_lengths(lengths_->text(), 1, &bad);
+    mark_bad_entries(lengths_, bad, tr("whole numbers of tokens"), tr("prompt lengths in tokens, comma-separated"));
+  });
+  connect(depths_, &QLineEdit::textChanged, this, [this] {
+    QStringList bad;
+    parse_depths(depths_->text(), &bad);
+    mark_bad_entries(depths_, bad, tr("numbers in [0, 1]"), tr("where the needle sits in the haystack, 0 (start) … 1 (end)"));
+  });
   connect(grid_, &RetrievalGridWidget::cell_clicked, this, &RetrievalView::open_cell);
   connect(task_, &QComboBox::currentIndexChanged, this, [this] { depths_->setEnabled(task() != RetrievalTask::LongEvalLines); });
 }
@@ -224,14 +247,17 @@ void RetrievalView::suggest_lengths() {
 
 QList<int> RetrievalView::lengths() const { return parse_lengths(lengths_->text(), 1); }
 
-QList<double> RetrievalView::depths() const {
-  QList<double> out;
-  for (const auto& p : depths_->text().split(',', Qt::SkipEmptyParts)) {
-    bool ok = false;
-    const double d = p.trimmed().toDouble(&ok);
-    if (ok && d >= 0 && d <= 1) out << d;
-  }
-  return out;
+
+QList<double> RetrievalView::depths() const { return parse_depths(depths_->text()); }
+
+QString RetrievalView::fields_problem() const {
+  QStringList bad_lengths, bad_depths, parts;
+  parse_lengths(lengths_->text(), 1, &bad_lengths);
+  parse_depths(depths_->text(), &bad_depths);
+  if (!bad_lengths.isEmpty()) parts << tr("prompt lengths not accepted: %1 (whole numbers of tokens)").arg(bad_lengths.join(", "));
+  if (!bad_depths.isEmpty() && task() != RetrievalTask::LongEvalLines)
+    parts << tr("depths not accepted: %1 (numbers in [0, 1])").arg(bad_depths.join(", "));
+  return parts.join("; ");
 }
 
 void RetrievalView::refresh() {

@@ -64,6 +64,7 @@ class RetrievalView : public View {
   RetrievalTask task() const;
   QList<int> lengths() const;
   QList<double> depths() const;
+  QString fields_problem() const;  // "" or which entries of lengths / depths are not accepted
   int trials() const { return trials_->value(); }
   int nbce_chunks() const { return nbce_->isChecked() ? chunks_->value() : 0; }
   RetrievalGridWidget* grid() { return grid_; }

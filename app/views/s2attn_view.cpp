@@ -85,7 +85,8 @@ S2AttnView::S2AttnView(AppState* s, QWidget* parent) : View(s, parent) {
   masks_ = new S2MaskWidget();
   lay->addWidget(masks_, 1);
   text_ = new QLabel(tr(
-      "<b>S2-Attn is a training-time pattern, not an inference method.</b> LongLoRA ([ctx-survey]; Chen et al., 2023) "
+      "<b>S2-Attn is a training-time pattern, not an inference method.</b> LongLoRA (Chen et al., 2023, \"LongLoRA: Efficient Fine-tuning of Long-Context "
+      "Large Language Models\") "
       "fine-tunes a model to a longer context cheaply: the sequence is cut into groups, attention runs only inside each "
       "group, and in half of the heads the tokens are first shifted by half a group, so those groups straddle the "
       "borders and information flows from group to group. The cost grows with n·G instead of n². At inference the "

@@ -23,11 +23,22 @@ SweepView::SweepView(AppState* s, QWidget* parent) : View(s, parent) {
   lay->addLayout(bar);
   chart_ = add_chart_with_legend(lay, legend_);
   connect(run_, &QPushButton::clicked, this, &SweepView::request);
+  connect(lengths_, &QLineEdit::textChanged, this, [this] {
+    QStringList bad;
+    parse_lengths(lengths_->text(), 2, &bad);
+    mark_bad_entries(lengths_, bad, tr("each a whole number of tokens ≥ 2"), tr("context lengths, comma-separated"));
+  });
 }
 
 void SweepView::suggest_lengths() { lengths_->setText(suggested_lengths(state_->config.train_len, 16, state_->max_length)); }
 
 QList<int> SweepView::lengths() const { return parse_lengths(lengths_->text(), 2); }
+
+QString SweepView::lengths_problem() const {
+  QStringList bad;
+  parse_lengths(lengths_->text(), 2, &bad);
+  return bad.isEmpty() ? QString() : tr("sweep lengths not accepted: %1 (each a whole number of tokens ≥ 2)").arg(bad.join(", "));
+}
 
 void SweepView::refresh() {
   if (lengths_->text().isEmpty()) suggest_lengths();

@@ -26,6 +26,7 @@ class SweepView : public View {
     if (o.contains("lengths")) lengths_->setText(o["lengths"].toString());
   }
   QList<int> lengths() const;
+  QString lengths_problem() const;  // "" or which entries are not lengths
   void suggest_lengths();
 
  signals:

@@ -419,6 +419,7 @@ Result<RetrievalGrid> run_retrieval(const RunConfig& run_in, const Tokenizer& to
         for (int s = 0; s < o.seeds; ++s, ++pi) {
           if (run.engine.cancel && run.engine.cancel->load()) return make_error("cancelled");
           auto t = score_prompt(r, tok, prompts[pi], k);
+          if (!t && t.error() == "cancelled") return make_error(t.error());  // not a failure of this cell
           if (!t) return make_error(cell.method + " at " + std::to_string(prompts[pi].length) + " tokens: " + t.error());
           cell.found += t->found ? 1 : 0;
           cell.trials.push_back(t.take());

@@ -180,8 +180,10 @@ std::string model_line(const Model& m, const std::string& tokenizer_kind, const 
   return c.name + " · " + family + " · " + format_name(c.format) + " · tokenizer " + tokenizer_kind + " · " +
          std::to_string(c.n_layers) + " layers · " + std::to_string(c.n_heads) + " heads (" +
          std::to_string(c.n_kv_heads) + " KV) · head_dim " + std::to_string(c.head_dim) + " · L = " +
-         std::to_string(c.train_len) + " (" + c.train_len_source + ") · base " + num(c.rope_base) + " · " +
-         (!arch_alibi(c.arch) ? layout_name(c.layout) : "ALiBi") + " · native " + native + " · weights " +
+         std::to_string(c.train_len) + " (" + c.train_len_source + ") · " +
+         (!arch_alibi(c.arch) ? "base " + num(c.rope_base) + " · " + layout_name(c.layout)
+                              : std::string("ALiBi (no rotary base)")) +
+         " · native " + native + " · weights " +
          weight_types_text(m) + " · backend " + backend;
 }
 

@@ -106,6 +106,7 @@ class AppTest : public QObject {
   void demos_reproduce_the_readme();
   void attention_layers_cached_and_stale_maps_labelled();
   void story_says_when_results_are_for_another_n();
+  void small_defects_stay_fixed();
 
  private:
   void load(MainWindow& w, int length = 1024);

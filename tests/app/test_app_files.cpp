@@ -67,11 +67,22 @@ void AppTest::session_round_trip() {
   {
     MainWindow w;
     load(w, 700);
-    w.set_methods({"ntk:alpha=4", "leaky-rerope:window=128,k=16"});
+    w.set_methods({"rope", "ntk:alpha=4", "leaky-rerope:window={L/4},k=16"});
     w.set_layer_head(2, 5);
     w.show_view("attention");
+    static_cast<QComboBox*>(w.view("attention")->findChild<QComboBox*>())->setCurrentIndex(0);  // attention of rope
+    w.set_methods({"ntk:alpha=4", "leaky-rerope:window={L/4},k=16"});  // rope removed while another view is shown
+    w.show_view("story");
+    w.state()->set_hidden(w.state()->method_ids()[0], true);  // ntk unticked
     QVERIFY(w.save_session(path));
   }
+  QFile f(path);
+  QVERIFY(f.open(QIODevice::ReadOnly));
+  const QJsonObject saved = QJsonDocument::fromJson(f.readAll()).object();
+  QVERIFY2(saved["views"].toObject()["attention"].toObject()["method"].toString() != "rope",
+           "a view state names a method no longer selected");
+  QCOMPARE(saved["hidden"].toArray().size(), 1);
+  QCOMPARE(saved["templates"].toArray()[1].toString(), QString("leaky-rerope:window={L/4},k=16"));
   MainWindow w2;
   w2.show();
   QVERIFY(w2.load_session(path));
@@ -80,6 +91,8 @@ void AppTest::session_round_trip() {
   QVERIFY(wait_idle(w2));
   QCOMPARE(w2.state()->length, 700);
   QCOMPARE(w2.state()->method_labels(), QStringList({"ntk:alpha=4", "leaky-rerope:window=128,k=16"}));
+  QVERIFY(w2.state()->is_hidden(w2.state()->method_ids()[0]) && !w2.state()->is_hidden(w2.state()->method_ids()[1]));
+  QCOMPARE(w2.state()->template_of(w2.state()->method_ids()[1]), QString("leaky-rerope:window={L/4},k=16"));
   QCOMPARE(w2.state()->layer, 2);
   QCOMPARE(w2.state()->head, 5);
 }

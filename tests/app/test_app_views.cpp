@@ -182,7 +182,11 @@ void AppTest::retrieval_grid_and_a_clicked_prompt() {
     QVERIFY2(QFileInfo(f).size() > 100, qPrintable(f));
   }
   QCOMPARE(w.view("retrieval")->data_csv().count('\n'), 1 + 20);
-  // Click the cell (ntk, 600 tokens, depth 0.5).
+  // Colour the document by the first method, then click the cell (ntk, 600 tokens, depth 0.5).
+  auto* colour_by = w.findChild<ls::app::DocumentView*>()->findChild<QComboBox*>();
+  QVERIFY(colour_by && colour_by->count() == 2);
+  colour_by->setCurrentIndex(0);
+  const QString colour_choice = colour_by->currentText();
   auto* gw = rv->grid();
   const QRect r = gw->cell_rect(1, 1, 2);
   QVERIFY(r.isValid());
@@ -206,6 +210,7 @@ void AppTest::retrieval_grid_and_a_clicked_prompt() {
   QVERIFY(back);
   back->click();
   QVERIFY(!doc->showing_prompt());
+  QCOMPARE(colour_by->currentText(), colour_choice);  // Back restores the document's own choice
   // NBCE as a row of its own.
   rv->findChild<QCheckBox*>()->setChecked(true);
   w.set_retrieval_lengths("256");

@@ -345,6 +345,8 @@ void AppTest::presets_follow_the_model() {
   w.open_model(LONGSCOPE_RESOURCES_DIR "/models/twins/alibi_twin");
   QVERIFY(wait_idle(w));
   QCOMPARE(w.state()->method_labels(), QStringList({"alibi", "alibi-linear:a=8", "ntk-alibi:a=8"}));
+  QVERIFY2(!w.state()->model_summary.contains("base 10000") && w.state()->model_summary.contains("ALiBi"),
+           qPrintable(w.state()->model_summary));  // no rotary base on an ALiBi model
   offered.clear();
   for (auto* c : panel->findChildren<QComboBox*>())
     for (int i = 1; i < c->count(); ++i) offered << c->itemText(i);
@@ -352,4 +354,52 @@ void AppTest::presets_follow_the_model() {
   for (const auto& o : offered) QVERIFY2(!o.contains("RoPE") && !o.contains("yarn"), qPrintable(o));
   w.cancel_runs();
   QVERIFY(wait_idle(w));
+}
+
+// Small defects that stay fixed: a cancelled retrieval is not an error; sweep and retrieval
+// fields say which entries they refuse; the status line says how many methods really run;
+// Relative positions starts afresh on another model.
+void AppTest::small_defects_stay_fixed() {
+  MainWindow w;
+  load(w, 512);
+  // A cancelled retrieval grid: quiet, no red banner.
+  w.set_retrieval_lengths("1024,2048");
+  w.run_retrieval();
+  QTest::qWait(150);
+  QVERIFY(w.busy());
+  w.cancel_runs();
+  QVERIFY(wait_idle(w));
+  QVERIFY2(!w.error_visible(), qPrintable(w.last_error()));
+  // Fields with entries that are not lengths or depths: marked, and Run says which.
+  auto* sweep_field = w.view("sweep")->findChild<QLineEdit*>();
+  sweep_field->setText("256, 5x2, 1024, -3");
+  QVERIFY(sweep_field->toolTip().contains("5x2, -3"));
+  w.run_sweep();
+  QVERIFY(w.error_visible() && w.last_error().contains("5x2, -3"));
+  w.set_retrieval_lengths("256,abc");
+  w.run_retrieval();
+  QVERIFY(w.last_error().contains("abc"));
+  QVERIFY(!w.busy());
+  // One new method among cached ones: the status line says one runs.
+  w.set_methods({"rope", "yarn:factor=4", "rerope:window=256", "ntk:alpha=2"});
+  w.run_now();
+  QStringList said;
+  while (w.busy()) {
+    said << w.status_text();
+    QTest::qWait(1);
+  }
+  said.removeDuplicates();
+  QVERIFY2(said.filter("1 of 4 methods").size() == 1, qPrintable(said.join(" | ")));
+  // Relative positions after a model switch: the default choices and the hint, not the old hover.
+  w.show_view("relpos");
+  auto* readout = w.view("relpos")->findChildren<QLabel*>().last();
+  readout->setText("m = 5, j = 3, r = 2");  // as a hover leaves it
+  w.open_model(LONGSCOPE_RESOURCES_DIR "/models/twins/rope_twin.gguf");
+  QVERIFY(wait_idle(w));
+  QTest::qWait(40);
+  QVERIFY2(readout->text().startsWith("hover"), qPrintable(readout->text()));
+  QStringList items;
+  for (auto* c : w.view("relpos")->findChildren<QComboBox*>())
+    for (int i = 0; i < c->count(); ++i) items << c->itemText(i);
+  QCOMPARE(items.count("rope"), 2);  // once in A and once in B
 }
