@@ -323,6 +323,7 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
   wire_retrieval();
   connect(tabs_, &QTabWidget::currentChanged, this, [this] { refresh_views(); });
   connect(this, &MainWindow::idle, this, &MainWindow::continue_demo);
+  connect(story_, &StoryView::tour_dismissed, this, [] { QSettings("LongScope", "LongScope").setValue("walkthrough_seen", true); });
   run_debounce_.setSingleShot(true);
   run_debounce_.setInterval(250);  // restart a run once a slider settles
   connect(&run_debounce_, &QTimer::timeout, this, [this] {
@@ -401,6 +402,7 @@ void MainWindow::build_menus() {
   QMenu* help = menuBar()->addMenu(tr("&Help"));
   help->addAction(tr("&Guide"), QKeySequence::HelpContents, this, [this] { show_text(tr("LongScope guide"), guide_html()); });
   help->addAction(tr("&Methods explained"), this, [this] { show_text(tr("Methods explained"), methods_html()); });
+  help->addAction(tr("&Walkthrough"), this, &MainWindow::start_walkthrough);
   help->addAction(tr("&About LongScope"), this, [this] {
     QMessageBox::about(this, tr("About LongScope"),
                        tr("LongScope %1: see why language models fail beyond their training length, and how each "
@@ -718,6 +720,11 @@ View* MainWindow::view(const QString& name) const {
   for (int i = 0; i < tabs_->count(); ++i)
     if (auto* v = qobject_cast<View*>(tabs_->widget(i)); v && v->view_name() == name) return v;
   return nullptr;
+}
+
+void MainWindow::start_walkthrough() {
+  show_view("story");
+  story_->start_tour();
 }
 
 QString MainWindow::current_view() const {

@@ -66,6 +66,7 @@ class MainWindow : public QMainWindow {
   // Demos ▸ …: opens the demo's model and document, then sets its methods, n and view and
   // runs what the view needs; false for an unknown id.
   bool run_demo(const QString& id);
+  void start_walkthrough();  // Help ▸ Walkthrough: the Story's three steps from the first
   bool save_session(const QString& path);
   bool load_session(const QString& path);
   bool export_view(const QString& name, const QString& path);  // by extension: png, svg, csv, json

@@ -1,6 +1,7 @@
 #include "app/startup_run.h"
 
 #include <QCoreApplication>
+#include <QSettings>
 #include <QTimer>
 #include <cstdio>
 
@@ -51,6 +52,10 @@ void StartupRun::on_idle() {
 
 void StartupRun::apply_settings() {
   stage_ = Stage::Capturing;
+  // A first interactive launch opens on the walkthrough (dismissed once, it stays closed).
+  if (!headless() && !QSettings("LongScope", "LongScope").value("walkthrough_seen").toBool() &&
+      (o_.view == "story" || o_.view.isEmpty()))
+    w_.start_walkthrough();
   w_.set_methods(o_.methods);
   w_.set_length(o_.length);
   w_.set_layer_head(o_.layer, o_.head);

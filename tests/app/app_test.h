@@ -22,6 +22,7 @@
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QSignalSpy>
+#include <QSettings>
 #include <QTemporaryDir>
 #include <QTextBrowser>
 #include <QTextDocument>
@@ -107,6 +108,7 @@ class AppTest : public QObject {
   void attention_layers_cached_and_stale_maps_labelled();
   void story_says_when_results_are_for_another_n();
   void small_defects_stay_fixed();
+  void walkthrough_tells_the_story_in_three_steps();
 
  private:
   void load(MainWindow& w, int length = 1024);

@@ -5,7 +5,10 @@
 // test_app_views.cpp, test_app_files.cpp and test_app_window.cpp.
 #include "tests/app/app_test.h"
 
+#include <QStandardPaths>
+
 void AppTest::initTestCase() {
+  QStandardPaths::setTestModeEnabled(true);  // settings (recent files, the walkthrough) apart from the user's
   shots_ = QDir(LONGSCOPE_BUILD_DIR).filePath("screenshots");
   QDir().mkpath(shots_);
 }

@@ -470,3 +470,65 @@ void AppTest::story_says_when_results_are_for_another_n() {
   QTest::qWait(40);
   QVERIFY2(story->sentence().contains("Every method is unticked"), qPrintable(story->sentence()));
 }
+
+// The walkthrough: a first launch opens on it; its three steps quote the Story's own numbers
+// with a callout where they are; dismissed, it stays closed; Help ▸ Walkthrough reopens it.
+void AppTest::walkthrough_tells_the_story_in_three_steps() {
+  QSettings("LongScope", "LongScope").remove("walkthrough_seen");
+  auto launch = [](MainWindow& w) {
+    ls::app::StartupOptions o;  // main.cpp's defaults, at n = 2048
+    o.model = kModel;
+    o.document = kDoc;
+    o.methods = QString(ls::app::AppState::kRopeStory).split(';');
+    o.length = 2048;
+    auto* run = new ls::app::StartupRun(w, o);
+    run->setParent(&w);
+    run->start();
+    QVERIFY(wait_idle(w, 120000));
+    QTest::qWait(100);
+    QVERIFY(wait_idle(w, 120000));
+    QTest::qWait(50);
+  };
+  MainWindow w;
+  w.resize(1280, 720);
+  launch(w);
+  auto* story = static_cast<ls::app::StoryView*>(w.view("story"));
+  QCOMPARE(w.current_view(), QString("story"));
+  QCOMPARE(story->tour_step(), 0);
+  std::map<QString, std::pair<double, double>> ib;
+  for (const auto& c : story->data_json()["curves"].toArray())
+    ib[c.toObject()["method"].toString()] = {c.toObject()["inside_l"].toDouble(), c.toObject()["beyond_l"].toDouble()};
+  const auto rope = ib["rope"];
+  QVERIFY2(story->tour_text().contains(QString::number(rope.first, 'f', 2)), qPrintable(story->tour_text()));
+  QCOMPARE(story->callout_point(), QPointF(256, rope.first));
+  QCOMPARE(story->callout_chart(), 0);
+  auto* next = [&] {
+    for (auto* b : story->findChildren<QPushButton*>())
+      if (b->text() == "Next") return b;
+    return (QPushButton*)nullptr;
+  }();
+  QVERIFY(next);
+  next->click();
+  QCOMPARE(story->tour_step(), 1);
+  QVERIFY(story->tour_text().contains(QString::number(rope.second, 'f', 2)));
+  QVERIFY(story->callout_point().x() > 512 && story->callout_point().y() > rope.first + 1.0);
+  next->click();
+  QCOMPARE(story->tour_step(), 2);
+  QCOMPARE(story->callout_chart(), 1);
+  QVERIFY(story->tour_text().contains(QString::number(ib["rerope:window=256,logn=1"].second, 'f', 2)));
+  next->click();  // Done
+  QCOMPARE(story->tour_step(), -1);
+  QVERIFY(QSettings("LongScope", "LongScope").value("walkthrough_seen").toBool());
+  {
+    MainWindow again;
+    launch(again);
+    QCOMPARE(static_cast<ls::app::StoryView*>(again.view("story"))->tour_step(), -1);  // stays closed
+  }
+  w.show_view("perplexity");
+  for (QAction* m : w.menuBar()->actions())
+    if (m->menu())
+      for (QAction* a : m->menu()->actions())
+        if (a->text().remove('&') == "Walkthrough") a->trigger();
+  QCOMPARE(w.current_view(), QString("story"));
+  QCOMPARE(story->tour_step(), 0);
+}
