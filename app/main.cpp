@@ -16,6 +16,7 @@ QString resource(const char* rel) { return QString(LONGSCOPE_RESOURCES_DIR) + "/
 int main(int argc, char** argv) {
   QApplication app(argc, argv);
   QApplication::setApplicationName("LongScope");
+  QApplication::setApplicationVersion(LONGSCOPE_VERSION);
   QCommandLineParser cli;
   cli.setApplicationDescription("See why language models fail beyond their training length.");
   cli.addHelpOption();

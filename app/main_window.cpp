@@ -36,8 +36,6 @@
 
 namespace ls::app {
 
-// Tokens scored per run (PPL and each sweep length): windows = this / n, at least one.
-constexpr int kScoredTokens = 4096;
 
 namespace {
 
@@ -381,6 +379,11 @@ void MainWindow::build_menus() {
       if (!p.isEmpty()) export_view(v->view_name(), p);
     });
   }
+  exp->addSeparator();
+  exp->addAction(tr("&Figure pack (every view, with captions)…"), this, [this] {
+    const QString d = QFileDialog::getExistingDirectory(this, tr("Folder for the figure pack"));
+    if (!d.isEmpty()) export_figure_pack(d);
+  });
   QMenu* view = menuBar()->addMenu(tr("&View"));
   for (int i = 0; i < tabs_->count(); ++i)
     view->addAction(tabs_->tabText(i), this, [this, i] { tabs_->setCurrentIndex(i); });
@@ -406,7 +409,7 @@ void MainWindow::build_menus() {
   help->addAction(tr("&About LongScope"), this, [this] {
     QMessageBox::about(this, tr("About LongScope"),
                        tr("LongScope %1: see why language models fail beyond their training length, and how each "
-                          "context-extension method changes that.").arg(QCoreApplication::applicationVersion()));
+                          "context-extension method changes that.").arg(LONGSCOPE_VERSION));
   });
   QSettings settings("LongScope", "LongScope");
   for (const auto& p : settings.value("recent").toStringList())

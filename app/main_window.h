@@ -16,9 +16,13 @@
 
 #include "app/app_state.h"
 #include "app/job_board.h"
+#include "app/provenance.h"
 #include "app/engine_worker.h"
 
 namespace ls::app {
+
+// Tokens scored per run (PPL and each sweep length): windows = this / n, at least one.
+constexpr int kScoredTokens = 4096;
 
 class View;
 class MethodPanel;
@@ -70,6 +74,11 @@ class MainWindow : public QMainWindow {
   bool save_session(const QString& path);
   bool load_session(const QString& path);
   bool export_view(const QString& name, const QString& path);  // by extension: png, svg, csv, json
+  // Where an export's numbers come from (model, document, n, methods, version, CLI commands).
+  Provenance provenance(const QString& view_name) const;
+  // Every view with content as PNG, SVG, CSV and JSON into `dir`, with captions (README.md);
+  // returns the files written ("" entries never).
+  QStringList export_figure_pack(const QString& dir);
 
  signals:
   void idle();  // no run pending

@@ -175,7 +175,16 @@ int run_sweep_cmd(const Args& a) {
     if (edges[i] <= edges[i - 1]) return usage_error("sweep", "--buckets must increase");
   auto windows = a.get_int("windows", 0, 0, 1 << 20);
   if (!windows) return usage_error("sweep", windows.error());
-  auto r = run_sweep(*run, methods.value(), lengths.value(), edges, *toks, (int)windows.value());
+  auto scored = a.get_int("scored-tokens", 0, 0, 1 << 24);
+  if (!scored) return usage_error("sweep", scored.error());
+  if (scored.value() > 0 && windows.value() > 0) return usage_error("sweep", "give --windows or --scored-tokens, not both");
+  // --scored-tokens T: each length n scores max(1, T/n) windows, as the app's sweeps do.
+  PplSource source;
+  if (scored.value() > 0)
+    source = [toks, t = (int)scored.value()](const RunConfig& cell, int len) {
+      return run_ppl(cell, *toks, len, std::max(1, t / len));
+    };
+  auto r = run_sweep(*run, methods.value(), lengths.value(), edges, *toks, (int)windows.value(), source);
   if (!r) return usage_error("sweep", r.error());
   json cells = json::array();
   for (const auto& c : r->cells) {
@@ -337,7 +346,8 @@ std::vector<CommandEntry> model_commands() {
              {kText, kTokens, {"methods", "\"A;B\"", "methods to compare", true},
               {"lengths", "N1,N2,..", "context lengths", true},
               {"buckets", "E0,E1,..", "position bucket edges (default 0,L,4L,16L…)"},
-              {"windows", "K", "at most K windows per cell (default: all)"}, kJson})},
+              {"windows", "K", "at most K windows per cell (default: all)"},
+              {"scored-tokens", "T", "score about T tokens per length: max(1, T/n) windows at length n (as the app)"}, kJson})},
        run_sweep_cmd},
       {{"attention", "attention probabilities of one layer and head (optionally pooled)",
         with(with(kModelOptions, kRunOptions),

@@ -223,7 +223,7 @@ void StoryView::place_callout() {
 }
 
 QJsonObject StoryView::data_json() const {
-  QJsonArray out;
+  QJsonArray out, by_length;
   for (const auto& c : curves()) {
     QJsonArray x, y;
     for (size_t i = 0; i < c.centre.size(); ++i) {
@@ -233,15 +233,25 @@ QJsonObject StoryView::data_json() const {
     out << QJsonObject{{"method", AppState::label(c.method)}, {"position", x}, {"mean_nll", y}, {"inside_l", c.inside_l},
                           {"beyond_l", std::isnan(c.beyond_l) ? QJsonValue() : QJsonValue(c.beyond_l)}};
   }
+  if (state_->sweep)  // the right chart, as drawn
+    for (const auto& c : state_->sweep->result.cells)
+      if (state_->is_shown(c.method))
+        by_length << QJsonObject{{"method", AppState::label(c.method)}, {"ctx", c.ctx}, {"mean_nll", c.mean_nll}};
   return {{"view", view_name()}, {"train_len", state_->config.train_len}, {"bucket", bucket()},
-          {"ctx", state_->ppl ? state_->ppl->ctx : 0}, {"curves", out}};
+          {"ctx", state_->ppl ? state_->ppl->ctx : 0}, {"curves", out}, {"loss_vs_length", by_length}};
 }
 
 QString StoryView::data_csv() const {
-  QString out = "method,position,mean_nll\n";
+  // Both charts: "position" rows (left: mean NLL per position bucket) and "length" rows
+  // (right: mean NLL per context length).
+  QString out = "chart,method,x,mean_nll\n";
   for (const auto& c : curves())
     for (size_t i = 0; i < c.centre.size(); ++i)
-      out += QString("\"%1\",%2,%3\n").arg(AppState::label(c.method)).arg(c.centre[i]).arg(c.mean[i], 0, 'g', 10);
+      out += QString("position,\"%1\",%2,%3\n").arg(AppState::label(c.method)).arg(c.centre[i]).arg(c.mean[i], 0, 'g', 10);
+  if (state_->sweep)
+    for (const auto& c : state_->sweep->result.cells)
+      if (state_->is_shown(c.method))
+        out += QString("length,\"%1\",%2,%3\n").arg(AppState::label(c.method)).arg(c.ctx).arg(c.mean_nll, 0, 'g', 10);
   return out;
 }
 

@@ -22,6 +22,7 @@
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QSignalSpy>
+#include <QProcess>
 #include <QSettings>
 #include <QTemporaryDir>
 #include <QTextBrowser>
@@ -109,6 +110,7 @@ class AppTest : public QObject {
   void story_says_when_results_are_for_another_n();
   void small_defects_stay_fixed();
   void walkthrough_tells_the_story_in_three_steps();
+  void exports_carry_provenance_and_their_cli_commands_agree();
 
  private:
   void load(MainWindow& w, int length = 1024);

@@ -275,3 +275,61 @@ void AppTest::startup_run_captures_and_ends_on_errors() {
   QCOMPARE(run(missing), 2);
   QVERIFY(!QFile::exists(missing.screenshot));
 }
+
+// Every export says where its numbers come from, and the longscope-cli command it names
+// computes the same numbers; the figure pack holds every view with content, with captions.
+void AppTest::exports_carry_provenance_and_their_cli_commands_agree() {
+  MainWindow w;
+  load(w, 512);
+  QTemporaryDir dir;
+  const QString json_path = dir.filePath("ppl.json");
+  QVERIFY(w.export_view("perplexity", json_path));
+  QFile jf(json_path);
+  QVERIFY(jf.open(QIODevice::ReadOnly));
+  const QJsonObject prov = QJsonDocument::fromJson(jf.readAll()).object()["provenance"].toObject();
+  QCOMPARE(prov["model"].toString(), kModel);
+  QCOMPARE(prov["document"].toString(), kDoc);
+  QCOMPARE(prov["n"].toInt(), 512);
+  QCOMPARE(prov["train_len"].toInt(), 512);
+  QCOMPARE(prov["methods"].toArray().size(), 3);
+  QCOMPARE(prov["software"].toString(), QString("LongScope " LONGSCOPE_VERSION));
+  const QJsonArray cli = prov["cli"].toArray();
+  QCOMPARE(cli.size(), 3);  // one ppl command per method shown
+  // Run the second one (YaRN): the CLI's mean NLL is the app's.
+  QString cmd = cli[1].toString();
+  QVERIFY2(cmd.startsWith("longscope-cli ppl ") && cmd.contains("yarn:factor=4"), qPrintable(cmd));
+  cmd.replace(0, QString("longscope-cli").size(), LONGSCOPE_CLI_PATH);
+  QProcess proc;
+  proc.start("/bin/sh", {"-c", cmd});
+  QVERIFY(proc.waitForFinished(120000));
+  QCOMPARE(proc.exitCode(), 0);
+  const QJsonObject out = QJsonDocument::fromJson(proc.readAllStandardOutput()).object();
+  QVERIFY2(std::abs(out["mean_nll"].toDouble() - w.state()->ppl->results[1].mean_nll) < 1e-9,
+           qPrintable(QString("cli %1, app %2").arg(out["mean_nll"].toDouble(), 0, 'g', 12).arg(w.state()->ppl->results[1].mean_nll, 0, 'g', 12)));
+  // CSV: comment lines first; PNG: text chunks; SVG: a description.
+  QVERIFY(w.export_view("perplexity", dir.filePath("ppl.csv")));
+  QFile cf(dir.filePath("ppl.csv"));
+  QVERIFY(cf.open(QIODevice::ReadOnly));
+  const QString csv = QString::fromUtf8(cf.readAll());
+  QVERIFY2(csv.startsWith("# view: perplexity\n# model: " + kModel), qPrintable(csv.left(200)));
+  QVERIFY(csv.contains("# cli: longscope-cli ppl "));
+  QVERIFY(w.export_view("relpos", dir.filePath("relpos.png")));
+  QCOMPARE(QImage(dir.filePath("relpos.png")).text("model"), kModel);
+  QVERIFY(QImage(dir.filePath("relpos.png")).text("cli").contains("longscope-cli relpos"));
+  QVERIFY(w.export_view("story", dir.filePath("story.svg")));
+  QFile sf(dir.filePath("story.svg"));
+  QVERIFY(sf.open(QIODevice::ReadOnly));
+  QVERIFY(QString::fromUtf8(sf.readAll()).contains("n: 512"));
+  // The Story's exports hold both charts.
+  QVERIFY(w.view("story")->data_json()["loss_vs_length"].toArray().size() >= 3);
+  QVERIFY(w.view("story")->data_csv().contains("\nlength,\"rope\",512,"));
+  // The figure pack.
+  const QStringList files = w.export_figure_pack(dir.filePath("pack"));
+  QFile readme(dir.filePath("pack/README.md"));
+  QVERIFY(readme.open(QIODevice::ReadOnly));
+  const QString md = QString::fromUtf8(readme.readAll());
+  QVERIFY2(md.contains("![Story](01-story.png)") && md.contains("Story — Left: each method's mean loss"), qPrintable(md.left(1500)));
+  QVERIFY(md.contains("longscope-cli sweep"));
+  QVERIFY(files.contains(dir.filePath("pack/01-story.json")));
+  QVERIFY2(files.size() >= 4 * 5 + 1, qPrintable(files.join(", ")));  // at least five views with content, and the captions
+}
