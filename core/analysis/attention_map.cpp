@@ -68,6 +68,25 @@ Result<std::vector<AttentionMap>> attention_maps(const RunConfig& run, const std
   obs.stop_after_layer = true;
   if (run.progress)  // layers below `layer` first, then the rows of `layer` itself
     obs.on_layer = [&report, layer](int l) { report(0.95 * l / (layer + 1.0)); };
+  // Key j falls in pooled column j·side/n: column b holds keys [start[b], start[b + 1]).
+  auto bin_starts = [n](int bins) {
+    std::vector<int> start((size_t)bins + 1);
+    for (int b = 0; b <= bins; ++b) start[(size_t)b] = (int)(((long long)b * n + bins - 1) / bins);
+    return start;
+  };
+  const std::vector<int> mini_start = bin_starts(mini), pool_start = bin_starts(side);
+  // The maximum of p over each bin the row reaches (bins past nk stay 0).
+  auto bin_max = [](const std::vector<int>& start, const float* p, int nk, float* out) {
+    const int bins = (int)start.size() - 1;
+    int b = 0;
+    for (; b < bins && start[(size_t)b] < nk; ++b) {
+      const int e = std::min(start[(size_t)b + 1], nk);
+      float mx = 0.0f;
+      for (int j = start[(size_t)b]; j < e; ++j) mx = p[j] > mx ? p[j] : mx;
+      out[b] = mx;
+    }
+    return b;  // bins written
+  };
   obs.on_row = [&](int h, int m, const float* p, int nk) {
     if (m >= n) return;
     double ent = 0, d = 0;
@@ -75,16 +94,15 @@ Result<std::vector<AttentionMap>> attention_maps(const RunConfig& run, const std
       if (p[j] > 0) ent -= p[j] * std::log((double)p[j]);
       d += p[j] * (double)(m - j);
     }
+    float mini_row[kMinimap];
+    const int mini_bins = bin_max(mini_start, p, nk, mini_row);
     {
       std::lock_guard<std::mutex> lock(summary_mu);
       HeadSummary& hs = summary[h];
       hs.mean_entropy += ent / n;
       hs.mean_distance += d / n;
-      const int mrow = (int)((long long)m * mini / n);
-      for (int j = 0; j < nk; ++j) {
-        float& cell = hs.minimap[(size_t)mrow * kMinimap + (size_t)((long long)j * mini / n)];
-        cell = std::max(cell, p[j]);
-      }
+      float* cells = &hs.minimap[(size_t)((long long)m * mini / n) * kMinimap];
+      for (int b = 0; b < mini_bins; ++b) cells[b] = std::max(cells[b], mini_row[b]);
     }
     if (run.progress && (++rows_seen & 1023) == 0)
       report(0.95 * (layer + rows_seen.load() / rows_total) / (layer + 1.0));
@@ -99,16 +117,26 @@ Result<std::vector<AttentionMap>> attention_maps(const RunConfig& run, const std
         map.probs[(size_t)(m - region.q0) * side + (j - region.k0)] = p[j];
       return;
     }
-    const int row = (int)((long long)m * side / n);
-    std::lock_guard<std::mutex> lock(map_mu[(size_t)i]);
-    for (int j = 0; j < nk; ++j) {
-      const size_t cell = (size_t)row * side + (size_t)((long long)j * side / n);
-      if (mode == PoolMode::Max || side == n) map.probs[cell] = std::max(map.probs[cell], p[j]);
-      else {
-        map.probs[cell] += p[j];
-        counts[(size_t)i][cell] += 1;
-      }
+    float* cells = &map.probs[(size_t)((long long)m * side / n) * side];
+    if (side == n) {  // one row per query: nobody else writes it
+      std::copy(p, p + nk, cells);
+      return;
     }
+    if (mode == PoolMode::Max) {  // the row's bin maxima first, then one short merge under the lock
+      thread_local std::vector<float> row;
+      row.resize((size_t)side);
+      const int bins = bin_max(pool_start, p, nk, row.data());
+      std::lock_guard<std::mutex> lock(map_mu[(size_t)i]);
+      for (int b = 0; b < bins; ++b) cells[b] = std::max(cells[b], row[(size_t)b]);
+      return;
+    }
+    std::lock_guard<std::mutex> lock(map_mu[(size_t)i]);
+    float* count = &counts[(size_t)i][(size_t)((long long)m * side / n) * side];
+    for (int b = 0; b < side && pool_start[(size_t)b] < nk; ++b)
+      for (int j = pool_start[(size_t)b]; j < std::min(pool_start[(size_t)b + 1], nk); ++j) {
+        cells[b] += p[j];
+        count[b] += 1;
+      }
   };
   RunConfig r = run;
   r.engine.observer = &obs;
