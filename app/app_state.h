@@ -45,6 +45,15 @@ struct AttentionSnapshot {
 };
 
 // NBCE question answering: the answer each method gives from the same chunks.
+// The selected token's attention row under each method (one layer and head, the first window).
+struct TokenAttentionSnapshot {
+  quint64 job = 0;
+  int token = -1, layer = 0, head = 0, ctx = 0;
+  int pooled = 0;                     // keys per cell = ctx / pooled when pooled (0: one key per cell)
+  MethodList methods;
+  std::vector<std::vector<float>> rows;  // per method: p(token, key cell), cells of the row
+};
+
 struct NbceSnapshot {
   quint64 job = 0;
   QString question;
@@ -109,8 +118,18 @@ class AppState : public QObject {
   std::shared_ptr<const NbceSnapshot> nbce;
   std::shared_ptr<const RetrievalSnapshot> retrieval;
   std::shared_ptr<const RetrievalDetailSnapshot> retrieval_detail;  // shown in the document pane while set
+  std::shared_ptr<const TokenAttentionSnapshot> token_attention;
+  // The token chosen by a click in the document, the Perplexity chart or the Story (-1: none):
+  // every view that can shows it.
+  int selected_token = -1;
+  void select_token(int token) {
+    if (token == selected_token) return;
+    selected_token = token;
+    emit token_selected(token);
+    touch();
+  }
   // What is being computed now (the window keeps it current): views label stale content.
-  enum Running : unsigned { kRunPpl = 1, kRunAttention = 2, kRunSweep = 4, kRunRetrieval = 8 };
+  enum Running : unsigned { kRunPpl = 1, kRunAttention = 2, kRunSweep = 4, kRunRetrieval = 8, kRunTokenAttention = 16 };
   unsigned running = 0;
 
   PositionContext context_at(int n) const {
@@ -175,6 +194,7 @@ class AppState : public QObject {
   void changed();          // methods, length, model or results changed (coalesced)
   void methods_changed();  // immediate: the selection or parameters changed
   void length_changed();
+  void token_selected(int token);
 
  private:
   QTimer coalesce_;
@@ -196,3 +216,4 @@ Q_DECLARE_METATYPE(std::shared_ptr<const ls::app::SweepSnapshot>)
 Q_DECLARE_METATYPE(std::shared_ptr<const ls::app::NbceSnapshot>)
 Q_DECLARE_METATYPE(std::shared_ptr<const ls::app::RetrievalSnapshot>)
 Q_DECLARE_METATYPE(std::shared_ptr<const ls::app::RetrievalDetailSnapshot>)
+Q_DECLARE_METATYPE(std::shared_ptr<const ls::app::TokenAttentionSnapshot>)

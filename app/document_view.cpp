@@ -1,5 +1,7 @@
 #include "app/document_view.h"
 
+#include <QMouseEvent>
+
 #include "app/views/chart_util.h"
 
 #include <QComboBox>
@@ -235,6 +237,13 @@ QString DocumentView::token_tooltip(int i) const {
 }
 
 bool DocumentView::eventFilter(QObject* obj, QEvent* e) {
+  if (obj == text_->viewport() && e->type() == QEvent::MouseButtonRelease && !shown_detail_) {
+    auto* me = static_cast<QMouseEvent*>(e);
+    if (me->button() == Qt::LeftButton && !text_->textCursor().hasSelection()) {  // a click, not a text selection
+      const int t = token_at(text_->cursorForPosition(me->pos()).position());
+      if (t >= 0) state_->select_token(t);
+    }
+  }
   if (obj == text_->viewport() && e->type() == QEvent::ToolTip) {
     auto* he = static_cast<QHelpEvent*>(e);
     const int pos = text_->cursorForPosition(he->pos()).position();

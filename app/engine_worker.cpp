@@ -219,25 +219,62 @@ void EngineWorker::run_attention_impl(quint64 job, CancelFlag cancel, MethodPara
     snap->map = m.take();
     return emit attention_ready(snap);
   }
-  const AttentionKey key{method, n, layer};
+  auto maps = layer_maps(run.value(), n, layer, &snap->cached);
+  if (!maps) return emit failed(job, QString::fromStdString(maps.error()));
+  snap->map = (**maps)[(size_t)std::clamp(head, 0, (int)(*maps)->size() - 1)];
+  emit attention_ready(snap);
+}
+
+Result<std::shared_ptr<const std::vector<AttentionMap>>> EngineWorker::layer_maps(const RunConfig& run, int n, int layer,
+                                                                                  bool* cached) {
+  const AttentionKey key{run.engine.method, n, layer};
   auto hit = std::find_if(attention_cache_.begin(), attention_cache_.end(), [&](const auto& e) { return e.first == key; });
   std::shared_ptr<const std::vector<AttentionMap>> maps;
   if (hit != attention_cache_.end()) {
     maps = hit->second;
-    snap->cached = true;
     attention_cache_.erase(hit);
+    if (cached) *cached = true;
   } else {
     // Pooled to at most 1024² per head, and to less where many heads would take more than ~256 MB.
     const int heads = std::max(1, model_->config.n_heads);
     const int side = std::min(1024, std::max(128, (int)std::sqrt((64 << 20) / (double)heads)));
-    auto m = ls::run_attention_heads(run.value(), tokens_, n, layer, n > side ? side : 0, PoolMode::Max);
-    if (!m) return emit failed(job, QString::fromStdString(m.error()));
+    auto m = ls::run_attention_heads(run, tokens_, n, layer, n > side ? side : 0, PoolMode::Max);
+    if (!m) return make_error(m.error());
     maps = std::make_shared<const std::vector<AttentionMap>>(m.take());
   }
   attention_cache_.emplace_back(key, maps);  // newest last
-  if (attention_cache_.size() > 6) attention_cache_.erase(attention_cache_.begin());
-  snap->map = (*maps)[(size_t)std::clamp(head, 0, (int)maps->size() - 1)];
-  emit attention_ready(snap);
+  if (attention_cache_.size() > 12) attention_cache_.erase(attention_cache_.begin());
+  return maps;
+}
+
+void EngineWorker::run_token_attention(quint64 job, CancelFlag cancel, MethodList methods, int ctx, int layer, int head,
+                                       int token) {
+  guarded(job, [&] {
+    if (!document_ready(job)) return;
+    const int n = std::min<int>(ctx, (int)tokens_.size());
+    if (token < 0 || token >= n) return emit failed(job, QString("token %1 is outside the first window (n = %2)").arg(token).arg(n));
+    auto snap = std::make_shared<TokenAttentionSnapshot>();
+    snap->job = job;
+    snap->token = token;
+    snap->layer = layer;
+    snap->head = head;
+    snap->ctx = n;
+    for (size_t i = 0; i < methods.size(); ++i) {
+      if (!check_method_at_length(methods[i], model_->config, n)) continue;
+      auto run = run_config(methods[i], cancel, job);
+      if (!run) return emit failed(job, QString::fromStdString(run.error()));
+      run->progress = [this, job, i, k = methods.size()](double f) { emit progress(job, ((double)i + f) / (double)k); };
+      auto maps = layer_maps(run.value(), n, layer);
+      if (!maps) return emit failed(job, QString::fromStdString(maps.error()));
+      const AttentionMap& m = (**maps)[(size_t)std::clamp(head, 0, (int)(*maps)->size() - 1)];
+      const int side = m.pooled ? m.pooled : m.n;
+      const int row = (int)((long long)token * side / m.n);
+      snap->pooled = m.pooled;
+      snap->methods.push_back(methods[i]);
+      snap->rows.emplace_back(m.probs.begin() + (ptrdiff_t)row * side, m.probs.begin() + (ptrdiff_t)(row + 1) * side);
+    }
+    emit token_attention_ready(snap);
+  });
 }
 
 void EngineWorker::run_sweep(quint64 job, CancelFlag cancel, MethodList methods, QList<int> lengths, int max_tokens) {

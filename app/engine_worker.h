@@ -35,6 +35,8 @@ class EngineWorker : public QObject {
   void load_model(quint64 job, QString path, int train_len_override);
   void load_document(quint64 job, QString path);
   void run_ppl(quint64 job, CancelFlag cancel, MethodList methods, int ctx, int max_tokens);
+  // The attention row of one query under each method (whole layers, cached as the view's).
+  void run_token_attention(quint64 job, CancelFlag cancel, MethodList methods, int ctx, int layer, int head, int token);
   void run_attention(quint64 job, CancelFlag cancel, MethodParams method, int ctx, int layer, int head, int q0 = 0,
                      int k0 = 0, int region = 0);
   // Each length scores about max_tokens tokens (windows = max_tokens / length), as a PPL run does.
@@ -53,6 +55,7 @@ class EngineWorker : public QObject {
 
  signals:
   void note(quint64 job, QString text);  // what a job is doing, for the status line
+  void token_attention_ready(std::shared_ptr<const ls::app::TokenAttentionSnapshot> r);
   void model_loaded(quint64 job, ls::app::ModelLoaded info);
   void document_loaded(quint64 job, std::shared_ptr<const ls::app::DocumentSnapshot> doc);
   void ppl_ready(std::shared_ptr<const ls::app::PplSnapshot> r);
@@ -104,6 +107,9 @@ class EngineWorker : public QObject {
     auto operator<=>(const AttentionKey&) const = default;
   };
   std::vector<std::pair<AttentionKey, std::shared_ptr<const std::vector<AttentionMap>>>> attention_cache_;
+  // Every head of `layer` under `method` at n: from the cache, else one forward (then cached).
+  Result<std::shared_ptr<const std::vector<AttentionMap>>> layer_maps(const RunConfig& run, int n, int layer,
+                                                                      bool* cached = nullptr);
 };
 
 }  // namespace ls::app

@@ -32,6 +32,7 @@
 #include "app/views/retrieval_view.h"
 #include "app/views/story_view.h"
 #include "app/views/sweep_view.h"
+#include "app/views/token_view.h"
 #include "core/position/spec.h"
 
 namespace ls::app {
@@ -69,10 +70,12 @@ QString guide_html() {
       "<li><b>Story</b>: mean loss at each position of the window (averaged over windows), the region beyond L shaded, "
       "and loss against context length. Lower is better.</li>"
       "<li><b>Frequencies</b>: each rotary pair's angle per token, and how many turns it makes across L and across n.</li>"
-      "<li><b>Relative positions</b>: the distance r(m, j) each method really applies between query m and key j.</li>"
+      "<li><b>Rel. positions</b>: the relative position r(m, j) each method really applies between query m and key j.</li>"
       "<li><b>Attention</b>: where a head looks, for any layer and head.</li>"
       "<li><b>Perplexity</b>: the loss of every token of the document; hover for the token.</li>"
-      "<li><b>Loss vs length</b>: mean loss at several context lengths.</li>"
+      "<li><b>Token</b>: click a token in the document, a point of the Perplexity chart or of the Story: its loss, "
+      "its row of r(m, j) and its attention under every method, and lines to the keys just before it.</li>"
+      "<li><b>Loss vs n</b>: mean loss at several context lengths.</li>"
       "<li><b>Retrieval</b>: whether the model can <i>use</i> a far token — a passkey hidden at several depths of "
       "prompts of several lengths, one grid per method (green = found). Click a cell to read its prompt.</li>"
       "<li><b>S2-Attn</b>: LongLoRA's shifted sparse attention, a training-time pattern (not an inference "
@@ -109,6 +112,7 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
   qRegisterMetaType<std::shared_ptr<const NbceSnapshot>>();
   qRegisterMetaType<std::shared_ptr<const RetrievalSnapshot>>();
   qRegisterMetaType<std::shared_ptr<const RetrievalDetailSnapshot>>();
+  qRegisterMetaType<std::shared_ptr<const TokenAttentionSnapshot>>();
 
   // The worker owns the engine on its own thread for its whole life.
   worker_ = new EngineWorker();
@@ -123,6 +127,11 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     if (v->view_name() != row.name) qFatal("view_table: row %s makes view %s", row.name, qPrintable(v->view_name()));
     tabs_->addTab(v, tr(row.title));
   }
+  for (int i = 0; i < tabs_->count(); ++i)  // short tab titles for a projector; the full names on hover
+    if (auto* v = qobject_cast<View*>(tabs_->widget(i)))
+      tabs_->setTabToolTip(i, v->view_name() == "relpos" ? tr("Relative positions r(m, j)")
+                              : v->view_name() == "sweep" ? tr("Loss against the context length n")
+                                                          : QString());
   // The views the window talks to beyond the View interface.
   story_ = qobject_cast<StoryView*>(view("story"));
   attention_ = qobject_cast<AttentionView*>(view("attention"));
@@ -301,6 +310,13 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     const double secs = job_clock_.elapsed() / 1000.0;
     if (f > 0.03 && secs > 1.0) progress_->setFormat(tr("%p% · about %1 s left").arg(std::lround(secs * (1 - f) / f)));
   });
+  connect(worker_, &EngineWorker::token_attention_ready, this, [this](std::shared_ptr<const TokenAttentionSnapshot> r) {
+    if (jobs_.is_latest(JobKind::TokenAttention, r->job)) {
+      state_.token_attention = r;
+      state_.touch();
+    }
+    finish_job(r->job);
+  });
   connect(worker_, &EngineWorker::note, this, [this](quint64 job, QString text) {
     if (jobs_.pending(job)) message_->setText(text);
   });
@@ -319,8 +335,16 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
   connect(attention_, &AttentionView::request_detail, this, &MainWindow::start_attention_detail);
   connect(sweep_, &SweepView::request, this, [this] { run_sweep(); });
   wire_retrieval();
-  connect(tabs_, &QTabWidget::currentChanged, this, [this] { refresh_views(); });
+  connect(tabs_, &QTabWidget::currentChanged, this, [this] {
+    refresh_views();
+    if (current_view() == "attention" && (attention_pending_ || !state_.attention)) start_attention();
+  });
   connect(this, &MainWindow::idle, this, &MainWindow::continue_demo);
+  // A token clicked anywhere: the Token view shows it (its attention rows are computed on demand).
+  connect(qobject_cast<TokenView*>(view("token")), &TokenView::request_attention, this, &MainWindow::start_token_attention);
+  connect(&state_, &AppState::token_selected, this, [this](int token) {
+    if (token >= 0) message_->setText(tr("Token %1 selected: the Token view shows it under every method.").arg(token));
+  });
   connect(story_, &StoryView::tour_dismissed, this, [] { QSettings("LongScope", "LongScope").setValue("walkthrough_seen", true); });
   run_debounce_.setSingleShot(true);
   run_debounce_.setInterval(250);  // restart a run once a slider settles
@@ -498,12 +522,14 @@ void MainWindow::update_running() {
   if (jobs_.kind_pending(JobKind::Ppl)) r |= AppState::kRunPpl;
   if (jobs_.kind_pending(JobKind::Attention)) r |= AppState::kRunAttention;
   if (jobs_.kind_pending(JobKind::Sweep)) r |= AppState::kRunSweep;
+  if (jobs_.kind_pending(JobKind::TokenAttention)) r |= AppState::kRunTokenAttention;
   if (jobs_.kind_pending(JobKind::Retrieval) || jobs_.kind_pending(JobKind::RetrievalDetail)) r |= AppState::kRunRetrieval;
   if (r == state_.running) return;
   state_.running = r;
   // Each tab says whether what it shows is being computed (orange title, tooltip).
   const std::map<QString, unsigned> feeds = {{"story", AppState::kRunPpl | AppState::kRunSweep},
                                              {"perplexity", AppState::kRunPpl},
+                                             {"token", AppState::kRunTokenAttention},
                                              {"attention", AppState::kRunAttention},
                                              {"sweep", AppState::kRunSweep},
                                              {"retrieval", AppState::kRunRetrieval}};
@@ -513,7 +539,9 @@ void MainWindow::update_running() {
     if (it == feeds.end()) continue;
     // A colour, not extra text: the tabs keep their width on a projector.
     tabs_->tabBar()->setTabTextColor(i, (r & it->second) ? QColor(0xb3, 0x5c, 0x00) : QColor());
-    tabs_->setTabToolTip(i, (r & it->second) ? tr("computing what this view shows…") : QString());
+    tabs_->setTabToolTip(i, (r & it->second) ? tr("computing what this view shows…")
+                            : v->view_name() == "sweep" ? tr("Loss against the context length n")
+                                                        : QString());
   }
   state_.touch();  // views label or unlabel stale content
 }
@@ -611,7 +639,31 @@ void MainWindow::start_ppl() {
   }, Qt::QueuedConnection);
 }
 
-void MainWindow::start_attention() { start_attention_detail(0, 0, 0); }
+void MainWindow::start_token_attention() {
+  const int m = state_.selected_token;
+  if (!state_.document || state_.model_path.isEmpty() || m < 0) return;
+  if (jobs_.kind_pending(JobKind::TokenAttention) && requested_token_ == m) return;  // already on its way
+  requested_token_ = m;
+  MethodList shown;
+  for (const auto& x : state_.methods)
+    if (state_.is_shown(x)) shown.push_back(x);
+  const int ctx = std::min<int>(state_.length, (int)state_.document->tokens.size());
+  const quint64 job = start_job(JobKind::TokenAttention);
+  QMetaObject::invokeMethod(worker_, [w = worker_, job, c = jobs_.cancel_flag(job), shown, ctx, l = state_.layer,
+                                      h = state_.head, m] { w->run_token_attention(job, c, shown, ctx, l, h, m); },
+                            Qt::QueuedConnection);
+}
+
+void MainWindow::start_attention() {
+  // Attention is the costliest view: it runs while the view is shown, and when it is
+  // opened (a changed n or method on another tab costs nothing here).
+  if (current_view() != "attention") {
+    attention_pending_ = true;
+    return;
+  }
+  attention_pending_ = false;
+  start_attention_detail(0, 0, 0);
+}
 
 void MainWindow::drop_results() {
   // Results of the previous model or document are never shown: clear them, and
@@ -621,7 +673,10 @@ void MainWindow::drop_results() {
   state_.sweep.reset();
   state_.retrieval.reset();
   state_.retrieval_detail.reset();
-  for (JobKind kind : {JobKind::Ppl, JobKind::Attention, JobKind::Sweep, JobKind::Retrieval, JobKind::RetrievalDetail})
+  state_.token_attention.reset();
+  state_.selected_token = -1;
+  for (JobKind kind : {JobKind::Ppl, JobKind::Attention, JobKind::Sweep, JobKind::Retrieval, JobKind::RetrievalDetail,
+                       JobKind::TokenAttention})
     jobs_.cancel_and_forget(kind);
 }
 

@@ -96,6 +96,7 @@ class MainWindow : public QMainWindow {
   void say_length_cap(int asked);  // the status line names the n in use and why
   void start_ppl();
   void start_attention();
+  void start_token_attention();  // the selected token's attention row under each method
   void show_error(const QString& message);
   void build_menus();
   void continue_demo();  // on idle: the demo's next stage
@@ -131,6 +132,8 @@ class MainWindow : public QMainWindow {
   QString model_path_, document_path_;
   int train_len_override_ = 0;
   QString demo_;  // the demo being set up ("" : none)
+  bool attention_pending_ = false;  // the attention asked for while its view was hidden
+  int requested_token_ = -1;        // the token whose attention rows are being computed
   enum class DemoStage { Loading, Running } demo_stage_ = DemoStage::Loading;
 };
 

@@ -77,9 +77,12 @@ void PerplexityView::refresh() {
       ymin = std::min(ymin, avg.back().y());
     }
     auto* s_raw = new QLineSeries();
+    // A click on a curve selects the token it scores (entry i scores token i + 1).
+    connect(s_raw, &QXYSeries::clicked, this, [this](const QPointF& p) { state_->select_token((int)std::lround(p.x()) + 1); });
     s_raw->replace(raw);
     s_raw->setName(AppState::label(snap->methods[k]) + " (raw)");
     auto* s_avg = new QLineSeries();
+    connect(s_avg, &QXYSeries::clicked, this, [this](const QPointF& p) { state_->select_token((int)std::lround(p.x()) + 1); });
     s_avg->replace(avg);
     s_avg->setName(AppState::label(snap->methods[k]));
     c->addSeries(s_raw);

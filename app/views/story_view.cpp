@@ -2,6 +2,7 @@
 
 #include <QGraphicsOpacityEffect>
 #include <QHBoxLayout>
+#include <QtCharts/QLineSeries>
 #include <QJsonArray>
 #include <QVBoxLayout>
 #include <algorithm>
@@ -68,6 +69,9 @@ void StoryView::refresh() {
   const std::vector<PositionCurve> shown = curves();
   Legend legend;
   draw_nll_by_position(by_position_->chart(), *state_, shown, legend);
+  for (auto* series : by_position_->chart()->series())  // a click picks that position of the first window
+    if (auto* line = qobject_cast<QLineSeries*>(series))
+      connect(line, &QXYSeries::clicked, this, [this](const QPointF& p) { state_->select_token((int)std::lround(p.x())); });
   Legend ignored;  // same methods, same colours: one legend line serves both charts
   draw_loss_vs_length(by_length_->chart(), *state_, ignored);
   set_legend(legend_, legend);

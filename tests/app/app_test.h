@@ -28,6 +28,8 @@
 #include <QTextBrowser>
 #include <QTextDocument>
 #include <QtTest>
+#include <QtCharts/QChartView>
+#include <QtCharts/QLineSeries>
 
 #include <sys/stat.h>
 
@@ -111,6 +113,7 @@ class AppTest : public QObject {
   void small_defects_stay_fixed();
   void walkthrough_tells_the_story_in_three_steps();
   void exports_carry_provenance_and_their_cli_commands_agree();
+  void a_clicked_token_is_shown_under_every_method();
 
  private:
   void load(MainWindow& w, int length = 1024);

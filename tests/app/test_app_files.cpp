@@ -103,6 +103,7 @@ void AppTest::nothing_stale_after_a_model_switch() {
   MainWindow w;
   load(w, 256);
   w.show_view("attention");
+  QVERIFY(wait_idle(w));
   QVERIFY(w.state()->attention);
   QCOMPARE((int)w.state()->attention->map.heads.size(), 8);
   QSignalSpy errors(&w, &MainWindow::error_shown);

@@ -10,6 +10,8 @@ void AppTest::every_view_renders_and_exports() {
   QVERIFY(wait_idle(w, 120000));
   for (const QString name : {"story", "frequencies", "relpos", "attention", "perplexity", "sweep"}) {
     w.show_view(name);
+    QVERIFY(wait_idle(w, 120000));  // attention runs once its view is shown
+    QTest::qWait(40);               // and is drawn on the next coalesced redraw
     ls::app::View* v = w.view(name);
     QVERIFY2(v && v->has_content(), qPrintable(name));
     const QString png = QDir(shots_).filePath(name + ".png");
@@ -65,6 +67,7 @@ void AppTest::attention_detail_at_full_resolution() {
   MainWindow w;
   load(w, 2048);  // pooled to 1024×1024
   w.show_view("attention");
+  QVERIFY(wait_idle(w));
   QCOMPARE(w.view("attention")->data_json()["pooled"].toInt(), 1024);
   w.start_attention_detail(1000, 600, 512);
   QVERIFY(wait_idle(w));
@@ -414,7 +417,10 @@ void AppTest::demos_reproduce_the_readme() {
 void AppTest::attention_layers_cached_and_stale_maps_labelled() {
   MainWindow w;
   load(w, 1024);
+  QVERIFY(!w.state()->attention);  // not computed while its view is hidden (the Story was shown)
   w.show_view("attention");
+  QVERIFY(wait_idle(w));
+  QVERIFY(w.state()->attention);
   w.set_layer_head(0, 0);
   QVERIFY(wait_idle(w));
   auto* view = static_cast<ls::app::AttentionView*>(w.view("attention"));
@@ -531,4 +537,62 @@ void AppTest::walkthrough_tells_the_story_in_three_steps() {
         if (a->text().remove('&') == "Walkthrough") a->trigger();
   QCOMPARE(w.current_view(), QString("story"));
   QCOMPARE(story->tour_step(), 0);
+}
+
+// Linked views: a token clicked in the document (or a point of the Perplexity chart) is the
+// Token view's: its NLL under every method is the Perplexity run's, its r(m, j) row is each
+// method's, and its attention row comes from the same layer maps as the Attention view's.
+void AppTest::a_clicked_token_is_shown_under_every_method() {
+  MainWindow w;
+  load(w, 512);
+  auto* doc = w.findChild<ls::app::DocumentView*>();
+  auto* text = doc->findChild<QTextBrowser*>();
+  QVERIFY(text);
+  // Click the middle of the 40th token's text.
+  QTextCursor cur(text->document());
+  const int token = 40;
+  int chars = 0;
+  for (int i = 0; i < token; ++i) chars += (int)w.state()->document->pieces[i].size();
+  cur.setPosition(chars + 1);
+  const QRect r = text->cursorRect(cur);
+  QTest::mouseClick(text->viewport(), Qt::LeftButton, Qt::NoModifier, r.center());
+  QCOMPARE(w.state()->selected_token, token);
+  w.show_view("token");
+  QVERIFY(wait_idle(w));
+  QTest::qWait(40);
+  auto* tv = w.view("token");
+  QVERIFY(tv->has_content());
+  const QJsonObject j = tv->data_json();
+  QCOMPARE(j["token"].toInt(), token);
+  const QJsonArray nll = j["nll"].toArray();
+  QCOMPARE(nll.size(), 3);
+  for (int k = 0; k < 3; ++k) QCOMPARE(nll[k].toObject()["nll"].toDouble(), w.state()->ppl->results[(size_t)k].nll[token - 1]);
+  // The attention rows: one per method, the Attention view's row for the same (method, layer, head).
+  const QJsonArray att = j["attention"].toArray();
+  QCOMPARE(att.size(), 3);
+  w.show_view("attention");
+  QVERIFY(wait_idle(w));
+  const auto& map = w.state()->attention->map;
+  QCOMPARE(ls::app::AppState::label(w.state()->attention->method), att[0].toObject()["method"].toString());
+  const QJsonArray row = att[0].toObject()["row"].toArray();
+  QCOMPARE(row.size(), map.n);  // n = 512: not pooled, one key per cell
+  for (int k = 0; k <= token; ++k) QCOMPARE((float)row[k].toDouble(), map.probs[(size_t)token * map.n + k]);
+  // The r(m, j) chart holds one curve per RoPE-family method; the line view its keys.
+  w.show_view("token");
+  QTest::qWait(40);
+  auto charts = tv->findChildren<QChartView*>();
+  QCOMPARE(charts.size(), 2);
+  QCOMPARE(charts[0]->chart()->series().size(), 3);
+  QCOMPARE(charts[1]->chart()->series().size(), 3);
+  w.resize(1280, 720);
+  QTest::qWait(40);
+  w.grab().save(QDir(shots_).filePath("token_window.png"));
+  // A click on a Perplexity curve selects the token that point scores.
+  w.show_view("perplexity");
+  QTest::qWait(40);
+  auto* pchart = w.view("perplexity")->findChild<QChartView*>()->chart();
+  auto* series = qobject_cast<QLineSeries*>(pchart->series().first());
+  QVERIFY(series);
+  emit series->clicked(QPointF(99.2, 1.0));
+  QCOMPARE(w.state()->selected_token, 100);
 }
