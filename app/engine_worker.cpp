@@ -6,6 +6,7 @@
 #include "core/backends/backends.h"
 #include "core/model/describe.h"
 #include "core/position/spec.h"
+#include "core/util/files.h"
 
 namespace ls::app {
 
@@ -72,26 +73,36 @@ void EngineWorker::load_model_impl(quint64 job, QString path, int train_len_over
   info.max_length = longest_context(c, backend_memory_available(model_, run_on, &backends_));
   // The document (waiting, or re-tokenised for the new vocabulary) first: the
   // model job ends with model_loaded, when both are in place.
-  if (!pending_document_.isEmpty()) load_document_impl(job, std::exchange(pending_document_, QString()));
-  else if (!document_text_.isEmpty()) load_document_impl(job, document_path_);
+  if (!pending_document_.isEmpty()) load_document_impl(job, std::exchange(pending_document_, QString()), pending_latin1_);
+  else if (!document_text_.isEmpty()) load_document_impl(job, document_path_, document_latin1_);
   emit model_loaded(job, info);
 }
 
-void EngineWorker::load_document(quint64 job, QString path) {
-  guarded(job, [&] { load_document_impl(job, path); });
+void EngineWorker::load_document(quint64 job, QString path, bool latin1) {
+  guarded(job, [&] { load_document_impl(job, path, latin1); });
 }
 
-void EngineWorker::load_document_impl(quint64 job, QString path) {
+void EngineWorker::load_document_impl(quint64 job, QString path, bool latin1) {
   if (!tokenizer_) {
     // No model yet (or the first one failed): the document waits for one, and the
     // model's own error stays the one on screen.
     pending_document_ = path;
+    pending_latin1_ = latin1;
     emit failed(job, QString());
     return;
   }
   // The document pane paints every token: the app takes documents up to 16 MiB
   // (the CLI up to 64 MiB), and checks the memory the shown pieces take.
-  auto text = read_text_file(path.toStdString(), size_t{16} << 20);
+  Result<std::string> text = make_error("");
+  if (latin1) {  // every byte is a character of ISO-8859-1: always decodes, accents kept
+    auto bytes = read_regular_file(path.toStdString(), "document", size_t{16} << 20);
+    if (!bytes) text = make_error(bytes.error());
+    else if (QByteArray::fromStdString(bytes.value()).trimmed().isEmpty())
+      text = make_error("document " + path.toStdString() + " is empty");
+    else text = QString::fromLatin1(QByteArray::fromStdString(bytes.value())).toStdString();
+  } else {
+    text = read_text_file(path.toStdString(), size_t{16} << 20);
+  }
   if (!text) {
     emit failed(job, QString::fromStdString(text.error()));
     return;
@@ -110,6 +121,7 @@ void EngineWorker::load_document_impl(quint64 job, QString path) {
     return;
   }
   document_path_ = path;
+  document_latin1_ = latin1;
   cache_.clear();
   attention_cache_.clear();
   document_text_ = QString::fromStdString(text.value());

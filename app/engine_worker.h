@@ -33,7 +33,8 @@ class EngineWorker : public QObject {
 
  public slots:
   void load_model(quint64 job, QString path, int train_len_override);
-  void load_document(quint64 job, QString path);
+  // latin1: the file's bytes read as ISO-8859-1 (for text that is not UTF-8).
+  void load_document(quint64 job, QString path, bool latin1 = false);
   void run_ppl(quint64 job, CancelFlag cancel, MethodList methods, int ctx, int max_tokens);
   // The attention row of one query under each method (whole layers, cached as the view's).
   void run_token_attention(quint64 job, CancelFlag cancel, MethodList methods, int ctx, int layer, int head, int token);
@@ -71,7 +72,9 @@ class EngineWorker : public QObject {
   template <typename Fn>
   void guarded(quint64 job, Fn&& fn);
   void load_model_impl(quint64 job, QString path, int train_len_override);
-  void load_document_impl(quint64 job, QString path);
+  void load_document_impl(quint64 job, QString path, bool latin1);
+  bool document_latin1_ = false;  // the open document was read as Latin-1
+  bool pending_latin1_ = false;
   void run_ppl_impl(quint64 job, CancelFlag cancel, MethodList methods, int ctx, int max_tokens);
   void run_attention_impl(quint64 job, CancelFlag cancel, MethodParams method, int ctx, int layer, int head, int q0,
                           int k0, int region);

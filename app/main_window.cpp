@@ -173,7 +173,16 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
   error_label_ = fluid(new QLabel());
   error_label_->setTextInteractionFlags(Qt::TextSelectableByMouse);
   auto* dismiss = new QPushButton(tr("Dismiss"));
+  latin1_ = new QPushButton(tr("Open as Latin-1"));
+  latin1_->setToolTip(tr("Read the file's bytes as ISO-8859-1 (Latin-1): every byte becomes a character; accents "
+                         "of Western European text are kept, text in other encodings may come out garbled."));
+  latin1_->hide();
+  connect(latin1_, &QPushButton::clicked, this, [this] {
+    error_bar_->hide();
+    open_document(last_document_, true);
+  });
   eb->addWidget(error_label_, 1);
+  eb->addWidget(latin1_);
   eb->addWidget(dismiss);
   error_bar_->setStyleSheet("QWidget { background: #fde7e9; } QLabel { color: #9b0018; font-weight: bold; }");
   error_bar_->hide();
@@ -579,9 +588,11 @@ void MainWindow::open_model(const QString& path, int train_len_override) {
                             Qt::QueuedConnection);
 }
 
-void MainWindow::open_document(const QString& path) {
+void MainWindow::open_document(const QString& path, bool latin1) {
+  last_document_ = path;
   const quint64 job = start_job(JobKind::Document);
-  QMetaObject::invokeMethod(worker_, [w = worker_, job, path] { w->load_document(job, path); }, Qt::QueuedConnection);
+  QMetaObject::invokeMethod(worker_, [w = worker_, job, path, latin1] { w->load_document(job, path, latin1); },
+                            Qt::QueuedConnection);
 }
 
 void MainWindow::set_methods(const QStringList& specs) {
@@ -760,6 +771,7 @@ void MainWindow::show_error(const QString& message) {
   last_error_ = message;
   message_->setText(tr("Error: %1").arg(message));
   error_label_->setText(tr("Error: %1").arg(message));
+  latin1_->setVisible(message.contains("is not valid UTF-8 text") && !last_document_.isEmpty());
   error_bar_->show();
   emit error_shown(message);
 }

@@ -44,7 +44,7 @@ class MainWindow : public QMainWindow {
   ~MainWindow() override;
 
   void open_model(const QString& path, int train_len_override = 0);
-  void open_document(const QString& path);
+  void open_document(const QString& path, bool latin1 = false);  // latin1: read its bytes as ISO-8859-1
   void set_methods(const QStringList& specs);  // false specs are reported, valid ones kept
   void set_length(int n);
   void set_layer_head(int layer, int head);
@@ -122,6 +122,8 @@ class MainWindow : public QMainWindow {
   QLabel* message_ = nullptr;
   QWidget* error_bar_ = nullptr;  // red banner: the last error, until dismissed
   QLabel* error_label_ = nullptr;
+  QPushButton* latin1_ = nullptr;  // on the banner of a document that is not UTF-8: open it as Latin-1
+  QString last_document_;          // the document asked for last (its error offers Latin-1)
   QProgressBar* progress_ = nullptr;
   QPushButton* cancel_ = nullptr;
   QMenu* recent_menu_ = nullptr;

@@ -31,11 +31,18 @@ NbceDialog::NbceDialog(QWidget* parent) : QDialog(parent) {
   form->addRow(tr("Context"), context_);
   form->addRow(tr("Chunks"), chunks_);
   form->addRow(tr("Answer tokens"), tokens_);
+  expected_ = new QLineEdit();
+  expected_->setPlaceholderText(tr("optional: scores each answer (found or not)"));
+  expected_->setToolTip(tr("An answer is scored found when it contains this text (case and surrounding spaces ignored)."));
+  form->addRow(tr("Expected answer"), expected_);
+  connect(expected_, &QLineEdit::textChanged, this, [this] {
+    if (last_) show_result(last_);
+  });
   lay->addLayout(form);
   run_ = new QPushButton(tr("Answer with every selected method"));
   lay->addWidget(run_);
-  table_ = new QTableWidget(0, 2);
-  table_->setHorizontalHeaderLabels({tr("method"), tr("answer")});
+  table_ = new QTableWidget(0, 3);
+  table_->setHorizontalHeaderLabels({tr("method"), tr("answer"), tr("found")});
   table_->horizontalHeader()->setSectionResizeMode(1, QHeaderView::Stretch);
   table_->verticalHeader()->hide();
   table_->setWordWrap(true);
@@ -49,7 +56,15 @@ void NbceDialog::set_busy(bool busy) {
   run_->setText(busy ? tr("Answering…") : tr("Answer with every selected method"));
 }
 
+bool nbce_answer_found(const QString& answer, const QString& expected) {
+  const QString e = expected.simplified();
+  return !e.isEmpty() && answer.simplified().contains(e, Qt::CaseInsensitive);
+}
+
 void NbceDialog::show_result(const std::shared_ptr<const NbceSnapshot>& r) {
+  last_ = r;
+  const bool scoring = !expected_->text().trimmed().isEmpty();
+  int found = 0;
   table_->setRowCount((int)r->methods.size());
   for (int i = 0; i < (int)r->methods.size(); ++i) {
     table_->setItem(i, 0, new QTableWidgetItem(AppState::label(r->methods[i])));
@@ -58,7 +73,12 @@ void NbceDialog::show_result(const std::shared_ptr<const NbceSnapshot>& r) {
     for (int k : r->chosen_chunk[i]) picks << QString::number(k);
     a->setToolTip(tr("chunk chosen at each step: %1").arg(picks.join(" ")));
     table_->setItem(i, 1, a);
+    const bool hit = nbce_answer_found(r->answers[i], expected_->text());
+    found += hit;
+    table_->setItem(i, 2, new QTableWidgetItem(!scoring ? QString("—") : hit ? tr("✓ found") : tr("✗ not found")));
   }
+  table_->setToolTip(scoring ? tr("%1 of %2 methods found “%3”").arg(found).arg(r->methods.size()).arg(expected_->text().simplified())
+                             : QString());
   table_->resizeRowsToContents();
   set_busy(false);
 }

@@ -15,6 +15,9 @@
 
 namespace ls::app {
 
+// Whether an answer contains the expected text (case and surrounding spaces ignored).
+bool nbce_answer_found(const QString& answer, const QString& expected);
+
 class NbceDialog : public QDialog {
   Q_OBJECT
  public:
@@ -24,6 +27,7 @@ class NbceDialog : public QDialog {
   int chunks() const { return chunks_->value(); }
   int tokens() const { return tokens_->value(); }
   void show_result(const std::shared_ptr<const NbceSnapshot>& r);
+  void set_expected(const QString& text) { expected_->setText(text); }
   void set_busy(bool busy);
   const QTableWidget* table() const { return table_; }
 
@@ -36,6 +40,8 @@ class NbceDialog : public QDialog {
   QSpinBox *chunks_, *tokens_;
   QPushButton* run_;
   QTableWidget* table_;
+  QLineEdit* expected_;
+  std::shared_ptr<const NbceSnapshot> last_;
 };
 
 }  // namespace ls::app

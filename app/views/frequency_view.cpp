@@ -216,8 +216,8 @@ void FrequencyView::fill_alibi() {
     }
   }
   set_legend(legend_, legend);
-  axes(c1, "head h", "slope", H, true);
-  axes(c2, "head h", "tokens", H, true);
+  axes(c1, "head h (1 … H, as in the ALiBi paper; the Attention view counts from 0)", "slope", H, true);
+  axes(c2, "head h (1 … H)", "tokens", H, true);
 }
 
 QJsonObject FrequencyView::data_json() const {

@@ -59,6 +59,25 @@ void AppTest::bad_documents_are_reported() {
     QVERIFY2(w.last_error().contains(expect), qPrintable(w.last_error()));
     QCOMPARE(w.state()->document, before);  // the previous document stays
   }
+  // Latin-1 text: the banner offers to read it as Latin-1, which keeps its accents.
+  const QString latin = write("latin1_story.txt", QByteArray("Once upon a time, a caf\xe9 sold cr\xe8me br\xfbl\xe9" "e."));
+  w.open_document(latin);
+  QVERIFY(wait_idle(w));
+  QPushButton* as_latin1 = nullptr;
+  for (auto* b : w.findChildren<QPushButton*>())
+    if (b->text() == "Open as Latin-1") as_latin1 = b;
+  QVERIFY(as_latin1 && as_latin1->isVisibleTo(&w));
+  as_latin1->click();
+  QVERIFY(wait_idle(w));
+  QVERIFY(w.state()->document != before);
+  QCOMPARE(w.state()->document->path, latin);
+  // é is in the bundled vocabulary; è and û come as byte pieces of their UTF-8 (<0xC3><0xA8>).
+  QVERIFY2(w.state()->document->pieces.join("").contains(QString::fromUtf8("café")) &&
+               w.state()->document->pieces.join("").contains("cr<0xC3><0xA8>me"),
+           qPrintable(w.state()->document->pieces.join("")));
+  w.open_document(write("empty2.txt", "  "));  // another error: no Latin-1 offer
+  QVERIFY(wait_idle(w));
+  QVERIFY(!as_latin1->isVisibleTo(&w));
 }
 
 void AppTest::session_round_trip() {

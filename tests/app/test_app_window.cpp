@@ -107,6 +107,14 @@ void AppTest::nbce_from_the_gui() {
   QCOMPARE(w.state()->nbce->answers.size(), size_t{2});
   QCOMPARE(dlg->table()->rowCount(), 2);
   for (const auto& a : w.state()->nbce->answers) QVERIFY2(!a.trimmed().isEmpty(), "an empty answer");
+  // Scored against an expected answer: the found column follows the answers.
+  QCOMPARE(dlg->table()->item(0, 2)->text(), QString("—"));
+  const QString first_word = w.state()->nbce->answers[0].simplified().section(' ', 0, 0);
+  dlg->set_expected(first_word.toUpper());  // case ignored
+  QCOMPARE(dlg->table()->item(0, 2)->text(), QString("✓ found"));
+  dlg->set_expected("zebra-that-no-story-has");
+  QCOMPARE(dlg->table()->item(0, 2)->text(), QString("✗ not found"));
+  QVERIFY(ls::app::nbce_answer_found(" Lily was  happy ", "lily WAS happy") && !ls::app::nbce_answer_found("x", "  "));
 }
 
 void AppTest::slider_follows_typed_length_and_docks_keep_their_size() {
