@@ -54,6 +54,14 @@ struct TokenAttentionSnapshot {
   std::vector<std::vector<float>> rows;  // per method: p(token, key cell), cells of the row
 };
 
+// One layer and head under every method: the Attention view's small multiples and A − B.
+struct AttentionCompareSnapshot {
+  quint64 job = 0;
+  int layer = 0, head = 0, ctx = 0;
+  MethodList methods;
+  std::vector<AttentionMap> maps;  // per method, the head's map (same pooling for all)
+};
+
 struct NbceSnapshot {
   quint64 job = 0;
   QString question;
@@ -119,6 +127,7 @@ class AppState : public QObject {
   std::shared_ptr<const RetrievalSnapshot> retrieval;
   std::shared_ptr<const RetrievalDetailSnapshot> retrieval_detail;  // shown in the document pane while set
   std::shared_ptr<const TokenAttentionSnapshot> token_attention;
+  std::shared_ptr<const AttentionCompareSnapshot> attention_compare;
   // The token chosen by a click in the document, the Perplexity chart or the Story (-1: none):
   // every view that can shows it.
   int selected_token = -1;
@@ -129,7 +138,8 @@ class AppState : public QObject {
     touch();
   }
   // What is being computed now (the window keeps it current): views label stale content.
-  enum Running : unsigned { kRunPpl = 1, kRunAttention = 2, kRunSweep = 4, kRunRetrieval = 8, kRunTokenAttention = 16 };
+  enum Running : unsigned { kRunPpl = 1, kRunAttention = 2, kRunSweep = 4, kRunRetrieval = 8, kRunTokenAttention = 16,
+                            kRunAttentionCompare = 32 };
   unsigned running = 0;
 
   PositionContext context_at(int n) const {
@@ -217,3 +227,4 @@ Q_DECLARE_METATYPE(std::shared_ptr<const ls::app::NbceSnapshot>)
 Q_DECLARE_METATYPE(std::shared_ptr<const ls::app::RetrievalSnapshot>)
 Q_DECLARE_METATYPE(std::shared_ptr<const ls::app::RetrievalDetailSnapshot>)
 Q_DECLARE_METATYPE(std::shared_ptr<const ls::app::TokenAttentionSnapshot>)
+Q_DECLARE_METATYPE(std::shared_ptr<const ls::app::AttentionCompareSnapshot>)

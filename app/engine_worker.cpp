@@ -259,6 +259,28 @@ Result<std::shared_ptr<const std::vector<AttentionMap>>> EngineWorker::layer_map
   return maps;
 }
 
+void EngineWorker::run_attention_compare(quint64 job, CancelFlag cancel, MethodList methods, int ctx, int layer, int head) {
+  guarded(job, [&] {
+    if (!document_ready(job)) return;
+    auto snap = std::make_shared<AttentionCompareSnapshot>();
+    snap->job = job;
+    snap->layer = layer;
+    snap->head = head;
+    snap->ctx = std::min<int>(ctx, (int)tokens_.size());
+    for (size_t i = 0; i < methods.size(); ++i) {
+      if (!check_method_at_length(methods[i], model_->config, snap->ctx)) continue;
+      auto run = run_config(methods[i], cancel, job);
+      if (!run) return emit failed(job, QString::fromStdString(run.error()));
+      run->progress = [this, job, i, k = methods.size()](double f) { emit progress(job, ((double)i + f) / (double)k); };
+      auto maps = layer_maps(run.value(), snap->ctx, layer);
+      if (!maps) return emit failed(job, QString::fromStdString(maps.error()));
+      snap->methods.push_back(methods[i]);
+      snap->maps.push_back((**maps)[(size_t)std::clamp(head, 0, (int)(*maps)->size() - 1)]);
+    }
+    emit attention_compare_ready(snap);
+  });
+}
+
 void EngineWorker::run_token_attention(quint64 job, CancelFlag cancel, MethodList methods, int ctx, int layer, int head,
                                        int token) {
   guarded(job, [&] {

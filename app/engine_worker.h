@@ -36,6 +36,8 @@ class EngineWorker : public QObject {
   // latin1: the file's bytes read as ISO-8859-1 (for text that is not UTF-8).
   void load_document(quint64 job, QString path, bool latin1 = false);
   void run_ppl(quint64 job, CancelFlag cancel, MethodList methods, int ctx, int max_tokens);
+  // One layer and head under each method (whole layers, cached as the view's).
+  void run_attention_compare(quint64 job, CancelFlag cancel, MethodList methods, int ctx, int layer, int head);
   // The attention row of one query under each method (whole layers, cached as the view's).
   void run_token_attention(quint64 job, CancelFlag cancel, MethodList methods, int ctx, int layer, int head, int token);
   void run_attention(quint64 job, CancelFlag cancel, MethodParams method, int ctx, int layer, int head, int q0 = 0,
@@ -57,6 +59,7 @@ class EngineWorker : public QObject {
  signals:
   void note(quint64 job, QString text);  // what a job is doing, for the status line
   void token_attention_ready(std::shared_ptr<const ls::app::TokenAttentionSnapshot> r);
+  void attention_compare_ready(std::shared_ptr<const ls::app::AttentionCompareSnapshot> r);
   void model_loaded(quint64 job, ls::app::ModelLoaded info);
   void document_loaded(quint64 job, std::shared_ptr<const ls::app::DocumentSnapshot> doc);
   void ppl_ready(std::shared_ptr<const ls::app::PplSnapshot> r);

@@ -11,7 +11,7 @@
 
 namespace ls::app {
 
-enum class JobKind { Model, Document, Ppl, Attention, Sweep, Nbce, Retrieval, RetrievalDetail, TokenAttention };
+enum class JobKind { Model, Document, Ppl, Attention, Sweep, Nbce, Retrieval, RetrievalDetail, TokenAttention, AttentionCompare };
 
 class JobBoard {
  public:

@@ -16,6 +16,7 @@
 #include <QMimeData>
 #include <QScreen>
 #include <QScrollArea>
+#include <QScrollBar>
 #include <QSettings>
 #include <QSignalBlocker>
 #include <QSpinBox>
@@ -55,7 +56,8 @@ QScrollArea* scrolled(QWidget* w) {
   area->setWidget(w);
   area->setWidgetResizable(true);
   area->setFrameShape(QFrame::NoFrame);
-  area->setMinimumWidth(200);
+  // Never narrower than its content: a squeezed pane would scroll sideways.
+  area->setMinimumWidth(std::max(200, w->minimumSizeHint().width() + area->verticalScrollBar()->sizeHint().width() + 4));
   return area;
 }
 
@@ -113,6 +115,7 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
   qRegisterMetaType<std::shared_ptr<const RetrievalSnapshot>>();
   qRegisterMetaType<std::shared_ptr<const RetrievalDetailSnapshot>>();
   qRegisterMetaType<std::shared_ptr<const TokenAttentionSnapshot>>();
+  qRegisterMetaType<std::shared_ptr<const AttentionCompareSnapshot>>();
 
   // The worker owns the engine on its own thread for its whole life.
   worker_ = new EngineWorker();
@@ -326,6 +329,13 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     }
     finish_job(r->job);
   });
+  connect(worker_, &EngineWorker::attention_compare_ready, this, [this](std::shared_ptr<const AttentionCompareSnapshot> r) {
+    if (jobs_.is_latest(JobKind::AttentionCompare, r->job)) {
+      state_.attention_compare = r;
+      state_.touch();
+    }
+    finish_job(r->job);
+  });
   connect(worker_, &EngineWorker::note, this, [this](quint64 job, QString text) {
     if (jobs_.pending(job)) message_->setText(text);
   });
@@ -342,6 +352,7 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
   connect(&state_, &AppState::length_changed, this, &MainWindow::schedule_runs);
   connect(attention_, &AttentionView::request, this, &MainWindow::start_attention);
   connect(attention_, &AttentionView::request_detail, this, &MainWindow::start_attention_detail);
+  connect(attention_, &AttentionView::request_compare, this, &MainWindow::start_attention_compare);
   connect(sweep_, &SweepView::request, this, [this] { run_sweep(); });
   wire_retrieval();
   connect(tabs_, &QTabWidget::currentChanged, this, [this] {
@@ -532,6 +543,7 @@ void MainWindow::update_running() {
   if (jobs_.kind_pending(JobKind::Attention)) r |= AppState::kRunAttention;
   if (jobs_.kind_pending(JobKind::Sweep)) r |= AppState::kRunSweep;
   if (jobs_.kind_pending(JobKind::TokenAttention)) r |= AppState::kRunTokenAttention;
+  if (jobs_.kind_pending(JobKind::AttentionCompare)) r |= AppState::kRunAttentionCompare;
   if (jobs_.kind_pending(JobKind::Retrieval) || jobs_.kind_pending(JobKind::RetrievalDetail)) r |= AppState::kRunRetrieval;
   if (r == state_.running) return;
   state_.running = r;
@@ -539,7 +551,7 @@ void MainWindow::update_running() {
   const std::map<QString, unsigned> feeds = {{"story", AppState::kRunPpl | AppState::kRunSweep},
                                              {"perplexity", AppState::kRunPpl},
                                              {"token", AppState::kRunTokenAttention},
-                                             {"attention", AppState::kRunAttention},
+                                             {"attention", AppState::kRunAttention | AppState::kRunAttentionCompare},
                                              {"sweep", AppState::kRunSweep},
                                              {"retrieval", AppState::kRunRetrieval}};
   for (int i = 0; i < tabs_->count(); ++i) {
@@ -650,6 +662,21 @@ void MainWindow::start_ppl() {
   }, Qt::QueuedConnection);
 }
 
+void MainWindow::start_attention_compare() {
+  if (!state_.document || state_.model_path.isEmpty() || current_view() != "attention") return;
+  const int ctx = std::min<int>(state_.length, (int)state_.document->tokens.size());
+  const auto key = std::make_tuple(ctx, state_.layer, state_.head, state_.method_labels());
+  if (jobs_.kind_pending(JobKind::AttentionCompare) && requested_compare_ == key) return;  // already on its way
+  requested_compare_ = key;
+  MethodList shown;
+  for (const auto& x : state_.methods)
+    if (state_.is_shown(x)) shown.push_back(x);
+  const quint64 job = start_job(JobKind::AttentionCompare);
+  QMetaObject::invokeMethod(worker_, [w = worker_, job, c = jobs_.cancel_flag(job), shown, ctx, l = state_.layer,
+                                      h = state_.head] { w->run_attention_compare(job, c, shown, ctx, l, h); },
+                            Qt::QueuedConnection);
+}
+
 void MainWindow::start_token_attention() {
   const int m = state_.selected_token;
   if (!state_.document || state_.model_path.isEmpty() || m < 0) return;
@@ -685,9 +712,10 @@ void MainWindow::drop_results() {
   state_.retrieval.reset();
   state_.retrieval_detail.reset();
   state_.token_attention.reset();
+  state_.attention_compare.reset();
   state_.selected_token = -1;
   for (JobKind kind : {JobKind::Ppl, JobKind::Attention, JobKind::Sweep, JobKind::Retrieval, JobKind::RetrievalDetail,
-                       JobKind::TokenAttention})
+                       JobKind::TokenAttention, JobKind::AttentionCompare})
     jobs_.cancel_and_forget(kind);
 }
 

@@ -13,6 +13,7 @@
 #include <QTabWidget>
 #include <QThread>
 #include <map>
+#include <tuple>
 
 #include "app/app_state.h"
 #include "app/job_board.h"
@@ -97,6 +98,7 @@ class MainWindow : public QMainWindow {
   void start_ppl();
   void start_attention();
   void start_token_attention();  // the selected token's attention row under each method
+  void start_attention_compare();  // this layer and head under every method (small multiples, A − B)
   void show_error(const QString& message);
   void build_menus();
   void continue_demo();  // on idle: the demo's next stage
@@ -136,6 +138,7 @@ class MainWindow : public QMainWindow {
   QString demo_;  // the demo being set up ("" : none)
   bool attention_pending_ = false;  // the attention asked for while its view was hidden
   int requested_token_ = -1;        // the token whose attention rows are being computed
+  std::tuple<int, int, int, QStringList> requested_compare_;  // (n, layer, head, methods) on its way
   enum class DemoStage { Loading, Running } demo_stage_ = DemoStage::Loading;
 };
 

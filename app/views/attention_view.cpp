@@ -49,8 +49,24 @@ AttentionView::AttentionView(AppState* s, QWidget* parent) : View(s, parent) {
   bar->addWidget(overview_);
   bar->addStretch(1);
   left->addLayout(bar);
+  bar = new QHBoxLayout();  // third row: comparisons
+  compare_ = new QComboBox();
+  compare_->addItems({tr("one method"), tr("every method, side by side"), tr("difference A − B")});
+  compare_->setToolTip(tr("the same layer and head under every selected method, or one method minus another"));
+  method_b_ = new MethodChoice(false);
+  method_b_->setToolTip(tr("method B of the difference A − B"));
+  bar->addWidget(new QLabel(tr("compare")));
+  bar->addWidget(compare_);
+  bar->addWidget(method_b_, 1);
+  left->addLayout(bar);
   heat_ = new HeatmapWidget();
   left->addWidget(heat_, 1);
+  multiples_box_ = new QWidget();
+  multiples_box_->setSizePolicy(QSizePolicy::Ignored, QSizePolicy::Ignored);
+  multiples_grid_ = new QGridLayout(multiples_box_);
+  multiples_grid_->setContentsMargins(0, 0, 0, 0);
+  multiples_box_->hide();
+  left->addWidget(multiples_box_, 1);
   readout_ = fluid_line(new QLabel(tr("hover: query m, key j, probability")));
   left->addWidget(readout_);
   lay->addLayout(left, 3);
@@ -80,6 +96,11 @@ AttentionView::AttentionView(AppState* s, QWidget* parent) : View(s, parent) {
     emit request();
   });
   connect(overview_, &QPushButton::clicked, this, [this] { emit request(); });
+  connect(compare_, &QComboBox::currentIndexChanged, this, [this] {
+    refresh();
+    if (compare() != Compare::One) emit request_compare();
+  });
+  connect(method_b_, &QComboBox::currentIndexChanged, this, [this] { refresh(); });
   connect(detail_, &QPushButton::clicked, this, [this] {
     auto snap = state_->attention;
     if (!snap || !snap->map.pooled) return;
@@ -90,9 +111,78 @@ AttentionView::AttentionView(AppState* s, QWidget* parent) : View(s, parent) {
   });
 }
 
+bool AttentionView::refresh_compare() {
+  auto cmp = state_->attention_compare;
+  const bool fresh = cmp && cmp->layer == state_->layer && cmp->head == state_->head && cmp->ctx == state_->length &&
+                     !cmp->maps.empty();
+  for (auto* h : multiples_) h->deleteLater();
+  multiples_.clear();
+  if (auto* fx = static_cast<QGraphicsOpacityEffect*>(heat_->graphicsEffect())) fx->setOpacity(1.0);
+  stale_ = false;
+  const bool every = compare() == Compare::Every;
+  heat_->setVisible(!every);
+  multiples_box_->setVisible(every);
+  if (!fresh) {
+    heat_->set_diverging(false);
+    heat_->set_data(0, 0, {}, tr("computing layer %1 · head %2 under every method…").arg(state_->layer).arg(state_->head));
+    emit request_compare();
+    return false;
+  }
+  auto side_of = [](const AttentionMap& m) { return m.pooled ? m.pooled : m.n; };
+  HeatmapAxes axes;
+  axes.diagonal = state_->config.train_len;
+  axes.diagonal_label = QString("m − j = L = %1").arg(state_->config.train_len);
+  if (every) {
+    int shown = 0;
+    for (size_t k = 0; k < cmp->methods.size(); ++k) {
+      if (!state_->is_shown(cmp->methods[k])) continue;
+      const AttentionMap& m = cmp->maps[k];
+      auto* h = new HeatmapWidget();
+      h->setSizePolicy(QSizePolicy::Ignored, QSizePolicy::Ignored);  // share the view's room: never widen the window
+      h->setMinimumSize(120, 110);
+      h->set_log_scale(log_->isChecked());
+      HeatmapAxes a = axes;
+      a.dx = a.dy = (double)m.n / side_of(m);
+      h->set_data(side_of(m), side_of(m), m.probs, AppState::label(cmp->methods[k]), a);
+      h->setToolTip(tr("%1 · layer %2 · head %3 · n = %4").arg(AppState::label(cmp->methods[k])).arg(m.layer).arg(m.head).arg(m.n));
+      const int cols = shown < 4 ? 2 : 3;
+      multiples_grid_->addWidget(h, shown / cols, shown % cols);
+      multiples_.push_back(h);
+      ++shown;
+    }
+    return true;
+  }
+  // A − B on a diverging scale centred on zero.
+  const MethodParams a = state_->attention_params(), b = method_b_->chosen(*state_);
+  int ia = -1, ib = -1;
+  for (size_t k = 0; k < cmp->methods.size(); ++k) {
+    if (cmp->methods[k] == a) ia = (int)k;
+    if (cmp->methods[k] == b) ib = (int)k;
+  }
+  if (ia < 0 || ib < 0) {
+    heat_->set_data(0, 0, {}, tr("choose two methods that run at this n"));
+    return true;
+  }
+  const AttentionMap& ma = cmp->maps[(size_t)ia];
+  const AttentionMap& mb = cmp->maps[(size_t)ib];
+  std::vector<float> d(ma.probs.size());
+  for (size_t i = 0; i < d.size() && i < mb.probs.size(); ++i) d[i] = ma.probs[i] - mb.probs[i];
+  axes.dx = axes.dy = (double)ma.n / side_of(ma);
+  heat_->set_log_scale(false);  // a difference has no log scale
+  heat_->set_diverging(true);
+  heat_->set_data(side_of(ma), side_of(ma), std::move(d),
+                  tr("attention %1 − %2 · layer %3 · head %4 · n = %5 (red: A attends more)")
+                      .arg(AppState::label(a), AppState::label(b)).arg(ma.layer).arg(ma.head).arg(ma.n),
+                  axes);
+  return true;
+}
+
 void AttentionView::refresh() {
   {
-    QSignalBlocker b1(method_), b2(layer_), b3(head_);
+    QSignalBlocker b1(method_), b2(layer_), b3(head_), b4(method_b_);
+    method_b_->fill(*state_);
+    if (method_b_->currentIndex() == 0 && method_b_->count() > 1) method_b_->setCurrentIndex(1);
+    method_b_->setVisible(compare() == Compare::Difference);
     method_->fill(*state_);
     state_->attention_method = method_->chosen_id();
     layer_->setRange(0, std::max(0, state_->config.n_layers - 1));
@@ -100,6 +190,16 @@ void AttentionView::refresh() {
     layer_->setValue(state_->layer);
     head_->setValue(state_->head);
   }
+  if (compare() != Compare::One) {
+    refresh_compare();
+    return;
+  }
+  heat_->show();
+  multiples_box_->hide();
+  for (auto* h : multiples_) h->deleteLater();
+  multiples_.clear();
+  heat_->set_diverging(false);
+  heat_->set_log_scale(log_->isChecked());
   auto snap = state_->attention;
   if (!snap) {  // nothing for this model and document yet: never the previous one's map or heads
     heat_->set_data(0, 0, {}, tr("Attention: computing…"));

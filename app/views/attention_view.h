@@ -35,8 +35,14 @@ class AttentionView : public View {
   void request();  // layer, head or method changed: the main window starts a run
  public:
   bool stale() const { return stale_; }  // the map shown is not the one the controls ask for
+  // What the view compares: one method, every method side by side, or A − B.
+  enum class Compare { One, Every, Difference };
+  Compare compare() const { return (Compare)compare_->currentIndex(); }
+  void set_compare(Compare c) { compare_->setCurrentIndex((int)c); }
+  int multiples() const { return (int)multiples_.size(); }  // small multiples drawn
  signals:
   void request_detail(int q0, int k0, int size);  // full resolution of a block of a pooled map
+  void request_compare();  // every method's map of this layer and head is needed
 
  private:
   MethodChoice* method_;
@@ -51,6 +57,12 @@ class AttentionView : public View {
   QTableWidget* table_;
   std::vector<QLabel*> minimaps_;
   bool stale_ = false;
+  QComboBox* compare_;
+  MethodChoice* method_b_;
+  QWidget* multiples_box_;
+  QGridLayout* multiples_grid_;
+  std::vector<HeatmapWidget*> multiples_;
+  bool refresh_compare();  // small multiples or A − B from the compare snapshot; false: not ready
 };
 
 }  // namespace ls::app

@@ -114,6 +114,7 @@ class AppTest : public QObject {
   void walkthrough_tells_the_story_in_three_steps();
   void exports_carry_provenance_and_their_cli_commands_agree();
   void a_clicked_token_is_shown_under_every_method();
+  void attention_small_multiples_and_difference();
 
  private:
   void load(MainWindow& w, int length = 1024);

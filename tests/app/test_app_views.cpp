@@ -596,3 +596,40 @@ void AppTest::a_clicked_token_is_shown_under_every_method() {
   emit series->clicked(QPointF(99.2, 1.0));
   QCOMPARE(w.state()->selected_token, 100);
 }
+
+// Attention compared: every method side by side (the same layer and head), and A − B on a
+// diverging scale; each method's map is the one the single view shows for it.
+void AppTest::attention_small_multiples_and_difference() {
+  MainWindow w;
+  load(w, 512);
+  w.show_view("attention");
+  QVERIFY(wait_idle(w));
+  auto* view = static_cast<ls::app::AttentionView*>(w.view("attention"));
+  w.set_layer_head(2, 1);
+  QVERIFY(wait_idle(w));
+  const std::vector<float> rope_map = w.state()->attention->map.probs;  // the first method: rope
+  view->set_compare(ls::app::AttentionView::Compare::Every);
+  QVERIFY(wait_idle(w));
+  QTest::qWait(40);
+  auto cmp = w.state()->attention_compare;
+  QVERIFY(cmp && cmp->layer == 2 && cmp->head == 1);
+  QCOMPARE(cmp->maps.size(), size_t{3});
+  QCOMPARE(cmp->maps[0].probs, rope_map);
+  QCOMPARE(view->multiples(), 3);
+  w.resize(1280, 720);
+  QTest::qWait(40);
+  w.grab().save(QDir(shots_).filePath("attention_every_method.png"));
+  view->set_compare(ls::app::AttentionView::Compare::Difference);
+  QTest::qWait(40);
+  auto* heat = view->findChild<ls::app::HeatmapWidget*>();
+  QVERIFY2(heat->title().startsWith("attention rope − yarn:factor=4"), qPrintable(heat->title()));
+  // A head switch in comparison mode recomputes nothing: the layer maps are cached.
+  w.set_layer_head(2, 4);
+  QVERIFY(wait_idle(w));
+  QTest::qWait(40);
+  QVERIFY(w.state()->attention_compare->head == 4);
+  QVERIFY(w.state()->attention->cached);
+  view->set_compare(ls::app::AttentionView::Compare::One);
+  QTest::qWait(40);
+  QCOMPARE(view->multiples(), 0);
+}

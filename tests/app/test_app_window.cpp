@@ -262,6 +262,19 @@ void AppTest::projector_layout_shows_every_control_whole() {
       }
     }
   }
+  // The Attention view's comparisons: eight small multiples, and A − B with method B shown.
+  w.show_view("attention");
+  for (auto mode : {ls::app::AttentionView::Compare::Every, ls::app::AttentionView::Compare::Difference}) {
+    static_cast<ls::app::AttentionView*>(w.view("attention"))->set_compare(mode);
+    QVERIFY(wait_idle(w, 120000));
+    QTest::qWait(60);
+    w.resize(1000, 600);  // the window laid out again (a restore, then maximised again) with the view as it is
+    QTest::qWait(30);
+    w.resize(1280, 720);
+    QTest::qWait(60);
+    if (const QStringList bad = clipped_controls(&w); !bad.isEmpty()) all << "attention compared: " + bad.join("; ");
+  }
+  w.cancel_runs();
   all.removeDuplicates();
   QVERIFY2(all.isEmpty(), qPrintable(all.join("\n")));
 }
