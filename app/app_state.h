@@ -34,6 +34,7 @@ struct PplSnapshot {
   MethodList methods;              // what ran, in the selection's order
   std::vector<PplResult> results;  // one per method, same order
   QString skipped;                 // the selected methods that cannot run at this length, and why ("" if none)
+  bool partial = false;            // more methods are coming: each result is shown as it arrives
 };
 
 struct AttentionSnapshot {

@@ -149,6 +149,25 @@ QString DocumentView::prompt_tooltip(int i) const {
   return tip;
 }
 
+void DocumentView::mark_selected() {
+  // The token selected anywhere, outlined without repainting the document.
+  QList<QTextEdit::ExtraSelection> marks;
+  const int t = state_->selected_token;
+  if (!shown_detail_ && t >= 0 && (size_t)t < starts_.size()) {
+    QTextEdit::ExtraSelection sel;
+    sel.cursor = QTextCursor(text_->document());
+    sel.cursor.setPosition(starts_[(size_t)t]);
+    sel.cursor.setPosition((size_t)t + 1 < starts_.size() ? starts_[(size_t)t + 1] : text_->document()->characterCount() - 1,
+                           QTextCursor::KeepAnchor);
+    sel.format.setFontUnderline(true);
+    sel.format.setUnderlineColor(QColor(0xd0, 0x30, 0x30));
+    sel.format.setUnderlineStyle(QTextCharFormat::SingleUnderline);
+    sel.format.setFontWeight(QFont::Bold);
+    marks << sel;
+  }
+  text_->setExtraSelections(marks);
+}
+
 void DocumentView::refresh() {
   if (auto det = state_->retrieval_detail; det && det.get() != dismissed_) {
     if (det.get() != shown_detail_) show_prompt(*det);
@@ -172,7 +191,10 @@ void DocumentView::refresh() {
       doc_colour_by_.clear();
     }
   }
-  if (doc.get() == shown_doc_ && ppl.get() == shown_ppl_ && colour_by_->currentText() == shown_method_) return;
+  if (doc.get() == shown_doc_ && ppl.get() == shown_ppl_ && colour_by_->currentText() == shown_method_) {
+    mark_selected();
+    return;
+  }
   shown_method_ = colour_by_->currentText();
   shown_doc_ = doc.get();
   shown_ppl_ = ppl.get();
@@ -212,6 +234,7 @@ void DocumentView::refresh() {
                        .arg(shown < (int)doc->tokens.size() ? QString(" (first %1 shown)").arg(shown) : "")
                        .arg(r ? AppState::label(ppl->methods[by]) : tr("(no run yet)")));
   text_->moveCursor(QTextCursor::Start);
+  mark_selected();
 }
 
 int DocumentView::token_at(int char_pos) const {

@@ -42,6 +42,10 @@ class DocumentView : public QWidget {
   void show_prompt(const RetrievalDetailSnapshot& d);
   QString prompt_tooltip(int i) const;
   QString doc_colour_by_;  // "colour by" of the document while a prompt is shown
+  void mark_selected();    // outline the selected token
+ public:
+  bool token_marked() const { return !text_->extraSelections().isEmpty(); }
+ private:
 };
 
 // Background colour for an attention probability relative to the row's largest: white → blue.

@@ -198,6 +198,11 @@ void EngineWorker::run_ppl_impl(quint64 job, CancelFlag cancel, MethodList metho
     if (!r) return emit failed(job, QString::fromStdString(r.error()));
     snap->methods.push_back(methods[i]);
     snap->results.push_back(r.take());
+    if (i + 1 < methods.size()) {  // the views draw each method as it arrives
+      auto part = std::make_shared<PplSnapshot>(*snap);
+      part->partial = true;
+      emit ppl_ready(part);
+    }
   }
   if (snap->methods.empty()) return emit failed(job, skipped.join("; "));
   snap->skipped = skipped.join("; ");

@@ -275,6 +275,13 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     if (own_job) finish_job(job);  // within a model job, model_loaded ends it
   });
   connect(worker_, &EngineWorker::ppl_ready, this, [this](std::shared_ptr<const PplSnapshot> r) {
+    if (r->partial) {  // one more method done: shown now, the job goes on
+      if (jobs_.is_latest(JobKind::Ppl, r->job)) {
+        state_.ppl = r;
+        state_.touch();
+      }
+      return;
+    }
     if (jobs_.is_latest(JobKind::Ppl, r->job)) {
       state_.ppl = r;
       state_.touch();

@@ -9,6 +9,8 @@
 
 #include "app/views/chart_util.h"
 
+#include <QGraphicsOpacityEffect>
+
 namespace ls::app {
 
 PerplexityView::PerplexityView(AppState* s, QWidget* parent) : View(s, parent) {
@@ -54,6 +56,10 @@ void PerplexityView::refresh() {
   const int b_index = diff_to_->currentIndex() - 1;
   const PplResult* base = b_index >= 0 && b_index < (int)snap->results.size() ? &snap->results[b_index] : nullptr;
   const int L = state_->config.train_len, ctx = snap->ctx, w = smooth_->value();
+  // Results of another n than the field says: dimmed, and the summary says which n they are.
+  const bool stale = ctx != state_->length;
+  if (!chart_->graphicsEffect()) chart_->setGraphicsEffect(new QGraphicsOpacityEffect(chart_));
+  static_cast<QGraphicsOpacityEffect*>(chart_->graphicsEffect())->setOpacity(stale ? 0.4 : 1.0);
   c->setTitle(base ? QString("NLL difference per token: method − %1 (nats; below 0: better than %1), windows of %2 tokens")
                          .arg(AppState::label(snap->methods[b_index])).arg(ctx)
                    : QString("NLL per token (nats), windows of %1 tokens; dashed lines: position L = %2 in each window").arg(ctx).arg(L));
@@ -126,6 +132,15 @@ void PerplexityView::refresh() {
     m->setPen(pen);
     c->addSeries(m);
   }
+  // The token selected anywhere (entry i scores token i + 1): a solid line.
+  if (const int t = state_->selected_token; t >= 1 && (size_t)(t - 1) < total) {
+    auto* sel = new QLineSeries();
+    sel->setName("selected");
+    sel->append((double)(t - 1), ymin * 1.6 - 1);
+    sel->append((double)(t - 1), ymax * 1.6 + 1);
+    sel->setPen(QPen(QColor(0xd0, 0x30, 0x30), 1.5));
+    c->addSeries(sel);
+  }
   legend.push_back({QString("lines: %1-token moving average, faint: each token; dashed: position L = %2").arg(w).arg(L), Qt::gray});
   set_legend(legend_, legend);
   auto* ax = new QValueAxis();
@@ -141,7 +156,12 @@ void PerplexityView::refresh() {
     ay->setRange(0, std::max(1.0, ymax * 1.6));
   }
   attach_axes(c, ax, ay);
-  summary_->setText(summary);
+  summary_->setText((stale ? ((state_->running & AppState::kRunPpl) ? tr("Computing n = %1… shown until then: n = %2. ")
+                                                                  : tr("n = %1 not computed (cancelled; F5 recomputes); shown: n = %2. "))
+                                 .arg(state_->length)
+                                 .arg(ctx)
+                           : QString()) +
+                    summary);
 }
 
 QJsonObject PerplexityView::data_json() const {

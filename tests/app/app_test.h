@@ -33,6 +33,8 @@
 
 #include <sys/stat.h>
 
+#include <set>
+
 #include "app/heatmap_widget.h"
 #include "app/job_board.h"
 #include "app/session.h"

@@ -469,7 +469,27 @@ void AppTest::story_says_when_results_are_for_another_n() {
   QTest::qWait(40);
   QVERIFY2(story->sentence().contains("n = 8192 was not computed") && story->sentence().contains("shown: n = 512"),
            qPrintable(story->sentence()));
+  w.show_view("perplexity");
+  QTest::qWait(40);
+  QVERIFY(w.view("perplexity")->findChildren<QLabel*>().size() > 0);
+  bool said = false;
+  for (auto* l : w.view("perplexity")->findChildren<QLabel*>()) said |= l->text().startsWith("n = 8192 not computed");
+  QVERIFY(said);
+  w.show_view("story");
+  // Each method's curve appears as it is computed, before the run ends.
+  std::set<size_t> seen;
+  auto conn = QObject::connect(w.state(), &ls::app::AppState::changed, [&] {
+    if (w.state()->ppl && w.state()->ppl->ctx == 2048) seen.insert(w.state()->ppl->results.size());
+  });
+  w.set_length(2048);
+  w.run_now();
+  QVERIFY(wait_idle(w, 120000));
+  QTest::qWait(40);
+  QObject::disconnect(conn);
+  QVERIFY2(seen.count(3) == 1 && seen.size() >= 2, qPrintable(QString::number(seen.size())));
   w.set_length(512);
+  w.run_now();  // back to n = 512: from the cache
+  QVERIFY(wait_idle(w));
   QTest::qWait(40);
   QVERIFY(!story->sentence().contains("not computed"));
   for (int id : w.state()->method_ids()) w.state()->set_hidden(id, true);
@@ -557,6 +577,14 @@ void AppTest::a_clicked_token_is_shown_under_every_method() {
   const QRect r = text->cursorRect(cur);
   QTest::mouseClick(text->viewport(), Qt::LeftButton, Qt::NoModifier, r.center());
   QCOMPARE(w.state()->selected_token, token);
+  QTest::qWait(40);
+  QVERIFY(doc->token_marked());  // outlined in the document
+  w.show_view("perplexity");
+  QTest::qWait(40);
+  bool marked = false;  // and a line on the Perplexity chart, at the entry that scores it
+  for (auto* sr : w.view("perplexity")->findChild<QChartView*>()->chart()->series())
+    if (sr->name() == "selected") marked = qobject_cast<QLineSeries*>(sr)->at(0).x() == token - 1;
+  QVERIFY(marked);
   w.show_view("token");
   QVERIFY(wait_idle(w));
   QTest::qWait(40);
