@@ -283,6 +283,18 @@ void AttentionView::refresh() {
 }
 
 QJsonObject AttentionView::data_json() const {
+  if (auto cmp = state_->attention_compare; compare() != Compare::One && cmp) {  // what the comparison shows
+    QJsonArray maps;
+    for (size_t k = 0; k < cmp->maps.size(); ++k) {
+      const AttentionMap& m = cmp->maps[k];
+      QJsonArray probs;
+      for (float v : m.probs) probs << v;
+      maps << QJsonObject{{"method", AppState::label(cmp->methods[k])}, {"pooled", m.pooled}, {"n", m.n}, {"attention", probs}};
+    }
+    return {{"view", view_name()}, {"compare", compare() == Compare::Every ? "every method" : "A - B"},
+            {"a", AppState::label(state_->attention_params())}, {"b", AppState::label(method_b_->chosen(*state_))},
+            {"layer", cmp->layer}, {"head", cmp->head}, {"maps", maps}};
+  }
   auto snap = state_->attention;
   if (!snap) return {{"view", view_name()}};
   const AttentionMap& m = snap->map;

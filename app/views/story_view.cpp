@@ -3,6 +3,7 @@
 #include <QGraphicsOpacityEffect>
 #include <QHBoxLayout>
 #include <QtCharts/QLineSeries>
+#include <QtCharts/QValueAxis>
 #include <QJsonArray>
 #include <QVBoxLayout>
 #include <algorithm>
@@ -72,6 +73,19 @@ void StoryView::refresh() {
   for (auto* series : by_position_->chart()->series())  // a click picks that position of the first window
     if (auto* line = qobject_cast<QLineSeries*>(series))
       connect(line, &QXYSeries::clicked, this, [this](const QPointF& p) { state_->select_token((int)std::lround(p.x())); });
+  // The token selected anywhere, where it sits in its window: a solid line.
+  if (const int t = state_->selected_token; t >= 0 && state_->ppl && !by_position_->chart()->series().isEmpty()) {
+    QChart* c = by_position_->chart();
+    const int m = t % std::max(1, state_->ppl->ctx);
+    auto* sel = new QLineSeries();
+    sel->setName("selected");
+    const auto* ay = qobject_cast<QValueAxis*>(c->axes(Qt::Vertical).value(0));
+    sel->append(m, ay ? ay->min() : 0.0);
+    sel->append(m, ay ? ay->max() : 10.0);
+    sel->setPen(QPen(QColor(0xd0, 0x30, 0x30), 1.5));
+    c->addSeries(sel);
+    for (auto* axis : c->axes()) sel->attachAxis(axis);
+  }
   Legend ignored;  // same methods, same colours: one legend line serves both charts
   draw_loss_vs_length(by_length_->chart(), *state_, ignored);
   set_legend(legend_, legend);

@@ -585,6 +585,12 @@ void AppTest::a_clicked_token_is_shown_under_every_method() {
   for (auto* sr : w.view("perplexity")->findChild<QChartView*>()->chart()->series())
     if (sr->name() == "selected") marked = qobject_cast<QLineSeries*>(sr)->at(0).x() == token - 1;
   QVERIFY(marked);
+  w.show_view("story");
+  QTest::qWait(40);
+  marked = false;  // and on the Story's left chart, at its place in the window
+  for (auto* sr : w.view("story")->findChildren<QChartView*>()[0]->chart()->series())
+    if (sr->name() == "selected") marked = qobject_cast<QLineSeries*>(sr)->at(0).x() == token;
+  QVERIFY(marked);
   w.show_view("token");
   QVERIFY(wait_idle(w));
   QTest::qWait(40);
@@ -651,6 +657,10 @@ void AppTest::attention_small_multiples_and_difference() {
   QTest::qWait(40);
   auto* heat = view->findChild<ls::app::HeatmapWidget*>();
   QVERIFY2(heat->title().startsWith("attention rope − yarn:factor=4"), qPrintable(heat->title()));
+  const QJsonObject exported = view->data_json();  // the comparison's maps, A and B named
+  QCOMPARE(exported["compare"].toString(), QString("A - B"));
+  QCOMPARE(exported["b"].toString(), QString("yarn:factor=4"));
+  QCOMPARE(exported["maps"].toArray().size(), 3);
   // A head switch in comparison mode recomputes nothing: the layer maps are cached.
   w.set_layer_head(2, 4);
   QVERIFY(wait_idle(w));
