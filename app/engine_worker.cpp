@@ -264,6 +264,21 @@ Result<std::shared_ptr<const std::vector<AttentionMap>>> EngineWorker::layer_map
   return maps;
 }
 
+Status EngineWorker::each_method_layer(
+    quint64 job, const CancelFlag& cancel, const MethodList& methods, int n, int layer,
+    const std::function<void(const MethodParams&, const std::vector<AttentionMap>&)>& fn) {
+  for (size_t i = 0; i < methods.size(); ++i) {
+    if (!check_method_at_length(methods[i], model_->config, n)) continue;  // left out, as the PPL run does
+    auto run = run_config(methods[i], cancel, job);
+    if (!run) return make_error(run.error());
+    run->progress = [this, job, i, k = methods.size()](double f) { emit progress(job, ((double)i + f) / (double)k); };
+    auto maps = layer_maps(run.value(), n, layer);
+    if (!maps) return make_error(maps.error());
+    fn(methods[i], **maps);
+  }
+  return Status::Ok();
+}
+
 void EngineWorker::run_attention_compare(quint64 job, CancelFlag cancel, MethodList methods, int ctx, int layer, int head) {
   guarded(job, [&] {
     if (!document_ready(job)) return;
@@ -272,16 +287,11 @@ void EngineWorker::run_attention_compare(quint64 job, CancelFlag cancel, MethodL
     snap->layer = layer;
     snap->head = head;
     snap->ctx = std::min<int>(ctx, (int)tokens_.size());
-    for (size_t i = 0; i < methods.size(); ++i) {
-      if (!check_method_at_length(methods[i], model_->config, snap->ctx)) continue;
-      auto run = run_config(methods[i], cancel, job);
-      if (!run) return emit failed(job, QString::fromStdString(run.error()));
-      run->progress = [this, job, i, k = methods.size()](double f) { emit progress(job, ((double)i + f) / (double)k); };
-      auto maps = layer_maps(run.value(), snap->ctx, layer);
-      if (!maps) return emit failed(job, QString::fromStdString(maps.error()));
-      snap->methods.push_back(methods[i]);
-      snap->maps.push_back((**maps)[(size_t)std::clamp(head, 0, (int)(*maps)->size() - 1)]);
-    }
+    auto st = each_method_layer(job, cancel, methods, snap->ctx, layer, [&](const MethodParams& m, const auto& maps) {
+      snap->methods.push_back(m);
+      snap->maps.push_back(maps[(size_t)std::clamp(head, 0, (int)maps.size() - 1)]);
+    });
+    if (!st) return emit failed(job, QString::fromStdString(st.error()));
     emit attention_compare_ready(snap);
   });
 }
@@ -298,20 +308,15 @@ void EngineWorker::run_token_attention(quint64 job, CancelFlag cancel, MethodLis
     snap->layer = layer;
     snap->head = head;
     snap->ctx = n;
-    for (size_t i = 0; i < methods.size(); ++i) {
-      if (!check_method_at_length(methods[i], model_->config, n)) continue;
-      auto run = run_config(methods[i], cancel, job);
-      if (!run) return emit failed(job, QString::fromStdString(run.error()));
-      run->progress = [this, job, i, k = methods.size()](double f) { emit progress(job, ((double)i + f) / (double)k); };
-      auto maps = layer_maps(run.value(), n, layer);
-      if (!maps) return emit failed(job, QString::fromStdString(maps.error()));
-      const AttentionMap& m = (**maps)[(size_t)std::clamp(head, 0, (int)(*maps)->size() - 1)];
+    auto st = each_method_layer(job, cancel, methods, n, layer, [&](const MethodParams& method, const auto& maps) {
+      const AttentionMap& m = maps[(size_t)std::clamp(head, 0, (int)maps.size() - 1)];
       const int side = m.pooled ? m.pooled : m.n;
       const int row = (int)((long long)token * side / m.n);
       snap->pooled = m.pooled;
-      snap->methods.push_back(methods[i]);
+      snap->methods.push_back(method);
       snap->rows.emplace_back(m.probs.begin() + (ptrdiff_t)row * side, m.probs.begin() + (ptrdiff_t)(row + 1) * side);
-    }
+    });
+    if (!st) return emit failed(job, QString::fromStdString(st.error()));
     emit token_attention_ready(snap);
   });
 }

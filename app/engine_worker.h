@@ -114,6 +114,9 @@ class EngineWorker : public QObject {
   };
   std::vector<std::pair<AttentionKey, std::shared_ptr<const std::vector<AttentionMap>>>> attention_cache_;
   // Every head of `layer` under `method` at n: from the cache, else one forward (then cached).
+  // fn(method, every head's map) for each method that runs at n, its layer maps from layer_maps.
+  Status each_method_layer(quint64 job, const CancelFlag& cancel, const MethodList& methods, int n, int layer,
+                           const std::function<void(const MethodParams&, const std::vector<AttentionMap>&)>& fn);
   Result<std::shared_ptr<const std::vector<AttentionMap>>> layer_maps(const RunConfig& run, int n, int layer,
                                                                       bool* cached = nullptr);
 };

@@ -2,10 +2,8 @@
 
 #include <QApplication>
 #include <QDialog>
-#include <QDialogButtonBox>
 #include <QDockWidget>
 #include <QTabBar>
-#include <QTextBrowser>
 #include <QDragEnterEvent>
 #include <QFile>
 #include <QFileDialog>
@@ -62,36 +60,6 @@ QScrollArea* scrolled(QWidget* w) {
 }
 
 }  // namespace
-
-QString guide_html() {
-  return QObject::tr(
-      "<h3>What LongScope shows</h3>"
-      "<p>A language model is trained on windows of at most <b>L</b> tokens. Past L it meets relative positions it never "
-      "saw, and plain RoPE's loss climbs. Each context-extension method changes what the model sees there.</p>"
-      "<ul>"
-      "<li><b>Story</b>: mean loss at each position of the window (averaged over windows), the region beyond L shaded, "
-      "and loss against context length. Lower is better.</li>"
-      "<li><b>Frequencies</b>: each rotary pair's angle per token, and how many turns it makes across L and across n.</li>"
-      "<li><b>Rel. positions</b>: the relative position r(m, j) each method really applies between query m and key j.</li>"
-      "<li><b>Attention</b>: where a head looks, for any layer and head.</li>"
-      "<li><b>Perplexity</b>: the loss of every token of the document; hover for the token.</li>"
-      "<li><b>Token</b>: click a token in the document, a point of the Perplexity chart or of the Story: its loss, "
-      "its row of r(m, j) and its attention under every method, and lines to the keys just before it.</li>"
-      "<li><b>Loss vs n</b>: mean loss at several context lengths.</li>"
-      "<li><b>Retrieval</b>: whether the model can <i>use</i> a far token — a passkey hidden at several depths of "
-      "prompts of several lengths, one grid per method (green = found). Click a cell to read its prompt.</li>"
-      "<li><b>S2-Attn</b>: LongLoRA's shifted sparse attention, a training-time pattern (not an inference "
-      "method), beside the full causal mask.</li>"
-      "</ul>"
-      "<p><b>Demos</b> (menu) set up the figures the README shows in one click; <b>Help ▸ Walkthrough</b> "
-      "tells the Story in three steps.</p>"
-      "<p><b>Methods</b> (left): add presets or methods, untick one to hide it, Delete removes it; its parameters are "
-      "below. Hover any method for a plain explanation. <b>Context length n</b>: the window the model reads.</p>"
-      "<p>Runs happen in the background; the progress bar and Cancel (Esc) are at the bottom right. Results are kept, so "
-      "adding a method computes only that one. <b>Export</b> saves what a view shows as PNG, SVG, CSV or JSON.</p>"
-      "<p><b>Run ▸ NBCE question answering</b> answers a question from context chunks (Naive Bayes context "
-      "extension).</p>");
-}
 
 MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
   setWindowTitle("LongScope");
@@ -467,72 +435,6 @@ void MainWindow::build_menus() {
     recent_menu_->addAction(p, this, [this, p] { open_document(p); });
 }
 
-bool MainWindow::run_demo(const QString& id) {
-  const Demo* d = find_demo(id);
-  if (!d) return false;
-  cancel_runs();
-  demo_ = id;
-  demo_stage_ = DemoStage::Loading;
-  const QString res = QString(LONGSCOPE_RESOURCES_DIR) + "/";
-  if (state_.model_path != res + d->model || train_len_override_ != 0) open_model(res + d->model);
-  if (!state_.document || state_.document->path != res + d->document) open_document(res + d->document);
-  message_->setText(tr("Demo: %1 — opening its model and document…").arg(tr(d->title)));
-  if (!busy()) QTimer::singleShot(0, this, [this] { continue_demo(); });
-  return true;
-}
-
-void MainWindow::continue_demo() {
-  const Demo* d = find_demo(demo_);
-  if (!d) return;
-  if (demo_stage_ == DemoStage::Running) {  // done: say what it shows
-    demo_.clear();
-    message_->setText(tr("Demo ready — the README: %1.").arg(tr(d->readme)));
-    return;
-  }
-  demo_stage_ = DemoStage::Running;
-  if (!last_error_.isEmpty() && state_.model_path.isEmpty()) return demo_.clear();  // the model did not load: said
-  set_methods(d->methods);
-  const int L = state_.config.train_len;
-  set_length(d->length_in_l * L);
-  show_view(d->view);
-  if (d->passkey_grid) {
-    retrieval_->set_passkey_grid(QString("%1,%2,%3,%4").arg(L).arg(2 * L).arg(4 * L).arg(8 * L), "0,0.25,0.5,0.75,1", 4);
-    run_retrieval();
-  }
-  run_now();
-  if (!busy()) QTimer::singleShot(0, this, [this] { continue_demo(); });
-}
-
-QString methods_html() {
-  QString html = "<h3>" + QObject::tr("The methods") + "</h3>";
-  for (const auto& m : method_registry())
-    html += QString("<p><b>%1</b> — %2<br><small>%3</small></p>")
-                .arg(QString::fromStdString(m.name), QString::fromStdString(m.explain).toHtmlEscaped(),
-                     QString::fromStdString(m.formula).toHtmlEscaped());
-  return html;
-}
-
-QDialog* MainWindow::show_text(const QString& title, const QString& html) {
-  // A scrolling pane sized to the screen (a message box grows past a projector's 720 rows).
-  auto* dlg = new QDialog(this);
-  dlg->setAttribute(Qt::WA_DeleteOnClose);
-  dlg->setObjectName("help_text");
-  dlg->setWindowTitle(title);
-  auto* lay = new QVBoxLayout(dlg);
-  auto* text = new QTextBrowser();
-  text->setOpenExternalLinks(true);
-  text->setHtml(html);
-  lay->addWidget(text, 1);
-  auto* buttons = new QDialogButtonBox(QDialogButtonBox::Close);
-  connect(buttons, &QDialogButtonBox::rejected, dlg, &QDialog::close);
-  lay->addWidget(buttons);
-  QRect avail(0, 0, 1280, 720);
-  if (const QScreen* scr = screen()) avail = scr->availableGeometry();
-  dlg->resize(std::min(720, avail.width() * 9 / 10), std::min(640, avail.height() * 8 / 10));
-  dlg->show();
-  return dlg;
-}
-
 void MainWindow::add_recent(const QString& path) {
   QSettings settings("LongScope", "LongScope");
   QStringList r = settings.value("recent").toStringList();
@@ -669,47 +571,6 @@ void MainWindow::start_ppl() {
   }, Qt::QueuedConnection);
 }
 
-void MainWindow::start_attention_compare() {
-  if (!state_.document || state_.model_path.isEmpty() || current_view() != "attention") return;
-  const int ctx = std::min<int>(state_.length, (int)state_.document->tokens.size());
-  const auto key = std::make_tuple(ctx, state_.layer, state_.head, state_.method_labels());
-  if (jobs_.kind_pending(JobKind::AttentionCompare) && requested_compare_ == key) return;  // already on its way
-  requested_compare_ = key;
-  MethodList shown;
-  for (const auto& x : state_.methods)
-    if (state_.is_shown(x)) shown.push_back(x);
-  const quint64 job = start_job(JobKind::AttentionCompare);
-  QMetaObject::invokeMethod(worker_, [w = worker_, job, c = jobs_.cancel_flag(job), shown, ctx, l = state_.layer,
-                                      h = state_.head] { w->run_attention_compare(job, c, shown, ctx, l, h); },
-                            Qt::QueuedConnection);
-}
-
-void MainWindow::start_token_attention() {
-  const int m = state_.selected_token;
-  if (!state_.document || state_.model_path.isEmpty() || m < 0) return;
-  if (jobs_.kind_pending(JobKind::TokenAttention) && requested_token_ == m) return;  // already on its way
-  requested_token_ = m;
-  MethodList shown;
-  for (const auto& x : state_.methods)
-    if (state_.is_shown(x)) shown.push_back(x);
-  const int ctx = std::min<int>(state_.length, (int)state_.document->tokens.size());
-  const quint64 job = start_job(JobKind::TokenAttention);
-  QMetaObject::invokeMethod(worker_, [w = worker_, job, c = jobs_.cancel_flag(job), shown, ctx, l = state_.layer,
-                                      h = state_.head, m] { w->run_token_attention(job, c, shown, ctx, l, h, m); },
-                            Qt::QueuedConnection);
-}
-
-void MainWindow::start_attention() {
-  // Attention is the costliest view: it runs while the view is shown, and when it is
-  // opened (a changed n or method on another tab costs nothing here).
-  if (current_view() != "attention") {
-    attention_pending_ = true;
-    return;
-  }
-  attention_pending_ = false;
-  start_attention_detail(0, 0, 0);
-}
-
 void MainWindow::drop_results() {
   // Results of the previous model or document are never shown: clear them, and
   // forget the jobs in flight so that their answers are dropped when they come.
@@ -745,19 +606,6 @@ bool MainWindow::sweep_covers_methods() const {
       if (!found) return false;
     }
   return true;
-}
-
-void MainWindow::start_attention_detail(int q0, int k0, int size) {
-  if (!state_.document || state_.model_path.isEmpty()) return;
-  const MethodParams method = state_.attention_params();  // the chosen one, else the first (a new model took it away)
-  const int ctx = std::min<int>(state_.length, (int)state_.document->tokens.size());
-  const quint64 job = start_job(JobKind::Attention);
-  if (size > 0)
-    message_->setText(tr("Attention at full resolution: queries %1–%2, keys %3–%4").arg(q0).arg(q0 + size - 1).arg(k0).arg(k0 + size - 1));
-  QMetaObject::invokeMethod(worker_, [w = worker_, job, c = jobs_.cancel_flag(job), method, ctx, l = state_.layer,
-                                      h = state_.head, q0, k0, size] {
-    w->run_attention(job, c, method, ctx, l, h, q0, k0, size);
-  }, Qt::QueuedConnection);
 }
 
 void MainWindow::run_sweep(bool up_to_n) {
@@ -825,11 +673,6 @@ View* MainWindow::view(const QString& name) const {
   for (int i = 0; i < tabs_->count(); ++i)
     if (auto* v = qobject_cast<View*>(tabs_->widget(i)); v && v->view_name() == name) return v;
   return nullptr;
-}
-
-void MainWindow::start_walkthrough() {
-  show_view("story");
-  story_->start_tour();
 }
 
 QString MainWindow::current_view() const {

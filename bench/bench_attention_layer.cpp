@@ -133,17 +133,12 @@ int main(int argc, char** argv) {
   app.add_option("--pool", pool, "pooled side")->check(CLI::Range(16, 4096));
   app.add_option("--method", method, "method spec");
   CLI11_PARSE(app, argc, argv);
-  auto model = load_model(LONGSCOPE_RESOURCES_DIR "/models/stories260K.gguf");
-  auto tok = Tokenizer::for_model(*model.value());
-  auto text = read_text_file(LONGSCOPE_RESOURCES_DIR "/documents/tinystories_3.txt");
-  if (!model || !tok || !text) {
-    std::fprintf(stderr, "error: bundled model, tokenizer or document missing\n");
-    return 1;
-  }
-  auto toks = encode_document(*tok.value(), text.value()).value();
+  const bench::BundledText bundled = bench::bundled_text();
+  const std::shared_ptr<const Model>& model = bundled.model;
+  const std::vector<int>& toks = bundled.tokens;
   ctx = std::min<int>(ctx, (int)toks.size());
   RunConfig run;
-  run.model = model.value();
+  run.model = model;
   run.engine.method = parse_method_spec(method).value();
   std::printf("stories260K, %s, n = %d, pooled to %d; BLAS: %s\n", method.c_str(), ctx, pool,
               blas_description().c_str());

@@ -78,14 +78,9 @@ int main(int argc, char** argv) {
   app.add_option("--rows-max", rows_max, "longest window the row-by-row path runs")->check(CLI::NonNegativeNumber);
   app.add_option("--naive-max", naive_max, "longest window the plain-loop path runs (0: none)")->check(CLI::NonNegativeNumber);
   CLI11_PARSE(app, argc, argv);
-  auto model = load_model(LONGSCOPE_RESOURCES_DIR "/models/stories260K.gguf");
-  auto tok = Tokenizer::for_model(*model.value());
-  auto text = read_text_file(LONGSCOPE_RESOURCES_DIR "/documents/tinystories_3.txt");
-  if (!model || !tok || !text) {
-    std::fprintf(stderr, "error: bundled model, tokenizer or document missing\n");
-    return 1;
-  }
-  auto toks = encode_document(*tok.value(), text.value()).value();
+  const bench::BundledText bundled = bench::bundled_text();
+  const std::shared_ptr<const Model>& model = bundled.model;
+  const std::vector<int>& toks = bundled.tokens;
   // ALiBi methods need an ALiBi model: a random BLOOM of the bundled shape.
   auto bloom_spec = random_model_shape("bundled").value();
   bloom_spec.arch = Arch::Bloom;
@@ -108,13 +103,13 @@ int main(int argc, char** argv) {
               toks.size(), threads, cpu_attention_isas().front().c_str(), reps);
   std::printf("%-31s %6s %11s %11s %12s %11s %12s\n", "method", "ctx", "tiled tok/s", "rows tok/s", "tiled/rows",
               "f16KV tok/s", "naive tok/s");
-  time_window(model.value(), MethodParams{}, toks, 512, Path::Tiled, threads);  // warm-up (pages, threads)
+  time_window(model, MethodParams{}, toks, 512, Path::Tiled, threads);  // warm-up (pages, threads)
   for (int ctx : lengths) {
     std::vector<double> rope_t;
     std::vector<std::pair<const char*, double>> method_ratio;
     for (const Row& row : rows) {
       auto p = parse_method_spec(row.spec).value();
-      auto m = row.alibi ? bloom : model.value();
+      auto m = row.alibi ? bloom : model;
       std::vector<double> tiled, rows_t, f16, naive;
       for (int r = 0; r < reps; ++r) {  // interleaved: tiled, rows, f16 (, naive once)
         tiled.push_back(time_window(m, p, toks, ctx, Path::Tiled, threads));
@@ -137,7 +132,7 @@ int main(int argc, char** argv) {
     {  // the probe's cost: run_attention (layer 2, every head summarised, pooled) vs a plain window
       RunConfig run;
       run.backends = &bench_backends();
-      run.model = model.value();
+      run.model = model;
       run.backend.cpu.threads = threads;
       std::vector<double> probed, plain;
       for (int r = 0; r < reps; ++r) {
@@ -145,7 +140,7 @@ int main(int argc, char** argv) {
         auto a = run_attention(run, toks, ctx, 2, 0, 256, PoolMode::Max);
         probed.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
         if (!a) return std::fprintf(stderr, "error: %s\n", a.error().c_str()), 1;
-        plain.push_back(time_window(model.value(), MethodParams{}, toks, ctx, Path::Tiled, threads));
+        plain.push_back(time_window(model, MethodParams{}, toks, ctx, Path::Tiled, threads));
       }
       std::printf("  attention probe (layer 2, all heads) %6d probed / plain time = %.2fx\n", ctx,
                   median(probed) / median(plain));

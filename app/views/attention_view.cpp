@@ -3,7 +3,6 @@
 #include "app/views/chart_util.h"
 
 #include <QHBoxLayout>
-#include <QGraphicsOpacityEffect>
 #include <QHeaderView>
 #include <QJsonArray>
 #include <QMouseEvent>
@@ -117,7 +116,7 @@ bool AttentionView::refresh_compare() {
                      !cmp->maps.empty();
   for (auto* h : multiples_) h->deleteLater();
   multiples_.clear();
-  if (auto* fx = static_cast<QGraphicsOpacityEffect*>(heat_->graphicsEffect())) fx->setOpacity(1.0);
+  set_dimmed(heat_, false);
   stale_ = false;
   const bool every = compare() == Compare::Every;
   heat_->setVisible(!every);
@@ -219,8 +218,7 @@ void AttentionView::refresh() {
                     ? tr("computing layer %1 · head %2 at n = %3… — shown until then: ")
                     : tr("layer %1 · head %2 at n = %3 not computed (cancelled; Run ▸ Recompute, F5) — shown: "))
                    .arg(state_->layer).arg(state_->head).arg(state_->length);
-  if (!heat_->graphicsEffect()) heat_->setGraphicsEffect(new QGraphicsOpacityEffect(heat_));
-  static_cast<QGraphicsOpacityEffect*>(heat_->graphicsEffect())->setOpacity(stale ? 0.4 : 1.0);
+  set_dimmed(heat_, stale);
   stale_ = stale;
   detail_->setEnabled(m.pooled > 0);
   overview_->setEnabled(m.region.size > 0);

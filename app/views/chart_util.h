@@ -4,6 +4,7 @@
 
 #include <QColor>
 #include <QComboBox>
+#include <QGraphicsOpacityEffect>
 #include <QLabel>
 #include <QLineEdit>
 #include <QBoxLayout>
@@ -88,6 +89,14 @@ inline void attach_axes(QChart* c, QAbstractAxis* x, QAbstractAxis* y) {
     s->attachAxis(x);
     s->attachAxis(y);
   }
+}
+
+// Stale content: drawn at 40 % opacity until it is current again.
+inline void set_dimmed(QWidget* w, bool dimmed) {
+  auto* fx = qobject_cast<QGraphicsOpacityEffect*>(w->graphicsEffect());
+  if (!fx && !dimmed) return;
+  if (!fx) w->setGraphicsEffect(fx = new QGraphicsOpacityEffect(w));
+  fx->setOpacity(dimmed ? 0.4 : 1.0);
 }
 
 // "256,512,1024" → the whole numbers ≥ lo in it; the other entries go to `bad` as typed.

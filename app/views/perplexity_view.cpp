@@ -9,7 +9,6 @@
 
 #include "app/views/chart_util.h"
 
-#include <QGraphicsOpacityEffect>
 
 namespace ls::app {
 
@@ -58,8 +57,7 @@ void PerplexityView::refresh() {
   const int L = state_->config.train_len, ctx = snap->ctx, w = smooth_->value();
   // Results of another n than the field says: dimmed, and the summary says which n they are.
   const bool stale = ctx != state_->length;
-  if (!chart_->graphicsEffect()) chart_->setGraphicsEffect(new QGraphicsOpacityEffect(chart_));
-  static_cast<QGraphicsOpacityEffect*>(chart_->graphicsEffect())->setOpacity(stale ? 0.4 : 1.0);
+  set_dimmed(chart_, stale);
   c->setTitle(base ? QString("NLL difference per token: method − %1 (nats; below 0: better than %1), windows of %2 tokens")
                          .arg(AppState::label(snap->methods[b_index])).arg(ctx)
                    : QString("NLL per token (nats), windows of %1 tokens; dashed lines: position L = %2 in each window").arg(ctx).arg(L));

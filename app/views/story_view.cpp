@@ -1,6 +1,5 @@
 #include "app/views/story_view.h"
 
-#include <QGraphicsOpacityEffect>
 #include <QHBoxLayout>
 #include <QtCharts/QLineSeries>
 #include <QtCharts/QValueAxis>
@@ -92,10 +91,7 @@ void StoryView::refresh() {
   const int L = state_->config.train_len;
   // Results of another n than the field says are dimmed and labelled (a run in flight or cancelled).
   const bool stale = state_->ppl && state_->ppl->ctx != state_->length;
-  for (QChartView* v : {by_position_, by_length_}) {
-    if (!v->graphicsEffect()) v->setGraphicsEffect(new QGraphicsOpacityEffect(v));
-    static_cast<QGraphicsOpacityEffect*>(v->graphicsEffect())->setOpacity(stale ? 0.4 : 1.0);
-  }
+  for (QChartView* v : {by_position_, by_length_}) set_dimmed(v, stale);
   const QString note =
       !stale ? QString()
              : "<b>" + ((state_->running & AppState::kRunPpl) ? tr("Computing n = %1… — shown until then: n = %2.")
